@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: demo test test-db venv clean
+
+$(BIN)/python:
+	./scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+## Install, create the SQLite database with demo data, start everything.
+demo: venv
+	$(BIN)/dialfunnel run --demo
+
+## Install what the tests need and run the whole suite (SQLite).
+test: venv
+	$(BIN)/python -m pytest -q
+
+## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL.
+test-db: venv
+	$(BIN)/python -m pytest -q -m db
+
+clean:
+	rm -rf $(VENV) var *.egg-info

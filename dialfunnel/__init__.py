@@ -1,0 +1,1 @@
+"""dialfunnel: the command line, settings and demo data that sit beside the packages."""

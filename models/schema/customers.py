@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..db import Base, UTCDateTime
+
+STAGES = ("reserve", "target", "potential", "opportunity", "closed")
+OWNERSHIP_MODES = ("personal", "collaborative", "shared")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    keyword: Mapped[str | None] = mapped_column(String(100), index=True)
+    contact_person: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    fax: Mapped[str | None] = mapped_column(String(40))
+    fax_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    qq: Mapped[str | None] = mapped_column(String(20))
+    im: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(120))
+    website: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(200))
+    province: Mapped[str | None] = mapped_column(String(32))
+    city: Mapped[str | None] = mapped_column(String(32), index=True)
+    industry: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64), index=True)
+    profile: Mapped[str | None] = mapped_column(Text)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    ownership: Mapped[str] = mapped_column(String(16), default="shared")
+    contact_mark: Mapped[str] = mapped_column(String(16), default="not_contacted")
+    tracking_mark: Mapped[str] = mapped_column(String(16), default="tracking")
+    time_zone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    number_status: Mapped[str] = mapped_column(String(16), default="unknown")
+    next_callback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_contacted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    stage_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    operator_links: Mapped[list[CustomerOperator]] = relationship(
+        back_populates="customer", cascade="all, delete-orphan", lazy="selectin")
+
+    __table_args__ = (
+        Index("ix_customers_stage_ownership_updated", "stage", "ownership", "updated_at"),
+        Index("ix_customers_stage_callback", "stage", "next_callback_at"),
+    )
+
+    @property
+    def operator_ids(self) -> list[int]:
+        return sorted(link.user_id for link in self.operator_links)
+
+
+class CustomerOperator(Base):
+    __tablename__ = "customer_operators"
+
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+
+    customer: Mapped[Customer] = relationship(back_populates="operator_links")
+
+    __table_args__ = (Index("ix_customer_operators_user", "user_id", "customer_id"),)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    phone_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    mobile: Mapped[str | None] = mapped_column(String(40))
+    mobile_e164: Mapped[str | None] = mapped_column(String(20), index=True)
+    email: Mapped[str | None] = mapped_column(String(120))
+    qq: Mapped[str | None] = mapped_column(String(20))
+    im: Mapped[str | None] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ContactRecord(Base):
+    """One contact with a customer (联系记录): a call, visit, e-mail..."""
+
+    __tablename__ = "contact_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    method: Mapped[str] = mapped_column(String(16), default="phone")
+    content: Mapped[str] = mapped_column(Text, default="")
+    progress: Mapped[str | None] = mapped_column(String(200))
+    contacted_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    next_callback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    remind: Mapped[bool] = mapped_column(Boolean, default=False)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_contact_records_customer_time", "customer_id", "contacted_at"),
+        Index("ix_contact_records_user_time", "user_id", "contacted_at"),
+    )

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..db import Base, UTCDateTime
+
+
+class OperatorHistory(Base):
+    """操作人转变记录: every change of a customer's ownership or operators."""
+
+    __tablename__ = "operator_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(24))
+    from_mode: Mapped[str | None] = mapped_column(String(16))
+    to_mode: Mapped[str] = mapped_column(String(16))
+    from_operators: Mapped[list] = mapped_column(JSON, default=list)
+    to_operators: Mapped[list] = mapped_column(JSON, default=list)
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_operator_history_customer_at", "customer_id", "at"),)
+
+
+class ClaimLog(Base):
+    """One row per claim; `counted` rows (from quota pools) count toward the daily quota."""
+
+    __tablename__ = "claim_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    counted: Mapped[bool] = mapped_column(default=True)
+    claim_day: Mapped[dt.date] = mapped_column(Date)
+    claimed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_claim_log_user_day", "user_id", "claim_day"),)
+
+
+class Event(Base):
+    """A live event (screen pop, reminder, campaign change) for the web to stream."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+
+    __table_args__ = (Index("ix_events_user_id", "user_id", "id"),)

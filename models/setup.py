@@ -1,0 +1,65 @@
+"""Default rows every installation starts with: roles, stage rules, queryable fields."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .fields import QUERYABLE_FIELDS
+from .schema import QueryableField, Role, StageRule
+
+DEFAULT_ROLES = [
+    dict(code="telemarketer", name_zh="电话营销", name_en="Telemarketer", daily_claim_quota=20),
+    dict(code="sales_rep", name_zh="销售人员", name_en="Sales rep", daily_claim_quota=20,
+         can_edit_shared=True, can_export=True),
+    dict(code="sales_manager", name_zh="销售经理", name_en="Sales manager", daily_claim_quota=50,
+         can_edit_shared=True, can_delete=True, can_export=True, can_hear_others_recordings=True,
+         can_manage=True),
+    dict(code="admin", name_zh="系统管理员", name_en="Administrator", daily_claim_quota=100,
+         can_edit_shared=True, can_delete=True, can_export=True, can_hear_others_recordings=True,
+         can_manage=True, is_admin=True),
+]
+
+# C3, the seed company's rules ("archive" = no stage).
+DEFAULT_STAGE_RULES = [
+    dict(stage="archive", editable_fields=[], claim_allowed=True, release_allowed=True,
+         promote_allowed=False, demote_allowed=False, marks=[]),
+    dict(stage="reserve",
+         editable_fields=["contact_person", "phone", "mobile", "fax", "industry", "website",
+                          "address", "category", "source", "profile"],
+         claim_allowed=False, release_allowed=False, promote_allowed=False, demote_allowed=False,
+         marks=["contact"]),
+    dict(stage="target",
+         editable_fields=["contact_person", "title", "city", "industry", "phone", "mobile", "fax",
+                          "qq", "im", "website"],
+         claim_allowed=True, release_allowed=True, promote_allowed=True, demote_allowed=True,
+         marks=["contact"]),
+    dict(stage="potential", editable_fields=[], marks=["tracking"]),
+    dict(stage="opportunity", editable_fields=[], marks=["tracking", "sales"]),
+    dict(stage="closed", editable_fields=[], marks=["tracking", "order"]),
+]
+
+DEFAULT_QUERYABLE = ["name", "keyword", "contact_person", "phone", "mobile", "province", "city",
+                     "industry", "category", "source", "address", "stage", "ownership",
+                     "contact_mark", "tracking_mark", "number_status", "created_at",
+                     "next_callback_at", "last_contacted_at"]
+
+
+def install_defaults(session: Session) -> None:
+    """Insert the defaults that are missing; never overwrite what an admin changed."""
+    have = set(session.scalars(select(Role.code)))
+    for spec in DEFAULT_ROLES:
+        if spec["code"] not in have:
+            session.add(Role(**{"can_edit_shared": False, "can_delete": False, "can_export": False,
+                                "can_hear_others_recordings": False, "can_manage": False,
+                                "is_admin": False, **spec}))
+    have = set(session.scalars(select(StageRule.stage)))
+    for spec in DEFAULT_STAGE_RULES:
+        if spec["stage"] not in have:
+            session.add(StageRule(**{"claim_allowed": True, "release_allowed": True,
+                                     "promote_allowed": True, "demote_allowed": True, **spec}))
+    have = set(session.scalars(select(QueryableField.field)))
+    for order, field in enumerate(QUERYABLE_FIELDS):
+        if field not in have:
+            session.add(QueryableField(field=field, enabled=field in DEFAULT_QUERYABLE,
+                                       sort_order=order))
+    session.flush()

@@ -1,0 +1,109 @@
+"""Shared fixtures. The database is SQLite in a temp dir unless
+DIALFUNNEL_TEST_DATABASE_URL points at another (CI runs the suite again on PostgreSQL)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+from sqlalchemy import text
+
+from models.clock import FakeClock
+from models.db import Base, make_engine, make_sessionmaker
+from models.migrate import upgrade
+from models.setup import install_defaults
+from models.users import create_user
+
+PG_URL = os.environ.get("DIALFUNNEL_TEST_DATABASE_URL")
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that reaches the database is marked `db` (CI reruns them on PostgreSQL)."""
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()) or "db_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.db)
+
+
+@pytest.fixture(scope="session")
+def db_url(tmp_path_factory):
+    return PG_URL or "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def engine(db_url):
+    eng = make_engine(db_url)
+    if eng.dialect.name == "postgresql":
+        with eng.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+
+
+def _wipe(engine):
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE %s RESTART IDENTITY CASCADE" % ", ".join(tables)))
+        else:
+            for name in tables:
+                conn.execute(text("DELETE FROM %s" % name))
+
+
+@pytest.fixture
+def Session(engine):
+    """A sessionmaker on a database that holds the defaults and nothing else."""
+    maker = make_sessionmaker(engine)
+    with maker.begin() as s:
+        install_defaults(s)
+    yield maker
+    _wipe(engine)
+
+
+@pytest.fixture
+def session(Session):
+    with Session() as s:
+        yield s
+
+
+@pytest.fixture
+def clock():
+    # 10:00 in Shanghai on 2026-11-26
+    return FakeClock(dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture
+def users(session, clock):
+    """One user per role plus a second telemarketer."""
+    made = {
+        "tm": create_user(session, "tm", "李红光", "pw-tm", "telemarketer", clock=clock),
+        "tm2": create_user(session, "tm2", "张军", "pw-tm2", "telemarketer", clock=clock),
+        "rep": create_user(session, "rep", "罗文冲", "pw-rep", "sales_rep", clock=clock),
+        "mgr": create_user(session, "mgr", "王经理", "pw-mgr", "sales_manager", clock=clock),
+        "admin": create_user(session, "admin", "管理员", "pw-admin", "admin", clock=clock),
+    }
+    session.commit()
+    return made
+
+
+@pytest.fixture
+def make_customer(session, users, clock):
+    """make_customer('名称', stage=..., owner='tm' | None (shared) | ['tm', 'rep'])"""
+    from models.customers import create_customer
+
+    counter = iter(range(1, 10 ** 6))
+
+    def make(name=None, *, stage="target", owner="tm", **data):
+        actor = users["admin"]
+        if owner is None:
+            kw = dict(ownership="shared")
+        elif isinstance(owner, list):
+            kw = dict(ownership="collaborative", operator_ids=[users[o].id for o in owner])
+        else:
+            kw = dict(ownership="personal", operator_ids=[users[owner].id])
+        data["name"] = name or "测试公司%d" % next(counter)
+        customer = create_customer(session, actor, data, stage=stage, clock=clock, **kw)
+        session.commit()
+        return customer
+
+    return make
