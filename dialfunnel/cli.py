@@ -1,0 +1,156 @@
+"""The `dialfunnel` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from sqlalchemy import func, select
+
+from models.clock import SYSTEM_CLOCK
+from models.contact_records import emit_due_reminders
+from models.dashboard import dashboard_counts
+from models.db import make_engine, make_sessionmaker
+from models.migrate import upgrade
+from models.schema import STAGES, User
+from models.setup import install_defaults
+
+from .settings import SettingsError, load_settings
+
+log = logging.getLogger("dialfunnel")
+
+
+def open_database(settings):
+    """Engine and sessionmaker on an up-to-date schema with the default rows."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    maker = make_sessionmaker(engine)
+    with maker.begin() as session:
+        install_defaults(session)
+    return engine, maker
+
+
+def cmd_db_upgrade(settings, args):
+    engine, _ = open_database(settings)
+    print(f"database is up to date: {engine.url.render_as_string(hide_password=True)}")
+
+
+def load_demo_if_empty(maker, seed: int, customers: int) -> dict | None:
+    from .demo import load_demo
+    with maker() as session:
+        if session.scalar(select(func.count()).select_from(User)):
+            return None
+        summary = load_demo(session, seed=seed, customers=customers, clock=SYSTEM_CLOCK)
+        session.commit()
+        return summary
+
+
+def print_logins(summary: dict) -> None:
+    print("\nDemo users (username / password / role):")
+    for user in summary["users"]:
+        print(f"  {user['username']:<10} {user['password']:<14} {user['role']}")
+
+
+def cmd_demo(settings, args):
+    engine, maker = open_database(settings)
+    summary = load_demo_if_empty(maker, args.seed, args.customers)
+    if summary is None:
+        print("the database already holds users; no demo data loaded")
+        return
+    print(f"demo data loaded into {engine.url.render_as_string(hide_password=True)}")
+    for key, value in summary.items():
+        if key != "users":
+            print(f"  {key}: {value}")
+    print_logins(summary)
+
+
+def print_grid(session, user, period: str) -> None:
+    grid = dashboard_counts(session, user, period=period)
+    print(f"\n{user.full_name} ({user.username}) — {period}")
+    print(f"  {'stage':<12}{'callback now':>14}{'callback next':>15}{'contacted':>11}")
+    for stage in reversed(STAGES):
+        row = grid[stage]
+        print(f"  {stage:<12}{row['callback_now']:>14}{row['callback_next']:>15}"
+              f"{row['contacted']:>11}")
+
+
+def cmd_dashboard(settings, args):
+    _, maker = open_database(settings)
+    with maker() as session:
+        user = session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            sys.exit(f"no such user: {args.username}")
+        print_grid(session, user, args.period)
+
+
+def reminder_loop(maker, stop: threading.Event, interval: float) -> None:
+    """Turn due callback reminders into events (the web streams them to the agent)."""
+    while not stop.is_set():
+        try:
+            with maker.begin() as session:
+                sent = emit_due_reminders(session)
+            if sent:
+                log.info("reminders sent: %d", sent)
+        except Exception:  # a dead database must not kill the worker; retry next round
+            log.exception("reminder round failed")
+        stop.wait(interval)
+
+
+def cmd_run(settings, args):
+    engine, maker = open_database(settings)
+    if args.demo:
+        summary = load_demo_if_empty(maker, args.seed, args.customers)
+        if summary:
+            print_logins(summary)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    print(f"started: reminder worker (every {args.interval:g} s)")
+    print("not yet part of the system: web, FastAGI server, dialer, PBX simulator "
+          "(see the open issues)")
+    print("try: dialfunnel dashboard <username>    stop: Ctrl-C")
+    reminder_loop(maker, stop, args.interval)
+    print("stopped")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dialfunnel", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    db = sub.add_parser("db", help="database administration")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="create or migrate the schema").set_defaults(func=cmd_db_upgrade)
+
+    for name, func_, text in (("demo", cmd_demo, "load the demo company into an empty database"),
+                              ("run", cmd_run, "start the system")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("--seed", type=int, default=2026)
+        p.add_argument("--customers", type=int, default=5000)
+        p.set_defaults(func=func_)
+    run = sub.choices["run"]
+    run.add_argument("--demo", action="store_true", help="load demo data if the database is empty")
+    run.add_argument("--interval", type=float, default=15.0)
+
+    dash = sub.add_parser("dashboard", help="print a user's sales main line grid")
+    dash.add_argument("username")
+    dash.add_argument("--period", choices=("day", "week", "month"), default="day")
+    dash.set_defaults(func=cmd_dashboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"dialfunnel: {exc}")
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    args.func(settings, args)
+
+
+if __name__ == "__main__":
+    main()

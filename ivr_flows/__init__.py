@@ -1,0 +1,3 @@
+"""Declarative IVR flows (YAML) and the engine that walks them.
+
+Not built yet: arrives with issue "3. Telephony core" (SPEC T2)."""

@@ -1,0 +1,70 @@
+"""The `dialfunnel` command, run as a real process against the test database."""
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from models.clock import SYSTEM_CLOCK
+from models.contact_records import add_contact_record
+from models.schema import Customer, CustomerOperator, Event, User
+
+
+def dialfunnel(db_url, tmp_path, *args, **kw):
+    env = {**os.environ, "DIALFUNNEL_DATABASE_URL": db_url, "DIALFUNNEL_DATA_DIR": str(tmp_path)}
+    return subprocess.Popen([sys.executable, "-m", "dialfunnel.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
+    proc = dialfunnel(db_url, tmp_path, "demo", "--customers", "400")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "Demo users" in out and "admin" in out
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 400
+        assert s.scalar(select(func.count()).select_from(User)) >= 8
+        assert s.scalar(select(func.count()).select_from(Event)) == 0
+
+    again = dialfunnel(db_url, tmp_path, "demo")
+    out, _ = again.communicate(timeout=60)
+    assert "no demo data loaded" in out
+
+    with Session() as s:  # a callback reminder that falls due a second from now
+        agent = s.scalar(select(User).where(User.username == "lihongguang"))
+        customer = s.scalar(select(Customer).where(Customer.id.in_(
+            select(CustomerOperator.customer_id).where(CustomerOperator.user_id == agent.id))))
+        soon = SYSTEM_CLOCK.now() + dt.timedelta(seconds=1)
+        record = add_contact_record(s, agent, customer.id, content="下午回电", next_callback_at=soon,
+                                    remind=True)
+        s.commit()
+
+    run = dialfunnel(db_url, tmp_path, "run", "--interval", "0.2")
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = run.stdout.readline()
+        lines.append(line)
+        if line.startswith("started: reminder worker"):
+            break
+    time.sleep(2.0)
+    run.send_signal(signal.SIGTERM)
+    out, _ = run.communicate(timeout=30)
+    assert run.returncode == 0, "".join(lines) + out
+    assert "stopped" in out
+    with Session() as s:
+        events = s.scalars(select(Event).where(Event.kind == "reminder")).all()
+        assert [(e.user_id, e.payload["record_id"]) for e in events] == [(agent.id, record.id)]
+
+
+def test_bad_config_is_a_clear_error(db_url, tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("web_port = 'x'\n")
+    env = {**os.environ, "DIALFUNNEL_CONFIG": str(cfg)}
+    res = subprocess.run([sys.executable, "-m", "dialfunnel.cli", "db", "upgrade"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert "web_port must be a number" in res.stderr

@@ -1,0 +1,34 @@
+import pytest
+
+from dialfunnel.settings import SettingsError, load_settings
+
+
+def test_defaults_listen_on_loopback(tmp_path):
+    s = load_settings({"DIALFUNNEL_DATA_DIR": str(tmp_path)})
+    assert (s.web_host, s.agi_host, s.ami_host) == ("127.0.0.1",) * 3
+    assert s.db_url == f"sqlite:///{tmp_path.resolve()}/dialfunnel.db"
+    assert s.secret_key == ""
+
+
+def test_file_then_environment(tmp_path):
+    cfg = tmp_path / "dialfunnel.toml"
+    cfg.write_text('database_url = "postgresql+psycopg://x/y"\nweb_port = 9000\nsecret_key = "s"\n')
+    s = load_settings({"DIALFUNNEL_CONFIG": str(cfg), "DIALFUNNEL_WEB_PORT": "9100"})
+    assert (s.db_url, s.web_port, s.secret_key) == ("postgresql+psycopg://x/y", 9100, "s")
+
+
+@pytest.mark.parametrize("content, env, message", [
+    ("bogus = 1\n", {}, "unknown settings: bogus"),
+    ("web_port = [\n", {}, "cannot read config file"),
+    ("", {"DIALFUNNEL_AGI_PORT": "many"}, "agi_port must be a number"),
+])
+def test_bad_settings_are_clear(tmp_path, content, env, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"DIALFUNNEL_CONFIG": str(cfg), **env})
+
+
+def test_missing_config_file_is_clear(tmp_path):
+    with pytest.raises(SettingsError, match="cannot read config file"):
+        load_settings({"DIALFUNNEL_CONFIG": str(tmp_path / "nope.toml")})
