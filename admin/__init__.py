@@ -1,3 +1,6 @@
-"""The Flask web app: agent workspace and admin panel.
+"""The Flask web app: agent workspace and admin panel (SPEC C5–C11, W).
 
-Not built yet: arrives with issue "2. Agent workspace and admin panel"."""
+Routes never hold a rule: they call models/ and show its refusals."""
+from .app import create_app
+
+__all__ = ["create_app"]

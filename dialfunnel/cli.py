@@ -108,13 +108,27 @@ def cmd_run(settings, args):
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    web = start_web(settings, maker)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
-    print(f"started: reminder worker (every {args.interval:g} s)")
-    print("not yet part of the system: web, FastAGI server, dialer, PBX simulator "
+    print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
+    print(f"started: reminder worker (every {args.interval:g} s)", flush=True)
+    print("not yet part of the system: FastAGI server, dialer, PBX simulator "
           "(see the open issues)")
-    print("try: dialfunnel dashboard <username>    stop: Ctrl-C")
+    print("stop: Ctrl-C", flush=True)
     reminder_loop(maker, stop, args.interval)
+    web.shutdown()
     print("stopped")
+
+
+def start_web(settings, maker):
+    """The web app on a threaded WSGI server in the background (production: gunicorn)."""
+    from werkzeug.serving import make_server
+
+    from admin import create_app
+    server = make_server(settings.web_host, settings.web_port, create_app(settings, maker),
+                         threaded=True)
+    threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
+    return server
 
 
 def build_parser() -> argparse.ArgumentParser:

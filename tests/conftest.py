@@ -107,3 +107,30 @@ def make_customer(session, users, clock):
         return customer
 
     return make
+
+
+PASSWORDS = {"tm": "pw-tm", "tm2": "pw-tm2", "rep": "pw-rep", "mgr": "pw-mgr", "admin": "pw-admin"}
+
+
+@pytest.fixture
+def app(Session, users, clock, tmp_path):
+    from admin import create_app
+    from dialfunnel.settings import Settings
+
+    flask_app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), Session,
+                           clock=clock, testing=True)
+    flask_app.config.update(SSE_MAX_SECONDS=2, SSE_POLL_SECONDS=0.1)
+    return flask_app
+
+
+@pytest.fixture
+def as_user(app):
+    """as_user('tm') -> a test client logged in as that user (through the real form)."""
+    from web_helpers import login
+
+    def make(name):
+        client = app.test_client()
+        response = login(client, name, PASSWORDS[name])
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+    return make

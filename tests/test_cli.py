@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 from sqlalchemy import func, select
 
@@ -13,8 +14,10 @@ from models.contact_records import add_contact_record
 from models.schema import Customer, CustomerOperator, Event, User
 
 
-def dialfunnel(db_url, tmp_path, *args, **kw):
+def dialfunnel(db_url, tmp_path, *args, web_port=None, **kw):
     env = {**os.environ, "DIALFUNNEL_DATABASE_URL": db_url, "DIALFUNNEL_DATA_DIR": str(tmp_path)}
+    if web_port is not None:
+        env["DIALFUNNEL_WEB_PORT"] = str(web_port)
     return subprocess.Popen([sys.executable, "-m", "dialfunnel.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
@@ -42,14 +45,18 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
                                     remind=True)
         s.commit()
 
-    run = dialfunnel(db_url, tmp_path, "run", "--interval", "0.2")
+    run = dialfunnel(db_url, tmp_path, "run", "--interval", "0.2", web_port=0)
     lines = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = run.stdout.readline()
         lines.append(line)
+        if line.startswith("started: web on "):
+            url = line.split()[3]
         if line.startswith("started: reminder worker"):
             break
+    login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
+    assert "登录" in login_page
     time.sleep(2.0)
     run.send_signal(signal.SIGTERM)
     out, _ = run.communicate(timeout=30)
