@@ -4,11 +4,12 @@ from .customers import Customer, CustomerOperator, Contact, ContactRecord, STAGE
 from .sales import Product, Opportunity, OpportunityItem, Order, OrderItem, OrderFollowUp
 from .library import Document, Competitor, ResourceSite, CallScript
 from .config import StageRule, QueryableField, ImportTemplate, AppSetting
-from .logs import OperatorHistory, ClaimLog, Event
+from .logs import OperatorHistory, ClaimLog, Event, ImportJob
 
 __all__ = [
     "Role", "User", "Customer", "CustomerOperator", "Contact", "ContactRecord", "STAGES",
     "OWNERSHIP_MODES", "Product", "Opportunity", "OpportunityItem", "Order", "OrderItem",
     "OrderFollowUp", "Document", "Competitor", "ResourceSite", "CallScript", "StageRule",
     "QueryableField", "ImportTemplate", "AppSetting", "OperatorHistory", "ClaimLog", "Event",
+    "ImportJob",
 ]

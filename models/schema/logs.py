@@ -54,3 +54,30 @@ class Event(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
 
     __table_args__ = (Index("ix_events_user_id", "user_id", "id"),)
+
+
+class ImportJob(Base):
+    """A background Excel import (C9): progress for the bar, counts and the row report."""
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    template_id: Mapped[int | None] = mapped_column(
+        ForeignKey("import_templates.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str | None] = mapped_column(String(16))
+    ownership: Mapped[str] = mapped_column(String(16), default="personal")
+    operator_ids: Mapped[list] = mapped_column(JSON, default=list)
+    allow_duplicates: Mapped[bool] = mapped_column(default=False)
+    import_valid_rows: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    total_rows: Mapped[int] = mapped_column(default=0)
+    processed_rows: Mapped[int] = mapped_column(default=0)
+    imported: Mapped[int] = mapped_column(default=0)
+    duplicates: Mapped[int] = mapped_column(default=0)
+    rejected: Mapped[int] = mapped_column(default=0)
+    report: Mapped[list] = mapped_column(JSON, default=list)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

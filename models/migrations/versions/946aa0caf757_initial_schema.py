@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: e6e9a5549a53
+Revision ID: 946aa0caf757
 Revises: 
-Create Date: 2026-11-26 18:00:47.509823
+Create Date: 2026-11-26 18:17:38.975435
 """
 from alembic import op
 import sqlalchemy as sa
 import models.db
 
 
-revision = 'e6e9a5549a53'
+revision = '946aa0caf757'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -259,6 +259,33 @@ def upgrade() -> None:
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_documents_customer_id'), ['customer_id'], unique=False)
 
+    op.create_table('import_jobs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('template_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=200), nullable=False),
+    sa.Column('stage', sa.String(length=16), nullable=True),
+    sa.Column('ownership', sa.String(length=16), nullable=False),
+    sa.Column('operator_ids', sa.JSON(), nullable=False),
+    sa.Column('allow_duplicates', sa.Boolean(), nullable=False),
+    sa.Column('import_valid_rows', sa.Boolean(), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('total_rows', sa.Integer(), nullable=False),
+    sa.Column('processed_rows', sa.Integer(), nullable=False),
+    sa.Column('imported', sa.Integer(), nullable=False),
+    sa.Column('duplicates', sa.Integer(), nullable=False),
+    sa.Column('rejected', sa.Integer(), nullable=False),
+    sa.Column('report', sa.JSON(), nullable=False),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', models.db.UTCDateTime(), nullable=False),
+    sa.Column('finished_at', models.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['template_id'], ['import_templates.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_jobs_user_id'), ['user_id'], unique=False)
+
     op.create_table('operator_history',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -439,6 +466,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_operator_history_customer_at')
 
     op.drop_table('operator_history')
+    with op.batch_alter_table('import_jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_jobs_user_id'))
+
+    op.drop_table('import_jobs')
     with op.batch_alter_table('documents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_documents_customer_id'))
 
