@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
+# Debian packages: PDF rendering with Chinese text; the tests also drive Chromium and read PDFs.
+RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei
+TEST_DEPS := $(RUN_DEPS) chromium poppler-utils
 
 .PHONY: demo test test-db venv clean
 
@@ -19,14 +22,17 @@ venv: $(VENV)/.installed
 
 ## Install, create the SQLite database with demo data, start everything.
 demo: venv
+	./scripts/system-deps.sh $(RUN_DEPS)
 	$(BIN)/dialfunnel run --demo
 
 ## Install what the tests need and run the whole suite (SQLite).
 test: venv
+	./scripts/system-deps.sh $(TEST_DEPS)
 	$(BIN)/python -m pytest -q
 
 ## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL.
 test-db: venv
+	./scripts/system-deps.sh $(TEST_DEPS)
 	$(BIN)/python -m pytest -q -m db
 
 clean:

@@ -68,6 +68,8 @@ def _load_user():
     if uid is None:
         return
     user = db().scalar(select(User).where(User.id == uid))
+    # End the read at once: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE).
+    db().commit()
     if user is None or not user.active or session.get("pwv") != user.password_hash[-12:]:
         session.clear()
         return

@@ -36,7 +36,8 @@ def stream():
     def generate():
         nonlocal last
         started = idle = time.monotonic()
-        yield "retry: 2000\n\n"
+        # Hand the browser an id at once, so a reconnect resumes from here and loses nothing.
+        yield f"retry: 2000\nid: {last}\n\n"
         while time.monotonic() - started < limit:
             with maker() as s:
                 rows = s.execute(select(Event.id, Event.kind, Event.payload)
