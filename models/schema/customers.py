@@ -56,6 +56,9 @@ class Customer(Base):
     __table_args__ = (
         Index("ix_customers_stage_ownership_updated", "stage", "ownership", "updated_at"),
         Index("ix_customers_stage_callback", "stage", "next_callback_at"),
+        # Covers the dashboard's and the *mine* list's lookups from an agent's operator rows,
+        # so they read this small index instead of the wide table (bench/crm_scale.py).
+        Index("ix_customers_id_stage_callback", "id", "stage", "ownership", "next_callback_at"),
     )
 
     @property
@@ -116,5 +119,5 @@ class ContactRecord(Base):
 
     __table_args__ = (
         Index("ix_contact_records_customer_time", "customer_id", "contacted_at"),
-        Index("ix_contact_records_user_time", "user_id", "contacted_at"),
+        Index("ix_contact_records_user_time", "user_id", "contacted_at", "customer_id"),
     )

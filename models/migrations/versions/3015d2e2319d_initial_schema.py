@@ -1,15 +1,15 @@
 """initial schema
 
-Revision ID: 946aa0caf757
+Revision ID: 3015d2e2319d
 Revises: 
-Create Date: 2026-11-26 18:17:38.975435
+Create Date: 2026-11-26 18:47:02.139463
 """
 from alembic import op
 import sqlalchemy as sa
 import models.db
 
 
-revision = '946aa0caf757'
+revision = '3015d2e2319d'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -162,6 +162,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customers_city'), ['city'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_created_at'), ['created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_fax_e164'), ['fax_e164'], unique=False)
+        batch_op.create_index('ix_customers_id_stage_callback', ['id', 'stage', 'ownership', 'next_callback_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_industry'), ['industry'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_keyword'), ['keyword'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_mobile_e164'), ['mobile_e164'], unique=False)
@@ -347,7 +348,7 @@ def upgrade() -> None:
     with op.batch_alter_table('contact_records', schema=None) as batch_op:
         batch_op.create_index('ix_contact_records_customer_time', ['customer_id', 'contacted_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_contact_records_remind_at'), ['remind_at'], unique=False)
-        batch_op.create_index('ix_contact_records_user_time', ['user_id', 'contacted_at'], unique=False)
+        batch_op.create_index('ix_contact_records_user_time', ['user_id', 'contacted_at', 'customer_id'], unique=False)
 
     op.create_table('opportunity_items',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -503,6 +504,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_customers_mobile_e164'))
         batch_op.drop_index(batch_op.f('ix_customers_keyword'))
         batch_op.drop_index(batch_op.f('ix_customers_industry'))
+        batch_op.drop_index('ix_customers_id_stage_callback')
         batch_op.drop_index(batch_op.f('ix_customers_fax_e164'))
         batch_op.drop_index(batch_op.f('ix_customers_created_at'))
         batch_op.drop_index(batch_op.f('ix_customers_city'))
