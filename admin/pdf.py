@@ -39,7 +39,7 @@ def font_path() -> Path:
 
 def render_pdf(template: str, **context) -> bytes:
     """Render `template` (under templates/pdf/) to PDF bytes."""
-    font = font_path()
+    font = font_path().resolve()  # a symlinked font: allow the folder it really lives in
     static = Path(current_app.static_folder)
     html = render_template(template, font_url=font.as_uri() if font.is_file() else None,
                            font_family=FONT_FAMILY, **context)

@@ -16,6 +16,9 @@ from models.users import create_user
 
 PG_URL = os.environ.get("DIALFUNNEL_TEST_DATABASE_URL")
 
+# Browser fixtures (one Chromium for the whole run): live_server, chromium, browser_page.
+pytest_plugins = ["browser"]
+
 
 def pytest_collection_modifyitems(items):
     """Every test that reaches the database is marked `db` (CI reruns them on PostgreSQL)."""

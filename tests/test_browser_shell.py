@@ -1,7 +1,7 @@
 """In Debian's Chromium: log in, read the grid in Chinese, get a reminder popped."""
 import datetime as dt
 
-from browser import browser_page, chromium, live_server, log_in, shot  # noqa: F401
+from browser import log_in, shot
 
 from models.contact_records import add_contact_record, emit_due_reminders
 
