@@ -1,5 +1,6 @@
-"""Everything that talks to Asterisk: FastAGI server and handlers, AMI client, event
-listener, the predictive dialer and the PBX simulator.
+"""Everything that talks to Asterisk.
 
-Not built yet: the telephony core arrives with issue "3. Telephony core" and the dialer with
-"4. Predictive dialer". Nothing here pretends to work until then."""
+Built: the FastAGI server (`server.py`, `dispatch.py`, `channel.py` — pyst2's command methods
+over sockets, `protocol.py`), handler registry (`handlers/`), the AMI client (`ami.py`,
+`ami_events.py`) and the PBX simulator's AGI and AMI sides (`pbxsim/`).
+Still to come: IVR flows and real handlers, the screen-pop listener, recording and the dialer."""

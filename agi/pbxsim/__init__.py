@@ -1,0 +1,6 @@
+"""The PBX simulator: stands in for Asterisk where none runs (demo, tests, benchmarks).
+
+It speaks the real protocols exactly (tests/fixtures/asterisk/ holds transcripts recorded from
+Asterisk 22): `agi_driver` drives a FastAGI server as Asterisk does, `transcripts` reads the
+recorded transcripts.
+"""

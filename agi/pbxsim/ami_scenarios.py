@@ -1,0 +1,430 @@
+"""What the simulated PBX does with an Originate: data, not code.
+
+* ``Scenario`` says which number gets which outcome (exact numbers, prefixes, or seeded random
+  rates) and how long things take (ring, talk, ...).
+* ``SCRIPTS`` are the event sequences, one per outcome, written down from the transcripts
+  recorded on a real Asterisk 22.10.1 (tests/fixtures/asterisk/ami-originate-*.txt,
+  ami-dial.txt, ami-queue.txt). Each step names an AMI event, the channel it is about and what
+  changes on that channel; ``agi.pbxsim.ami_server`` renders the steps into bytes.
+
+Legs: ``o1`` is the originated Local ;1 (Uniqueid = our ChannelId), ``o2`` its ;2 half that runs
+the far side (Uniqueid = OtherChannelId); ``a1``/``a2`` are the agent's Local pair in the
+``dial`` and ``queue`` scripts. Text values may use ``{name}`` fields of the call (see
+``ami_server.Call.fields``).
+
+Where the sequences are recorded, they are replayed exactly (same order, same headers). Modelled,
+not recorded (keep them plausible, do not rely on their order): ``answer`` with a ring time > 0,
+``cause-N`` for other causes, and teardown after a Hangup action.
+``dial`` and ``queue`` emit the screen-pop subset that the trimmed transcripts keep (Newchannel,
+Newstate, Dial*, Bridge*, Hangup, OriginateResponse, Queue*/Agent*, MusicOnHold*, VarSet of
+DIALSTATUS/BRIDGEPEER/QUEUEPOSITION), not the Newexten/LocalBridge/DeviceStateChange chatter.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+# --- Q.850 causes as Asterisk names them (Cause-txt) -------------------------------------
+CAUSE_TEXT = {
+    0: "Unknown",
+    1: "Unallocated (unassigned) number",
+    2: "No route to specified transmit network",
+    3: "No route to destination",
+    16: "Normal Clearing",
+    17: "User busy",
+    18: "No user responding",
+    19: "User alerting, no answer",
+    20: "Subscriber absent",
+    21: "Call Rejected",
+    22: "Number changed",
+    27: "Destination out of order",
+    28: "Invalid number format",
+    31: "Normal, unspecified",
+    34: "Circuit/channel congestion",
+    38: "Network out of order",
+    41: "Temporary failure",
+}
+
+STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
+
+# OriginateResponse Reason codes (README "Key facts"): 0 failed, 1 hung up, 3 ring timeout,
+# 4 answered, 5 busy, 8 congestion.
+# --- outcomes the dialer can meet, as the README's table records them ----------------------
+OUTCOMES = ("answer", "machine", "busy", "congestion", "noanswer", "unallocated", "absent", "invalid")
+SCRIPTED_CALLS = ("dial", "queue")  # an Originate that plays an inbound call to an agent
+
+DEFAULT_RATES = {  # a plausible cold-calling day; every campaign simulation sets its own
+    "answer": 0.30, "machine": 0.05, "noanswer": 0.25, "busy": 0.10,
+    "absent": 0.12, "unallocated": 0.10, "invalid": 0.03, "congestion": 0.05,
+}
+
+Duration = Union[float, tuple[float, float]]  # fixed seconds, or uniform(lo, hi) per call
+
+# Defaults reproduce the recorded timings. setup_time: before the far side reacts; ring_time:
+# ringing before the answer; answer_delay: Answer() with no media takes 0.5 s; talk_time: the far
+# side's Wait() before it hangs up; noanswer_wait: the far side's Wait() (AppData only).
+DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
+    "answer": {"setup_time": 0.0, "ring_time": 0.0, "answer_delay": 0.5, "talk_time": 3.0},
+    "busy": {"setup_time": 0.0},
+    "congestion": {"setup_time": 0.0},
+    "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0},
+    "unallocated": {"setup_time": 0.0},
+    "absent": {"setup_time": 0.0},
+    "invalid": {"setup_time": 0.0},
+    "cause": {"setup_time": 0.0},
+    "dial": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
+    "queue": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
+}
+DEFAULT_TIMING["machine"] = DEFAULT_TIMING["answer"]
+
+# What the originated ;1 leg runs after the answer, per target Context (only Newexten events
+# come of it). The two recorded contexts; any other context runs nothing visible.
+DEFAULT_DIALPLAN: dict[str, list[tuple[str, str]]] = {
+    "tx-orig-target": [("NoOp", "originate target on {o1}"), ("Wait", "10")],
+    "tx-caller": [("NoOp", "caller side on {o1}"), ("Wait", "15")],
+}
+
+
+@dataclass
+class Scenario:
+    seed: int = 0
+    rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
+    numbers: dict[str, str] = field(default_factory=dict)    # exact number → outcome
+    prefixes: dict[str, str] = field(default_factory=dict)   # number prefix → outcome (longest wins)
+    contexts: dict[str, str] = field(default_factory=lambda: {"tx-dial-in": "dial", "tx-queue-in": "queue"})
+    timing: dict[str, dict[str, Duration]] = field(default_factory=dict)  # merged over DEFAULT_TIMING
+    dialplan: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: dict(DEFAULT_DIALPLAN))
+    dial_agent: str = "Local/agent@agents"       # what Dial() rings in the "dial" call
+    queue: str = "sales"
+    queue_member: str = "Local/agent1@agents/n"  # the queue's static member
+
+    def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
+        """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
+        a number that IS an outcome name (``Local/busy@...`` as in the transcripts, ``cause-21``),
+        longest listed prefix, then a seeded draw from ``rates``."""
+        if context in self.contexts:
+            return self.contexts[context]
+        if number in self.numbers:
+            return self.numbers[number]
+        if number in OUTCOMES or parse_cause(number) is not None:
+            return number
+        for prefix in sorted(self.prefixes, key=len, reverse=True):
+            if number.startswith(prefix):
+                return self.prefixes[prefix]
+        names = [k for k, v in self.rates.items() if v > 0]
+        return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
+
+    def durations(self, outcome: str, rng: random.Random) -> dict[str, float]:
+        kind = "cause" if parse_cause(outcome) is not None else outcome
+        spec = {**DEFAULT_TIMING.get(kind, {}), **self.timing.get(kind, {})}
+        out = {}
+        for name in sorted(spec):
+            value = spec[name]
+            out[name] = rng.uniform(*value) if isinstance(value, tuple) else float(value)
+        return out
+
+
+def parse_cause(outcome: str) -> int | None:
+    """``cause-21`` → 21 (a far side that hangs up with that Q.850 cause)."""
+    if outcome.startswith("cause-") and outcome[6:].isdigit():
+        return int(outcome[6:])
+    return None
+
+
+# --- steps ----------------------------------------------------------------------------------
+Step = tuple[str, Any, dict]
+
+
+def _step(kind: str, leg: Any = None, **args) -> Step:
+    return (kind, leg, args)
+
+
+def newchannel(leg):                     return _step("Newchannel", leg)
+def newstate(leg, state, **kw):          return _step("Newstate", leg, state=state, **kw)
+def newcallerid(leg, **kw):              return _step("NewCallerid", leg, **kw)
+def newconnectedline(leg, **kw):         return _step("NewConnectedLine", leg, **kw)
+def hangup(leg, cause, **kw):            return _step("Hangup", leg, cause=cause, **kw)
+def hangup_request(leg, cause):          return _step("HangupRequest", leg, cause=cause)
+def soft_hangup_request(leg, cause):     return _step("SoftHangupRequest", leg, cause=cause)
+def varset(leg, variable, value, **kw):  return _step("VarSet", leg, variable=variable, value=value, **kw)
+def device(state):                       return _step("DeviceStateChange", None, state=state)
+def localbridge(one, two):               return _step("LocalBridge", (one, two))
+def originate_response(response, reason): return _step("OriginateResponse", None, response=response, reason=reason)
+def wait(name):                          return _step("wait", None, name=name)
+def set_(leg, **fields):                 return _step("set", leg, fields=fields)
+def target(emit=True):                   return _step("target", "o1", emit=emit)
+def bridge(event, leg=None, count=0):    return _step(event, leg, count=count)
+def member_status(status, taken, last_call="0"):
+    return _step("QueueMemberStatus", None, status=status, taken=taken, last_call=last_call)
+
+
+def newexten(leg, app, data="", priority=None, **kw):
+    return _step("Newexten", leg, app=app, data=data, priority=priority, **kw)
+
+
+def dial(event, dest, status=None, caller=None, dialstring=None, **kw):
+    """DialBegin/DialState/DialEnd: the caller's channel headers (absent for the DialBegin/End
+    that Originate itself publishes), the Dest* headers, then DialString or DialStatus."""
+    return _step(event, dest, status=status, caller=caller, dialstring=dialstring, **kw)
+
+
+def queue_event(event, leg, extra):
+    return _step(event, leg, extra=extra)
+
+
+def agent_event(event, caller, dest, extra, **kw):
+    return _step(event, caller, dest=dest, extra=extra, **kw)
+
+
+CID = {"CallerIDNum": "{cid_num}", "CallerIDName": "{cid_name}"}
+CONNECTED = {"ConnectedLineNum": "{cid_num}", "ConnectedLineName": "{cid_name}"}
+PRES = [("CID-CallingPres", "0 (Presentation Allowed, Not Screened)")]
+
+# Every Originate of a Local channel starts like this (all seven outcome transcripts).
+PROLOGUE = [
+    newchannel("o1"),
+    newchannel("o2"),
+    newexten("o1", "AppDial2", "(Outgoing Line)"),
+    newcallerid("o1", set=CID, extra=PRES),
+    newconnectedline("o1", set=CONNECTED),
+    newcallerid("o2", set={**CID, **CONNECTED}, extra=PRES),
+    newconnectedline("o2"),
+    localbridge("o1", "o2"),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    wait("setup_time"),
+]
+
+HANGUP_BOTH_NORMAL = [  # the far side hangs up after talking (answer transcript)
+    soft_hangup_request("o2", 16),
+    hangup_request("o1", 16),
+    hangup("o2", 16),
+    soft_hangup_request("o1", 16),
+    hangup("o1", 16),
+    device("NOT_INUSE"),
+    device("NOT_INUSE"),
+]
+
+ANSWER = PROLOGUE + [
+    newexten("o2", "Answer"),
+    newstate("o2", 6),
+    device("INUSE"),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    originate_response("Success", 4),
+    target(),
+    device("INUSE"),
+    wait("answer_delay"),
+    newexten("o2", "Wait", "{talk_time}", priority=2),
+    wait("talk_time"),
+    newexten("o2", "Hangup", "", priority=3),
+] + HANGUP_BOTH_NORMAL
+
+# Modelled: the far side runs Ringing(), Wait(ring), Answer(), Wait(talk), Hangup(); the
+# ringing part is the noanswer transcript's, the rest the answer transcript's.
+ANSWER_AFTER_RING = PROLOGUE + [
+    newexten("o2", "Ringing"),
+    newstate("o1", 5),
+    newexten("o2", "Wait", "{ring_time}", priority=2),
+    dial("DialState", "o1", status="RINGING"),
+    device("INUSE"),
+    wait("ring_time"),
+    newexten("o2", "Answer", priority=3),
+    newstate("o2", 6),
+    device("INUSE"),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    originate_response("Success", 4),
+    target(),
+    device("INUSE"),
+    wait("answer_delay"),
+    newexten("o2", "Wait", "{talk_time}", priority=4),
+    wait("talk_time"),
+    newexten("o2", "Hangup", "", priority=5),
+] + HANGUP_BOTH_NORMAL
+
+BUSY = PROLOGUE + [
+    newexten("o2", "Busy"),
+    newstate("o2", 7),
+    dial("DialEnd", "o1", status="BUSY"),
+    hangup_request("o2", 0),
+    device("INUSE"),
+    hangup("o1", 0),
+    soft_hangup_request("o2", 16),
+    hangup("o2", 17),
+    originate_response("Failure", 5),
+    device("NOT_INUSE"),
+    device("NOT_INUSE"),
+]
+
+CONGESTION = PROLOGUE + [
+    newexten("o2", "Congestion"),
+    newstate("o2", 7),
+    dial("DialEnd", "o1", status="CONGESTION"),
+    hangup_request("o2", 0),
+    soft_hangup_request("o2", 16),
+    originate_response("Failure", 8),
+    hangup("o2", 34),
+    hangup("o1", 0),
+    device("INUSE"),
+    device("NOT_INUSE"),
+    device("NOT_INUSE"),
+]
+
+NOANSWER = PROLOGUE + [
+    newexten("o2", "Ringing"),
+    newstate("o1", 5),
+    newexten("o2", "Wait", "{noanswer_wait}", priority=2),
+    dial("DialState", "o1", status="RINGING"),  # and no DialEnd at all (2 of 2 recorded runs)
+    device("INUSE"),
+    wait("timeout"),                              # the Originate's Timeout
+    hangup_request("o2", 19),
+    originate_response("Failure", 3),
+    soft_hangup_request("o2", 16),
+    hangup("o2", 19),
+    hangup("o1", 19),
+    device("NOT_INUSE"),
+    device("NOT_INUSE"),
+]
+
+
+def _far_hangup(cause: int, order: str, dial_status: str) -> list[Step]:
+    """The far side runs Hangup(cause). ``order``: the recorded interleaving of the four events
+    that vary between runs (R = OriginateResponse, D = DialEnd, H = Hangup o2)."""
+    head = PROLOGUE + [newexten("o2", "Hangup", str(cause))]
+    parts = {"R": [originate_response("Failure", 0)], "D": [dial("DialEnd", "o1", status=dial_status)],
+             "H": [hangup("o2", cause)], "S": [soft_hangup_request("o2", 16), hangup_request("o1", cause)]}
+    body = [step for key in order for step in parts[key]]
+    return head + body + [hangup("o1", cause), device("NOT_INUSE"), device("NOT_INUSE")]
+
+
+UNALLOCATED = _far_hangup(1, "RSHD", "NOANSWER")
+ABSENT = _far_hangup(20, "SHRD", "CHANUNAVAIL")
+INVALID = _far_hangup(28, "SDRH", "NOANSWER")
+
+
+def cause_script(cause: int) -> list[Step]:
+    """Modelled for causes not recorded: the invalid-number sequence with this cause."""
+    status = {17: "BUSY", 34: "CONGESTION", 20: "CHANUNAVAIL"}.get(cause, "NOANSWER")
+    return _far_hangup(cause, "SDRH", status)
+
+
+# --- inbound call rung to an agent: Originate → Dial(agent) (trimmed ami-dial.txt) ----------
+INBOUND_START = [
+    newchannel("o1"),
+    newchannel("o2"),
+    set_("o1", **CID, **CONNECTED),
+    set_("o2", **CID, **CONNECTED),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    set_("o2", Priority="2"),
+]
+AGENT_HANGS_UP = [
+    varset("a1", "BRIDGEPEER", ""),
+    varset("o2", "BRIDGEPEER", ""),
+    bridge("BridgeLeave", "a1", count=1),
+    hangup("a1", 16),
+]
+
+DIAL = INBOUND_START + [
+    varset("o2", "DIALSTATUS", ""),
+    newchannel("a1"),
+    newchannel("a2"),
+    set_("a1", CallerIDNum="s", CallerIDName="{cid_name}", **CONNECTED, Exten="s"),
+    set_("a2", **CID, ConnectedLineNum="s", ConnectedLineName="{cid_name}"),
+    newstate("a1", 5),
+    dial("DialBegin", "a1", caller="o2", dialstring="{agent_dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "a1", caller="o2", status="RINGING"),
+    dial("DialState", "o1", status="RINGING"),
+    wait("ring_time"),
+    newstate("a2", 6, set={"Priority": "4"}),
+    newstate("a1", 6),
+    varset("o2", "DIALSTATUS", "ANSWER"),
+    dial("DialEnd", "a1", caller="o2", status="ANSWER", set={"Exten": ""}),
+    newstate("o2", 6),
+    bridge("BridgeCreate", count=0),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    originate_response("Success", 4),
+    target(emit=False),
+    bridge("BridgeEnter", "a1", count=1),
+    bridge("BridgeEnter", "o2", count=2),
+    varset("a1", "BRIDGEPEER", "{o2}"),
+    varset("o2", "BRIDGEPEER", "{a1}"),
+    wait("answer_delay"),
+    wait("talk_time"),
+    hangup("a2", 16, set={"Priority": "6"}),
+] + AGENT_HANGS_UP + [
+    bridge("BridgeLeave", "o2", count=0),
+    bridge("BridgeDestroy", count=0),
+    varset("o2", "DIALSTATUS", "ANSWER"),
+    hangup("o1", 16),
+    hangup("o2", 16),
+]
+
+# --- inbound call through Queue(sales) (trimmed ami-queue.txt) -------------------------------
+QUEUE_IDS = [("Queue", "{queue}"), ("Interface", "{member}"), ("MemberName", "{member}")]
+
+QUEUE = INBOUND_START + [
+    queue_event("QueueCallerJoin", "o2", [("Queue", "{queue}"), ("Position", "1"), ("Count", "1")]),
+    queue_event("MusicOnHoldStart", "o2", [("Class", "default")]),
+    newchannel("a1"),
+    newchannel("a2"),
+    set_("a1", **CID),
+    agent_event("AgentCalled", "o2", "a1", QUEUE_IDS, dest_snap={**CONNECTED, "Exten": "s"}),
+    dial("DialBegin", "a1", caller="o2", dialstring="{member}"),
+    set_("a1", **CONNECTED, Exten="s"),
+    set_("a2", **CID, **CONNECTED),
+    newstate("a1", 5),
+    dial("DialState", "a1", caller="o2", status="RINGING"),
+    member_status(2, "0"),
+    wait("ring_time"),
+    newstate("a2", 6, set={"Priority": "4"}),
+    newstate("a1", 6),
+    dial("DialEnd", "a1", caller="o2", status="ANSWER"),
+    queue_event("MusicOnHoldStop", "o2", []),
+    queue_event("QueueCallerLeave", "o2", [("Queue", "{queue}"), ("Position", "1"), ("Count", "0")]),
+    varset("o2", "QUEUEPOSITION", "1"),
+    originate_response("Success", 4),
+    agent_event("AgentConnect", "o2", "a1", QUEUE_IDS + [("HoldTime", "{hold_time}"), ("RingTime", "{ring_secs}")]),
+    newstate("o2", 6),
+    bridge("BridgeEnter", "a1", count=1),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    target(emit=False),
+    bridge("BridgeEnter", "o2", count=2),
+    varset("a1", "BRIDGEPEER", "{o2}"),
+    varset("o2", "BRIDGEPEER", "{a1}"),
+    wait("answer_delay"),
+    wait("talk_time"),
+    hangup("a2", 16, set={"Priority": "6"}),
+] + AGENT_HANGS_UP + [
+    agent_event("AgentComplete", "o2", None, QUEUE_IDS + [
+        ("HoldTime", "{hold_time}"), ("TalkTime", "{talk_secs}"), ("Reason", "agent")]),
+    member_status(1, "1", last_call="{now}"),
+    bridge("BridgeLeave", "o2", count=0),
+    hangup("o2", 16),
+    hangup("o1", 16),
+]
+
+SCRIPTS: dict[str, list[Step]] = {
+    "answer": ANSWER,
+    "machine": ANSWER,  # the same on AMI; only the audio (AMD) differs
+    "busy": BUSY,
+    "congestion": CONGESTION,
+    "noanswer": NOANSWER,
+    "unallocated": UNALLOCATED,
+    "absent": ABSENT,
+    "invalid": INVALID,
+    "dial": DIAL,
+    "queue": QUEUE,
+}
+
+
+def script_for(outcome: str, durations: dict[str, float]) -> list[Step]:
+    cause = parse_cause(outcome)
+    if cause is not None:
+        return cause_script(cause)
+    if outcome in ("answer", "machine") and durations.get("ring_time", 0) > 0:
+        return ANSWER_AFTER_RING
+    return SCRIPTS[outcome]

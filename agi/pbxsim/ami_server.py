@@ -1,0 +1,699 @@
+"""The PBX simulator's AMI side: a TCP server that speaks like Asterisk 22.10.1's manager.
+
+    server = AMIServer(scenario=Scenario(seed=7), clock=FakeClock()).start()
+    ... AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret") ...
+    server.stop()
+
+Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
+``auth_fail_delay`` real seconds, then the connection is closed, like Asterisk), Logoff (Goodbye,
+"Thanks for all the fish.", close), Ping, Originate (async: answered at once with
+"Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
+when the call is answered or fails), Hangup (``Cause``). Anything else gets
+"Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
+
+Everything that acts on time runs on one scheduler thread driven by the given clock (see
+``clock.py``), so with a FakeClock a test moves time by hand and the events come out in the same
+order every run; random choices come from ``Scenario.seed`` (per number and attempt), so a run
+is reproducible.
+
+Test hooks: ``received`` (every action, in order), ``drop_connections()``,
+``refuse_connections`` (accept and close at once), ``drop_on_next(action)`` (close the session
+instead of answering that action).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from typing import Callable
+
+from agi.ami_events import Message, Parser, encode
+from agi.pbxsim import clock as simclock
+from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for
+
+log = logging.getLogger(__name__)
+
+BANNER = b"Asterisk Call Manager/11.0.0\r\n"
+DEFAULT_USERS = {"dialfunnel": "dialfunnel-secret"}
+
+PRIVILEGE = {
+    "Newexten": "dialplan,all", "VarSet": "dialplan,all",
+    "QueueCallerJoin": "agent,all", "QueueCallerLeave": "agent,all", "QueueMemberStatus": "agent,all",
+    "AgentCalled": "agent,all", "AgentConnect": "agent,all", "AgentComplete": "agent,all",
+    "FullyBooted": "system,all", "SuccessfulAuth": "security,all",
+}
+CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
+                  "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
+                  "Exten", "Priority", "Uniqueid", "Linkedid")
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("yes", "true", "y", "t", "1", "on")
+
+
+def parse_callerid(value: str | None) -> tuple[str, str]:
+    """``"Tx Test" <5550100>`` → ("5550100", "Tx Test"); missing parts are ``<unknown>``."""
+    if not value:
+        return "<unknown>", "<unknown>"
+    m = re.fullmatch(r'\s*"?([^"<]*?)"?\s*<([^>]*)>\s*', value)
+    if m:
+        return m.group(2) or "<unknown>", m.group(1) or "<unknown>"
+    return value.strip(), "<unknown>"
+
+
+def split_dial(dial: str) -> tuple[str, str, str]:
+    """``Local/busy@tx-outcomes/n`` → (channel base ``Local/busy@tx-outcomes``, exten, context)."""
+    tech, _, data = dial.partition("/")
+    main = data.split("/")[0]
+    exten, _, context = main.partition("@")
+    return f"{tech}/{main}", exten, context
+
+
+def _secs(value: float) -> str:
+    return f"{value:g}"
+
+
+# ---------------------------------------------------------------------------------- scheduler
+class Scheduler:
+    """Runs callbacks at simulated times, one at a time, in (time, insertion) order."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._heap: list[tuple[float, int, Callable[[float], None]]] = []
+        self._seq = itertools.count()
+        self._cv = threading.Condition()
+        self._stopped = False
+        simclock.subscribe(clock, self._wake)
+        self._thread = threading.Thread(target=self._loop, name="pbxsim-scheduler", daemon=True)
+        self._thread.start()
+
+    def now(self) -> float:
+        return simclock.epoch(self.clock)
+
+    def at(self, when: float, fn: Callable[[float], None]) -> None:
+        """Run ``fn(when)`` once the clock reaches ``when`` (epoch seconds)."""
+        with self._cv:
+            heapq.heappush(self._heap, (when, next(self._seq), fn))
+            self._cv.notify_all()
+
+    def _wake(self) -> None:
+        with self._cv:
+            self._cv.notify_all()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cv:
+                while True:
+                    if self._stopped:
+                        return
+                    timeout = None
+                    if self._heap:
+                        wait = self._heap[0][0] - self.now()
+                        if wait <= 1e-6:  # float sums of due times vs the clock
+                            when, _, fn = heapq.heappop(self._heap)
+                            break
+                        timeout = simclock.real_timeout(self.clock, wait)
+                    self._cv.wait(timeout)
+            try:
+                fn(when)
+            except Exception:
+                log.exception("pbxsim: scheduled task failed")
+
+
+# ---------------------------------------------------------------------------------- calls
+class _Fields(dict):
+    """Format fields of a call; ``{now}`` is the call's current simulated second."""
+
+    def __init__(self, call: "Call", **kw):
+        super().__init__(**kw)
+        self.call = call
+
+    def __missing__(self, key: str) -> str:
+        if key == "now":
+            return str(int(self.call.t))
+        if key in self.call.legs:
+            return self.call.legs[key]["Channel"]
+        raise KeyError(key)
+
+
+class Call:
+    """One Originate being played out: its legs, its script and where it is in it."""
+
+    def __init__(self, server: "AMIServer", session: "Session", msg: Message, outcome: str,
+                 durations: dict[str, float], rng: random.Random):
+        self.server, self.session, self.msg = server, session, msg
+        self.outcome, self.durations, self.rng = outcome, durations, rng
+        self.action_id = msg.get("ActionID")
+        self.async_ = _true(msg.get("Async"))
+        self.channel = msg["Channel"]
+        data = self.channel.partition("/")[2]
+        base, self.exten, self.context = split_dial(self.channel)
+        self.steps = script_for(outcome, durations)
+        self.pc = 0
+        self.gen = 0
+        self.t = server.scheduler.now()
+        self.done = False
+        self.answered = False
+        self.originate_sent = False
+        self.dial_open = False
+        cid_num, cid_name = parse_callerid(msg.get("CallerID"))
+        uid1 = msg.get("ChannelId") or server.new_uniqueid(self.t)
+        uid2 = msg.get("OtherChannelId") or server.new_uniqueid(self.t)
+        self.channel_id, self.other_channel_id = uid1, uid2
+        self.legs: dict[str, dict] = {}
+        self._pair("o", base, self.context, self.exten, uid1, uid2, uid1)
+        agent = None
+        if outcome == "dial":
+            agent = server.scenario.dial_agent
+        elif outcome == "queue":
+            agent = server.scenario.queue_member
+        if agent:
+            a_base, a_exten, a_ctx = split_dial(agent)
+            self._pair("a", a_base, a_ctx, a_exten,
+                       server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
+        ring = durations.get("ring_time", 0.0)
+        talk = durations.get("talk_time", 0.0)
+        self.fields = _Fields(
+            self, cid_num=cid_num, cid_name=cid_name, dialstring=data, device=base,
+            agent_dialstring=server.scenario.dial_agent.partition("/")[2],
+            member=server.scenario.queue_member, queue=server.scenario.queue,
+            ring_time=_secs(ring), talk_time=_secs(talk),
+            noanswer_wait=_secs(durations.get("noanswer_wait", 60.0)),
+            hold_time=str(int(ring)), ring_secs=str(int(ring)),
+            talk_secs=str(int(durations.get("answer_delay", 0.0) + talk)),
+        )
+        self.bridge_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def _pair(self, prefix, base, context, exten, uid1, uid2, linkedid):
+        seq = self.server.next_channel_seq()
+        for n, uid, state in ((1, uid1, "0"), (2, uid2, "4")):
+            self.legs[f"{prefix}{n}"] = {
+                "Channel": f"{base}-{seq:08x};{n}", "ChannelState": state,
+                "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>",
+                "ConnectedLineNum": "<unknown>", "ConnectedLineName": "<unknown>",
+                "Language": "en", "AccountCode": "", "Context": context, "Exten": exten,
+                "Priority": "1", "Uniqueid": uid, "Linkedid": linkedid, "alive": False,
+            }
+
+    # --- running ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self.server.scheduler.at(self.t, self._resume(self.gen))
+
+    def _resume(self, gen: int) -> Callable[[float], None]:
+        return lambda when: self.run(when) if gen == self.gen and not self.done else None
+
+    def run(self, when: float) -> None:
+        self.t = when
+        while self.pc < len(self.steps):
+            kind, leg, args = self.steps[self.pc]
+            self.pc += 1
+            if kind == "wait":
+                delay = self.durations.get(args["name"], 0.0)
+                if delay > 0:
+                    self.server.scheduler.at(when + delay, self._resume(self.gen))
+                    return
+                continue
+            self.execute(kind, leg, args)
+        self.finish()
+
+    def finish(self) -> None:
+        self.done = True  # the call stays in server.calls (outcome, durations) for inspection
+
+    def fmt(self, value) -> str:
+        value = str(value)
+        return value.format_map(self.fields) if "{" in value else value
+
+    def apply(self, leg: str, fields: dict | None) -> None:
+        for key, value in (fields or {}).items():
+            self.legs[leg][key] = self.fmt(value)
+
+    def chan(self, leg: str, prefix: str = "", snap: dict | None = None) -> list[tuple[str, str]]:
+        d = dict(self.legs[leg])
+        d.update({k: self.fmt(v) for k, v in (snap or {}).items()})
+        d["ChannelStateDesc"] = STATE_DESC[int(d["ChannelState"])]
+        return [(prefix + k, d[k]) for k in CHANNEL_FIELDS]
+
+    def bridge_headers(self, count: int) -> list[tuple[str, str]]:
+        return [("BridgeUniqueid", self.bridge_id), ("BridgeType", "basic"),
+                ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"),
+                ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(count)),
+                ("BridgeVideoSourceMode", "none")]
+
+    def execute(self, kind: str, leg, args: dict) -> None:
+        if kind == "set":
+            self.apply(leg, args["fields"])
+            return
+        if kind == "target":
+            self.run_target(args["emit"])
+            return
+        if leg in self.legs:
+            self.apply(leg, args.get("set"))
+        extra = [(k, self.fmt(v)) for k, v in args.get("extra", ())]
+        if kind == "Newchannel":
+            self.legs[leg]["alive"] = True
+            body = self.chan(leg)
+        elif kind == "Newexten":
+            if args.get("priority") is not None:
+                self.legs[leg]["Priority"] = str(args["priority"])
+            body = self.chan(leg) + [("Extension", self.legs[leg]["Exten"]),
+                                     ("Application", args["app"]), ("AppData", self.fmt(args["data"]))]
+        elif kind == "Newstate":
+            self.legs[leg]["ChannelState"] = str(args["state"])
+            body = self.chan(leg)
+        elif kind in ("HangupRequest", "SoftHangupRequest"):
+            body = self.chan(leg) + [("Cause", str(args["cause"]))]
+        elif kind == "Hangup":
+            cause = args["cause"]
+            body = self.chan(leg) + [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))]
+            self.legs[leg]["alive"] = False
+        elif kind == "VarSet":
+            body = self.chan(leg) + [("Variable", args["variable"]), ("Value", self.fmt(args["value"]))]
+        elif kind == "LocalBridge":
+            one, two = leg
+            body = (self.chan(one, "LocalOne") + self.chan(two, "LocalTwo")
+                    + [("Context", self.context), ("Exten", self.exten), ("LocalOptimization", "Yes")])
+        elif kind in ("DialBegin", "DialState", "DialEnd"):
+            caller = args.get("caller")
+            body = (self.chan(caller) if caller else []) + self.chan(leg, "Dest")
+            if kind == "DialBegin":
+                body.append(("DialString", self.fmt(args["dialstring"])))
+            else:
+                body.append(("DialStatus", args["status"]))
+            if leg == "o1" and not caller:
+                self.dial_open = kind != "DialEnd"
+        elif kind in ("AgentCalled", "AgentConnect", "AgentComplete"):
+            body = self.chan(leg)
+            if args.get("dest"):
+                body += self.chan(args["dest"], "Dest", args.get("dest_snap"))
+            body += extra
+            extra = []
+        elif kind == "QueueMemberStatus":
+            member = self.fields["member"]
+            body = [("Queue", self.fields["queue"]), ("MemberName", member), ("Interface", member),
+                    ("StateInterface", member), ("Membership", "static"), ("Penalty", "0"),
+                    ("CallsTaken", args["taken"]), ("LastCall", self.fmt(args["last_call"])),
+                    ("LastPause", "0"), ("LoginTime", str(int(self.server.started_at))), ("InCall", "0"),
+                    ("Status", str(args["status"])), ("Paused", "0"), ("PausedReason", ""),
+                    ("Ringinuse", "1"), ("Wrapuptime", "0")]
+        elif kind == "DeviceStateChange":
+            body = [("Device", self.fields["device"]), ("State", args["state"])]
+        elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
+            body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
+        elif kind == "OriginateResponse":
+            self.originate_response(args["response"], args["reason"])
+            return
+        else:  # channel events with extra headers: NewCallerid, QueueCallerJoin, MusicOnHold*, ...
+            body = self.chan(leg)
+        self.server.emit(kind, body + extra)
+
+    def run_target(self, emit: bool) -> None:
+        """The ;1 leg enters the Originate's Context/Exten and runs that context's apps."""
+        if self.msg.get("Application"):
+            return
+        o1 = self.legs["o1"]
+        o1["Context"] = self.msg.get("Context", "")
+        o1["Exten"] = self.msg.get("Exten", "")
+        apps = self.server.scenario.dialplan.get(o1["Context"], [])
+        for priority, (app, data) in enumerate(apps, start=int(self.msg.get("Priority") or 1)):
+            o1["Priority"] = str(priority)
+            if emit:
+                self.server.emit("Newexten", self.chan("o1") + [
+                    ("Extension", o1["Exten"]), ("Application", app), ("AppData", self.fmt(data))])
+
+    def originate_response(self, response: str, reason: int) -> None:
+        self.originate_sent = True
+        self.answered = reason == 4
+        if not self.async_:
+            ok = reason == 4
+            self.session.respond(self.action_id, "Success" if ok else "Error",
+                                 "Originate successfully queued" if ok else "Originate failed")
+            return
+        headers = [("ActionID", self.action_id)] if self.action_id is not None else []
+        headers += [("Response", response),
+                    ("Channel", self.legs["o1"]["Channel"] if response == "Success" else self.channel),
+                    ("Context", self.msg.get("Context", "")), ("Exten", self.msg.get("Exten", "")),
+                    ("Reason", str(reason)), ("Uniqueid", self.channel_id),
+                    ("CallerIDNum", self.fields["cid_num"]), ("CallerIDName", self.fields["cid_name"])]
+        self.server.emit("OriginateResponse", headers)
+
+    def hang_up(self, leg: str, cause: int, when: float) -> None:
+        """Hangup action (modelled on ami-redirect-confbridge*: SoftHangupRequest, HangupRequest
+        of the other half, Hangup, ...): ends the whole call, whatever the script was doing."""
+        if self.done:
+            return
+        self.gen += 1
+        self.t = when
+        partner = leg[0] + ("2" if leg.endswith("1") else "1")
+        others = [k for k in self.legs if k not in (leg, partner) and self.legs[k]["alive"]]
+        if self.dial_open:
+            self.execute("DialEnd", "o1", {"status": "CANCEL"})
+        self.execute("SoftHangupRequest", leg, {"cause": cause})
+        if self.legs[partner]["alive"]:
+            self.execute("HangupRequest", partner, {"cause": cause})
+        self.execute("Hangup", leg, {"cause": cause})
+        if not self.originate_sent:
+            self.originate_response("Failure", 1)
+        if self.legs[partner]["alive"]:
+            self.execute("SoftHangupRequest", partner, {"cause": cause})
+            self.execute("Hangup", partner, {"cause": cause})
+        for other in others:
+            self.execute("Hangup", other, {"cause": cause})
+        self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
+        self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
+        self.finish()
+
+
+# ---------------------------------------------------------------------------------- sessions
+class Session:
+    def __init__(self, server: "AMIServer", sock: socket.socket, addr):
+        self.server, self.sock, self.addr = server, sock, addr
+        self.id = next(server._session_ids)
+        self.lock = threading.Lock()
+        self.authenticated = False
+        self.events: set[str] | None = None  # None: no events; {"all"}: every event
+        self.started = server.scheduler.now()
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        with self.lock:
+            if self.closed:
+                return
+            try:
+                self.sock.sendall(data)
+            except OSError:
+                self.closed = True
+
+    def respond(self, action_id: str | None, response: str, message: str | None = None,
+                extra: list[tuple[str, str]] = ()) -> None:
+        headers = [("Response", response)]
+        if action_id is not None:
+            headers.append(("ActionID", action_id))
+        if message is not None:
+            headers.append(("Message", message))
+        self.send(encode(headers + list(extra)))
+
+    def wants(self, privilege: str) -> bool:
+        if not self.authenticated or not self.events:
+            return False
+        return "all" in self.events or privilege.split(",")[0] in self.events
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            for fn in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+                try:
+                    fn()
+                except OSError:
+                    pass
+
+    def serve(self) -> None:
+        parser = Parser()
+        self.send(BANNER)
+        try:
+            while not self.closed:
+                data = self.sock.recv(65536)
+                if not data:
+                    break
+                for msg in parser.feed(data):
+                    if self.closed or not self.handle(msg):
+                        return
+        except OSError:
+            pass
+        finally:
+            self.close()
+            self.server.session_ended(self)
+
+    # --- actions -----------------------------------------------------------------------------
+    def handle(self, msg: Message) -> bool:
+        """Answer one action; False ends the session."""
+        server = self.server
+        server.record(self, msg)
+        action = (msg.get("Action") or "").strip()
+        aid = msg.get("ActionID")
+        if server.take_drop(action):
+            return False
+        if not action:
+            self.respond(aid, "Error", "Missing action in request")
+            return True
+        name = action.lower()
+        if not self.authenticated and name not in ("login", "logoff", "challenge"):
+            self.respond(aid, "Error", "Permission denied")
+            return True
+        if name == "login":
+            return self.login(msg, aid)
+        if name == "logoff":
+            self.respond(aid, "Goodbye", "Thanks for all the fish.")
+            return False
+        if name == "ping":
+            self.respond(aid, "Success", extra=[("Ping", "Pong"), ("Timestamp", f"{server.scheduler.now():.6f}")])
+        elif name == "originate":
+            server.originate(self, msg)
+        elif name == "hangup":
+            server.hangup(self, msg)
+        else:
+            self.respond(aid, "Error", "Invalid/unknown command")
+        return True
+
+    def login(self, msg: Message, aid: str | None) -> bool:
+        server = self.server
+        user = msg.get("Username") or ""
+        if self.authenticated:
+            self.respond(aid, "Success", "Already authenticated")
+            return True
+        if server.users.get(user) is None or server.users.get(user) != msg.get("Secret"):
+            time.sleep(server.auth_fail_delay)  # Asterisk sleeps 1 s before refusing
+            self.respond(aid, "Error", "Authentication failed")
+            return False
+        events = (msg.get("Events") or "on").strip().lower()
+        self.events = None if events in ("off", "no", "false", "0") else (
+            {"all"} if _true(events) else {e.strip() for e in events.split(",")})
+        self.respond(aid, "Success", "Authentication accepted")
+        self.authenticated = True
+        if self.events is not None:
+            now = server.scheduler.now()
+            up = str(int(now - server.started_at))
+            self.send(encode([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", up),
+                              ("LastReload", up), ("Status", "Fully Booted")]))
+        local = self.sock.getsockname()
+        server.emit("SuccessfulAuth", [
+            ("EventTV", _tv(server.scheduler.now())), ("Severity", "Informational"), ("Service", "AMI"),
+            ("EventVersion", "1"), ("AccountID", user), ("SessionID", "0x%012x" % server.rng.getrandbits(48)),
+            ("LocalAddress", f"IPV4/TCP/{local[0]}/{local[1]}"),
+            ("RemoteAddress", f"IPV4/TCP/{self.addr[0]}/{self.addr[1]}"),
+            ("UsingPassword", "0"), ("SessionTV", _tv(self.started))])
+        return True
+
+
+def _tv(epoch: float) -> str:
+    t = time.gmtime(epoch)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", t) + ".%03d+0000" % int((epoch % 1) * 1000)
+
+
+# ---------------------------------------------------------------------------------- server
+class AMIServer:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, users: dict[str, str] | None = None,
+                 scenario: Scenario | None = None, clock=None, auth_fail_delay: float = 1.0,
+                 channel_seq: int = 1, uniqueid_seq: int = 1):
+        self.host, self._port = host, port
+        self.users = dict(DEFAULT_USERS if users is None else users)
+        self.scenario = scenario or Scenario()
+        self.clock = clock or simclock.SystemClock()
+        self.auth_fail_delay = auth_fail_delay
+        self.rng = random.Random(f"server:{self.scenario.seed}")
+        self.refuse_connections = False
+        self._running = False
+        self.received: list[Message] = []
+        self.calls: dict[str, Call] = {}  # by ChannelId, every call since start
+        self._lock = threading.RLock()
+        self._sessions: list[Session] = []
+        self._session_ids = itertools.count(1)
+        self._channel_seq = itertools.count(channel_seq)
+        self._uniqueid_seq = itertools.count(uniqueid_seq)
+        self._attempts: dict[str, int] = {}
+        self._drops: list[str] = []
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self.scheduler: Scheduler | None = None
+        self.started_at = 0.0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        return self._listener.getsockname()[1] if self._listener else self._port
+
+    def start(self) -> "AMIServer":
+        self.scheduler = Scheduler(self.clock)
+        self.started_at = self.scheduler.now()
+        self._listener = socket.create_server((self.host, self._port), reuse_port=False)
+        self._listener.settimeout(0.2)
+        self._running = True
+        self._accept_thread = threading.Thread(target=self._accept_loop, name="pbxsim-ami", daemon=True)
+        self._accept_thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._running = False
+        if self._listener:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+            except OSError:
+                pass
+        if self._accept_thread:
+            self._accept_thread.join(timeout=5)
+        if self._listener:
+            self._listener.close()
+        self.drop_connections()
+        if self.scheduler:
+            self.scheduler.stop()
+
+    def __enter__(self) -> "AMIServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _accept_loop(self) -> None:
+        while self._running:
+            try:
+                sock, addr = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if self.refuse_connections:
+                sock.close()
+                continue
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small messages, no Nagle wait
+            session = Session(self, sock, addr)
+            with self._lock:
+                self._sessions.append(session)
+            threading.Thread(target=session.serve, name=f"pbxsim-ami-{session.id}", daemon=True).start()
+
+    # --- test hooks ----------------------------------------------------------------------------
+    def drop_connections(self) -> None:
+        """Close every client connection abruptly (like a crashed or restarted Asterisk)."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for s in sessions:
+            s.close()
+
+    def drop_on_next(self, action: str) -> None:
+        """Close the connection when the next ``action`` arrives, without answering it."""
+        with self._lock:
+            self._drops.append(action.lower())
+
+    def take_drop(self, action: str) -> bool:
+        with self._lock:
+            if action.lower() in self._drops:
+                self._drops.remove(action.lower())
+                return True
+        return False
+
+    def record(self, session: Session, msg: Message) -> None:
+        with self._lock:
+            self.received.append(msg)
+
+    def actions(self, name: str) -> list[Message]:
+        with self._lock:
+            return [m for m in self.received if (m.get("Action") or "").lower() == name.lower()]
+
+    @property
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            return [s for s in self._sessions if not s.closed]
+
+    def session_ended(self, session: Session) -> None:
+        with self._lock:
+            if session in self._sessions:
+                self._sessions.remove(session)
+
+    # --- ids -------------------------------------------------------------------------------------
+    def next_channel_seq(self) -> int:
+        return next(self._channel_seq)
+
+    def new_uniqueid(self, now: float) -> str:
+        return f"{int(now)}.{next(self._uniqueid_seq)}"
+
+    # --- events -------------------------------------------------------------------------------
+    def emit(self, event: str, headers: list[tuple[str, str]]) -> None:
+        privilege = PRIVILEGE.get(event, "call,all")
+        data = encode([("Event", event), ("Privilege", privilege)] + headers)
+        with self._lock:
+            sessions = list(self._sessions)
+        for s in sessions:
+            if s.wants(privilege):
+                s.send(data)
+
+    # --- actions ------------------------------------------------------------------------------
+    def originate(self, session: Session, msg: Message) -> None:
+        aid = msg.get("ActionID")
+        if not msg.get("Channel"):
+            session.respond(aid, "Error", "Channel not specified")
+            return
+        if not (msg.get("Exten") or msg.get("Application")):
+            session.respond(aid, "Error", "Exten not specified")
+            return
+        for key in ("ChannelId", "OtherChannelId"):
+            if msg.get(key) and self.find_leg(msg[key]):
+                session.respond(aid, "Error", "Uniqueid already in use")
+                return
+        _, number, context = split_dial(msg["Channel"])
+        with self._lock:
+            attempt = self._attempts.get(number, 0)
+            self._attempts[number] = attempt + 1
+        rng = random.Random(f"{self.scenario.seed}:{number}:{attempt}")
+        outcome = self.scenario.outcome_for(number, context, rng)
+        durations = self.scenario.durations(outcome, rng)
+        try:
+            durations["timeout"] = int(msg.get("Timeout") or 30000) / 1000.0
+        except ValueError:
+            durations["timeout"] = 30.0
+        if outcome in ("answer", "machine") and durations.get("ring_time", 0) >= durations["timeout"]:
+            outcome = "noanswer"
+            durations = {**self.scenario.durations(outcome, rng), "timeout": durations["timeout"]}
+        call = Call(self, session, msg, outcome, durations, rng)
+        with self._lock:
+            self.calls[call.channel_id] = call
+        if call.async_:
+            session.respond(aid, "Success", "Originate successfully queued")
+        call.start()
+
+    def find_leg(self, name_or_uid: str) -> tuple[Call, str] | None:
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.done]
+        for call in calls:
+            for key, leg in call.legs.items():
+                if leg["alive"] and name_or_uid in (leg["Channel"], leg["Uniqueid"]):
+                    return call, key
+        return None
+
+    def hangup(self, session: Session, msg: Message) -> None:
+        aid = msg.get("ActionID")
+        name = msg.get("Channel")
+        if not name:
+            session.respond(aid, "Error", "No channel specified")
+            return
+        found = self.find_leg(name)
+        if not found:
+            session.respond(aid, "Error", "No such channel")
+            return
+        try:
+            cause = int(msg.get("Cause") or 16)
+        except ValueError:
+            cause = 16
+        call, leg = found
+        session.respond(aid, "Success", "Channel Hungup")
+        self.scheduler.at(self.scheduler.now(), lambda when: call.hang_up(leg, cause, when))

@@ -1,0 +1,238 @@
+"""The AGI wire protocol, as recorded from Asterisk 22 (tests/fixtures/asterisk/).
+
+Shared by the FastAGI server, the classic stdin AGI entry point and the PBX simulator:
+a line transport with bounded reads, the environment block, result lines, argument quoting.
+
+Every line ends in a bare `\\n` in both directions. Asterisk strips only the `\\n` of a command,
+so a `\\r` would become part of it (`510`); we never send one."""
+from __future__ import annotations
+
+import os
+import re
+import select
+import socket
+import time
+from urllib.parse import parse_qsl
+
+from asterisk.agi import AGIAppError, AGIError, AGIHangup, AGISIGPIPEHangup
+from asterisk.agi import AGIResultHangup as _Pyst2ResultHangup
+
+ENV_TIMEOUT = 5.0          # seconds allowed for the whole environment block
+ENV_MAX_BYTES = 64 * 1024  # Asterisk sends ~700 bytes; anything near this is not Asterisk
+ENV_MAX_LINES = 256        # 22 standard lines plus agi_arg_N (AGI() takes at most 127 args)
+LINE_MAX = 64 * 1024       # one result line (GET VARIABLE of a long value)
+USAGE_MAX_LINES = 200      # a 520 usage block
+COMMAND_MAX = 2000         # Asterisk reads commands into a 2048-byte buffer
+
+DEAD_MESSAGE = "Command Not Permitted on a dead channel or intercept routine"
+
+
+class AGIProtocolError(AGIError):
+    """The peer does not speak AGI: malformed, oversized or too slow input."""
+
+
+class AGITimeout(AGIProtocolError):
+    """No (complete) line within the allowed time."""
+
+
+class AGIConnectionLost(AGISIGPIPEHangup):
+    """The connection closed (end of stream, reset, broken pipe)."""
+
+
+class AGIDeadChannel(AGIHangup):
+    """`511`: the command is not allowed on a channel that hung up."""
+
+
+class AGIResultHangup(_Pyst2ResultHangup):
+    """`200 result=-1` for a command cut short because the caller hung up."""
+
+
+__all__ = ["AGIAppError", "AGIConnectionLost", "AGIDeadChannel", "AGIError", "AGIHangup",
+           "AGIProtocolError", "AGIResultHangup", "AGITimeout", "Transport", "read_env",
+           "parse_script", "collect_args", "parse_result", "parse_args", "quote"]
+
+
+class Transport:
+    """Line-oriented, bounded reads and whole writes over a socket or a pair of file descriptors.
+
+    Reads wait with poll() (no FD_SETSIZE limit), so many concurrent calls are fine."""
+
+    def __init__(self, read_fd: int, recv, send, close=None):
+        self._fd = read_fd
+        self._recv = recv
+        self._send = send
+        self._close = close
+        self._buf = bytearray()
+        self._poll = select.poll()
+        self._poll.register(read_fd, select.POLLIN | select.POLLPRI)
+        self.eof = False
+
+    @classmethod
+    def from_socket(cls, sock: socket.socket, write_timeout: float = 30.0) -> "Transport":
+        sock.settimeout(write_timeout)  # bounds sendall(); reads wait in poll()
+        return cls(sock.fileno(), sock.recv, sock.sendall, sock.close)
+
+    @classmethod
+    def from_fds(cls, read_fd: int = 0, write_fd: int = 1) -> "Transport":
+        def send(data: bytes) -> None:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(write_fd, view):]
+        return cls(read_fd, lambda n: os.read(read_fd, n), send)
+
+    def _fill(self, timeout: float | None) -> bool:
+        """Read what is available, waiting up to `timeout` (None: forever). False on timeout."""
+        if self.eof:
+            return True
+        ms = None if timeout is None else max(0, int(timeout * 1000))
+        if not self._poll.poll(ms):
+            return False
+        try:
+            chunk = self._recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except (ConnectionError, OSError):
+            chunk = b""
+        if chunk:
+            self._buf += chunk
+        else:
+            self.eof = True
+        return True
+
+    def readline(self, timeout: float | None = None, limit: int = LINE_MAX) -> bytes:
+        """One line with its `\\n`; b"" at end of stream (a partial last line is dropped).
+        Raises AGITimeout when no full line arrives in time, AGIProtocolError past `limit`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                if end + 1 > limit:
+                    raise AGIProtocolError(f"line longer than {limit} bytes")
+                line = bytes(self._buf[:end + 1])
+                del self._buf[:end + 1]
+                return line
+            if len(self._buf) > limit:
+                raise AGIProtocolError(f"line longer than {limit} bytes")
+            if self.eof:
+                self._buf.clear()
+                return b""
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise AGITimeout("no complete line in time")
+            self._fill(remaining)
+
+    def unread(self, line: bytes) -> None:
+        self._buf[:0] = line
+
+    def has_line(self) -> bool:
+        return b"\n" in self._buf
+
+    def write(self, data: bytes) -> None:
+        self._send(data)
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+
+
+_ENV_LINE = re.compile(rb"^(agi_[a-z0-9_]{1,60}): ?(.*)\n$", re.S)
+
+
+def read_env(transport: Transport, timeout: float = ENV_TIMEOUT, max_bytes: int = ENV_MAX_BYTES,
+             max_lines: int = ENV_MAX_LINES) -> dict[str, str]:
+    """Read the environment block up to its empty line, in order.
+
+    Bounded in time, size and line count; anything that is not `agi_key: value` lines raises
+    AGIProtocolError (garbage on the port, an HTTP client, a port scanner...)."""
+    deadline = time.monotonic() + timeout
+    env: dict[str, str] = {}
+    total = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AGITimeout("environment block not complete in time")
+        line = transport.readline(remaining, limit=max_bytes - total)
+        if not line:
+            raise AGIProtocolError("connection closed inside the environment block")
+        total += len(line)
+        if line == b"\n":
+            if not env:
+                raise AGIProtocolError("empty environment block")
+            return env
+        match = _ENV_LINE.match(line)
+        if not match or b"\r" in line or b"\0" in line:
+            raise AGIProtocolError(f"not an environment line: {line[:80]!r}")
+        if len(env) >= max_lines:
+            raise AGIProtocolError("too many environment lines")
+        env[match.group(1).decode()] = match.group(2).decode("utf-8", "replace")
+
+
+def parse_script(script: str) -> tuple[str, dict[str, str]]:
+    """`ivr?flow=main` -> ("ivr", {"flow": "main"}). Asterisk keeps the query string in
+    agi_network_script; the handler name is the part before `?`."""
+    name, _, query = script.partition("?")
+    return name.strip("/"), dict(parse_qsl(query, keep_blank_values=True))
+
+
+def collect_args(env: dict[str, str]) -> list[str]:
+    """agi_arg_1, agi_arg_2, ... in order, up to the first missing one."""
+    args = []
+    while f"agi_arg_{len(args) + 1}" in env:
+        args.append(env[f"agi_arg_{len(args) + 1}"])
+    return args
+
+
+_WHOLE_DATA = re.compile(r"^result=(\S*) \((.*)\)$", re.S)
+_PAIR = re.compile(r"(\w+)=(\S*)(?: \(([^)]*)\))?")
+
+
+def parse_result(text: str) -> dict[str, tuple[str, str]]:
+    """The part after `200 `: {"result": (value, data), "endpos": (value, ""), ...} in the
+    shape pyst2's methods expect. `result= (timeout)` gives ("", "timeout"); a value in
+    parentheses may hold spaces and parentheses (`result=1 (a (b) c)`)."""
+    result = {"result": ("", "")}
+    whole = _WHOLE_DATA.match(text)
+    if whole:
+        result["result"] = (whole.group(1), whole.group(2))
+        return result
+    for key, value, data in _PAIR.findall(text):
+        result[key] = (value, data or "")
+    return result
+
+
+def parse_args(line: str) -> list[str]:
+    """Split a command line the way res_agi does: blanks separate words, double quotes group,
+    a backslash makes the next character literal. `SET VARIABLE "A" "b \\"c\\""` ->
+    ["SET", "VARIABLE", "A", 'b "c"']."""
+    words: list[str] = []
+    cur: list[str] | None = None
+    quoted = escaped = False
+    for ch in line:
+        if ch == '"' and not escaped:
+            quoted = not quoted
+            if quoted and cur is None:
+                cur = []
+            continue
+        if ch in " \t" and not quoted and not escaped:
+            if cur is not None:
+                words.append("".join(cur))
+                cur = None
+            continue
+        if ch == "\\" and not escaped:
+            escaped = True
+            continue
+        if cur is None:
+            cur = []
+        cur.append(ch)
+        escaped = False
+    if cur is not None:
+        words.append("".join(cur))
+    return words
+
+
+def quote(value) -> str:
+    """A double-quoted AGI argument; `\\` and `"` are escaped so values pass through intact."""
+    text = str(value)
+    if any(c in text for c in "\r\n\0"):
+        raise ValueError(f"AGI arguments cannot hold line breaks: {text!r}")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
