@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
 from .errors import InvalidValue, NotFound, PermissionDenied
-from .schema import ContactRecord, Customer, Event, User
+from .schema import ContactRecord, Customer, Event, Order, OrderFollowUp, User
 from .stage_rules import rule_for
 from .visibility import get_visible_customer
 
@@ -101,7 +101,8 @@ def _refresh_customer(session: Session, customer: Customer, now) -> None:
 
 
 def emit_due_reminders(session: Session, *, clock=SYSTEM_CLOCK, limit: int = 500) -> int:
-    """Turn reminders whose time has come into `reminder` events for their author."""
+    """Turn reminders whose time has come (contact records and order follow-ups) into
+    `reminder` events for their author."""
     now = clock.now()
     due = list(session.scalars(
         select(ContactRecord).where(ContactRecord.remind.is_(True),
@@ -115,6 +116,19 @@ def emit_due_reminders(session: Session, *, clock=SYSTEM_CLOCK, limit: int = 500
                                        customer_name=name, progress=record.progress,
                                        callback_at=record.remind_at.isoformat())))
         record.reminded_at = now
+    follow_ups = list(session.scalars(
+        select(OrderFollowUp).where(OrderFollowUp.remind.is_(True),
+                                    OrderFollowUp.remind_at <= now,
+                                    OrderFollowUp.reminded_at.is_(None))
+        .order_by(OrderFollowUp.remind_at).limit(limit).with_for_update(skip_locked=True)))
+    for follow_up in follow_ups:
+        order = session.get(Order, follow_up.order_id)
+        name = session.scalar(select(Customer.name).where(Customer.id == order.customer_id))
+        session.add(Event(kind="reminder", user_id=follow_up.user_id, created_at=now,
+                          payload=dict(order_id=order.id, order_number=order.number,
+                                       customer_id=order.customer_id, customer_name=name,
+                                       progress=follow_up.content[:100],
+                                       callback_at=follow_up.remind_at.isoformat())))
+        follow_up.reminded_at = now
     session.flush()
-    return len(due)
-
+    return len(due) + len(follow_ups)

@@ -60,3 +60,23 @@ def test_reminders_become_events_once(session, users, clock, make_customer):
                           {"remind_at": clock.now() + dt.timedelta(hours=1)}, clock=clock)
     clock.advance(hours=1)
     assert emit_due_reminders(session, clock=clock) == 1
+
+
+def test_order_follow_up_reminder_becomes_event(session, users, clock, make_customer):
+    from models.sales import add_order_follow_up, create_order
+    c = make_customer(stage="closed", owner="tm")
+    order = create_order(session, users["tm"], c.id, [dict(product_name="安装", quantity=1,
+                                                           unit_price=100)], clock=clock)
+    add_order_follow_up(session, users["tm"], order.id, "确认到货",
+                        next_callback_at=clock.now() + dt.timedelta(hours=2), remind=True,
+                        clock=clock)
+    session.commit()
+    clock.advance(hours=1)
+    assert emit_due_reminders(session, clock=clock) == 0
+    clock.advance(hours=1)
+    assert emit_due_reminders(session, clock=clock) == 1
+    assert emit_due_reminders(session, clock=clock) == 0
+    session.commit()
+    event = session.scalars(select(Event)).one()
+    assert (event.user_id, event.payload["order_number"], event.payload["customer_name"]) == (
+        users["tm"].id, order.number, c.name)

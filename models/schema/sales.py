@@ -113,5 +113,6 @@ class OrderFollowUp(Base):
     content: Mapped[str] = mapped_column(Text)
     next_callback_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     remind: Mapped[bool] = mapped_column(Boolean, default=False)
-    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    remind_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    reminded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
