@@ -75,6 +75,22 @@ def clock():
     return FakeClock(dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc))
 
 
+_HASHES: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(monkeypatch):
+    """scrypt costs ~50 ms a password; tests reuse one hash per password (real hashes)."""
+    import models.users
+    from models.auth import hash_password
+
+    def cached(password):
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        return _HASHES[password]
+    monkeypatch.setattr(models.users, "hash_password", cached)
+
+
 @pytest.fixture
 def users(session, clock):
     """One user per role plus a second telemarketer."""
