@@ -86,6 +86,25 @@ def cmd_dashboard(settings, args):
         print_grid(session, user, args.period)
 
 
+def cmd_ivr_try(settings, args):
+    from ivr_flows.try_cli import main as try_main
+    _, maker = open_database(settings)
+    sys.exit(try_main(args.rest, sessionmaker=maker))
+
+
+def prompts_dir(settings):
+    return settings.data_dir / "sounds" / "dialfunnel"
+
+
+def cmd_prompts_generate(settings, args):
+    from ivr_flows.flows import prompt_texts
+    from recordings.prompts import generate_prompts
+    texts, voice = prompt_texts()
+    report = generate_prompts(prompts_dir(settings), texts, voice=voice, force=args.force)
+    print(f"prompts in {prompts_dir(settings)}: {len(report.generated)} generated, "
+          f"{len(report.unchanged)} unchanged, {len(report.uploaded)} uploaded kept")
+
+
 def reminder_loop(maker, stop: threading.Event, interval: float) -> None:
     """Turn due callback reminders into events (the web streams them to the agent)."""
     while not stop.is_set():
@@ -147,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.choices["run"]
     run.add_argument("--demo", action="store_true", help="load demo data if the database is empty")
     run.add_argument("--interval", type=float, default=15.0)
+
+    ivr = sub.add_parser("ivr", help="IVR flows")
+    ivr_sub = ivr.add_subparsers(dest="ivr_command", required=True)
+    ivr_try = ivr_sub.add_parser("try", help="walk a flow from the terminal by typing digits",
+                                 add_help=False)
+    ivr_try.add_argument("rest", nargs=argparse.REMAINDER)
+    ivr_try.set_defaults(func=cmd_ivr_try)
+
+    prompts = sub.add_parser("prompts", help="IVR prompt audio")
+    prompts_sub = prompts.add_subparsers(dest="prompts_command", required=True)
+    gen = prompts_sub.add_parser("generate", help="speak ivr_flows/prompts.yaml into sound files")
+    gen.add_argument("--force", action="store_true")
+    gen.set_defaults(func=cmd_prompts_generate)
 
     dash = sub.add_parser("dashboard", help="print a user's sales main line grid")
     dash.add_argument("username")

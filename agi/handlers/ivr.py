@@ -1,0 +1,113 @@
+"""`ivr`: walk an IVR flow of ivr_flows/ (SPEC T2).
+
+    same => n,Answer()
+    same => n,AGI(agi://127.0.0.1:4573/ivr?flow=main)
+    same => n,GotoIf($["${DIALFUNNEL_STATUS}" = "TRANSFER"]?transfer)
+    same => n,GotoIf($["${DIALFUNNEL_STATUS}" = "VOICEMAIL"]?voicemail)
+    same => n,GotoIf($["${DIALFUNNEL_STATUS}" = "FAX"]?fax)
+    same => n,Hangup()
+    same => n(transfer),Queue(${CUT(DIALFUNNEL_TRANSFER,:,2)})     ; queue:sales -> sales
+    same => n(voicemail),VoiceMail(${DIALFUNNEL_VOICEMAIL},u)
+    same => n(fax),SendFAX(/var/lib/dialfunnel/fax/${DIALFUNNEL_FAX_DOCUMENT}.tif)
+
+The flow comes from `?flow=NAME` (default main); other query parameters become flow
+variables. DIALFUNNEL_STATUS is the flow's outcome: TRANSFER, VOICEMAIL, CALLBACK, FAX (an
+`end` step's word), COMPLETED, FAILED, HANGUP, NOFLOW, or ERROR / DBERROR. Every call, however
+it ends, leaves one row in ivr_calls (path, keys, outcome, duration).
+
+`make_ivr_handler(flows_dir=..., clock=..., on_result=...)` builds the same handler over other
+flow files or a fake clock (tests, the PBX simulator).
+"""
+from __future__ import annotations
+
+import logging
+
+from ivr_flows import FlowError, FlowLibrary, Walker
+from ivr_flows.flows import VAR_NAME, BUILTIN_VARS
+from models.clock import SYSTEM_CLOCK
+from models.ivr import log_ivr_call
+
+from . import register
+
+log = logging.getLogger("agi.ivr")
+
+UNKNOWN_CALLER = {"", "unknown", "anonymous", "restricted", "private", "withheld"}
+DEFAULT_FLOW = "main"
+
+
+def call_variables(agi) -> dict[str, str]:
+    """The built-in flow variables of a call, from the AGI environment and the query."""
+    env = agi.env
+    caller = (env.get("agi_callerid") or "").strip()
+    variables = {
+        "caller_id": "" if caller.lower() in UNKNOWN_CALLER else caller,
+        "caller_name": env.get("agi_calleridname", ""),
+        "uniqueid": env.get("agi_uniqueid", ""),
+        "extension": env.get("agi_extension", ""),
+        "dnid": env.get("agi_dnid", ""),
+        "language": env.get("agi_language", ""),
+        "channel": env.get("agi_channel", ""),
+    }
+    for key, value in (agi.query or {}).items():
+        if key != "flow" and VAR_NAME.match(key) and key not in BUILTIN_VARS:
+            variables[key] = value
+    return variables
+
+
+def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
+                     clock=SYSTEM_CLOCK, answer: bool = True, on_result=None):
+    """The `ivr` handler over `flows_dir` (default ivr_flows/). `on_result(agi, result)` is
+    called with each finished walk's WalkResult (metrics, tests)."""
+    library = library or FlowLibrary(flows_dir)
+
+    def ivr(agi, session, args):
+        flow = (agi.query or {}).get("flow") or DEFAULT_FLOW
+        variables = call_variables(agi)
+        started = clock.now()
+
+        def log_call(outcome, *, error=None, result=None):
+            fields = dict(uniqueid=agi.uniqueid, flow=flow, outcome=outcome,
+                          started_at=started, duration_ms=0, caller_id=variables["caller_id"],
+                          error=error)
+            if result is not None:
+                fields.update(started_at=result.started_at, duration_ms=result.duration_ms,
+                              customer_id=result.customer_id, path=result.path,
+                              digits=result.digits, exit_to=result.exit_to,
+                              callback=result.callback, error=result.error or error)
+            log_ivr_call(session, **fields)
+
+        try:
+            flows = library.get()
+        except FlowError as exc:
+            log.error("ivr: flows do not load: %s", exc)
+            log_call("ERROR", error=f"flows do not load: {exc.errors[0] if exc.errors else exc}")
+            return "ERROR"
+        if flow not in flows.flows:
+            log.warning("ivr: no flow %r (uniqueid=%s)", flow, agi.uniqueid)
+            log_call("NOFLOW", error=f"no flow {flow!r}")
+            return "NOFLOW"
+        walker = Walker(flows, agi, session=session, clock=clock, variables=variables,
+                        answer=answer)
+        try:
+            result = walker.run(flow)
+        except Exception:
+            # The call log still gets its row (ERROR / DBERROR) when the database allows.
+            try:
+                session.rollback()
+                log_call(walker.result.outcome if walker.result else "ERROR",
+                         result=walker.result)
+                session.commit()
+            except Exception:
+                log.debug("could not log the failed IVR call", exc_info=True)
+                session.rollback()
+            raise
+        log_call(result.outcome, result=result)
+        if on_result is not None:
+            on_result(agi, result)
+        return result.outcome
+
+    ivr.library = library
+    return ivr
+
+
+ivr = register("ivr", make_ivr_handler())

@@ -1,0 +1,136 @@
+"""models/ivr.py: order status for callers, callback requests and the IVR call log."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from models.contact_records import add_contact_record, emit_due_reminders
+from models.ivr import (CALLBACK_PROGRESS, log_ivr_call, order_number_candidates, order_status,
+                        orders_for_caller, pick_operator, request_callback, unassigned_callbacks)
+from models.sales import create_order, update_order_status
+from models.schema import ContactRecord, Event
+from models.schema.ivr import IVRCall
+
+ITEM = [dict(product_name="安装服务", quantity=1, unit_price=100)]
+
+
+def test_order_number_candidates_from_keypad_digits():
+    assert order_number_candidates("202611260001") == ["202611260001", "SO20261126-0001"]
+    assert order_number_candidates("2026112601") == ["2026112601", "SO20261126-01",
+                                                     "SO20261126-0001"]
+    assert order_number_candidates("12") == ["12"]
+    assert order_number_candidates("") == [] and order_number_candidates("#") == []
+
+
+def test_order_status_by_number_and_by_caller(session, users, clock, make_customer):
+    c = make_customer("上海明远贸易", stage="opportunity", phone="021-6234 5678", owner="tm")
+    first = create_order(session, users["tm"], c.id, ITEM, clock=clock)
+    clock.advance(days=1)
+    second = create_order(session, users["tm"], c.id, ITEM, clock=clock)
+    update_order_status(session, users["tm"], second.id, shipping_status="shipped",
+                        payment_status="paid", clock=clock)
+    update_order_status(session, users["tm"], first.id, state="done", clock=clock)
+    session.commit()
+    assert first.number == "SO20261126-0001"
+    status = order_status(session, "202611260001")
+    assert (status.number, status.digits, status.words) == (
+        "SO20261126-0001", "202611260001", ["state-done"])
+    assert order_status(session, "2026112701").words == [
+        "state-in-progress", "shipping-shipped", "payment-paid"]
+    assert order_status(session, "202611269999") is None
+    customer, statuses = orders_for_caller(session, "02162345678")
+    assert customer.id == c.id
+    assert [s.number for s in statuses] == [second.number, first.number]  # open ones first
+    assert orders_for_caller(session, "13900000000") == (None, [])
+    assert orders_for_caller(session, "unknown") == (None, [])
+
+
+def test_callback_for_a_personal_customer_reminds_its_operator(session, users, clock, make_customer):
+    c = make_customer("北京华信", phone="13800138000", owner="tm")
+    at = clock.now() + dt.timedelta(minutes=30)
+    done = request_callback(session, "+86 138-0013-8000", at=at, flow="main", clock=clock)
+    session.commit()
+    assert done.assigned and done.operator.id == users["tm"].id and done.customer.id == c.id
+    record = done.record
+    assert (record.user_id, record.customer_id, record.progress, record.remind,
+            record.next_callback_at, record.remind_at) == (
+        users["tm"].id, c.id, CALLBACK_PROGRESS, True, at, at)
+    assert "13800138000" in record.content and "IVR" in record.content
+    # the same caller again before the reminder fired: no second record
+    again = request_callback(session, "13800138000", clock=clock)
+    assert again.reused and again.record.id == record.id
+    assert session.scalar(select(ContactRecord.id).where(ContactRecord.id != record.id)) is None
+    assert emit_due_reminders(session, clock=clock) == 0
+    clock.advance(minutes=30)
+    assert emit_due_reminders(session, clock=clock) == 1
+    session.commit()
+    event = session.scalars(select(Event)).one()
+    assert (event.kind, event.user_id, event.payload["customer_id"]) == ("reminder", users["tm"].id, c.id)
+
+
+def test_collaborative_customer_goes_to_the_operator_who_last_worked_it(session, users, clock,
+                                                                         make_customer):
+    c = make_customer(phone="13911112222", owner=["tm", "rep"])
+    assert pick_operator(session, c).id == users["tm"].id          # nobody worked it yet: lowest id
+    add_contact_record(session, users["rep"], c.id, content="报价", clock=clock)
+    clock.advance(minutes=1)
+    assert pick_operator(session, c).id == users["rep"].id
+    users["rep"].active = False
+    session.flush()
+    assert pick_operator(session, c).id == users["tm"].id          # inactive operators skipped
+
+
+def test_unknown_caller_and_shared_customer_stay_unassigned(session, users, clock, make_customer):
+    shared = make_customer(phone="13722223333", owner=None)
+    assert request_callback(session, "unknown", clock=clock) is None
+    assert request_callback(session, "12", clock=clock) is None
+    nobody = request_callback(session, "13600001111", clock=clock)
+    assert not nobody.assigned and nobody.customer is None and nobody.number == "+8613600001111"
+    on_shared = request_callback(session, "13722223333", clock=clock)
+    assert not on_shared.assigned and on_shared.customer.id == shared.id
+    assert session.scalar(select(ContactRecord.id)) is None
+    for n, cb in enumerate((nobody, on_shared)):
+        log_ivr_call(session, uniqueid=f"u{n}", flow="main", outcome="CALLBACK",
+                     started_at=clock.now(), duration_ms=1200, caller_id=cb.number, callback=cb)
+    session.commit()
+    rows = unassigned_callbacks(session)
+    assert {r.callback_number for r in rows} == {"+8613600001111", "+8613722223333"}
+    assert {r.customer_id for r in rows} == {None, shared.id}
+
+
+def test_callback_prefers_an_operated_customer_among_several(session, users, clock, make_customer):
+    make_customer("共享公司", phone="13500001111", owner=None)
+    mine = make_customer("个人公司", phone="13500001111", owner="tm2")
+    done = request_callback(session, "13500001111", clock=clock)
+    assert done.customer.id == mine.id and done.operator.id == users["tm2"].id
+
+
+def test_log_ivr_call_row(session, users, clock, make_customer):
+    c = make_customer(phone="13800138000")
+    row = log_ivr_call(session, uniqueid="1700000000.1", flow="main", outcome="TRANSFER",
+                       started_at=clock.now(), duration_ms=5300, caller_id="13800138000",
+                       customer_id=c.id, path=["welcome", "main_menu", "to_agent"],
+                       digits=[["main_menu", "0"]], exit_to="queue:sales")
+    session.commit()
+    got = session.get(IVRCall, row.id)
+    assert (got.caller_e164, got.customer_id, got.path, got.digits, got.exit_to, got.duration_ms) == (
+        "+8613800138000", c.id, ["welcome", "main_menu", "to_agent"], [["main_menu", "0"]],
+        "queue:sales", 5300)
+    anonymous = log_ivr_call(session, uniqueid="x", flow="main", outcome="HANGUP",
+                             started_at=clock.now(), duration_ms=-5, caller_id="anonymous")
+    assert (anonymous.caller_id, anonymous.caller_e164, anonymous.duration_ms) == (None, None, 0)
+
+
+def test_deleting_a_customer_keeps_its_ivr_calls(session, users, clock, make_customer):
+    from models.customers import delete_customer
+    c = make_customer(phone="13800138000", owner="tm")
+    done = request_callback(session, "13800138000", clock=clock)
+    log_ivr_call(session, uniqueid="u", flow="main", outcome="CALLBACK", started_at=clock.now(),
+                 duration_ms=1, caller_id="13800138000", customer_id=c.id, callback=done)
+    session.commit()
+    delete_customer(session, users["admin"], c.id)
+    session.commit()
+    row = session.scalars(select(IVRCall)).one()
+    session.refresh(row)
+    assert (row.customer_id, row.callback_record_id, row.callback_number) == (None, None, "+8613800138000")
