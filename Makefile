@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
-# Debian packages: PDF rendering with Chinese text; the tests also drive Chromium and read PDFs.
-RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei
-TEST_DEPS := $(RUN_DEPS) chromium poppler-utils
+# Debian packages: PDFs with Chinese text, audio (prompts, recordings); the tests also drive
+# Chromium, read PDFs back and check the provisioning script.
+RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei ffmpeg sox espeak-ng
+TEST_DEPS := $(RUN_DEPS) chromium poppler-utils shellcheck
 
 .PHONY: demo test test-db venv clean
 

@@ -5,6 +5,7 @@ from .sales import Product, Opportunity, OpportunityItem, Order, OrderItem, Orde
 from .library import Document, Competitor, ResourceSite, CallScript
 from .config import StageRule, QueryableField, ImportTemplate, AppSetting
 from .logs import OperatorHistory, ClaimLog, Event, ImportJob
+from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
 
 __all__ = [

@@ -1,0 +1,260 @@
+"""Excel import (C9): templates, upload, background jobs with a live progress bar, the result
+report; and the web collection page (网上收集)."""
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
+                   request, url_for)
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from models import import_files, import_templates, importer, web_collection
+from models.company import company_tz
+from models.errors import DomainError
+from models.fields import CUSTOMER_DATA_FIELDS
+from models.import_files import column_letter
+from models.import_messages import ImportRefused
+from models.import_messages import render as render_message
+from models.import_templates import MAX_COLUMNS, MAX_HEADER_ROWS
+from models.schema import STAGES, ImportTemplate, User
+
+from .context import clock, current_user, db, lang
+from .spreadsheet import export_response
+
+bp = Blueprint("imports", __name__)
+
+STAGE_CHOICES = (*STAGES, "archive")
+REPORT_ROWS_SHOWN = 500
+
+
+def _flag(name: str) -> bool:
+    return request.form.get(name) in ("1", "on", "true", "yes")
+
+
+# ------------------------------------------------------------------------------------------
+# the import page and jobs
+
+@bp.get("/imports")
+def index():
+    session, user = db(), current_user()
+    return render_template(
+        "imports/index.html", templates=import_templates.list_templates(session),
+        operators=importer.operator_choices(session, user), stages=STAGE_CHOICES,
+        jobs=importer.list_jobs(session, user), form=request.args,
+        limit=import_files.MAX_ROWS, status_label=_status_label, when=_when)
+
+
+def _when(moment) -> str:
+    return moment.astimezone(company_tz(db())).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+@bp.post("/imports")
+def start():
+    session, user = db(), current_user()
+    options = importer.check_options(session, user, template_id=request.form.get("template"),
+                                     stage=request.form.get("stage"),
+                                     operator=request.form.get("operator"))
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ImportRefused("import.file_required")
+    if not upload.filename.lower().endswith(".xlsx"):
+        raise ImportRefused("import.not_excel")
+    folder = Path(current_app.config["DATA_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.xlsx"
+    upload.save(path)
+    try:
+        importer.preflight(path, options["template"])
+        job = importer.create_job(session, user, filename=Path(upload.filename).name,
+                                  allow_duplicates=_flag("allow_duplicates"),
+                                  import_valid_rows=_flag("import_valid_rows"),
+                                  clock=clock(), **options)
+        session.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    _run_in_background(job.id, path)
+    return redirect(url_for("imports.job", job_id=job.id))
+
+
+def _run_in_background(job_id: int, path: Path) -> None:
+    maker = current_app.extensions["dialfunnel.sessionmaker"]
+    clock_ = clock()
+
+    def work():
+        try:
+            importer.run_job(maker, job_id, path, clock_)
+        finally:
+            path.unlink(missing_ok=True)
+
+    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+def _status_label(status: str) -> str:
+    return {"queued": _("Waiting"), "validating": _("Checking the rows"),
+            "importing": _("Importing"), "done": _("Finished"),
+            "rejected": _("Nothing imported: rows were rejected"),
+            "failed": _("Failed")}.get(status, status)
+
+
+def _job_json(job) -> dict:
+    return dict(id=job.id, status=job.status, status_label=_status_label(job.status),
+                finished=job.status in importer.FINISHED,
+                percent=importer.progress_percent(job), total_rows=job.total_rows,
+                processed_rows=job.processed_rows, imported=job.imported,
+                duplicates=job.duplicates, rejected=job.rejected,
+                error=importer.error_text(job, lang()))
+
+
+@bp.get("/imports/jobs/<int:job_id>")
+def job_status(job_id: int):
+    """The progress bar's JSON (polled by imports.js)."""
+    return jsonify(_job_json(importer.get_job(db(), current_user(), job_id, with_report=False)))
+
+
+@bp.get("/imports/jobs/<int:job_id>/view")
+def job(job_id: int):
+    session = db()
+    job_ = importer.get_job(session, current_user(), job_id)
+    template = session.get(ImportTemplate, job_.template_id) if job_.template_id else None
+    operators = [session.get(User, uid) for uid in job_.operator_ids or []]
+    problems = [e for e in job_.report or [] if e["status"] != "imported" or e.get("same_phone_as")]
+    return render_template(
+        "imports/job.html", job=job_, info=_job_json(job_), template=template,
+        operators=[u for u in operators if u is not None],
+        problems=problems[:REPORT_ROWS_SHOWN],
+        more_problems=max(len(problems) - REPORT_ROWS_SHOWN, 0),
+        reason_text=importer.reason_text, warning_text=importer.warning_text,
+        status_label=_status_label, when=_when)
+
+
+@bp.get("/imports/jobs/<int:job_id>/report")
+def job_report(job_id: int):
+    job_ = importer.get_job(db(), current_user(), job_id)
+    if job_.status not in importer.FINISHED:
+        raise ImportRefused("import_job.not_finished")
+    headers, rows = importer.report_table(job_, lang())
+    return export_response(headers, rows, _("import report %(id)s", id=job_.id), "xlsx")
+
+
+# ------------------------------------------------------------------------------------------
+# templates
+
+@bp.get("/imports/templates")
+def templates():
+    user = current_user()
+    items = import_templates.list_templates(db())
+    owners = {u.id: u for u in db().scalars(select(User).where(
+        User.id.in_({t.owner_id for t in items})))}
+    return render_template("imports/templates.html", items=items, owners=owners,
+                           letter=column_letter,
+                           may_edit=lambda t: import_templates.may_edit(user, t))
+
+
+def _editor_state(template=None) -> dict:
+    """The editor's fields from the posted form, or from the template on first display."""
+    if request.method == "POST":
+        mapping = [f or None for f in request.form.getlist("col")]
+        return dict(name=request.form.get("name", ""), mapping=mapping,
+                    header_rows=request.form.get("header_rows", "1"))
+    if template is not None:
+        return dict(name=template.name, header_rows=template.header_rows,
+                    mapping=list(template.mapping))
+    return dict(name="", header_rows=1, mapping=["name", "contact_person", "phone", "mobile",
+                                                 "address"])
+
+
+def _template_form(template=None):
+    """Create or edit; 'add' and 'remove:<i>' change the columns without saving."""
+    state = _editor_state(template)
+    status = 200
+    if request.method == "POST":
+        action = request.form.get("action", "save")
+        if action == "add" and len(state["mapping"]) < MAX_COLUMNS:
+            state["mapping"].append(None)
+        elif action.startswith("remove:"):
+            try:
+                del state["mapping"][int(action.split(":", 1)[1])]
+            except (ValueError, IndexError):
+                abort(400)
+        elif action == "save":
+            try:
+                saved = import_templates.save_template(
+                    db(), current_user(), template.id if template else None,
+                    name=state["name"], mapping=state["mapping"],
+                    header_rows=state["header_rows"], clock=clock())
+                db().commit()
+            except DomainError as exc:
+                db().rollback()
+                flash(exc.message(lang()), "danger")
+                status = 400
+            else:
+                flash(_("Template “%(name)s” saved.", name=saved.name), "success")
+                return redirect(url_for("imports.templates"))
+    return render_template("imports/template_form.html", template=template, state=state,
+                           fields=list(CUSTOMER_DATA_FIELDS), letter=column_letter,
+                           max_columns=MAX_COLUMNS, max_header_rows=MAX_HEADER_ROWS), status
+
+
+@bp.route("/imports/templates/new", methods=["GET", "POST"])
+def template_new():
+    return _template_form()
+
+
+def _editable(template_id: int):
+    """The template, or 404 / 403 (also for POSTs: a refusal here is not a form error)."""
+    template = import_templates.get_template(db(), template_id)
+    if not import_templates.may_edit(current_user(), template):
+        abort(403)
+    return template
+
+
+@bp.route("/imports/templates/<int:template_id>/edit", methods=["GET", "POST"])
+def template_edit(template_id: int):
+    return _template_form(_editable(template_id))
+
+
+@bp.post("/imports/templates/<int:template_id>/delete")
+def template_delete(template_id: int):
+    name = _editable(template_id).name
+    import_templates.delete_template(db(), current_user(), template_id)
+    db().commit()
+    flash(_("Template “%(name)s” deleted.", name=name), "success")
+    return redirect(url_for("imports.templates"))
+
+
+# ------------------------------------------------------------------------------------------
+# web collection
+
+@bp.route("/imports/collect", methods=["GET", "POST"])
+def collect():
+    session, user = db(), current_user()
+    form = dict(source=web_collection.DEFAULT_SOURCE, stage=web_collection.DEFAULT_STAGE)
+    status = 200
+    if request.method == "POST":
+        form = {f: request.form.get(f, "").strip() for f in web_collection.QUICK_FIELDS}
+        form["stage"] = request.form.get("stage", web_collection.DEFAULT_STAGE)
+        try:
+            customer, same_phone = web_collection.quick_add(session, user, form,
+                                                            stage=form["stage"], clock=clock())
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            flash(exc.message(lang()), "danger")
+            status = 400
+        else:
+            flash(_("Customer “%(name)s” added.", name=customer.name), "success")
+            for name in same_phone:
+                flash(render_message("import.same_phone", lang(), name=name), "warning")
+            return redirect(url_for("imports.collect"))
+    return render_template("imports/collect.html",
+                           sites=web_collection.list_resource_sites(session), form=form,
+                           stages=STAGE_CHOICES, web_link=_web_link), status
+
+
+def _web_link(url: str | None) -> bool:
+    """Only http(s) addresses become links (never javascript: and the like)."""
+    return bool(url) and url.strip().lower().startswith(("http://", "https://"))

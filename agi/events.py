@@ -1,0 +1,527 @@
+"""The AMI event listener: screen pops (T3) and recordings (T5).
+
+    listener = ScreenPopListener(sessionmaker, host=..., port=5038, username=..., secret=...,
+                                 store=RecordingStore(data_dir / "recordings")).start()
+    ...
+    listener.stop()
+
+or ``python -m agi.events`` (settings as for the rest of dialfunnel).
+
+Screen pops. A call "rings an agent" when Asterisk reports (see the transcripts in
+tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
+  * ``DialBegin`` whose ``DestChannel`` is an agent's phone: ``PJSIP/<ext>-0000002a`` (also SIP/,
+    IAX2/) or a Local channel ``Local/<ext>@<context>-00000011;1``;
+  * ``AgentCalled`` (a queue rings a member): ``DestChannel``, else the member ``Interface``
+    (``Local/agent1@agents/n``, ``PJSIP/8001``).
+``<ext>`` is matched against ``User.extension`` (active users only); the caller's number is the
+``CallerIDNum`` of the calling channel (``Channel`` headers), else the dialled side's
+``DestConnectedLineNum`` (an Originate's DialBegin has no calling channel). A queue call gives
+AgentCalled and DialBegin for the same ring: one pop per (call ``Linkedid``, agent).
+The pop is ``models.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
+which admin/events.py streams to the agent's open pages. Callbacks run on the AMI client's one
+dispatcher thread in arrival order; a pop costs a few queries and one commit.
+
+Recordings. ``VarSet MIXMONITOR_FILENAME`` (dialplan class, ami-mixmonitor*.txt) tells which file
+a channel records to; when that channel hangs up (``Hangup``) or the recording is stopped
+(``MixMonitorStop``), a worker thread (so pops never wait behind audio work) waits for the file
+to stop growing, compresses it into the recording store (recordings/store.py: only the file's
+last name component is used, looked up in the incoming folder), and adds the Recording row
+linked to the call (Uniqueid, Linkedid), the agent who answered, the customer (the one customer
+with the caller's number) and the agent's contact record written since the call rang.
+Without the VarSet (an ``Events:`` filter without ``dialplan``), a ``<Uniqueid>.wav`` in the
+incoming folder is picked up at hangup all the same. ``ingest_recording`` is the same step for a
+FastAGI ``recording_done`` handler run from the dialplan's hangup handler (dialplan/
+extensions_dialfunnel.conf); use one path per installation (``--no-recordings`` here), although
+both together only cost a wasted compression: a uniqueid is stored once.
+
+Reconnects: the AMIClient reconnects with capped backoff by itself once it was connected; the
+first connection is retried here (Asterisk may start after us). Events lost while disconnected
+are lost (a call that rang during the gap gets no pop).
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+import logging
+import os
+import queue
+import random
+import re
+import threading
+import time
+from typing import Callable
+
+from sqlalchemy.exc import IntegrityError
+
+from agi.ami import AMIAuthError, AMIClient, AMIError, backoff_delays
+from agi.ami_events import Message
+from models.clock import SYSTEM_CLOCK
+from models.popups import clean_number, create_pop_event, user_for_extension
+from models.recordings import by_uniqueid, create_recording
+from models.schema import Recording
+from recordings.store import RecordingStore, UnsafePath, safe_stem, store_wav
+
+log = logging.getLogger(__name__)
+
+EVENTS = "call,agent,dialplan"  # Login's Events filter: Dial*/Hangup/MixMonitor*, Agent*, VarSet
+_TECH = re.compile(r"^(?P<tech>PJSIP|SIP|IAX2|DAHDI|Console)/(?P<ext>[^/;]+?)(?:-[0-9a-fA-F]{8})?(?:;[12])?$")
+_LOCAL = re.compile(r"^Local/(?P<ext>[^@/;]+)@(?P<context>[^;/]+?)(?:-[0-9a-fA-F]{8};(?P<half>[12]))?(?:/[A-Za-z]*)?$")
+UNKNOWN = "<unknown>"
+
+
+def agent_endpoint(channel: str | None) -> tuple[str, str | None] | None:
+    """(extension, Local context or None) of a channel or interface that rings a phone.
+
+    ``PJSIP/8001-0000000a`` → ("8001", None); ``Local/agent1@agents-00000013;1`` →
+    ("agent1", "agents"); ``Local/agent1@agents/n`` → ("agent1", "agents"). The ;2 half of a
+    Local channel is the dialplan side, not the phone: None."""
+    if not channel:
+        return None
+    m = _LOCAL.match(channel)
+    if m:
+        if m.group("half") == "2":
+            return None
+        return m.group("ext"), m.group("context")
+    m = _TECH.match(channel)
+    if m:
+        return m.group("ext"), None
+    return None
+
+
+def _value(msg: Message, key: str) -> str | None:
+    v = msg.get(key)
+    return None if v in (None, "", UNKNOWN) else v
+
+
+@dataclasses.dataclass
+class CallState:
+    """What the listener knows of one call (by Linkedid)."""
+    linkedid: str
+    number: str | None = None
+    caller_name: str | None = None
+    direction: str = "inbound"
+    rung_at: dt.datetime | None = None
+    rung_users: list[int] = dataclasses.field(default_factory=list)
+    answered_user: int | None = None
+    seen: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def agent_id(self) -> int | None:
+        if self.answered_user:
+            return self.answered_user
+        return self.rung_users[0] if len(self.rung_users) == 1 else None
+
+
+@dataclasses.dataclass
+class RecordingJob:
+    """One finished MixMonitor file to store (the listener makes them; a FastAGI
+    ``recording_done`` handler can too: RecordingJob(agi.uniqueid, args[0], ...))."""
+    uniqueid: str                  # the recorded channel's Uniqueid
+    filename: str                  # MIXMONITOR_FILENAME as Asterisk gave it (a path on the PBX)
+    linkedid: str | None = None
+    number: str | None = None      # the other party's number (customer lookup)
+    direction: str = "inbound"
+    user_id: int | None = None     # the agent of the call
+    started_at: dt.datetime | None = None  # when it rang (links the agent's contact record)
+    explicit: bool = True          # False: a guessed <uniqueid>.wav, skip quietly if absent
+
+
+class ScreenPopListener:
+    def __init__(self, sessionmaker, *, client: AMIClient | None = None, host: str = "127.0.0.1",
+                 port: int = 5038, username: str = "", secret: str = "", clock=SYSTEM_CLOCK,
+                 store: RecordingStore | None = None, recording_format: str = "mp3",
+                 keep_wav: bool = False, agent_contexts: set[str] | None = None,
+                 outbound_context_prefixes: tuple[str, ...] = ("dialfunnel-outbound",),
+                 dedupe_seconds: float = 300.0, max_calls: int = 10000,
+                 settle_seconds: float = 0.3, settle_timeout: float = 30.0,
+                 connect_backoff: tuple[float, float, float] = (0.5, 2.0, 30.0),
+                 client_options: dict | None = None,
+                 on_pop: Callable[[int, int, dict], None] | None = None,
+                 on_recording: Callable[[int], None] | None = None):
+        """``agent_contexts``: when set, a Local channel rings an agent only in these contexts
+        (PJSIP/SIP channels always count). ``on_pop(event_id, user_id, payload)`` and
+        ``on_recording(recording_id)`` are called after each commit (metrics, tests)."""
+        self.maker = sessionmaker
+        self.clock = clock
+        self.store = store
+        self.recording_format = recording_format
+        self.keep_wav = keep_wav
+        self.agent_contexts = set(agent_contexts) if agent_contexts else None
+        self.outbound_prefixes = tuple(outbound_context_prefixes)
+        self.dedupe_seconds = dedupe_seconds
+        self.max_calls = max_calls
+        self.settle_seconds, self.settle_timeout = settle_seconds, settle_timeout
+        self.connect_backoff = connect_backoff
+        self.on_pop, self.on_recording = on_pop, on_recording
+        self.client = client or AMIClient(host, port, username, secret, events=EVENTS,
+                                          **(client_options or {}))
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._calls: collections.OrderedDict[str, CallState] = collections.OrderedDict()
+        self._popped: collections.OrderedDict[tuple[str, int], float] = collections.OrderedDict()
+        self._mixmonitor: dict[str, tuple[str, str | None]] = {}  # uniqueid → (file, linkedid)
+        self._queued: collections.OrderedDict[str, None] = collections.OrderedDict()  # uniqueids
+        self._jobs: queue.Queue = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self.stats = collections.Counter()
+        self.connected = threading.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "ScreenPopListener":
+        for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "VarSet",
+                     "MixMonitorStop", "Hangup"):
+            self.client.on(name, self.handle)
+        worker = threading.Thread(target=self._recording_worker, name="recording-ingest", daemon=True)
+        worker.start()
+        connector = threading.Thread(target=self._connect_loop, name="ami-listener-connect", daemon=True)
+        connector.start()
+        self._threads = [worker, connector]
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._jobs.put(None)
+        try:
+            if self.client.connected:
+                self.client.logoff()
+            else:
+                self.client.close()
+        except AMIError:
+            pass
+        for t in self._threads:
+            t.join(timeout=10)
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self.connected.wait(timeout)
+
+    def _connect_loop(self) -> None:
+        rng = random.Random()
+        for delay in backoff_delays(*self.connect_backoff, rng):
+            if self._stop.is_set():
+                return
+            try:
+                self.client.connect()
+                self.connected.set()
+                log.info("AMI listener connected to %s:%s", self.client.host, self.client.port)
+                return
+            except AMIAuthError as exc:
+                log.error("AMI listener: %s", exc)
+            except AMIError as exc:
+                log.warning("AMI listener: %s (retrying)", exc)
+            if self._stop.wait(delay):
+                return
+
+    # ------------------------------------------------------------------ events
+    def handle(self, msg: Message) -> None:
+        """One AMI event (the client's dispatcher thread; tests may call it directly)."""
+        name = msg.name
+        try:
+            if name == "DialBegin":
+                self._dial_begin(msg)
+            elif name == "AgentCalled":
+                self._agent_called(msg)
+            elif name in ("DialEnd", "AgentConnect"):
+                self._answered(msg)
+            elif name == "VarSet":
+                self._varset(msg)
+            elif name in ("MixMonitorStop", "Hangup"):
+                self._recording_done(msg, hangup=name == "Hangup")
+        except Exception:
+            self.stats["errors"] += 1
+            log.exception("AMI listener: %s event failed", name)
+
+    def _caller(self, msg: Message) -> tuple[str | None, str | None]:
+        """(number, name) of the calling side of a Dial*/Agent* event."""
+        if msg.get("Channel"):
+            number = _value(msg, "CallerIDNum") or _value(msg, "ConnectedLineNum")
+            return number, _value(msg, "CallerIDName")
+        return (_value(msg, "DestConnectedLineNum") or _value(msg, "DestCallerIDNum"),
+                _value(msg, "DestConnectedLineName"))
+
+    def _dial_begin(self, msg: Message) -> None:
+        endpoint = agent_endpoint(msg.get("DestChannel"))
+        if endpoint:
+            self._ring(msg, endpoint, queue_name=None, source="DialBegin")
+
+    def _agent_called(self, msg: Message) -> None:
+        endpoint = agent_endpoint(msg.get("DestChannel")) or agent_endpoint(msg.get("Interface"))
+        if endpoint:
+            self._ring(msg, endpoint, queue_name=msg.get("Queue"), source="AgentCalled")
+
+    def _call_key(self, msg: Message) -> str:
+        return (_value(msg, "Linkedid") or _value(msg, "DestLinkedid") or _value(msg, "Uniqueid")
+                or _value(msg, "DestUniqueid") or "")
+
+    def _direction(self, msg: Message) -> str:
+        context = msg.get("Context") or ""
+        return "outbound" if context.startswith(self.outbound_prefixes) else "inbound"
+
+    def _ring(self, msg: Message, endpoint: tuple[str, str | None], *, queue_name, source) -> None:
+        extension, context = endpoint
+        if context is not None and self.agent_contexts is not None and context not in self.agent_contexts:
+            return
+        key = self._call_key(msg)
+        number, caller_name = self._caller(msg)
+        with self.maker() as session:
+            agent = user_for_extension(session, extension)
+            if agent is None:
+                session.rollback()
+                return
+            # Only this (dispatcher) thread adds pops, so check now and remember after the
+            # commit: a pop that failed to be written is tried again by the next event.
+            with self._lock:
+                self._expire(time.monotonic())
+                seen = (key, agent.id) in self._popped
+            if seen:
+                self.stats["duplicates"] += 1
+                session.rollback()
+                return
+            call = dict(uniqueid=_value(msg, "Uniqueid") or _value(msg, "DestUniqueid"),
+                        linkedid=key or None, queue=queue_name, direction=self._direction(msg),
+                        source=source)
+            event = create_pop_event(session, agent, number, caller_name=caller_name, call=call,
+                                     clock=self.clock)
+            session.commit()
+            event_id, agent_id, payload = event.id, agent.id, event.payload
+        with self._lock:
+            self._popped[(key, agent_id)] = time.monotonic()
+            state = self._calls.get(key)
+            if state is None:
+                state = self._calls[key] = CallState(key, rung_at=self.clock.now())
+            state.number = state.number or clean_number(number)
+            state.caller_name = state.caller_name or caller_name
+            state.direction = call["direction"]
+            if agent_id not in state.rung_users:
+                state.rung_users.append(agent_id)
+        self.stats["pops"] += 1
+        log.info("screen pop %s for user %s (ext %s) from %s", event_id, agent_id, extension,
+                 number or "withheld")
+        if self.on_pop:
+            self.on_pop(event_id, agent_id, payload)
+
+    def _answered(self, msg: Message) -> None:
+        if msg.name == "DialEnd" and msg.get("DialStatus") != "ANSWER":
+            return
+        endpoint = agent_endpoint(msg.get("DestChannel")) or agent_endpoint(msg.get("Interface"))
+        if not endpoint:
+            return
+        key = self._call_key(msg)
+        with self._lock:
+            state = self._calls.get(key)
+        if state is None:
+            return
+        with self.maker() as session:
+            agent = user_for_extension(session, endpoint[0])
+            session.rollback()
+        if agent is not None:
+            with self._lock:
+                state.answered_user = agent.id
+
+    def _expire(self, now_mono: float) -> None:
+        """Under self._lock: forget old pops and calls."""
+        while self._popped:
+            (k, seen) = next(iter(self._popped.items()))
+            if now_mono - seen < self.dedupe_seconds and len(self._popped) <= self.max_calls:
+                break
+            self._popped.popitem(last=False)
+        while self._calls:
+            state = next(iter(self._calls.values()))
+            if now_mono - state.seen < 6 * 3600 and len(self._calls) <= self.max_calls:
+                break
+            self._calls.popitem(last=False)
+        while len(self._mixmonitor) > self.max_calls:
+            self._mixmonitor.pop(next(iter(self._mixmonitor)))
+
+    # ------------------------------------------------------------------ recordings
+    def _varset(self, msg: Message) -> None:
+        if msg.get("Variable") != "MIXMONITOR_FILENAME" or self.store is None:
+            return
+        uid, value = msg.get("Uniqueid"), msg.get("Value")
+        if uid and value:
+            with self._lock:
+                self._mixmonitor[uid] = (value, _value(msg, "Linkedid"))
+
+    def _recording_done(self, msg: Message, *, hangup: bool) -> None:
+        if self.store is None:
+            return
+        uid = msg.get("Uniqueid")
+        if not uid:
+            return
+        with self._lock:
+            pending = self._mixmonitor.pop(uid, None)
+        explicit = pending is not None
+        if pending is None:
+            if not hangup:
+                return
+            # No VarSet seen: pick up <Uniqueid>.wav if the dialplan names files that way.
+            try:
+                name = safe_stem(uid) + ".wav"
+            except UnsafePath:
+                return
+            if not os.path.exists(os.path.join(self.store.incoming, name)):
+                return
+            pending = (name, _value(msg, "Linkedid"))
+        filename, linkedid = pending
+        linkedid = linkedid or _value(msg, "Linkedid")
+        with self._lock:  # MixMonitorStop and then Hangup of the same channel: one job
+            if uid in self._queued:
+                return
+            self._queued[uid] = None
+            while len(self._queued) > self.max_calls:
+                self._queued.popitem(last=False)
+        with self._lock:
+            state = self._calls.get(linkedid or "")
+            state = dataclasses.replace(state) if state else None
+        if state is not None:
+            number, direction, user_id, started = (state.number, state.direction, state.agent_id,
+                                                   state.rung_at)
+        else:
+            endpoint = agent_endpoint(msg.get("Channel"))
+            number = clean_number(_value(msg, "ConnectedLineNum") if endpoint
+                                  else _value(msg, "CallerIDNum"))
+            direction, user_id, started = self._direction(msg), None, None
+            if endpoint:  # recorded on the agent's own channel: the agent is the channel's
+                with self.maker() as session:
+                    agent = user_for_extension(session, endpoint[0])
+                    user_id = agent.id if agent else None
+                    session.rollback()
+        self._jobs.put(RecordingJob(uid, filename, linkedid=linkedid, number=number,
+                                    direction=direction, user_id=user_id, started_at=started,
+                                    explicit=explicit))
+
+    def _recording_worker(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            try:
+                rec_id = self.ingest(job)
+                if rec_id and self.on_recording:
+                    self.on_recording(rec_id)
+            except Exception:
+                self.stats["recording_errors"] += 1
+                log.exception("recording of %s (%s) failed; the WAV is kept", job.uniqueid,
+                              job.filename)
+
+    def _settle(self, filename: str) -> None:
+        """Wait until the WAV stops growing (MixMonitor closes it just after the hangup)."""
+        deadline = time.monotonic() + self.settle_timeout
+        last = -1
+        while time.monotonic() < deadline and not self._stop.is_set():
+            try:
+                with self.store.open_incoming(filename) as fh:
+                    size = os.fstat(fh.fileno()).st_size
+            except FileNotFoundError:
+                size = -2
+            if size == last and size >= 0:
+                return
+            last = size
+            self._stop.wait(self.settle_seconds)
+
+    def ingest(self, job: RecordingJob) -> int | None:
+        """Store one finished MixMonitor WAV (see ingest_recording); returns the recording id."""
+        with self.maker() as session:
+            existing = by_uniqueid(session, job.uniqueid)
+            session.rollback()
+        if existing is not None:
+            return None
+        if self.settle_seconds > 0:
+            self._settle(job.filename)
+        with self.maker() as session:
+            rec = ingest_recording(session, self.store, job, clock=self.clock,
+                                   fmt=self.recording_format)
+            if rec is None:
+                return None
+            key, rec_id, duration, size = rec.file_key, rec.id, rec.duration_ms, rec.size_bytes
+            try:
+                session.commit()
+            except Exception:
+                self.store.delete(key)
+                raise
+        if not self.keep_wav:
+            self.store.remove_incoming(job.filename)
+        self.stats["recordings"] += 1
+        log.info("recording %s stored: %s (%d ms, %d bytes)", rec_id, key, duration, size)
+        return rec_id
+
+
+def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock=SYSTEM_CLOCK,
+                     fmt: str = "mp3") -> Recording | None:
+    """Compress a finished MixMonitor WAV into the store and add its Recording row (flushed;
+    the caller commits, then removes the WAV with ``store.remove_incoming(job.filename)``).
+
+    For the listener and for a FastAGI ``recording_done`` handler alike. ``session`` must have
+    nothing pending: its transaction is ended before the slow part (compression), so no
+    transaction, and on SQLite no write lock, is held meanwhile. None when the uniqueid is
+    already stored (idempotent) or the file is not in the incoming folder. On failure to add
+    the row, the compressed file is removed again; the WAV is never touched here."""
+    if by_uniqueid(session, job.uniqueid) is not None:
+        session.rollback()
+        return None
+    session.rollback()
+    try:
+        source = store.open_incoming(job.filename)
+    except FileNotFoundError:
+        if job.explicit:
+            log.warning("recording %s: %s not found in %s", job.uniqueid, job.filename,
+                        store.incoming)
+        return None
+    with source:
+        key, info = store_wav(store, source, job.uniqueid, clock.now(), fmt=fmt)
+    try:
+        with session.begin_nested():
+            return create_recording(session, uniqueid=job.uniqueid, linkedid=job.linkedid,
+                                    file_key=key, fmt=info.format, duration_ms=info.duration_ms,
+                                    size_bytes=info.size_bytes, direction=job.direction,
+                                    caller_number=job.number, user_id=job.user_id,
+                                    started_at=job.started_at, clock=clock)
+    except IntegrityError:
+        # Another ingest of the same uniqueid got there first: its row owns the key.
+        log.info("recording %s was already stored", job.uniqueid)
+        return None
+    except Exception:
+        store.delete(key)
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m agi.events``: the listener with the dialfunnel settings, until SIGTERM."""
+    import argparse
+    import signal
+
+    from dialfunnel.settings import load_settings
+    from models.db import make_engine, make_sessionmaker
+    from models.migrate import upgrade
+
+    parser = argparse.ArgumentParser(prog="agi.events", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recordings", help="recordings folder (default: DATA_DIR/recordings)")
+    parser.add_argument("--incoming", help="where MixMonitor writes (default: <recordings>/incoming)")
+    parser.add_argument("--format", default="mp3", choices=("mp3", "ogg"))
+    parser.add_argument("--no-recordings", action="store_true",
+                        help="pops only (recordings come through the FastAGI recording_done handler)")
+    parser.add_argument("--agent-context", action="append", default=None,
+                        help="Local-channel context that rings agents (repeatable; default any)")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = make_engine(settings.db_url)
+    upgrade(engine)
+    store = RecordingStore(args.recordings or settings.data_dir / "recordings", args.incoming).ensure()
+    listener = ScreenPopListener(make_sessionmaker(engine), host=settings.ami_host,
+                                 port=settings.ami_port, username=settings.ami_username,
+                                 secret=settings.ami_secret,
+                                 store=None if args.no_recordings else store,
+                                 recording_format=args.format,
+                                 agent_contexts=set(args.agent_context) if args.agent_context else None)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    listener.start()
+    stop.wait()
+    listener.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,551 @@
+"""The Excel import (C9): options, jobs and the import itself.
+
+A job runs in two passes over the file so that a bad file or a rejected row can stop the
+import before anything is written:
+
+1. *validating*: every row is read (models.import_files), coerced with
+   models.customers.clean_value, checked for duplicate names (earlier rows, and the database
+   BATCH names per query) and for phones already known (a warning only). Valid rows are
+   pickled to a temporary spool file, so memory does not grow with the rows kept.
+2. *importing* (skipped when rows were rejected and the user did not choose to import the
+   valid rows anyway): the spool is bulk-inserted WRITE_BATCH rows at a time, customers with
+   their operator and an 'import' operator-history row, one commit per batch.
+
+A file-level refusal (not an .xlsx, too big, too many rows, wrong template) can only happen
+in the first pass, so it always leaves the database untouched.
+
+The job row carries the progress, the counts and the final row report. Unlike a rule
+function, `run_job` owns its session and commits: it is the worker."""
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import tempfile
+import time
+from operator import itemgetter
+
+from sqlalchemy import ARRAY, Integer, func, insert, literal, null, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, defer
+
+from . import import_files
+from .clock import SYSTEM_CLOCK
+from .customers import clean_value
+from .errors import InvalidValue
+from .fields import CUSTOMER_DATA_FIELDS, FIELD_LABELS
+from .import_files import ERROR_VALUES, SheetReader, cell_text, column_letter, is_blank
+from .import_messages import ImportNotFound, ImportRefused, render
+from .import_templates import get_template
+from .phones import normalize_phone
+from .schema import (Contact, Customer, CustomerOperator, ImportJob, ImportTemplate,
+                     OperatorHistory, User)
+from .stage_rules import ARCHIVE, check_stage
+
+log = logging.getLogger(__name__)
+
+BATCH = 1000               # names / phones looked up per query
+WRITE_BATCH = 5000         # rows per bulk insert, progress update and commit
+EXTRA_COLUMNS = 30          # columns read past the template's, to spot stray data
+SQLITE_PAUSE_SECONDS = 0.02
+FINISHED = ("done", "rejected", "failed")
+DUPLICATE_KEYS = ("import.duplicate_in_database", "import.duplicate_in_file")
+DEFAULTS = dict(contact_mark="not_contacted", tracking_mark="tracking",
+                time_zone="Asia/Shanghai", do_not_call=False, number_status="unknown",
+                next_callback_at=None, last_contacted_at=None)
+
+
+# ------------------------------------------------------------------------------------------
+# options and jobs
+
+def operator_choices(session: Session, actor: User) -> list[User]:
+    """Whom the actor may import for: themselves; managers and admins any active user."""
+    if not actor.sees_all:
+        return [actor]
+    return list(session.scalars(select(User).where(User.active.is_(True))
+                                .order_by(User.full_name, User.id)))
+
+
+def check_options(session: Session, actor: User, *, template_id, stage, operator) -> dict:
+    """The import form's choices: template, stage (required; 'archive' allowed) and operator
+    (a user id or 'shared', required). Returns template, stage, ownership, operator_ids."""
+    if not template_id:
+        raise ImportRefused("import.template_required")
+    template = get_template(session, template_id)
+    if stage in (None, ""):
+        raise ImportRefused("import.stage_required")
+    stage = check_stage(stage)
+    operator = str(operator or "").strip()
+    if not operator:
+        raise ImportRefused("import.operator_required")
+    if operator == "shared":
+        if not actor.sees_all:
+            raise ImportRefused("import.operator_not_allowed")
+        return dict(template=template, stage=stage, ownership="shared", operator_ids=[])
+    try:
+        user = session.get(User, int(operator))
+    except ValueError:
+        user = None
+    if user is None or not user.active:
+        raise ImportRefused("import.operator_required")
+    if user.id != actor.id and not actor.sees_all:
+        raise ImportRefused("import.operator_not_allowed")
+    return dict(template=template, stage=stage, ownership="personal", operator_ids=[user.id])
+
+
+def create_job(session: Session, actor: User, *, template: ImportTemplate, filename: str,
+               stage: str | None, ownership: str, operator_ids: list[int],
+               allow_duplicates: bool, import_valid_rows: bool, clock=SYSTEM_CLOCK) -> ImportJob:
+    job = ImportJob(user_id=actor.id, template_id=template.id, filename=(filename or "")[:200],
+                    stage=stage or ARCHIVE, ownership=ownership, operator_ids=list(operator_ids),
+                    allow_duplicates=bool(allow_duplicates),
+                    import_valid_rows=bool(import_valid_rows), status="queued", total_rows=0,
+                    processed_rows=0, imported=0, duplicates=0, rejected=0, report=[],
+                    created_at=clock.now())
+    session.add(job)
+    session.flush()
+    return job
+
+
+def may_see_job(user: User, job: ImportJob) -> bool:
+    return user.role.is_admin or job.user_id == user.id
+
+
+def get_job(session: Session, actor: User, job_id, *, with_report: bool = True) -> ImportJob:
+    """A job its owner (or an admin) may see; anyone else gets 'not found'. The progress
+    poll leaves out the report (it can hold a row per line of a large file)."""
+    options = [] if with_report else [defer(ImportJob.report)]
+    try:
+        job = session.get(ImportJob, int(job_id), populate_existing=True, options=options)
+    except (TypeError, ValueError):
+        job = None
+    if job is None or not may_see_job(actor, job):
+        raise ImportNotFound("import_job.not_found")
+    return job
+
+
+def list_jobs(session: Session, actor: User, limit: int = 20) -> list[ImportJob]:
+    stmt = select(ImportJob).order_by(ImportJob.id.desc()).limit(limit)
+    if not actor.role.is_admin:
+        stmt = stmt.where(ImportJob.user_id == actor.id)
+    return list(session.scalars(stmt))
+
+
+def progress_percent(job: ImportJob) -> int:
+    """Validation fills the first half of the bar, writing the second."""
+    if job.status in FINISHED:
+        return 100
+    if job.status == "validating":
+        return min(50, job.processed_rows * 50 // job.total_rows) if job.total_rows else 0
+    if job.status == "importing":
+        todo = job.total_rows - job.rejected - job.duplicates
+        return 50 + (min(50, job.processed_rows * 50 // todo) if todo > 0 else 50)
+    return 0
+
+
+def error_text(job: ImportJob, lang: str) -> str | None:
+    if not job.error:
+        return None
+    try:
+        data = json.loads(job.error)
+        return render(data["key"], lang, **data.get("params", {}))
+    except (ValueError, KeyError, TypeError):
+        return job.error
+
+
+def reason_text(entry: dict, lang: str) -> str:
+    return render(entry["reason"], lang, **entry.get("params", {})) if entry.get("reason") else ""
+
+
+def warning_text(entry: dict, lang: str) -> str:
+    name = entry.get("same_phone_as")
+    return render("import.same_phone", lang, name=name) if name else ""
+
+
+def report_table(job: ImportJob, lang: str) -> tuple[list[str], list[list]]:
+    """Headers and rows of the downloadable result report."""
+    english = lang.startswith("en")
+    headers = (["Row", "Company name", "Status", "Reason", "Warning"] if english
+               else ["行号", "客户名称", "结果", "原因", "提示"])
+    status = {"imported": ("已导入", "imported"), "duplicate": ("重复,已跳过", "duplicate"),
+              "rejected": ("已拒绝", "rejected")}
+    rows = [[e["row"], e.get("name") or "", status.get(e["status"], (e["status"],) * 2)[english],
+             reason_text(e, lang), warning_text(e, lang)] for e in job.report or []]
+    return headers, rows
+
+
+# ------------------------------------------------------------------------------------------
+# reading the file
+
+def _norm_header(text) -> str:
+    return str(text).strip().lower().replace(" ", "").rstrip(":：*")
+
+
+HEADER_LABELS: dict[str, str] = {}
+for _field in CUSTOMER_DATA_FIELDS:
+    for _text in (_field, *FIELD_LABELS.get(_field, ())):
+        HEADER_LABELS.setdefault(_norm_header(_text), _field)
+
+
+def check_header(values, template: ImportTemplate) -> None:
+    """Refuse a file whose header row does not fit the template: more columns than the
+    template, a mapped column missing, or a heading that names another field."""
+    mapping = template.mapping
+    filled = [i for i, v in enumerate(values) if not is_blank(v)]
+    width = filled[-1] + 1 if filled else 0
+    if width > len(mapping) or (width < len(mapping) and any(mapping[width:])):
+        raise ImportRefused("import.columns_mismatch", found=width, expected=len(mapping),
+                            template=template.name)
+    for i, field in enumerate(mapping):
+        if field is None or i >= len(values) or is_blank(values[i]):
+            continue
+        named = HEADER_LABELS.get(_norm_header(values[i]))
+        if named is not None and named != field:
+            raise ImportRefused("import.header_mismatch", column=column_letter(i + 1),
+                                header=str(values[i]).strip()[:40], field=field)
+
+
+def preflight(path, template: ImportTemplate) -> int | None:
+    """Quick checks before a job is queued (the file opens, its size and header fit);
+    returns the number of data rows the file declares, if it does."""
+    with SheetReader(path) as sheet:
+        declared = _declared_data_rows(sheet, template)
+        if template.header_rows:
+            header = None
+            for number, values in sheet.rows(len(template.mapping) + EXTRA_COLUMNS):
+                header = values
+                if number == template.header_rows:
+                    break
+            if header is not None:
+                check_header(header, template)
+        return declared
+
+
+def _declared_data_rows(sheet: SheetReader, template: ImportTemplate) -> int | None:
+    if sheet.declared_rows is None:
+        return None
+    rows = max(sheet.declared_rows - template.header_rows, 0)
+    if rows > import_files.MAX_ROWS:
+        raise ImportRefused("import.too_many_rows", limit=import_files.MAX_ROWS)
+    return rows
+
+
+class RowChecker:
+    """Turns one spreadsheet row into clean customer values, or a rejection reason."""
+
+    def __init__(self, template: ImportTemplate, scan):
+        self.columns = [(i, f, column_letter(i + 1)) for i, f in enumerate(template.mapping) if f]
+        self.name_column = next(i for i, f, _ in self.columns if f == "name")
+        self.width = len(template.mapping)
+        self.formulas = scan.formula_cells
+        self.scan = scan
+
+    def check(self, number: int, values) -> tuple[dict | None, tuple | None]:
+        """(values, None) or (None, (reason key, params))."""
+        data = {}
+        formulas = self.formulas
+        for i, field, letter in self.columns:
+            value = values[i] if i < len(values) else None
+            if formulas and (number, i + 1) in formulas:
+                if value is None:
+                    return None, ("import.formula_without_value", {"column": letter})
+                if isinstance(value, str) and value in ERROR_VALUES:
+                    return None, ("import.error_value", {"column": letter, "value": value})
+            if value is None:
+                continue
+            if value.__class__ is not str:
+                value = cell_text(value)
+            try:
+                data[field] = clean_value(field, value)
+            except InvalidValue:
+                return None, ("import.bad_value", {"column": letter, "field": field})
+        extra = values[self.width:]
+        if extra.count(None) != len(extra):
+            for j, value in enumerate(extra, self.width + 1):
+                if not is_blank(value):
+                    return None, ("import.extra_data", {"column": column_letter(j)})
+        if not data.get("name"):
+            merged = self.scan.merged and self.scan.merged_range(number, self.name_column + 1)
+            if merged and merged[0] != number:
+                r1, c1, r2, c2 = merged
+                cells = "%s%d:%s%d" % (column_letter(c1), r1, column_letter(c2), r2)
+                return None, ("import.name_merged", {"cells": cells})
+            return None, ("customer.name_required", {})
+        return data, None
+
+
+# ------------------------------------------------------------------------------------------
+# the job
+
+def run_job(sessionmaker, job_id: int, path, clock=SYSTEM_CLOCK) -> None:
+    """Run a queued job to its end (done, rejected or failed). Never raises."""
+    with sessionmaker() as session:
+        job = session.get(ImportJob, job_id)
+        if job is None:
+            return
+        try:
+            ImportRun(session, job, clock).run(path)
+        except Exception as exc:  # the job must always end in a defined state
+            session.rollback()
+            if isinstance(exc, ImportRefused):
+                error = {"key": exc.key, "params": exc.params}
+            else:
+                log.exception("import job %s failed", job_id)
+                error = {"key": "import.failed", "params": {"detail": type(exc).__name__}}
+            job = session.get(ImportJob, job_id, populate_existing=True)
+            job.status = "failed"
+            job.error = json.dumps(error, ensure_ascii=False)[:500]
+            job.finished_at = clock.now()
+            session.commit()
+
+
+class ImportRun:
+    def __init__(self, session: Session, job: ImportJob, clock):
+        self.session, self.job, self.clock = session, job, clock
+        self.problems: list[dict] = []        # rejected and duplicate rows, in row order
+        self.seen_names: dict[str, int] = {}   # name -> first row that will be imported
+        self.seen_phones: dict[str, str] = {}  # e164 -> name of the first row with it
+        self.valid = 0
+        dialect = session.get_bind().dialect.name
+        self.sqlite, self.postgresql = dialect == "sqlite", dialect == "postgresql"
+
+    def one_of(self, column, values):
+        """`column IN values`; on PostgreSQL one array parameter however many values (psycopg
+        would otherwise parse a statement with thousands of placeholders)."""
+        values = list(values)
+        if self.postgresql:  # IN (SELECT unnest(:array)): index lookups even in a generic plan
+            return column.in_(select(func.unnest(literal(values, ARRAY(column.type)))))
+        return column.in_(values)
+
+    # -- pass 1 --------------------------------------------------------------------------
+
+    def run(self, path) -> None:
+        job, session = self.job, self.session
+        template = session.get(ImportTemplate, job.template_id) if job.template_id else None
+        if template is None:
+            raise ImportRefused("import_template.not_found")
+        self.actor = session.get(User, job.user_id) if job.user_id else None
+        self.stage = check_stage(job.stage)
+        with tempfile.TemporaryFile() as spool:
+            with SheetReader(path) as sheet:
+                job.status = "validating"
+                job.total_rows = _declared_data_rows(sheet, template) or 0
+                session.commit()
+                self.validate(sheet, template, spool)
+            del sheet  # free the workbook's string table before writing
+            self.seen_names.clear()
+            self.seen_phones.clear()
+            if job.rejected and not job.import_valid_rows:
+                job.status = "rejected"          # nothing is written
+                job.report = self.problems
+            else:
+                job.status = "importing"
+                job.processed_rows = 0
+                session.commit()
+                spool.seek(0)
+                self.write(spool)
+                job.status = "done"
+        job.processed_rows = job.total_rows
+        job.finished_at = self.clock.now()
+        session.commit()
+
+    def validate(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
+        checker = RowChecker(template, sheet.scan)
+        header_rows = template.header_rows
+        e164 = normalize_phone
+        batch, data_rows = [], 0
+        for number, values in sheet.rows(len(template.mapping) + EXTRA_COLUMNS):
+            if number <= header_rows:
+                if number == header_rows:
+                    check_header(values, template)
+                continue
+            if values.count(None) == len(values) or all(is_blank(v) for v in values):
+                continue
+            data_rows += 1
+            if data_rows > import_files.MAX_ROWS:
+                raise ImportRefused("import.too_many_rows", limit=import_files.MAX_ROWS)
+            data, reason = checker.check(number, values)
+            if reason is not None:
+                name = values[checker.name_column]
+                name = cell_text(name) if name is not None else None
+                self.problem(number, str(name)[:200] if name is not None else None, *reason)
+            else:
+                batch.append((number, data, (e164(data.get("phone")), e164(data.get("mobile")),
+                                             e164(data.get("fax")))))
+            if len(batch) == BATCH:
+                self.check_batch(batch, spool)
+                batch = []
+                self.progress(data_rows)
+            elif data_rows % WRITE_BATCH == 0:
+                self.progress(data_rows)
+        self.check_batch(batch, spool)
+        if data_rows == 0:
+            raise ImportRefused("import.no_rows")
+        self.job.total_rows = data_rows
+        self.progress(data_rows)
+
+    def problem(self, number: int, name, key: str, params: dict | None = None) -> None:
+        duplicate = key in DUPLICATE_KEYS and self.job.allow_duplicates
+        entry = {"row": number, "name": name, "status": "duplicate" if duplicate else "rejected",
+                 "reason": key}
+        if params:
+            entry["params"] = params
+        self.problems.append(entry)
+        if duplicate:
+            self.job.duplicates += 1
+        else:
+            self.job.rejected += 1
+
+    def progress(self, processed: int, pause: bool = False) -> None:
+        """Commit the counts. After a long write on SQLite, whose lock is database-wide, pause
+        so that waiting requests get their turn."""
+        self.job.processed_rows = processed
+        self.session.commit()
+        if pause and self.sqlite:
+            time.sleep(SQLITE_PAUSE_SECONDS)
+
+    def check_batch(self, batch: list, spool) -> None:
+        """Duplicate names (earlier rows, the database) and phones already known."""
+        if not batch:
+            return
+        names = {data["name"] for _, data, _ in batch}
+        existing = set(self.session.scalars(select(Customer.name)
+                                            .where(self.one_of(Customer.name, names))))
+        accepted = []
+        for number, data, phones in batch:
+            name = data["name"]
+            first = self.seen_names.get(name)
+            if first is not None:
+                self.problem(number, name, "import.duplicate_in_file", {"row": first})
+            elif name in existing:
+                self.problem(number, name, "import.duplicate_in_database")
+            else:
+                self.seen_names[name] = number
+                accepted.append((number, data, phones))
+        known = self.phones_in_database({p for _, _, phones in accepted for p in phones if p})
+        rows = []
+        for number, data, phones in accepted:
+            same = None
+            for p in phones:
+                if p and same is None:
+                    same = known.get(p) or self.seen_phones.get(p)
+            for p in phones:
+                if p:
+                    self.seen_phones.setdefault(p, data["name"])
+            rows.append((number, data, phones, same))
+        self.valid += len(rows)
+        pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def phones_in_database(self, numbers: set[str]) -> dict[str, str]:
+        """e164 -> name of a customer having it (own numbers or a contact's)."""
+        if not numbers:
+            return {}
+        found: dict[str, str] = {}
+        wanted = list(numbers)
+        for start in range(0, len(wanted), BATCH):
+            part = wanted[start:start + BATCH]
+            rows = self.session.execute(
+                select(Customer.name, Customer.phone_e164, Customer.mobile_e164, Customer.fax_e164)
+                .where(or_(self.one_of(Customer.phone_e164, part),
+                           self.one_of(Customer.mobile_e164, part),
+                           self.one_of(Customer.fax_e164, part))).order_by(Customer.id))
+            for name, *numbers_ in rows:
+                for p in numbers_:
+                    if p in numbers:
+                        found.setdefault(p, name)
+            rows = self.session.execute(
+                select(Customer.name, Contact.phone_e164, Contact.mobile_e164)
+                .join(Customer, Customer.id == Contact.customer_id)
+                .where(or_(self.one_of(Contact.phone_e164, part),
+                           self.one_of(Contact.mobile_e164, part)))
+                .order_by(Contact.id))
+            for name, *numbers_ in rows:
+                for p in numbers_:
+                    if p in numbers:
+                        found.setdefault(p, name)
+        return found
+
+    # -- pass 2 --------------------------------------------------------------------------
+
+    def write(self, spool) -> None:
+        imported: list[dict] = []
+        pending: list = []
+        written = 0
+        more = True
+        while more:
+            try:
+                pending += pickle.load(spool)
+            except EOFError:
+                more = False
+            while len(pending) >= WRITE_BATCH or (pending and not more):
+                part, pending = pending[:WRITE_BATCH], pending[WRITE_BATCH:]
+                done = self.insert_batch(part)
+                imported += done
+                written += len(part)
+                self.job.imported += len(done)
+                self.progress(written, pause=True)
+        report = self.problems + imported
+        report.sort(key=itemgetter("row"))
+        self.job.report = report
+
+    def insert_batch(self, rows: list, retry: bool = True) -> list[dict]:
+        """Insert the rows; returns their report entries. Should another user have added one
+        of the names since the validation, the insert fails and is retried without it."""
+        session = self.session
+        mark = len(self.problems)
+        if not retry:  # the insert hit a name added since the validation: skip those rows
+            names = [data["name"] for _, data, _, _ in rows]
+            taken = set(session.scalars(select(Customer.name)
+                                        .where(self.one_of(Customer.name, names))))
+            for number, data, _, _ in rows:
+                if data["name"] in taken:
+                    self.problem(number, data["name"], "import.duplicate_in_database")
+            rows = [r for r in rows if r[1]["name"] not in taken]
+        if not rows:
+            return []
+        now = self.clock.now()
+        actor_id = self.actor.id if self.actor else None
+        base = {**{f: None for f in CUSTOMER_DATA_FIELDS}, **DEFAULTS,
+                "stage": self.stage, "ownership": self.job.ownership, "created_by_id": actor_id,
+                "created_at": now, "updated_at": now, "stage_changed_at": now}
+        params = []
+        for _, data, phones, _ in rows:
+            values = {**base, **data}
+            if values["time_zone"] is None:
+                values["time_zone"] = DEFAULTS["time_zone"]
+            values["phone_e164"], values["mobile_e164"], values["fax_e164"] = phones
+            params.append(values)
+        customers = Customer.__table__
+        try:
+            session.execute(insert(customers), params)
+        except IntegrityError:  # a name taken between the check and the insert
+            session.rollback()
+            del self.problems[mark:]
+            if not retry:
+                raise
+            return self.insert_batch(rows, retry=False)
+        # Operators and history: one INSERT ... SELECT each, finding the new rows by their
+        # (unique) names, rather than a row per customer from Python.
+        names = [p["name"] for p in params]
+        is_new = self.one_of(customers.c.name, names)
+        operators = self.job.operator_ids or []
+        for user_id in operators:
+            session.execute(insert(CustomerOperator.__table__).from_select(
+                ["customer_id", "user_id"],
+                select(customers.c.id, literal(user_id, Integer)).where(is_new)))
+        history = OperatorHistory.__table__
+        session.execute(insert(history).from_select(
+            ["customer_id", "actor_id", "action", "from_mode", "to_mode", "from_operators",
+             "to_operators", "at"],
+            select(customers.c.id, literal(actor_id, Integer), literal("import"),
+                   null(), literal(self.job.ownership),
+                   literal([], history.c.from_operators.type),
+                   literal(operators, history.c.to_operators.type),
+                   literal(now, history.c.at.type)).where(is_new)))
+        entries = []
+        for number, data, _, same in rows:
+            entry = {"row": number, "name": data["name"], "status": "imported"}
+            if same:
+                entry["same_phone_as"] = same
+            entries.append(entry)
+        return entries
