@@ -127,16 +127,63 @@ def cmd_run(settings, args):
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    web = start_web(settings, maker)
     print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    web = start_web(settings, maker)
     print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
+    stoppers = [web.shutdown]
+    for starter in (start_fastagi, start_pbx_and_listener, start_retention):
+        for line, stopper in starter(settings, maker, stop, simulate=args.demo):
+            print(f"started: {line}")
+            stoppers.append(stopper)
     print(f"started: reminder worker (every {args.interval:g} s)", flush=True)
-    print("not yet part of the system: FastAGI server, dialer, PBX simulator "
-          "(see the open issues)")
+    print("not yet part of the system: the predictive dialer (issue 4)")
     print("stop: Ctrl-C", flush=True)
     reminder_loop(maker, stop, args.interval)
-    web.shutdown()
+    for stopper in reversed(stoppers):
+        stopper()
     print("stopped")
+
+
+def start_fastagi(settings, maker, stop, simulate):
+    from agi.handlers import registry
+    from agi.server import FastAGIServer
+    server = FastAGIServer(registry, maker, settings.agi_host, settings.agi_port).start()
+    yield (f"FastAGI server on {settings.agi_host}:{server.port} "
+           f"(handlers: {', '.join(sorted(registry.names()))})", lambda: server.shutdown(5))
+
+
+def start_pbx_and_listener(settings, maker, stop, simulate):
+    """With --demo a PBX simulator stands in for Asterisk on the AMI port; the screen-pop
+    listener connects to whichever answers there."""
+    import secrets
+
+    from agi.events import ScreenPopListener
+    from recordings.store import RecordingStore
+    secret = settings.ami_secret
+    port = settings.ami_port
+    if simulate:
+        from agi.pbxsim.ami_server import AMIServer
+        secret = secret or secrets.token_hex(16)
+        pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret}).start()
+        port = pbx.port
+        yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
+    if not secret:
+        log.warning("ami_secret is not set: screen pops are off")
+        return
+    listener = ScreenPopListener(maker, host=settings.ami_host, port=port,
+                                 username=settings.ami_username, secret=secret,
+                                 store=RecordingStore(settings.data_dir / "recordings")).start()
+    yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
+
+
+def start_retention(settings, maker, stop, simulate):
+    from recordings.retention import retention_loop
+    from recordings.store import RecordingStore
+    store = RecordingStore(settings.data_dir / "recordings")
+    thread = threading.Thread(target=retention_loop, args=(maker, store, stop),
+                              name="retention", daemon=True)
+    thread.start()
+    yield "recording retention job (hourly)", lambda: None
 
 
 def start_web(settings, maker):

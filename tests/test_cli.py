@@ -16,8 +16,9 @@ from models.schema import Customer, CustomerOperator, Event, User
 
 def dialfunnel(db_url, tmp_path, *args, web_port=None, **kw):
     env = {**os.environ, "DIALFUNNEL_DATABASE_URL": db_url, "DIALFUNNEL_DATA_DIR": str(tmp_path)}
-    if web_port is not None:
-        env["DIALFUNNEL_WEB_PORT"] = str(web_port)
+    if web_port is not None:  # the whole system on free ports
+        env.update(DIALFUNNEL_WEB_PORT=str(web_port), DIALFUNNEL_AGI_PORT="0",
+                   DIALFUNNEL_AMI_PORT="0")
     return subprocess.Popen([sys.executable, "-m", "dialfunnel.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
@@ -45,7 +46,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
                                     remind=True)
         s.commit()
 
-    run = dialfunnel(db_url, tmp_path, "run", "--interval", "0.2", web_port=0)
+    run = dialfunnel(db_url, tmp_path, "run", "--demo", "--interval", "0.2", web_port=0)
     lines = []
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -57,6 +58,14 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
             break
     login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
     assert "登录" in login_page
+    started = "".join(lines)
+    for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
+                 "screen-pop listener", "recording retention"):
+        assert part in started, started
+    agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
+    from agi.pbxsim.agi_driver import run_call
+    call = run_call("127.0.0.1", agi_port, "ping")
+    assert call.variables["DIALFUNNEL_STATUS"] == "OK"
     time.sleep(2.0)
     run.send_signal(signal.SIGTERM)
     out, _ = run.communicate(timeout=30)
