@@ -186,6 +186,38 @@ def start_retention(settings, maker, stop, simulate):
     yield "recording retention job (hourly)", lambda: None
 
 
+def _wait_for_signal() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+def cmd_web(settings, args):
+    """The web app alone (systemd unit dialfunnel-web)."""
+    _, maker = open_database(settings)
+    stop = _wait_for_signal()
+    web = start_web(settings, maker)
+    print(f"web on http://{settings.web_host}:{web.server_port}/", flush=True)
+    stop.wait()
+    web.shutdown()
+
+
+def cmd_worker(settings, args):
+    """Reminders, recording retention and the screen-pop listener on the configured
+    Asterisk (systemd unit dialfunnel-worker)."""
+    _, maker = open_database(settings)
+    stop = _wait_for_signal()
+    stoppers = []
+    for starter in (start_pbx_and_listener, start_retention):
+        for line, stopper in starter(settings, maker, stop, simulate=False):
+            print(f"started: {line}", flush=True)
+            stoppers.append(stopper)
+    reminder_loop(maker, stop, args.interval)
+    for stopper in reversed(stoppers):
+        stopper()
+
+
 def start_web(settings, maker):
     """The web app on a threaded WSGI server in the background (production: gunicorn)."""
     from werkzeug.serving import make_server
@@ -226,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen = prompts_sub.add_parser("generate", help="speak ivr_flows/prompts.yaml into sound files")
     gen.add_argument("--force", action="store_true")
     gen.set_defaults(func=cmd_prompts_generate)
+
+    sub.add_parser("web", help="serve the web app only").set_defaults(func=cmd_web)
+    worker = sub.add_parser("worker", help="reminders, retention and screen pops only")
+    worker.add_argument("--interval", type=float, default=15.0)
+    worker.set_defaults(func=cmd_worker)
 
     dash = sub.add_parser("dashboard", help="print a user's sales main line grid")
     dash.add_argument("username")

@@ -1,0 +1,605 @@
+"""FastAGI load benchmark: how many IVR calls the FastAGI server takes, and at what latency.
+Prints figures; it is not a test.
+
+    python bench/agi_load.py                          # SQLite with the demo company
+    python bench/agi_load.py --levels 100 --classic-calls 10 --duration 6
+    python bench/agi_load.py --database-url postgresql+psycopg:///dialfunnel_bench
+
+What runs, all on this machine (loopback only; every loop is bounded in time):
+  server   `python -m agi.server --max-calls 1100` in its own process, a fresh one per row, on a
+           database holding the demo company (dialfunnel.demo.load_demo).
+  handler  `ivr?flow=main` when agi/handlers registers an `ivr` handler (the callers press
+           --ivr-keys); otherwise `bench_ivr` below, which does what ivr_flows/main.yaml's
+           "order status by caller ID" branch does: 6 AGI commands and one indexed lookup
+           (models.customers.find_by_phone); the server adds SET VARIABLE DIALFUNNEL_STATUS (7).
+  callers  a separate process of simulated Asterisk channels (one thread each): the env block one
+           line per write, replies from agi.pbxsim.agi_driver.SimChannel (the replies a real
+           Asterisk 22 gives, see tests/fixtures/asterisk), the closing HANGUP.
+  classic  the same handler as classic AGI, one `python -m agi.server --stdin bench_ivr` process
+           per call fed over pipes (what Asterisk does for AGI(script)), for comparison.
+
+Two modes per number of channels:
+  paced    every caller spends --rate-derived seconds in the prompts (channels / rate, with
+           jitter, starts staggered), so N sessions are held at once while about `rate` calls a
+           second arrive: the goal "1,000 concurrent sessions held, >= 300 IVR calls/s".
+  max      callers answer at once: the server's capacity (calls/s) and latency under saturation.
+
+Figures (steady state: the calls that end between the ramp-up and the deadline):
+  calls/s             completed calls per second
+  ms/cmd p50 / p99    added latency per AGI command: from the caller's reply (or the env block)
+                      to the server's next command (or its close), i.e. what the server adds
+  lookup p99          the same for the command right after the database lookup
+  held                sessions open at once (client side, max; server threads, max)
+  RSS MB              the server's peak resident memory (VmHWM)
+  CPU ms/call         server CPU time (user+sys) per completed call
+  DB conns            peak database connections of the server (SQLite: open handles on the file;
+                      PostgreSQL: pg_stat_activity)
+  cmds/call           AGI commands per call (with the closing SET VARIABLE DIALFUNNEL_STATUS)
+  other CPU           share of the machine's CPUs used meanwhile by processes that are not part
+                      of the benchmark (a shared machine makes the figures worse, never better)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from agi.handlers import register  # noqa: E402
+
+MENU_PROMPT = "dialfunnel/main-menu"
+
+
+def _sqlite_deferred_begin() -> None:
+    """Experiment (--sqlite-begin deferred), applied in the server process before it creates its
+    engine: SQLite transactions start with a plain BEGIN instead of models.db's BEGIN IMMEDIATE,
+    so read-only lookups share the database (WAL) instead of queueing for the write lock."""
+    from sqlalchemy import event
+
+    import models.db
+
+    original = models.db.make_engine
+
+    def make_engine(url, **kwargs):
+        engine = original(url, **kwargs)
+        if url.startswith("sqlite"):
+            for listener in list(engine.dispatch.begin):
+                event.remove(engine, "begin", listener)
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    models.db.make_engine = make_engine
+
+
+if os.environ.get("AGI_LOAD_SQLITE_BEGIN") == "deferred":
+    _sqlite_deferred_begin()
+
+
+def _register_ivr_open() -> None:
+    """The production `ivr` handler (agi/handlers/ivr.py, ivr_flows/main.yaml) with its clock
+    pinned inside office hours (Thursday 10:00 Asia/Shanghai), so the main menu, not the
+    after-hours flow, answers whatever the time of the run."""
+    from agi.handlers.ivr import make_ivr_handler
+    from models.clock import FakeClock
+
+    register("ivr_open", make_ivr_handler(clock=FakeClock()))
+
+
+if os.environ.get("AGI_LOAD_IVR") == "open":
+    _register_ivr_open()
+
+SUCCESS = {"OK", "COMPLETED", "TRANSFER", "CALLBACK", "VOICEMAIL", "FAX"}
+
+
+@register("bench_ivr")
+def bench_ivr(agi, session, args):
+    """ivr_flows/main.yaml's order-status-by-caller-ID branch, as AGI commands."""
+    from models.customers import find_by_phone
+
+    agi.answer()                                                        # 1
+    key = agi.stream_file(MENU_PROMPT, "0123456789*#")                  # 2 (caller presses 1)
+    if key != "1":
+        agi.set_variable("DIALFUNNEL_TRANSFER", "queue:sales")
+        return None
+    customers = find_by_phone(session, agi.env.get("agi_callerid", ""))  # indexed lookup
+    customer_id = customers[0].id if customers else 0
+    session.commit()  # hand the connection back to the pool before playing more prompts
+    agi.say_digits(customer_id)                                         # 3
+    agi.stream_file("dialfunnel/order-status" if customers else "dialfunnel/not-found", "")  # 4
+    agi.set_variable("DIALFUNNEL_CUSTOMER", customer_id)                # 5
+    agi.set_variable("DIALFUNNEL_TRANSFER", "queue:sales")             # 6
+    return None
+
+
+# -- the callers (run in their own process: `agi_load.py _client <json>`) ----------------------
+
+def _client_main(spec: dict) -> dict:
+    from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
+    from agi.protocol import Transport
+
+    host, port, script = spec["host"], spec["port"], spec["script"]
+    channels, duration, hold = spec["channels"], spec["duration"], spec["hold"]
+    warmup = spec["warmup"]
+    phones = spec["phones"]
+    keys = spec["keys"]
+    lock = threading.Lock()
+    inflight = [0]
+    peak = [0]
+    calls: list[tuple[float, float, str, list[float], int | None, str]] = []
+    numbers = iter(range(1, 10**9))
+    started = time.monotonic()
+    deadline = started + duration
+
+    def one_call(rng: random.Random) -> None:
+        with lock:
+            number = next(numbers)
+        delays = {}
+        if hold:
+            total = hold * rng.uniform(0.8, 1.2)
+            delays = {1: total * 0.6, 3: total * 0.4}  # the menu and the answer prompts
+        scenario = Scenario(keys=list(keys), delays=delays, timeout=60.0)
+        env = build_env(host, port, script, callerid=rng.choice(phones),
+                        channel="PJSIP/dialfunnel-trunk-%08x" % number,
+                        uniqueid="%d.%d" % (time.time(), number))
+        sim = SimChannel(scenario, dict(env))
+        gaps: list[float] = []
+        lookup_at = [None]
+        error = ""
+        t0 = time.monotonic()
+        with lock:
+            inflight[0] += 1
+            peak[0] = max(peak[0], inflight[0])
+        try:
+            sock = socket.create_connection((host, port), timeout=10)
+        except OSError as exc:
+            error = f"connect: {exc.__class__.__name__}"
+        else:
+            try:
+                transport = Transport.from_socket(sock, write_timeout=30)
+                for key, value in env:
+                    transport.write(f"{key}: {value}\n".encode())
+                transport.write(b"\n")
+                sent = time.perf_counter()
+                for index in range(64):
+                    raw = transport.readline(60.0, limit=8192)
+                    now = time.perf_counter()
+                    gaps.append(now - sent)  # the server's turn: our reply -> its next line
+                    if not raw:
+                        break
+                    if delays.get(index):
+                        time.sleep(delays[index])
+                    replies, hangs_up = sim.handle(index, raw[:-1].decode())
+                    if lookup_at[0] is None and keys and keys[0] and \
+                            replies[0].startswith("200 result=%d " % ord(keys[0][0])):
+                        lookup_at[0] = index + 1  # the key that starts the lookup was pressed
+                    out = "".join(r + "\n" for r in replies)
+                    if hangs_up and not sim.dead:  # the handler hung up: Asterisk says HANGUP
+                        sim.dead = True
+                        out += "HANGUP\n"
+                    transport.write(out.encode())
+                    sent = time.perf_counter()
+                transport.write(b"HANGUP\n")
+            except Exception as exc:  # noqa: BLE001 - counted and reported
+                error = f"{exc.__class__.__name__}"
+            finally:
+                sock.close()
+        t1 = time.monotonic()
+        with lock:
+            inflight[0] -= 1
+            calls.append((t0 - started, t1 - started, sim.variables.get("DIALFUNNEL_STATUS") or "",
+                          gaps, lookup_at[0], error))
+
+    def worker(seed: int) -> None:
+        rng = random.Random(seed)
+        time.sleep(rng.uniform(0, spec["stagger"]))
+        while time.monotonic() < deadline:
+            one_call(rng)
+
+    samples: list[int] = []
+
+    def sampler() -> None:
+        while time.monotonic() < deadline:
+            with lock:
+                samples.append(inflight[0])
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(channels)]
+    threading.Thread(target=sampler, daemon=True).start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(duration + 120)
+    window = (warmup, duration)
+    steady = [c for c in calls if window[0] <= c[1] <= window[1]]  # completed within the window
+    ok = [c for c in steady if c[2] in SUCCESS and not c[5]]
+    gaps = sorted(g * 1000 for c in ok for g in c[3])
+    lookup = sorted(c[3][c[4]] * 1000 for c in ok if c[4] is not None and c[4] < len(c[3]))
+    statuses: dict[str, int] = {}
+    for c in steady:  # outcome words of the handler (ivr: TRANSFER, COMPLETED...) or errors
+        label = c[5] or c[2] or "(none)"
+        statuses[label] = statuses.get(label, 0) + 1
+    in_window = samples[int(window[0] / 0.05):] or [0]
+    return {
+        "calls": len(steady), "ok": len(ok), "statuses": statuses,
+        "window_s": window[1] - window[0],
+        "calls_per_s": len(ok) / (window[1] - window[0]),
+        "ms_p50": pct(gaps, 0.50), "ms_p99": pct(gaps, 0.99), "ms_max": gaps[-1] if gaps else 0.0,
+        "lookup_p99": pct(lookup, 0.99),
+        "commands_per_call": statistics.fmean(len(c[3]) - 1 for c in ok) if ok else 0,
+        "lookups": len(lookup),
+        "held_max": peak[0], "held_mean": statistics.fmean(in_window),
+        "all_calls": len(calls),
+        "client_cpu_s": time.process_time(),
+    }
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(p * len(values)))]
+
+
+# -- the server and what we watch of it ------------------------------------------------------
+
+IVR_SCRIPT = [False]  # set by main(): the server processes register ivr_open
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    out = {}
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            out[key] = value.strip()
+    return out
+
+
+def busy_seconds() -> float:
+    """CPU time all processes of the machine have used (/proc/stat), in seconds."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class DbWatch:
+    """Counts the server's database connections."""
+
+    def __init__(self, url: str, pid: int):
+        self.url, self.pid = url, pid
+        self.path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite") else None
+        self.engine = None
+        if not self.path:
+            from sqlalchemy import create_engine
+            self.engine = create_engine(url, pool_size=1, max_overflow=0)
+
+    def count(self) -> int:
+        if self.path:
+            n = 0
+            try:
+                for fd in os.listdir(f"/proc/{self.pid}/fd"):
+                    try:
+                        if os.readlink(f"/proc/{self.pid}/fd/{fd}") == self.path:
+                            n += 1
+                    except OSError:
+                        pass
+            except OSError:
+                pass
+            return n
+        from sqlalchemy import text
+        with self.engine.connect() as conn:
+            return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                                    "current_database() AND pid <> pg_backend_pid()"))
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def server_env(url: str, workdir: Path, sqlite_begin: str = "immediate") -> dict:
+    env = dict(os.environ)
+    env["AGI_LOAD_SQLITE_BEGIN"] = sqlite_begin
+    env["AGI_LOAD_IVR"] = "open" if IVR_SCRIPT[0] else ""
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
+    env["DIALFUNNEL_DATABASE_URL"] = url
+    env["DIALFUNNEL_DATA_DIR"] = str(workdir)
+    env.pop("DIALFUNNEL_CONFIG", None)
+    return env
+
+
+def start_server(url: str, workdir: Path, port: int, log, sqlite_begin: str):
+    cmd = [sys.executable, "-m", "agi.server", "--port", str(port), "--max-calls", "1100",
+           "--import", "agi_load"]
+    proc = subprocess.Popen(cmd, env=server_env(url, workdir, sqlite_begin),
+                            stdout=subprocess.DEVNULL, stderr=log, cwd=str(workdir))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit(f"the server exited: see {log.name}")
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: str,
+              phones: list[str]) -> dict:
+    port = free_port()
+    with open(workdir / f"server-{mode}-{channels}.log", "w") as log:
+        server = start_server(url, workdir, port, log, opts.sqlite_begin)
+        watch = DbWatch(url, server.pid)
+        hold = channels / opts.rate if mode == "paced" else 0.0
+        duration = opts.duration + (hold * 1.2 if mode == "paced" else 0.0)
+        spec = {"host": "127.0.0.1", "port": port, "script": script, "channels": channels,
+                "duration": duration, "hold": hold, "keys": opts.ivr_keys,
+                "stagger": hold * 1.2 if mode == "paced" else 0.5,
+                "warmup": hold * 1.2 + 0.5 if mode == "paced" else 1.0, "phones": phones}
+        cpu0, busy0, wall0, own0 = cpu_seconds(server.pid), busy_seconds(), time.monotonic(), time.process_time()
+        client = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_client"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  env=server_env(url, workdir), text=True)
+        client.stdin.write(json.dumps(spec))
+        client.stdin.close()
+        threads = db_peak = 0
+        while client.poll() is None:
+            try:
+                threads = max(threads, int(proc_status(server.pid)["Threads"]))
+                db_peak = max(db_peak, watch.count())
+            except (OSError, KeyError, ValueError):
+                pass
+            time.sleep(0.1)
+        result = json.loads(client.stdout.read())
+        cpu = cpu_seconds(server.pid) - cpu0
+        others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - (time.process_time() - own0)
+        others_pct = 100 * max(0.0, others) / ((time.monotonic() - wall0) * (os.cpu_count() or 1))
+        rss = int(proc_status(server.pid)["VmHWM"].split()[0]) / 1024
+        server.terminate()
+        server.wait(60)
+        watch.close()
+    result.update(mode=mode, channels=channels, server_threads=threads - 2, db_conns=db_peak,
+                  cmds=result["commands_per_call"], others_pct=others_pct,
+                  server_cpu_pct=100 * cpu / (time.monotonic() - wall0),
+                  rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
+                  hold_s=hold)
+    return result
+
+
+# -- classic AGI: one process per call over pipes --------------------------------------------
+
+def classic_call(url: str, workdir: Path, script: str, phone: str, keys: list[str]) -> dict:
+    from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
+    from agi.protocol import Transport
+
+    handler = script.split("?")[0]
+    cmd = [sys.executable, "-m", "agi.server", "--stdin", script, "--import", "agi_load"]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=server_env(url, workdir), stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(workdir))
+    env = [(k, v) for k, v in build_env("", 0, handler, callerid=phone)
+           if not k.startswith("agi_network")]
+    env = [("agi_request", f"/usr/share/asterisk/agi-bin/dialfunnel-agi") if k == "agi_request"
+           else (k, v) for k, v in env]
+    sim = SimChannel(Scenario(keys=list(keys)), dict(env))
+    transport = Transport.from_fds(proc.stdout.fileno(), proc.stdin.fileno())
+    gaps = []
+    for key, value in env:
+        transport.write(f"{key}: {value}\n".encode())
+    transport.write(b"\n")
+    sent = time.perf_counter()
+    for index in range(64):
+        raw = transport.readline(60.0, limit=8192)
+        gaps.append(time.perf_counter() - sent)
+        if not raw:
+            break
+        replies, _ = sim.handle(index, raw[:-1].decode())
+        transport.write("".join(r + "\n" for r in replies).encode())
+        sent = time.perf_counter()
+    proc.stdin.close()  # (classic AGI: a hangup is SIGHUP, not a HANGUP line)
+    proc.wait(60)
+    proc.stdout.close()
+    return {"seconds": time.perf_counter() - t0, "gaps": gaps,
+            "status": sim.variables.get("DIALFUNNEL_STATUS")}
+
+
+def run_classic(opts, url: str, workdir: Path, script: str, phones: list[str]) -> dict:
+    rng = random.Random(7)
+    results: list[dict] = []
+    lock = threading.Lock()
+    todo = list(range(opts.classic_calls))
+
+    def worker():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+                phone = rng.choice(phones)
+            result = classic_call(url, workdir, script, phone, opts.ivr_keys)
+            with lock:
+                results.append(result)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(opts.classic_concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    ok = [r for r in results if r["status"] in SUCCESS]
+    first = sorted(r["gaps"][0] * 1000 for r in ok)
+    rest = sorted(g * 1000 for r in ok for g in r["gaps"][1:])
+    return {"calls": len(results), "ok": len(ok), "calls_per_s": len(ok) / elapsed,
+            "first_ms_p50": pct(first, 0.5), "ms_p50": pct(rest, 0.5), "ms_p99": pct(rest, 0.99),
+            "call_ms_p50": pct(sorted(r["seconds"] * 1000 for r in ok), 0.5)}
+
+
+# -- the database ----------------------------------------------------------------------------
+
+def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
+    """Demo company in an empty database; returns caller IDs to use: 80% numbers of known
+    customers (with orders when `with_orders`: the IVR's order status by caller ID finds some),
+    20% unknown numbers."""
+    import phonenumbers
+    from sqlalchemy import func, select
+
+    from models.clock import SYSTEM_CLOCK
+    from models.db import make_engine, make_sessionmaker
+    from models.migrate import upgrade
+    from models.schema import Customer, Order, User
+    from dialfunnel.demo import load_demo
+
+    engine = make_engine(url)
+    upgrade(engine)
+    maker = make_sessionmaker(engine)
+    with maker() as session:
+        if not session.scalar(select(func.count()).select_from(User)):
+            load_demo(session, customers=customers, clock=SYSTEM_CLOCK)
+            session.commit()
+        query = select(Customer.phone_e164, Customer.mobile_e164).order_by(Customer.id).limit(2000)
+        if with_orders:
+            query = query.where(Customer.id.in_(select(Order.customer_id)))
+        rows = session.execute(query).all()
+    engine.dispose()
+    known = []
+    for row in rows:
+        for e164 in row:
+            if e164:
+                number = phonenumbers.parse(e164)
+                known.append("".join(ch for ch in phonenumbers.format_number(
+                    number, phonenumbers.PhoneNumberFormat.NATIONAL) if ch.isdigit()))
+    rng = random.Random(2026)
+    unknown = ["139%08d" % rng.randrange(10**8) for _ in range(len(known) // 4)]
+    return known + unknown
+
+
+# -- report ----------------------------------------------------------------------------------
+
+def print_row(r: dict) -> None:
+    statuses = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())) or "-"
+    print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>8}{r['calls_per_s']:>9.1f}"
+          f"{r['ms_p50']:>9.2f}{r['ms_p99']:>9.2f}{r['lookup_p99']:>9.2f}"
+          f"{r['held_max']:>7}{r['server_threads']:>7}{r['rss_mb']:>8.1f}{r['cpu_ms_per_call']:>8.2f}"
+          f"{r['db_conns']:>6}{r['cmds']:>6.1f}{r['others_pct']:>7.0f}%  {statuses}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--levels", type=int, nargs="+", default=[100, 500, 1000],
+                   help="concurrent channels (default 100 500 1000)")
+    p.add_argument("--modes", nargs="+", default=["paced", "max"], choices=["paced", "max"])
+    p.add_argument("--rate", type=float, default=330.0,
+                   help="paced mode: calls/s offered; each call holds channels/rate seconds")
+    p.add_argument("--duration", type=float, default=8.0, help="seconds of steady load per row")
+    p.add_argument("--classic-calls", type=int, default=20)
+    p.add_argument("--classic-concurrency", type=int, default=2)
+    p.add_argument("--customers", type=int, default=5000, help="demo company size")
+    p.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
+    p.add_argument("--handler", choices=["auto", "ivr", "bench_ivr"], default="auto",
+                   help="auto: ivr when agi/handlers/ivr.py imports, else bench_ivr")
+    p.add_argument("--sqlite-begin", choices=["immediate", "deferred"], default="immediate",
+                   help="SQLite only: `deferred` is an experiment that replaces models.db's BEGIN "
+                        "IMMEDIATE with BEGIN in the server (reads stop queueing for the write lock)")
+    p.add_argument("--ivr-keys", nargs="*",
+                   help="DTMF the callers press, one entry per listening command (default: 2 for "
+                        "ivr: main menu -> order status by caller ID; 1 for bench_ivr)")
+    opts = p.parse_args(argv)
+
+    workdir = Path(tempfile.mkdtemp(prefix="agi-load-"))
+    url = opts.database_url or f"sqlite:///{workdir / 'bench.db'}"
+    use_ivr = False
+    if opts.handler != "bench_ivr" and (ROOT / "agi" / "handlers" / "ivr.py").exists():
+        try:
+            _register_ivr_open()
+            use_ivr = True
+        except Exception as exc:  # noqa: BLE001 - the IVR is another issue's work in progress
+            if opts.handler == "ivr":
+                raise
+            print(f"agi/handlers/ivr.py does not load ({exc.__class__.__name__}: {exc}); "
+                  "using bench_ivr")
+    IVR_SCRIPT[0] = use_ivr
+    script = "ivr_open?flow=main" if use_ivr else "bench_ivr"
+    if opts.ivr_keys is None:
+        opts.ivr_keys = ["2"] if use_ivr else ["1"]
+    kind = url.split("://")[0] + (f", BEGIN {opts.sqlite_begin.upper()}" if url.startswith("sqlite") else "")
+    print(f"preparing the database ({kind}, demo company of {opts.customers} customers)...", flush=True)
+    phones = prepare_database(url, opts.customers, with_orders=use_ivr)
+    if use_ivr:
+        print(f"handler: {script}: agi/handlers/ivr.py walking ivr_flows/main.yaml, clock pinned "
+              f"to office hours; callers press {' '.join(opts.ivr_keys)} (main menu -> order "
+              "status by caller ID: one lookup, then the orders are read out; unknown callers "
+              "go round the menu to an agent); one ivr_calls row written per call")
+    else:
+        print(f"handler: {script}: ANSWER, STREAM FILE menu -> '1', find_by_phone, SAY DIGITS, "
+              "STREAM FILE, SET VARIABLE x2; + DIALFUNNEL_STATUS")
+    print(f"machine: {os.cpu_count()} CPUs; server, callers and this script share them; "
+          f"logs in {workdir}\n")
+    print(f"{'mode':<7}{'chans':>6}{'calls':>8}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'lookup':>9}{'held':>7}{'thrds':>7}{'RSS MB':>8}{'CPU ms':>8}{'DB':>6}{'cmds':>6}{'other':>8}  outcomes")
+    print(f"{'':<7}{'':>6}{'':>8}{'':>9}{'/cmd':>9}{'/cmd':>9}{'p99 ms':>9}{'max':>7}{'max':>7}"
+          f"{'peak':>8}{'/call':>8}{'conns':>6}{'/call':>6}{'CPU':>8}")
+    rows = []
+    for mode in opts.modes:
+        for channels in opts.levels:
+            rows.append(run_level(mode, channels, opts, url, workdir, script, phones))
+            print_row(rows[-1])
+    paced = [r for r in rows if r["mode"] == "paced"]
+    if paced:
+        print(f"\npaced: each call holds ~channels/{opts.rate:g} s of prompts "
+              f"({', '.join('%d ch: %.2f s' % (r['channels'], r['hold_s']) for r in paced)})")
+    classic = None
+    if opts.classic_calls:
+        print(f"\nclassic AGI ({opts.classic_calls} calls, {opts.classic_concurrency} at a time, "
+              "one `python -m agi.server --stdin` process per call)...", flush=True)
+        classic = run_classic(opts, url, workdir, script, phones)
+        print(f"classic  calls {classic['calls']} ok {classic['ok']}  {classic['calls_per_s']:.2f} calls/s  "
+              f"first command after {classic['first_ms_p50']:.0f} ms (p50, process start)  "
+              f"then p50 {classic['ms_p50']:.2f} / p99 {classic['ms_p99']:.2f} ms/cmd  "
+              f"call p50 {classic['call_ms_p50']:.0f} ms")
+    best = max((r["calls_per_s"] for r in rows), default=0.0)
+    print("\ngoals (2 CPUs):")
+    held = [r for r in rows if r["channels"] >= 1000]
+    if held:
+        r = max(held, key=lambda x: x["held_max"])
+        print(f"  1,000 concurrent sessions held: {'yes' if r['held_max'] >= 1000 else 'NO'} "
+              f"(max {r['held_max']} open, {r['server_threads']} server call threads)")
+    print(f"  >= 300 IVR calls/s:             {'yes' if best >= 300 else 'NO'} (best {best:.0f}/s)")
+    for r in paced:
+        print(f"  p99 < 10 ms/cmd, paced {r['channels']:>4} ch: "
+              f"{'yes' if r['ms_p99'] < 10 else 'NO'} ({r['ms_p99']:.2f} ms at {r['calls_per_s']:.0f} calls/s)")
+    if classic and classic["calls_per_s"]:
+        ratio = best / classic["calls_per_s"]
+        print(f"  >= 20x classic AGI:             {'yes' if ratio >= 20 else 'NO'} ({ratio:.0f}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "_client":
+        print(json.dumps(_client_main(json.loads(sys.stdin.read()))))
+        sys.exit(0)
+    sys.exit(main())
