@@ -80,9 +80,12 @@ _HASHES: dict[str, str] = {}
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(monkeypatch):
-    """scrypt costs ~50 ms a password; tests reuse one hash per password (real hashes)."""
+    """scrypt costs ~50 ms a password and every login verifies one: tests hash with a lower
+    cost (still real scrypt, the cost is stored in the hash) and reuse one hash per password."""
+    import models.auth
     import models.users
     from models.auth import hash_password
+    monkeypatch.setattr(models.auth, "_N", 2 ** 10)
 
     def cached(password):
         if password not in _HASHES:
