@@ -1,3 +1,2 @@
-"""Recording store layout and audio processing (pydub, webrtcvad).
-
-Not built yet: arrives with issue "3. Telephony core" (SPEC T5)."""
+"""Recording store layout and audio processing: `store.py` (safe paths), `audio.py`
+(compression, duration), `retention.py`, `prompts.py` (IVR prompt audio)."""
