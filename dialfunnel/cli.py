@@ -177,7 +177,7 @@ def start_pbx_and_listener(settings, maker, stop, simulate):
 
 
 def start_retention(settings, maker, stop, simulate):
-    from recordings.retention import retention_loop
+    from dialfunnel.retention import retention_loop
     from recordings.store import RecordingStore
     store = RecordingStore(settings.data_dir / "recordings")
     thread = threading.Thread(target=retention_loop, args=(maker, store, stop),

@@ -1,2 +1,2 @@
 """Recording store layout and audio processing: `store.py` (safe paths), `audio.py`
-(compression, duration), `retention.py`, `prompts.py` (IVR prompt audio)."""
+(compression, duration), `prompts.py` (IVR prompt audio); the retention job that joins store and models lives in `dialfunnel/retention.py`."""

@@ -14,7 +14,7 @@ from models.recordings import (attach, can_hear, create_recording, get_audible,
                                link_contact_record, recordings_of_customer, retention_days,
                                set_retention_days)
 from models.schema import Recording, Role
-from recordings.retention import purge_expired, run_once
+from dialfunnel.retention import purge_expired, run_once
 from recordings.store import RecordingStore, store_wav
 from test_recordings_store import make_wav
 

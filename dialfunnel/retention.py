@@ -19,7 +19,7 @@ import threading
 from models.clock import SYSTEM_CLOCK
 from models.recordings import due_for_purge, mark_deleted
 
-from .store import RecordingStore, UnsafePath
+from recordings.store import RecordingStore, UnsafePath
 
 log = logging.getLogger(__name__)
 
