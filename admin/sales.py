@@ -23,6 +23,7 @@ from models.schema.sales import (OPPORTUNITY_STATES, ORDER_STATES, PAYMENT_STATU
                                  SHIPPING_STATUSES)
 from models.visibility import get_visible_customer
 
+from .customer_forms import parse_date
 from .context import clock, current_user, db
 from .labels import mark_label
 from .pdf import pdf_response, render_pdf
@@ -96,13 +97,7 @@ def _int(value: str | None, field: str) -> int | None:
 
 
 def _date(name: str) -> dt.date | None:
-    value = _text(name)
-    if not value:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidValue(field=name) from None
+    return parse_date(_text(name), name)
 
 
 def _local_datetime(name: str) -> dt.datetime | None:

@@ -3,7 +3,7 @@ may hear them, and retention.
 
 Who may hear a recording: the agent of the call (its ``user_id``), or anybody whose role has
 "may hear others' recordings" (managers and admins by default). The audio is kept for the
-retention period (app setting ``recordings.retention_days``, default 365, 0 = for ever); the
+retention period (app setting ``dialfunnel.retention_days``, default 365, 0 = for ever); the
 retention job (recordings/retention.py) removes the audio and keeps the row (``deleted_at``).
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from .errors import InvalidValue, NotFound, PermissionDenied
 from .schema import AppSetting, ContactRecord, Customer, User
 from .schema.recordings import DIRECTIONS, Recording
 
-RETENTION_KEY = "recordings.retention_days"
+RETENTION_KEY = "dialfunnel.retention_days"
 DEFAULT_RETENTION_DAYS = 365
 # A contact record written this long after (or during) a call belongs to its recording.
 LINK_WINDOW = dt.timedelta(hours=2)

@@ -61,7 +61,8 @@ def create_opportunity(session: Session, actor: User, customer_id: int, title: s
     return opp
 
 
-def _visible_opportunity(session: Session, actor: User, opportunity_id: int) -> Opportunity:
+def get_opportunity(session: Session, actor: User, opportunity_id: int) -> Opportunity:
+    """An opportunity whose customer the actor may open (NotFound / NotYours otherwise)."""
     opp = session.get(Opportunity, opportunity_id)
     if opp is None:
         raise NotFound("opportunity.not_found")
@@ -73,7 +74,7 @@ def set_opportunity_state(session: Session, actor: User, opportunity_id: int, st
                           clock=SYSTEM_CLOCK) -> Opportunity:
     if state not in OPPORTUNITY_STATES:
         raise InvalidValue("opportunity.bad_state", state=state)
-    opp = _visible_opportunity(session, actor, opportunity_id)
+    opp = get_opportunity(session, actor, opportunity_id)
     now = clock.now()
     opp.state, opp.updated_at = state, now
     if state == "selling":
@@ -107,7 +108,7 @@ def create_order(session: Session, actor: User, customer_id: int, items: list[di
     customer = get_visible_customer(session, actor, customer_id)
     opp = None
     if opportunity_id is not None:
-        opp = _visible_opportunity(session, actor, opportunity_id)
+        opp = get_opportunity(session, actor, opportunity_id)
         if opp.customer_id != customer.id:
             raise InvalidValue(field="opportunity_id")
     if not items and opp is not None:
@@ -143,7 +144,8 @@ def create_order(session: Session, actor: User, customer_id: int, items: list[di
     return order
 
 
-def _visible_order(session: Session, actor: User, order_id: int) -> Order:
+def get_order(session: Session, actor: User, order_id: int) -> Order:
+    """An order whose customer the actor may open (NotFound / NotYours otherwise)."""
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound("order.not_found")
@@ -156,7 +158,7 @@ def update_order_status(session: Session, actor: User, order_id: int, *,
                         shipping_status: str | None = None, shipped_on: dt.date | None = None,
                         state: str | None = None, clock=SYSTEM_CLOCK) -> Order:
     """Payment, shipping and state of an order (seller, follower or a manager)."""
-    order = _visible_order(session, actor, order_id)
+    order = get_order(session, actor, order_id)
     if actor.id not in (order.seller_id, order.follower_id) and not actor.role.can_manage:
         raise PermissionDenied()
     for value, allowed in ((payment_status, PAYMENT_STATUSES),
@@ -182,7 +184,7 @@ def add_order_follow_up(session: Session, actor: User, order_id: int, content: s
                         next_callback_at=None, remind: bool = False,
                         clock=SYSTEM_CLOCK) -> OrderFollowUp:
     """跟单记录: a follow-up on an order; its next callback becomes the order's."""
-    order = _visible_order(session, actor, order_id)
+    order = get_order(session, actor, order_id)
     if remind and next_callback_at is None:
         raise InvalidValue("record.reminder_needs_callback")
     now = clock.now()

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from .clock import SYSTEM_CLOCK
-from .errors import InvalidValue, NotFound, PermissionDenied
+from .errors import InvalidValue, PermissionDenied
 from .schema import (Contact, ContactRecord, Customer, Opportunity, Order, OrderFollowUp,
                      Product, User)
 from .visibility import get_visible_customer, visible_filter
+from .sales import get_opportunity, get_order  # noqa: F401  (re-exported for admin/sales.py)
 
 MAX_PER_PAGE = 200
 MAX_EXPORT_ROWS = 10_000
@@ -186,23 +187,6 @@ def order_counts(session: Session, user: User) -> dict[str, int]:
 
 
 # ---- single records -------------------------------------------------------------------------
-
-def get_opportunity(session: Session, user: User, opportunity_id: int) -> Opportunity:
-    """An opportunity whose customer the user may open (NotFound / NotYours otherwise)."""
-    opp = session.get(Opportunity, opportunity_id)
-    if opp is None:
-        raise NotFound("opportunity.not_found")
-    get_visible_customer(session, user, opp.customer_id)
-    return opp
-
-
-def get_order(session: Session, user: User, order_id: int) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound("order.not_found")
-    get_visible_customer(session, user, order.customer_id)
-    return order
-
 
 def may_update_order(user: User, order: Order) -> bool:
     """Whether the status form is offered (models.sales.update_order_status decides)."""

@@ -338,5 +338,5 @@ def convert_upload(source, target_dir: str | os.PathLike, prompt_id: str, **kwar
 
 
 __all__ = ["AUDIO_DEMUXERS", "AudioError", "FORMATS", "GenerateReport", "SAMPLE_RATE",
-           "convert_audio", "convert_upload", "generate_prompts", "load_prompt_texts", "probe",
+           "convert_audio", "convert_upload", "generate_prompts", "probe",
            "speak"]
