@@ -628,3 +628,22 @@ def test_in_browser_confirm_delete_and_upload_size(live_server, browser_page, se
     page.wait_for_selector("#documents")
     shot(page, "manage-documents")
     assert count(session, Product) == 0 and count(session, Document) == 1
+
+
+def test_ivr_call_log_page(as_user, session, clock):
+    from models.ivr import log_ivr_call
+    log_ivr_call(session, uniqueid="1700000000.1", flow="main", outcome="TRANSFER",
+                 started_at=clock.now(), duration_ms=12500, caller_id="13812345678",
+                 path=["welcome", "main_menu", "to_agent"], digits=[["main_menu", "0"]],
+                 exit_to="queue:sales")
+    log_ivr_call(session, uniqueid="1700000000.2", flow="main", outcome="HANGUP",
+                 started_at=clock.now(), duration_ms=3000, caller_id="unknown",
+                 path=["welcome"], digits=[])
+    session.commit()
+    admin = as_user("admin")
+    page = admin.get("/manage/ivr-calls").get_data(as_text=True)
+    assert "语音导航通话" in page and "welcome › main_menu › to_agent" in page
+    assert "queue:sales" in page and "12.5" in page and "HANGUP" in page
+    only = admin.get("/manage/ivr-calls?outcome=HANGUP").get_data(as_text=True)
+    assert "queue:sales" not in only and "HANGUP" in only
+    assert as_user("mgr").get("/manage/ivr-calls").status_code == 403
