@@ -34,6 +34,8 @@ SECTIONS = [
     ("manage.sites", _l("Resource sites"), _l("Websites for collecting new leads.")),
     ("manage.documents", _l("Company documents"), _l("Company documents everyone may download.")),
     ("manage.settings", _l("Company settings"), _l("Company name and time zone.")),
+    ("manage.prompts", _l("IVR prompts"),
+     _l("Prompts the IVR plays: upload your own recording over the spoken text.")),
     ("manage.ivr_calls", _l("IVR calls"),
      _l("Every call the IVR answered: path, keys, outcome; callbacks nobody was reminded of.")),
 ]
@@ -69,4 +71,5 @@ def index():
 
 
 # The pages register their routes on `bp` when imported.
-from . import manage_documents, manage_ivr, manage_library, manage_rules, manage_users  # noqa: E402,F401
+from . import (manage_documents, manage_ivr, manage_library, manage_prompts,  # noqa: E402,F401
+               manage_rules, manage_users)

@@ -647,3 +647,34 @@ def test_ivr_call_log_page(as_user, session, clock):
     only = admin.get("/manage/ivr-calls?outcome=HANGUP").get_data(as_text=True)
     assert "queue:sales" not in only and "HANGUP" in only
     assert as_user("mgr").get("/manage/ivr-calls").status_code == 403
+
+
+def test_prompt_upload_converts_for_asterisk(as_user, app, tmp_path):
+    import io
+    import subprocess
+    import wave
+    from web_helpers import post
+    src = tmp_path / "hello.ogg"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=1", "-ar", "44100", "-ac", "2", str(src)],
+                   check=True)
+    admin = as_user("admin")
+    page = post(admin, "/manage/prompts", {"prompt_id": "welcome",
+                                           "audio": (io.BytesIO(src.read_bytes()), "hello.ogg")},
+                content_type="multipart/form-data", follow_redirects=True)
+    assert "已改为播放您上传的录音" in page.get_data(as_text=True)
+    folder = app.config["DATA_DIR"] / "sounds" / "dialfunnel"
+    with wave.open(str(folder / "welcome.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
+    assert (folder / "welcome.gsm").exists() and (folder / "welcome.ulaw").exists()
+    assert "上传的录音" in admin.get("/manage/prompts").get_data(as_text=True)
+    bad = post(admin, "/manage/prompts", {"prompt_id": "goodbye",
+                                          "audio": (io.BytesIO(b"not audio at all"), "x.mp3")},
+               content_type="multipart/form-data", follow_redirects=True)
+    assert "alert-danger" in bad.get_data(as_text=True)
+    assert not (folder / "goodbye.wav").exists()
+    sneaky = post(admin, "/manage/prompts", {"prompt_id": "../etc",
+                                             "audio": (io.BytesIO(src.read_bytes()), "a.ogg")},
+                  content_type="multipart/form-data", follow_redirects=True)
+    assert "小写字母" in sneaky.get_data(as_text=True)
+    assert as_user("mgr").get("/manage/prompts").status_code == 403
