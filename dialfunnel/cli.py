@@ -136,7 +136,7 @@ def cmd_run(settings, args):
             print(f"started: {line}")
             stoppers.append(stopper)
     print(f"started: reminder worker (every {args.interval:g} s)", flush=True)
-    print("not yet part of the system: the predictive dialer (issue 4)")
+    print("not yet part of the system: the predictive dialer")
     print("stop: Ctrl-C", flush=True)
     reminder_loop(maker, stop, args.interval)
     for stopper in reversed(stoppers):
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"dialfunnel: {exc}")
     logging.basicConfig(level=settings.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)  # it logs every CSS step at INFO
     args.func(settings, args)
 
 
