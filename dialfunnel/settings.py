@@ -24,6 +24,8 @@ class Settings:
     ami_username: str = "dialfunnel"
     ami_secret: str = ""
     log_level: str = "INFO"
+    recordings_dir: str = ""        # empty: <data_dir>/recordings
+    recordings_incoming: str = ""   # where MixMonitor writes; empty: <recordings_dir>/incoming
 
     @property
     def db_url(self) -> str:
