@@ -13,9 +13,11 @@ from recordings.prompts import (FORMATS, MANIFEST, VOICE, AudioError, convert_up
                                 generate_prompts, mandarin_phonemes)
 from ivr_flows.flows import prompt_texts
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(t) for t in ("espeak-ng", "ffmpeg", "ffprobe", "sox")),
-    reason="needs espeak-ng, ffmpeg and sox (apt install espeak-ng ffmpeg sox)")
+@pytest.fixture(autouse=True)
+def _audio_tools():
+    """`make test` installs these; a machine without them fails here, it does not skip."""
+    missing = [t for t in ("espeak-ng", "ffmpeg", "ffprobe", "sox") if not shutil.which(t)]
+    assert not missing, f"missing {missing}: run scripts/system-deps.sh espeak-ng ffmpeg sox"
 
 
 def check_wav(path, min_seconds=0.3):
