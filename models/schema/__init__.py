@@ -7,6 +7,8 @@ from .config import StageRule, QueryableField, ImportTemplate, AppSetting
 from .logs import OperatorHistory, ClaimLog, Event, ImportJob
 from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
+from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
+    Campaign, CampaignAgent, CampaignLead, DialAttempt, DoNotCall, AgentState, AgentStateLog)
 
 __all__ = [
     "Role", "User", "Customer", "CustomerOperator", "Contact", "ContactRecord", "STAGES",
