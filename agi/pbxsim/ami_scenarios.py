@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 # --- Q.850 causes as Asterisk names them (Cause-txt) -------------------------------------
 CAUSE_TEXT = {
@@ -59,7 +59,8 @@ DEFAULT_RATES = {  # a plausible cold-calling day; every campaign simulation set
     "absent": 0.12, "unallocated": 0.10, "invalid": 0.03, "congestion": 0.05,
 }
 
-Duration = Union[float, tuple[float, float]]  # fixed seconds, or uniform(lo, hi) per call
+# fixed seconds, uniform(lo, hi) per call, or a function of the call's seeded Random
+Duration = Union[float, tuple[float, float], Callable[[random.Random], float]]
 
 # Defaults reproduce the recorded timings. setup_time: before the far side reacts; ring_time:
 # ringing before the answer; answer_delay: Answer() with no media takes 0.5 s; talk_time: the far
@@ -121,7 +122,10 @@ class Scenario:
         out = {}
         for name in sorted(spec):
             value = spec[name]
-            out[name] = rng.uniform(*value) if isinstance(value, tuple) else float(value)
+            if callable(value):
+                out[name] = float(value(rng))
+            else:
+                out[name] = rng.uniform(*value) if isinstance(value, tuple) else float(value)
         return out
 
 

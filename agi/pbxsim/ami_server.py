@@ -46,7 +46,7 @@ PRIVILEGE = {
     "Newexten": "dialplan,all", "VarSet": "dialplan,all",
     "QueueCallerJoin": "agent,all", "QueueCallerLeave": "agent,all", "QueueMemberStatus": "agent,all",
     "AgentCalled": "agent,all", "AgentConnect": "agent,all", "AgentComplete": "agent,all",
-    "FullyBooted": "system,all", "SuccessfulAuth": "security,all",
+    "FullyBooted": "system,all", "SuccessfulAuth": "security,all", "UserEvent": "user,all",
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -89,6 +89,7 @@ class Scheduler:
         self._seq = itertools.count()
         self._cv = threading.Condition()
         self._stopped = False
+        self._busy = False
         simclock.subscribe(clock, self._wake)
         self._thread = threading.Thread(target=self._loop, name="pbxsim-scheduler", daemon=True)
         self._thread.start()
@@ -105,6 +106,22 @@ class Scheduler:
     def _wake(self) -> None:
         with self._cv:
             self._cv.notify_all()
+
+    def next_due(self) -> float | None:
+        """When the earliest pending task is due (epoch seconds), None when nothing is pending."""
+        with self._cv:
+            return self._heap[0][0] if self._heap else None
+
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Wait until every task due by now has run (for a clock moved by hand)."""
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while self._busy or (self._heap and self._heap[0][0] - self.now() <= 1e-6):
+                left = deadline - time.monotonic()
+                if left <= 0 or self._stopped:
+                    return False
+                self._cv.wait(min(left, 0.05))
+        return True
 
     def stop(self) -> None:
         with self._cv:
@@ -123,6 +140,7 @@ class Scheduler:
                         wait = self._heap[0][0] - self.now()
                         if wait <= 1e-6:  # float sums of due times vs the clock
                             when, _, fn = heapq.heappop(self._heap)
+                            self._busy = True
                             break
                         timeout = simclock.real_timeout(self.clock, wait)
                     self._cv.wait(timeout)
@@ -130,6 +148,10 @@ class Scheduler:
                 fn(when)
             except Exception:
                 log.exception("pbxsim: scheduled task failed")
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()
 
 
 # ---------------------------------------------------------------------------------- calls
@@ -164,6 +186,7 @@ class Call:
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
+        self.started = self.t
         self.done = False
         self.answered = False
         self.originate_sent = False
@@ -462,6 +485,10 @@ class Session:
             server.originate(self, msg)
         elif name == "hangup":
             server.hangup(self, msg)
+        elif name == "userevent":
+            server.user_event(self, msg)
+        elif name == "coreshowchannels":
+            server.core_show_channels(self, msg)
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -670,6 +697,39 @@ class AMIServer:
         if call.async_:
             session.respond(aid, "Success", "Originate successfully queued")
         call.start()
+
+    def user_event(self, session: Session, msg: Message) -> None:
+        """manager.c action_userevent: ack, then a UserEvent carrying the other headers."""
+        aid = msg.get("ActionID")
+        name = msg.get("UserEvent")
+        if not name:
+            session.respond(aid, "Error", "UserEvent not specified")
+            return
+        session.respond(aid, "Success", "Event Sent")
+        extra = [(k, v) for k, v in msg.headers if k.lower() not in ("action", "actionid", "userevent")]
+        self.emit("UserEvent", [("UserEvent", name)] + extra)
+
+    def core_show_channels(self, session: Session, msg: Message) -> None:
+        """A CoreShowChannel event per live channel, then CoreShowChannelsComplete."""
+        aid = msg.get("ActionID")
+        head = [("ActionID", aid)] if aid is not None else []
+        session.respond(aid, "Success", extra=[("EventList", "start"), ("Message", "Channels will follow")])
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.done]
+        now = self.scheduler.now()
+        count = 0
+        for call in calls:
+            for key in sorted(call.legs):
+                if not call.legs[key]["alive"]:
+                    continue
+                count += 1
+                seconds = int(now - call.started)
+                session.send(encode([("Event", "CoreShowChannel")] + head + call.chan(key) + [
+                    ("Application", "AppDial" if key.endswith("2") else "Wait"), ("ApplicationData", ""),
+                    ("Duration", "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)),
+                    ("BridgeId", "")]))
+        session.send(encode([("Event", "CoreShowChannelsComplete")] + head
+                            + [("EventList", "Complete"), ("ListItems", str(count))]))
 
     def find_leg(self, name_or_uid: str) -> tuple[Call, str] | None:
         with self._lock:
