@@ -132,6 +132,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # jobs
     "import_job.not_found": ("导入任务不存在", "No such import"),
     "import_job.not_finished": ("导入尚未完成", "The import has not finished"),
+    # agents' dialer states and campaign statistics (models/agent_states.py, campaign_stats.py)
+    "agent_state.bad_state": ("无效的坐席状态:{state}", "Invalid agent state: {state}"),
+    "agent_state.illegal": ("当前状态下不能进行此操作", "This is not possible in your current state"),
+    "agent_state.reason_required": ("请选择暂停原因", "Choose a reason for the pause"),
+    "agent_state.disposition_required": ("请选择通话结果", "Choose how the call ended"),
+    "agent_state.campaign_required": ("请选择要加入的外呼活动", "Choose a campaign to join"),
+    "agent_state.other_campaign": ("您已在另一个外呼活动中,请先退出",
+                                   "You are in another campaign: log out of it first"),
+    "agent_state.not_on_team": ("您不在该外呼活动的坐席组中", "You are not on this campaign's team"),
+    "agent_state.campaign_closed": ("该外呼活动已结束", "This campaign has ended"),
+    "agent_state.changed": ("您的状态刚刚发生了变化,请重试", "Your state just changed: try again"),
+    "campaign_stats.bad_report": ("无效的报表类型:{by}", "Invalid report: {by}"),
 }
 
 
