@@ -22,6 +22,17 @@ A Scenario says what the caller does:
   replies     {command index: raw reply line} for results no model covers (e.g. the
               silence-ended RECORD FILE quirk `200 result=15948 (timeout) endpos=24438`).
   delays      {command index: seconds} to wait before replying (long prompts, slow callers).
+  audio       what the far end says from the start of the AGI on: a WAV file (8 kHz, 16-bit
+              mono) or such PCM bytes. RECORD FILE hears it in order, each recording where the
+              last one stopped (past its end: silence). With `s=N` a recording stops like
+              Asterisk's once more than N s of frames averaged below the silence threshold
+              (256), keeps 1 s less of that silence, and answers with the quirky remaining wait
+              (`200 result=15948 (timeout) endpos=24438`, fastagi-record.txt).
+  record_dir  the spool the simulated Asterisk shares with the server: RECORD FILE writes
+              `<file>.wav` (or `.sln`) there, the whole recording or, on a hangup, what was
+              heard until it; a path outside it answers `200 result=-1 (writefile)`. None (the
+              default): nothing is written.
+  realtime    RECORD FILE takes as long as the audio it hears (else it answers at once).
 After a hangup the channel is dead: the commands res_agi does not allow on a dead channel get
 `511 Command Not Permitted on a dead channel or intercept routine`, the others (SET/GET
 VARIABLE, GET FULL VARIABLE, VERBOSE, NOOP, DATABASE *, EXEC...) still work.
@@ -30,10 +41,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import os
 import re
 import socket
 import struct
 import time
+import wave
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from agi.protocol import DEAD_MESSAGE, AGIProtocolError, Transport, parse_args
@@ -41,6 +55,9 @@ from agi.protocol import DEAD_MESSAGE, AGIProtocolError, Transport, parse_args
 SAMPLE_RATE = 8000        # endpos counts samples at 8 kHz
 DEFAULT_SOUND = 8000      # length of a prompt the scenario does not list: 1 s
 ASTERISK_VERSION = "22.10.1"
+SILENCE_THRESHOLD = 256   # dsp.conf's default silencethreshold (RECORD FILE's s= option)
+DSP_FRAME = 160           # 20 ms frames, as a SIP channel delivers them
+RECORD_FORMATS = {"wav": "wav", "sln": "sln", "slin": "sln"}
 
 # Applications the simulated Asterisk knows (EXEC of anything else: result=-2).
 DEFAULT_APPS = frozenset(
@@ -82,6 +99,9 @@ class Scenario:
     hangup_delay: float = 0.04  # result=-1 ... then HANGUP about 40 ms later (transcript)
     agisighup: bool = True      # AGISIGHUP=no: no HANGUP lines at all
     timeout: float = 30.0       # longest wait for the server's next line
+    audio: bytes | str | os.PathLike | None = None   # the far end's audio (RECORD FILE)
+    record_dir: str | os.PathLike | None = None      # where RECORD FILE may write
+    realtime: bool = False      # RECORD FILE lasts as long as what it hears
 
 
 @dataclasses.dataclass
@@ -97,6 +117,7 @@ class CallResult:
     sent: list[bytes]           # every write we (Asterisk) made, in order
     received: list[bytes]       # every line the server sent
     error: str = ""
+    recorded: list[Path] = dataclasses.field(default_factory=list)  # RECORD FILE's files
 
 
 def build_env(host: str, port: int, script: str, args: Iterable[str] = (), *,
@@ -137,6 +158,34 @@ def build_env(host: str, port: int, script: str, args: Iterable[str] = (), *,
         env = [(k, overrides.get(k, v)) for k, v in env]
         env += [(k, v) for k, v in overrides.items() if k not in keys]
     return env
+
+
+def load_audio(audio: bytes | str | os.PathLike) -> bytes:
+    """A scenario's audio as 8 kHz 16-bit mono PCM (bytes are taken as such PCM)."""
+    if isinstance(audio, (bytes, bytearray)):
+        return bytes(audio)
+    with wave.open(str(audio), "rb") as w:
+        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
+            raise ValueError(f"{audio}: the simulator plays 8 kHz 16-bit mono WAV files")
+        return w.readframes(w.getnframes())
+
+
+def silence_end(pcm: bytes, start: int, limit: int, silence_ms: int,
+                threshold: int = SILENCE_THRESHOLD) -> int | None:
+    """RECORD FILE's `s=` rule (res_agi with ast_dsp_silence) over `pcm` from sample `start`:
+    how many samples were heard when the run of frames whose mean absolute sample is below
+    `threshold` passed `silence_ms`, or None if that did not happen within `limit` samples.
+    Beyond the end of `pcm` the line is silent."""
+    heard = total = 0
+    while heard < limit:
+        n = min(DSP_FRAME, limit - heard)
+        chunk = pcm[2 * (start + heard):2 * (start + heard + n)]
+        samples = struct.unpack(f"<{len(chunk) // 2}h", chunk)
+        heard += n
+        total = total + n * 1000 // SAMPLE_RATE if sum(map(abs, samples)) < threshold * n else 0
+        if total > silence_ms:
+            return heard
+    return None
 
 
 def _press(entry) -> Press | None:
@@ -236,6 +285,9 @@ class SimChannel:
         self._keys = iter(scenario.keys)
         self.index = -1
         self._cut = False
+        self.audio = None if scenario.audio is None else load_audio(scenario.audio)
+        self.audio_pos = 0      # samples of `audio` heard so far
+        self.recorded: list[Path] = []
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -398,14 +450,64 @@ class SimChannel:
         if len(argv) < 6 or _int(argv[5]) is None:
             return USAGE
         escape, limit = argv[4], _int(argv[5])
+        target = self._record_target(argv[2], argv[3])
+        if target is False:
+            return "200 result=-1 (writefile)"
         press = self._input(bool(escape))
         if self._cut:
-            return "200 result=-1 (hangup) endpos=%d" % self._cut_pos(0)
+            endpos = self._cut_pos(0)
+            self._record(target, endpos, endpos)
+            return "200 result=-1 (hangup) endpos=%d" % endpos
         digit = self._hit(press, escape)
         if digit is not None:
-            return "200 result=%d (dtmf) endpos=%d" % (ord(digit), self._pos(press, 0))
+            endpos = self._pos(press, 0)
+            self._record(target, endpos, endpos)
+            return "200 result=%d (dtmf) endpos=%d" % (ord(digit), endpos)
         full = limit * SAMPLE_RATE // 1000 if limit > 0 else 0
-        return "200 result=0 (timeout) endpos=%d" % self._pos(press, full)
+        silence = next((_int(a[2:]) for a in argv[6:] if a.startswith("s=")), None)
+        if silence and silence > 0 and self.audio is not None and press is None:
+            span = full if limit > 0 else len(self.audio) // 2 + (silence + 1) * SAMPLE_RATE
+            heard = silence_end(self.audio, self.audio_pos, span, silence * 1000)
+            if heard is not None:  # Asterisk keeps 1 s of the silence and answers its wait left
+                endpos = max(0, heard - (silence - 1) * SAMPLE_RATE)
+                self._record(target, endpos, heard)
+                return "200 result=%d (timeout) endpos=%d" % (
+                    max(0, limit - heard * 1000 // SAMPLE_RATE), endpos)
+        endpos = self._pos(press, full)
+        self._record(target, endpos, endpos)
+        return "200 result=0 (timeout) endpos=%d" % endpos
+
+    def _record_target(self, name: str, fmt: str) -> Path | None | bool:
+        """Where RECORD FILE writes: None (no spool: write nothing), False (refused) or a path."""
+        if self.scenario.record_dir is None:
+            return None
+        spool = Path(self.scenario.record_dir).resolve()
+        ext = RECORD_FORMATS.get(fmt.lower())
+        if ext is None or not name:
+            return False
+        target = Path(f"{name}.{ext}").resolve()
+        return target if target.parent == spool or spool in target.parents else False
+
+    def _record(self, target: Path | None, samples: int, heard: int) -> None:
+        """Write `samples` of what the far end says now, after `heard` samples go by."""
+        pcm = b""
+        if self.audio is not None:
+            pcm = self.audio[2 * self.audio_pos:2 * (self.audio_pos + samples)]
+        pcm += b"\0\0" * (samples - len(pcm) // 2)
+        self.audio_pos += heard
+        if self.scenario.realtime:
+            time.sleep(heard / SAMPLE_RATE)
+        if target is None:
+            return
+        if target.suffix == ".wav":
+            with wave.open(str(target), "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(SAMPLE_RATE)
+                w.writeframes(pcm)
+        else:
+            target.write_bytes(pcm)
+        self.recorded.append(target)
 
     def _receive_char(self, argv):
         return USAGE if len(argv) != 3 else "200 result=0 (timeout)"
@@ -543,6 +645,7 @@ def run_call(host: str, port: int, script: str, args: Iterable[str] = (), *,
         result.duration = time.monotonic() - started
         result.status = sim.variables.get("DIALFUNNEL_STATUS")
         result.hungup = sim.dead
+        result.recorded = sim.recorded
     return result
 
 
