@@ -60,4 +60,6 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
     from . import analysis, customers, finder, imports, manage, popups, recordings, sales
     for module in (customers, sales, finder, imports, analysis, manage, popups, recordings):
         app.register_blueprint(module.bp)
+    from . import campaigns
+    app.register_blueprint(campaigns.bp)
     return app

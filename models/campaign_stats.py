@@ -20,13 +20,13 @@ import datetime as dt
 from sqlalchemy import Float, case, cast, func, literal, select
 from sqlalchemy.orm import Session
 
-from .agent_states import DISPOSITIONS, team_states
+from .agent_states import DISPOSITIONS, on_team, team_states
 from .clock import SYSTEM_CLOCK
 from .company import company_tz
 from .db import UTCDateTime
 from .errors import DomainError, NotFound
 from .reports import _by_company_day, utc_range
-from .schema import AgentStateLog, Campaign, DialAttempt, User
+from .schema import AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
 from .schema.campaigns import AGENT_STATES, DEAD_OUTCOMES, DIAL_OUTCOMES
 
 REPORTS = ("day", "agent", "outcome")
@@ -224,3 +224,22 @@ def _by_outcome(session, campaign_id, lo, hi) -> list[dict]:
                  talk_minutes=round((found.get(o, (0, 0))[1] or 0) / 60.0, 1),
                  dead=o in DEAD_OUTCOMES)
             for o in order]
+
+
+# -- who sees which campaign ---------------------------------------------------------------
+
+def visible_campaigns(session: Session, user: User) -> list[Campaign]:
+    """Managers and admins see every campaign; anybody else the campaigns whose team they
+    are on."""
+    stmt = select(Campaign).order_by(Campaign.id.desc())
+    if not user.role.can_manage:
+        stmt = stmt.where(Campaign.id.in_(select(CampaignAgent.campaign_id)
+                                          .where(CampaignAgent.user_id == user.id)))
+    return list(session.scalars(stmt))
+
+
+def visible_campaign(session: Session, user: User, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None or not (user.role.can_manage or on_team(session, campaign_id, user.id)):
+        raise NotFound()
+    return campaign

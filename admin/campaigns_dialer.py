@@ -1,0 +1,102 @@
+"""The agent's dialer widget: join a campaign of one's team, go ready, pause with a reason,
+pick a disposition to leave wrap-up (models.agent_states). The panel follows the agent's state
+over server-sent events (the dialer moves the agent to on_call and wrap_up)."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import (Response, current_app, redirect, render_template, request,
+                   stream_with_context, url_for)
+from sqlalchemy import select
+
+from models.agent_states import (CLOSED_CAMPAIGN, DISPOSITIONS, PAUSE_REASONS, current,
+                                 my_campaign_ids, open_attempt_of, set_state)
+from models.schema import Campaign, Customer
+from models.visibility import can_open
+
+from .campaigns import bp
+from .context import clock, current_user, db
+
+
+def _int(raw: str | None) -> int | None:
+    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else None
+
+
+def panel_context(session, user) -> dict:
+    me = current(session, user.id)
+    ids = my_campaign_ids(session, user)
+    joinable = session.scalars(select(Campaign).where(
+        Campaign.id.in_(ids), Campaign.status.not_in(CLOSED_CAMPAIGN))
+        .order_by(Campaign.id.desc())).all() if ids else []
+    campaign = session.get(Campaign, me.campaign_id) if me.campaign_id else None
+    call = None
+    attempt = open_attempt_of(session, user.id)
+    if attempt is not None:
+        customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
+        call = dict(number=attempt.number, customer=customer,
+                    visible=customer is not None and can_open(user, customer))
+    return dict(me=me, joinable=joinable, campaign=campaign, call=call,
+                reasons=PAUSE_REASONS, dispositions=DISPOSITIONS,
+                seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
+
+
+@bp.route("/dialer")
+def dialer():
+    session, user = db(), current_user()
+    context = panel_context(session, user)
+    session.commit()
+    return render_template("campaigns/dialer.html", **context)
+
+
+@bp.route("/dialer/panel")
+def dialer_panel():
+    session, user = db(), current_user()
+    context = panel_context(session, user)
+    session.commit()
+    return render_template("campaigns/_dialer_panel.html", **context)
+
+
+@bp.route("/dialer/state", methods=["POST"])
+def dialer_state():
+    form = request.form
+    set_state(db(), current_user(), form.get("state", ""), campaign_id=_int(form.get("campaign_id")),
+              reason=form.get("reason") or None, disposition=form.get("disposition") or None,
+              clock=clock())
+    db().commit()
+    return redirect(url_for("campaigns.dialer"))
+
+
+@bp.route("/dialer/stream")
+def dialer_stream():
+    """The agent's own state, sent when it changes; 204 (EventSource stops) when logged out."""
+    user_id = current_user().id
+    maker = current_app.extensions["dialfunnel.sessionmaker"]
+    limit = current_app.config.get("SSE_MAX_SECONDS", 300)
+    poll = current_app.config.get("SSE_POLL_SECONDS", 1.0)
+    first = current(db(), user_id)
+    db().commit()
+    if first.state == "logged_out":
+        return Response(status=204)
+
+    def generate():
+        started = idle = time.monotonic()
+        last = None
+        yield "retry: 2000\n\n"
+        while time.monotonic() - started < limit:
+            with maker() as s:
+                me = current(s, user_id)
+                s.commit()
+            key = [me.state, me.campaign_id, me.reason, me.attempt_id]
+            if key != last:
+                last, idle = key, time.monotonic()
+                yield f"event: state\ndata: {json.dumps(dict(zip(('state', 'campaign_id', 'reason', 'attempt_id'), key)))}\n\n"
+                if me.state == "logged_out":
+                    return
+            elif time.monotonic() - idle > 15:
+                idle = time.monotonic()
+                yield ": keep-alive\n\n"
+            time.sleep(poll)
+
+    return Response(stream_with_context(generate()), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
