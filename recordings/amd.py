@@ -32,6 +32,7 @@ from pathlib import Path
 import webrtcvad
 
 HUMAN, MACHINE, UNSURE = "human", "machine", "unsure"
+LABELS = (HUMAN, MACHINE, UNSURE)
 RATES = (8000, 16000, 32000, 48000)   # what webrtcvad takes
 FRAME_MS = 20
 

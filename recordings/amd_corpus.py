@@ -105,7 +105,7 @@ class Spec:
     codec: str           # "", "ul" (G.711 µ-law) or "gsm"
 
 
-def plan(seed: int, count: int = 120) -> list[Spec]:
+def plan(seed: int, count: int = 120, hard_share: float = HARD_SHARE) -> list[Spec]:
     """What each item will be: balanced by label, then by language. Pure and repeatable."""
     if count < 4 or count % 4:
         raise ValueError("count must be a positive multiple of 4 (labels x languages)")
@@ -114,7 +114,7 @@ def plan(seed: int, count: int = 120) -> list[Spec]:
     for index in range(count):
         label = LABELS[index % 2]
         lang = LANGUAGES[(index // 2) % 2]
-        hard = rng.random() < HARD_SHARE
+        hard = rng.random() < hard_share
         specs.append(_spec(rng, index, lang, label, hard))
     return specs
 
@@ -234,14 +234,14 @@ def render(spec: Spec, target: Path, work: Path) -> Path:
     return target
 
 
-def generate(target_dir, seed: int = 1, count: int = 120, *, workers: int = 2
-             ) -> list[tuple[Path, str]]:
+def generate(target_dir, seed: int = 1, count: int = 120, *, hard_share: float = HARD_SHARE,
+             workers: int = 2) -> list[tuple[Path, str]]:
     """Render the set for `seed` into target_dir: [(wav path, label)], plus manifest.json."""
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     for tool in ("espeak-ng", "sox"):
         _tool(tool)
-    specs = plan(seed, count)
+    specs = plan(seed, count, hard_share)
     with tempfile.TemporaryDirectory(prefix="amd-corpus-") as scratch:
         def one(spec: Spec) -> Path:
             work = Path(scratch) / spec.name
