@@ -75,7 +75,7 @@
     var labels = JSON.parse(live.dataset.labels);
     var source = new EventSource(live.dataset.stream);
     source.addEventListener("stats", function (e) { draw(live, labels, JSON.parse(e.data)); });
-    source.addEventListener("open", function () { live.dataset.stream_state = "open"; });
+    source.addEventListener("open", function () { live.dataset.streamState = "open"; });
   }
 
   var panel = document.getElementById("dialer-panel");
