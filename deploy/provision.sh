@@ -217,6 +217,9 @@ else
     systemctl disable --now dialfunnel-worker >/dev/null 2>&1 || true
     log "dialfunnel-worker not enabled: this version has no \`dialfunnel worker\` command"
 fi
+if "$VENV/bin/dialfunnel" dialer --help >/dev/null 2>&1; then
+    services="$services dialfunnel-dialer"
+fi
 systemctl daemon-reload
 for service in $services; do
     systemctl enable "$service"

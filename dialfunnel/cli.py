@@ -136,7 +136,6 @@ def cmd_run(settings, args):
             print(f"started: {line}")
             stoppers.append(stopper)
     print(f"started: reminder worker (every {args.interval:g} s)", flush=True)
-    print("not yet part of the system: the predictive dialer")
     print("stop: Ctrl-C", flush=True)
     reminder_loop(maker, stop, args.interval)
     for stopper in reversed(stoppers):
@@ -152,7 +151,7 @@ def start_fastagi(settings, maker, stop, simulate):
            f"(handlers: {', '.join(sorted(registry.names()))})", lambda: server.shutdown(5))
 
 
-def start_pbx_and_listener(settings, maker, stop, simulate):
+def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
     """With --demo a PBX simulator stands in for Asterisk on the AMI port; the screen-pop
     listener connects to whichever answers there."""
     import secrets
@@ -174,6 +173,11 @@ def start_pbx_and_listener(settings, maker, stop, simulate):
                                  username=settings.ami_username, secret=secret,
                                  store=RecordingStore(settings.data_dir / "recordings")).start()
     yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
+    if dialer:
+        from agi.dialer.process import start_dialer
+        engine_, _ = start_dialer(settings, maker, port=port, secret=secret, route_answers=simulate)
+        yield (f"predictive dialer on AMI {settings.ami_host}:{port} (id {engine_.dialer_id})",
+               engine_.stop)
 
 
 def start_retention(settings, maker, stop, simulate):
@@ -210,12 +214,31 @@ def cmd_worker(settings, args):
     stop = _wait_for_signal()
     stoppers = []
     for starter in (start_pbx_and_listener, start_retention):
-        for line, stopper in starter(settings, maker, stop, simulate=False):
+        kwargs = {"dialer": False} if starter is start_pbx_and_listener else {}
+        for line, stopper in starter(settings, maker, stop, simulate=False, **kwargs):
             print(f"started: {line}", flush=True)
             stoppers.append(stopper)
     reminder_loop(maker, stop, args.interval)
     for stopper in reversed(stoppers):
         stopper()
+
+
+def cmd_dialer(settings, args):
+    """The predictive dialer on the configured Asterisk (systemd unit dialfunnel-dialer)."""
+    from agi.dialer.process import start_dialer
+    if not settings.ami_secret:
+        sys.exit("dialfunnel dialer: ami_secret is not set (DIALFUNNEL_AMI_SECRET)")
+    _, maker = open_database(settings)
+    stop = _wait_for_signal()
+    dialer, thread = start_dialer(settings, maker, port=args.ami_port or settings.ami_port,
+                                  secret=settings.ami_secret, route_answers=args.route_answers)
+    print(f"dialer {dialer.dialer_id} on AMI {settings.ami_host}:{args.ami_port or settings.ami_port}",
+          flush=True)
+    while not stop.wait(0.5):
+        if not thread.is_alive():
+            sys.exit("dialfunnel dialer: stopped on an error (see the log)")
+    dialer.stop()
+    thread.join(10)
 
 
 def start_web(settings, maker):
@@ -263,6 +286,13 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="reminders, retention and screen pops only")
     worker.add_argument("--interval", type=float, default=15.0)
     worker.set_defaults(func=cmd_worker)
+
+    dialer = sub.add_parser("dialer", help="the predictive dialer only")
+    dialer.add_argument("--ami-port", type=int, default=None)
+    dialer.add_argument("--route-answers", action="store_true",
+                        help="connect answered calls here (a PBX simulator; Asterisk runs the "
+                             "outbound AGI handler instead)")
+    dialer.set_defaults(func=cmd_dialer)
 
     dash = sub.add_parser("dashboard", help="print a user's sales main line grid")
     dash.add_argument("username")

@@ -26,6 +26,8 @@ class Settings:
     log_level: str = "INFO"
     recordings_dir: str = ""        # empty: <data_dir>/recordings
     recordings_incoming: str = ""   # where MixMonitor writes; empty: <recordings_dir>/incoming
+    dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
+    dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
 
     @property
     def db_url(self) -> str:

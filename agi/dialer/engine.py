@@ -1,0 +1,446 @@
+"""The dialer: picks leads, paces lines, places calls over AMI and books their outcomes.
+
+One ``Dialer`` serves every running campaign. It is single-threaded: AMI callbacks only queue
+events; ``step()`` handles them and ``tick()`` makes the pacing decisions, so the process loop
+(``run``) and the simulation benchmark (which moves a fake clock by hand) drive the same code.
+
+Correlation: each attempt row carries the ChannelId we give Originate; the ;2 half of a Local
+channel gets ``other_channel_id(channel_id)``. Failures arrive as Hangup events (the far side's
+Q.850 cause) followed by the OriginateResponse (its Reason); an answered call ends with the
+Hangup of our ;1 leg.
+
+Who connects an answered call to an agent: on a real Asterisk the ``outbound`` AGI handler does
+(AMD first, then ``agent_states.take_ready_agent``, up to ``HOLD_SECONDS``, else the abandon
+message). The PBX simulator runs no dialplan, so with ``route_answers=True`` the dialer does
+the same with the same model functions (demo and benchmark).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+from agi.ami import AMIActionError, AMIError
+from agi.dialer import pacing
+from models import agent_states, campaigns, dialing
+from models.clock import SYSTEM_CLOCK
+from models.schema import Campaign, DialAttempt
+
+log = logging.getLogger(__name__)
+
+HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then it is abandoned
+TICK_SECONDS = 1.0
+CAMPAIGN_REFRESH_SECONDS = 15.0
+STALE_GRACE_SECONDS = 30.0
+RECONCILE_MIN_AGE = 5.0
+HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the wait for the far side's cause  # an unanswered line silent this long past its ring timeout is lost
+_OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
+
+# What a finished attempt tells the pacer.
+_PACER_KIND = {"busy": "busy", "noanswer": "noanswer", "congestion": "congestion", "failed": "failed",
+               "unallocated": "dead", "invalid": "dead", "absent": "dead", "machine": "machine"}
+
+
+def other_channel_id(channel_id: str) -> str:
+    """The OtherChannelId of an attempt: derived, so a restarted dialer can recognise it."""
+    return str(uuid.uuid5(_OTHER_NS, channel_id))
+
+
+def _epoch(clock) -> float:
+    return clock.now().timestamp()
+
+
+@dataclass
+class Line:
+    attempt_id: int
+    campaign_id: int
+    channel_id: str
+    number: str
+    started: float
+    answered: float | None = None
+    reason: int | None = None
+    cause: int | None = None
+    agent_id: int | None = None
+    hold_until: float | None = None    # answered, waiting for an agent (route_answers)
+    abandoned: bool = False
+    responded: bool = False            # OriginateResponse seen
+    responded_at: float | None = None
+    ours_gone: bool = False            # Hangup of our (;1) leg seen
+
+
+@dataclass
+class CampaignRun:
+    campaign_id: int
+    mode: str
+    pacer: object
+    ring_timeout: float
+    abandon_cap: float
+    agent_states: dict[int, tuple[str, float]] = field(default_factory=dict)  # user → (state, since)
+
+
+class Dialer:
+    def __init__(self, sessionmaker, ami, *, clock=SYSTEM_CLOCK, dialer_id: str | None = None,
+                 trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
+                 route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None):
+        self.Session = sessionmaker
+        self.ami = ami
+        self.clock = clock
+        self.dialer_id = dialer_id or f"dialer-{uuid.uuid4().hex[:8]}"
+        self.trunk, self.context = trunk, context
+        self.route_answers = route_answers
+        self.pacer_mode = pacer_mode          # None: each campaign's own mode
+        self.pacer_options = pacer_options or {}
+        self.lines: dict[str, Line] = {}      # by ChannelId
+        self._by_other: dict[str, str] = {}   # OtherChannelId → ChannelId
+        self.campaigns: dict[int, CampaignRun] = {}
+        self._events: queue.Queue = queue.Queue()
+        self._next_refresh = 0.0
+        self._next_tick = 0.0
+        self._stop = threading.Event()
+        self._reconcile_wanted = threading.Event()
+        self.counts = {"dialled": 0, "answered": 0, "abandoned": 0, "connected": 0, "finished": 0,
+                       "ami_errors": 0}
+
+    # --- wiring ---------------------------------------------------------------------------------
+    def attach(self) -> None:
+        for name in ("Hangup", "OriginateResponse", "UserEvent"):
+            self.ami.on(name, self._events.put)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def request_reconcile(self) -> None:
+        """Ask for a reconcile() at the next tick (the AMI client's on_connect: after a
+        reconnect, OriginateResponses and Hangups sent while we were away are lost)."""
+        self._reconcile_wanted.set()
+
+    def run(self) -> None:
+        """The process loop: events as they come, a pacing tick every second."""
+        self._reconcile_wanted.set()
+        while not self._stop.is_set():
+            try:
+                msg = self._events.get(timeout=0.1)
+            except queue.Empty:
+                msg = None
+            if msg is not None:
+                self._handle(msg)
+                self.step()
+            now = _epoch(self.clock)
+            if now >= self._next_tick or self._holding_due(now):
+                self.tick()
+
+    # --- driving ------------------------------------------------------------------------------
+    def step(self) -> int:
+        """Handle every queued AMI event; returns how many."""
+        handled = 0
+        while True:
+            try:
+                msg = self._events.get_nowait()
+            except queue.Empty:
+                return handled
+            self._handle(msg)
+            handled += 1
+
+    def next_wakeup(self) -> float:
+        holds = [line.hold_until for line in self.lines.values() if line.hold_until is not None]
+        return min([self._next_tick] + holds)
+
+    def _holding_due(self, now: float) -> bool:
+        return any(line.hold_until is not None and line.hold_until <= now for line in self.lines.values())
+
+    def tick(self) -> None:
+        now = _epoch(self.clock)
+        self._next_tick = now + TICK_SECONDS
+        if self._reconcile_wanted.is_set():
+            self._reconcile_wanted.clear()
+            self.step()
+            self.reconcile()
+        if now >= self._next_refresh:
+            self._refresh_campaigns(now)
+        self._sweep_stale(now)
+        for run in list(self.campaigns.values()):
+            views = self._agents(run, now)
+            if self.route_answers:
+                self._connect_waiting(run, now)
+                views = self._agents(run, now)
+            if run.mode == "preview":
+                continue
+            lines = tuple(now - line.started for line in self.lines.values()
+                          if line.campaign_id == run.campaign_id and line.answered is None)
+            waiting = sum(1 for line in self.lines.values()
+                          if line.campaign_id == run.campaign_id and line.hold_until is not None)
+            snap = pacing.Snapshot(now=now, agents=views, lines=lines, waiting=waiting,
+                                   abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout)
+            wanted = max(0, int(run.pacer.lines_to_launch(snap)))
+            if wanted:
+                self._dial(run, wanted, now)
+
+    # --- campaigns and agents ---------------------------------------------------------------
+    def _refresh_campaigns(self, now: float) -> None:
+        self._next_refresh = now + CAMPAIGN_REFRESH_SECONDS
+        with self.Session() as s:
+            active = campaigns.active_campaigns(s, clock=self.clock)
+            for campaign in active:
+                run = self.campaigns.get(campaign.id)
+                mode = self.pacer_mode or campaign.mode
+                if run is None or run.mode != mode:
+                    run = CampaignRun(campaign.id, mode, pacing.make_pacer(mode, **self.pacer_options),
+                                      float(campaign.ring_timeout_s), campaign.abandon_cap_pct / 100.0)
+                    self.campaigns[campaign.id] = run
+                run.ring_timeout = float(campaign.ring_timeout_s)
+                run.abandon_cap = campaign.abandon_cap_pct / 100.0
+            s.commit()
+        active_ids = {c.id for c in active}
+        for cid in list(self.campaigns):
+            if cid not in active_ids:
+                del self.campaigns[cid]
+
+    def _agents(self, run: CampaignRun, now: float) -> tuple:
+        with self.Session() as s:
+            rows = agent_states.agent_snapshot(s, run.campaign_id)
+            s.commit()
+        seen = {}
+        views = []
+        for user_id, state, since in rows:
+            since_s = since.timestamp() if isinstance(since, dt.datetime) else float(since)
+            seen[user_id] = (state, since_s)
+            before = run.agent_states.get(user_id)
+            if before and before[0] == "wrap_up" and state != "wrap_up":
+                run.pacer.on_wrap_end(now, max(0.0, since_s - before[1]))
+            if state in ("ready", "on_call", "wrap_up"):
+                views.append(pacing.AgentView(state, max(0.0, now - since_s)))
+        run.agent_states = seen
+        return tuple(views)
+
+    # --- dialling ------------------------------------------------------------------------------
+    def _dial(self, run: CampaignRun, wanted: int, now: float) -> None:
+        with self.Session() as s:
+            attempts = dialing.pick_leads(s, run.campaign_id, wanted, dialer_id=self.dialer_id, clock=self.clock)
+            picked = [(a.id, a.channel_id, a.number) for a in attempts]
+            campaign = s.get(Campaign, run.campaign_id)
+            caller_id = campaign.caller_id if campaign else None
+            s.commit()
+        for attempt_id, channel_id, number in picked:
+            line = Line(attempt_id, run.campaign_id, channel_id, number, now)
+            self.lines[channel_id] = line
+            self._by_other[other_channel_id(channel_id)] = channel_id
+            try:
+                self.ami.originate(
+                    self.trunk.format(number=number), context=self.context, exten="s", priority=1,
+                    timeout_ms=int(run.ring_timeout * 1000), caller_id=caller_id,
+                    variables={"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": attempt_id},
+                    channel_id=channel_id, other_channel_id=other_channel_id(channel_id))
+                self.counts["dialled"] += 1
+            except AMIActionError as exc:
+                log.warning("dialer: Originate refused for attempt %s: %s", attempt_id, exc)
+                line.responded = True
+                line.reason = 0
+                self._finish(line)
+            except AMIError as exc:
+                # Asterisk may or may not have the call: the line stays open and reconcile() or
+                # the stale sweep settles it; it is never dialled again while open.
+                self.counts["ami_errors"] += 1
+                log.warning("dialer: Originate of attempt %s unconfirmed: %s", attempt_id, exc)
+
+    # --- AMI events -----------------------------------------------------------------------------
+    def _line_for(self, uid: str | None) -> tuple[Line | None, bool]:
+        if not uid:
+            return None, False
+        if uid in self.lines:
+            return self.lines[uid], True
+        cid = self._by_other.get(uid)
+        return (self.lines.get(cid), False) if cid else (None, False)
+
+    def _handle(self, msg) -> None:
+        name = msg.name
+        if name == "Hangup":
+            line, ours = self._line_for(msg.get("Uniqueid"))
+            if line is None:
+                return
+            try:
+                cause = int(msg.get("Cause") or 0)
+            except ValueError:
+                cause = 0
+            if cause and (not ours or line.cause is None):
+                line.cause = cause
+            if ours:
+                line.ours_gone = True
+                if line.answered is not None or line.responded:
+                    self._finish(line)
+        elif name == "OriginateResponse":
+            line, _ = self._line_for(msg.get("Uniqueid"))
+            if line is None or line.responded:
+                return
+            line.responded, line.responded_at = True, _epoch(self.clock)
+            try:
+                line.reason = int(msg.get("Reason") or 0)
+            except ValueError:
+                line.reason = 0
+            if msg.get("Response") == "Success" and line.reason == 4:
+                self._answered(line)
+            elif line.ours_gone:
+                self._finish(line)
+            # else: the Hangups (with the far side's cause) are still to come (空号, 错号)
+        elif name == "UserEvent" and msg.get("UserEvent") == "DialfunnelAbandon":
+            run = self.campaigns.get(int(msg.get("Campaign") or 0))
+            if run:
+                run.pacer.on_abandoned(_epoch(self.clock))
+
+    def _answered(self, line: Line) -> None:
+        now = _epoch(self.clock)
+        line.answered = now
+        self.counts["answered"] += 1
+        run = self.campaigns.get(line.campaign_id)
+        if run:
+            run.pacer.on_result(now, "live", now - line.started)
+        with self.Session() as s:
+            dialing.mark_answered(s, line.channel_id, clock=self.clock)
+            s.commit()
+        if self.route_answers:
+            line.hold_until = now + HOLD_SECONDS
+            if run:
+                self._connect_waiting(run, now)
+
+    def _connect_waiting(self, run: CampaignRun, now: float) -> None:
+        waiting = sorted((line for line in self.lines.values()
+                          if line.campaign_id == run.campaign_id and line.hold_until is not None),
+                         key=lambda line: line.answered)
+        for line in waiting:
+            with self.Session() as s:
+                attempt = s.scalar(select(DialAttempt).where(DialAttempt.channel_id == line.channel_id))
+                agent = agent_states.take_ready_agent(s, attempt, clock=self.clock) if attempt else None
+                agent_id = agent.id if agent else None
+                s.commit()
+            if agent_id is not None:
+                line.agent_id, line.hold_until = agent_id, None
+                self.counts["connected"] += 1
+                run.pacer.on_connected(now, now - line.answered)
+            elif line.hold_until <= now:
+                line.hold_until, line.abandoned = None, True
+                self.counts["abandoned"] += 1
+                run.pacer.on_abandoned(now)
+                self._hang_up(line)
+            else:
+                break  # no agent for the oldest: none for the younger ones either
+
+    def _hang_up(self, line: Line) -> None:
+        try:
+            self.ami.hangup(line.channel_id, cause=16)
+        except AMIError as exc:
+            log.warning("dialer: Hangup of %s failed: %s", line.channel_id, exc)
+
+    def _finish(self, line: Line) -> None:
+        now = _epoch(self.clock)
+        self.lines.pop(line.channel_id, None)
+        self._by_other.pop(other_channel_id(line.channel_id), None)
+        with self.Session() as s:
+            attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
+                                             clock=self.clock)
+            outcome, talk = attempt.outcome, attempt.talk_seconds
+            if attempt.agent_id is not None:
+                agent_states.call_ended(s, attempt, clock=self.clock)
+            s.commit()
+        self.counts["finished"] += 1
+        run = self.campaigns.get(line.campaign_id)
+        if run is None:
+            return
+        if line.answered is None:
+            run.pacer.on_result(now, _PACER_KIND.get(outcome, "failed"), now - line.started)
+        elif outcome == "answered":
+            run.pacer.on_talk_end(now, talk or 0.0)
+        elif outcome == "machine":
+            run.pacer.on_result(now, "machine", line.answered - line.started)
+
+    # --- recovery -----------------------------------------------------------------------------
+    def reconcile(self, timeout: float = 10.0) -> dict:
+        """After a restart or a reconnect: this dialer's open attempts are matched against the
+        channels Asterisk still has. Live ones are followed to their end; the others ended
+        while we were not listening and are closed (outcome unknown: failed, the lead goes back
+        to the hopper). Lines younger than RECONCILE_MIN_AGE are left alone: their channels
+        may not exist yet."""
+        now = _epoch(self.clock)
+        with self.Session() as s:
+            open_rows = [(a.id, a.campaign_id, a.channel_id, a.number, a.started_at, a.answered_at,
+                          a.agent_id) for a in dialing.open_attempts(s, dialer_id=self.dialer_id)]
+            s.commit()
+        if not open_rows:
+            return {"adopted": 0, "closed": 0}
+        alive = self._live_channel_ids(timeout)
+        if alive is None:
+            self._reconcile_wanted.set()
+            return {"adopted": 0, "closed": 0}
+        adopted = closed = 0
+        for attempt_id, campaign_id, channel_id, number, started, answered, agent_id in open_rows:
+            is_alive = channel_id in alive or other_channel_id(channel_id) in alive
+            line = self.lines.get(channel_id)
+            if line is None:
+                line = Line(attempt_id, campaign_id, channel_id, number, started.timestamp(),
+                            answered.timestamp() if answered else None, agent_id=agent_id)
+                if is_alive:
+                    self.lines[channel_id] = line
+                    self._by_other[other_channel_id(channel_id)] = channel_id
+                    adopted += 1
+                    continue
+            elif is_alive or now - line.started < RECONCILE_MIN_AGE:
+                continue
+            if line.reason is None:
+                line.reason = 4 if line.answered is not None else 0
+            self._finish(line)
+            closed += 1
+        return {"adopted": adopted, "closed": closed}
+
+    def _live_channel_ids(self, timeout: float) -> set[str] | None:
+        """Uniqueids of every channel Asterisk has (CoreShowChannels), None if AMI is down."""
+        got: set[str] = set()
+        done = threading.Event()
+        action_id = f"{self.dialer_id}-show-{uuid.uuid4().hex[:6]}"
+
+        def collect(msg):
+            if msg.get("ActionID") != action_id:
+                return
+            if msg.name == "CoreShowChannel":
+                got.add(msg.get("Uniqueid") or "")
+            elif msg.name == "CoreShowChannelsComplete":
+                done.set()
+        self.ami.on("CoreShowChannel", collect)
+        self.ami.on("CoreShowChannelsComplete", collect)
+        try:
+            self.ami.send_action("CoreShowChannels", [], action_id=action_id, timeout=timeout, check=True)
+            if not done.wait(timeout):
+                return None
+            return got
+        except AMIError as exc:
+            log.warning("dialer: cannot list channels: %s", exc)
+            return None
+        finally:
+            self.ami.off("CoreShowChannel", collect)
+            self.ami.off("CoreShowChannelsComplete", collect)
+
+    def _sweep_stale(self, now: float) -> None:
+        """A failed line whose channel never produced a Hangup is closed after HANGUP_WAIT.
+        Lines whose OriginateResponse never came (an AMI drop ate it) are settled against
+        CoreShowChannels once they are older than the ring timeout plus a grace period."""
+        for line in [line for line in self.lines.values() if line.answered is None and line.responded
+                     and now - line.responded_at >= HANGUP_WAIT]:
+            self._finish(line)
+        stale = [line for line in self.lines.values() if line.answered is None and not line.responded
+                 and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS]
+        if not stale or not getattr(self.ami, "connected", True):
+            return
+        alive = self._live_channel_ids(5.0)
+        if alive is None:
+            return
+        for line in stale:
+            if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
+                line.reason = 0
+                self._finish(line)
+
+    def _ring_timeout(self, line: Line) -> float:
+        run = self.campaigns.get(line.campaign_id)
+        return run.ring_timeout if run else 60.0
+

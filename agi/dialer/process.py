@@ -1,0 +1,45 @@
+"""The dialer as a process: ``dialfunnel dialer`` (and a thread of ``dialfunnel run``)."""
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+
+from agi.ami import AMIClient
+from agi.dialer.engine import Dialer
+
+log = logging.getLogger(__name__)
+
+
+def dialer_id(settings) -> str:
+    """Stable across restarts (a restarted dialer takes over its own calls in flight); two
+    dialers on one host need their own ``dialer_id`` setting."""
+    return settings.dialer_id or socket.gethostname()
+
+
+def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
+                 route_answers: bool = False) -> tuple[Dialer, threading.Thread]:
+    """Connect to AMI and run a Dialer in a thread. ``route_answers``: connect answered calls to
+    agents here (the PBX simulator runs no dialplan); with a real Asterisk the dialplan's
+    ``outbound`` AGI handler does it."""
+    holder: list[Dialer] = []
+    ami = AMIClient(settings.ami_host, port, settings.ami_username, secret, events="call,user",
+                    on_connect=lambda _client: holder and holder[0].request_reconcile())
+    kwargs = {"clock": clock} if clock is not None else {}
+    dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
+                    route_answers=route_answers, **kwargs)
+    holder.append(dialer)
+    dialer.attach()
+    ami.connect()
+
+    def run():
+        try:
+            dialer.run()
+        except Exception:
+            log.exception("dialer stopped on an error")
+            raise
+        finally:
+            ami.close()
+    thread = threading.Thread(target=run, name="dialer", daemon=True)
+    thread.start()
+    return dialer, thread

@@ -1,0 +1,109 @@
+"""Driving the real dialer against the PBX simulator on a hand-moved clock (tests, benchmark).
+
+The clock jumps from one thing that is due to the next: a simulator event, the dialer's next
+tick or hold deadline, or a simulated agent's end of wrap-up. Before every decision the driver
+makes sure everything due has happened: the simulator's scheduler has settled and every AMI
+event it sent has reached the dialer (``Barrier``).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+import uuid
+
+from sqlalchemy import select
+
+from agi.ami import AMIError
+from models import agent_states
+from models.schema import AgentState, User
+
+
+class Barrier:
+    """When ``wait()`` returns, every AMI event sent before it has been queued to the dialer:
+    a UserEvent round trip (the simulator emits it after everything before it, and the client
+    dispatches events in order)."""
+
+    def __init__(self, ami):
+        self.ami = ami
+        self.token = None
+        self.seen = threading.Event()
+        ami.on("UserEvent", self._event)
+
+    def _event(self, msg) -> None:
+        if msg.get("UserEvent") == "DialerSimBarrier" and msg.get("Token") == self.token:
+            self.seen.set()
+
+    def wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.token = uuid.uuid4().hex
+            self.seen.clear()
+            try:
+                self.ami.send_action("UserEvent", [("UserEvent", "DialerSimBarrier"), ("Token", self.token)])
+                if self.seen.wait(max(0.0, deadline - time.monotonic())):
+                    return
+            except AMIError:  # the connection dropped (a test does that): wait for the reconnect
+                time.sleep(0.02)
+            if time.monotonic() >= deadline:
+                raise RuntimeError("the barrier event never came back")
+
+
+class SimulatedAgents:
+    """Agents who finish their wrap-up after ``wrap_seconds`` with a disposition and go ready."""
+
+    def __init__(self, maker, clock, campaign_id: int, wrap_seconds: float = 20.0,
+                 disposition: str = "interested"):
+        self.maker, self.clock, self.campaign_id = maker, clock, campaign_id
+        self.wrap_seconds, self.disposition = wrap_seconds, disposition
+
+    def step(self) -> float | None:
+        """Ends the wrap-ups that are due; returns when the next one is due (epoch seconds)."""
+        now = self.clock.now()
+        upcoming = []
+        with self.maker() as s:
+            rows = s.execute(select(AgentState.user_id, AgentState.since).where(
+                AgentState.campaign_id == self.campaign_id, AgentState.state == "wrap_up")).all()
+            for user_id, since in rows:
+                if (now - since).total_seconds() >= self.wrap_seconds - 1e-6:
+                    agent_states.set_state(s, s.get(User, user_id), "ready", campaign_id=self.campaign_id,
+                                           disposition=self.disposition, clock=self.clock)
+                else:
+                    upcoming.append((since + dt.timedelta(seconds=self.wrap_seconds)).timestamp())
+            s.commit()
+        return min(upcoming) if upcoming else None
+
+
+class Driver:
+    def __init__(self, dialer, server, ami, clock, agents: SimulatedAgents | None = None):
+        self.dialer, self.server, self.clock, self.agents = dialer, server, clock, agents
+        self.barrier = Barrier(ami)
+        self.steps = 0
+
+    def _settle(self) -> None:
+        self.barrier.wait()
+        self.server.scheduler.settle()
+        self.barrier.wait()
+        self.dialer.step()
+
+    def run_until(self, end: float) -> None:
+        """Run the world until ``end`` (epoch seconds of the clock)."""
+        while True:
+            self._settle()
+            next_wrap = self.agents.step() if self.agents else None
+            now = self.clock.now().timestamp()
+            if now >= self.dialer.next_wakeup():
+                self.dialer.tick()
+                self._settle()
+            if now >= end:
+                return
+            candidates = [self.dialer.next_wakeup(), end]
+            due = self.server.scheduler.next_due()
+            if due is not None:
+                candidates.append(due)
+            if next_wrap is not None:
+                candidates.append(next_wrap)
+            target = max(min(candidates), now)
+            if target > now:
+                self.clock.set(dt.datetime.fromtimestamp(target, dt.timezone.utc))
+            self.steps += 1

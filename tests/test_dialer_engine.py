@@ -1,0 +1,132 @@
+"""The dialer end to end: the real engine, hopper and rules against the PBX simulator over a
+real AMI socket, on a clock moved by hand (agi.dialer.simulation)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from agi.ami import AMIClient
+from agi.dialer.engine import Dialer, other_channel_id
+from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock
+from models import agent_states, campaigns
+from models.schema import CampaignLead, Customer, DialAttempt
+
+START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
+
+OUTCOME_OF = {  # last digits of the number → what the simulated far side does
+    "01": "busy", "02": "noanswer", "03": "unallocated", "04": "absent", "05": "invalid",
+    "06": "congestion", "07": "answer", "08": "answer",
+}
+
+
+@pytest.fixture
+def world(Session, users):
+    """A running campaign with the two telemarketers on its team, both ready."""
+    clock = FakeClock(START)
+
+    def build(numbers: dict[str, str], *, answer_timing=None, mode="progressive"):
+        with Session() as s:
+            admin = s.merge(users["admin"])
+            for n, suffix in enumerate(numbers):
+                s.add(Customer(name=f"拨号客户{n}", ownership="shared", stage="target",
+                               phone=f"1380013{suffix}", phone_e164=f"+861380013{suffix}",
+                               mobile=f"1380013{suffix}", mobile_e164=f"+861380013{suffix}",
+                               created_at=clock.now(), updated_at=clock.now()))
+            s.flush()
+            campaign = campaigns.create_campaign(s, admin, clock=clock, name="测试活动", mode=mode,
+                                                 filter_stage="target", ring_timeout_s=25)
+            team = [s.merge(users["tm"]), s.merge(users["tm2"])]
+            for i, user in enumerate(team):
+                user.extension = f"810{i}"
+            campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
+            campaigns.refresh_leads(s, campaign, clock=clock)
+            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+            for user in team:
+                agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+            campaign_id = campaign.id
+            s.commit()
+        timing = {"answer": answer_timing or {"ring_time": 3.0, "answer_delay": 0.0, "talk_time": 40.0}}
+        scenario = Scenario(numbers={f"+861380013{k}": v for k, v in numbers.items()}, timing=timing)
+        server = AMIServer(scenario=scenario, clock=clock).start()
+        ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
+                        events="call,user", reconnect=False)
+        dialer = Dialer(Session, ami, clock=clock, dialer_id="test", trunk="Local/{number}@out",
+                        route_answers=True, pacer_mode=mode)
+        dialer.attach()
+        driver = Driver(dialer, server, ami, clock, SimulatedAgents(Session, clock, campaign_id, 20.0))
+        ami.connect()
+        built.append((server, ami))
+        return campaign_id, dialer, driver, server, clock
+
+    built: list = []
+    yield build
+    for server, ami in built:
+        ami.close()
+        server.stop()
+
+
+def attempts(Session, campaign_id):
+    with Session() as s:
+        return s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)
+                         .order_by(DialAttempt.id)).all()
+
+
+def test_every_outcome_is_classified_and_booked(world, Session):
+    campaign_id, dialer, driver, server, clock = world(dict(OUTCOME_OF))
+    driver.run_until(START.timestamp() + 180)
+    rows = attempts(Session, campaign_id)
+    first = {}
+    for a in rows:
+        first.setdefault(a.number[-2:], a)
+    expected = {"01": "busy", "02": "noanswer", "03": "unallocated", "04": "absent", "05": "invalid",
+                "06": "congestion", "07": "answered", "08": "answered"}
+    assert {k: first[k].outcome for k in expected} == expected
+    assert all(a.ended_at is not None for a in rows)
+    with Session() as s:
+        status = dict(s.execute(select(Customer.phone, Customer.number_status)).all())
+        leads = {lead.number[-2:]: lead for lead in s.scalars(select(CampaignLead))}
+    assert status["138001303"] == "unallocated" and status["138001304"] == "absent"
+    assert status["138001305"] == "invalid"
+    assert leads["03"].status == "dead" and leads["07"].status == "done"
+    assert leads["01"].status in ("queued", "dialling", "exhausted")
+    # dead numbers were dialled once and never again; answered calls were connected to an agent
+    assert sum(1 for a in rows if a.number.endswith(("03", "04", "05"))) == 3
+    assert all(a.agent_id is not None and a.talk_seconds > 30 for a in rows if a.outcome == "answered")
+    # what the dialer sent: ChannelId/OtherChannelId for correlation, the campaign's ring timeout
+    originates = server.actions("Originate")
+    assert len({m["ChannelId"] for m in originates}) == len(originates) == len(rows)
+    assert all(m["OtherChannelId"] == other_channel_id(m["ChannelId"]) and m["Timeout"] == "25000"
+               for m in originates)
+
+
+def test_a_live_answer_with_no_free_agent_is_abandoned_after_two_seconds(world, Session, users):
+    campaign_id, dialer, driver, server, clock = world(
+        {"07": "answer", "08": "answer"},
+        answer_timing={"ring_time": 3.0, "answer_delay": 0.0, "talk_time": 300.0})
+    driver.run_until(START.timestamp() + 1)
+    assert len(attempts(Session, campaign_id)) == 2  # progressive: a line per ready agent
+    with Session() as s:  # one agent steps away while both lines ring
+        agent_states.set_state(s, s.get(type(users["tm2"]), users["tm2"].id), "paused",
+                               campaign_id=campaign_id, reason="break", clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 4.5)
+    hangups_before = len(server.actions("Hangup"))
+    driver.run_until(START.timestamp() + 6.0)
+    rows = attempts(Session, campaign_id)
+    connected = [a for a in rows if a.agent_id is not None]
+    waiting = [a for a in rows if a.agent_id is None]
+    assert len(connected) == 1 and connected[0].agent_id == users["tm"].id
+    assert len(waiting) == 1 and waiting[0].outcome == "abandoned"
+    # it waited the full two seconds after its answer before the dialer hung it up
+    assert (waiting[0].ended_at - waiting[0].answered_at).total_seconds() == pytest.approx(2.0, abs=0.01)
+    assert len(server.actions("Hangup")) >= hangups_before + 1
+    assert dialer.counts["abandoned"] == 1
+    with Session() as s:
+        lead = s.scalar(select(CampaignLead).where(CampaignLead.number == waiting[0].number))
+    # an abandoned number is not dialled again for 72 hours
+    assert (lead.next_attempt_at - waiting[0].ended_at).total_seconds() >= 72 * 3600 - 1
