@@ -148,6 +148,14 @@ def report(args, items: list[dict], made: float, cpu: float, live) -> None:
     table("by noise", group(items, noise_band))
     causes = Counter((i["label"], i["result"].cause) for i in items)
     table("causes", [(f"{t}: {c}", k) for (t, c), k in sorted(causes.items())])
+    print("\nmistakes")
+    for i in items:
+        if not i["ok"]:
+            r = i["result"]
+            print(f'  {i["file"]} ({i["kind"]}, {i["codec"] or "linear"}, noise '
+                  f'{i["noise_db"]:.0f} dBFS, {i["voice"]} at {i["speed"]}): {r.label} '
+                  f'{r.cause} at {r.decided_after_ms} ms (speech {r.greeting_ms} ms, '
+                  f'{r.words} words, silence {r.silence_ms} ms)')
     times = [i["result"].decided_after_ms for i in items]
     steps = [STEP_MS * math.ceil(t / STEP_MS) for t in times]
     print(f"\ndecision time (audio heard): mean {statistics.mean(times):.0f} ms, "

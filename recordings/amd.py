@@ -53,9 +53,9 @@ class Params:
     max_words: int = 99
     end_silence_ms: int = 400         # at max_ms: a greeting then this much silence -> human
     end_greeting_ms: int = 800        # at max_ms: this much speech, still talking -> machine
-    vad_mode: int = 3                 # webrtcvad aggressiveness 0..3
+    vad_mode: int = 2                 # webrtcvad aggressiveness 0..3
     floor_dbfs: float = -50.0         # quieter frames are never speech
-    snr_db: float = 10.0              # speech stands this far above the noise floor
+    snr_db: float = 6.0               # speech stands this far above the noise floor
     floor_rise_db: float = 0.1        # per frame: how fast the noise floor estimate may rise
 
 
