@@ -64,7 +64,7 @@ class AMDResult:
     label: str                 # human | machine | unsure
     cause: str                 # HUMAN, LONGGREETING, MAXWORDLENGTH, MAXWORDS, INITIALSILENCE,
                                # ENDSILENCE, ENDSPEECH, TOOLONG, SHORT, NOAUDIO
-                               # (agi/amd.py adds HANGUP)
+                               # (agi/amd.py adds HANGUP, NOFILE)
     decided_after_ms: int      # audio heard when the decision fell
     initial_silence_ms: int    # before the first word (all of it when none came)
     greeting_ms: int           # speech in the greeting so far
@@ -73,10 +73,6 @@ class AMDResult:
     silence_ms: int            # silence since the last word (after the greeting)
     speech_frames: int
     frames: int
-
-    @property
-    def is_machine(self) -> bool:
-        return self.label == MACHINE
 
 
 def check_rate(sample_rate: int) -> int:
