@@ -3,10 +3,12 @@
 Legal moves:
   logged_out -> ready | paused        (into one campaign whose team the agent is on)
   ready <-> paused                     (a pause names one of PAUSE_REASONS)
-  ready -> on_call                     (only take_ready_agent, when the dialer connects a call)
+  ready -> on_call                     (only take_ready_agent, when the dialer connects a call,
+                                        or models.preview.preview_next: the agent picks one)
   on_call -> wrap_up                   (only call_ended)
+  on_call -> ready                     (only models.preview.skip: never dialled)
   wrap_up -> ready | paused            (a disposition from DISPOSITIONS is required)
-  any -> logged_out
+  any -> logged_out                    (a preview not yet dialled goes back to the hopper)
 
 Every state is a span in ``agent_state_log`` (the open span is closed, a new one opened).
 State rows change only through conditional UPDATEs (``WHERE state = <the state read>``), so a
@@ -40,6 +42,10 @@ SET_BY_HAND = {
     "wrap_up": {"ready", "paused", "logged_out"},
 }
 TAKE_TRIES = 20
+# on_call reasons of a preview (models.preview): the agent sees the customer, asked to dial,
+# the dialer is dialling; None once connected.
+PREVIEW_STEPS = ("preview", "dial", "dialling")
+HELD_UNDIALLED = ("preview", "dial")
 
 
 class Current(NamedTuple):
@@ -72,15 +78,20 @@ def _ensure_row(session: Session, user_id: int, now: dt.datetime) -> None:
         pass  # another request made it first
 
 
+def _is(column, value):
+    return column.is_(None) if value is None else column == value
+
+
 def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, state: str,
           campaign_id: int | None, reason: str | None = None, attempt_id: int | None = None,
           disposition: str | None = None) -> bool:
-    """Move the agent from the state we read to ``state``; False if it changed meanwhile."""
+    """Move the agent from exactly the row we read (state, campaign, reason, attempt) to
+    ``state``; False if it changed meanwhile. No legality check: callers own that."""
     moved = session.execute(
         update(AgentState)
         .where(AgentState.user_id == user_id, AgentState.state == seen.state,
-               AgentState.campaign_id.is_(None) if seen.campaign_id is None
-               else AgentState.campaign_id == seen.campaign_id)
+               _is(AgentState.campaign_id, seen.campaign_id), _is(AgentState.reason, seen.reason),
+               _is(AgentState.attempt_id, seen.attempt_id))
         .values(state=state, campaign_id=campaign_id, reason=reason, attempt_id=attempt_id,
                 since=now)
         .execution_options(synchronize_session=False)).rowcount
@@ -135,6 +146,9 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
                  reason=reason if state == "paused" else None,
                  disposition=disposition if seen.state == "wrap_up" else None):
         raise DomainError("agent_state.changed")
+    if seen.state == "on_call" and seen.reason in HELD_UNDIALLED and seen.attempt_id:
+        from .preview import release   # preview builds on this module
+        release(session, seen.attempt_id, now)
     return current(session, user.id)
 
 
@@ -153,6 +167,8 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
     team: that agent goes on_call, the attempt gets agent_id and connected_at, and the agent's
     browser gets a screen pop. None when nobody is ready (the call is abandoned)."""
     if attempt.agent_id is not None:
+        if attempt.connected_at is None:
+            return _connect_preview(session, attempt, clock.now())
         return session.get(User, attempt.agent_id)
     if attempt.ended_at is not None:
         return None
@@ -195,6 +211,24 @@ def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
         id=attempt.campaign_id, name=name, attempt_id=attempt.id, customer_id=attempt.customer_id))
     event.payload = payload
     session.flush()
+
+
+def _connect_preview(session: Session, attempt: DialAttempt, now: dt.datetime) -> User | None:
+    """A preview call (the agent chose it) was answered: connected to that agent if they are
+    still waiting on it; None otherwise (they left: the call is abandoned)."""
+    seen = current(session, attempt.agent_id)
+    if attempt.ended_at is not None or seen.state != "on_call" or seen.attempt_id != attempt.id:
+        return None
+    connected = session.execute(
+        update(DialAttempt)
+        .where(DialAttempt.id == attempt.id, DialAttempt.connected_at.is_(None),
+               DialAttempt.ended_at.is_(None))
+        .values(connected_at=now).execution_options(synchronize_session=False)).rowcount
+    session.refresh(attempt)
+    if connected and seen.reason is not None:
+        _move(session, attempt.agent_id, seen, now, state="on_call",
+              campaign_id=seen.campaign_id, attempt_id=attempt.id)
+    return session.get(User, attempt.agent_id) if attempt.connected_at is not None else None
 
 
 def call_ended(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> User | None:

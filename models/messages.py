@@ -174,6 +174,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agent_state.campaign_closed": ("该外呼活动已结束", "This campaign has ended"),
     "agent_state.changed": ("您的状态刚刚发生了变化,请重试", "Your state just changed: try again"),
     "campaign_stats.bad_report": ("无效的报表类型:{by}", "Invalid report: {by}"),
+    # preview dialling (models/preview.py)
+    "preview.not_preview": ("该外呼活动不是预览模式", "This campaign is not in preview mode"),
+    "preview.not_ready": ("请先在该外呼活动中进入就绪状态", "Be ready in this campaign first"),
+    "preview.not_running": ("该外呼活动当前未在运行", "The campaign is not running now"),
+    "preview.not_yours": ("这不是您正在预览的客户", "This is not your preview"),
+    "preview.not_previewing": ("该客户已不在您的预览中", "This customer is no longer in your preview"),
+    "preview.already_dialled": ("已经开始拨号,不能跳过", "Dialling has started: it cannot be skipped"),
+    "preview.no_extension": ("您还没有分机号,请联系管理员", "You have no phone extension: ask an administrator"),
+    "preview.customer_gone": ("该客户已被删除,请跳过", "This customer was deleted: skip it"),
+    "preview.do_not_call": ("该号码在禁呼名单中,请跳过", "This number is on the do-not-call list: skip it"),
+    "preview.outside_hours": ("现在不在该客户的可呼叫时间内,请跳过",
+                              "It is outside this customer's calling hours: skip it"),
 }
 
 
