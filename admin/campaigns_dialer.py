@@ -1,22 +1,29 @@
 """The agent's dialer widget: join a campaign of one's team, go ready, pause with a reason,
-pick a disposition to leave wrap-up (models.agent_states). The panel follows the agent's state
-over server-sent events (the dialer moves the agent to on_call and wrap_up)."""
+pick a disposition to leave wrap-up (models.agent_states). In a preview campaign the ready
+agent takes the next customer, reads the card, then dials or skips (models.preview). The panel
+follows the agent's state over server-sent events (the dialer moves the agent to on_call and
+wrap_up)."""
 from __future__ import annotations
 
 import json
 import time
 
-from flask import (Response, current_app, redirect, render_template, request,
+from flask import (Response, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models.agent_states import (CLOSED_CAMPAIGN, DISPOSITIONS, PAUSE_REASONS, current,
                                  my_campaign_ids, open_attempt_of, set_state)
+from models.errors import DomainError, NotFound
+from models.preview import preview_card, preview_next, request_dial, skip
 from models.schema import Campaign, Customer
 from models.visibility import can_open
 
 from .campaigns import bp
 from .context import clock, current_user, db
+from .customer_forms import method_label
+from .popups import local_iso, track_link
 
 
 def _int(raw: str | None) -> int | None:
@@ -30,15 +37,26 @@ def panel_context(session, user) -> dict:
         Campaign.id.in_(ids), Campaign.status.not_in(CLOSED_CAMPAIGN))
         .order_by(Campaign.id.desc())).all() if ids else []
     campaign = session.get(Campaign, me.campaign_id) if me.campaign_id else None
-    call = None
+    call = card = None
+    preview = campaign is not None and campaign.mode == "preview"
     attempt = open_attempt_of(session, user.id)
-    if attempt is not None:
+    if attempt is not None and preview:
+        card = preview_card(session, user, attempt)
+    elif attempt is not None:
         customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
         call = dict(number=attempt.number, customer=customer,
                     visible=customer is not None and can_open(user, customer))
-    return dict(me=me, joinable=joinable, campaign=campaign, call=call,
-                reasons=PAUSE_REASONS, dispositions=DISPOSITIONS,
+    return dict(me=me, joinable=joinable, campaign=campaign, call=call, preview=preview,
+                card=card, steps=preview_steps(), reasons=PAUSE_REASONS,
+                dispositions=DISPOSITIONS, local_iso=local_iso, track_link=track_link,
+                method_label=method_label,
                 seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
+
+
+def preview_steps() -> dict:
+    """Labels of a preview call's steps (the agent's on_call reasons)."""
+    return {"preview": _("Previewing"), "dial": _("Waiting for the dialer…"),
+            "dialling": _("Dialling…")}
 
 
 @bp.route("/dialer")
@@ -63,6 +81,40 @@ def dialer_state():
     set_state(db(), current_user(), form.get("state", ""), campaign_id=_int(form.get("campaign_id")),
               reason=form.get("reason") or None, disposition=form.get("disposition") or None,
               clock=clock())
+    db().commit()
+    return redirect(url_for("campaigns.dialer"))
+
+
+@bp.route("/dialer/next", methods=["POST"])
+def dialer_next():
+    session, user = db(), current_user()
+    me = current(session, user.id)
+    if me.campaign_id is None:
+        raise DomainError("preview.not_ready")
+    attempt = preview_next(session, user, me.campaign_id, clock=clock())
+    session.commit()
+    if attempt is None:
+        flash(_("No customer is due now. Try again in a moment."), "info")
+    return redirect(url_for("campaigns.dialer"))
+
+
+def _attempt_id() -> int:
+    attempt_id = _int(request.form.get("attempt_id"))
+    if attempt_id is None:
+        raise NotFound("dial.attempt_not_found")
+    return attempt_id
+
+
+@bp.route("/dialer/dial", methods=["POST"])
+def dialer_dial():
+    request_dial(db(), current_user(), _attempt_id(), clock=clock())
+    db().commit()
+    return redirect(url_for("campaigns.dialer"))
+
+
+@bp.route("/dialer/skip", methods=["POST"])
+def dialer_skip():
+    skip(db(), current_user(), _attempt_id(), clock=clock())
     db().commit()
     return redirect(url_for("campaigns.dialer"))
 

@@ -225,4 +225,4 @@ def preview_card(session: Session, agent: User, attempt: DialAttempt) -> dict:
                 hidden=customer is not None and not visible,
                 earlier_attempts=len(earlier),
                 last_outcome=earlier[0].outcome if earlier else None,
-                last_attempt_at=earlier[0].started_at if earlier else None)
+                last_attempt_at=earlier[0].started_at.isoformat() if earlier else None)

@@ -16,7 +16,7 @@ from web_helpers import post
 
 from models import campaigns as rules
 from models.agent_states import call_ended, current, set_state, take_ready_agent
-from models.schema import AgentStateLog, Campaign, CampaignAgent, DoNotCall
+from models.schema import AgentStateLog, Campaign, CampaignAgent, DialAttempt, DoNotCall
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -300,3 +300,103 @@ def test_every_campaign_text_has_a_chinese_translation():
         with po.open("rb") as fh:
             translated.update({m.id: m.string for m in read_po(fh) if m.id and m.string})
     assert sorted(wanted - set(translated)) == []
+
+
+@pytest.fixture
+def preview_campaign(session, users, clock, make_customer):
+    """A running preview campaign of tm (extension 8001) with one customer in its hopper."""
+    from models.contact_records import add_contact_record
+    users["tm"].extension = "8001"
+    customer = make_customer("宁波港务预览公司", mobile="13955557777", contact_person="钱女士")
+    add_contact_record(session, users["tm"], customer.id, content="预览前的跟进记录", clock=clock)
+    c = rules.create_campaign(session, users["mgr"], clock=clock, name="预览外呼",
+                              mode="preview", agent_ids=[users["tm"].id])
+    rules.change_status(session, users["mgr"], c.id, "start", clock=clock)
+    session.commit()
+    return c
+
+
+def test_preview_in_the_dialer_widget(app, as_user, session, users, clock, preview_campaign):
+    from models.dialing import finish_attempt, mark_answered
+    from models.preview import claim_dial_requests
+    tm = as_user("tm")
+    post(tm, "/dialer/state", {"state": "ready", "campaign_id": str(preview_campaign.id)})
+    page = text(tm.get("/dialer"))
+    assert 'id="preview-next"' in page and "下一个客户" in page and "正在等待下一通电话" not in page
+    assert 'id="preview-card"' not in page
+    assert post(tm, "/dialer/next").status_code == 302
+    me = current(session, users["tm"].id)
+    assert (me.state, me.reason) == ("on_call", "preview")
+    panel = text(tm.get("/dialer/panel"))
+    assert 'id="preview-card"' in panel and "宁波港务预览公司" in panel and "钱女士" in panel
+    assert "预览前的跟进记录" in panel and "+8613955557777" in panel and "预览中" in panel
+    assert 'id="preview-dial"' in panel and 'id="preview-skip"' in panel
+    assert f'name="attempt_id" value="{me.attempt_id}"' in panel
+    # Dial: waiting for the dialer, which claims it; the panel follows.
+    assert post(tm, "/dialer/dial", {"attempt_id": str(me.attempt_id)}).status_code == 302
+    assert current(session, users["tm"].id).reason == "dial"
+    panel = text(tm.get("/dialer/panel"))
+    assert "等待拨号" in panel and "取消拨号" in panel and 'id="preview-dial"' not in panel
+    [claimed] = claim_dial_requests(session, preview_campaign.id, "d1", clock=clock)
+    session.commit()
+    app.config.update(SSE_MAX_SECONDS=0.3, SSE_POLL_SECONDS=0.05)
+    events = [json.loads(line[6:]) for line in text(tm.get("/dialer/stream")).splitlines()
+              if line.startswith("data: ")]
+    assert events == [dict(state="on_call", campaign_id=preview_campaign.id, reason="dialling",
+                           attempt_id=me.attempt_id)]
+    panel = text(tm.get("/dialer/panel"))
+    assert "正在拨号" in panel and 'id="preview-skip"' not in panel
+    attempt = mark_answered(session, claimed.channel_id, clock=clock)
+    take_ready_agent(session, attempt, clock=clock)
+    session.commit()
+    panel = text(tm.get("/dialer/panel"))
+    assert "宁波港务预览公司" in panel and 'id="preview-dialling"' not in panel
+    clock.advance(seconds=60)
+    call_ended(session, finish_attempt(session, claimed.channel_id, clock=clock), clock=clock)
+    session.commit()
+    panel = text(tm.get("/dialer/panel"))
+    assert 'id="wrap-up"' in panel and 'id="preview-card"' in panel
+    post(tm, "/dialer/state", {"state": "ready", "disposition": "interested"})
+    # The hopper is empty now: said so, nothing changes.
+    response = post(tm, "/dialer/next", headers={"Referer": "/dialer"})
+    assert response.status_code == 302
+    assert current(session, users["tm"].id).state == "ready"
+    assert "现在没有可拨打的客户" in text(tm.get("/dialer"))
+
+
+def test_preview_skip_and_refusals_in_the_widget(as_user, session, users, clock,
+                                                 preview_campaign):
+    tm = as_user("tm")
+    post(tm, "/dialer/state", {"state": "ready", "campaign_id": str(preview_campaign.id)})
+    post(tm, "/dialer/next")
+    attempt_id = current(session, users["tm"].id).attempt_id
+    # Someone else cannot dial or skip it; nor can anybody not logged into a preview.
+    tm2 = as_user("tm2")
+    for path in ("/dialer/dial", "/dialer/skip"):
+        response = post(tm2, path, {"attempt_id": str(attempt_id)}, headers={"Referer": "/dialer"})
+        assert response.status_code == 302
+    assert "这不是您正在预览的客户" in text(tm2.get("/dialer"))
+    post(tm2, "/dialer/next", headers={"Referer": "/dialer"})
+    assert "请先在该外呼活动中进入就绪状态" in text(tm2.get("/dialer"))
+    assert current(session, users["tm2"].id).state == "logged_out"
+    assert post(tm, "/dialer/dial", {"attempt_id": "abc"}).status_code == 302
+    assert current(session, users["tm"].id)[2:4] == ("preview", attempt_id)
+    # Skip: ready again, the lead back in the hopper for later.
+    assert post(tm, "/dialer/skip", {"attempt_id": str(attempt_id)}).status_code == 302
+    me = current(session, users["tm"].id)
+    assert (me.state, me.attempt_id) == ("ready", None)
+    assert session.get(DialAttempt, attempt_id) is None
+    page = text(tm.get("/dialer"))
+    assert 'id="preview-next"' in page and 'id="preview-card"' not in page
+
+
+def test_preview_widget_in_english(as_user, session, users, preview_campaign):
+    users["tm"].language = "en"
+    session.commit()
+    tm = as_user("tm")
+    post(tm, "/dialer/state", {"state": "ready", "campaign_id": str(preview_campaign.id)})
+    assert "Next customer" in text(tm.get("/dialer"))
+    post(tm, "/dialer/next")
+    panel = text(tm.get("/dialer/panel"))
+    assert "Previewing" in panel and ">Dial<" in panel and "Skip this customer" in panel
+    assert "Number to dial" in panel and "Latest contact records" in panel
