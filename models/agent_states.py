@@ -11,9 +11,9 @@ Legal moves:
   any -> logged_out                    (a preview not yet dialled goes back to the hopper)
 
 Every state is a span in ``agent_state_log`` (the open span is closed, a new one opened).
-State rows change only through conditional UPDATEs (``WHERE state = <the state read>``), so a
-pause pressed while the dialer takes the agent, or two dialer processes taking one agent, cannot
-both win: the loser sees rowcount 0.
+State rows change only through conditional UPDATEs (``WHERE`` state, campaign, reason and
+attempt are the ones read), so a pause pressed while the dialer takes the agent, or two dialer
+processes taking one agent, cannot both win: the loser sees rowcount 0.
 """
 from __future__ import annotations
 
