@@ -38,7 +38,6 @@ CAUSE_OUTCOMES = {
 # OriginateResponse Reason (the last control frame): 1 hung up, 2 ring, 3 ringing when the
 # Timeout expired, 5 busy, 8 congestion; 0 = failed without any of those.
 REASON_OUTCOMES = {1: "noanswer", 2: "noanswer", 3: "noanswer", 5: "busy", 8: "congestion"}
-MAX_ROUNDS = 6   # candidate queries per pick when rows are skipped (closed zones, shared numbers)
 
 
 def classify(reason: int | None, cause: int | None, *, answered: bool,
@@ -133,10 +132,9 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
     zone_open: dict[str, bool] = {}
     chosen, numbers, tried, closed = [], set(), set(), set()
     streams = [True, False]     # due retries, fresh leads; dropped once they run dry
-    for _ in range(MAX_ROUNDS):
+    # Each round skips the rows seen before and the zones found closed, so it ends.
+    while streams and len(chosen) < n:
         need = n - len(chosen)
-        if need <= 0 or not streams:
-            break
         fetched = {retry: session.execute(_candidate_query(
             campaign, now, need, retry=retry, skip_ids=tried, closed_zones=closed)).all()
             for retry in streams}
