@@ -4,7 +4,8 @@ Two dialer processes may pick from one campaign at once. The database keeps them
 PostgreSQL the candidate leads are locked with FOR UPDATE SKIP LOCKED, on SQLite every
 transaction is BEGIN IMMEDIATE; a lead goes queued -> dialling only through a conditional
 UPDATE; and the partial unique index uq_dial_attempts_open_number refuses a second open attempt
-for a number (the insert runs in a savepoint and that lead is skipped). Attempts are inserted in
+for a number (the insert runs in a savepoint and that lead is skipped). That index also makes the
+per-number caps exact: they are counted again once our attempt is in. Attempts are inserted in
 number order so two pickers waiting on each other's numbers cannot deadlock."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -160,7 +161,8 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
 def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | None,
           now: dt.datetime) -> list[DialAttempt] | None:
     """queued -> dialling plus the open attempts for all of `chosen` in one savepoint, in
-    number order; None (nothing done) when another dialer got one of the leads or numbers."""
+    number order; None (nothing done) when another dialer got one of the leads or numbers
+    first, or used up a number's cap meanwhile."""
     if not chosen:
         return []
     savepoint = session.begin_nested()
@@ -178,11 +180,32 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
                     for lead_id, customer_id, number in chosen]
         session.add_all(attempts)
         session.flush()
+        if _over_caps(session, campaign, [c[2] for c in chosen], now):
+            savepoint.rollback()
+            return None
     except IntegrityError:
         savepoint.rollback()
         return None
     savepoint.commit()
     return attempts
+
+
+def _over_caps(session: Session, campaign: Campaign, numbers: list[str], now: dt.datetime) -> bool:
+    """Counted again with our attempts inserted: the caps were read before the insert, and
+    another dialer may have opened and closed one of these numbers in between. Once our open
+    attempt is in, no other can be, so this second count is exact."""
+    a = _attempts
+
+    def over(since: dt.datetime, cap: int):
+        return (select(a.number).where(a.number.in_(numbers), a.started_at > since)
+                .group_by(a.number).having(func.count() > cap))
+    checks = [over(now - dt.timedelta(hours=24), campaign.max_attempts_24h),
+              over(now - dt.timedelta(minutes=5), campaign.max_attempts_5min)]
+    if campaign.mode != "preview":
+        cooldown = now - dt.timedelta(hours=campaign.abandon_cooldown_h)
+        checks.append(select(a.number).where(a.number.in_(numbers), a.outcome == "abandoned",
+                                             a.ended_at > cooldown))
+    return session.execute(union_all(*checks).limit(1)).first() is not None
 
 
 # ---- call progress -----------------------------------------------------------------------------

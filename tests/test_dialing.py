@@ -349,6 +349,25 @@ def test_the_database_refuses_a_second_open_attempt(session, running, clock, mak
     assert len(open_attempts(session)) == 2
 
 
+def test_caps_are_counted_again_after_the_insert(session, running, clock, make_customer,
+                                                monkeypatch):
+    """Another dialer may open and close a number between our count and our insert: with the
+    first count blinded, the second one still refuses the capped and cooling-down numbers."""
+    capped = make_customer(mobile="13800138000")
+    cooling = make_customer(mobile="13800138001")
+    free = make_customer(mobile="13800138002")
+    other = running()
+    c = running()
+    now = clock.now()
+    for minutes in (1, 2, 3):
+        past_attempt(session, other, "+8613800138000", now - dt.timedelta(minutes=minutes))
+    past_attempt(session, other, "+8613800138001", now - dt.timedelta(hours=2), outcome="abandoned")
+    monkeypatch.setattr(dialing, "compliant", lambda campaign, now: Customer.id.is_not(None))
+    assert [a.customer_id for a in pick(session, c, clock)] == [free.id]
+    assert lead_of(session, c, capped).status == lead_of(session, c, cooling).status == "queued"
+    assert lead_of(session, c, capped).attempts == 0
+
+
 def test_due_retries_and_fresh_leads_take_turns(session, running, clock, make_customer):
     customers = [make_customer(mobile="1380013800%d" % i) for i in range(6)]
     c = running()
