@@ -58,7 +58,8 @@ def disposition_label(value: str) -> str:
 def pause_label(value: str | None) -> str:
     return {"break": _("Break"), "meal": _("Meal"), "meeting": _("Meeting"),
             "training": _("Training"), "paperwork": _("Paperwork"),
-            "other": _("Other")}.get(value, value or "")
+            "other": _("Other"), "preview": _("Previewing"), "dial": _("Waiting for the dialer…"),
+            "dialling": _("Dialling…")}.get(value, value or "")
 
 
 def mode_label(mode: str) -> str:
@@ -95,7 +96,7 @@ def live_labels() -> dict:
     """What campaigns.js needs to draw the live figures in the page's language."""
     return dict(states={s: state_label(s) for s in AGENT_STATES},
                 outcomes={o: outcome_label(o) for o in DIAL_OUTCOMES},
-                reasons={r: pause_label(r) for r in PAUSE_REASONS},
+                reasons={r: pause_label(r) for r in PAUSE_REASONS + ("preview", "dial", "dialling")},
                 over_cap=_("over the cap"), within_cap=_("within the cap"))
 
 

@@ -69,10 +69,11 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
     of_campaign = DialAttempt.campaign_id == campaign_id
     outcomes = {o: 0 for o in DIAL_OUTCOMES}
     in_flight = attempts = talk = 0
+    placed = _placed()
     for outcome, count, open_, seconds in session.execute(
             select(DialAttempt.outcome, func.count(), _count_if(DialAttempt.ended_at.is_(None)),
                    func.sum(DialAttempt.talk_seconds))
-            .where(of_campaign).group_by(DialAttempt.outcome)):
+            .where(of_campaign, placed).group_by(DialAttempt.outcome)):
         attempts += count
         in_flight += open_ or 0
         talk += seconds or 0
@@ -85,7 +86,7 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
                DialAttempt.ended_at.is_not(None), DialAttempt.outcome.in_(LIVE))
         .group_by(DialAttempt.outcome)).all())
     last_hour = session.scalar(select(func.count()).where(
-        of_campaign, DialAttempt.started_at >= now - dt.timedelta(hours=1)))
+        of_campaign, placed, DialAttempt.started_at >= now - dt.timedelta(hours=1)))
     dead = session.scalar(select(func.count(func.distinct(DialAttempt.number))).where(
         of_campaign, DialAttempt.outcome.in_(DEAD_OUTCOMES)))
     agent_seconds = session.scalar(select(_span_seconds(session, now))
@@ -145,9 +146,14 @@ def report(session: Session, campaign_id: int, by: str = "day", *, clock=SYSTEM_
     return _by_outcome(session, campaign_id, lo, hi)
 
 
+def _placed():
+    """A customer an agent is previewing has an open attempt no dialer has placed yet: no call."""
+    return DialAttempt.dialer_id.is_not(None) | DialAttempt.ended_at.is_not(None)
+
+
 def _attempt_figures():
     outcome = DialAttempt.outcome
-    return (func.count(), _count_if(DialAttempt.ended_at.is_not(None)),
+    return (_count_if(_placed()), _count_if(DialAttempt.ended_at.is_not(None)),
             _count_if(outcome == "answered"), _count_if(outcome == "abandoned"),
             _count_if(outcome == "machine"), _count_if(outcome.in_(DEAD_OUTCOMES)),
             func.sum(DialAttempt.talk_seconds))
@@ -180,7 +186,7 @@ def _by_day(session, campaign_id, start, end, now) -> list[dict]:
 def _by_agent(session, campaign_id, lo, hi, now) -> list[dict]:
     calls = {uid: (n, talk) for uid, n, talk in session.execute(
         select(DialAttempt.agent_id, func.count(), func.sum(DialAttempt.talk_seconds))
-        .where(DialAttempt.campaign_id == campaign_id, DialAttempt.agent_id.is_not(None),
+        .where(DialAttempt.campaign_id == campaign_id, DialAttempt.agent_id.is_not(None), _placed(),
                DialAttempt.started_at >= lo, DialAttempt.started_at < hi)
         .group_by(DialAttempt.agent_id))}
     in_window = (AgentStateLog.started_at >= lo, AgentStateLog.started_at < hi)

@@ -33,6 +33,7 @@ def make_campaign(session, clock, team=(), *, name=None, status="running", mode=
 def make_attempt(session, clock, campaign, *, customer=None, number=None, ended=False,
                  outcome=None, started=None, talk=0.0, agent=None, **kw):
     start = started or clock.now()
+    kw.setdefault("dialer_id", "d1")  # placed by a dialer (a preview not yet dialled has none)
     attempt = DialAttempt(campaign_id=campaign.id, customer_id=customer.id if customer else None,
                           number=number or f"+86139{next(NUMBERS):08d}",
                           channel_id=str(uuid.uuid4()), started_at=start, talk_seconds=talk,

@@ -881,7 +881,7 @@ def test_outbound_abandon_message(plan, variables, results):
 
 
 def test_outbound_machine_and_ivr(plan):
-    call = outbound_call(plan, {"DIALFUNNEL_STATUS": "MACHINE", "DIALFUNNEL_MESSAGE": "dialfunnel/msg-3"})
+    call = outbound_call(plan, {"DIALFUNNEL_STATUS": "MACHINE", "DIALFUNNEL_MESSAGE": "msg-3"})
     assert call.ended_in() == ("Playback", ["dialfunnel/msg-3"])
     call = outbound_call(plan, {"DIALFUNNEL_STATUS": "OK", "DIALFUNNEL_IVR": "survey"})
     assert ("ivr", "flow=survey", []) in call.agi_calls

@@ -29,9 +29,9 @@ def scene(session, users, clock):
     other = make_campaign(session, clock, [tm])
     now = clock.now()
 
-    def attempt(ago, outcome=None, talk=0.0, agent=None, number=None, c=campaign):
+    def attempt(ago, outcome=None, talk=0.0, agent=None, number=None, c=campaign, dialer="d1"):
         return make_attempt(session, clock, c, started=now - ago, outcome=outcome, talk=talk,
-                            agent=agent, number=number, ended=outcome is not None)
+                            agent=agent, number=number, ended=outcome is not None, dialer_id=dialer)
     # Yesterday in Shanghai (2026-11-25): 08:00 and 23:30.
     attempt(26 * H, "answered", 120, tm)
     attempt(26 * H, "answered", 120, tm)
@@ -50,6 +50,7 @@ def scene(session, users, clock):
     attempt(10 * M, "invalid")
     attempt(1 * M)
     attempt(dt.timedelta(seconds=30))
+    attempt(2 * M, agent=tm2, dialer=None)  # a customer tm2 is previewing: no call placed yet
     attempt(5 * M, "answered", 600, tm, c=other)          # another campaign: not counted
     attempt(5 * M, c=other)
     span(session, tm, campaign, "logged_out", now - 8 * H, 5 * H)
