@@ -553,6 +553,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
                      "created_at": (now - dt.timedelta(days=200 - 30 * n)).replace(microsecond=0)})
     _bulk(session, Document, docs)
     session.flush()
+    campaign = _demo_campaign(session, admin_id, T, clock)
 
     return {
         "seed": seed,
@@ -574,7 +575,20 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
         "competitors": len(_COMPETITORS),
         "resource_sites": len(_RESOURCE_SITES),
         "documents": len(docs),
+        "campaign_leads": campaign,
     }
+
+
+def _demo_campaign(session: Session, admin_id: int, team: list[int], clock) -> int:
+    """A predictive campaign over the shared target customers, left in draft: a manager starts
+    it from the campaign page and the telemarketers go ready in their dialer panel."""
+    from models import campaigns
+    admin = session.get(User, admin_id)
+    campaign = campaigns.create_campaign(session, admin, clock=clock, name="演示:共享目标客户外呼",
+                                         mode="predictive", filter_stage="target",
+                                         filter_ownership="shared", caller_id="4008001234")
+    campaigns.set_team(session, admin, campaign.id, team)
+    return campaigns.refresh_leads(session, campaign, clock=clock)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ class CampaignRun:
     pacer: object
     ring_timeout: float
     abandon_cap: float
+    caller_id: str | None = None
     agent_states: dict[int, tuple[str, float]] = field(default_factory=dict)  # user → (state, since)
 
 
@@ -169,6 +170,7 @@ class Dialer:
                 self._connect_waiting(run, now)
                 views = self._agents(run, now)
             if run.mode == "preview":
+                self._dial_previews(run, now)
                 continue
             lines = tuple(now - line.started for line in self.lines.values()
                           if line.campaign_id == run.campaign_id and line.answered is None)
@@ -193,6 +195,7 @@ class Dialer:
                                       float(campaign.ring_timeout_s), campaign.abandon_cap_pct / 100.0)
                     self.campaigns[campaign.id] = run
                 run.ring_timeout = float(campaign.ring_timeout_s)
+                run.caller_id = campaign.caller_id
                 run.abandon_cap = campaign.abandon_cap_pct / 100.0
             s.commit()
         active_ids = {c.id for c in active}
@@ -225,27 +228,39 @@ class Dialer:
             campaign = s.get(Campaign, run.campaign_id)
             caller_id = campaign.caller_id if campaign else None
             s.commit()
+        run.caller_id = caller_id
         for attempt_id, channel_id, number in picked:
-            line = Line(attempt_id, run.campaign_id, channel_id, number, now)
-            self.lines[channel_id] = line
-            self._by_other[other_channel_id(channel_id)] = channel_id
-            try:
-                self.ami.originate(
-                    self.trunk.format(number=number), context=self.context, exten="s", priority=1,
-                    timeout_ms=int(run.ring_timeout * 1000), caller_id=caller_id,
-                    variables={"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": attempt_id},
-                    channel_id=channel_id, other_channel_id=other_channel_id(channel_id))
-                self.counts["dialled"] += 1
-            except AMIActionError as exc:
-                log.warning("dialer: Originate refused for attempt %s: %s", attempt_id, exc)
-                line.responded = True
-                line.reason = 0
-                self._finish(line)
-            except AMIError as exc:
-                # Asterisk may or may not have the call: the line stays open and reconcile() or
-                # the stale sweep settles it; it is never dialled again while open.
-                self.counts["ami_errors"] += 1
-                log.warning("dialer: Originate of attempt %s unconfirmed: %s", attempt_id, exc)
+            self._originate(run, Line(attempt_id, run.campaign_id, channel_id, number, now))
+
+    def _originate(self, run: CampaignRun, line: Line) -> None:
+        self.lines[line.channel_id] = line
+        self._by_other[other_channel_id(line.channel_id)] = line.channel_id
+        try:
+            self.ami.originate(
+                self.trunk.format(number=line.number), context=self.context, exten="s", priority=1,
+                timeout_ms=int(run.ring_timeout * 1000), caller_id=run.caller_id,
+                variables={"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": line.attempt_id},
+                channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id))
+            self.counts["dialled"] += 1
+        except AMIActionError as exc:
+            log.warning("dialer: Originate refused for attempt %s: %s", line.attempt_id, exc)
+            line.responded, line.responded_at, line.reason = True, _epoch(self.clock), 0
+            self._finish(line)
+        except AMIError as exc:
+            # Asterisk may or may not have the call: the line stays open and reconcile() or
+            # the stale sweep settles it; it is never dialled again while open.
+            self.counts["ami_errors"] += 1
+            log.warning("dialer: Originate of attempt %s unconfirmed: %s", line.attempt_id, exc)
+
+    def _dial_previews(self, run: CampaignRun, now: float) -> None:
+        """Preview mode: the agent saw the customer and pressed dial (models.preview)."""
+        from models import preview
+        with self.Session() as s:
+            requests = preview.claim_dial_requests(s, run.campaign_id, self.dialer_id, clock=self.clock)
+            s.commit()
+        for req in requests:
+            self._originate(run, Line(req.attempt_id, run.campaign_id, req.channel_id, req.number, now,
+                                      agent_id=req.agent_id))
 
     # --- AMI events -----------------------------------------------------------------------------
     def _line_for(self, uid: str | None) -> tuple[Line | None, bool]:
