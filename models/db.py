@@ -5,7 +5,7 @@ import datetime as dt
 
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 
@@ -32,9 +32,13 @@ class Base(DeclarativeBase):
     pass
 
 
+SQLITE_BEGIN = "sqlite_begin"  # execution option: "DEFERRED" for a read-only transaction
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE so that
-    concurrent writers queue instead of failing half-way (see docs/architecture.md)."""
+    concurrent writers queue instead of failing half-way (see docs/architecture.md).
+    `begin_read(session)` opts one transaction out of the write lock."""
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
@@ -53,7 +57,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            deferred = conn.get_execution_options().get(SQLITE_BEGIN) == "DEFERRED"
+            conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -62,3 +67,12 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def begin_read(session: Session) -> None:
+    """Start the session's next transaction as a read. On SQLite it is a deferred BEGIN: in
+    WAL mode it reads beside the writer instead of queueing for the write lock. Only for
+    reads: a write in it can fail at once with "database is locked". Does nothing when a
+    transaction is already open; PostgreSQL transactions are unchanged."""
+    if not session.in_transaction():
+        session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})

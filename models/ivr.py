@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import re
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
@@ -224,31 +224,44 @@ def unassigned_callbacks(session: Session, *, since: dt.datetime | None = None,
 
 # -- the call log ---------------------------------------------------------------------------
 
-def log_ivr_call(session: Session, *, uniqueid: str, flow: str, outcome: str,
-                 started_at: dt.datetime, duration_ms: int, caller_id: str | None = None,
-                 customer_id: int | None = None, path: list | None = None,
-                 digits: list | None = None, exit_to: str | None = None,
-                 callback: CallbackResult | None = None, error: str | None = None) -> IVRCall:
-    """Write one IVR call log row (the caller commits)."""
+def ivr_call_values(*, uniqueid: str, flow: str, outcome: str, started_at: dt.datetime,
+                    duration_ms: int, caller_id: str | None = None,
+                    customer_id: int | None = None, path: list | None = None,
+                    digits: list | None = None, exit_to: str | None = None,
+                    callback: CallbackResult | None = None, error: str | None = None) -> dict:
+    """The columns of one IVR call log row (every column, so rows can be inserted together)."""
     raw = (caller_id or "").strip()
     if raw.lower() in ("", "unknown", "anonymous", "restricted"):
         raw = ""
-    row = IVRCall(uniqueid=(uniqueid or "")[:64], flow=(flow or "")[:64],
+    values = dict(uniqueid=(uniqueid or "")[:64], flow=(flow or "")[:64],
                   caller_id=raw[:40] or None, caller_e164=normalize_phone(raw) if raw else None,
                   customer_id=customer_id, path=list(path or []), digits=list(digits or []),
                   outcome=outcome[:16], exit_to=(exit_to or None) and exit_to[:120],
                   error=(error or None) and error[:300], started_at=started_at,
-                  duration_ms=max(0, int(duration_ms)))
+                  duration_ms=max(0, int(duration_ms)), callback_number=None, callback_at=None,
+                  callback_user_id=None, callback_record_id=None)
     if callback is not None:
-        row.callback_number = callback.number
-        row.callback_at = callback.at
-        row.callback_user_id = callback.operator.id if callback.record is not None else None
-        row.callback_record_id = callback.record.id if callback.record is not None else None
-        if row.customer_id is None and callback.customer is not None:
-            row.customer_id = callback.customer.id
+        assigned = callback.record is not None
+        values.update(callback_number=callback.number, callback_at=callback.at,
+                      callback_user_id=callback.operator.id if assigned else None,
+                      callback_record_id=callback.record.id if assigned else None)
+        if values["customer_id"] is None and callback.customer is not None:
+            values["customer_id"] = callback.customer.id
+    return values
+
+
+def log_ivr_call(session: Session, **fields) -> IVRCall:
+    """Write one IVR call log row (fields: those of `ivr_call_values`; the caller commits)."""
+    row = IVRCall(**ivr_call_values(**fields))
     session.add(row)
     session.flush()
     return row
+
+
+def insert_ivr_calls(session: Session, rows: list[dict]) -> None:
+    """Write call log rows made by `ivr_call_values` in one statement (the caller commits)."""
+    if rows:
+        session.execute(insert(IVRCall), rows)
 
 
 def recent_ivr_calls(session: Session, *, limit: int = 100,
@@ -261,6 +274,6 @@ def recent_ivr_calls(session: Session, *, limit: int = 100,
 
 
 __all__ = ["CALLBACK_PROGRESS", "ORDER_STATUS_WORDS", "CallbackResult", "OrderStatus",
-           "caller_customer", "log_ivr_call", "order_number_candidates", "order_status",
-           "orders_for_caller", "pick_operator", "recent_ivr_calls", "request_callback",
-           "unassigned_callbacks"]
+           "caller_customer", "insert_ivr_calls", "ivr_call_values", "log_ivr_call",
+           "order_number_candidates", "order_status", "orders_for_caller", "pick_operator",
+           "recent_ivr_calls", "request_callback", "unassigned_callbacks"]

@@ -13,7 +13,9 @@
 The flow comes from `?flow=NAME` (default main); other query parameters become flow
 variables. DIALFUNNEL_STATUS is the flow's outcome: TRANSFER, VOICEMAIL, CALLBACK, FAX (an
 `end` step's word), COMPLETED, FAILED, HANGUP, NOFLOW, or ERROR / DBERROR. Every call, however
-it ends, leaves one row in ivr_calls (path, keys, outcome, duration).
+it ends, leaves one row in ivr_calls (path, keys, outcome, duration), committed before the call
+goes back to the dialplan; concurrent calls share that transaction (agi/group_commit.py), and
+lookups read without taking SQLite's write lock (measured: bench/agi_load.py, README).
 
 `make_ivr_handler(flows_dir=..., clock=..., on_result=...)` builds the same handler over other
 flow files or a fake clock (tests, the PBX simulator).
@@ -25,8 +27,10 @@ import logging
 from ivr_flows import FlowError, FlowLibrary, Walker
 from ivr_flows.flows import VAR_NAME, BUILTIN_VARS
 from models.clock import SYSTEM_CLOCK
-from models.ivr import log_ivr_call
+from models.db import begin_read
+from models.ivr import insert_ivr_calls, ivr_call_values
 
+from ..group_commit import GroupCommit
 from . import register
 
 log = logging.getLogger("agi.ivr")
@@ -54,6 +58,23 @@ def call_variables(agi) -> dict[str, str]:
     return variables
 
 
+CALL_LOG = GroupCommit(insert_ivr_calls)  # one transaction for the rows of many calls
+
+
+class IVRWalker(Walker):
+    """Lookups run in a read transaction (on SQLite no write lock, so they never queue behind
+    another call's write); callback requests keep BEGIN IMMEDIATE: they read, then write."""
+
+    def _db_step(self, step, work):
+        if step.kind != "lookup":
+            return super()._db_step(step, work)
+
+        def read():
+            begin_read(self.session)
+            return work()
+        return super()._db_step(step, read)
+
+
 def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
                      clock=SYSTEM_CLOCK, answer: bool = True, on_result=None):
     """The `ivr` handler over `flows_dir` (default ivr_flows/). `on_result(agi, result)` is
@@ -74,7 +95,7 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
                               customer_id=result.customer_id, path=result.path,
                               digits=result.digits, exit_to=result.exit_to,
                               callback=result.callback, error=result.error or error)
-            log_ivr_call(session, **fields)
+            CALL_LOG.write(session, [ivr_call_values(**fields)])
 
         try:
             flows = library.get()
@@ -86,8 +107,8 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
             log.warning("ivr: no flow %r (uniqueid=%s)", flow, agi.uniqueid)
             log_call("NOFLOW", error=f"no flow {flow!r}")
             return "NOFLOW"
-        walker = Walker(flows, agi, session=session, clock=clock, variables=variables,
-                        answer=answer)
+        walker = IVRWalker(flows, agi, session=session, clock=clock, variables=variables,
+                           answer=answer)
         try:
             result = walker.run(flow)
         except Exception:

@@ -1,0 +1,185 @@
+"""The FastAGI server's database path: read transactions that take no SQLite write lock
+(models.db.begin_read) and the call log's group commit (agi/group_commit.py)."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from agi.group_commit import GroupCommit
+from models.db import begin_read, make_engine, make_sessionmaker
+from models.ivr import insert_ivr_calls, ivr_call_values
+from models.schema.ivr import IVRCall
+
+NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
+
+
+def values(n: int, **extra) -> dict:
+    return ivr_call_values(uniqueid=f"u{n}", flow="main", outcome="COMPLETED", started_at=NOW,
+                           duration_ms=n, caller_id="13800138000", **extra)
+
+
+# -- begin_read ------------------------------------------------------------------------------
+
+@pytest.fixture
+def sqlite_maker(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}", connect_args={"timeout": 0.2})
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO t (id) VALUES (1)"))
+    yield engine, make_sessionmaker(engine)
+    engine.dispose()
+
+
+def test_a_read_transaction_reads_beside_a_writer_that_holds_the_lock(sqlite_maker):
+    engine, maker = sqlite_maker
+    with engine.connect() as writer:
+        writer.begin()  # BEGIN IMMEDIATE: the write lock, held
+        writer.execute(text("INSERT INTO t (id) VALUES (2)"))
+        with maker() as session:
+            started = time.monotonic()
+            begin_read(session)
+            assert session.scalar(text("SELECT count(*) FROM t")) == 1  # the committed state
+            session.commit()
+            assert time.monotonic() - started < 0.15
+        with maker() as session, pytest.raises(OperationalError, match="locked"):
+            session.scalar(text("SELECT count(*) FROM t"))  # default: BEGIN IMMEDIATE waits
+        writer.rollback()
+
+
+def test_begin_read_is_for_one_transaction_and_leaves_an_open_one_alone(sqlite_maker):
+    engine, maker = sqlite_maker
+    with maker() as session:
+        session.execute(text("INSERT INTO t (id) VALUES (3)"))
+        begin_read(session)  # a write transaction is open: unchanged
+        session.execute(text("INSERT INTO t (id) VALUES (4)"))
+        session.commit()
+        begin_read(session)
+        session.scalar(text("SELECT 1"))
+        session.commit()
+        session.execute(text("INSERT INTO t (id) VALUES (5)"))  # the next one writes again
+        with engine.connect() as other:
+            with pytest.raises(OperationalError, match="locked"):
+                other.execute(text("SELECT 1"))  # BEGIN IMMEDIATE: we hold the lock
+        session.commit()
+        assert session.scalar(text("SELECT count(*) FROM t")) == 4
+
+
+# -- group commit ----------------------------------------------------------------------------
+
+def count(Session) -> int:
+    with Session() as s:
+        return s.scalar(select(func.count()).select_from(IVRCall))
+
+
+def test_concurrent_calls_share_transactions_and_every_row_is_committed(Session):
+    slow = threading.Event()
+
+    def insert(session, rows):
+        insert_ivr_calls(session, rows)
+        slow.wait(0.02)  # a writer that takes a while: the others queue meanwhile
+
+    log = GroupCommit(insert)
+    errors = []
+
+    def call(n):
+        with Session() as session:
+            try:
+                log.write(session, [values(n)])
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert not errors
+    assert count(Session) == 40
+    assert log.batches < 20
+
+
+def test_a_row_the_database_refuses_fails_only_its_own_call(Session):
+    gate = threading.Event()
+
+    def insert(session, rows):
+        gate.wait(1)
+        insert_ivr_calls(session, rows)
+
+    log = GroupCommit(insert)
+    results = {}
+
+    def call(n, **extra):
+        with Session() as session:
+            try:
+                log.write(session, [values(n, **extra)])
+                results[n] = "ok"
+            except SQLAlchemyError as exc:
+                results[n] = exc
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()  # leads, waits at the gate: the next three queue as one batch
+    time.sleep(0.1)
+    rest = [threading.Thread(target=call, args=(1,)),
+            threading.Thread(target=call, args=(2,), kwargs={"customer_id": 999_999}),
+            threading.Thread(target=call, args=(3,))]
+    for t in rest:
+        t.start()
+    time.sleep(0.1)
+    gate.set()
+    for t in [first, *rest]:
+        t.join(10)
+    assert results[0] == results[1] == results[3] == "ok"
+    assert isinstance(results[2], IntegrityError)
+    with Session() as s:
+        assert sorted(s.scalars(select(IVRCall.uniqueid))) == ["u0", "u1", "u3"]
+
+
+class FakeSession:
+    def __init__(self):
+        self.commits = self.rollbacks = 0
+
+    def commit(self):
+        self.commits += 1
+
+    def rollback(self):
+        self.rollbacks += 1
+
+
+def test_a_queued_call_gives_up_after_its_bounded_wait_and_the_queue_recovers():
+    release = threading.Event()
+    written = []
+
+    def insert(session, rows):
+        release.wait(5)  # the first batch hangs (a database that does not answer)
+        written.extend(rows)
+
+    log = GroupCommit(insert, wait=0.2)
+    leader = threading.Thread(target=log.write, args=(FakeSession(), ["first"]))
+    leader.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="not written within"):
+        log.write(FakeSession(), ["late"])
+    assert 0.15 < time.monotonic() - started < 1.0
+    release.set()
+    leader.join(5)
+    log.write(FakeSession(), ["next"])  # a new call leads at once
+    assert written == ["first", "next"]
+
+
+def test_an_error_in_the_leaders_batch_reaches_every_call_of_it():
+    def insert(session, rows):
+        raise OperationalError("INSERT", None, Exception("disk I/O error"))
+
+    log = GroupCommit(insert)
+    session = FakeSession()
+    with pytest.raises(OperationalError, match="disk I/O"):
+        log.write(session, ["a"])
+    assert session.rollbacks == 1 and session.commits == 0
+    with pytest.raises(OperationalError):  # no lead left behind: the next call leads
+        log.write(session, ["b"])
