@@ -2,9 +2,16 @@
 
     python -m agi.server                       # FastAGI on agi_host:agi_port (127.0.0.1:4573)
     python -m agi.server --port 0 --import my.handlers
+    python -m agi.server --workers 1           # one process (default: one per CPU, up to 4)
     python -m agi.server --stdin [SCRIPT]      # classic AGI: one call over stdin/stdout
 
-One thread per call, at most `max_calls` at once. Chosen by measurement (2 vCPU, loopback, a
+Worker processes: the socket is opened once, then `--workers` processes are forked; each
+accepts on it with its own threads and its own database engine (pool), and the idle one takes
+the next connection. One process is held to one CPU by the GIL (the IVR benchmark measured
+one process at 97-105% of a CPU); the `Supervisor` replaces a worker that dies and stops the
+whole server when they keep dying.
+
+In each worker, one thread per call, at most `max_calls` at once. Chosen by measurement (2 vCPU, loopback, a
 7-command call, agi/pbxsim/loadgen.py as the Asterisk side): a bare thread-per-connection server
 and a bare asyncio server cost the same, 0.35-0.49 ms of server CPU per call, so the model is
 not where the time goes (this server: 0.7-1.5 ms, spent in pyst2, bounded reads, the DB session
@@ -16,7 +23,8 @@ Every read is bounded: the environment block by time, size and line count, each 
 `result_timeout`, each write by `write_timeout`, and the database by the pool / connect /
 statement timeouts of `make_agi_engine`.
 SIGTERM/SIGINT: stop accepting, let calls in progress finish within `--grace` seconds, then
-cut the remaining connections, and exit 0.
+cut the remaining connections, and exit 0 (with workers: the supervisor closes its copy of
+the socket and passes SIGTERM on to every worker, which does the same).
 """
 from __future__ import annotations
 
@@ -24,6 +32,7 @@ import argparse
 import importlib
 import itertools
 import logging
+import os
 import selectors
 import signal
 import socket
@@ -53,7 +62,8 @@ class FastAGIServer:
                  port: int = DEFAULT_PORT, *, max_calls: int = 256,
                  env_timeout: float = ENV_TIMEOUT, result_timeout: float | None = 4 * 3600,
                  write_timeout: float = 30.0, overload_wait: float = 2.0,
-                 close_wait: float = 1.0, hangup_grace: float = HANGUP_GRACE):
+                 close_wait: float = 1.0, hangup_grace: float = HANGUP_GRACE,
+                 listener: socket.socket | None = None):
         self.registry = registry
         self.sessionmaker = sessionmaker
         self.host = host
@@ -71,14 +81,15 @@ class FastAGIServer:
         self._calls: dict[threading.Thread, socket.socket] = {}
         self._stopping = threading.Event()
         self._numbers = itertools.count(1)
-        self._listener: socket.socket | None = None
+        self._listener: socket.socket | None = listener  # given: a worker's shared socket
         self._acceptor: threading.Thread | None = None
         self._wake_r = self._wake_w = None
 
     # -- life cycle --------------------------------------------------------------------------
 
     def start(self) -> "FastAGIServer":
-        self._listener = socket.create_server((self.host, self.port), backlog=1024)
+        if self._listener is None:
+            self._listener = listen(self.host, self.port)
         self._listener.setblocking(False)
         self.port = self._listener.getsockname()[1]
         self._wake_r, self._wake_w = socket.socketpair()
@@ -88,7 +99,7 @@ class FastAGIServer:
         return self
 
     def __enter__(self):
-        return self.start() if self._listener is None else self
+        return self.start() if self._acceptor is None else self
 
     def __exit__(self, *exc):
         self.shutdown()
@@ -244,6 +255,10 @@ class FastAGIServer:
             self.stats[key] += 1
 
 
+def listen(host: str, port: int) -> socket.socket:
+    return socket.create_server((host, port), backlog=1024)
+
+
 # -- database ------------------------------------------------------------------------------
 
 def make_agi_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20,
@@ -305,16 +320,25 @@ def serve_stdin(registry: Registry, sessionmaker, script: str | None = None, *,
 
 # -- command line --------------------------------------------------------------------------
 
+DEFAULT_WORKERS = max(1, min(os.cpu_count() or 1, 4))
+RESTART_LIMIT = 5       # a dead worker is replaced, at most this many times ...
+RESTART_WINDOW = 60.0   # ... in this many seconds; past that the server stops (exit 1)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m agi.server", description=__doc__.splitlines()[0])
     p.add_argument("--host", help="listen address (default: setting agi_host)")
     p.add_argument("--port", type=int, help="listen port, 0 for any free one (default: agi_port)")
     p.add_argument("--database-url", help="default: setting database_url")
-    p.add_argument("--max-calls", type=int, default=256, help="concurrent calls (default 256)")
+    p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
+                   help="processes accepting on the one listening socket, each with its own "
+                        f"threads and database engine (default: CPUs up to 4, here {DEFAULT_WORKERS})")
+    p.add_argument("--max-calls", type=int, default=256,
+                   help="concurrent calls per worker (default 256)")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)
-    p.add_argument("--db-pool-size", type=int, default=10)
+    p.add_argument("--db-pool-size", type=int, default=10, help="per worker (default 10)")
     p.add_argument("--db-timeout", type=float, default=3.0,
                    help="pool / connect wait in seconds (default 3)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -326,7 +350,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from dialfunnel.settings import SettingsError, load_settings
-    from models.db import make_sessionmaker
 
     opts = _parser().parse_args(argv)
     try:
@@ -335,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agi.server: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+                        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
     import agi.handlers
     for module in opts.imports:
         importlib.import_module(module)
@@ -343,35 +366,152 @@ def main(argv: list[str] | None = None) -> int:
     url = opts.database_url or settings.db_url
     if url.startswith("sqlite") and not opts.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if opts.stdin is not None:
+        engine, maker = _database(opts, url)
+        try:
+            serve_stdin(registry, maker, opts.stdin or None, env_timeout=opts.env_timeout)
+        except AGIProtocolError as exc:
+            log.error("stdin: %s", exc)
+            return 1
+        finally:
+            engine.dispose()
+        return 0
+    host = opts.host or settings.agi_host
+    listener = listen(host, settings.agi_port if opts.port is None else opts.port)
+    if opts.workers <= 1:
+        return _worker(opts, registry, url, listener, host)
+    log.info("listening host=%s port=%d workers=%d", host, listener.getsockname()[1],
+             opts.workers)
+    return Supervisor(opts.workers, lambda: _worker(opts, registry, url, listener, host),
+                      listener, opts.grace).run()
+
+
+def _database(opts, url: str):
+    from models.db import make_sessionmaker
+
     engine = make_agi_engine(url, pool_size=opts.db_pool_size, pool_timeout=opts.db_timeout,
                              connect_timeout=max(1, int(opts.db_timeout)))
-    maker = make_sessionmaker(engine)
-    try:
-        if opts.stdin is not None:
-            try:
-                serve_stdin(registry, maker, opts.stdin or None, env_timeout=opts.env_timeout)
-            except AGIProtocolError as exc:
-                log.error("stdin: %s", exc)
-                return 1
-            return 0
-        return _serve_forever(opts, settings, registry, maker)
-    finally:
-        engine.dispose()
+    return engine, make_sessionmaker(engine)
 
 
-def _serve_forever(opts, settings, registry, maker) -> int:
+def _worker(opts, registry, url: str, listener: socket.socket, host: str) -> int:
+    """Serve on `listener` until SIGTERM/SIGINT, with this process's own database engine."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    server = FastAGIServer(registry, maker, opts.host or settings.agi_host,
-                           settings.agi_port if opts.port is None else opts.port,
-                           max_calls=opts.max_calls, env_timeout=opts.env_timeout)
-    server.start()
-    while not stop.wait(0.5):
-        pass
-    log.info("SIGTERM: stopping, active_calls=%d", server.active_calls)
-    server.shutdown(opts.grace)
+    engine, maker = _database(opts, url)
+    try:
+        server = FastAGIServer(registry, maker, host, listener.getsockname()[1],
+                               max_calls=opts.max_calls, env_timeout=opts.env_timeout,
+                               listener=listener)
+        server.start()
+        while not stop.wait(0.5):
+            pass
+        log.info("SIGTERM: stopping, active_calls=%d", server.active_calls)
+        server.shutdown(opts.grace)
+    finally:
+        engine.dispose()
     return 0
+
+
+class Supervisor:
+    """N worker processes forked after listen(): the kernel hands each connection to one of
+    them. A worker that dies is replaced (RESTART_LIMIT per RESTART_WINDOW, then everything
+    stops and run() returns 1). SIGTERM/SIGINT: close the socket, pass SIGTERM on, wait for the
+    workers (their `grace` plus 10 s, then SIGKILL); 0 when all of them exited 0."""
+
+    SIGNALS = {signal.SIGTERM, signal.SIGINT}
+
+    def __init__(self, count: int, work, listener: socket.socket, grace: float):
+        self.count = count
+        self.work = work            # runs in the child; returns its exit code
+        self.listener = listener
+        self.grace = grace
+        self.workers: dict[int, int] = {}   # pid -> worker number
+        self.restarts: list[float] = []
+        self._signalled: list[int] = []
+
+    def run(self) -> int:
+        for signum in self.SIGNALS:
+            signal.signal(signum, lambda signum, _frame: self._signalled.append(signum))
+        for number in range(1, self.count + 1):
+            self._spawn(number)
+        failed = False
+        while not self._signalled and not failed:
+            failed = self._reap()
+            time.sleep(0.1)
+        if not failed:
+            log.info("SIGTERM: stopping workers=%d", len(self.workers))
+        self.listener.close()
+        return self._stop() or int(failed)
+
+    def _spawn(self, number: int) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)  # until the child has its own
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    for signum in self.SIGNALS:
+                        signal.signal(signum, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+                    code = self.work()
+                except BaseException:
+                    log.exception("worker %d failed", number)
+                finally:
+                    logging.shutdown()
+                    os._exit(code)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+        self.workers[pid] = number
+        log.info("worker %d started pid=%d", number, pid)
+
+    def _reap(self) -> bool:
+        """Replace dead workers; True when they die too often."""
+        while self.workers:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return False
+            number = self.workers.pop(pid, None)
+            if number is None:
+                continue
+            now = time.monotonic()
+            self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW] + [now]
+            code = os.waitstatus_to_exitcode(status)
+            if len(self.restarts) > RESTART_LIMIT:
+                log.error("worker %d pid=%d exited code=%d: %d workers died within %.0f s, "
+                          "stopping", number, pid, code, len(self.restarts), RESTART_WINDOW)
+                return True
+            log.error("worker %d pid=%d exited code=%d: replacing it", number, pid, code)
+            self._spawn(number)
+        return False
+
+    def _stop(self) -> int:
+        for pid in self.workers:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace + 10
+        worst = 0
+        while self.workers:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                if time.monotonic() > deadline:
+                    for left in self.workers:
+                        log.error("worker pid=%d did not stop: killed", left)
+                        _kill(left, signal.SIGKILL)
+                    deadline = float("inf")
+                time.sleep(0.05)
+                continue
+            if self.workers.pop(pid, None) is not None:
+                worst = worst or abs(os.waitstatus_to_exitcode(status))
+        log.info("stopped workers=%d", self.count)
+        return 1 if worst else 0
+
+
+def _kill(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 if __name__ == "__main__":
