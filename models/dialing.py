@@ -267,9 +267,12 @@ def _settle(session: Session, attempt: DialAttempt, now: dt.datetime) -> None:
     if outcome in DEAD_OUTCOMES:
         if customer is not None and dial_number(customer) == attempt.number:
             customer.number_status = outcome
-        session.execute(update(CampaignLead)
-                        .where(CampaignLead.number == attempt.number,
-                               CampaignLead.status == "queued")
+        # leads a dialer has locked are left alone (waiting could deadlock with its insert of
+        # this number); their customer's number_status keeps them from being dialled
+        queued = (select(CampaignLead.id)
+                  .where(CampaignLead.number == attempt.number, CampaignLead.status == "queued")
+                  .with_for_update(skip_locked=True))
+        session.execute(update(CampaignLead).where(CampaignLead.id.in_(queued))
                         .values(status="dead"))
     lead = session.get(CampaignLead, attempt.lead_id, populate_existing=True) \
         if attempt.lead_id else None
@@ -309,3 +312,16 @@ def open_attempts(session: Session, *, dialer_id: str | None = None) -> list[Dia
     if dialer_id is not None:
         stmt = stmt.where(DialAttempt.dialer_id == dialer_id)
     return list(session.scalars(stmt.execution_options(populate_existing=True)))
+
+
+def record_amd(session: Session, channel_id: str, label: str) -> DialAttempt | None:
+    """What answering-machine detection heard on an answered call (human, machine, unsure);
+    finish_attempt books a "machine" from it."""
+    if label not in ("human", "machine", "unsure"):
+        raise ValueError(f"unknown AMD label {label!r}")
+    attempt = _attempt(session, channel_id)
+    if attempt is None or attempt.ended_at is not None:
+        return None
+    attempt.amd = label
+    session.flush()
+    return attempt
