@@ -10,7 +10,7 @@ from agi.pbxsim.transcripts import ASTERISK, OURS, load, sent_by
 from models import dialing
 from models.campaigns import change_status, create_campaign, update_campaign
 from models.dialing import (classify, finish_attempt, mark_answered, open_attempts, pick_leads,
-                            within_calling_hours)
+                            record_amd, within_calling_hours)
 from models.dnc import add_number
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.holidays import (CN_PUBLIC_HOLIDAYS, company_holidays, holiday_dates,
@@ -428,6 +428,17 @@ def test_mark_answered(session, one_call, clock):
     assert mark_answered(session, "no-such-channel", clock=clock) is None
     finish_attempt(session, attempt.channel_id, clock=clock)
     assert mark_answered(session, attempt.channel_id, clock=clock) is None
+
+
+def test_record_amd_feeds_the_outcome(session, one_call, clock):
+    c, customer, attempt = one_call()
+    mark_answered(session, attempt.channel_id, clock=clock)
+    assert record_amd(session, attempt.channel_id, "machine").amd == "machine"
+    with pytest.raises(ValueError):
+        record_amd(session, attempt.channel_id, "robot")
+    assert finish_attempt(session, attempt.channel_id, reason=4, clock=clock).outcome == "machine"
+    assert record_amd(session, attempt.channel_id, "human") is None      # closed
+    assert record_amd(session, "no-such-channel", "human") is None
 
 
 def test_connected_call_is_answered_and_done(session, one_call, clock):
