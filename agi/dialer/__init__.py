@@ -1,0 +1,1 @@
+"""The predictive dialer: pacing, engine, process."""
