@@ -71,7 +71,7 @@ def test_only_managers_and_admins(session, users, clock, role):
     assert session.get(Campaign, c.id).mode == "predictive"
 
 
-@pytest.mark.parametrize("fields, key", [
+INVALID = [
     ({"ring_timeout_s": 14}, "campaign.ring_timeout_too_short"),
     ({"ring_timeout_s": 0}, "campaign.ring_timeout_too_short"),
     ({"ring_timeout_s": 121}, "campaign.out_of_range"),
@@ -108,11 +108,14 @@ def test_only_managers_and_admins(session, users, clock, role):
     ({"name": "x" * 101}, "campaign.out_of_range"),
     ({"agent_ids": [999999]}, "campaign.bad_team"),
     ({"agent_ids": "1,2"}, "campaign.bad_value"),
-])
-def test_invalid_fields_are_refused_and_nothing_is_saved(session, users, clock, fields, key):
-    with pytest.raises(DomainError) as err:
-        create_campaign(session, users["mgr"], clock=clock, **{"name": "n", **fields})
-    assert err.value.key == key
+]
+
+
+def test_invalid_fields_are_refused_and_nothing_is_saved(session, users, clock):
+    for fields, key in INVALID:       # one database for all cases (quicker on PostgreSQL)
+        with pytest.raises(DomainError) as err:
+            create_campaign(session, users["mgr"], clock=clock, **{"name": "n", **fields})
+        assert err.value.key == key, fields
     assert session.scalar(select(func.count()).select_from(Campaign)) == 0
 
 

@@ -78,7 +78,7 @@ def allowed(spec: dict, lead: dict, now: dt.datetime) -> bool:
     return True
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(spec=campaigns, specs=leads, moment=moments, n=st.integers(1, 14))
 def test_pick_returns_exactly_the_compliant_leads(session, users, spec, specs, moment, n):
