@@ -95,7 +95,7 @@ class NaivePacer(_Quiet):
     rate, the answer rate measured over the last results (prior 0.3)."""
     name = "naive"
 
-    def __init__(self, *, k: float = 1.0, soon: float = 15.0, window: int = 1000):
+    def __init__(self, *, k: float = 0.45, soon: float = 15.0, window: int = 1000):
         self.k = k
         self.soon = soon
         self.results: deque = deque(maxlen=window)
@@ -128,8 +128,10 @@ class AdaptTaperedPacer(_Quiet):
     name = "adapt_tapered"
 
     def __init__(self, *, max_level: float = 3.0, shift_hours: float = 8.0, shift_end: float | None = None,
-                 taper_hours: float = 10.0, period: float = 15.0, samples: int = 15, dl_diff_target: float = 0.0):
+                 taper_hours: float = 10.0, period: float = 15.0, samples: int = 15, dl_diff_target: float = 0.0,
+                 available_only: bool = True):
         self.level = 1.0
+        self.available_only = available_only
         self.max_level = max_level
         self.shift_hours = shift_hours
         self.shift_end = shift_end
@@ -168,8 +170,12 @@ class AdaptTaperedPacer(_Quiet):
         if now - self.last_adjust >= self.period and self.samples:
             self.last_adjust = now
             self._adjust(now)
-        goal = self.level * (counts["ready"] + counts["on_call"])
-        active = len(snap.lines) + snap.waiting + counts["on_call"]
+        if self.available_only:
+            goal = self.level * counts["ready"]
+            active = len(snap.lines) + snap.waiting
+        else:
+            goal = self.level * (counts["ready"] + counts["on_call"])
+            active = len(snap.lines) + snap.waiting + counts["on_call"]
         return max(0, int(goal + 0.5) - active)
 
     def _adjust(self, now: float) -> None:

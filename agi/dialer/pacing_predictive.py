@@ -4,9 +4,9 @@ For every offset t = 0, 1, ... T seconds (T = ring timeout + 2) it forecasts
   demand(t) = calls waiting now + live answers by t (lines in flight, new lines)
   supply(t) = agents free by t + hold (ready now, wrap-ups ending, calls ending then wrap-up)
 as sums of independent Bernoullis, in mean and variance. A live answer in (t-1, t] is abandoned
-when no agent is left for it: P = Phi((E[demand - supply] + 1/2) / sd) (normal approximation,
-the answer itself included); expected abandons = sum over t of answers expected in the step
-times that probability. New lines are added while the abandons each adds stay under
+when the other calls take every agent free by t + hold: P = Phi((E[others - supply] + 1/2) / sd)
+(normal approximation; "others" leaves out the answering line's own share); expected abandons
+= sum over t of the answers expected in the step times that probability. New lines are added while the abandons each adds stay under
 theta * (its chance to answer live); AbandonControl steers theta from the realised abandons.
 See docs/pacing.md.
 """
@@ -22,7 +22,9 @@ INV_SQRT2 = 1.0 / math.sqrt(2.0)
 class Forecast:
     """demand(t) and supply(t) on the offset grid, before any new line."""
 
-    def __init__(self, k: int, waiting: int):
+    def __init__(self, k: int, waiting: int, lines: int):
+        self.waiting = waiting
+        self.lines = lines
         self.demand = [float(waiting)] * k
         self.demand_var = [0.0] * k
         self.supply = [0.0] * k
@@ -33,7 +35,7 @@ class PredictivePacer:
     name = "predictive"
 
     def __init__(self, *, target: float | None = None, target_share: float = 0.85, hold: float = 2.0,
-                 theta_start: float = 0.04, gain: float = 0.2,
+                 theta_start: float = 0.012, gain: float = 0.2,
                  max_lines_per_agent: float = 10.0, prior_answer: float = 0.35, prior_talk: float = 180.0,
                  prior_wrap: float = 30.0):
         self.target = target
@@ -108,7 +110,7 @@ class PredictivePacer:
 
     def forecast(self, snap) -> Forecast:
         self._prepare(snap.ring_timeout)
-        f = Forecast(len(self._offsets), snap.waiting)
+        f = Forecast(len(self._offsets), snap.waiting, len(snap.lines))
         ages: dict[int, int] = {}
         for age in snap.lines:
             a = int(age + 0.5)
@@ -136,6 +138,7 @@ class PredictivePacer:
     def expected_abandons(self, f: Forecast, n: int) -> float:
         """Abandons expected among the live answers of the horizon with `n` new lines."""
         c0, cv0 = self._line_rows[0]
+        lines = f.lines + n
         total, before = 0.0, 0.0
         for d, dv, s, sv, x, y in zip(f.demand, f.demand_var, f.supply, f.supply_var, c0, cv0):
             d += n * x
@@ -143,8 +146,9 @@ class PredictivePacer:
             before = d
             if step <= 1e-12:
                 continue
-            gap = d - s + 0.5
-            var = dv + sv + n * y
+            own = (d - f.waiting) / lines if lines else 0.0
+            gap = d - own - s + 0.5
+            var = dv + sv + n * y - own * (1.0 - own)
             if var < 1e-9:
                 total += step if gap > 0 else 0.0
             else:
