@@ -15,4 +15,4 @@ from agi.dispatch import Registry
 registry = Registry()
 register = registry.register
 
-from . import ivr, ping, popup, recording_done  # noqa: E402,F401  (registers the built-in handlers)
+from . import ivr, outbound, ping, popup, recording_done  # noqa: E402,F401  (registers the built-in handlers)

@@ -1,0 +1,83 @@
+"""outbound: a call the dialer placed was answered (dialplan context dialfunnel-outbound).
+
+    same => n,AGI(agi://127.0.0.1:4573/outbound)
+
+The channel's Uniqueid is the ChannelId the dialer gave Originate, so it names the attempt.
+First answering-machine detection (agi.amd; "unsure" counts as a person; none in preview
+mode, where the agent who chose the call hears it), then a ready agent of the campaign's team is taken
+(models.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
+Statuses the dialplan acts on:
+  TRANSFER  DIALFUNNEL_TRANSFER=agent:<extension>
+  MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty)
+  ABANDON   nobody free in time: the abandon message plays (DIALFUNNEL_MESSAGE)
+  NOATTEMPT the channel is not a dialer call we know
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from models import agent_states, dialing
+from models.clock import SYSTEM_CLOCK
+from models.schema import Campaign
+
+from . import register
+
+HOLD_SECONDS = 2.0
+POLL_SECONDS = 0.1
+_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep}
+
+
+def configure(**kwargs) -> None:
+    """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function)."""
+    _config.update(kwargs)
+
+
+def _spool_dir() -> Path:
+    if _config["spool_dir"] is not None:
+        return Path(_config["spool_dir"])
+    from dialfunnel.settings import load_settings
+    settings = load_settings()
+    root = Path(settings.recordings_dir) if settings.recordings_dir else settings.data_dir / "recordings"
+    return Path(settings.recordings_incoming) if settings.recordings_incoming else root / "incoming"
+
+
+def _detect(agi):
+    detect = _config["detect"]
+    if detect is None:
+        from agi.amd import detect
+    return detect(agi, spool_dir=_spool_dir())
+
+
+@register("outbound")
+def outbound(agi, session, args):
+    clock = _config["clock"]
+    attempt = dialing.mark_answered(session, agi.uniqueid, clock=clock)
+    if attempt is None:
+        return "NOATTEMPT"
+    campaign = session.get(Campaign, attempt.campaign_id)
+    preview = attempt.agent_id is not None  # the agent chose this call and is waiting for it
+    session.commit()  # no transaction stays open while the audio is analysed
+    if not preview:
+        result = _detect(agi)
+        dialing.record_amd(session, agi.uniqueid, result.label)
+        session.commit()
+        if result.cause == "HANGUP" or agi.hungup:
+            return "HANGUP"
+    if not preview and result.label == "machine":
+        message = campaign.machine_message if campaign.machine_action == "message" else None
+        agi.set_variable("DIALFUNNEL_MESSAGE", message or "")
+        return "MACHINE"
+    deadline = time.monotonic() + HOLD_SECONDS
+    while True:
+        agent = agent_states.take_ready_agent(session, attempt, clock=clock)
+        extension = agent.extension if agent else None
+        session.commit()
+        if agent is not None and extension:
+            agi.set_variable("DIALFUNNEL_TRANSFER", f"agent:{extension}")
+            return "TRANSFER"
+        if time.monotonic() >= deadline:
+            break
+        _config["sleep"](POLL_SECONDS)
+    agi.set_variable("DIALFUNNEL_MESSAGE", campaign.abandon_message or "")
+    return "ABANDON"
