@@ -183,3 +183,36 @@ def test_an_error_in_the_leaders_batch_reaches_every_call_of_it():
     assert session.rollbacks == 1 and session.commits == 0
     with pytest.raises(OperationalError):  # no lead left behind: the next call leads
         log.write(session, ["b"])
+
+
+# -- the ivr handler's flow files --------------------------------------------------------------
+
+def test_the_ivr_handler_looks_at_the_flow_files_once_a_recheck_interval(Session, monkeypatch):
+    from types import SimpleNamespace
+
+    import agi.handlers.ivr as ivr
+    from ivr_flows import load_flows
+
+    class Library:
+        calls = 0
+        flows = load_flows()
+
+        def get(self):
+            self.calls += 1
+            return self.flows
+
+    library = Library()
+    handler = ivr.make_ivr_handler(library=library)
+    agi = SimpleNamespace(query={"flow": "no_such_flow"}, env={"agi_callerid": "13800138000"},
+                          uniqueid="1.1")
+    with Session() as session:
+        for _ in range(5):
+            assert handler(agi, session, []) == "NOFLOW"
+        assert library.calls == 1
+        monkeypatch.setattr(ivr, "FLOWS_RECHECK", 0.0)
+        assert handler(agi, session, []) == "NOFLOW"
+        assert library.calls == 2
+        session.commit()
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(IVRCall)
+                        .where(IVRCall.outcome == "NOFLOW")) == 6

@@ -23,6 +23,7 @@ flow files or a fake clock (tests, the PBX simulator).
 from __future__ import annotations
 
 import logging
+import time
 
 from ivr_flows import FlowError, FlowLibrary, Walker
 from ivr_flows.flows import VAR_NAME, BUILTIN_VARS
@@ -59,6 +60,7 @@ def call_variables(agi) -> dict[str, str]:
 
 
 CALL_LOG = GroupCommit(insert_ivr_calls)  # one transaction for the rows of many calls
+FLOWS_RECHECK = 1.0  # seconds between looks at the flow files (stat() of each: 6% of a call)
 
 
 class IVRWalker(Walker):
@@ -80,6 +82,16 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
     """The `ivr` handler over `flows_dir` (default ivr_flows/). `on_result(agi, result)` is
     called with each finished walk's WalkResult (metrics, tests)."""
     library = library or FlowLibrary(flows_dir)
+    checked = {"at": 0.0, "flows": None}
+
+    def current_flows():
+        """The library's flows, looked at again once FLOWS_RECHECK has passed (and on every
+        call while none has loaded: its error is then the call's)."""
+        now = time.monotonic()
+        if checked["flows"] is None or now - checked["at"] >= FLOWS_RECHECK:
+            checked["flows"] = library.get()
+            checked["at"] = now
+        return checked["flows"]
 
     def ivr(agi, session, args):
         flow = (agi.query or {}).get("flow") or DEFAULT_FLOW
@@ -98,7 +110,7 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
             CALL_LOG.write(session, [ivr_call_values(**fields)])
 
         try:
-            flows = library.get()
+            flows = current_flows()
         except FlowError as exc:
             log.error("ivr: flows do not load: %s", exc)
             log_call("ERROR", error=f"flows do not load: {exc.errors[0] if exc.errors else exc}")
