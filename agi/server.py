@@ -339,6 +339,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)
     p.add_argument("--db-pool-size", type=int, default=10, help="per worker (default 10)")
+    p.add_argument("--db-max-overflow", type=int, default=20,
+                   help="connections beyond the pool size, per worker (default 20)")
     p.add_argument("--db-timeout", type=float, default=3.0,
                    help="pool / connect wait in seconds (default 3)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -389,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
 def _database(opts, url: str):
     from models.db import make_sessionmaker
 
-    engine = make_agi_engine(url, pool_size=opts.db_pool_size, pool_timeout=opts.db_timeout,
+    engine = make_agi_engine(url, pool_size=opts.db_pool_size, max_overflow=opts.db_max_overflow,
+                             pool_timeout=opts.db_timeout,
                              connect_timeout=max(1, int(opts.db_timeout)))
     return engine, make_sessionmaker(engine)
 
