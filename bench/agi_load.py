@@ -6,13 +6,15 @@ Prints figures; it is not a test.
     python bench/agi_load.py --database-url postgresql+psycopg:///dialfunnel_bench
 
 What runs, all on this machine (loopback only; every loop is bounded in time):
-  server   `python -m agi.server --max-calls 1100` in its own process, a fresh one per row, on a
-           database holding the demo company (dialfunnel.demo.load_demo).
+  server   `python -m agi.server --workers 2 --max-calls 1100` (--workers: processes on one
+           listening socket), a fresh one per row, on a database holding the demo company
+           (dialfunnel.demo.load_demo).
   handler  `ivr?flow=main` when agi/handlers registers an `ivr` handler (the callers press
            --ivr-keys); otherwise `bench_ivr` below, which does what ivr_flows/main.yaml's
            "order status by caller ID" branch does: 6 AGI commands and one indexed lookup
            (models.customers.find_by_phone); the server adds SET VARIABLE DIALFUNNEL_STATUS (7).
-  callers  a separate process of simulated Asterisk channels (one thread each): the env block one
+  callers  --client-procs separate processes (default 2) of simulated Asterisk channels (one
+           thread each; one process would be held to one CPU by the GIL): the env block one
            line per write, replies from agi.pbxsim.agi_driver.SimChannel (the replies a real
            Asterisk 22 gives, see tests/fixtures/asterisk), the closing HANGUP.
   classic  the same handler as classic AGI, one `python -m agi.server --stdin bench_ivr` process
@@ -29,14 +31,15 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
   ms/cmd p50 / p99    added latency per AGI command: from the caller's reply (or the env block)
                       to the server's next command (or its close), i.e. what the server adds
   lookup p99          the same for the command right after the database lookup
-  held                sessions open at once (client side, max; server threads, max)
-  RSS MB              the server's peak resident memory (VmHWM)
-  CPU ms/call         server CPU time (user+sys) per completed call
+  held                sessions open at once (client side, max; server call threads, max)
+  RSS MB              the server's peak resident memory (VmHWM, summed over its processes)
   DB conns            peak database connections of the server (SQLite: open handles on the file;
                       PostgreSQL: pg_stat_activity)
   cmds/call           AGI commands per call (with the closing SET VARIABLE DIALFUNNEL_STATUS)
-  other CPU           share of the machine's CPUs used meanwhile by processes that are not part
-                      of the benchmark (a shared machine makes the figures worse, never better)
+  server, caller      CPU time (user+sys) per call of the server processes and of the callers
+  CPU % srv/cli/oth   how the machine's CPUs were used meanwhile: the server, the callers, and
+                      processes that are not part of the benchmark (a shared machine makes the
+                      figures worse, never better)
 """
 from __future__ import annotations
 
@@ -61,30 +64,6 @@ if str(ROOT) not in sys.path:
 from agi.handlers import register  # noqa: E402
 
 MENU_PROMPT = "dialfunnel/main-menu"
-
-
-def _sqlite_deferred_begin() -> None:
-    """Experiment (--sqlite-begin deferred), applied in the server process before it creates its
-    engine: SQLite transactions start with a plain BEGIN instead of models.db's BEGIN IMMEDIATE,
-    so read-only lookups share the database (WAL) instead of queueing for the write lock."""
-    from sqlalchemy import event
-
-    import models.db
-
-    original = models.db.make_engine
-
-    def make_engine(url, **kwargs):
-        engine = original(url, **kwargs)
-        if url.startswith("sqlite"):
-            for listener in list(engine.dispatch.begin):
-                event.remove(engine, "begin", listener)
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
-        return engine
-    models.db.make_engine = make_engine
-
-
-if os.environ.get("AGI_LOAD_SQLITE_BEGIN") == "deferred":
-    _sqlite_deferred_begin()
 
 
 def _register_ivr_open() -> None:
@@ -138,7 +117,7 @@ def _client_main(spec: dict) -> dict:
     inflight = [0]
     peak = [0]
     calls: list[tuple[float, float, str, list[float], int | None, str]] = []
-    numbers = iter(range(1, 10**9))
+    numbers = iter(range(spec.get("part", 0) * 10**8 + 1, 10**10))
     started = time.monotonic()
     deadline = started + duration
 
@@ -215,7 +194,9 @@ def _client_main(spec: dict) -> dict:
                 samples.append(inflight[0])
             time.sleep(0.05)
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(channels)]
+    first = spec.get("first_seed", 0)
+    threads = [threading.Thread(target=worker, args=(first + n,), daemon=True)
+               for n in range(channels)]
     threading.Thread(target=sampler, daemon=True).start()
     for thread in threads:
         thread.start()
@@ -224,24 +205,47 @@ def _client_main(spec: dict) -> dict:
     window = (warmup, duration)
     steady = [c for c in calls if window[0] <= c[1] <= window[1]]  # completed within the window
     ok = [c for c in steady if c[2] in SUCCESS and not c[5]]
-    gaps = sorted(g * 1000 for c in ok for g in c[3])
-    lookup = sorted(c[3][c[4]] * 1000 for c in ok if c[4] is not None and c[4] < len(c[3]))
     statuses: dict[str, int] = {}
     for c in steady:  # outcome words of the handler (ivr: TRANSFER, COMPLETED...) or errors
         label = c[5] or c[2] or "(none)"
         statuses[label] = statuses.get(label, 0) + 1
-    in_window = samples[int(window[0] / 0.05):] or [0]
     return {
         "calls": len(steady), "ok": len(ok), "statuses": statuses,
         "window_s": window[1] - window[0],
-        "calls_per_s": len(ok) / (window[1] - window[0]),
-        "ms_p50": pct(gaps, 0.50), "ms_p99": pct(gaps, 0.99), "ms_max": gaps[-1] if gaps else 0.0,
-        "lookup_p99": pct(lookup, 0.99),
-        "commands_per_call": statistics.fmean(len(c[3]) - 1 for c in ok) if ok else 0,
-        "lookups": len(lookup),
-        "held_max": peak[0], "held_mean": statistics.fmean(in_window),
+        "gaps": [round(g * 1000, 3) for c in ok for g in c[3]],
+        "lookup": [round(c[3][c[4]] * 1000, 3) for c in ok
+                   if c[4] is not None and c[4] < len(c[3])],
+        "commands": [len(c[3]) - 1 for c in ok],
+        "peak": peak[0], "samples": samples[int(window[0] / 0.05):],
         "all_calls": len(calls),
         "client_cpu_s": time.process_time(),
+    }
+
+
+def merge_clients(parts: list[dict]) -> dict:
+    """One result from the caller processes' results."""
+    gaps = sorted(g for r in parts for g in r["gaps"])
+    lookup = sorted(g for r in parts for g in r["lookup"])
+    commands = [n for r in parts for n in r["commands"]]
+    statuses: dict[str, int] = {}
+    for r in parts:
+        for key, n in r["statuses"].items():
+            statuses[key] = statuses.get(key, 0) + n
+    length = min(len(r["samples"]) for r in parts)
+    held = [sum(r["samples"][i] for r in parts) for i in range(length)] or [0]
+    window = parts[0]["window_s"]
+    ok = sum(r["ok"] for r in parts)
+    return {
+        "calls": sum(r["calls"] for r in parts), "ok": ok, "statuses": statuses,
+        "window_s": window, "calls_per_s": ok / window,
+        "ms_p50": pct(gaps, 0.50), "ms_p99": pct(gaps, 0.99), "ms_max": gaps[-1] if gaps else 0.0,
+        "lookup_p99": pct(lookup, 0.99),
+        "commands_per_call": statistics.fmean(commands) if commands else 0,
+        "lookups": len(lookup),
+        "held_max": max(max(held), sum(r["peak"] for r in parts) if len(parts) == 1 else 0),
+        "held_mean": statistics.fmean(held),
+        "all_calls": sum(r["all_calls"] for r in parts),
+        "client_cpu_s": sum(r["client_cpu_s"] for r in parts),
     }
 
 
@@ -271,6 +275,15 @@ def proc_status(pid: int) -> dict[str, str]:
     return out
 
 
+def family(pid: int) -> list[int]:
+    """`pid` and its worker processes (agi.server --workers N forks them)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [pid] + [int(p) for p in fh.read().split()]
+    except OSError:
+        return [pid]
+
+
 def busy_seconds() -> float:
     """CPU time all processes of the machine have used (/proc/stat), in seconds."""
     with open("/proc/stat") as fh:
@@ -288,8 +301,8 @@ def cpu_seconds(pid: int) -> float:
 class DbWatch:
     """Counts the server's database connections."""
 
-    def __init__(self, url: str, pid: int):
-        self.url, self.pid = url, pid
+    def __init__(self, url: str, pids: list[int]):
+        self.url, self.pids = url, pids
         self.path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite") else None
         self.engine = None
         if not self.path:
@@ -299,15 +312,16 @@ class DbWatch:
     def count(self) -> int:
         if self.path:
             n = 0
-            try:
-                for fd in os.listdir(f"/proc/{self.pid}/fd"):
-                    try:
-                        if os.readlink(f"/proc/{self.pid}/fd/{fd}") == self.path:
-                            n += 1
-                    except OSError:
-                        pass
-            except OSError:
-                pass
+            for pid in self.pids:
+                try:
+                    for fd in os.listdir(f"/proc/{pid}/fd"):
+                        try:
+                            if os.readlink(f"/proc/{pid}/fd/{fd}") == self.path:
+                                n += 1
+                        except OSError:
+                            pass
+                except OSError:
+                    pass
             return n
         from sqlalchemy import text
         with self.engine.connect() as conn:
@@ -319,9 +333,8 @@ class DbWatch:
             self.engine.dispose()
 
 
-def server_env(url: str, workdir: Path, sqlite_begin: str = "immediate") -> dict:
+def server_env(url: str, workdir: Path) -> dict:
     env = dict(os.environ)
-    env["AGI_LOAD_SQLITE_BEGIN"] = sqlite_begin
     env["AGI_LOAD_IVR"] = "open" if IVR_SCRIPT[0] else ""
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
     env["DIALFUNNEL_DATABASE_URL"] = url
@@ -330,62 +343,92 @@ def server_env(url: str, workdir: Path, sqlite_begin: str = "immediate") -> dict
     return env
 
 
-def start_server(url: str, workdir: Path, port: int, log, sqlite_begin: str):
+def start_server(url: str, workdir: Path, port: int, log, opts):
+    workers = opts.workers
     cmd = [sys.executable, "-m", "agi.server", "--port", str(port), "--max-calls", "1100",
-           "--import", "agi_load"]
-    proc = subprocess.Popen(cmd, env=server_env(url, workdir, sqlite_begin),
+           "--workers", str(workers), "--db-pool-size", str(opts.db_pool_size),
+           "--db-max-overflow", str(opts.db_max_overflow), "--import", "agi_load"]
+    proc = subprocess.Popen(cmd, env=server_env(url, workdir),
                             stdout=subprocess.DEVNULL, stderr=log, cwd=str(workdir))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc
+            if len(family(proc.pid)) > workers - (workers == 1):
+                return proc
         except OSError:
             if proc.poll() is not None:
                 raise SystemExit(f"the server exited: see {log.name}")
-            time.sleep(0.05)
+        time.sleep(0.05)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+def start_clients(spec: dict, count: int, env: dict) -> list[subprocess.Popen]:
+    """`count` caller processes sharing the channels (one Python process is one CPU at most)."""
+    procs = []
+    for part in range(count):
+        share = dict(spec, part=part, first_seed=part * 100_000,
+                     channels=spec["channels"] // count + (part < spec["channels"] % count))
+        out = tempfile.TemporaryFile("w+")  # a pipe would fill up and block the process
+        proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_client"],
+                                stdin=subprocess.PIPE, stdout=out, env=env, text=True)
+        proc.out = out
+        proc.stdin.write(json.dumps(share))
+        proc.stdin.close()
+        procs.append(proc)
+    return procs
+
+
+def _output(proc: subprocess.Popen) -> str:
+    proc.wait()
+    proc.out.seek(0)
+    text = proc.out.read()
+    proc.out.close()
+    return text
 
 
 def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: str,
               phones: list[str]) -> dict:
     port = free_port()
     with open(workdir / f"server-{mode}-{channels}.log", "w") as log:
-        server = start_server(url, workdir, port, log, opts.sqlite_begin)
-        watch = DbWatch(url, server.pid)
+        server = start_server(url, workdir, port, log, opts)
+        pids = family(server.pid)
+        watch = DbWatch(url, pids)
         hold = channels / opts.rate if mode == "paced" else 0.0
         duration = opts.duration + (hold * 1.2 if mode == "paced" else 0.0)
         spec = {"host": "127.0.0.1", "port": port, "script": script, "channels": channels,
                 "duration": duration, "hold": hold, "keys": opts.ivr_keys,
                 "stagger": hold * 1.2 if mode == "paced" else 0.5,
                 "warmup": hold * 1.2 + 0.5 if mode == "paced" else 1.0, "phones": phones}
-        cpu0, busy0, wall0, own0 = cpu_seconds(server.pid), busy_seconds(), time.monotonic(), time.process_time()
-        client = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "_client"],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  env=server_env(url, workdir), text=True)
-        client.stdin.write(json.dumps(spec))
-        client.stdin.close()
+        cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        busy0, wall0, own0 = busy_seconds(), time.monotonic(), time.process_time()
+        clients = start_clients(spec, opts.client_procs, server_env(url, workdir))
         threads = db_peak = 0
-        while client.poll() is None:
+        while any(c.poll() is None for c in clients):
             try:
-                threads = max(threads, int(proc_status(server.pid)["Threads"]))
+                threads = max(threads, sum(int(proc_status(pid)["Threads"]) for pid in pids))
                 db_peak = max(db_peak, watch.count())
             except (OSError, KeyError, ValueError):
                 pass
             time.sleep(0.1)
-        result = json.loads(client.stdout.read())
-        cpu = cpu_seconds(server.pid) - cpu0
-        others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - (time.process_time() - own0)
-        others_pct = 100 * max(0.0, others) / ((time.monotonic() - wall0) * (os.cpu_count() or 1))
-        rss = int(proc_status(server.pid)["VmHWM"].split()[0]) / 1024
+        result = merge_clients([json.loads(_output(c)) for c in clients])
+        wall = time.monotonic() - wall0
+        cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
+        own = time.process_time() - own0
+        others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - own
+        rss = sum(int(proc_status(pid)["VmHWM"].split()[0]) for pid in pids) / 1024
         server.terminate()
         server.wait(60)
         watch.close()
-    result.update(mode=mode, channels=channels, server_threads=threads - 2, db_conns=db_peak,
-                  cmds=result["commands_per_call"], others_pct=others_pct,
-                  server_cpu_pct=100 * cpu / (time.monotonic() - wall0),
+    ncpu = os.cpu_count() or 1
+    result.update(mode=mode, channels=channels, db_conns=db_peak,
+                  server_threads=threads - 2 * len(pids) + (len(pids) > 1),
+                  cmds=result["commands_per_call"], others_pct=100 * max(0.0, others) / (wall * ncpu),
+                  server_pct=100 * cpu / (wall * ncpu),
+                  client_pct=100 * result["client_cpu_s"] / (wall * ncpu),
                   rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
+                  client_ms_per_call=1000 * result["client_cpu_s"] / max(1, result["all_calls"]),
                   hold_s=hold)
     return result
 
@@ -500,12 +543,26 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
 
 # -- report ----------------------------------------------------------------------------------
 
+HEADER = (("mode", "", "<7"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/s", "", ">8"),
+          ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"),
+          ("held", "max", ">6"), ("thrds", "max", ">6"), ("RSS MB", "peak", ">7"),
+          ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
+          ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/oth", ">13"))
+
+
+def print_header() -> None:
+    for row in (0, 1):
+        print("".join(f"{h[row]:{h[2]}}" for h in HEADER) + ("  outcomes" if row == 0 else ""))
+
+
 def print_row(r: dict) -> None:
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())) or "-"
-    print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>8}{r['calls_per_s']:>9.1f}"
-          f"{r['ms_p50']:>9.2f}{r['ms_p99']:>9.2f}{r['lookup_p99']:>9.2f}"
-          f"{r['held_max']:>7}{r['server_threads']:>7}{r['rss_mb']:>8.1f}{r['cpu_ms_per_call']:>8.2f}"
-          f"{r['db_conns']:>6}{r['cmds']:>6.1f}{r['others_pct']:>7.0f}%  {statuses}", flush=True)
+    split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['others_pct']:.0f}"
+    print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
+          f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}"
+          f"{r['held_max']:>6}{r['server_threads']:>6}{r['rss_mb']:>7.0f}{r['db_conns']:>6}"
+          f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
+          f"{split:>13}  {statuses}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -516,15 +573,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rate", type=float, default=330.0,
                    help="paced mode: calls/s offered; each call holds channels/rate seconds")
     p.add_argument("--duration", type=float, default=8.0, help="seconds of steady load per row")
+    p.add_argument("--workers", type=int, default=2,
+                   help="server worker processes (agi.server --workers; default 2)")
+    p.add_argument("--db-pool-size", type=int, default=10, help="per server worker (default 10)")
+    p.add_argument("--db-max-overflow", type=int, default=20,
+                   help="per server worker (default 20; PostgreSQL's max_connections is shared)")
+    p.add_argument("--client-procs", type=int, default=2,
+                   help="processes the simulated channels are spread over (default 2)")
     p.add_argument("--classic-calls", type=int, default=20)
     p.add_argument("--classic-concurrency", type=int, default=2)
     p.add_argument("--customers", type=int, default=5000, help="demo company size")
     p.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
     p.add_argument("--handler", choices=["auto", "ivr", "bench_ivr"], default="auto",
                    help="auto: ivr when agi/handlers/ivr.py imports, else bench_ivr")
-    p.add_argument("--sqlite-begin", choices=["immediate", "deferred"], default="immediate",
-                   help="SQLite only: `deferred` is an experiment that replaces models.db's BEGIN "
-                        "IMMEDIATE with BEGIN in the server (reads stop queueing for the write lock)")
     p.add_argument("--ivr-keys", nargs="*",
                    help="DTMF the callers press, one entry per listening command (default: 2 for "
                         "ivr: main menu -> order status by caller ID; 1 for bench_ivr)")
@@ -546,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     script = "ivr_open?flow=main" if use_ivr else "bench_ivr"
     if opts.ivr_keys is None:
         opts.ivr_keys = ["2"] if use_ivr else ["1"]
-    kind = url.split("://")[0] + (f", BEGIN {opts.sqlite_begin.upper()}" if url.startswith("sqlite") else "")
+    kind = url.split("://")[0]
     print(f"preparing the database ({kind}, demo company of {opts.customers} customers)...", flush=True)
     phones = prepare_database(url, opts.customers, with_orders=use_ivr)
     if use_ivr:
@@ -557,12 +618,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"handler: {script}: ANSWER, STREAM FILE menu -> '1', find_by_phone, SAY DIGITS, "
               "STREAM FILE, SET VARIABLE x2; + DIALFUNNEL_STATUS")
-    print(f"machine: {os.cpu_count()} CPUs; server, callers and this script share them; "
-          f"logs in {workdir}\n")
-    print(f"{'mode':<7}{'chans':>6}{'calls':>8}{'calls/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-          f"{'lookup':>9}{'held':>7}{'thrds':>7}{'RSS MB':>8}{'CPU ms':>8}{'DB':>6}{'cmds':>6}{'other':>8}  outcomes")
-    print(f"{'':<7}{'':>6}{'':>8}{'':>9}{'/cmd':>9}{'/cmd':>9}{'p99 ms':>9}{'max':>7}{'max':>7}"
-          f"{'peak':>8}{'/call':>8}{'conns':>6}{'/call':>6}{'CPU':>8}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; "
+          f"server ({opts.workers} worker processes), callers ({opts.client_procs} processes) "
+          f"and this script share them; logs in {workdir}\n")
+    print_header()
     rows = []
     for mode in opts.modes:
         for channels in opts.levels:
