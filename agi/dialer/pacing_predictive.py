@@ -34,8 +34,8 @@ class Forecast:
 class PredictivePacer:
     name = "predictive"
 
-    def __init__(self, *, target: float | None = None, target_share: float = 0.85, hold: float = 2.0,
-                 theta_start: float = 0.012, gain: float = 0.2,
+    def __init__(self, *, target: float | None = None, target_share: float = 0.9, hold: float = 2.0,
+                 theta_start: float = 0.012, gain: float = 0.3,
                  max_lines_per_agent: float = 10.0, prior_answer: float = 0.35, prior_talk: float = 180.0,
                  prior_wrap: float = 30.0):
         self.target = target
