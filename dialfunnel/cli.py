@@ -161,9 +161,11 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
     secret = settings.ami_secret
     port = settings.ami_port
     if simulate:
+        from agi.pbxsim.ami_scenarios import demo_scenario
         from agi.pbxsim.ami_server import AMIServer
         secret = secret or secrets.token_hex(16)
-        pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret}).start()
+        pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret},
+                        scenario=demo_scenario()).start()
         port = pbx.port
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
     if not secret:

@@ -66,7 +66,10 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     from agi.pbxsim.agi_driver import run_call
     call = run_call("127.0.0.1", agi_port, "ping")
     assert call.variables["DIALFUNNEL_STATUS"] == "OK"
-    time.sleep(2.0)
+    for part in ("predictive dialer on AMI",):
+        assert part in started, started
+    outbound_call_pops(Session, agent)
+    time.sleep(1.0)
     run.send_signal(signal.SIGTERM)
     out, _ = run.communicate(timeout=30)
     assert run.returncode == 0, "".join(lines) + out
@@ -74,6 +77,32 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     with Session() as s:
         events = s.scalars(select(Event).where(Event.kind == "reminder")).all()
         assert [(e.user_id, e.payload["record_id"]) for e in events] == [(agent.id, record.id)]
+
+
+def outbound_call_pops(Session, agent) -> Event:
+    """The demo's draft campaign started (all day, for the test's sake) and the agent ready:
+    the dialer calls through the PBX simulator and the answered call pops on the agent's page."""
+    from models import agent_states, campaigns
+    from models.schema import Campaign, DialAttempt
+    with Session() as s:
+        admin = s.scalar(select(User).where(User.username == "admin"))
+        campaign = s.scalar(select(Campaign))
+        campaigns.update_campaign(s, admin, campaign.id, hours_start="00:00", hours_end="23:59",
+                                  skip_holidays=False)
+        campaigns.change_status(s, admin, campaign.id, "start")
+        agent_states.set_state(s, s.get(User, agent.id), "ready", campaign_id=campaign.id)
+        s.commit()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with Session() as s:
+            pop = s.scalar(select(Event).where(Event.kind == "screen_pop", Event.user_id == agent.id))
+            connected = s.scalar(select(DialAttempt).where(DialAttempt.agent_id == agent.id))
+        if pop is not None:
+            assert connected is not None and connected.connected_at is not None
+            assert pop.payload["campaign"]["attempt_id"] == connected.id
+            return pop
+        time.sleep(0.25)
+    raise AssertionError("no outbound call reached the ready agent within 60 s")
 
 
 def test_bad_config_is_a_clear_error(db_url, tmp_path):

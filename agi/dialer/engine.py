@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then it is abandoned
 TICK_SECONDS = 1.0
-CAMPAIGN_REFRESH_SECONDS = 15.0
+CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this
 STALE_GRACE_SECONDS = 30.0
 RECONCILE_MIN_AGE = 5.0
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the wait for the far side's cause  # an unanswered line silent this long past its ring timeout is lost
@@ -43,7 +43,7 @@ _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
 # What a finished attempt tells the pacer.
 _PACER_KIND = {"busy": "busy", "noanswer": "noanswer", "congestion": "congestion", "failed": "failed",
-               "unallocated": "dead", "invalid": "dead", "absent": "dead", "machine": "machine"}
+               "unallocated": "dead", "invalid": "dead", "absent": "dead"}
 
 
 def other_channel_id(channel_id: str) -> str:
@@ -368,8 +368,7 @@ class Dialer:
             run.pacer.on_result(now, _PACER_KIND.get(outcome, "failed"), now - line.started)
         elif outcome == "answered":
             run.pacer.on_talk_end(now, talk or 0.0)
-        elif outcome == "machine":
-            run.pacer.on_result(now, "machine", line.answered - line.started)
+        # a machine was told to the pacer as a live answer when it answered (AMD comes later)
 
     # --- recovery -----------------------------------------------------------------------------
     def reconcile(self, timeout: float = 10.0) -> dict:

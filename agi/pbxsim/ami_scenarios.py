@@ -432,3 +432,14 @@ def script_for(outcome: str, durations: dict[str, float]) -> list[Step]:
     if outcome in ("answer", "machine") and durations.get("ring_time", 0) > 0:
         return ANSWER_AFTER_RING
     return SCRIPTS[outcome]
+
+
+def demo_scenario(seed: int = 0) -> Scenario:
+    """Calls that look like a cold-calling day for the demo: rings of a few seconds, talks of a
+    minute or so, dead numbers that fail at once (the default timing replays the transcripts)."""
+    quick = {"setup_time": (1.0, 3.0)}
+    return Scenario(seed=seed, timing={
+        "answer": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (30.0, 120.0)},
+        "machine": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (15.0, 25.0)},
+        "busy": quick, "congestion": quick, "unallocated": quick, "absent": quick, "invalid": quick,
+        "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0}})
