@@ -37,9 +37,10 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
                       PostgreSQL: pg_stat_activity)
   cmds/call           AGI commands per call (with the closing SET VARIABLE DIALFUNNEL_STATUS)
   server, caller      CPU time (user+sys) per call of the server processes and of the callers
-  CPU % srv/cli/oth   how the machine's CPUs were used meanwhile: the server, the callers, and
-                      processes that are not part of the benchmark (a shared machine makes the
-                      figures worse, never better)
+  CPU % srv/cli/db/oth  how the machine's CPUs were used meanwhile: the server, the callers,
+                      the PostgreSQL backends serving the server, and processes that are not
+                      part of the benchmark (a shared machine makes the figures worse, never
+                      better)
 """
 from __future__ import annotations
 
@@ -299,10 +300,12 @@ def cpu_seconds(pid: int) -> float:
 
 
 class DbWatch:
-    """Counts the server's database connections."""
+    """Counts the server's database connections; on PostgreSQL also the CPU time of their
+    backends (this machine's processes too: a local server)."""
 
     def __init__(self, url: str, pids: list[int]):
         self.url, self.pids = url, pids
+        self.backends: dict[int, list[float]] = {}  # pid -> [cpu first seen, cpu last seen]
         self.path = url.split("sqlite:///", 1)[1] if url.startswith("sqlite") else None
         self.engine = None
         if not self.path:
@@ -325,8 +328,19 @@ class DbWatch:
             return n
         from sqlalchemy import text
         with self.engine.connect() as conn:
-            return conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE datname = "
-                                    "current_database() AND pid <> pg_backend_pid()"))
+            pids = conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE datname = "
+                                     "current_database() AND pid <> pg_backend_pid()")).all()
+        for pid in pids:
+            try:
+                cpu = cpu_seconds(pid)
+            except OSError:
+                continue
+            self.backends.setdefault(pid, [cpu, cpu])[1] = cpu
+        return len(pids)
+
+    def backend_cpu(self) -> float:
+        """CPU seconds the backends used while watched (call count() once more first)."""
+        return sum(last - first for first, last in self.backends.values())
 
     def close(self) -> None:
         if self.engine is not None:
@@ -415,8 +429,10 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
         result = merge_clients([json.loads(_output(c)) for c in clients])
         wall = time.monotonic() - wall0
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
+        watch.count()
+        db_cpu = watch.backend_cpu()
         own = time.process_time() - own0
-        others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - own
+        others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - db_cpu - own
         rss = sum(int(proc_status(pid)["VmHWM"].split()[0]) for pid in pids) / 1024
         server.terminate()
         server.wait(60)
@@ -425,7 +441,7 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
     result.update(mode=mode, channels=channels, db_conns=db_peak,
                   server_threads=threads - 2 * len(pids) + (len(pids) > 1),
                   cmds=result["commands_per_call"], others_pct=100 * max(0.0, others) / (wall * ncpu),
-                  server_pct=100 * cpu / (wall * ncpu),
+                  server_pct=100 * cpu / (wall * ncpu), db_pct=100 * db_cpu / (wall * ncpu),
                   client_pct=100 * result["client_cpu_s"] / (wall * ncpu),
                   rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
                   client_ms_per_call=1000 * result["client_cpu_s"] / max(1, result["all_calls"]),
@@ -547,7 +563,7 @@ HEADER = (("mode", "", "<7"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/
           ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"),
           ("held", "max", ">6"), ("thrds", "max", ">6"), ("RSS MB", "peak", ">7"),
           ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
-          ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/oth", ">13"))
+          ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
 
 
 def print_header() -> None:
@@ -557,12 +573,12 @@ def print_header() -> None:
 
 def print_row(r: dict) -> None:
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())) or "-"
-    split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['others_pct']:.0f}"
+    split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['db_pct']:.0f}/{r['others_pct']:.0f}"
     print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
           f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}"
           f"{r['held_max']:>6}{r['server_threads']:>6}{r['rss_mb']:>7.0f}{r['db_conns']:>6}"
           f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
-          f"{split:>13}  {statuses}", flush=True)
+          f"{split:>16}  {statuses}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
