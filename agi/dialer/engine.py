@@ -104,6 +104,7 @@ class Dialer:
         self._next_tick = 0.0
         self._stop = threading.Event()
         self._reconcile_wanted = threading.Event()
+        self._changed = False
         self.counts = {"dialled": 0, "answered": 0, "abandoned": 0, "connected": 0, "finished": 0,
                        "ami_errors": 0}
 
@@ -137,15 +138,24 @@ class Dialer:
 
     # --- driving ------------------------------------------------------------------------------
     def step(self) -> int:
-        """Handle every queued AMI event; returns how many."""
+        """Handle every queued AMI event; returns how many. A call that answered or ended
+        changes what the pacer should do, so the next tick comes at once."""
         handled = 0
         while True:
             try:
                 msg = self._events.get_nowait()
             except queue.Empty:
-                return handled
+                break
             self._handle(msg)
             handled += 1
+        if self._changed:
+            self._changed = False
+            self.tick_now()
+        return handled
+
+    def tick_now(self) -> None:
+        """Have the next tick() come now (something changed: an agent got free, a call ended)."""
+        self._next_tick = min(self._next_tick, _epoch(self.clock))
 
     def next_wakeup(self) -> float:
         holds = [line.hold_until for line in self.lines.values() if line.hold_until is not None]
@@ -308,6 +318,7 @@ class Dialer:
 
     def _answered(self, line: Line) -> None:
         now = _epoch(self.clock)
+        self._changed = True
         line.answered = now
         self.counts["answered"] += 1
         run = self.campaigns.get(line.campaign_id)
@@ -351,6 +362,7 @@ class Dialer:
 
     def _finish(self, line: Line) -> None:
         now = _epoch(self.clock)
+        self._changed = True
         self.lines.pop(line.channel_id, None)
         self._by_other.pop(other_channel_id(line.channel_id), None)
         with self.Session() as s:

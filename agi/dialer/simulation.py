@@ -58,9 +58,11 @@ class SimulatedAgents:
         self.wrap_seconds, self.disposition = wrap_seconds, disposition
 
     def step(self) -> float | None:
-        """Ends the wrap-ups that are due; returns when the next one is due (epoch seconds)."""
+        """Ends the wrap-ups that are due; returns when the next one is due (epoch seconds).
+        ``released`` tells how many agents it just made ready."""
         now = self.clock.now()
         upcoming = []
+        self.released = 0
         with self.maker() as s:
             rows = s.execute(select(AgentState.user_id, AgentState.since).where(
                 AgentState.campaign_id == self.campaign_id, AgentState.state == "wrap_up")).all()
@@ -68,6 +70,7 @@ class SimulatedAgents:
                 if (now - since).total_seconds() >= self.wrap_seconds - 1e-6:
                     agent_states.set_state(s, s.get(User, user_id), "ready", campaign_id=self.campaign_id,
                                            disposition=self.disposition, clock=self.clock)
+                    self.released += 1
                 else:
                     upcoming.append((since + dt.timedelta(seconds=self.wrap_seconds)).timestamp())
             s.commit()
@@ -91,6 +94,8 @@ class Driver:
         while True:
             self._settle()
             next_wrap = self.agents.step() if self.agents else None
+            if self.agents and self.agents.released:
+                self.dialer.tick_now()  # an agent is free: the pacer hears of it at once
             now = self.clock.now().timestamp()
             if now >= self.dialer.next_wakeup():
                 self.dialer.tick()
