@@ -17,6 +17,7 @@ retried one by one so a bad row fails only its own call.
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Callable
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -33,6 +34,15 @@ class _Entry:
         self.error: BaseException | None = None
 
 
+class _Lane:
+    """The queue of one database."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.queue: list[_Entry] = []
+        self.leading = False
+
+
 class GroupCommit:
     def __init__(self, insert: Callable[[object, list], None], *, wait: float = 5.0,
                  max_batch: int = 200):
@@ -41,32 +51,42 @@ class GroupCommit:
         self.max_batch = max_batch
         self.batches = 0
         self._lock = threading.Lock()
-        self._queue: list[_Entry] = []
-        self._leading = False
+        self._lanes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> _Lane
 
     def write(self, session, rows: list) -> None:
+        lane = self._lane(session)
         entry = _Entry(rows)
-        with self._lock:
-            self._queue.append(entry)
-            lead = not self._leading
-            self._leading = True
+        with lane.lock:
+            lane.queue.append(entry)
+            lead = not lane.leading
+            lane.leading = True
         if not lead:
-            self._await(entry)
+            self._await(lane, entry)
             if not entry.lead:
                 if entry.error is not None:
                     raise entry.error
                 return
             entry.done.clear()  # it woke us to lead; now it means "written" again
-        self._lead(session, entry)
+        self._lead(lane, session, entry)
         if entry.error is not None:
             raise entry.error
 
-    def _await(self, entry: _Entry) -> None:
+    def _lane(self, session) -> _Lane:
+        """Rows only share a transaction with rows bound for the same database."""
+        bind = session.get_bind()
+        engine = getattr(bind, "engine", bind)
+        with self._lock:
+            lane = self._lanes.get(engine)
+            if lane is None:
+                lane = self._lanes[engine] = _Lane()
+            return lane
+
+    def _await(self, lane: _Lane, entry: _Entry) -> None:
         if entry.done.wait(self.wait):
             return
-        with self._lock:
+        with lane.lock:
             if not entry.taken and not entry.done.is_set():
-                self._queue.remove(entry)
+                lane.queue.remove(entry)
                 raise OperationalError("group commit", None,
                                        TimeoutError(f"not written within {self.wait:g} s"))
         # A leader is writing it: its database waits are bounded; allow for them.
@@ -74,14 +94,14 @@ class GroupCommit:
             raise OperationalError("group commit", None,
                                    TimeoutError("the batch writer did not finish"))
 
-    def _lead(self, session, mine: _Entry) -> None:
+    def _lead(self, lane: _Lane, session, mine: _Entry) -> None:
         """Write batches from the head of the queue until `mine` is written, then hand the
         lead to the next queued call (or give it up)."""
         try:
             while not mine.done.is_set():
-                with self._lock:
-                    batch = self._queue[:self.max_batch]
-                    del self._queue[:self.max_batch]
+                with lane.lock:
+                    batch = lane.queue[:self.max_batch]
+                    del lane.queue[:self.max_batch]
                     for entry in batch:
                         entry.taken = True
                 try:
@@ -90,13 +110,13 @@ class GroupCommit:
                     for entry in batch:
                         entry.done.set()
         finally:
-            with self._lock:
-                if self._queue:
-                    heir = self._queue[0]
+            with lane.lock:
+                if lane.queue:
+                    heir = lane.queue[0]
                     heir.lead = True
                     heir.done.set()
                 else:
-                    self._leading = False
+                    lane.leading = False
 
     def _write(self, session, batch: list[_Entry]) -> None:
         self.batches += 1

@@ -140,8 +140,13 @@ def test_a_row_the_database_refuses_fails_only_its_own_call(Session):
 
 
 class FakeSession:
+    engine = object.__new__(type("FakeEngine", (), {}))
+
     def __init__(self):
         self.commits = self.rollbacks = 0
+
+    def get_bind(self):
+        return self.engine
 
     def commit(self):
         self.commits += 1
@@ -216,3 +221,34 @@ def test_the_ivr_handler_looks_at_the_flow_files_once_a_recheck_interval(Session
     with Session() as s:
         assert s.scalar(select(func.count()).select_from(IVRCall)
                         .where(IVRCall.outcome == "NOFLOW")) == 6
+
+
+def test_rows_share_transactions_only_with_rows_for_the_same_database(tmp_path):
+    makers = []
+    for name in ("one", "two"):
+        engine = make_engine(f"sqlite:///{tmp_path / name}.db")
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE log (db TEXT)"))
+        makers.append(make_sessionmaker(engine))
+    gate = threading.Event()
+
+    def insert(session, rows):
+        gate.wait(0.05)
+        session.execute(text("INSERT INTO log (db) VALUES (:db)"), [{"db": r} for r in rows])
+
+    log = GroupCommit(insert)
+
+    def call(n):
+        maker = makers[n % 2]
+        with maker() as session:
+            log.write(session, ["one" if n % 2 == 0 else "two"])
+
+    threads = [threading.Thread(target=call, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    for maker, name in zip(makers, ("one", "two")):
+        with maker() as s:
+            assert s.scalars(text("SELECT db FROM log")).all() == [name] * 10
+        maker.kw["bind"].dispose()
