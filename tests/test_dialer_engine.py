@@ -130,3 +130,28 @@ def test_a_live_answer_with_no_free_agent_is_abandoned_after_two_seconds(world, 
         lead = s.scalar(select(CampaignLead).where(CampaignLead.number == waiting[0].number))
     # an abandoned number is not dialled again for 72 hours
     assert (lead.next_attempt_at - waiting[0].ended_at).total_seconds() >= 72 * 3600 - 1
+
+
+def test_preview_the_agent_chooses_then_the_dialer_places_the_call(world, Session, users):
+    from models import preview
+    campaign_id, dialer, driver, server, clock = world({"07": "answer", "08": "answer"}, mode="preview")
+    driver.run_until(START.timestamp() + 10)
+    assert server.actions("Originate") == []  # preview: nothing is dialled until an agent asks
+    with Session() as s:
+        tm = s.get(type(users["tm"]), users["tm"].id)
+        attempt = preview.preview_next(s, tm, campaign_id, clock=clock)
+        attempt_id, number = attempt.id, attempt.number
+        s.commit()
+    driver.run_until(START.timestamp() + 20)
+    assert server.actions("Originate") == []  # seen, not yet dialled
+    with Session() as s:
+        preview.request_dial(s, s.get(type(users["tm"]), users["tm"].id), attempt_id, clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 80)
+    originates = server.actions("Originate")
+    assert [m["Channel"] for m in originates] == [f"Local/{number}@out"]
+    with Session() as s:
+        attempt = s.get(DialAttempt, attempt_id)
+        assert attempt.outcome == "answered" and attempt.agent_id == users["tm"].id
+        assert attempt.dialer_id == "test" and attempt.talk_seconds > 30
+        assert agent_states.current(s, users["tm"].id).state in ("wrap_up", "ready")

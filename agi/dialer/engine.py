@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from agi.ami import AMIActionError, AMIError
 from agi.dialer import pacing
-from models import agent_states, campaigns, dialing
+from models import agent_states, campaigns, dialing, preview
 from models.clock import SYSTEM_CLOCK
 from models.schema import Campaign, DialAttempt
 
@@ -264,7 +264,6 @@ class Dialer:
 
     def _dial_previews(self, run: CampaignRun, now: float) -> None:
         """Preview mode: the agent saw the customer and pressed dial (models.preview)."""
-        from models import preview
         with self.Session() as s:
             requests = preview.claim_dial_requests(s, run.campaign_id, self.dialer_id, clock=self.clock)
             s.commit()
