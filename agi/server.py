@@ -11,13 +11,14 @@ the next connection. One process is held to one CPU by the GIL (the IVR benchmar
 one process at 97-105% of a CPU); the `Supervisor` replaces a worker that dies and stops the
 whole server when they keep dying.
 
-In each worker, one thread per call, at most `max_calls` at once. Chosen by measurement (2 vCPU, loopback, a
-7-command call, agi/pbxsim/loadgen.py as the Asterisk side): a bare thread-per-connection server
-and a bare asyncio server cost the same, 0.35-0.49 ms of server CPU per call, so the model is
-not where the time goes (this server: 0.7-1.5 ms, spent in pyst2, bounded reads, the DB session
-and the log line); 1000 calls held at once cost ~27 MB (~21 KB a thread vs ~10 KB a coroutine),
-and short calls made meanwhile kept a p50 of 10-13 ms. Threads let handlers use pyst2 and the
-blocking models/ functions as they are; asyncio would push both into executor threads anyway.
+In each worker, one thread per call, at most `max_calls` at once. Chosen by measurement (2 vCPU,
+loopback, a 7-command call, agi/pbxsim/loadgen.py as the Asterisk side): a bare
+thread-per-connection server and a bare asyncio server cost the same, 0.35-0.49 ms of server
+CPU per call, so the model is not where the time goes (this server: 0.7-1.5 ms, spent in pyst2,
+bounded reads, the DB session and the log line); 1000 calls held at once cost ~27 MB (~21 KB a
+thread vs ~10 KB a coroutine), and short calls made meanwhile kept a p50 of 10-13 ms. Threads
+let handlers use pyst2 and the blocking models/ functions as they are; asyncio would push both
+into executor threads anyway.
 
 Every read is bounded: the environment block by time, size and line count, each result by
 `result_timeout`, each write by `write_timeout`, and the database by the pool / connect /
@@ -333,7 +334,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--database-url", help="default: setting database_url")
     p.add_argument("--workers", type=int, default=DEFAULT_WORKERS,
                    help="processes accepting on the one listening socket, each with its own "
-                        f"threads and database engine (default: CPUs up to 4, here {DEFAULT_WORKERS})")
+                        "threads and database engine (default: CPUs up to 4, here "
+                        f"{DEFAULT_WORKERS})")
     p.add_argument("--max-calls", type=int, default=256,
                    help="concurrent calls per worker (default 256)")
     p.add_argument("--grace", type=float, default=30.0,
