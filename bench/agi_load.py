@@ -440,7 +440,8 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
     ncpu = os.cpu_count() or 1
     result.update(mode=mode, channels=channels, db_conns=db_peak,
                   server_threads=threads - 2 * len(pids) + (len(pids) > 1),
-                  cmds=result["commands_per_call"], others_pct=100 * max(0.0, others) / (wall * ncpu),
+                  cmds=result["commands_per_call"],
+                  others_pct=100 * max(0.0, others) / (wall * ncpu),
                   server_pct=100 * cpu / (wall * ncpu), db_pct=100 * db_cpu / (wall * ncpu),
                   client_pct=100 * result["client_cpu_s"] / (wall * ncpu),
                   rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
