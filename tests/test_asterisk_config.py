@@ -1068,7 +1068,9 @@ def test_systemd_units(unit):
     (exec_start,) = service["ExecStart"]
     if unit == "dialfunnel-agi":
         assert exec_start.startswith("/opt/dialfunnel/.venv/bin/python -m agi.server")
-        assert int(re.search(r"--max-calls (\d+)", exec_start).group(1)) >= 1000
+        workers = int(re.search(r"--workers (\d+)", exec_start).group(1))
+        per_worker = int(re.search(r"--max-calls (\d+)", exec_start).group(1))
+        assert workers * per_worker >= 1000  # --max-calls counts per worker process
     else:
         assert exec_start.startswith("/opt/dialfunnel/.venv/bin/dialfunnel ")
     assert sections["Install"]["WantedBy"] == ["multi-user.target"]
