@@ -50,7 +50,7 @@ def make_campaign(Session, users, clock, count: int, *, mode="predictive", **fie
 
 
 def no_overlap(Session) -> None:
-    """Per number, attempts never overlap in time, and each attempt was originated once."""
+    """Per number, attempts never overlap in time."""
     with Session() as s:
         rows = s.execute(select(DialAttempt.number, DialAttempt.started_at, DialAttempt.ended_at)
                          .order_by(DialAttempt.number, DialAttempt.started_at)).all()

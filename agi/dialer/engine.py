@@ -175,10 +175,9 @@ class Dialer:
             self._refresh_campaigns(now)
         self._sweep_stale(now)
         for run in list(self.campaigns.values()):
-            views = self._agents(run, now)
             if self.route_answers:
                 self._connect_waiting(run, now)
-                views = self._agents(run, now)
+            views = self._agents(run, now)  # once, after any agent was taken
             if run.mode == "preview":
                 self._dial_previews(run, now)
                 continue
@@ -332,6 +331,7 @@ class Dialer:
                 self._connect_waiting(run, now)
 
     def _connect_waiting(self, run: CampaignRun, now: float) -> None:
+        """Answered calls waiting for an agent: put through, or abandoned past their hold."""
         waiting = sorted((line for line in self.lines.values()
                           if line.campaign_id == run.campaign_id and line.hold_until is not None),
                          key=lambda line: line.answered)
