@@ -6,19 +6,24 @@
     python -m agi.server --stdin [SCRIPT]      # classic AGI: one call over stdin/stdout
 
 Worker processes: the socket is opened once, then `--workers` processes are forked; each
-accepts on it with its own threads and its own database engine (pool), and the idle one takes
+accepts on it with its own call threads and its own database engine (pool), and the idle one takes
 the next connection. One process is held to one CPU by the GIL (the IVR benchmark measured
 one process at 97-105% of a CPU); the `Supervisor` replaces a worker that dies and stops the
 whole server when they keep dying.
 
-In each worker, one thread per call, at most `max_calls` at once. Chosen by measurement (2 vCPU,
-loopback, a 7-command call, agi/pbxsim/loadgen.py as the Asterisk side): a bare
-thread-per-connection server and a bare asyncio server cost the same, 0.35-0.49 ms of server
-CPU per call, so the model is not where the time goes (this server: 0.7-1.5 ms, spent in pyst2,
-bounded reads, the DB session and the log line); 1000 calls held at once cost ~27 MB (~21 KB a
-thread vs ~10 KB a coroutine), and short calls made meanwhile kept a p50 of 10-13 ms. Threads
-let handlers use pyst2 and the blocking models/ functions as they are; asyncio would push both
-into executor threads anyway.
+In each worker, one thread per call, at most `max_calls` at once; as `python -m agi.server`
+the threads are gevent's green threads (greenlets on one OS thread, `monkey.patch_all()`
+before anything is imported), in-process (tests, `dialfunnel run --demo`) plain threads. The
+code is the same: handlers use pyst2 and the blocking models/ functions as they are, and the
+patched sockets, locks and sleeps make them wait cooperatively. Chosen by measurement
+(bench/agi_load.py, 2 vCPU, main.yaml with its lookup, 1,000 channels at ~320 calls/s): with
+OS threads the p99 per command was 15 ms to 2.5 s from run to run, because hundreds of threads
+queued for the GIL, for the logging lock and behind the group-commit writer (itself waiting
+for the GIL while it held SQLite's write lock); with green threads 4.4-5.2 ms at 100, 500 and
+1,000 channels. asyncio would have needed the handlers rewritten or run in threads again.
+What must not block a green worker: SQLite's own busy handler sleeps in C, so writes take
+the lock with `models.db.begin_immediate` (a Python, hence cooperative, retry); psycopg waits
+cooperatively under gevent by itself.
 
 Every read is bounded: the environment block by time, size and line count, each result by
 `result_timeout`, each write by `write_timeout`, and the database by the pool / connect /
@@ -27,7 +32,12 @@ SIGTERM/SIGINT: stop accepting, let calls in progress finish within `--grace` se
 cut the remaining connections, and exit 0 (with workers: the supervisor closes its copy of
 the socket and passes SIGTERM on to every worker, which does the same).
 """
-from __future__ import annotations
+import sys
+
+if __name__ == "__main__" and "--stdin" not in sys.argv[1:]:
+    from gevent import monkey  # first: the call threads, sockets, locks and sleeps go green
+
+    monkey.patch_all()
 
 import argparse
 import gc
@@ -38,7 +48,6 @@ import os
 import selectors
 import signal
 import socket
-import sys
 import threading
 import time
 from collections import Counter
@@ -78,6 +87,7 @@ class FastAGIServer:
         self.close_wait = close_wait
         self.hangup_grace = hangup_grace
         self.stats: Counter = Counter()
+        self.peak_calls = 0
         self._slots = threading.BoundedSemaphore(max_calls)
         self._lock = threading.Lock()
         self._calls: dict[threading.Thread, socket.socket] = {}
@@ -156,7 +166,7 @@ class FastAGIServer:
                 pass
         for thread in left:
             thread.join(5.0)
-        log.info("stopped calls_cut=%d", len(left))
+        log.info("stopped calls_cut=%d peak_calls=%d", len(left), self.peak_calls)
         return len(left)
 
     # -- accepting ---------------------------------------------------------------------------
@@ -194,6 +204,7 @@ class FastAGIServer:
                                   name="agi-call-%d" % next(self._numbers), daemon=True)
         with self._lock:
             self._calls[thread] = conn
+            self.peak_calls = max(self.peak_calls, len(self._calls))
         try:
             thread.start()
         except RuntimeError as exc:  # cannot start a thread
@@ -263,7 +274,7 @@ def listen(host: str, port: int) -> socket.socket:
 
 # -- database ------------------------------------------------------------------------------
 
-def make_agi_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20,
+def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10,
                     pool_timeout: float = 3.0, connect_timeout: int = 3,
                     statement_timeout_ms: int = 5000):
     """An engine whose every wait is bounded, so a slow or dead database gives the handler an
@@ -341,9 +352,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)
-    p.add_argument("--db-pool-size", type=int, default=10, help="per worker (default 10)")
-    p.add_argument("--db-max-overflow", type=int, default=20,
-                   help="connections beyond the pool size, per worker (default 20)")
+    p.add_argument("--db-pool-size", type=int, default=20,
+                   help="connections kept open once used, per worker (default 20)")
+    p.add_argument("--db-max-overflow", type=int, default=10,
+                   help="connections beyond the pool size, closed again after use, per worker "
+                        "(default 10)")
     p.add_argument("--db-timeout", type=float, default=3.0,
                    help="pool / connect wait in seconds (default 3)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",

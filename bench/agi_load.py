@@ -31,7 +31,9 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
   ms/cmd p50 / p99    added latency per AGI command: from the caller's reply (or the env block)
                       to the server's next command (or its close), i.e. what the server adds
   lookup p99          the same for the command right after the database lookup
-  held                sessions open at once (client side, max; server call threads, max)
+  held                sessions open at once: the callers' max, and the server's (the sum of
+                      each worker's peak of calls in progress, from its closing log line)
+  OS thr              the server's OS threads, max (its call threads are green: gevent)
   RSS MB              the server's peak resident memory (VmHWM, summed over its processes)
   DB conns            peak database connections of the server (SQLite: open handles on the file;
                       PostgreSQL: pg_stat_activity)
@@ -48,6 +50,7 @@ import argparse
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -360,8 +363,11 @@ def server_env(url: str, workdir: Path) -> dict:
 def start_server(url: str, workdir: Path, port: int, log, opts):
     workers = opts.workers
     cmd = [sys.executable, "-m", "agi.server", "--port", str(port), "--max-calls", "1100",
-           "--workers", str(workers), "--db-pool-size", str(opts.db_pool_size),
-           "--db-max-overflow", str(opts.db_max_overflow), "--import", "agi_load"]
+           "--workers", str(workers), "--import", "agi_load"]
+    if opts.db_pool_size is not None:
+        cmd += ["--db-pool-size", str(opts.db_pool_size)]
+    if opts.db_max_overflow is not None:
+        cmd += ["--db-max-overflow", str(opts.db_max_overflow)]
     proc = subprocess.Popen(cmd, env=server_env(url, workdir),
                             stdout=subprocess.DEVNULL, stderr=log, cwd=str(workdir))
     deadline = time.monotonic() + 20
@@ -437,9 +443,11 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
         server.terminate()
         server.wait(60)
         watch.close()
+    with open(workdir / f"server-{mode}-{channels}.log") as log:
+        server_held = sum(int(m) for m in re.findall(r"peak_calls=(\d+)", log.read()))
     ncpu = os.cpu_count() or 1
     result.update(mode=mode, channels=channels, db_conns=db_peak,
-                  server_threads=threads - 2 * len(pids) + (len(pids) > 1),
+                  server_threads=threads, server_held=server_held,
                   cmds=result["commands_per_call"],
                   others_pct=100 * max(0.0, others) / (wall * ncpu),
                   server_pct=100 * cpu / (wall * ncpu), db_pct=100 * db_cpu / (wall * ncpu),
@@ -463,7 +471,7 @@ def classic_call(url: str, workdir: Path, script: str, phone: str, keys: list[st
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(workdir))
     env = [(k, v) for k, v in build_env("", 0, handler, callerid=phone)
            if not k.startswith("agi_network")]
-    env = [("agi_request", f"/usr/share/asterisk/agi-bin/dialfunnel-agi") if k == "agi_request"
+    env = [("agi_request", "/usr/share/asterisk/agi-bin/dialfunnel-agi") if k == "agi_request"
            else (k, v) for k, v in env]
     sim = SimChannel(Scenario(keys=list(keys)), dict(env))
     transport = Transport.from_fds(proc.stdout.fileno(), proc.stdin.fileno())
@@ -562,7 +570,8 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
 
 HEADER = (("mode", "", "<7"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/s", "", ">8"),
           ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"),
-          ("held", "max", ">6"), ("thrds", "max", ">6"), ("RSS MB", "peak", ">7"),
+          ("held", "max", ">6"), ("srv", "held", ">6"), ("OS", "thr", ">4"),
+          ("RSS MB", "peak", ">7"),
           ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
           ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
 
@@ -578,7 +587,8 @@ def print_row(r: dict, note: str = "") -> None:
     split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['db_pct']:.0f}/{r['others_pct']:.0f}"
     print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
           f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}"
-          f"{r['held_max']:>6}{r['server_threads']:>6}{r['rss_mb']:>7.0f}{r['db_conns']:>6}"
+          f"{r['held_max']:>6}{r['server_held']:>6}{r['server_threads']:>4}{r['rss_mb']:>7.0f}"
+          f"{r['db_conns']:>6}"
           f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
           f"{split:>16}  {statuses}", flush=True)
 
@@ -593,9 +603,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=8.0, help="seconds of steady load per row")
     p.add_argument("--workers", type=int, default=2,
                    help="server worker processes (agi.server --workers; default 2)")
-    p.add_argument("--db-pool-size", type=int, default=10, help="per server worker (default 10)")
-    p.add_argument("--db-max-overflow", type=int, default=20,
-                   help="per server worker (default 20; PostgreSQL's max_connections is shared)")
+    p.add_argument("--db-pool-size", type=int,
+                   help="per server worker (default: agi.server's)")
+    p.add_argument("--db-max-overflow", type=int,
+                   help="per server worker (default: agi.server's; PostgreSQL's max_connections "
+                        "is shared)")
     p.add_argument("--client-procs", type=int, default=2,
                    help="processes the simulated channels are spread over (default 2)")
     p.add_argument("--max-other", type=float, default=10.0,
@@ -674,7 +686,8 @@ def main(argv: list[str] | None = None) -> int:
     if held:
         r = max(held, key=lambda x: x["held_max"])
         print(f"  1,000 concurrent sessions held: {'yes' if r['held_max'] >= 1000 else 'NO'} "
-              f"(max {r['held_max']} open, {r['server_threads']} server call threads)")
+              f"(max {r['held_max']} open; the server's workers held {r['server_held']} calls "
+              f"on {r['server_threads']} OS threads)")
     print(f"  >= 300 IVR calls/s:             {'yes' if best >= 300 else 'NO'} (best {best:.0f}/s)")
     for r in paced:
         print(f"  p99 < 10 ms/cmd, paced {r['channels']:>4} ch: "

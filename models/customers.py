@@ -1,7 +1,7 @@
 """Creating, editing, finding duplicates of and deleting customers (C1, C3, C4)."""
 from __future__ import annotations
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -162,15 +162,21 @@ def find_duplicates(session: Session, *, name: str | None = None, keyword: str |
 
 
 def find_by_phone(session: Session, raw: str) -> list[Customer]:
-    """Customers whose phone, mobile, fax or a contact's number is `raw` (screen pops)."""
+    """Customers whose phone, mobile, fax or a contact's number is `raw` (screen pops, IVR).
+
+    A union of five indexed lookups: as one OR over the columns and the contacts PostgreSQL
+    scanned the whole table (19 ms at 300k customers; 0.14 ms this way)."""
     e164 = normalize_phone(raw)
     if not e164:
         return []
-    contact_hit = select(Contact.customer_id).where(
-        or_(Contact.phone_e164 == e164, Contact.mobile_e164 == e164))
-    return list(session.scalars(select(Customer).where(or_(
-        Customer.phone_e164 == e164, Customer.mobile_e164 == e164, Customer.fax_e164 == e164,
-        Customer.id.in_(contact_hit))).order_by(Customer.id)))
+    ids = union(
+        select(Customer.id).where(Customer.phone_e164 == e164),
+        select(Customer.id).where(Customer.mobile_e164 == e164),
+        select(Customer.id).where(Customer.fax_e164 == e164),
+        select(Contact.customer_id).where(Contact.phone_e164 == e164),
+        select(Contact.customer_id).where(Contact.mobile_e164 == e164))
+    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
+                                .order_by(Customer.id)))
 
 
 DEPENDENTS = {"contacts": Contact, "contact_records": ContactRecord,

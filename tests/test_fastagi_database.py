@@ -69,6 +69,55 @@ def test_begin_read_is_for_one_transaction_and_leaves_an_open_one_alone(sqlite_m
         assert session.scalar(text("SELECT count(*) FROM t")) == 4
 
 
+# -- begin_immediate -------------------------------------------------------------------------
+
+def test_a_writer_takes_the_lock_within_milliseconds_of_its_release(tmp_path):
+    """SQLite's busy handler would sleep 25-100 ms at a time by now; ours retries every <=2 ms."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}", connect_args={"timeout": 5})
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    took = {}
+
+    def writer():
+        with engine.begin() as conn:  # waits in begin_immediate
+            took["at"] = time.monotonic()
+            conn.execute(text("INSERT INTO t (id) VALUES (2)"))
+
+    with engine.connect() as holder:
+        holder.begin()
+        holder.execute(text("INSERT INTO t (id) VALUES (1)"))
+        thread = threading.Thread(target=writer)
+        thread.start()
+        time.sleep(0.4)
+        assert "at" not in took
+        holder.commit()
+        released = time.monotonic()
+    thread.join(5)
+    assert 0 <= took["at"] - released < 0.015
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM t")) == 2
+        # the connection's busy timeout is back to what it was configured with
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+    engine.dispose()
+
+
+def test_a_writer_gives_up_after_the_configured_timeout(sqlite_maker):
+    engine, maker = sqlite_maker  # timeout 0.2 s
+    with engine.connect() as holder:
+        holder.begin()
+        with maker() as session:
+            started = time.monotonic()
+            with pytest.raises(OperationalError, match="locked"):
+                session.execute(text("INSERT INTO t (id) VALUES (9)"))
+            assert 0.19 < time.monotonic() - started < 0.6
+            session.rollback()
+            holder.rollback()
+            session.execute(text("INSERT INTO t (id) VALUES (9)"))  # the same connection, later
+            session.commit()
+    with maker() as session:
+        assert session.scalar(text("SELECT count(*) FROM t")) == 2
+
+
 # -- group commit ----------------------------------------------------------------------------
 
 def count(Session) -> int:

@@ -152,3 +152,28 @@ def test_workers_that_keep_dying_stop_the_server_with_exit_1(env):
         assert "".join(srv.log).count("replacing it") == 5
     finally:
         srv.close()
+
+
+def os_threads(pid) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        return int(next(line for line in fh if line.startswith("Threads:")).split()[1])
+
+
+def test_calls_are_green_threads_many_calls_on_one_os_thread_per_worker(server):
+    """`python -m agi.server` runs under gevent: 60 calls held at once do not start 60 OS
+    threads (with plain threads each worker would run one per call)."""
+    pids = server.workers(2)
+    results = []
+    with ThreadPoolExecutor(60) as pool:
+        futures = [pool.submit(run_call, "127.0.0.1", server.port, "whoami",
+                               scenario=Scenario(delays={0: 1.5})) for _ in range(60)]
+        time.sleep(0.8)  # every call is now waiting for its first reply
+        threads = {pid: os_threads(pid) for pid in pids}
+        results = [f.result(10) for f in futures]
+    assert all(r.status == "OK" for r in results), [r.error for r in results]
+    assert {int(r.variables["WORKER"]) for r in results} <= pids
+    assert all(n <= 2 for n in threads.values()), threads
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(10) == 0
+    rest = "".join(server.log) + (server.err.buf + server.proc.stderr.read()).decode()
+    assert sum(int(n) for n in re.findall(r"peak_calls=(\d+)", rest)) >= 60
