@@ -114,8 +114,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
 
 def begin_read(session: Session) -> None:
     """Start the session's next transaction as a read. On SQLite it is a deferred BEGIN: in
-    WAL mode it reads beside the writer instead of queueing for the write lock. Only for
-    reads: a write in it can fail at once with "database is locked". Does nothing when a
-    transaction is already open; PostgreSQL transactions are unchanged."""
+    WAL mode it reads beside the writer instead of queueing for the write lock. Elsewhere the
+    connection runs in autocommit until the transaction ends: no BEGIN and COMMIT round trips
+    (each statement sees its own snapshot). Only for reads: on SQLite a write in it can fail
+    at once with "database is locked". Does nothing when a transaction is already open."""
     if not session.in_transaction():
-        session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
+        if session.get_bind().dialect.name == "sqlite":
+            session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
+        else:
+            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})

@@ -69,6 +69,23 @@ def test_begin_read_is_for_one_transaction_and_leaves_an_open_one_alone(sqlite_m
         assert session.scalar(text("SELECT count(*) FROM t")) == 4
 
 
+def test_a_read_on_postgresql_runs_without_a_transaction_and_the_next_one_has_one(Session):
+    """begin_read on PostgreSQL: autocommit (no BEGIN/COMMIT round trips), for one
+    transaction of the session only."""
+    with Session() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            pytest.skip("PostgreSQL only: on SQLite begin_read is a deferred BEGIN (tests above)")
+        begin_read(session)
+        first = session.scalar(text("SELECT transaction_timestamp()"))
+        time.sleep(0.01)
+        assert session.scalar(text("SELECT transaction_timestamp()")) > first  # a new one each
+        session.commit()
+        first = session.scalar(text("SELECT transaction_timestamp()"))
+        time.sleep(0.01)
+        assert session.scalar(text("SELECT transaction_timestamp()")) == first  # one transaction
+        session.commit()
+
+
 # -- begin_immediate -------------------------------------------------------------------------
 
 def test_a_writer_takes_the_lock_within_milliseconds_of_its_release(tmp_path):
