@@ -10,8 +10,10 @@ POST /pops/<event_id>/customer   quick-create the unknown caller as my personal 
                                  open its tracking screen at "new contact record"
 
 A pop belongs to its agent only (anybody else gets 404). The panel is built afresh from the
-caller's number (models.popups.build_pop) so it applies the visibility rules as they are now;
-the call data (number, queue, time of the ring) come from the event.
+caller's number (models.popups.refresh_pop) so it applies the visibility rules as they are now;
+the call data (number, queue, direction, time of the ring) and a campaign call's campaign come
+from the event. Its title says which way the call goes: "来电" (incoming) or "去电" (an
+outbound call, e.g. the dialer's, with the campaign's name).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from flask_babel import gettext as _
 
 from models.customers import create_customer
 from models.errors import DomainError
-from models.popups import build_pop, pop_event_for
+from models.popups import pop_event_for, refresh_pop
 from models.schema import STAGES
 
 from .context import clock, current_user, db, refusal_text
@@ -52,15 +54,17 @@ def track_link(customer_id: int) -> str | None:
         link_to("customers.detail", customer_id=customer_id)
 
 
+def pop_title(call: dict) -> str:
+    """来电 or 去电: which way the call of a pop goes."""
+    return _("Outbound call") if call.get("direction") == "outbound" else _("Incoming call")
+
+
 def _panel(event, error: str | None = None, form: dict | None = None) -> dict:
     """The panel's data: the stored call, the customers as the rules show them now."""
-    stored = event.payload or {}
-    call = dict(stored.get("call") or {})
-    fresh = build_pop(db(), current_user(), call.get("number"), caller_name=call.get("name"),
-                      call=call, clock=clock())
-    fresh["call"] = {**fresh["call"], "rung_at": call.get("rung_at") or fresh["call"]["rung_at"]}
+    fresh = refresh_pop(db(), current_user(), event.payload or {}, clock=clock())
     db().commit()
-    return dict(event=event, pop=fresh, call=fresh["call"], error=error,
+    return dict(event=event, pop=fresh, call=fresh["call"], campaign=fresh.get("campaign"),
+                heading=pop_title(fresh["call"]), error=error,
                 form=form or fresh.get("quick_create") or {}, stages=QUICK_STAGES,
                 local_iso=local_iso, track_link=track_link, method_label=method_label,
                 duration_text=duration_text, direction_label=direction_label)

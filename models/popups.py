@@ -10,7 +10,10 @@ customer, owned by a colleague" and reveals no name, id or detail, and offers no
 
 The payload is JSON (it is stored in the event row and streamed to the browser as is).
 ``create_pop_event`` writes it as an ``Event(kind="screen_pop")`` for the agent; the AMI
-listener (agi/events.py) and the FastAGI ``popup`` handler both call it.
+listener (agi/events.py), the FastAGI ``popup`` handler and the dialer (a campaign call put
+through to an agent, models.agent_states) call it. ``call.direction`` says whether the agent
+takes a call (``inbound``, the default) or one placed for them (``outbound``); a campaign's pop
+also carries ``campaign`` (id, name, attempt, customer).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ MAX_RECORDINGS = 5
 MAX_CONTENT = 300
 # What Asterisk and carriers put in CallerIDNum when there is no number.
 WITHHELD = {"", "<unknown>", "unknown", "anonymous", "restricted", "private", "unavailable", "s"}
+DIRECTIONS = ("inbound", "outbound")
 
 
 def clean_number(raw: str | None) -> str | None:
@@ -115,12 +119,13 @@ def build_pop(session: Session, agent: User, number: str | None, *, caller_name:
               else "unknown")
     name = (caller_name or "").strip()
     call = dict(call or {})
+    direction = call.get("direction") if call.get("direction") in DIRECTIONS else "inbound"
     payload = dict(
         v=VERSION, status=status, hidden=hidden, customers=cards,
         call=dict(number=raw, e164=e164, withheld=raw is None,
                   name=None if name.lower() in WITHHELD else name[:80],
                   uniqueid=call.get("uniqueid"), linkedid=call.get("linkedid"),
-                  queue=call.get("queue"), direction=call.get("direction", "inbound"),
+                  queue=call.get("queue"), direction=direction,
                   source=call.get("source"), rung_at=clock.now().isoformat()),
     )
     if colleague is not None:
@@ -128,6 +133,21 @@ def build_pop(session: Session, agent: User, number: str | None, *, caller_name:
     if status == "unknown":
         payload["quick_create"] = dict(phone=raw or "", contact_person=payload["call"]["name"] or "")
     return payload
+
+
+def refresh_pop(session: Session, agent: User, stored: dict, *, clock=SYSTEM_CLOCK) -> dict:
+    """A stored pop built afresh for ``agent``: the customers as the visibility rules show them
+    now; the call (number, direction, time of the ring) and a campaign call's ``campaign`` as
+    the event recorded them, the campaign's customer first."""
+    call = dict(stored.get("call") or {})
+    fresh = build_pop(session, agent, call.get("number"), caller_name=call.get("name"),
+                      call=call, clock=clock)
+    fresh["call"]["rung_at"] = call.get("rung_at") or fresh["call"]["rung_at"]
+    campaign = stored.get("campaign")
+    if campaign:
+        fresh["campaign"] = dict(campaign)
+        fresh["customers"].sort(key=lambda card: card["id"] != campaign.get("customer_id"))
+    return fresh
 
 
 def create_pop_event(session: Session, agent: User, number: str | None, *,

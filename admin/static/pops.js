@@ -1,5 +1,7 @@
 // Screen pops (来电弹屏): a `screen_pop` event on the page's live stream (app.js) loads the
-// caller's panel from the server and shows it at the top right, newest first.
+// caller's panel from the server and shows it at the top right, newest first. The panel's
+// title says which way the call goes (来电 / 去电, the campaign of a dialer call); so does the
+// fallback's when the panel cannot be loaded (data-title / data-outbound-title).
 // Loaded before app.js, which announces its EventSource with the `dialfunnel:stream` event.
 (function () {
   var script = document.currentScript;
@@ -27,7 +29,10 @@
     var body = document.createElement("div");
     body.className = "card-body p-2 small";
     var call = (data && data.call) || {};
-    body.textContent = script.dataset.title + " " + (call.number || "") + " ";
+    var title = call.direction === "outbound" ? (script.dataset.outboundTitle || script.dataset.title)
+      : script.dataset.title;
+    var campaign = data && data.campaign && data.campaign.name;
+    body.textContent = title + (campaign ? " · " + campaign : "") + " " + (call.number || "") + " ";
     var link = document.createElement("a");
     link.href = urlFor(id);
     link.textContent = script.dataset.openLabel || "Open";
