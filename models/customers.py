@@ -9,10 +9,10 @@ from .clock import SYSTEM_CLOCK
 from .errors import DuplicateName, FieldLocked, InvalidValue, PermissionDenied, SharedEditForbidden
 from .fields import CUSTOMER_DATA_FIELDS, PHONE_COLUMNS
 from .history import set_operators
+from .ownership import check_new_customer
 from .phones import normalize_phone
-from .schema import (Contact, ContactRecord, Customer, Document, OWNERSHIP_MODES, Opportunity,
-                     Order, User)
-from .stage_rules import check_stage, rule_for
+from .schema import Contact, ContactRecord, Customer, Document, Opportunity, Order, User
+from .stage_rules import rule_for
 from .visibility import get_visible_customer
 
 BOOL_TRUE = {"1", "true", "yes", "y", "是", "on"}
@@ -75,27 +75,14 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
                     operator_ids: list[int] | None = None, ownership: str = "personal",
                     clock=SYSTEM_CLOCK) -> Customer:
     """Add a customer. `ownership` personal (default operator: the actor), collaborative
-    (operator_ids, 2+) or shared. Duplicate names are refused."""
-    stage = check_stage(stage)
-    if ownership not in OWNERSHIP_MODES:
-        raise InvalidValue("customer.bad_ownership", ownership=ownership)
+    (operator_ids, 2+) or shared; who may be the operator is models.ownership's
+    check_new_customer, as for an import. Duplicate names are refused."""
+    stage, operators = check_new_customer(session, actor, stage=stage, ownership=ownership,
+                                          operator_ids=operator_ids)
     values = {field: clean_value(field, value) for field, value in data.items()}
     name = values.get("name")
     if not name:
         raise InvalidValue("customer.name_required")
-    if ownership == "shared":
-        operators = []
-    else:
-        operators = sorted(set(operator_ids or [actor.id]))
-        if ownership == "personal" and len(operators) != 1 or \
-                ownership == "collaborative" and len(operators) < 2:
-            raise InvalidValue("customer.operators_required")
-        if not actor.sees_all and actor.id not in operators:
-            raise PermissionDenied()
-        found = session.scalar(select(func.count()).select_from(User)
-                               .where(User.id.in_(operators), User.active.is_(True)))
-        if found != len(operators):
-            raise InvalidValue("customer.operators_required")
     if _name_taken(session, name):
         raise DuplicateName(name=name)
     now = clock.now()
@@ -104,9 +91,14 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
                         tracking_mark="tracking", time_zone="Asia/Shanghai", do_not_call=False,
                         number_status="unknown")
     _apply(customer, values)
-    session.add(customer)
-    _flush_unique_name(session, name)
-    set_operators(session, customer, actor, "create", operators, now)
+    # Operators given before the first flush: the history then shows no earlier mode, as an
+    # import's does. A concurrent insert of the same name still becomes DuplicateName.
+    try:
+        with session.begin_nested():
+            session.add(customer)
+            set_operators(session, customer, actor, "create", operators, now)
+    except IntegrityError:
+        raise DuplicateName(name=name) from None
     return customer
 
 

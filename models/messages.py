@@ -19,6 +19,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "customer.bad_stage": ("无效的客户阶段:{stage}", "Invalid stage: {stage}"),
     "customer.bad_ownership": ("无效的操作权:{ownership}", "Invalid ownership: {ownership}"),
     "customer.operators_required": ("请选择操作人", "Choose the operators"),
+    "customer.stage_required": ("请选择客户阶段", "Choose the stage"),
     "claim.quota_exceeded": ("今天的占有数量已达上限({quota}个)",
                              "You have reached today's claim limit ({quota})"),
     "claim.not_shared": ("该客户已被占有,不是共享客户", "This customer is no longer shared"),

@@ -1,4 +1,5 @@
-"""Claim, release, force-release, reassign, collaborators (C2), with the daily quota.
+"""Claim, release, force-release, reassign, collaborators (C2), with the daily quota; who may
+be the operator of a new customer, created or imported (C2, C9).
 
 Race-freedom, on PostgreSQL and SQLite alike:
 - a claim first bumps the claimant's `users.claim_serial`, which row-locks the user until
@@ -15,7 +16,7 @@ from .company import company_today
 from .errors import (AlreadyClaimed, DomainError, InvalidValue, NotFound, NotYours,
                      PermissionDenied, QuotaExceeded, StageRuleForbids)
 from .history import set_operators
-from .schema import ClaimLog, Customer, User
+from .schema import OWNERSHIP_MODES, ClaimLog, Customer, User
 from .stage_rules import RANK, check_stage, require
 from .visibility import get_visible_customer, is_operator
 
@@ -148,6 +149,7 @@ def force_release(session: Session, actor: User, customer_id: int, *,
 
 
 def _active_users(session: Session, user_ids: list[int]) -> list[int]:
+    """The ids, sorted; refused unless each is an active user."""
     ids = sorted(set(user_ids))
     found = session.scalar(select(func.count()).select_from(User)
                            .where(User.id.in_(ids), User.active.is_(True)))
@@ -177,3 +179,30 @@ def set_collaborators(session: Session, actor: User, customer_id: int, user_ids:
     set_operators(session, customer, actor, "set_collaborators",
                   _active_users(session, user_ids), clock.now())
     return customer
+
+
+def check_new_customer(session: Session, actor: User, *, stage: str | None, ownership: str,
+                       operator_ids: list[int] | None = None) -> tuple[str | None, list[int]]:
+    """The stage and operators of a customer the actor creates or imports (the one rule for
+    both): returns (stage, operator ids) or refuses.
+
+    - stage: one of the five, or None / 'archive' for no stage; '' (nothing chosen) is refused;
+    - shared: no operator, and anyone may (any operator may release a customer too, C2);
+    - personal: one operator (None: the actor); collaborative: two or more;
+    - every operator an active user, and the actor one of them unless a manager or admin:
+      handing a customer to somebody else is a reassignment (调拨)."""
+    if stage == "":
+        raise InvalidValue("customer.stage_required")
+    stage = check_stage(stage)
+    if ownership not in OWNERSHIP_MODES:
+        raise InvalidValue("customer.bad_ownership", ownership=ownership)
+    if ownership == "shared":
+        if operator_ids:
+            raise InvalidValue("customer.bad_ownership", ownership=ownership)
+        return stage, []
+    operators = sorted(set([actor.id] if operator_ids is None else operator_ids))
+    if len(operators) != 1 if ownership == "personal" else len(operators) < 2:
+        raise InvalidValue("customer.operators_required")
+    if not actor.sees_all and actor.id not in operators:
+        raise PermissionDenied()
+    return stage, _active_users(session, operators)
