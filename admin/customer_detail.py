@@ -1,11 +1,16 @@
 """Customer detail (客户详情): the edit form under the stage rules, its sections and buttons,
-a new customer with the live duplicate check, and deletion with its confirmation."""
+its contacts (add, edit, delete) and documents (upload, download), a new customer with the
+live duplicate check, and deletion with its confirmation."""
 from __future__ import annotations
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
+                   send_file, url_for)
 from flask_babel import gettext as _
 
-from models.contacts import CONTACT_FIELDS, add_contact
+from models.admin_ops import MAX_DOCUMENT_BYTES, safe_content_type
+from models.contacts import (CONTACT_FIELDS, add_contact, delete_contact, get_contact,
+                             update_contact)
+from models.customer_documents import customer_document_file, store_customer_document
 from models.customers import (count_dependents, create_customer, delete_customer,
                               find_duplicates, update_customer)
 from models.errors import DomainError
@@ -18,7 +23,7 @@ from models.stages import CONTACT_MARKS, TRACKING_MARKS, demote, promote, set_co
     set_tracking_mark
 from models.visibility import get_visible_customer, is_operator
 
-from .context import back, clock, current_user, db, lang
+from .context import back, clock, current_user, db, lang, refusal_text
 from .customer_forms import customer_form_data, guarded, parse_ids, parse_int
 from .customers import bp
 from .labels import stage_label
@@ -48,6 +53,7 @@ def customer_view(customer) -> dict:
         contact_marks=CONTACT_MARKS if "contact" in rule.marks else (),
         tracking_marks=TRACKING_MARKS if "tracking" in rule.marks else (),
         operators=user_names(session, customer.operator_ids),
+        document_max_mb=MAX_DOCUMENT_BYTES // (1024 * 1024),
     )
 
 
@@ -140,6 +146,76 @@ def add_contact_view(customer_id):
     db().commit()
     flash(_("Contact added."), "success")
     return back()
+
+
+@bp.route("/customers/<int:customer_id>/contacts/<int:contact_id>/edit", methods=["GET", "POST"])
+def edit_contact_view(customer_id, contact_id):
+    """GET: the contact's form; POST: save it. A refusal shows the form again with what
+    was typed, so nothing is lost."""
+    session, user = db(), current_user()
+    customer = visible(customer_id)
+    contact = guarded(get_contact, session, user, customer_id, contact_id)
+    back_to = request.values.get("next", "")
+    if not back_to.startswith("/") or back_to.startswith(("//", "/\\")):
+        back_to = url_for("customers.track", customer_id=customer_id)
+    values = {f: getattr(contact, f) or "" for f in CONTACT_FIELDS}
+    error = None
+    if request.method == "POST":
+        values = {f: request.form.get(f, "") for f in CONTACT_FIELDS}
+        try:
+            update_contact(session, user, customer_id, contact_id, values)
+            session.commit()
+        except DomainError as exc:
+            session.rollback()
+            error = refusal_text(exc)
+        else:
+            flash(_("Contact %(name)s saved.", name=contact.name), "success")
+            return redirect(back_to)
+    return render_template("customers/contact_edit.html", c=customer, p=contact, values=values,
+                           error=error, next=back_to,
+                           may_save=customer_view(customer)["may_save"]), (400 if error else 200)
+
+
+@bp.route("/customers/<int:customer_id>/contacts/<int:contact_id>/delete", methods=["POST"])
+def delete_contact_view(customer_id, contact_id):
+    """Delete a contact; the contact records that named it keep their text."""
+    session = db()
+    name = guarded(get_contact, session, current_user(), customer_id, contact_id).name
+    kept = delete_contact(session, current_user(), customer_id, contact_id)
+    session.commit()
+    if kept:
+        flash(_("Contact %(name)s deleted; its %(n)d contact records are kept.", name=name,
+                n=kept), "success")
+    else:
+        flash(_("Contact %(name)s deleted.", name=name), "success")
+    return back()
+
+
+# --- The customer's documents (stored like the company documents, admin/manage_documents.py) ---
+
+@bp.route("/customers/<int:customer_id>/documents", methods=["POST"])
+def upload_document(customer_id):
+    """Attach a file; a refusal (no file, empty, too large, shared customer) is flashed."""
+    visible(customer_id)
+    upload = request.files.get("file")
+    document = store_customer_document(
+        db(), current_user(), current_app.config["DATA_DIR"], customer_id,
+        upload.stream if upload else None, upload.filename if upload else None,
+        title=request.form.get("title"), content_type=upload.mimetype if upload else None,
+        clock=clock())
+    db().commit()
+    flash(_("Uploaded %(name)s.", name=document.filename), "success")
+    return back()
+
+
+@bp.route("/customers/<int:customer_id>/documents/<int:document_id>/download")
+def download_document(customer_id, document_id):
+    """The stored file under its own name; 404 unless the user may open the customer and the
+    document is this customer's."""
+    document, path = customer_document_file(db(), current_user(), current_app.config["DATA_DIR"],
+                                            customer_id, document_id)
+    return send_file(path, mimetype=safe_content_type(document.content_type),
+                     as_attachment=True, download_name=document.filename, max_age=0)
 
 
 @bp.route("/customers/<int:customer_id>/delete", methods=["GET", "POST"])

@@ -1,12 +1,13 @@
 """A customer's contacts (联系人)."""
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
-from .errors import InvalidValue, SharedEditForbidden
+from .errors import InvalidValue, NotFound, SharedEditForbidden
 from .phones import normalize_phone
-from .schema import Contact, User
+from .schema import Contact, ContactRecord, Customer, User
 from .visibility import get_visible_customer
 
 CONTACT_FIELDS = ("name", "title", "department", "phone", "mobile", "email", "qq", "im", "note")
@@ -21,26 +22,85 @@ def _clean(field: str, value) -> str | None:
     return text or None
 
 
-def add_contact(session: Session, actor: User, customer_id: int, data: dict, *,
-                clock=SYSTEM_CLOCK) -> Contact:
-    """Add a contact person to a customer the actor may open. Like editing the customer, a
-    shared one needs the role's "may edit shared customers". Phones are kept in E.164 too,
-    so screen pops find the contact's number."""
-    unknown = set(data) - set(CONTACT_FIELDS)
-    if unknown:
-        raise InvalidValue(field=", ".join(sorted(unknown)))
+def _editable_customer(session: Session, actor: User, customer_id: int) -> Customer:
+    """The customer, if the actor may change its contacts: they may open it and, when it is
+    shared, their role may edit shared customers (as for the customer's own fields)."""
     customer = get_visible_customer(session, actor, customer_id)
     if customer.ownership == "shared" and not actor.role.can_edit_shared:
         raise SharedEditForbidden()
-    values = {field: _clean(field, value) for field, value in data.items()}
+    return customer
+
+
+def _values(data: dict) -> dict:
+    unknown = set(data) - set(CONTACT_FIELDS)
+    if unknown:
+        raise InvalidValue(field=", ".join(sorted(unknown)))
+    return {field: _clean(field, value) for field, value in data.items()}
+
+
+def _set(contact: Contact, values: dict) -> None:
+    """Write the values; phones are kept in E.164 too, so screen pops find the contact."""
+    for field, value in values.items():
+        setattr(contact, field, value)
+    for field, e164 in PHONE_FIELDS.items():
+        if field in values:
+            setattr(contact, e164, normalize_phone(values[field]))
+
+
+def add_contact(session: Session, actor: User, customer_id: int, data: dict, *,
+                clock=SYSTEM_CLOCK) -> Contact:
+    """Add a contact person to a customer the actor may open. Like editing the customer, a
+    shared one needs the role's "may edit shared customers"."""
+    customer = _editable_customer(session, actor, customer_id)
+    values = _values(data)
     if not values.get("name"):
         raise InvalidValue(field="name")
-    contact = Contact(customer_id=customer.id, created_at=clock.now(), **values)
-    for field, e164 in PHONE_FIELDS.items():
-        setattr(contact, e164, normalize_phone(values.get(field)))
+    contact = Contact(customer_id=customer.id, created_at=clock.now())
+    _set(contact, values)
     session.add(contact)
     session.flush()
     return contact
+
+
+def get_contact(session: Session, actor: User, customer_id: int, contact_id: int) -> Contact:
+    """One of the contacts of a customer the actor may open; a contact of another customer
+    is not found through this customer's id."""
+    customer = get_visible_customer(session, actor, customer_id)
+    return _own_contact(session, customer, contact_id)
+
+
+def _own_contact(session: Session, customer: Customer, contact_id: int) -> Contact:
+    contact = contact_of(session, customer.id, contact_id)
+    if contact is None:
+        raise NotFound("contact.not_found", id=contact_id)
+    return contact
+
+
+def update_contact(session: Session, actor: User, customer_id: int, contact_id: int,
+                   data: dict) -> Contact:
+    """Change the given fields of one of the customer's contacts (same rules as adding;
+    the name cannot be emptied). A contact of another customer is not found."""
+    customer = _editable_customer(session, actor, customer_id)
+    contact = _own_contact(session, customer, contact_id)
+    values = _values(data)
+    if "name" in values and not values["name"]:
+        raise InvalidValue(field="name")
+    _set(contact, values)
+    session.flush()
+    return contact
+
+
+def delete_contact(session: Session, actor: User, customer_id: int, contact_id: int) -> int:
+    """Delete one of the customer's contacts (same rules as adding). The contact records
+    that named it are kept, text and all, without the link; returns how many there were."""
+    customer = _editable_customer(session, actor, customer_id)
+    contact = _own_contact(session, customer, contact_id)
+    unlinked = session.execute(
+        update(ContactRecord).where(ContactRecord.contact_id == contact.id)
+        .values(contact_id=None)).rowcount
+    session.delete(contact)
+    session.flush()
+    return unlinked
 
 
 def contact_of(session: Session, customer_id: int, contact_id: int) -> Contact | None:

@@ -33,6 +33,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "stage.not_reserve": ("只能从储备客户中筛选", "Only reserve customers can be screened"),
     "mark.not_allowed": ("该客户阶段没有此标记", "This stage has no such mark"),
     "mark.bad_value": ("无效的标记值:{value}", "Invalid mark: {value}"),
+    "contact.not_found": ("联系人不存在", "No such contact"),
     "record.not_found": ("联系记录不存在", "No such contact record"),
     "record.not_author": ("只能修改自己的联系记录", "You can change only your own records"),
     "record.reminder_needs_callback": ("设置提醒需要回访日期", "A reminder needs a callback date"),
