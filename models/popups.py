@@ -150,10 +150,31 @@ def refresh_pop(session: Session, agent: User, stored: dict, *, clock=SYSTEM_CLO
     return fresh
 
 
+POP_ONCE_WINDOW = dt.timedelta(minutes=10)
+
+
+def pop_for_call(session: Session, agent: User, linkedid: str | None, *,
+                 clock=SYSTEM_CLOCK) -> Event | None:
+    """The pop ``agent`` already got for the call ``linkedid`` in the last few minutes."""
+    if not linkedid:
+        return None
+    recent = session.scalars(
+        select(Event).where(Event.kind == KIND, Event.user_id == agent.id,
+                            Event.created_at >= clock.now() - POP_ONCE_WINDOW)
+        .order_by(Event.id.desc()).limit(50))
+    return next((e for e in recent if (e.payload.get("call") or {}).get("linkedid") == linkedid),
+                None)
+
+
 def create_pop_event(session: Session, agent: User, number: str | None, *,
                      caller_name: str | None = None, call: dict | None = None,
                      clock=SYSTEM_CLOCK) -> Event:
-    """Write the pop for ``agent`` (the web streams it to their open pages)."""
+    """Write the pop for ``agent`` (the web streams it to their open pages). One pop per call
+    and agent: the dialer pops a campaign call when it picks the agent, and the AMI listener
+    then sees the same call ring the agent's phone; the second returns the first pop."""
+    earlier = pop_for_call(session, agent, (call or {}).get("linkedid"), clock=clock)
+    if earlier is not None:
+        return earlier
     payload = build_pop(session, agent, number, caller_name=caller_name, call=call, clock=clock)
     event = Event(kind=KIND, user_id=agent.id, payload=payload, created_at=clock.now())
     session.add(event)

@@ -197,6 +197,40 @@ def test_queue_member_pops_once(session, agents, listener, caller, make_customer
     assert listener.stats["duplicates"] == 1
 
 
+def test_a_call_the_dialer_already_popped_does_not_pop_again_when_it_rings(
+        session, agents, listener, caller, clock, make_customer):
+    """The dialer pops a campaign call when it picks the agent; the same call then rings the
+    agent's phone and the listener sees it: one pop per call and agent."""
+    c = make_customer("无锡新区电子有限公司", owner="tm", mobile="13800138000")
+    first = create_pop_event(session, agents["tm"], "13800138000", clock=clock, call=dict(
+        uniqueid="df-attempt-7", linkedid="df-attempt-7", direction="outbound",
+        source="campaign"))
+    session.commit()
+    caller("13800138000", channel_id="df-attempt-7")
+    event_id, user_id, payload = listener.pops.get(timeout=5)
+    assert (event_id, user_id, payload["call"]["source"]) == (first.id, agents["tm"].id, "campaign")
+    assert [e.id for e in pop_events(session)] == [first.id]
+    caller("13800138000")  # another call from the same number pops again
+    event_id, _, payload = listener.pops.get(timeout=5)
+    assert event_id != first.id and payload["customers"][0]["id"] == c.id
+    assert len(pop_events(session)) == 2
+
+
+def test_one_pop_per_call_and_agent_within_the_window(session, agents, clock):
+    call = dict(linkedid="1764120000.42", direction="inbound")
+    first = create_pop_event(session, agents["tm"], "13800138000", clock=clock, call=call)
+    assert create_pop_event(session, agents["tm"], "13800138000", clock=clock, call=call) is first
+    other_agent = create_pop_event(session, agents["tm2"], "13800138000", clock=clock, call=call)
+    other_call = create_pop_event(session, agents["tm"], "13800138000", clock=clock,
+                                  call=dict(call, linkedid="1764120000.43"))
+    no_linkedid = [create_pop_event(session, agents["tm"], "13800138000", clock=clock)
+                   for _ in range(2)]
+    assert len({first.id, other_agent.id, other_call.id, *(e.id for e in no_linkedid)}) == 5
+    clock.advance(minutes=11)
+    assert create_pop_event(session, agents["tm"], "13800138000", clock=clock, call=call) \
+        is not first
+
+
 def test_pjsip_phone_and_who_gets_no_pop(session, agents, pbx, listener, caller):
     pbx.scenario.dial_agent = "PJSIP/8002"
     caller("13311112222")
