@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
 from .errors import DomainError, NotFound, PermissionDenied
-from .popups import create_pop_event
+from .popups import create_pop_event, with_campaign
 from .schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
 from .schema.campaigns import AGENT_STATES
 
@@ -203,13 +203,9 @@ def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
     event = create_pop_event(session, agent, attempt.number, clock=clock, call=dict(
         uniqueid=attempt.channel_id, linkedid=attempt.channel_id, direction="outbound",
         source="campaign"))
-    payload = dict(event.payload)
-    cards = payload.get("customers", [])
-    cards.sort(key=lambda card: card["id"] != attempt.customer_id)
     name = session.scalar(select(Campaign.name).where(Campaign.id == attempt.campaign_id))
-    payload.update(customers=cards, campaign=dict(
+    event.payload = with_campaign(dict(event.payload), dict(
         id=attempt.campaign_id, name=name, attempt_id=attempt.id, customer_id=attempt.customer_id))
-    event.payload = payload
     session.flush()
 
 

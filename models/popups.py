@@ -143,11 +143,17 @@ def refresh_pop(session: Session, agent: User, stored: dict, *, clock=SYSTEM_CLO
     fresh = build_pop(session, agent, call.get("number"), caller_name=call.get("name"),
                       call=call, clock=clock)
     fresh["call"]["rung_at"] = call.get("rung_at") or fresh["call"]["rung_at"]
-    campaign = stored.get("campaign")
-    if campaign:
-        fresh["campaign"] = dict(campaign)
-        fresh["customers"].sort(key=lambda card: card["id"] != campaign.get("customer_id"))
+    if stored.get("campaign"):
+        with_campaign(fresh, stored["campaign"])
     return fresh
+
+
+def with_campaign(payload: dict, campaign: dict) -> dict:
+    """A campaign call's pop: which campaign and attempt, and the customer it dialled first."""
+    payload["campaign"] = dict(campaign)
+    payload["customers"] = sorted(payload.get("customers", ()),
+                                  key=lambda card: card["id"] != campaign.get("customer_id"))
+    return payload
 
 
 POP_ONCE_WINDOW = dt.timedelta(minutes=10)
