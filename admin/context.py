@@ -52,14 +52,24 @@ def requires(*permissions: str):
     return wrap
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None. `//host` and `/\\host` are other
+    sites to a browser (it reads a backslash as a slash); so is anything with a control
+    character in it."""
+    if not target:
+        return None
+    if target.startswith(request.host_url):
+        target = "/" + target[len(request.host_url):]
+    if (not target.startswith("/") or target.startswith(("//", "/\\"))
+            or any(ord(ch) < 32 or ch == "\x7f" for ch in target)):
+        return None
+    return target
+
+
 def back(default: str = "home.index"):
     """Redirect to the page the form came from (same site only)."""
-    target = request.form.get("next") or request.referrer
-    if target and target.startswith(request.host_url):
-        return redirect(target)
-    if target and target.startswith("/") and not target.startswith("//"):
-        return redirect(target)
-    return redirect(url_for(default))
+    return redirect(local_path(request.form.get("next") or request.referrer)
+                    or url_for(default))
 
 
 def _load_user():

@@ -23,7 +23,7 @@ from models.stages import CONTACT_MARKS, TRACKING_MARKS, demote, promote, set_co
     set_tracking_mark
 from models.visibility import get_visible_customer, is_operator
 
-from .context import back, clock, current_user, db, lang, refusal_text
+from .context import back, clock, current_user, db, lang, local_path, refusal_text
 from .customer_forms import customer_form_data, guarded, parse_ids, parse_int
 from .customers import bp
 from .labels import stage_label
@@ -155,9 +155,8 @@ def edit_contact_view(customer_id, contact_id):
     session, user = db(), current_user()
     customer = visible(customer_id)
     contact = guarded(get_contact, session, user, customer_id, contact_id)
-    back_to = request.values.get("next", "")
-    if not back_to.startswith("/") or back_to.startswith(("//", "/\\")):
-        back_to = url_for("customers.track", customer_id=customer_id)
+    back_to = (local_path(request.values.get("next"))
+               or url_for("customers.track", customer_id=customer_id))
     values = {f: getattr(contact, f) or "" for f in CONTACT_FIELDS}
     error = None
     if request.method == "POST":

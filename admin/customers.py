@@ -16,7 +16,7 @@ from models.ownership import claims_left
 from models.schema import STAGES
 from models.stage_rules import RANK, rule_for
 
-from .context import back, clock, current_user, db, lang
+from .context import back, clock, current_user, db, lang, local_path
 from .customer_forms import HELPERS, local_naive, parse_ids
 from .labels import column_label, field_label, mark_label, ownership_label, stage_label
 from .spreadsheet import export_response
@@ -167,9 +167,7 @@ def batch(stage):
                  message=refusal.message(lang()) if refusal else "")
             for cid, refusal in results.items()]
     done = sum(1 for r in rows if r["ok"])
-    back_to = request.form.get("next", "")
-    if not (back_to.startswith("/") and not back_to.startswith("//")):
-        back_to = url_for("customers.stage_list", stage=stage)
+    back_to = local_path(request.form.get("next")) or url_for("customers.stage_list", stage=stage)
     return render_template("customers/batch.html", rows=rows, done=done, action=action,
                            to_stage=request.form.get("to_stage"), stage=stage, back_to=back_to)
 
