@@ -34,7 +34,8 @@ def track(customer_id):
     at = request.args.get("at")
     place = index_in_list(session, user, spec, customer_id, at, clock=clock()) if spec else None
     sections = customer_sections(session, user, customer_id)
-    names = user_names(session, {r.user_id for r in sections["records"]})
+    names = user_names(session, {r.user_id for r in sections["records"]}
+                       | {d.uploaded_by_id for d in sections["documents"]})
     selling = [o for o in sections["opportunities"] if o.state != "ended"]
     next_url = None
     if spec:

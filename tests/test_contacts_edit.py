@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import delete, func, select
-from web_helpers import post
+from web_helpers import committing, post
 
 from models.contact_records import add_contact_record
 from models.contacts import add_contact, delete_contact, get_contact, update_contact
@@ -19,19 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The logged-in client; the test's own session ends its read before each request (on
-    SQLite a transaction holds the write lock the app needs)."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 def text(response):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import post
+from web_helpers import committing, post
 
 from models.customer_documents import (customer_document_file, get_customer_document,
                                        store_customer_document)
@@ -18,18 +18,7 @@ CONTRACT = "采购合同 2026 版.pdf"
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The logged-in client; the test's own session ends its read before each request."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 def text(response):
@@ -235,3 +224,14 @@ def test_in_the_browser_upload_and_download(live_server, browser_page, session, 
     download = caught.value
     assert download.suggested_filename == CONTRACT
     assert pathlib.Path(download.path()).read_bytes() == b"%PDF-1.4 contract"
+
+
+def test_the_tracking_screen_names_who_uploaded_a_document(as_user, session, make_customer,
+                                                           users):
+    """The uploader is neither the operator nor a record author here: still named."""
+    c = make_customer("上传人客户", owner="tm")
+    admin = as_user("admin")
+    assert upload(admin, c.id, b"%PDF-1.4 x", "报价单.pdf").status_code == 302
+    row = re.search(r'<tr data-document="\d+">.*?</tr>', text(as_user("tm").get(
+        f"/customers/{c.id}/track")), re.S).group(0)
+    assert users["admin"].full_name in row

@@ -11,7 +11,7 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 from test_agent_states import make_attempt, make_campaign
-from web_helpers import post
+from web_helpers import committing, post
 
 from models import campaigns as rules
 from models.agent_states import current, set_state, take_ready_agent
@@ -25,18 +25,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The test's own session ends its read before each request (SQLite write lock)."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 def fragment(client, event_id) -> str:

@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 from openpyxl import load_workbook
 from sqlalchemy import select
 from test_agent_states import make_attempt
-from web_helpers import post
+from web_helpers import committing, post
 
 from models import campaigns as rules
 from models.agent_states import call_ended, current, set_state, take_ready_agent
@@ -23,18 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The test's own session ends its read before each request (SQLite write lock)."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from web_helpers import post
+from web_helpers import committing, post
 
 from models.contact_records import add_contact_record
 from models.schema import (ClaimLog, Contact, ContactRecord, Customer, Opportunity, Order,
@@ -18,19 +18,7 @@ from models.sales import create_opportunity
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The logged-in client; before each request the test's own session ends its read
-    transaction (on SQLite a transaction holds the write lock the app needs)."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 def text(response):

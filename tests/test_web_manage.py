@@ -4,7 +4,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import login, post
+from web_helpers import committing, login, post
 
 from models.auth import verify_password
 from models.company import get_setting
@@ -23,19 +23,7 @@ ADMIN_PAGES = ["/manage/", "/manage/users", "/manage/users/new", "/manage/roles"
 
 @pytest.fixture
 def as_user(as_user, session):
-    """The logged-in client; before each request the test's own session ends its read
-    transaction (on SQLite a transaction holds the write lock the app needs)."""
-    def make(name):
-        session.commit()
-        client = as_user(name)
-        open_ = client.open
-
-        def open_after_commit(*args, **kwargs):
-            session.commit()
-            return open_(*args, **kwargs)
-        client.open = open_after_commit
-        return client
-    return make
+    return committing(as_user, session)
 
 
 def count(session, model):

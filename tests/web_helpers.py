@@ -24,3 +24,19 @@ def post(client, path: str, data: dict | None = None, **kw):
     data = dict(data or {})
     data.setdefault("csrf_token", csrf_token(client, "/"))
     return client.post(path, data=data, **kw)
+
+
+def committing(as_user, session):
+    """`as_user` whose client ends the test session's read before each request (on SQLite a
+    transaction holds the write lock the app needs)."""
+    def make(name):
+        session.commit()
+        client = as_user(name)
+        open_ = client.open
+
+        def open_after_commit(*args, **kwargs):
+            session.commit()
+            return open_(*args, **kwargs)
+        client.open = open_after_commit
+        return client
+    return make
