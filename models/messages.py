@@ -102,7 +102,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.template_required": ("请选择导入模板", "Choose an import template"),
     "import.stage_required": ("请选择客户阶段", "Choose the stage"),
     "import.operator_required": ("请选择操作人", "Choose the operator"),
-    "import.operator_not_allowed": ("您只能把客户导入给自己", "You may import customers only for yourself"),
+    "import.operator_not_allowed": ("您只能把客户导入给自己或设为共享",
+                                   "You may import customers only for yourself or as shared"),
     # rows
     "import.bad_value": ("{column} 列“{field}”的值无效",
                          "Invalid value for “{field}” in column {column}"),
