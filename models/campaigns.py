@@ -22,7 +22,8 @@ from .dnc import not_blocked
 from .errors import InvalidValue, NotFound, PermissionDenied
 from .phones import normalize_phone
 from .query import compile_query
-from .schema import OWNERSHIP_MODES, STAGES, Campaign, CampaignAgent, CampaignLead, Customer, User
+from .schema import (OWNERSHIP_MODES, STAGES, Campaign, CampaignAgent, CampaignLead, Customer,
+                     DialAttempt, DoNotCall, User)
 from .schema.campaigns import DEAD_OUTCOMES, DIAL_MODES
 
 FIELD_NAMES: dict[str, tuple[str, str]] = {
@@ -332,10 +333,11 @@ def create_campaign(session: Session, actor: User, *, clock=SYSTEM_CLOCK, **fiel
 
 def update_campaign(session: Session, actor: User, campaign_id: int, *, clock=SYSTEM_CLOCK,
                     **fields) -> Campaign:
-    """Change settings of a campaign that has not been stopped."""
+    """Change settings of a campaign that has not been stopped (a finished one may get a new
+    filter before it is started again)."""
     _manager(actor)
     campaign = get_campaign(session, campaign_id, for_update=True)
-    if campaign.status in ("stopped", "finished"):
+    if campaign.status == "stopped":
         raise CampaignInvalid("campaign.closed")
     if "agent_ids" in fields:
         raise CampaignInvalid("campaign.unknown_field", field="agent_ids")
@@ -379,15 +381,17 @@ def team_ids(session: Session, campaign_id: int) -> list[int]:
                                 .order_by(CampaignAgent.user_id)))
 
 
-TRANSITIONS = {"start": (("draft", "paused"), "running"),
+TRANSITIONS = {"start": (("draft", "paused", "finished"), "running"),
                "pause": (("running",), "paused"),
-               "stop": (("draft", "running", "paused"), "stopped")}
+               "stop": (("draft", "running", "paused", "finished"), "stopped")}
 
 
 def change_status(session: Session, actor: User, campaign_id: int, action: str, *,
                   clock=SYSTEM_CLOCK) -> Campaign:
     """start | pause | stop. Starting needs a team and a schedule that has not ended, and fills
-    the hopper (refresh_leads). A stopped campaign stays stopped."""
+    the hopper (refresh_leads); a finished campaign starts again only when the refresh left it
+    a lead to dial. A stopped campaign stays stopped. (The dialer sets "finished":
+    finish_if_done.)"""
     _manager(actor)
     if action not in TRANSITIONS:
         raise CampaignInvalid("campaign.bad_transition")
@@ -401,6 +405,9 @@ def change_status(session: Session, actor: User, campaign_id: int, action: str, 
             raise CampaignInvalid("campaign.no_team")
         if campaign.schedule_end_at is not None and campaign.schedule_end_at <= now:
             raise CampaignInvalid("campaign.schedule_over")
+    restart = campaign.status == "finished"
+    savepoint = session.begin_nested()
+    if action == "start":
         campaign.started_at = campaign.started_at or now
     if action == "stop":
         campaign.stopped_at = now
@@ -408,6 +415,10 @@ def change_status(session: Session, actor: User, campaign_id: int, action: str, 
     session.flush()
     if action == "start":
         refresh_leads(session, campaign, clock=clock)
+        if restart and not session.scalar(select(can_still_dial(campaign.id))):
+            savepoint.rollback()
+            raise CampaignInvalid("campaign.nothing_to_dial")
+    savepoint.commit()
     return campaign
 
 
@@ -454,10 +465,13 @@ def customer_filter(session: Session, campaign: Campaign) -> ColumnElement[bool]
 def refresh_leads(session: Session, campaign: Campaign, *, clock=SYSTEM_CLOCK) -> int:
     """Add the matching customers not yet in the campaign; returns how many dialable leads were
     added. Customers without a number, with a dead number or on the do-not-call list join as
-    "dead" / "dnc" leads and are never dialled. Queued leads follow their customer's current
-    number, and become "dead" when it has none or it is dead."""
+    "dead" / "dnc" leads and are never dialled. Waiting leads ("queued": never dialled or due
+    for a retry) whose customer no longer matches leave the hopper as "removed", history kept;
+    a removed lead whose customer matches again is queued again. Queued leads follow their
+    customer's current number, and become "dead" when it has none or it is dead."""
     number = dial_number_sql()
-    fresh = and_(customer_filter(session, campaign),
+    matching = customer_filter(session, campaign)
+    fresh = and_(matching,
                  ~exists().where(CampaignLead.campaign_id == campaign.id,
                                  CampaignLead.customer_id == Customer.id))
     dialable = and_(number.is_not(None), Customer.number_status.not_in(DEAD_OUTCOMES),
@@ -476,6 +490,8 @@ def refresh_leads(session: Session, campaign: Campaign, *, clock=SYSTEM_CLOCK) -
                   else_=literal("dead", String))
     session.execute(insert(CampaignLead).from_select(columns, rows(status, and_(fresh, ~dialable))))
 
+    _sync_removed(session, campaign, matching)
+
     mine = and_(CampaignLead.campaign_id == campaign.id, CampaignLead.status == "queued")
     gone = select(Customer.id).where(or_(number.is_(None),
                                          Customer.number_status.in_(DEAD_OUTCOMES)))
@@ -487,3 +503,66 @@ def refresh_leads(session: Session, campaign: Campaign, *, clock=SYSTEM_CLOCK) -
                     .values(number=current).execution_options(synchronize_session=False))
     session.flush()
     return added
+
+
+def _sync_removed(session: Session, campaign: Campaign, matching: ColumnElement[bool]) -> None:
+    """Queued leads whose customer left the filter -> "removed" (a lead with an open attempt is
+    being dialled or previewed: left alone); removed leads whose customer is back -> "queued",
+    due when they were before. Status only: attempts, outcome and due time are kept."""
+    lead = CampaignLead
+    matches = exists(select(Customer.id).where(Customer.id == lead.customer_id, matching))
+    in_flight = exists().where(DialAttempt.lead_id == lead.id, DialAttempt.ended_at.is_(None))
+    session.execute(update(lead)
+                    .where(lead.campaign_id == campaign.id, lead.status == "queued", ~matches,
+                           ~in_flight)
+                    .values(status="removed").execution_options(synchronize_session=False))
+    session.execute(update(lead)
+                    .where(lead.campaign_id == campaign.id, lead.status == "removed", matches)
+                    .values(status="queued").execution_options(synchronize_session=False))
+
+
+# ---- the end of a campaign ---------------------------------------------------------------------
+
+def can_still_dial(campaign_id: int) -> ColumnElement[bool]:
+    """SQL: the campaign has an attempt in flight (or held in preview), a lead being dialled, or
+    a queued lead whose number could be dialled some day: not dead, not on the do-not-call
+    list. Hours, caps, cool-downs and retry delays only make a lead wait."""
+    lead = CampaignLead
+    waiting = (select(lead.id).join(Customer, Customer.id == lead.customer_id)
+               .where(lead.campaign_id == campaign_id, lead.status == "queued", lead.number != "",
+                      Customer.number_status.not_in(DEAD_OUTCOMES),
+                      not_blocked(lead.number, Customer.do_not_call)))
+    dialling = select(lead.id).where(lead.campaign_id == campaign_id, lead.status == "dialling")
+    in_flight = select(DialAttempt.id).where(DialAttempt.campaign_id == campaign_id,
+                                             DialAttempt.ended_at.is_(None))
+    return or_(exists(waiting), exists(dialling), exists(in_flight))
+
+
+def finish_if_done(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> bool:
+    """A running campaign with nothing left to dial ever (can_still_dial) becomes "finished";
+    its queued leads that can never be dialled are settled as "dnc" / "dead". True when it
+    finished now. One conditional UPDATE, so a start, a pause or a dialer picking a lead at the
+    same time wins or loses cleanly. A manager may start it again (change_status)."""
+    finished = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == "running",
+               ~can_still_dial(campaign_id))
+        .values(status="finished")
+        .execution_options(synchronize_session=False)).rowcount
+    if finished != 1:
+        return False
+    blocked = select(Customer.id).where(Customer.do_not_call.is_(True))
+    listed = select(DoNotCall.number)
+    session.execute(update(CampaignLead)
+                    .where(CampaignLead.campaign_id == campaign_id,
+                           CampaignLead.status == "queued")
+                    .values(status=case((or_(CampaignLead.customer_id.in_(blocked),
+                                             CampaignLead.number.in_(listed)),
+                                         literal("dnc", String)),
+                                        else_=literal("dead", String)))
+                    .execution_options(synchronize_session=False))
+    loaded = session.identity_map.get(session.identity_key(Campaign, (campaign_id,)))
+    if loaded is not None:
+        session.expire(loaded)
+    session.flush()
+    return True

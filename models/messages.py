@@ -158,6 +158,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "The campaign cannot do this in its current state"),
     "campaign.closed": ("已停止的外呼活动不能修改", "A stopped campaign cannot be changed"),
     "campaign.schedule_over": ("外呼活动的计划时间已结束", "The campaign's schedule has ended"),
+    "campaign.nothing_to_dial": ("外呼活动已没有可拨打的客户,请先添加符合条件的客户",
+                                 "The campaign has no customer left to call: add matching "
+                                 "customers first"),
     "dnc.bad_number": ("无效的电话号码:{number}", "Invalid phone number: {number}"),
     "dnc.reason_too_long": ("原因太长(最多 {max} 个字符)",
                             "The reason is too long (at most {max} characters)"),

@@ -10,7 +10,9 @@ The agent's state row carries the steps (on_call, reason):
         --hang-up (dialing.finish_attempt, agent_states.call_ended)--> wrap_up
 
 skip (or logging out) before the dialer claimed it deletes the attempt: it was never dialled,
-so it counts against no cap, and the lead goes back to the hopper.
+so it counts against no cap, and the lead goes back to the hopper. The dialer's periodic
+sweep_held_previews does the same for a preview nobody will dial: held past HOLD_LIMIT (the
+agent closed the browser) or held by an agent who left the campaign or its team.
 
 Races: the agent's row moves only from exactly the row read (agent_states._move, a conditional
 UPDATE), so a skip and the dialer's claim, or two dialers' claims, cannot both win; the claim
@@ -32,10 +34,12 @@ from .dnc import is_blocked
 from .errors import DomainError, NotFound, PermissionDenied
 from .holidays import holiday_dates
 from .popups import customer_card
-from .schema import AgentState, Campaign, CampaignLead, Customer, DialAttempt, User
+from .schema import (AgentState, Campaign, CampaignAgent, CampaignLead, Customer, DialAttempt,
+                     User)
 from .visibility import can_open
 
 SKIP_DELAY = dt.timedelta(hours=1)   # a skipped lead is offered again after this
+HOLD_LIMIT = dt.timedelta(minutes=10)  # a preview not dialled within this goes back (sweep)
 
 
 class PreviewDial(NamedTuple):
@@ -168,6 +172,45 @@ def release(session: Session, attempt_id: int, due_at: dt.datetime) -> bool:
             session.expire(lead)
     session.flush()
     return True
+
+
+def sweep_held_previews(session: Session, *, clock=SYSTEM_CLOCK,
+                        limit: dt.timedelta = HOLD_LIMIT) -> int:
+    """Give back the previews nobody will dial (attempts held for an agent, not yet claimed by
+    a dialer): held by an agent in the same step ("preview" or "dial") for ``limit`` or longer
+    (the agent goes ready again, as after a skip), held by an agent who is off the campaign's
+    team or inactive (the agent is logged out), or by nobody any more (the agent logged out or
+    moved on). The lead is queued again, due now, with no attempt counted (release). Returns
+    how many went back; the caller commits."""
+    now = clock.now()
+    held = session.execute(
+        select(DialAttempt.id, DialAttempt.campaign_id, DialAttempt.agent_id,
+               CampaignAgent.user_id.is_not(None), User.active)
+        .join(User, User.id == DialAttempt.agent_id)
+        .outerjoin(CampaignAgent, (CampaignAgent.campaign_id == DialAttempt.campaign_id)
+                   & (CampaignAgent.user_id == DialAttempt.agent_id))
+        .where(DialAttempt.ended_at.is_(None), DialAttempt.dialer_id.is_(None))
+        .order_by(DialAttempt.id)).all()
+    released = 0
+    for attempt_id, campaign_id, agent_id, on_team_, active in held:
+        seen = current(session, agent_id)
+        holding = (seen.state == "on_call" and seen.attempt_id == attempt_id
+                   and seen.reason in HELD_UNDIALLED)
+        if holding and on_team_ and active and seen.campaign_id == campaign_id \
+                and now - seen.since < limit:
+            continue
+        savepoint = session.begin_nested()
+        moved = True
+        if holding:
+            leaves = not (on_team_ and active and seen.campaign_id == campaign_id)
+            moved = _move(session, agent_id, seen, now, state="logged_out" if leaves else "ready",
+                          campaign_id=None if leaves else seen.campaign_id)
+        if moved and release(session, attempt_id, now):
+            savepoint.commit()
+            released += 1
+        else:
+            savepoint.rollback()   # the agent or a dialer moved first
+    return released
 
 
 def claim_dial_requests(session: Session, campaign_id: int, dialer_id: str, *,

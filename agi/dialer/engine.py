@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then it is abandoned
 TICK_SECONDS = 1.0
-CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this
+CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this; a campaign
+                                 # with nothing left to dial is marked finished at that pace too
+PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
 STALE_GRACE_SECONDS = 30.0
 RECONCILE_MIN_AGE = 5.0
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the wait for the far side's cause  # an unanswered line silent this long past its ring timeout is lost
@@ -101,6 +103,7 @@ class Dialer:
         self.campaigns: dict[int, CampaignRun] = {}
         self._events: queue.Queue = queue.Queue()
         self._next_refresh = 0.0
+        self._next_preview_sweep = 0.0
         self._next_tick = 0.0
         self._stop = threading.Event()
         self._reconcile_wanted = threading.Event()
@@ -174,6 +177,7 @@ class Dialer:
         if now >= self._next_refresh:
             self._refresh_campaigns(now)
         self._sweep_stale(now)
+        self._sweep_previews(now)
         for run in list(self.campaigns.values()):
             if self.route_answers:
                 self._connect_waiting(run, now)
@@ -195,7 +199,8 @@ class Dialer:
     def _refresh_campaigns(self, now: float) -> None:
         self._next_refresh = now + CAMPAIGN_REFRESH_SECONDS
         with self.Session() as s:
-            active = campaigns.active_campaigns(s, clock=self.clock)
+            active = [c for c in campaigns.active_campaigns(s, clock=self.clock)
+                      if not self._finished(s, c.id)]
             for campaign in active:
                 run = self.campaigns.get(campaign.id)
                 mode = self.pacer_mode or campaign.mode
@@ -211,6 +216,13 @@ class Dialer:
         for cid in list(self.campaigns):
             if cid not in active_ids:
                 del self.campaigns[cid]
+
+    def _finished(self, s, campaign_id: int) -> bool:
+        """Whether the campaign had nothing left to dial and was marked finished now."""
+        if not campaigns.finish_if_done(s, campaign_id, clock=self.clock):
+            return False
+        log.info("dialer: campaign %s finished: no lead left to dial", campaign_id)
+        return True
 
     def _agents(self, run: CampaignRun, now: float) -> tuple:
         with self.Session() as s:
@@ -464,6 +476,18 @@ class Dialer:
             if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
                 line.reason = 0
                 self._finish(line)
+
+    def _sweep_previews(self, now: float) -> None:
+        """Every PREVIEW_SWEEP_SECONDS: previews held past their limit, or by an agent who
+        left, go back to the hopper (models.preview.sweep_held_previews)."""
+        if now < self._next_preview_sweep:
+            return
+        self._next_preview_sweep = now + PREVIEW_SWEEP_SECONDS
+        with self.Session() as s:
+            released = preview.sweep_held_previews(s, clock=self.clock)
+            s.commit()
+        if released:
+            log.info("dialer: %d held preview(s) given back to the hopper", released)
 
     def _ring_timeout(self, line: Line) -> float:
         run = self.campaigns.get(line.campaign_id)

@@ -16,7 +16,7 @@ from ..db import Base, UTCDateTime
 
 DIAL_MODES = ("preview", "progressive", "predictive")
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "stopped", "finished")
-LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted")
+LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted", "removed")
 # What an attempt ended as (models.dialing.classify). "answered" is a live person put through to
 # an agent; "abandoned" a live person no agent took within the abandon window.
 DIAL_OUTCOMES = ("answered", "abandoned", "machine", "busy", "noanswer", "absent", "unallocated",
