@@ -7,10 +7,10 @@ from flask import (abort, current_app, flash, jsonify, redirect, render_template
                    send_file, url_for)
 from flask_babel import gettext as _
 
-from models.admin_ops import MAX_DOCUMENT_BYTES, safe_content_type
+from models.admin_ops import MAX_DOCUMENT_BYTES, remove_stored_file, safe_content_type
 from models.contacts import (CONTACT_FIELDS, add_contact, delete_contact, get_contact,
                              update_contact)
-from models.customer_documents import customer_document_file, store_customer_document
+from models.customer_documents import customer_document_file, store_customer_document, stored_files
 from models.customers import (count_dependents, create_customer, delete_customer,
                               find_duplicates, update_customer)
 from models.errors import DomainError
@@ -228,8 +228,11 @@ def delete(customer_id):
         return render_template("customers/delete.html", c=customer,
                                counts=count_dependents(db(), customer_id))
     stage, name = customer.stage or "archive", customer.name
+    files = stored_files(db(), current_app.config["DATA_DIR"], customer_id)
     removed = delete_customer(db(), user, customer_id)
     db().commit()
+    for path in files:
+        remove_stored_file(path)
     flash(_("Deleted %(name)s with %(contacts)d contacts, %(records)d contact records, "
             "%(opportunities)d opportunities, %(orders)d orders and %(documents)d documents.",
             name=name, contacts=removed["contacts"], records=removed["contact_records"],

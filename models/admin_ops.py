@@ -614,7 +614,15 @@ def get_company_document(session: Session, document_id: Any) -> Document:
 def store_company_document(session: Session, actor: User, data_dir: Path | str,
                            stream: BinaryIO, filename: Any, *, title: Any = None,
                            content_type: Any = None, clock=SYSTEM_CLOCK) -> Document:
-    """Save an upload under <data_dir>/documents/<random key>. The user's file name is
+    return store_document(session, actor, data_dir, stream, filename, title=title,
+                          content_type=content_type, clock=clock)
+
+
+def store_document(session: Session, actor: User, data_dir: Path | str, stream: BinaryIO | None,
+                   filename: Any, *, customer_id: int | None = None, title: Any = None,
+                   content_type: Any = None, clock=SYSTEM_CLOCK) -> Document:
+    """Save an upload under <data_dir>/documents/<random key> as a company document, or a
+    customer's (`customer_id`: the caller checked the actor may). The user's file name is
     never part of the path. Refused (and nothing kept) when empty or over 20 MB."""
     if stream is None or not str(filename or "").strip():
         raise Invalid("admin.no_file")
@@ -628,10 +636,7 @@ def store_company_document(session: Session, actor: User, data_dir: Path | str,
     size = 0
     try:
         with partial.open("xb") as out:
-            while True:
-                chunk = stream.read(_CHUNK)
-                if not chunk:
-                    break
+            while chunk := stream.read(_CHUNK):
                 size += len(chunk)
                 if size > MAX_DOCUMENT_BYTES:
                     raise Invalid("admin.file_too_large", max=MAX_DOCUMENT_BYTES // (1024 * 1024))
@@ -641,7 +646,7 @@ def store_company_document(session: Session, actor: User, data_dir: Path | str,
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
-    document = Document(customer_id=None, title=title, filename=original,
+    document = Document(customer_id=customer_id, title=title, filename=original,
                         content_type=safe_content_type(content_type), size=size,
                         storage_key=key, uploaded_by_id=actor.id, created_at=clock.now())
     session.add(document)

@@ -4,22 +4,18 @@ Stored like the company documents (models/admin_ops.py): under <data_dir>/docume
 random key; the uploaded name is kept only for display and download, never as a path."""
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .admin_ops import (MAX_DOCUMENT_BYTES, Invalid, clean_filename, document_file,
-                        documents_dir, safe_content_type)
+from .admin_ops import document_file, store_document
 from .clock import SYSTEM_CLOCK
 from .errors import NotFound, NotYours, SharedEditForbidden
 from .schema import Document, User
 from .visibility import get_visible_customer
 
-TITLE_MAX = Document.__table__.c.title.type.length
-_CHUNK = 64 * 1024
 
 
 def get_customer_document(session: Session, actor: User, customer_id: int,
@@ -53,42 +49,17 @@ def store_customer_document(session: Session, actor: User, data_dir: Path | str,
     customer = get_visible_customer(session, actor, customer_id)
     if customer.ownership == "shared" and not actor.role.can_edit_shared:
         raise SharedEditForbidden()
-    if stream is None or not str(filename or "").strip():
-        raise Invalid("admin.no_file")
-    original = clean_filename(filename)
-    title = str(title or "").strip() or original
-    if len(title) > TITLE_MAX:
-        raise Invalid("admin.too_long", field="title", max=TITLE_MAX)
-    folder = documents_dir(data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(16)
-    target = folder / key
-    size = _write(stream, folder / (key + ".part"), target)
-    document = Document(customer_id=customer.id, title=title, filename=original,
-                        content_type=safe_content_type(content_type), size=size,
-                        storage_key=key, uploaded_by_id=actor.id, created_at=clock.now())
-    session.add(document)
-    try:
-        session.flush()
-    except Exception:
-        target.unlink(missing_ok=True)
-        raise
-    return document
+    return store_document(session, actor, data_dir, stream, filename, customer_id=customer.id,
+                          title=title, content_type=content_type, clock=clock)
 
 
-def _write(stream: BinaryIO, partial: Path, target: Path) -> int:
-    """Copy the stream to `target` through a partial file; returns the size."""
-    size = 0
-    try:
-        with partial.open("xb") as out:
-            while chunk := stream.read(_CHUNK):
-                size += len(chunk)
-                if size > MAX_DOCUMENT_BYTES:
-                    raise Invalid("admin.file_too_large", max=MAX_DOCUMENT_BYTES // (1024 * 1024))
-                out.write(chunk)
-        if size == 0:
-            raise Invalid("admin.empty_file")
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return size
+def stored_files(session: Session, data_dir: Path | str, customer_id: int) -> list[Path]:
+    """The stored files of a customer's documents, for removal once the customer is deleted
+    (the rows go with the customer; the files would stay behind)."""
+    paths = []
+    for document in session.scalars(select(Document).where(Document.customer_id == customer_id)):
+        try:
+            paths.append(document_file(data_dir, document))
+        except NotFound:  # already gone, or a key that would lead outside the folder
+            pass
+    return paths

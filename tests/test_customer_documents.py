@@ -235,3 +235,19 @@ def test_the_tracking_screen_names_who_uploaded_a_document(as_user, session, mak
     row = re.search(r'<tr data-document="\d+">.*?</tr>', text(as_user("tm").get(
         f"/customers/{c.id}/track")), re.S).group(0)
     assert users["admin"].full_name in row
+
+
+def test_deleting_a_customer_removes_its_stored_files_too(as_user, session, make_customer,
+                                                          folder):
+    kept, gone = make_customer("保留客户", owner="tm"), make_customer("删除客户", owner="tm")
+    tm = as_user("tm")
+    assert upload(tm, kept.id, b"keep", "keep.pdf").status_code == 302
+    assert upload(tm, gone.id, b"one", "one.pdf").status_code == 302
+    assert upload(tm, gone.id, b"two", "two.pdf").status_code == 302
+    assert len(list(folder.iterdir())) == 3
+    admin = as_user("admin")
+    response = post(admin, f"/customers/{gone.id}/delete")
+    assert response.status_code == 302
+    assert count(session) == 1
+    [left] = folder.iterdir()
+    assert left.name == session.scalar(select(Document.storage_key))
