@@ -18,7 +18,7 @@ from models.agent_states import DISPOSITIONS, PAUSE_REASONS
 from models.campaign_stats import REPORTS, live_stats, report, visible_campaign, visible_campaigns
 from models.errors import DomainError, InvalidValue
 from models.schema import OWNERSHIP_MODES, STAGES, Campaign, User
-from models.schema.campaigns import AGENT_STATES, DIAL_MODES, DIAL_OUTCOMES
+from models.schema.campaigns import AGENT_STATES, CAMPAIGN_STATUSES, DIAL_MODES, DIAL_OUTCOMES
 
 from .context import clock, current_user, db, refusal_text
 from .customer_forms import local_dt
@@ -97,6 +97,7 @@ def live_labels() -> dict:
     return dict(states={s: state_label(s) for s in AGENT_STATES},
                 outcomes={o: outcome_label(o) for o in DIAL_OUTCOMES},
                 reasons={r: pause_label(r) for r in PAUSE_REASONS + ("preview", "dial", "dialling")},
+                statuses={s: status_label(s) for s in CAMPAIGN_STATUSES},
                 over_cap=_("over the cap"), within_cap=_("within the cap"))
 
 

@@ -106,6 +106,16 @@ def test_the_live_view_follows_the_database(live_server, browser_page, session, 
     session.commit()
     wait_agent(page, tm, "logged_out")
 
+    # The dialer finds nothing left to dial: the badge says so without a reload.
+    assert page.get_attribute("#campaign-status", "data-status") == "running"
+    campaign.status = "finished"
+    session.commit()
+    page.wait_for_function(
+        "document.getElementById('campaign-status').dataset.status === 'finished'",
+        timeout=WITHIN_MS)
+    assert page.inner_text("#campaign-status") == "已完成"
+    assert "text-bg-dark" in page.get_attribute("#campaign-status", "class")
+
 
 def test_the_agents_panel_follows_the_dialer(live_server, browser_page, session, users, clock,
                                              campaign, make_customer):

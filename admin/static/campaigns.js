@@ -28,7 +28,19 @@
     return td;
   }
 
+  var BADGES = {running: "text-bg-success", paused: "text-bg-warning", draft: "text-bg-secondary"};
+
+  function drawStatus(labels, status) {
+    var badge = document.getElementById("campaign-status");
+    if (!badge || !status || badge.dataset.status === status) { return; }
+    Object.keys(BADGES).concat(["text-bg-dark"]).forEach(function (c) { badge.classList.remove(c); });
+    badge.classList.add(BADGES[status] || "text-bg-dark");
+    badge.textContent = labels.statuses[status] || status;
+    badge.dataset.status = status;
+  }
+
   function draw(live, labels, stats) {
+    if (stats.campaign) { drawStatus(labels, stats.campaign.status); }
     var rates = ["answer_rate", "abandon_rate_24h", "abandon_rate", "abandon_cap_pct"];
     live.querySelectorAll("[data-stat]").forEach(function (el) {
       var key = el.dataset.stat;
