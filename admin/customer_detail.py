@@ -10,7 +10,9 @@ from flask_babel import gettext as _
 from models.admin_ops import MAX_DOCUMENT_BYTES, remove_stored_file, safe_content_type
 from models.contacts import (CONTACT_FIELDS, add_contact, delete_contact, get_contact,
                              update_contact)
-from models.customer_documents import customer_document_file, store_customer_document, stored_files
+from models.customer_documents import (customer_document_file, delete_customer_document,
+                                       get_customer_document, may_delete_document,
+                                       store_customer_document, stored_files)
 from models.customers import (count_dependents, create_customer, delete_customer,
                               find_duplicates, update_customer)
 from models.errors import DomainError
@@ -215,6 +217,23 @@ def download_document(customer_id, document_id):
                                             customer_id, document_id)
     return send_file(path, mimetype=safe_content_type(document.content_type),
                      as_attachment=True, download_name=document.filename, max_age=0)
+
+
+bp.add_app_template_global(may_delete_document, "may_delete_document")
+
+
+@bp.route("/customers/<int:customer_id>/documents/<int:document_id>/delete", methods=["POST"])
+def delete_document(customer_id, document_id):
+    """Its uploader or a role that may delete; the stored file goes after the commit."""
+    session = db()
+    document = guarded(get_customer_document, session, current_user(), customer_id, document_id)
+    name = document.filename
+    path = guarded(delete_customer_document, session, current_user(),
+                   current_app.config["DATA_DIR"], customer_id, document_id)
+    session.commit()
+    remove_stored_file(path)
+    flash(_("Deleted the document %(name)s.", name=name), "success")
+    return back()
 
 
 @bp.route("/customers/<int:customer_id>/delete", methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .admin_ops import document_file, store_document
 from .clock import SYSTEM_CLOCK
-from .errors import NotFound, NotYours, SharedEditForbidden
+from .errors import NotFound, NotYours, PermissionDenied, SharedEditForbidden
 from .schema import Document, User
 from .visibility import get_visible_customer
 
@@ -51,6 +51,27 @@ def store_customer_document(session: Session, actor: User, data_dir: Path | str,
         raise SharedEditForbidden()
     return store_document(session, actor, data_dir, stream, filename, customer_id=customer.id,
                           title=title, content_type=content_type, clock=clock)
+
+
+def may_delete_document(actor: User, document: Document) -> bool:
+    """Who uploaded it, or a role that may delete (a contract is evidence: not anyone's)."""
+    return document.uploaded_by_id == actor.id or bool(actor.role.can_delete)
+
+
+def delete_customer_document(session: Session, actor: User, data_dir: Path | str,
+                             customer_id: int, document_id: int) -> Path | None:
+    """Delete a document of a customer the actor may open; returns its stored file for the
+    caller to remove after the commit."""
+    document = get_customer_document(session, actor, customer_id, document_id)
+    if not may_delete_document(actor, document):
+        raise PermissionDenied()
+    try:
+        path = document_file(data_dir, document)
+    except NotFound:
+        path = None
+    session.delete(document)
+    session.flush()
+    return path
 
 
 def stored_files(session: Session, data_dir: Path | str, customer_id: int) -> list[Path]:

@@ -251,3 +251,27 @@ def test_deleting_a_customer_removes_its_stored_files_too(as_user, session, make
     assert count(session) == 1
     [left] = folder.iterdir()
     assert left.name == session.scalar(select(Document.storage_key))
+
+
+def test_the_uploader_or_a_role_that_may_delete_deletes_a_document(as_user, session, users,
+                                                                   make_customer, folder):
+    c = make_customer("文档删除客户", owner=["tm", "rep"])
+    tm, rep = as_user("tm"), as_user("rep")
+    assert upload(tm, c.id, b"offer", "报价.pdf").status_code == 302
+    doc = session.scalar(select(Document))
+    delete = f"/customers/{c.id}/documents/{doc.id}/delete"
+    track = f"/customers/{c.id}/track"
+    assert f'id="document-delete-{doc.id}"' in text(tm.get(track))
+    assert f'id="document-delete-{doc.id}"' not in text(rep.get(track))   # a co-operator
+    assert post(rep, delete).status_code == 403 and count(session) == 1
+    assert tm.post(delete, data={}).status_code == 400 and count(session) == 1  # no CSRF token
+    assert post(as_user("tm2"), delete).status_code == 404  # may not open the customer
+    response = post(tm, delete, {"next": track})
+    assert response.status_code == 302 and response.location.endswith(track)
+    assert "已删除文档 报价.pdf。" in text(tm.get(track))
+    assert count(session) == 0 and list(folder.iterdir()) == []
+    # a manager (role "may delete") deletes what someone else uploaded
+    assert upload(tm, c.id, b"offer 2", "报价2.pdf").status_code == 302
+    doc = session.scalar(select(Document))
+    assert post(as_user("admin"), f"/customers/{c.id}/documents/{doc.id}/delete").status_code == 302
+    assert count(session) == 0 and list(folder.iterdir()) == []
