@@ -14,10 +14,11 @@ from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 
 
-def _wait_for(cond, timeout=5.0):
+def _wait_for(cond, what: str, timeout=10.0):
+    """Poll ``cond``; the timeout only bounds a failure (generous: a loaded machine is slow)."""
     deadline = time.monotonic() + timeout
     while not cond():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
         time.sleep(0.005)
 
 
@@ -32,23 +33,32 @@ class Sleeper:
         time.sleep(0.002)
 
 
+_clients: list[AMIClient] = []
+
+
 @pytest.fixture
 def server():
     with AMIServer(clock=FakeClock(), auth_fail_delay=0) as srv:
-        yield srv
+        try:
+            yield srv
+        finally:  # a failed test must not leave a client reconnecting into the next tests
+            while _clients:
+                _clients.pop().close()
 
 
 def make_client(server, **kw) -> AMIClient:
     kw.setdefault("sleep", Sleeper())
     kw.setdefault("rng", random.Random(3))
-    return AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", **kw)
+    client = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", **kw)
+    _clients.append(client)
+    return client
 
 
 def cut_off(server, client) -> None:
     """Asterisk goes away: refuse new connections, kill the live one, wait until noticed."""
     server.refuse_connections = True
     server.drop_connections()
-    _wait_for(lambda: client.state == "disconnected")
+    _wait_for(lambda: client.state == "disconnected", "the client to notice the drop")
 
 
 def test_backoff_is_exponential_jittered_and_capped():
@@ -67,28 +77,39 @@ def test_reconnects_and_sends_a_waiting_originate_exactly_once(server):
     events = []
     c.on("FullyBooted", events.append)
     c.connect()
+    # The server sends FullyBooted just after the Login response, so connect() returning does not
+    # mean it was sent: cutting off now could lose it (as with Asterisk) and leave one event only.
+    _wait_for(lambda: len(events) == 1, "the first login's FullyBooted")
     cut_off(server, c)
-    _wait_for(lambda: len(sleeper.delays) >= 6)  # several refused attempts, backing off
+    _wait_for(lambda: len(sleeper.delays) >= 6, "six refused reconnect attempts")  # backing off
     assert server.actions("Originate") == []
 
     result = {}
-    t = threading.Thread(target=lambda: result.update(h=c.originate(
-        "Local/busy@tx-outcomes", context="tx-orig-target", exten="s", caller_id='"Tx Test" <5550100>')))
+
+    def originate():
+        try:
+            result["h"] = c.originate("Local/busy@tx-outcomes", context="tx-orig-target", exten="s",
+                                      caller_id='"Tx Test" <5550100>')
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            result["err"] = exc
+
+    t = threading.Thread(target=originate)
     t.start()
     time.sleep(0.05)
     assert t.is_alive() and server.actions("Originate") == []  # waiting for the connection, not sent
 
     server.refuse_connections = False
-    t.join(5)
+    t.join(15)  # bounded by reconnect_wait + action_timeout
+    assert not t.is_alive() and "err" not in result, result
     handle = result["h"]
-    assert handle.result(5)["Reason"] == "5"
+    assert handle.result(10)["Reason"] == "5"
     assert len(server.actions("Originate")) == 1
     assert len(server.actions("Login")) == 2 and c.connects == 2 and ups == [1, 2] and len(downs) == 1
-    _wait_for(lambda: len(events) == 2)  # logged in again with Events: on
+    _wait_for(lambda: len(events) == 2, "the second login's FullyBooted")  # logged in again, Events: on
     ceilings = [min(4.0, 0.5 * 2 ** i) for i in range(len(sleeper.delays))]
     assert all(cap / 2 <= d <= cap for d, cap in zip(sleeper.delays, ceilings))
     c.logoff()
-    assert len(server.actions("Originate")) == 1
+    assert len(server.actions("Originate")) == 1 and len(events) == 2
 
 
 def test_not_reconnected_in_time_fails_clearly_and_sends_nothing(server):
@@ -98,7 +119,7 @@ def test_not_reconnected_in_time_fails_clearly_and_sends_nothing(server):
     with pytest.raises(AMIConnectionError, match=r"not connected .*Originate \(ActionID o-1\) was not sent"):
         c.originate("Local/busy@tx-outcomes", context="x", exten="s", action_id="o-1")
     server.refuse_connections = False
-    _wait_for(lambda: c.connected)
+    _wait_for(lambda: c.connected, "the reconnection")
     assert c.ping()["Ping"] == "Pong"
     assert server.actions("Originate") == []
     c.logoff()
@@ -110,7 +131,7 @@ def test_drop_after_sending_is_reported_and_never_resent(server):
     server.drop_on_next("Originate")
     with pytest.raises(AMIConnectionLost, match="not resent"):
         c.originate("Local/answer@tx-outcomes", context="x", exten="s")
-    _wait_for(lambda: c.connected)
+    _wait_for(lambda: c.connected, "the reconnection")
     assert c.ping()["Ping"] == "Pong"
     time.sleep(0.05)
     assert len(server.actions("Originate")) == 1
@@ -124,13 +145,12 @@ def test_accepted_originate_waiting_for_its_outcome_learns_of_the_drop(server):
     server.drop_connections()  # the fake clock never reaches the 6 s ring timeout
     with pytest.raises(AMIConnectionLost, match=f"ChannelId {handle.channel_id}"):
         handle.result(5)
-    _wait_for(lambda: c.connected)
+    _wait_for(lambda: c.connected, "the reconnection")
     c.logoff()
 
 
 def test_close_is_clean_even_while_reconnecting(server):
-    c = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", backoff_initial=30,
-                  reconnect_wait=30)  # the real, interruptible sleep
+    c = make_client(server, sleep=None, backoff_initial=30, reconnect_wait=30)  # the real, interruptible sleep
     c.connect()
     cut_off(server, c)
     waiting = {}
