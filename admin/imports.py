@@ -1,5 +1,10 @@
 """Excel import (C9): templates, upload, background jobs with a live progress bar, the result
-report; and the web collection page (网上收集)."""
+report; and the web collection page (网上收集).
+
+A job runs in a thread of the web process, which may stop or restart under it. So the upload
+is kept as DATA_DIR/imports/job-<id>.xlsx until the job ends, and each view of the imports
+page or of a job marks 'interrupted' the jobs whose worker stopped beating (see
+models/importer.py); the job page then offers to resume from the last committed row."""
 from __future__ import annotations
 
 import threading
@@ -40,11 +45,24 @@ def _flag(name: str) -> bool:
 @bp.get("/imports")
 def index():
     session, user = db(), current_user()
+    jobs = _noticed(importer.list_jobs(session, user))
     return render_template(
         "imports/index.html", templates=import_templates.list_templates(session),
         operators=importer.operator_choices(session, user), stages=STAGE_CHOICES,
-        jobs=importer.list_jobs(session, user), form=request.args,
+        jobs=jobs, form=request.args,
         limit=import_files.MAX_ROWS, status_label=_status_label, when=_when)
+
+
+def _noticed(jobs: list) -> list:
+    """The jobs, those whose worker is gone marked 'interrupted' (committed)."""
+    if importer.notice_interrupted(db(), jobs, clock()):
+        db().commit()
+    return jobs
+
+
+def _job_path(job_id: int) -> Path:
+    """Where a job's upload is kept until the job ends (a resume reads it again)."""
+    return Path(current_app.config["DATA_DIR"]) / "imports" / f"job-{job_id}.xlsx"
 
 
 def _when(moment) -> str:
@@ -72,6 +90,7 @@ def start():
                                   allow_duplicates=_flag("allow_duplicates"),
                                   import_valid_rows=_flag("import_valid_rows"),
                                   clock=clock(), **options)
+        path = path.replace(_job_path(job.id))
         session.commit()
     except BaseException:
         path.unlink(missing_ok=True)
@@ -85,45 +104,61 @@ def _run_in_background(job_id: int, path: Path) -> None:
     clock_ = clock()
 
     def work():
-        try:
-            importer.run_job(maker, job_id, path, clock_)
-        finally:
+        # The file goes once the job has ended; an interrupted job needs it to resume (if this
+        # thread dies with the process, nothing here runs and the file stays too).
+        if importer.run_job(maker, job_id, path, clock_) in importer.FINISHED:
             path.unlink(missing_ok=True)
 
     threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+@bp.post("/imports/jobs/<int:job_id>/resume")
+def job_resume(job_id: int):
+    """Continue an interrupted job after the last row it committed."""
+    session = db()
+    path = _job_path(job_id)
+    job_ = importer.resume_job(session, current_user(), job_id, file_kept=path.is_file(),
+                               clock=clock())
+    session.commit()
+    if job_.status == "queued":
+        _run_in_background(job_.id, path)
+    return redirect(url_for("imports.job", job_id=job_.id))
 
 
 def _status_label(status: str) -> str:
     return {"queued": _("Waiting"), "validating": _("Checking the rows"),
             "importing": _("Importing"), "done": _("Finished"),
             "rejected": _("Nothing imported: rows were rejected"),
-            "failed": _("Failed")}.get(status, status)
+            "failed": _("Failed"), "interrupted": _("Interrupted")}.get(status, status)
 
 
 def _job_json(job) -> dict:
+    """`finished`: no worker runs the job any more (it ended, or was interrupted)."""
     return dict(id=job.id, status=job.status, status_label=_status_label(job.status),
-                finished=job.status in importer.FINISHED,
+                finished=job.status not in importer.RUNNING,
                 percent=importer.progress_percent(job), total_rows=job.total_rows,
                 processed_rows=job.processed_rows, imported=job.imported,
-                duplicates=job.duplicates, rejected=job.rejected,
+                duplicates=job.duplicates, rejected=job.rejected, resume_row=job.resume_row,
                 error=importer.error_text(job, lang()))
 
 
 @bp.get("/imports/jobs/<int:job_id>")
 def job_status(job_id: int):
     """The progress bar's JSON (polled by imports.js)."""
-    return jsonify(_job_json(importer.get_job(db(), current_user(), job_id, with_report=False)))
+    job_ = importer.get_job(db(), current_user(), job_id, with_report=False)
+    return jsonify(_job_json(_noticed([job_])[0]))
 
 
 @bp.get("/imports/jobs/<int:job_id>/view")
 def job(job_id: int):
     session = db()
-    job_ = importer.get_job(session, current_user(), job_id)
+    job_ = _noticed([importer.get_job(session, current_user(), job_id)])[0]
     template = session.get(ImportTemplate, job_.template_id) if job_.template_id else None
     operators = [session.get(User, uid) for uid in job_.operator_ids or []]
     problems = [e for e in job_.report or [] if e["status"] != "imported" or e.get("same_phone_as")]
     return render_template(
         "imports/job.html", job=job_, info=_job_json(job_), template=template,
+        ended=job_.status in importer.FINISHED,
         operators=[u for u in operators if u is not None],
         problems=problems[:REPORT_ROWS_SHOWN],
         more_problems=max(len(problems) - REPORT_ROWS_SHOWN, 0),

@@ -15,19 +15,48 @@ A file-level refusal (not an .xlsx, too big, too many rows, wrong template) can 
 in the first pass, so it always leaves the database untouched.
 
 The job row carries the progress, the counts and the final row report. Unlike a rule
-function, `run_job` owns its session and commits: it is the worker."""
+function, `run_job` owns its session and commits: it is the worker.
+
+An interrupted import (the web process stopped or restarted, killing the worker thread) is
+never silently lost, and is resumed rather than restarted:
+
+- Each commit of the worker (every BATCH rows checked, every WRITE_BATCH rows written) also
+  refreshes `heartbeat_at`, but only while `worker` still holds the token of this run. A job
+  still running whose heartbeat is older than STALE_SECONDS (by the injected clock) has lost
+  its worker: `notice_interrupted`, called when the imports page or the job is viewed, marks
+  it 'interrupted' (no OS process ids: the web may run as several processes or hosts, and
+  a pid is reused). Should the worker only have been slow, its next commit takes the job back.
+- The write pass commits each batch together with `resume_row`, the file row of the batch's
+  last customer, and `imported`; when it starts it stores the rows that will not be written
+  (rejected, duplicates) in `report`. So after a crash, rows up to `resume_row` are exactly
+  those already handled: written, or listed in `report`.
+- `resume_job` queues the job again with a new run. The run reads the whole file again,
+  keeps the stored outcome of the rows up to `resume_row` (rows not listed were imported,
+  reported as such with the phone warnings computed against the customers that existed
+  before the job), checks the rows after it as usual and writes only those. A job that had
+  started writing is never turned into 'rejected' by the second check: what was decided
+  stands, as when a name is taken while the rows are written. The unique customer name
+  keeps a row from being imported twice in any case (a resume racing a worker that was only
+  slow: the old run finds the token changed and rolls its batch back).
+- The uploaded file stays on disk until the job ends (admin/imports.py). Were it lost, the
+  resume ends the job 'failed' saying how many rows got in. An unexpected error after rows
+  were written leaves the job 'interrupted' (resumable) rather than 'failed'. The rows are
+  read with the template as it is when the job resumes."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import pickle
 import tempfile
 import time
+import uuid
 from operator import itemgetter
 
-from sqlalchemy import ARRAY, Integer, func, insert, literal, null, or_, select
+from sqlalchemy import ARRAY, Integer, func, insert, literal, null, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from . import import_files
 from .clock import SYSTEM_CLOCK
@@ -50,6 +79,8 @@ WRITE_BATCH = 5000         # rows per bulk insert, progress update and commit
 EXTRA_COLUMNS = 30          # columns read past the template's, to spot stray data
 SQLITE_PAUSE_SECONDS = 0.02
 FINISHED = ("done", "rejected", "failed")
+RUNNING = ("queued", "validating", "importing")   # and 'interrupted': its worker is gone
+STALE_SECONDS = 120        # a running job without a heartbeat for this long has lost its worker
 DUPLICATE_KEYS = ("import.duplicate_in_database", "import.duplicate_in_file")
 # The rule's refusals in the import form's words.
 IMPORT_KEYS = {"customer.stage_required": "import.stage_required",
@@ -110,7 +141,7 @@ def create_job(session: Session, actor: User, *, template: ImportTemplate, filen
                     allow_duplicates=bool(allow_duplicates),
                     import_valid_rows=bool(import_valid_rows), status="queued", total_rows=0,
                     processed_rows=0, imported=0, duplicates=0, rejected=0, report=[],
-                    created_at=clock.now())
+                    created_at=clock.now(), heartbeat_at=clock.now(), resume_row=0)
     session.add(job)
     session.flush()
     return job
@@ -140,13 +171,67 @@ def list_jobs(session: Session, actor: User, limit: int = 20) -> list[ImportJob]
     return list(session.scalars(stmt))
 
 
+def worker_gone(job: ImportJob, clock=SYSTEM_CLOCK) -> bool:
+    """A job still running whose worker gave no sign of life for STALE_SECONDS."""
+    if job.status not in RUNNING:
+        return False
+    last = job.heartbeat_at or job.created_at
+    return clock.now() - last > dt.timedelta(seconds=STALE_SECONDS)
+
+
+def notice_interrupted(session: Session, jobs, clock=SYSTEM_CLOCK) -> bool:
+    """Mark 'interrupted' those of `jobs` whose worker is gone. The UPDATE tests the heartbeat
+    again, so a worker that has just committed keeps its job. Returns whether one was marked
+    (the caller commits)."""
+    table = ImportJob.__table__
+    cutoff = clock.now() - dt.timedelta(seconds=STALE_SECONDS)
+    marked = False
+    for job in jobs:
+        if not worker_gone(job, clock):
+            continue
+        result = session.execute(
+            update(table).where(table.c.id == job.id, table.c.status.in_(RUNNING),
+                                func.coalesce(table.c.heartbeat_at, table.c.created_at) < cutoff)
+            .values(status="interrupted"))
+        if result.rowcount == 1:
+            set_committed_value(job, "status", "interrupted")
+            marked = True
+        else:  # its worker has just beaten
+            session.expire(job, ["status"])
+    return marked
+
+
+def resume_job(session: Session, actor: User, job_id, *, file_kept: bool,
+               clock=SYSTEM_CLOCK) -> ImportJob:
+    """Queue an interrupted job again (the caller commits and starts `run_job`). Without its
+    uploaded file it cannot go on: it ends 'failed', saying how many rows got in."""
+    job = get_job(session, actor, job_id, with_report=False)
+    if job.status != "interrupted":
+        raise ImportRefused("import_job.not_interrupted")
+    now = clock.now()
+    if file_kept:
+        values = dict(status="queued", worker=None, heartbeat_at=now, error=None)
+    else:
+        error = {"key": "import_job.file_missing", "params": {"imported": job.imported}}
+        values = dict(status="failed", finished_at=now,
+                      error=json.dumps(error, ensure_ascii=False)[:500])
+    table = ImportJob.__table__
+    result = session.execute(update(table).where(table.c.id == job.id,
+                                                 table.c.status == "interrupted").values(values))
+    if result.rowcount != 1:  # resumed by someone else, or its worker came back
+        raise ImportRefused("import_job.not_interrupted")
+    for name, value in values.items():
+        set_committed_value(job, name, value)
+    return job
+
+
 def progress_percent(job: ImportJob) -> int:
     """Validation fills the first half of the bar, writing the second."""
     if job.status in FINISHED:
         return 100
-    if job.status == "validating":
+    if job.status == "validating" or (job.status == "interrupted" and not job.resume_row):
         return min(50, job.processed_rows * 50 // job.total_rows) if job.total_rows else 0
-    if job.status == "importing":
+    if job.status in ("importing", "interrupted"):
         todo = job.total_rows - job.rejected - job.duplicates
         return 50 + (min(50, job.processed_rows * 50 // todo) if todo > 0 else 50)
     return 0
@@ -286,14 +371,31 @@ class RowChecker:
 # ------------------------------------------------------------------------------------------
 # the job
 
-def run_job(sessionmaker, job_id: int, path, clock=SYSTEM_CLOCK) -> None:
-    """Run a queued job to its end (done, rejected or failed). Never raises."""
+class JobTakenOver(Exception):
+    """The job is no longer this run's (it was resumed by another run): stop, write nothing."""
+
+
+def run_job(sessionmaker, job_id: int, path, clock=SYSTEM_CLOCK) -> str | None:
+    """Run a queued job (new or resumed) to its end: done, rejected or failed; 'interrupted'
+    when an unexpected error stops it after rows were written (it can be resumed). Returns
+    the status it left, or None when the job was not this run's to run (not queued, or taken
+    over). Never raises."""
+    token = uuid.uuid4().hex
+    table = ImportJob.__table__
     with sessionmaker() as session:
-        job = session.get(ImportJob, job_id)
+        claimed = session.execute(
+            update(table).where(table.c.id == job_id, table.c.status == "queued",
+                                table.c.worker.is_(None))
+            .values(worker=token, heartbeat_at=clock.now())).rowcount
+        session.commit()
+        job = session.get(ImportJob, job_id) if claimed else None
         if job is None:
-            return
+            return None
         try:
-            ImportRun(session, job, clock).run(path)
+            ImportRun(session, job, clock, token).run(path)
+        except JobTakenOver:
+            session.rollback()
+            return None
         except Exception as exc:  # the job must always end in a defined state
             session.rollback()
             if isinstance(exc, ImportRefused):
@@ -301,20 +403,30 @@ def run_job(sessionmaker, job_id: int, path, clock=SYSTEM_CLOCK) -> None:
             else:
                 log.exception("import job %s failed", job_id)
                 error = {"key": "import.failed", "params": {"detail": type(exc).__name__}}
-            job = session.get(ImportJob, job_id, populate_existing=True)
-            job.status = "failed"
-            job.error = json.dumps(error, ensure_ascii=False)[:500]
-            job.finished_at = clock.now()
+            written = session.scalar(select(table.c.resume_row).where(table.c.id == job_id))
+            status = "interrupted" if written and not isinstance(exc, ImportRefused) else "failed"
+            ended = session.execute(
+                update(table).where(table.c.id == job_id, table.c.worker == token)
+                .values(status=status, error=json.dumps(error, ensure_ascii=False)[:500],
+                        finished_at=clock.now() if status == "failed" else None)).rowcount
             session.commit()
+            return status if ended else None
+        return job.status
 
 
 class ImportRun:
-    def __init__(self, session: Session, job: ImportJob, clock):
-        self.session, self.job, self.clock = session, job, clock
+    def __init__(self, session: Session, job: ImportJob, clock, token: str):
+        self.session, self.job, self.clock, self.token = session, job, clock, token
+        self.phase = job.status
         self.problems: list[dict] = []        # rejected and duplicate rows, in row order
         self.seen_names: dict[str, int] = {}   # name -> first row that will be imported
         self.seen_phones: dict[str, str] = {}  # e164 -> name of the first row with it
         self.valid = 0
+        # a resumed job: the rows up to resume_row were handled by the interrupted run
+        self.resume_row = job.resume_row or 0
+        self.kept = {e["row"]: e for e in job.report or []
+                     if e["row"] <= self.resume_row and e["status"] != "imported"}
+        self.imported_before: list[dict] = []  # report entries of the rows it imported
         dialect = session.get_bind().dialect.name
         self.sqlite, self.postgresql = dialect == "sqlite", dialect == "postgresql"
 
@@ -335,28 +447,45 @@ class ImportRun:
             raise ImportRefused("import_template.not_found")
         self.actor = session.get(User, job.user_id) if job.user_id else None
         self.stage = check_stage(job.stage)
+        job.rejected = job.duplicates = job.processed_rows = 0  # counted again when resumed
         with tempfile.TemporaryFile() as spool:
             with SheetReader(path) as sheet:
-                job.status = "validating"
+                self.set_status("validating")
                 job.total_rows = _declared_data_rows(sheet, template) or 0
-                session.commit()
+                self.commit()
                 self.validate(sheet, template, spool)
             del sheet  # free the workbook's string table before writing
             self.seen_names.clear()
             self.seen_phones.clear()
-            if job.rejected and not job.import_valid_rows:
-                job.status = "rejected"          # nothing is written
+            if job.rejected and not job.import_valid_rows and not self.resume_row:
+                self.set_status("rejected")      # nothing is written
                 job.report = self.problems
             else:
-                job.status = "importing"
-                job.processed_rows = 0
-                session.commit()
+                self.set_status("importing")
+                job.processed_rows = len(self.imported_before)
+                job.report = list(self.problems)  # the rows not to write, should it be resumed
+                self.commit()
                 spool.seek(0)
                 self.write(spool)
-                job.status = "done"
+                self.set_status("done")
         job.processed_rows = job.total_rows
         job.finished_at = self.clock.now()
-        session.commit()
+        self.commit()
+
+    def set_status(self, status: str) -> None:
+        self.phase = self.job.status = status
+
+    def commit(self) -> None:
+        """Commit, with the worker's sign of life: the heartbeat, and the status (taking back a
+        job marked interrupted while this run was merely slow), as long as the job is still
+        this run's; otherwise JobTakenOver, and the caller rolls back."""
+        table = ImportJob.__table__
+        result = self.session.execute(
+            update(table).where(table.c.id == self.job.id, table.c.worker == self.token)
+            .values(heartbeat_at=self.clock.now(), status=self.phase))
+        if result.rowcount != 1:
+            raise JobTakenOver(self.job.id)
+        self.session.commit()
 
     def validate(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
         checker = RowChecker(template, sheet.scan)
@@ -373,12 +502,17 @@ class ImportRun:
             data_rows += 1
             if data_rows > import_files.MAX_ROWS:
                 raise ImportRefused("import.too_many_rows", limit=import_files.MAX_ROWS)
-            data, reason = checker.check(number, values)
-            if reason is not None:
-                name = values[checker.name_column]
-                name = cell_text(name) if name is not None else None
-                self.problem(number, str(name)[:200] if name is not None else None, *reason)
+            if number in self.kept:        # a row the interrupted run did not write
+                self.keep(self.kept[number])
+                data, reason = None, None
             else:
+                data, reason = checker.check(number, values)
+            if reason is not None and number <= self.resume_row:
+                # written by the interrupted run, though it reads otherwise now (template edited)
+                data, reason = {"name": _name_text(values, checker)}, None
+            if reason is not None:
+                self.problem(number, _name_text(values, checker), *reason)
+            elif data is not None:
                 batch.append((number, data, (e164(data.get("phone")), e164(data.get("mobile")),
                                              e164(data.get("fax")))))
             if len(batch) == BATCH:
@@ -405,16 +539,28 @@ class ImportRun:
         else:
             self.job.rejected += 1
 
+    def keep(self, entry: dict) -> None:
+        """A rejected or duplicate row as the interrupted run of this job reported it."""
+        self.problems.append(entry)
+        if entry["status"] == "duplicate":
+            self.job.duplicates += 1
+        else:
+            self.job.rejected += 1
+
     def progress(self, processed: int, pause: bool = False) -> None:
         """Commit the counts. After a long write on SQLite, whose lock is database-wide, pause
         so that waiting requests get their turn."""
         self.job.processed_rows = processed
-        self.session.commit()
+        self.commit()
         if pause and self.sqlite:
             time.sleep(SQLITE_PAUSE_SECONDS)
 
     def check_batch(self, batch: list, spool) -> None:
         """Duplicate names (earlier rows, the database) and phones already known."""
+        if batch and batch[0][0] <= self.resume_row:
+            done = [row for row in batch if row[0] <= self.resume_row]
+            self.check_imported_before(done)
+            batch = batch[len(done):]
         if not batch:
             return
         names = {data["name"] for _, data, _ in batch}
@@ -432,8 +578,24 @@ class ImportRun:
                 self.seen_names[name] = number
                 accepted.append((number, data, phones))
         known = self.phones_in_database({p for _, _, phones in accepted for p in phones if p})
-        rows = []
-        for number, data, phones in accepted:
+        rows = self.phone_warnings(accepted, known)
+        self.valid += len(rows)
+        pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def check_imported_before(self, rows: list) -> None:
+        """Rows the interrupted run imported: reported as imported, with the phone warnings it
+        gave (against the customers that existed before the job: not its own)."""
+        for number, data, _ in rows:
+            self.seen_names.setdefault(data["name"], number)
+        known = self.phones_in_database({p for _, _, phones in rows for p in phones if p},
+                                        before=self.job.created_at)
+        for number, data, _, same in self.phone_warnings(rows, known):
+            self.imported_before.append(_imported_entry(number, data["name"], same))
+
+    def phone_warnings(self, rows: list, known: dict[str, str]) -> list:
+        """(number, data, phones, name of a customer or an earlier row with one of its phones)."""
+        out = []
+        for number, data, phones in rows:
             same = None
             for p in phones:
                 if p and same is None:
@@ -441,23 +603,24 @@ class ImportRun:
             for p in phones:
                 if p:
                     self.seen_phones.setdefault(p, data["name"])
-            rows.append((number, data, phones, same))
-        self.valid += len(rows)
-        pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
+            out.append((number, data, phones, same))
+        return out
 
-    def phones_in_database(self, numbers: set[str]) -> dict[str, str]:
-        """e164 -> name of a customer having it (own numbers or a contact's)."""
+    def phones_in_database(self, numbers: set[str], before=None) -> dict[str, str]:
+        """e164 -> name of a customer having it (own numbers or a contact's); `before`: only
+        customers created before that moment."""
         if not numbers:
             return {}
         found: dict[str, str] = {}
         wanted = list(numbers)
+        older = [Customer.created_at < before] if before is not None else []
         for start in range(0, len(wanted), BATCH):
             part = wanted[start:start + BATCH]
             rows = self.session.execute(
                 select(Customer.name, Customer.phone_e164, Customer.mobile_e164, Customer.fax_e164)
                 .where(or_(self.one_of(Customer.phone_e164, part),
                            self.one_of(Customer.mobile_e164, part),
-                           self.one_of(Customer.fax_e164, part))).order_by(Customer.id))
+                           self.one_of(Customer.fax_e164, part)), *older).order_by(Customer.id))
             for name, *numbers_ in rows:
                 for p in numbers_:
                     if p in numbers:
@@ -466,7 +629,7 @@ class ImportRun:
                 select(Customer.name, Contact.phone_e164, Contact.mobile_e164)
                 .join(Customer, Customer.id == Contact.customer_id)
                 .where(or_(self.one_of(Contact.phone_e164, part),
-                           self.one_of(Contact.mobile_e164, part)))
+                           self.one_of(Contact.mobile_e164, part)), *older)
                 .order_by(Contact.id))
             for name, *numbers_ in rows:
                 for p in numbers_:
@@ -479,7 +642,7 @@ class ImportRun:
     def write(self, spool) -> None:
         imported: list[dict] = []
         pending: list = []
-        written = 0
+        written = len(self.imported_before)
         more = True
         while more:
             try:
@@ -488,12 +651,16 @@ class ImportRun:
                 more = False
             while len(pending) >= WRITE_BATCH or (pending and not more):
                 part, pending = pending[:WRITE_BATCH], pending[WRITE_BATCH:]
+                problems = len(self.problems)
                 done = self.insert_batch(part)
                 imported += done
                 written += len(part)
                 self.job.imported += len(done)
+                self.job.resume_row = part[-1][0]  # committed with the batch
+                if len(self.problems) > problems:  # names taken meanwhile: not written
+                    self.job.report = list(self.problems)
                 self.progress(written, pause=True)
-        report = self.problems + imported
+        report = self.problems + self.imported_before + imported
         report.sort(key=itemgetter("row"))
         self.job.report = report
 
@@ -551,10 +718,17 @@ class ImportRun:
                    literal([], history.c.from_operators.type),
                    literal(operators, history.c.to_operators.type),
                    literal(now, history.c.at.type)).where(is_new)))
-        entries = []
-        for number, data, _, same in rows:
-            entry = {"row": number, "name": data["name"], "status": "imported"}
-            if same:
-                entry["same_phone_as"] = same
-            entries.append(entry)
-        return entries
+        return [_imported_entry(number, data["name"], same) for number, data, _, same in rows]
+
+
+def _imported_entry(number: int, name: str, same_phone_as: str | None) -> dict:
+    entry = {"row": number, "name": name, "status": "imported"}
+    if same_phone_as:
+        entry["same_phone_as"] = same_phone_as
+    return entry
+
+
+def _name_text(values, checker: RowChecker) -> str | None:
+    """The name cell of a row, as text for the report."""
+    name = values[checker.name_column] if checker.name_column < len(values) else None
+    return str(cell_text(name))[:200] if name is not None else None

@@ -135,6 +135,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     # jobs
     "import_job.not_found": ("导入任务不存在", "No such import"),
     "import_job.not_finished": ("导入尚未完成", "The import has not finished"),
+    "import_job.not_interrupted": ("该导入没有中断,无法继续",
+                                   "This import is not interrupted: there is nothing to resume"),
+    "import_job.file_missing": ("上传的文件已不在服务器上,无法继续导入。已导入 {imported} 行;"
+                                "请重新上传该文件并勾选“允许重名”,已导入的行会作为重复跳过",
+                                "The uploaded file is no longer on the server: the import cannot "
+                                "be resumed. {imported} rows were imported; upload the file "
+                                "again with “allow duplicate names” ticked and the rows already "
+                                "imported are skipped as duplicates"),
     # dialing: campaigns, do-not-call list, holidays, dial attempts (models/campaigns.py,
     # dnc.py, holidays.py, dialing.py)
     "campaign.not_found": ("外呼活动不存在", "No such campaign"),
