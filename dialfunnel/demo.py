@@ -22,6 +22,7 @@ from models.schema import (STAGES, CallScript, Competitor, Contact, ContactRecor
                            OpportunityItem, Order, OrderFollowUp, OrderItem, Product,
                            ResourceSite, User)
 from models.setup import install_defaults
+from models.stages import log_stage_rows
 from models.users import create_user
 
 from . import fakedata as fd
@@ -437,6 +438,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
             "to_operators": sorted(uids) if row["ownership"] != "shared" else [],
             "at": row["created_at"]}
            for cid, row, uids in zip(customer_ids, rows, ops)])
+    log_stage_rows(session, _stage_history(customer_ids, rows, ops))
     for crow, i in zip(contact_rows, contact_owner):
         crow["customer_id"] = customer_ids[i]
     contact_ids = _bulk(session, Contact, contact_rows, ids=True)
@@ -593,6 +595,27 @@ def _demo_campaign(session: Session, admin_id: int, team: list[int], clock) -> i
 
 # ------------------------------------------------------------------------------------------------
 # helpers
+
+
+def _stage_history(customer_ids: list[int], rows: list[dict],
+                   ops: list[list[int]]) -> list[dict]:
+    """Stage history of the demo customers: created one stage lower when the stage changed
+    after creation, then moved up by an operator (the creator for a shared customer)."""
+    out = []
+    for cid, row, uids in zip(customer_ids, rows, ops):
+        stage = row["stage"]
+        if stage is None:
+            continue
+        moved = stage != "reserve" and row["stage_changed_at"] > row["created_at"]
+        first = STAGES[STAGES.index(stage) - 1] if moved else stage
+        out.append({"customer_id": cid, "from_stage": None, "to_stage": first,
+                    "actor_id": row["created_by_id"], "kind": "create", "at": row["created_at"]})
+        if moved:
+            out.append({"customer_id": cid, "from_stage": first, "to_stage": stage,
+                        "actor_id": uids[0] if uids else row["created_by_id"],
+                        "kind": "screen" if first == "reserve" else "promote",
+                        "at": row["stage_changed_at"]})
+    return out
 
 
 def _operators(rng: random.Random, stage: str | None, ownership: str, T: list[int],

@@ -13,6 +13,7 @@ from .ownership import check_new_customer
 from .phones import normalize_phone
 from .schema import Contact, ContactRecord, Customer, Document, Opportunity, Order, User
 from .stage_rules import rule_for
+from .stages import set_stage
 from .visibility import get_visible_customer
 
 BOOL_TRUE = {"1", "true", "yes", "y", "是", "on"}
@@ -86,8 +87,8 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
     if _name_taken(session, name):
         raise DuplicateName(name=name)
     now = clock.now()
-    customer = Customer(stage=stage, ownership="shared", created_by_id=actor.id, created_at=now,
-                        updated_at=now, stage_changed_at=now, contact_mark="not_contacted",
+    customer = Customer(ownership="shared", created_by_id=actor.id, created_at=now,
+                        updated_at=now, contact_mark="not_contacted",
                         tracking_mark="tracking", time_zone="Asia/Shanghai", do_not_call=False,
                         number_status="unknown")
     _apply(customer, values)
@@ -96,6 +97,7 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
     try:
         with session.begin_nested():
             session.add(customer)
+            set_stage(session, customer, stage, actor=actor, kind="create", now=now)
             set_operators(session, customer, actor, "create", operators, now)
     except IntegrityError:
         raise DuplicateName(name=name) from None

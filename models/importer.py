@@ -71,6 +71,7 @@ from .phones import normalize_phone
 from .schema import (Contact, Customer, CustomerOperator, ImportJob, ImportTemplate,
                      OperatorHistory, User)
 from .stage_rules import ARCHIVE, check_stage
+from .stages import log_new_stages
 
 log = logging.getLogger(__name__)
 
@@ -718,6 +719,8 @@ class ImportRun:
                    literal([], history.c.from_operators.type),
                    literal(operators, history.c.to_operators.type),
                    literal(now, history.c.at.type)).where(is_new)))
+        log_new_stages(session, select(customers.c.id).where(is_new), self.stage,
+                       actor_id=actor_id, kind="import", now=now)
         return [_imported_entry(number, data["name"], same) for number, data, _, same in rows]
 
 

@@ -18,6 +18,7 @@ from .errors import (AlreadyClaimed, DomainError, InvalidValue, NotFound, NotYou
 from .history import set_operators
 from .schema import OWNERSHIP_MODES, ClaimLog, Customer, User
 from .stage_rules import RANK, check_stage, require
+from .stages import set_stage
 from .visibility import get_visible_customer, is_operator
 
 # Claims out of these shared pools count toward the daily quota (C2).
@@ -61,7 +62,7 @@ def _take(session: Session, actor: User, customer: Customer, action: str, now,
     session.add(ClaimLog(user_id=actor.id, customer_id=customer.id, from_stage=customer.stage,
                          counted=counted, claim_day=company_today(session, now), claimed_at=now))
     if new_stage is not None:
-        customer.stage, customer.stage_changed_at = new_stage, now
+        set_stage(session, customer, new_stage, actor=actor, kind=action, now=now)
     set_operators(session, customer, actor, action, [actor.id], now)
 
 
@@ -100,7 +101,7 @@ def screen(session: Session, actor: User, customer_id: int, to_stage: str, *,
     if customer.ownership == "shared":
         _take(session, actor, customer, "screen", now, new_stage=to_stage)
     else:
-        customer.stage, customer.stage_changed_at, customer.updated_at = to_stage, now, now
+        set_stage(session, customer, to_stage, actor=actor, kind="screen", now=now)
         session.flush()
     return customer
 

@@ -5,9 +5,14 @@ company's calendar (models.company.company_tz). Counts of a user's own work (rec
 customers created, opportunities opened, orders sold) are that user's; lists and charts name
 only customers the viewer may see.
 
-Stage moves: there is no log of stage changes yet, so a customer counts once, in the period
-of its last stage change (after creation), under the stage it is in now, and for its current
-operators. A demotion to target..closed therefore also counts; see STAGE_MOVE_STAGES."""
+Stage moves (`to_<stage>`, conversions) come from stage_history, so a past period never
+changes: each promotion into target..closed counts once, in the period it was made, for the
+user who made it (the C4 rules count for the user whose opportunity or order triggered
+them); a move with no actor counts for the customer's current operators. Creations, imports
+and demotions are not conversions. The team total counts each move once, shared customers'
+too. Rows backfilled when the table was created (kind 'backfill': a customer's stage at that
+time) count as before it existed: a customer whose stage changed after its creation counts,
+under that stage, for its operators."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,13 +21,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, and_, cast, func, literal_column, select
+from sqlalchemy import Date, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from .company import company_tz, day_bounds
 from .errors import InvalidValue, NotFound, PermissionDenied
 from .schema import (STAGES, ContactRecord, Customer, CustomerOperator, Opportunity, Order,
-                     User)
+                     StageHistory, User)
 from .visibility import visible_filter
 
 PERIODS = ("day", "week", "month", "year")
@@ -432,22 +437,43 @@ def report(session: Session, scope: Scope, period: str, start: dt.date,
         add(_as_date(day), uid, "orders", count)
         add(_as_date(day), uid, "order_value", amount)
 
-    moved = and_(Customer.stage.in_(STAGE_MOVE_STAGES),
-                 Customer.stage_changed_at > Customer.created_at)
-    for day, uid, stage, count in _by_company_day(
-            session, Customer.stage_changed_at, start, end,
-            keys=(CustomerOperator.user_id, Customer.stage), aggregates=(func.count(),),
-            where=_where(moved, _of_scope(CustomerOperator.user_id, scope)),
-            from_=Customer.__table__.join(CustomerOperator.__table__,
-                                          CustomerOperator.customer_id == Customer.id)):
+    moves = StageHistory.__table__.join(Customer.__table__,
+                                        Customer.id == StageHistory.customer_id)
+    for day, uid, stage, count in _by_company_day(        # moves made by a user
+            session, StageHistory.at, start, end,
+            keys=(StageHistory.actor_id, StageHistory.to_stage), aggregates=(func.count(),),
+            where=_where(_conversion(), StageHistory.actor_id.is_not(None),
+                         _of_scope(StageHistory.actor_id, scope)), from_=moves):
         add(day, uid, f"to_{stage}", count)
-    if scope.kind == "team":           # the team counts each customer once, shared ones too
+    for day, uid, stage, count in _by_company_day(        # the others: the operators'
+            session, StageHistory.at, start, end,
+            keys=(CustomerOperator.user_id, StageHistory.to_stage), aggregates=(func.count(),),
+            where=_where(_conversion(), StageHistory.actor_id.is_(None),
+                         _of_scope(CustomerOperator.user_id, scope)),
+            from_=moves.join(CustomerOperator.__table__,
+                             CustomerOperator.customer_id == StageHistory.customer_id)):
+        add(day, uid, f"to_{stage}", count)
+    if scope.kind == "team":           # the team counts each move once, shared ones too
         for day, stage, count in _by_company_day(
-                session, Customer.stage_changed_at, start, end, keys=(Customer.stage,),
-                aggregates=(func.count(),), where=(moved,)):
+                session, StageHistory.at, start, end, keys=(StageHistory.to_stage,),
+                aggregates=(func.count(),), where=(_conversion(),), from_=moves):
             moves = team_moves.setdefault(bucket_start(day, period), {})
             moves[f"to_{stage}"] = moves.get(f"to_{stage}", 0) + count
     return _assemble(session, scope, period, start, end, cells, team_moves)
+
+
+def _stage_rank(column):
+    return case({stage: i + 1 for i, stage in enumerate(STAGES)}, value=column, else_=0)
+
+
+def _conversion():
+    """The stage_history rows that count as a conversion (on stage_history join customers):
+    promotions into target..closed, and backfilled stages reached after creation."""
+    h = StageHistory
+    return and_(h.to_stage.in_(STAGE_MOVE_STAGES),
+                or_(and_(h.from_stage.is_not(None),
+                         _stage_rank(h.to_stage) > _stage_rank(h.from_stage)),
+                    and_(h.kind == "backfill", h.at > Customer.created_at)))
 
 
 def _assemble(session, scope, period, start, end, cells, team_moves) -> list[ReportRow]:

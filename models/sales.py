@@ -56,7 +56,7 @@ def create_opportunity(session: Session, actor: User, customer_id: int, title: s
                       note=note, created_at=now, updated_at=now, items=rows)
     session.add(opp)
     if state == "selling":
-        raise_stage_automatically(customer, "opportunity", now)
+        raise_stage_automatically(customer, "opportunity", now, actor=actor)
     session.flush()
     return opp
 
@@ -79,7 +79,7 @@ def set_opportunity_state(session: Session, actor: User, opportunity_id: int, st
     opp.state, opp.updated_at = state, now
     if state == "selling":
         raise_stage_automatically(get_visible_customer(session, actor, opp.customer_id),
-                                  "opportunity", now)
+                                  "opportunity", now, actor=actor)
     session.flush()
     return opp
 
@@ -139,7 +139,7 @@ def create_order(session: Session, actor: User, customer_id: int, items: list[di
         raise InvalidValue(field="number")
     if opp is not None:
         opp.state, opp.updated_at = "paused", now
-    raise_stage_automatically(customer, "closed", now)
+    raise_stage_automatically(customer, "closed", now, actor=actor)
     session.flush()
     return order
 

@@ -1,13 +1,15 @@
-"""Promote, demote and the stage marks (C1, C3, C4)."""
+"""Promote, demote and the stage marks (C1, C3, C4); `set_stage`, the one writer of a
+customer's stage, which logs every change to stage_history (the bulk writers, the Excel
+import and the demo data, log theirs with `log_new_stages` / `log_stage_rows`)."""
 from __future__ import annotations
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import Integer, insert, literal, update
+from sqlalchemy.orm import Session, object_session
 
 from .clock import SYSTEM_CLOCK
 from .errors import InvalidValue, StageRuleForbids
 from .history import set_operators
-from .schema import Customer, Opportunity, User
+from .schema import Customer, Opportunity, StageHistory, User
 from .stage_rules import RANK, check_stage, require, rule_for, rule_key
 from .visibility import get_visible_customer
 
@@ -23,7 +25,7 @@ def promote(session: Session, actor: User, customer_id: int, to_stage: str, *,
     require(session, customer.stage, "promote")
     if to_stage is None or RANK[to_stage] <= RANK[customer.stage]:
         raise InvalidValue("stage.not_higher")
-    _set_stage(customer, to_stage, clock.now())
+    set_stage(session, customer, to_stage, actor=actor, kind="promote", now=clock.now())
     session.flush()
     return customer
 
@@ -38,23 +40,60 @@ def demote(session: Session, actor: User, customer_id: int, to_stage: str | None
     if RANK[to_stage] >= RANK[customer.stage]:
         raise InvalidValue("stage.not_lower")
     now = clock.now()
-    _set_stage(customer, to_stage, now)
+    set_stage(session, customer, to_stage, actor=actor, kind="demote", now=now)
     if to_stage == "reserve" and customer.ownership != "shared":
         set_operators(session, customer, actor, "demote_to_reserve", [], now)
     session.flush()
     return customer
 
 
-def raise_stage_automatically(customer: Customer, to_stage: str, now) -> None:
-    """C4: records (opportunity, order) lift a customer that is lower; never lower it."""
+def raise_stage_automatically(customer: Customer, to_stage: str, now, *,
+                              actor: User | None = None, rule: str | None = None) -> None:
+    """C4: records (opportunity, order) lift a customer that is lower; never lower it.
+    The move is logged as kind 'rule:<rule>' (default: the stage reached), made by `actor`."""
     if RANK[customer.stage] < RANK[to_stage]:
-        _set_stage(customer, to_stage, now)
+        set_stage(object_session(customer), customer, to_stage, actor=actor,
+                  kind=f"rule:{rule or to_stage}", now=now)
 
 
-def _set_stage(customer: Customer, stage: str | None, now) -> None:
-    customer.stage = stage
+def set_stage(session: Session, customer: Customer, to_stage: str | None, *,
+              actor: User | None, kind: str, now) -> None:
+    """THE writer of `Customer.stage` (None: the archive): sets it with stage_changed_at and
+    updated_at, and logs one stage_history row (kind: 'create', 'promote', 'demote',
+    'screen', 'rule:<name>'...; actor None for the system). Nothing is logged when the stage
+    stays the same (a new customer without a stage, for one). A new customer must already
+    be in the session: its row gets its id when flushed."""
+    from_stage = customer.stage
+    customer.stage = to_stage
     customer.stage_changed_at = now
     customer.updated_at = now
+    if from_stage == to_stage:
+        return
+    session.add(StageHistory(customer=customer, from_stage=from_stage, to_stage=to_stage,
+                             actor_id=actor.id if actor is not None else None, kind=kind,
+                             at=now))
+
+
+def log_stage_rows(session: Session, rows: list[dict]) -> None:
+    """Bulk writers (demo data): log stage changes of customers they inserted themselves,
+    one dict per change with the keys of stage_history (customer_id, from_stage, to_stage,
+    actor_id, kind, at)."""
+    if rows:
+        session.execute(insert(StageHistory), rows, execution_options={"render_nulls": True})
+
+
+def log_new_stages(session: Session, id_select, to_stage: str | None, *,
+                   actor_id: int | None, kind: str, now) -> None:
+    """Bulk writers (the Excel import): log the first stage of the new customers whose ids
+    `id_select` (a SELECT of one column) finds, in one INSERT ... SELECT."""
+    if to_stage is None:
+        return
+    table = StageHistory.__table__
+    session.execute(insert(table).from_select(
+        ["customer_id", "from_stage", "to_stage", "actor_id", "kind", "at"],
+        id_select.add_columns(literal(None, table.c.from_stage.type), literal(to_stage),
+                              literal(actor_id, Integer), literal(kind),
+                              literal(now, table.c.at.type))))
 
 
 def _mark_rule(session: Session, customer: Customer, mark: str) -> None:

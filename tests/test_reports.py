@@ -80,12 +80,15 @@ def test_day_report_for_me_follows_the_shanghai_calendar(session, users, world):
         (None, tm.id)]
     assert only(rows[0]) == {}
     assert only(rows[1]) == {"contact_records": 1}
+    # the opportunity lifted A from target, then the order from opportunity: two moves
     assert only(rows[2]) == {"contact_records": 1, "opportunities": 1,
                              "opportunity_amount": Decimal("1000.50"), "orders": 1,
-                             "order_value": Decimal("300.00"), "to_closed": 1}
+                             "order_value": Decimal("300.00"), "to_opportunity": 1,
+                             "to_closed": 1}
     assert only(rows[3]) == {"contact_records": 2, "opportunities": 1,
                              "opportunity_amount": Decimal("1000.50"), "orders": 1,
-                             "order_value": Decimal("300.00"), "to_closed": 1}
+                             "order_value": Decimal("300.00"), "to_opportunity": 1,
+                             "to_closed": 1}
 
 
 def test_week_report_buckets_start_on_monday(session, users, world):
@@ -114,21 +117,21 @@ def test_team_month_report_per_agent_and_total(session, users, world):
     assert table[(D(2026, 11, 1), "李红光")] == {
         "contact_records": 2, "new_customers": 1, "opportunities": 1,
         "opportunity_amount": Decimal("1000.50"), "orders": 1, "order_value": Decimal("300.00"),
-        "to_closed": 1}
+        "to_opportunity": 1, "to_closed": 1}
     # admin created the shared C and made D (for mgr) at creation: no stage move
     assert table[(D(2026, 11, 1), "管理员")] == {"new_customers": 2}
+    # rep's order moved shared C (operated by nobody) to closed: the move is rep's
     assert table[(D(2026, 11, 1), "罗文冲")] == {
         "opportunities": 1, "opportunity_amount": Decimal("5000.00"), "orders": 1,
-        "order_value": Decimal("800.00")}
-    # the team counts shared C's move to closed, which no agent operates
+        "order_value": Decimal("800.00"), "to_closed": 1}
     assert table[(D(2026, 11, 1), None)] == {
         "contact_records": 3, "new_customers": 3, "opportunities": 2,
         "opportunity_amount": Decimal("6000.50"), "orders": 2, "order_value": Decimal("1100.00"),
-        "to_closed": 2}
+        "to_opportunity": 1, "to_closed": 2}
     assert table[(None, None)] == {
         "contact_records": 4, "new_customers": 4, "opportunities": 2,
         "opportunity_amount": Decimal("6000.50"), "orders": 2, "order_value": Decimal("1100.00"),
-        "to_closed": 2}
+        "to_opportunity": 1, "to_closed": 2}
     year = report(session, resolve_scope(session, mgr, f"user:{tm2.id}"), "year",
                   D(2026, 1, 1), D(2026, 12, 31))
     assert [(r.bucket, r.user_id, only(r)) for r in year] == [
@@ -136,8 +139,8 @@ def test_team_month_report_per_agent_and_total(session, users, world):
         (None, tm2.id, {"contact_records": 2, "new_customers": 1})]
 
 
-def test_stage_moves_follow_the_last_change_and_current_operators(session, users, clock,
-                                                                  make_customer):
+def test_stage_moves_count_every_promotion_for_who_made_it(session, users, clock,
+                                                          make_customer):
     tm, tm2 = users["tm"], users["tm2"]
     clock.set(sh(11, 2, 9))
     up = make_customer("上转", stage="target", owner="tm")
@@ -146,21 +149,23 @@ def test_stage_moves_follow_the_last_change_and_current_operators(session, users
     clock.set(sh(11, 3, 9))
     promote(session, tm, up.id, "potential", clock=clock)
     promote(session, tm, both.id, "opportunity", clock=clock)
-    demote(session, tm, down.id, "target", clock=clock)   # counted too: no change log yet
+    demote(session, tm, down.id, "target", clock=clock)   # a demotion is no conversion
     clock.set(sh(11, 4, 9))
-    promote(session, tm, up.id, "opportunity", clock=clock)  # the last change wins
+    promote(session, tm, up.id, "opportunity", clock=clock)  # Monday's move stays
+    promote(session, tm2, both.id, "closed", clock=clock)
     session.commit()
     mine = report(session, resolve_scope(session, tm, "me"), "day", D(2026, 11, 3),
                   D(2026, 11, 4))
-    assert [only(r) for r in mine] == [{"to_opportunity": 1, "to_target": 1},
+    assert [only(r) for r in mine] == [{"to_potential": 1, "to_opportunity": 1},
                                        {"to_opportunity": 1},
-                                       {"to_opportunity": 2, "to_target": 1}]
+                                       {"to_potential": 1, "to_opportunity": 2}]
     team = report(session, resolve_scope(session, users["mgr"], "team"), "month",
                   D(2026, 11, 1), D(2026, 11, 30))
-    month = [("张军", {"to_opportunity": 1}),
-             ("李红光", {"to_opportunity": 2, "to_target": 1}),
+    month = [("张军", {"to_closed": 1}),             # tm2's own move on the shared-work one
+             ("李红光", {"to_potential": 1, "to_opportunity": 2}),
              ("管理员", {"new_customers": 3}),      # make_customer creates as admin
-             (None, {"new_customers": 3, "to_opportunity": 2, "to_target": 1})]  # "协同" once
+             (None, {"new_customers": 3, "to_potential": 1, "to_opportunity": 2,
+                     "to_closed": 1})]
     assert [(r.user_name, only(r)) for r in team] == month + month
 
 

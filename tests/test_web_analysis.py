@@ -147,11 +147,11 @@ def test_day_report_per_agent(as_user, users, world):
     assert cells == {
         ("2026-11-24", me): {},
         ("2026-11-25", me): {"contact_records": "1"},
-        ("2026-11-26", me): {"contact_records": "1", "to_closed": "1", "opportunities": "1",
-                             "opportunity_amount": "1,000.50", "orders": "1",
+        ("2026-11-26", me): {"contact_records": "1", "to_opportunity": "1", "to_closed": "1",
+                             "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
                              "order_value": "300.00"},
-        ("total", me): {"contact_records": "2", "to_closed": "1", "opportunities": "1",
-                        "opportunity_amount": "1,000.50", "orders": "1",
+        ("total", me): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
+                        "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
                         "order_value": "300.00"}}
     page = tm.get("/review/reports").get_data(as_text=True)   # default: this month by day
     assert 'value="2026-11-01"' in page and 'value="2026-11-26"' in page
@@ -166,20 +166,20 @@ def test_team_week_report(as_user, users, world):
     assert cells == {
         ("2026-11-16", "team"): {},
         ("2026-11-23", tm2): {"contact_records": "1"},
-        ("2026-11-23", tm): {"contact_records": "2", "to_closed": "1", "opportunities": "1",
-                             "opportunity_amount": "1,000.50", "orders": "1",
+        ("2026-11-23", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
+                             "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
                              "order_value": "300.00"},
         ("2026-11-23", admin): {"new_customers": "1"},
-        ("2026-11-23", "team"): {"contact_records": "3", "new_customers": "1", "to_closed": "1",
-                                 "opportunities": "1", "opportunity_amount": "1,000.50",
+        ("2026-11-23", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
+                                 "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
                                  "orders": "1", "order_value": "300.00"},
         ("total", tm2): {"contact_records": "1"},
-        ("total", tm): {"contact_records": "2", "to_closed": "1", "opportunities": "1",
-                        "opportunity_amount": "1,000.50", "orders": "1",
+        ("total", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
+                        "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
                         "order_value": "300.00"},
         ("total", admin): {"new_customers": "1"},
-        ("total", "team"): {"contact_records": "3", "new_customers": "1", "to_closed": "1",
-                            "opportunities": "1", "opportunity_amount": "1,000.50",
+        ("total", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
+                            "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
                             "orders": "1", "order_value": "300.00"}}
     page = mgr.get("/review/reports?period=month&scope=team").get_data(as_text=True)
     assert "团队合计" in page and "2026-11 " not in page and ">2026-11<" in page

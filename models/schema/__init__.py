@@ -1,6 +1,7 @@
 """All tables. Import from here: `from models.schema import Customer`."""
 from .users import Role, User
-from .customers import Customer, CustomerOperator, Contact, ContactRecord, STAGES, OWNERSHIP_MODES
+from .customers import (Customer, CustomerOperator, Contact, ContactRecord, StageHistory, STAGES,
+                        OWNERSHIP_MODES)
 from .sales import Product, Opportunity, OpportunityItem, Order, OrderItem, OrderFollowUp
 from .library import Document, Competitor, ResourceSite, CallScript
 from .config import StageRule, QueryableField, ImportTemplate, AppSetting
@@ -15,5 +16,5 @@ __all__ = [
     "OWNERSHIP_MODES", "Product", "Opportunity", "OpportunityItem", "Order", "OrderItem",
     "OrderFollowUp", "Document", "Competitor", "ResourceSite", "CallScript", "StageRule",
     "QueryableField", "ImportTemplate", "AppSetting", "OperatorHistory", "ClaimLog", "Event",
-    "ImportJob",
+    "ImportJob", "StageHistory",
 ]

@@ -121,3 +121,26 @@ class ContactRecord(Base):
         Index("ix_contact_records_customer_time", "customer_id", "contacted_at"),
         Index("ix_contact_records_user_time", "user_id", "contacted_at", "customer_id"),
     )
+
+
+class StageHistory(Base):
+    """客户阶段转变记录: one row per change of a customer's stage (None: the archive, no
+    stage). Written only by models.stages; the reports count conversions from it."""
+
+    __tablename__ = "stage_history"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(16))
+    to_stage: Mapped[str | None] = mapped_column(String(16))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    # set for rows added through the ORM, so that a new customer gets its id first
+    customer: Mapped[Customer] = relationship()
+
+    __table_args__ = (
+        Index("ix_stage_history_at", "at"),
+        Index("ix_stage_history_customer_at", "customer_id", "at"),
+    )
