@@ -80,6 +80,7 @@ def _people(customer, sections) -> set:
     for h in sections["history"]:
         ids |= {h.actor_id, *h.from_operators, *h.to_operators}
     ids |= {d.uploaded_by_id for d in sections["documents"]}
+    ids |= {h.actor_id for h in sections["stage_history"]}
     return ids
 
 

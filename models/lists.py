@@ -18,7 +18,7 @@ from .contact_records import _editable_record
 from .dashboard import COLUMNS, PERIODS, cell_customers
 from .errors import InvalidValue
 from .schema import (STAGES, CallScript, Competitor, Contact, ContactRecord, Customer, Document,
-                     OperatorHistory, Opportunity, Order, Product, User)
+                     OperatorHistory, Opportunity, Order, Product, StageHistory, User)
 from .visibility import get_visible_customer, mine_filter, shared_filter, visible_filter
 
 ARCHIVE = "archive"
@@ -231,8 +231,8 @@ def index_in_list(session: Session, user: User, spec: ListSpec, customer_id: int
 # --- A customer's sections (detail and tracking screens) ----------------------------------
 
 def customer_sections(session: Session, user: User, customer_id: int) -> dict:
-    """Contacts, contact records (newest first), opportunities, orders, operator history and
-    documents of a customer the user may open."""
+    """Contacts, contact records (newest first), opportunities, orders, operator history, stage
+    history and documents of a customer the user may open."""
     customer = get_visible_customer(session, user, customer_id)
     cid = customer.id
     return dict(
@@ -249,6 +249,10 @@ def customer_sections(session: Session, user: User, customer_id: int) -> dict:
                                      .where(OperatorHistory.customer_id == cid)
                                      .order_by(OperatorHistory.at.desc(),
                                                OperatorHistory.id.desc()))),
+        stage_history=list(session.scalars(select(StageHistory)
+                                           .where(StageHistory.customer_id == cid)
+                                           .order_by(StageHistory.at.desc(),
+                                                     StageHistory.id.desc()))),
         documents=list(session.scalars(select(Document).where(Document.customer_id == cid)
                                        .order_by(Document.created_at.desc()))),
     )

@@ -274,3 +274,18 @@ def test_the_stage_has_one_writer():
     for rel, logger in BULK_WRITERS.items():
         if logger:
             assert f"{logger}(" in (ROOT / rel).read_text(), rel
+
+
+def test_the_detail_page_shows_the_stage_history(session, users, clock, make_customer, as_user):
+    a = make_customer("甲", stage="target", owner="tm")
+    promote(session, users["mgr"], a.id, "potential", clock=clock)
+    create_opportunity(session, users["tm"], a.id, "CRM", amount=1, clock=clock)
+    session.commit()
+    page = as_user("tm").get(f"/customers/{a.id}").get_data(as_text=True)
+    section = page.split('id="stage-history"')[1].split("</section>")[0]
+    assert "阶段转变记录" in section
+    rows = [row for row in section.split("<tr>")[2:]]
+    assert len(rows) == 3                                  # newest first
+    assert "自动规则" in rows[0] and "潜在客户" in rows[0] and "商机客户" in rows[0]
+    assert users["mgr"].full_name in rows[1] and "上转" in rows[1]
+    assert "目标客户" in rows[2] and users["admin"].full_name in rows[2]
