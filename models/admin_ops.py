@@ -674,7 +674,12 @@ def document_file(data_dir: Path | str, document: Document) -> Path:
 def delete_company_document(session: Session, data_dir: Path | str,
                             document_id: Any) -> Path | None:
     """Delete the row; returns the stored file for the caller to remove after commit."""
-    document = get_company_document(session, document_id)
+    return delete_document_row(session, data_dir, get_company_document(session, document_id))
+
+
+def delete_document_row(session: Session, data_dir: Path | str, document: Document) -> Path | None:
+    """Delete a document's row (company or customer); returns its stored file, if any, for
+    the caller to remove once the transaction is committed."""
     try:
         path = document_file(data_dir, document)
     except NotFound:

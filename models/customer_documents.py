@@ -10,7 +10,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .admin_ops import document_file, store_document
+from .admin_ops import delete_document_row, document_file, store_document
 from .clock import SYSTEM_CLOCK
 from .errors import NotFound, NotYours, PermissionDenied, SharedEditForbidden
 from .schema import Document, User
@@ -65,13 +65,7 @@ def delete_customer_document(session: Session, actor: User, data_dir: Path | str
     document = get_customer_document(session, actor, customer_id, document_id)
     if not may_delete_document(actor, document):
         raise PermissionDenied()
-    try:
-        path = document_file(data_dir, document)
-    except NotFound:
-        path = None
-    session.delete(document)
-    session.flush()
-    return path
+    return delete_document_row(session, data_dir, document)
 
 
 def stored_files(session: Session, data_dir: Path | str, customer_id: int) -> list[Path]:
