@@ -376,7 +376,9 @@ class AMIClient:
         deadline = time.monotonic() + self.reconnect_wait
         while True:
             with self._cv:
-                while self._state != CONNECTED:
+                # A connection killed by the reader is dead before the reader (holding no lock in
+                # between) marks the state DISCONNECTED: wait for its notify, do not spin.
+                while self._state != CONNECTED or not self._conn.alive:
                     if self._state == CLOSED:
                         raise AMIClosed(f"client closed; {action} (ActionID {action_id}) was not sent")
                     remaining = deadline - time.monotonic()
@@ -393,7 +395,8 @@ class AMIClient:
                 self._pending[action_id] = pending
             with conn.send_lock:
                 if not conn.alive:
-                    # The drop was noticed before we wrote a byte: safe to wait and try again.
+                    # The drop was noticed before we wrote a byte: safe to wait and try again
+                    # (the wait loop above then sees the dead connection and blocks).
                     with self._cv:
                         self._pending.pop(action_id, None)
                     continue
