@@ -4,7 +4,8 @@ report; and the web collection page (网上收集).
 A job runs in a thread of the web process, which may stop or restart under it. So the upload
 is kept as DATA_DIR/imports/job-<id>.xlsx until the job ends, and each view of the imports
 page or of a job marks 'interrupted' the jobs whose worker stopped beating (see
-models/importer.py); the job page then offers to resume from the last committed row."""
+models/importer.py); the job page then offers to resume from the last committed row, or to
+abandon the job (the file goes)."""
 from __future__ import annotations
 
 import threading
@@ -125,11 +126,23 @@ def job_resume(job_id: int):
     return redirect(url_for("imports.job", job_id=job_.id))
 
 
+@bp.post("/imports/jobs/<int:job_id>/abandon")
+def job_abandon(job_id: int):
+    """End an interrupted job nobody will resume; its kept upload goes once that is committed."""
+    session = db()
+    job_ = importer.abandon_job(session, current_user(), job_id, clock=clock())
+    session.commit()
+    _job_path(job_.id).unlink(missing_ok=True)
+    flash(_("The import was abandoned."), "success")
+    return redirect(url_for("imports.job", job_id=job_.id))
+
+
 def _status_label(status: str) -> str:
     return {"queued": _("Waiting"), "validating": _("Checking the rows"),
             "importing": _("Importing"), "done": _("Finished"),
             "rejected": _("Nothing imported: rows were rejected"),
-            "failed": _("Failed"), "interrupted": _("Interrupted")}.get(status, status)
+            "failed": _("Failed"), "interrupted": _("Interrupted"),
+            "abandoned": _("Abandoned (not resumed)")}.get(status, status)
 
 
 def _job_json(job) -> dict:

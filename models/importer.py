@@ -41,7 +41,9 @@ never silently lost, and is resumed rather than restarted:
 - The uploaded file stays on disk until the job ends (admin/imports.py). Were it lost, the
   resume ends the job 'failed' saying how many rows got in. An unexpected error after rows
   were written leaves the job 'interrupted' (resumable) rather than 'failed'. The rows are
-  read with the template as it is when the job resumes."""
+  read with the template as it is when the job resumes.
+- An interrupted job nobody will resume can be ended instead (`abandon_job`: 'abandoned',
+  and the file goes)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -79,7 +81,7 @@ BATCH = 1000               # names / phones looked up per query
 WRITE_BATCH = 5000         # rows per bulk insert, progress update and commit
 EXTRA_COLUMNS = 30          # columns read past the template's, to spot stray data
 SQLITE_PAUSE_SECONDS = 0.02
-FINISHED = ("done", "rejected", "failed")
+FINISHED = ("done", "rejected", "failed", "abandoned")
 RUNNING = ("queued", "validating", "importing")   # and 'interrupted': its worker is gone
 STALE_SECONDS = 120        # a running job without a heartbeat for this long has lost its worker
 DUPLICATE_KEYS = ("import.duplicate_in_database", "import.duplicate_in_file")
@@ -202,6 +204,28 @@ def notice_interrupted(session: Session, jobs, clock=SYSTEM_CLOCK) -> bool:
     return marked
 
 
+def abandon_job(session: Session, actor: User, job_id, *, clock=SYSTEM_CLOCK) -> ImportJob:
+    """End an interrupted job that will not be resumed: 'abandoned', saying who ended it and
+    how many rows got in (the caller commits, then removes the kept upload). Whoever may
+    resume it may abandon it. Clearing `worker` keeps a worker that was only slow from taking
+    the job back: its next commit finds the token gone and rolls its batch back."""
+    job = get_job(session, actor, job_id, with_report=False)
+    if job.status != "interrupted":
+        raise ImportRefused("import_job.not_abandonable")
+    error = {"key": "import_job.abandoned",
+             "params": {"by": actor.full_name, "imported": job.imported}}
+    values = dict(status="abandoned", worker=None, finished_at=clock.now(),
+                  error=json.dumps(error, ensure_ascii=False)[:500])
+    table = ImportJob.__table__
+    result = session.execute(update(table).where(table.c.id == job.id,
+                                                 table.c.status == "interrupted").values(values))
+    if result.rowcount != 1:  # resumed meanwhile, or its worker came back
+        raise ImportRefused("import_job.not_abandonable")
+    for name, value in values.items():
+        set_committed_value(job, name, value)
+    return job
+
+
 def resume_job(session: Session, actor: User, job_id, *, file_kept: bool,
                clock=SYSTEM_CLOCK) -> ImportJob:
     """Queue an interrupted job again (the caller commits and starts `run_job`). Without its
@@ -228,11 +252,12 @@ def resume_job(session: Session, actor: User, job_id, *, file_kept: bool,
 
 def progress_percent(job: ImportJob) -> int:
     """Validation fills the first half of the bar, writing the second."""
-    if job.status in FINISHED:
+    stopped = job.status in ("interrupted", "abandoned")   # the bar stays where it stopped
+    if job.status in FINISHED and not stopped:
         return 100
-    if job.status == "validating" or (job.status == "interrupted" and not job.resume_row):
+    if job.status == "validating" or (stopped and not job.resume_row):
         return min(50, job.processed_rows * 50 // job.total_rows) if job.total_rows else 0
-    if job.status in ("importing", "interrupted"):
+    if job.status == "importing" or stopped:
         todo = job.total_rows - job.rejected - job.duplicates
         return 50 + (min(50, job.processed_rows * 50 // todo) if todo > 0 else 50)
     return 0

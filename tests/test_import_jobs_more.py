@@ -1,0 +1,148 @@
+"""Follow-ups of the interrupted Excel import (C9): an interrupted job can be abandoned (its
+kept upload goes) (models.importer, admin/imports.py)."""
+from __future__ import annotations
+
+import pytest
+from import_helpers import MAPPING, company_rows, xlsx_bytes
+from test_import_interrupted import (customer_count, hook_after_commit, interrupted_web_job,
+                                     job_file, job_row, new_job)
+from web_helpers import post
+
+from models import import_templates, importer
+from models.schema import ImportJob
+
+
+@pytest.fixture
+def template(session, users, clock):
+    made = import_templates.save_template(session, users["tm"], None, name="标准模板",
+                                          mapping=MAPPING, header_rows=1, clock=clock)
+    session.commit()
+    return made.id
+
+
+def json_of(client, job_id: int) -> dict:
+    return client.get(f"/imports/jobs/{job_id}", headers={"Accept": "application/json"}).get_json()
+
+
+def flashed(client, response) -> str:
+    return client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+# ------------------------------------------------------------------------------------------
+# abandon
+
+def test_an_interrupted_job_can_be_abandoned(app, as_user, Session, session, users, clock,
+                                             template, monkeypatch):
+    job_id = interrupted_web_job(app, Session, session, users, clock, template, monkeypatch)
+    path = job_file(app, job_id)
+    client = as_user("tm")
+    status = f"/imports/jobs/{job_id}"
+    # still running as far as anyone knows: nothing to abandon, the file stays
+    refused = post(client, status + "/abandon", {"next": status + "/view"})
+    assert "该导入没有中断,无法放弃" in flashed(client, refused)
+    assert job_row(session, job_id).status == "importing" and path.exists()
+
+    clock.advance(seconds=importer.STALE_SECONDS + 1)
+    before = json_of(client, job_id)
+    assert before["status"] == "interrupted"
+    page = client.get(status + "/view").get_data(as_text=True)
+    assert f'action="/imports/jobs/{job_id}/abandon"' in page and "放弃导入" in page
+
+    for name in ("tm2", "mgr"):                                 # not theirs
+        other = as_user(name)
+        response = post(other, status + "/abandon", {"next": "/imports"})
+        assert "导入任务不存在" in flashed(other, response)
+    assert client.post(status + "/abandon").status_code == 400  # no CSRF token
+    assert job_row(session, job_id).status == "interrupted" and path.exists()
+
+    response = post(client, status + "/abandon")
+    assert response.status_code == 302 and response.headers["Location"] == status + "/view"
+    job = job_row(session, job_id)
+    assert (job.status, job.worker, job.finished_at, job.imported) == (
+        "abandoned", None, clock.now(), 20)
+    assert customer_count(session) == 20                        # what got in stays
+    assert not path.exists()                                    # the kept upload is gone
+    page = client.get(status + "/view").get_data(as_text=True)
+    assert "已放弃该导入。" in page and 'data-status="abandoned">已放弃</strong>' in page
+    assert "导入已由 李红光 放弃:已导入 20 行,其余行未导入" in page
+    assert "job-resume" not in page and "job-abandon" not in page and "data-poll" not in page
+    after = json_of(client, job_id)
+    assert (after["status"], after["finished"]) == ("abandoned", True)
+    assert after["percent"] == before["percent"] < 100          # the bar stays where it stopped
+    assert "<td>已放弃</td>" in client.get("/imports").get_data(as_text=True)
+
+    # ended: neither resumed nor abandoned again, nor ever 'interrupted' again
+    again = post(client, status + "/resume", {"next": status + "/view"})
+    assert "该导入没有中断,无法继续" in flashed(client, again)
+    again = post(client, status + "/abandon", {"next": status + "/view"})
+    assert "该导入没有中断,无法放弃" in flashed(client, again)
+    clock.advance(days=2)
+    assert json_of(client, job_id)["status"] == "abandoned"
+
+    post(client, "/language", {"lang": "en"})
+    page = client.get(status + "/view").get_data(as_text=True)
+    assert "李红光 abandoned the import: 20 rows were imported, the others were not" in page
+    assert "Abandoned (not resumed)" in page
+
+
+def test_an_admin_may_abandon_a_job_whose_file_is_gone(app, as_user, Session, session, users,
+                                                       clock, template, monkeypatch):
+    job_id = interrupted_web_job(app, Session, session, users, clock, template, monkeypatch)
+    job_file(app, job_id).unlink()
+    clock.advance(seconds=importer.STALE_SECONDS + 1)
+    admin = as_user("admin")
+    status = f"/imports/jobs/{job_id}"
+    assert json_of(admin, job_id)["status"] == "interrupted"
+    response = post(admin, status + "/abandon")
+    assert response.status_code == 302
+    assert "导入已由 管理员 放弃:已导入 20 行" in flashed(admin, response)
+    assert job_row(session, job_id).status == "abandoned"
+
+
+def test_abandon_stops_a_worker_that_was_only_slow(Session, session, users, clock, template,
+                                                   tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "WRITE_BATCH", 10)
+    monkeypatch.setattr(importer, "BATCH", 8)
+    path = tmp_path / "job.xlsx"
+    job_id = new_job(session, users, template, clock, path, xlsx_bytes(company_rows(50)))
+
+    def abandon_behind_its_back():
+        clock.advance(seconds=importer.STALE_SECONDS + 1)
+        with Session() as other:
+            assert importer.notice_interrupted(other, [other.get(ImportJob, job_id)], clock)
+            other.commit()
+            importer.abandon_job(other, users["tm"], job_id, clock=clock)
+            other.commit()
+    hook_after_commit(monkeypatch, 2, abandon_behind_its_back)
+    assert importer.run_job(Session, job_id, path, clock) is None   # it stepped back
+    job = job_row(session, job_id)
+    assert (job.status, job.imported) == ("abandoned", 20)
+    assert customer_count(session) == 20                   # its third batch was rolled back
+    assert "已导入 20 行" in importer.error_text(job, "zh_CN")
+    assert importer.run_job(Session, job_id, path, clock) is None   # never runs again
+
+
+def test_the_browser_abandons_after_a_confirmation(app, live_server, browser_page, Session,
+                                                   session, users, clock, template, monkeypatch):
+    from browser import log_in, shot
+
+    job_id = interrupted_web_job(app, Session, session, users, clock, template, monkeypatch)
+    clock.advance(seconds=importer.STALE_SECONDS + 1)
+    page = browser_page
+    log_in(page, live_server, "tm", "pw-tm")
+    page.goto(f"{live_server}/imports/jobs/{job_id}/view")
+    asked = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.click("#job-abandon")
+    assert "尚未导入的行将不再导入" in asked[0]
+    assert page.inner_text("#job-status") == "已中断"               # dismissed: nothing happened
+    assert job_row(session, job_id).status == "interrupted" and job_file(app, job_id).exists()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#job-abandon")
+    page.wait_for_selector("#job-status[data-status=abandoned]")
+    assert page.inner_text("#job-status") == "已放弃"
+    assert "导入已由 李红光 放弃:已导入 20 行" in page.inner_text("#job-error")
+    assert not page.is_visible("#job-resume") and not page.is_visible("#job-abandon")
+    shot(page, "import-abandoned")
+    assert not job_file(app, job_id).exists()
+
