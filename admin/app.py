@@ -62,4 +62,5 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
         app.register_blueprint(module.bp)
     from . import campaigns
     app.register_blueprint(campaigns.bp)
+    imports.notice_at_start(app)  # import jobs whose worker died with an earlier process
     return app

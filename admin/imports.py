@@ -4,10 +4,11 @@ report; and the web collection page (网上收集).
 A job runs in a thread of the web process, which may stop or restart under it. So the upload
 is kept as DATA_DIR/imports/job-<id>.xlsx until the job ends, and each view of the imports
 page or of a job marks 'interrupted' the jobs whose worker stopped beating (see
-models/importer.py); the job page then offers to resume from the last committed row, or to
-abandon the job (the file goes)."""
+models/importer.py), and so does the app once when it starts (`notice_at_start`); the job page
+then offers to resume from the last committed row, or to abandon the job (the file goes)."""
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from pathlib import Path
@@ -30,6 +31,7 @@ from models.schema import STAGES, ImportTemplate, User
 from .context import clock, current_user, db, lang
 from .spreadsheet import export_response
 
+log = logging.getLogger(__name__)
 bp = Blueprint("imports", __name__)
 
 STAGE_CHOICES = (*STAGES, "archive")
@@ -135,6 +137,21 @@ def job_abandon(job_id: int):
     _job_path(job_.id).unlink(missing_ok=True)
     flash(_("The import was abandoned."), "success")
     return redirect(url_for("imports.job", job_id=job_.id))
+
+
+def notice_at_start(app) -> None:
+    """Once when the web app starts: mark 'interrupted' the jobs whose worker died with an
+    earlier process, without waiting for someone to open an imports page. Never stops the
+    start: a database that cannot be reached (or not yet migrated) is logged."""
+    try:
+        with app.extensions["dialfunnel.sessionmaker"]() as session:
+            marked = importer.notice_stale_jobs(session, app.extensions["dialfunnel.clock"])
+            session.commit()
+    except Exception:  # housekeeping must never keep the web from starting
+        log.warning("could not look for interrupted imports at start-up", exc_info=True)
+        return
+    if marked:
+        log.info("%d interrupted import job(s) found at start-up", marked)
 
 
 def _status_label(status: str) -> str:

@@ -43,7 +43,8 @@ never silently lost, and is resumed rather than restarted:
   were written leaves the job 'interrupted' (resumable) rather than 'failed'. The rows are
   read with the template as it is when the job resumes.
 - An interrupted job nobody will resume can be ended instead (`abandon_job`: 'abandoned',
-  and the file goes)."""
+  and the file goes). The web app also looks for interrupted jobs once when it starts
+  (`notice_stale_jobs`), not only when an imports page is viewed."""
 from __future__ import annotations
 
 import datetime as dt
@@ -182,13 +183,13 @@ def worker_gone(job: ImportJob, clock=SYSTEM_CLOCK) -> bool:
     return clock.now() - last > dt.timedelta(seconds=STALE_SECONDS)
 
 
-def notice_interrupted(session: Session, jobs, clock=SYSTEM_CLOCK) -> bool:
-    """Mark 'interrupted' those of `jobs` whose worker is gone. The UPDATE tests the heartbeat
-    again, so a worker that has just committed keeps its job. Returns whether one was marked
-    (the caller commits)."""
+def notice_interrupted(session: Session, jobs, clock=SYSTEM_CLOCK) -> int:
+    """Mark 'interrupted' those of `jobs` whose worker is gone. The UPDATE tests the status and
+    heartbeat again, so a worker that has just committed keeps its job, and of two callers
+    only one marks it. Returns how many this call marked (the caller commits)."""
     table = ImportJob.__table__
     cutoff = clock.now() - dt.timedelta(seconds=STALE_SECONDS)
-    marked = False
+    marked = 0
     for job in jobs:
         if not worker_gone(job, clock):
             continue
@@ -198,10 +199,19 @@ def notice_interrupted(session: Session, jobs, clock=SYSTEM_CLOCK) -> bool:
             .values(status="interrupted"))
         if result.rowcount == 1:
             set_committed_value(job, "status", "interrupted")
-            marked = True
+            marked += 1
         else:  # its worker has just beaten
             session.expire(job, ["status"])
     return marked
+
+
+def notice_stale_jobs(session: Session, clock=SYSTEM_CLOCK) -> int:
+    """Mark 'interrupted' every running job whose worker is gone (the web app calls it when it
+    starts); returns how many (the caller commits). Safe when several processes do it at
+    once: each UPDATE tests the status and heartbeat again, and rows go in id order."""
+    jobs = list(session.scalars(select(ImportJob).options(defer(ImportJob.report))
+                                .where(ImportJob.status.in_(RUNNING)).order_by(ImportJob.id)))
+    return notice_interrupted(session, jobs, clock)
 
 
 def abandon_job(session: Session, actor: User, job_id, *, clock=SYSTEM_CLOCK) -> ImportJob:

@@ -1,14 +1,19 @@
 """Follow-ups of the interrupted Excel import (C9): an interrupted job can be abandoned (its
-kept upload goes) (models.importer, admin/imports.py)."""
+kept upload goes), and the web app looks for interrupted jobs when it starts (models.importer,
+admin/imports.py)."""
 from __future__ import annotations
+
+import logging
+import threading
 
 import pytest
 from import_helpers import MAPPING, company_rows, xlsx_bytes
-from test_import_interrupted import (customer_count, hook_after_commit, interrupted_web_job,
-                                     job_file, job_row, new_job)
+from test_import_interrupted import (Killed, customer_count, hook_after_commit,
+                                     interrupted_web_job, job_file, job_row, kill, new_job)
 from web_helpers import post
 
 from models import import_templates, importer
+from models.db import make_engine, make_sessionmaker
 from models.schema import ImportJob
 
 
@@ -145,4 +150,82 @@ def test_the_browser_abandons_after_a_confirmation(app, live_server, browser_pag
     assert not page.is_visible("#job-resume") and not page.is_visible("#job-abandon")
     shot(page, "import-abandoned")
     assert not job_file(app, job_id).exists()
+
+
+# ------------------------------------------------------------------------------------------
+# the check when the web app starts
+
+def make_app(Session, clock, tmp_path):
+    from admin import create_app
+    from dialfunnel.settings import Settings
+    return create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), Session,
+                      clock=clock, testing=True)
+
+
+def test_the_web_app_notices_stale_jobs_when_it_starts(Session, session, users, clock, template,
+                                                       tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "WRITE_BATCH", 10)
+    dead = new_job(session, users, template, clock, tmp_path / "a.xlsx",
+                   xlsx_bytes(company_rows(40)))
+    with monkeypatch.context() as m:
+        kill(m, "insert_batch", 2, after=True)
+        with pytest.raises(Killed):
+            importer.run_job(Session, dead, tmp_path / "a.xlsx", clock)
+    never_claimed = new_job(session, users, template, clock, tmp_path / "b.xlsx",
+                            xlsx_bytes(company_rows(5, start=100)))
+    done = new_job(session, users, template, clock, tmp_path / "c.xlsx",
+                   xlsx_bytes(company_rows(5, start=200)))
+    assert importer.run_job(Session, done, tmp_path / "c.xlsx", clock) == "done"
+    clock.advance(seconds=importer.STALE_SECONDS + 1)
+    recent = new_job(session, users, template, clock, tmp_path / "d.xlsx",
+                     xlsx_bytes(company_rows(5, start=300)))
+    session.rollback()
+
+    make_app(Session, clock, tmp_path / "web")
+    assert [job_row(session, j).status for j in (dead, never_claimed, done, recent)] == [
+        "interrupted", "interrupted", "done", "queued"]
+    assert job_row(session, dead).imported == 10
+
+
+def test_processes_starting_at_once_mark_each_job_once(Session, session, users, clock, template,
+                                                       tmp_path):
+    jobs = [new_job(session, users, template, clock, tmp_path / f"{n}.xlsx",
+                    xlsx_bytes(company_rows(3, start=10 * n))) for n in range(3)]
+    clock.advance(seconds=importer.STALE_SECONDS + 1)
+    session.rollback()
+    start = threading.Barrier(4)
+    marked, errors = [], []
+
+    def web_process_starts():
+        try:
+            with Session() as own:
+                start.wait(10)
+                marked.append(importer.notice_stale_jobs(own, clock))
+                own.commit()
+        except Exception as exc:  # reported below, with the thread's error
+            errors.append(exc)
+    threads = [threading.Thread(target=web_process_starts) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and len(marked) == 4
+    assert sum(marked) == len(jobs)
+    assert {job_row(session, j).status for j in jobs} == {"interrupted"}
+
+
+@pytest.mark.parametrize("url", ["sqlite:///{tmp}/no-such-folder/x.db",   # cannot be opened
+                                 "sqlite:///{tmp}/empty.db",                # not migrated
+                                 "postgresql+psycopg://nobody@127.0.0.1:1/none"],  # refused
+                         ids=["unreachable sqlite", "no tables", "unreachable postgresql"])
+def test_the_app_starts_when_the_database_cannot_be_used(tmp_path, clock, caplog, url):
+    engine = make_engine(url.format(tmp=tmp_path))
+    try:
+        with caplog.at_level(logging.WARNING, logger="admin.imports"):
+            app = make_app(make_sessionmaker(engine), clock, tmp_path / "web")
+    finally:
+        engine.dispose()
+    assert "imports.job_abandon" in app.view_functions
+    assert [r.getMessage() for r in caplog.records if r.name == "admin.imports"] == [
+        "could not look for interrupted imports at start-up"]
 
