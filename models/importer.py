@@ -44,7 +44,11 @@ never silently lost, and is resumed rather than restarted:
   read with the template as it is when the job resumes.
 - An interrupted job nobody will resume can be ended instead (`abandon_job`: 'abandoned',
   and the file goes). The web app also looks for interrupted jobs once when it starts
-  (`notice_stale_jobs`), not only when an imports page is viewed."""
+  (`notice_stale_jobs`), not only when an imports page is viewed.
+
+The operators are checked again by the rule (models.ownership.check_new_customer) when a run
+is about to write, new or resumed: one deactivated since the job was queued (or since it was
+interrupted) ends it 'failed' with nothing (more) written."""
 from __future__ import annotations
 
 import datetime as dt
@@ -123,18 +127,26 @@ def check_options(session: Session, actor: User, *, template_id, stage, operator
             operator_ids = [int(operator)]
         except ValueError:  # nothing chosen, or not a user id: refused as no operator
             operator_ids = []
+    stage, operator_ids = _rule(session, actor, stage or "", ownership, operator_ids,
+                                inactive=ImportRefused("import.operator_required"))
+    return dict(template=template, stage=stage, ownership=ownership, operator_ids=operator_ids)
+
+
+def _rule(session: Session, actor: User, stage, ownership: str, operator_ids: list[int], *,
+          inactive: ImportRefused) -> tuple[str | None, list[int]]:
+    """models.ownership.check_new_customer, its refusals told in the import's words
+    (`inactive`: an operator who is not an active user)."""
     try:
-        stage, operator_ids = check_new_customer(session, actor, stage=stage or "",
-                                                 ownership=ownership, operator_ids=operator_ids)
+        return check_new_customer(session, actor, stage=stage, ownership=ownership,
+                                  operator_ids=operator_ids)
     except PermissionDenied:
         raise ImportRefused("import.operator_not_allowed") from None
-    except NotFound:  # not an active user
-        raise ImportRefused("import.operator_required") from None
+    except NotFound:
+        raise inactive from None
     except InvalidValue as exc:
         if exc.key in IMPORT_KEYS:
             raise ImportRefused(IMPORT_KEYS[exc.key]) from None
         raise
-    return dict(template=template, stage=stage, ownership=ownership, operator_ids=operator_ids)
 
 
 def create_job(session: Session, actor: User, *, template: ImportTemplate, filename: str,
@@ -497,6 +509,7 @@ class ImportRun:
                 self.set_status("rejected")      # nothing is written
                 job.report = self.problems
             else:
+                self.check_operators()
                 self.set_status("importing")
                 job.processed_rows = len(self.imported_before)
                 job.report = list(self.problems)  # the rows not to write, should it be resumed
@@ -510,6 +523,16 @@ class ImportRun:
 
     def set_status(self, status: str) -> None:
         self.phase = self.job.status = status
+
+    def check_operators(self) -> None:
+        """The rule again, just before writing (an operator may have been deactivated since the
+        job was queued, or since it was interrupted): refused, the job fails, writing nothing."""
+        job = self.job
+        inactive = ImportRefused("import_job.operator_inactive", imported=job.imported)
+        if self.actor is None and job.ownership != "shared":  # its user is gone (not done today)
+            raise inactive
+        _rule(self.session, self.actor, job.stage, job.ownership, list(job.operator_ids or []),
+              inactive=inactive)
 
     def commit(self) -> None:
         """Commit, with the worker's sign of life: the heartbeat, and the status (taking back a

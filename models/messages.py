@@ -143,13 +143,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "be resumed. {imported} rows were imported; upload the file "
                                 "again with “allow duplicate names” ticked and the rows already "
                                 "imported are skipped as duplicates"),
-    # an interrupted job abandoned
+    # an interrupted job abandoned, operators checked again when the rows are written
     "import_job.not_abandonable": ("该导入没有中断,无法放弃",
                                    "This import is not interrupted: it cannot be abandoned"),
     "import_job.abandoned": ("导入已由 {by} 放弃:已导入 {imported} 行,其余行未导入;"
                              "上传的文件已从服务器删除",
                              "{by} abandoned the import: {imported} rows were imported, the "
                              "others were not; the uploaded file was deleted from the server"),
+    "import_job.operator_inactive": ("所选操作人已不是在职用户,导入已停止:已导入 {imported} 行,"
+                                     "其余行未导入",
+                                     "The chosen operator is no longer an active user: the "
+                                     "import stopped. {imported} rows were imported, the others "
+                                     "were not"),
     # dialing: campaigns, do-not-call list, holidays, dial attempts (models/campaigns.py,
     # dnc.py, holidays.py, dialing.py)
     "campaign.not_found": ("外呼活动不存在", "No such campaign"),

@@ -1,6 +1,6 @@
 """Follow-ups of the interrupted Excel import (C9): an interrupted job can be abandoned (its
-kept upload goes), and the web app looks for interrupted jobs when it starts (models.importer,
-admin/imports.py)."""
+kept upload goes), the web app looks for interrupted jobs when it starts, and the operators
+are checked again by the rule when a job writes (models.importer, admin/imports.py)."""
 from __future__ import annotations
 
 import logging
@@ -8,13 +8,16 @@ import threading
 
 import pytest
 from import_helpers import MAPPING, company_rows, xlsx_bytes
+from sqlalchemy import select, update
 from test_import_interrupted import (Killed, customer_count, hook_after_commit,
-                                     interrupted_web_job, job_file, job_row, kill, new_job)
+                                     interrupt_and_resume, interrupted_web_job, job_file, job_row,
+                                     kill, new_job)
 from web_helpers import post
 
 from models import import_templates, importer
 from models.db import make_engine, make_sessionmaker
-from models.schema import ImportJob
+from models.import_messages import ImportRefused, render
+from models.schema import ImportJob, Role, User
 
 
 @pytest.fixture
@@ -228,4 +231,98 @@ def test_the_app_starts_when_the_database_cannot_be_used(tmp_path, clock, caplog
     assert "imports.job_abandon" in app.view_functions
     assert [r.getMessage() for r in caplog.records if r.name == "admin.imports"] == [
         "could not look for interrupted imports at start-up"]
+
+
+# ------------------------------------------------------------------------------------------
+# the operators checked again when the rows are written
+
+def deactivate(session, user) -> None:
+    session.execute(update(User).where(User.id == user.id).values(active=False))
+    session.commit()
+
+
+def job_for(session, users, template, clock, path, *, actor, operator, rows=30) -> int:
+    options = importer.check_options(session, users[actor], template_id=template,
+                                     stage="reserve", operator=str(users[operator].id))
+    job = importer.create_job(session, users[actor], filename="名单.xlsx",
+                              allow_duplicates=False, import_valid_rows=False, clock=clock,
+                              **options)
+    session.commit()
+    path.write_bytes(xlsx_bytes(company_rows(rows)))
+    return job.id
+
+
+@pytest.mark.parametrize("actor", ["mgr", "tm"])
+def test_an_operator_deactivated_after_queueing_fails_the_job(Session, session, users, clock,
+                                                              template, tmp_path, actor):
+    path = tmp_path / "job.xlsx"
+    job_id = job_for(session, users, template, clock, path, actor=actor, operator="tm")
+    deactivate(session, users["tm"])
+    assert importer.run_job(Session, job_id, path, clock) == "failed"
+    job = job_row(session, job_id)
+    assert (job.status, job.imported, job.finished_at) == ("failed", 0, clock.now())
+    assert customer_count(session) == 0                             # nothing written
+    assert importer.error_text(job, "zh_CN") == render("import_job.operator_inactive",
+                                                       imported=0)
+    assert "所选操作人已不是在职用户" in importer.error_text(job, "zh_CN")
+    assert "no longer an active user" in importer.error_text(job, "en")
+
+
+def test_the_job_page_says_why_it_failed(app, as_user, Session, session, users, clock, template,
+                                         tmp_path):
+    path = tmp_path / "job.xlsx"
+    job_id = job_for(session, users, template, clock, path, actor="mgr", operator="tm")
+    deactivate(session, users["tm"])
+    assert importer.run_job(Session, job_id, path, clock) == "failed"
+    page = as_user("mgr").get(f"/imports/jobs/{job_id}/view").get_data(as_text=True)
+    assert "所选操作人已不是在职用户,导入已停止:已导入 0 行" in page and "失败" in page
+
+
+def test_a_shared_job_and_an_active_operator_are_not_refused(Session, session, users, clock,
+                                                             template, tmp_path):
+    """The check refuses only what the rule refuses."""
+    path = tmp_path / "job.xlsx"
+    job_id = job_for(session, users, template, clock, path, actor="mgr", operator="rep")
+    shared = importer.create_job(
+        session, users["tm"], filename="共享.xlsx", allow_duplicates=False,
+        import_valid_rows=False, clock=clock,
+        **importer.check_options(session, users["tm"], template_id=template, stage="reserve",
+                                 operator="shared"))
+    session.commit()
+    (tmp_path / "shared.xlsx").write_bytes(xlsx_bytes(company_rows(5, start=500)))
+    deactivate(session, users["tm"])               # neither the operator of the first job
+    assert importer.run_job(Session, job_id, path, clock) == "done"
+    assert importer.run_job(Session, shared.id, tmp_path / "shared.xlsx", clock) == "done"
+    assert customer_count(session) == 35
+
+
+def test_a_resumed_job_checks_the_operators_again(Session, session, users, clock, template,
+                                                  tmp_path, monkeypatch):
+    monkeypatch.setattr(importer, "WRITE_BATCH", 10)
+    path = tmp_path / "job.xlsx"
+    job_id = job_for(session, users, template, clock, path, actor="mgr", operator="tm", rows=40)
+    with monkeypatch.context() as m:
+        kill(m, "insert_batch", 3, after=True)
+        with pytest.raises(Killed):
+            importer.run_job(Session, job_id, path, clock)
+    interrupt_and_resume(session, users, job_id, clock, actor="mgr")
+    deactivate(session, users["tm"])
+    assert importer.run_job(Session, job_id, path, clock) == "failed"
+    job = job_row(session, job_id)
+    assert (job.status, job.imported, customer_count(session)) == ("failed", 20, 20)
+    assert "已导入 20 行,其余行未导入" in importer.error_text(job, "zh_CN")
+
+
+def test_a_manager_demoted_after_queueing_may_no_longer_import_for_others(
+        Session, session, users, clock, template, tmp_path):
+    path = tmp_path / "job.xlsx"
+    job_id = job_for(session, users, template, clock, path, actor="mgr", operator="tm")
+    role = session.scalar(select(Role.id).where(Role.code == "telemarketer"))
+    session.execute(update(User).where(User.id == users["mgr"].id).values(role_id=role))
+    session.commit()
+    assert importer.run_job(Session, job_id, path, clock) == "failed"
+    job = job_row(session, job_id)
+    assert importer.error_text(job, "zh_CN") == ImportRefused(
+        "import.operator_not_allowed").message("zh_CN")
+    assert customer_count(session) == 0
 
