@@ -10,13 +10,6 @@
     });
   }
 
-  // Forms that ask first (delete a contact record...).
-  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
-    form.addEventListener("submit", function (e) {
-      if (!window.confirm(form.dataset.confirm)) { e.preventDefault(); }
-    });
-  });
-
   // Print view.
   var printNow = document.getElementById("print-now");
   if (printNow) { printNow.addEventListener("click", function () { window.print(); }); }

@@ -1,9 +1,5 @@
-// Administration pages: confirm before destructive buttons, check upload size before sending.
+// Administration pages: check upload size before sending (confirm.js asks before destructive buttons).
 (function () {
-  document.addEventListener("click", function (e) {
-    var button = e.target.closest("[data-confirm]");
-    if (button && !window.confirm(button.dataset.confirm)) { e.preventDefault(); }
-  });
   document.addEventListener("change", function (e) {
     var input = e.target;
     if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) { return; }
