@@ -112,3 +112,13 @@ def zip_bomb(unpacked_mb: int = 210) -> bytes:
             for _ in range(unpacked_mb):
                 member.write(block)
     return out.getvalue()
+
+
+def make_template(session, user, clock, name: str = "标准模板"):
+    """An import template of MAPPING with one header row, committed."""
+    from models import import_templates
+
+    made = import_templates.save_template(session, user, None, name=name, mapping=MAPPING,
+                                          header_rows=1, clock=clock)
+    session.commit()
+    return made

@@ -12,11 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from import_helpers import MAPPING, company_rows, xlsx_bytes
+from import_helpers import company_rows, make_template, xlsx_bytes
 from sqlalchemy import func, select
 from web_helpers import post
 
-from models import import_templates, importer
+from models import importer
 from models.db import begin_read
 from models.import_messages import ImportNotFound, ImportRefused
 from models.schema import Customer, CustomerOperator, ImportJob, OperatorHistory
@@ -30,10 +30,7 @@ class Killed(BaseException):
 
 @pytest.fixture
 def template(session, users, clock):
-    made = import_templates.save_template(session, users["tm"], None, name="标准模板",
-                                          mapping=MAPPING, header_rows=1, clock=clock)
-    session.commit()
-    return made.id
+    return make_template(session, users["tm"], clock).id
 
 
 @pytest.fixture

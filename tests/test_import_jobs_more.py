@@ -7,14 +7,14 @@ import logging
 import threading
 
 import pytest
-from import_helpers import MAPPING, company_rows, xlsx_bytes
+from import_helpers import company_rows, make_template, xlsx_bytes
 from sqlalchemy import select, update
 from test_import_interrupted import (Killed, customer_count, hook_after_commit,
                                      interrupt_and_resume, interrupted_web_job, job_file, job_row,
                                      kill, new_job)
 from web_helpers import post
 
-from models import import_templates, importer
+from models import importer
 from models.db import make_engine, make_sessionmaker
 from models.import_messages import ImportRefused, render
 from models.schema import ImportJob, Role, User
@@ -22,10 +22,7 @@ from models.schema import ImportJob, Role, User
 
 @pytest.fixture
 def template(session, users, clock):
-    made = import_templates.save_template(session, users["tm"], None, name="标准模板",
-                                          mapping=MAPPING, header_rows=1, clock=clock)
-    session.commit()
-    return made.id
+    return make_template(session, users["tm"], clock).id
 
 
 def json_of(client, job_id: int) -> dict:

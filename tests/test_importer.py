@@ -6,7 +6,7 @@ import io
 import zipfile
 
 import pytest
-from import_helpers import (HEADER, MAPPING, company_rows, inline_row, random_bytes, raw_xlsx,
+from import_helpers import (HEADER, MAPPING, company_rows, inline_row, make_template, random_bytes, raw_xlsx,
                             xlsx_bytes, zip_bomb, zip_bytes)
 from sqlalchemy import func, select
 
@@ -18,10 +18,7 @@ from models.schema import Customer, CustomerOperator, ImportJob, OperatorHistory
 
 @pytest.fixture
 def template(session, users, clock):
-    made = import_templates.save_template(session, users["tm"], None, name="标准模板",
-                                          mapping=MAPPING, header_rows=1, clock=clock)
-    session.commit()
-    return made
+    return make_template(session, users["tm"], clock)
 
 
 @pytest.fixture

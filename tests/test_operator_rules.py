@@ -5,10 +5,10 @@ models.ownership.check_new_customer."""
 from __future__ import annotations
 
 import pytest
-from import_helpers import HEADER, MAPPING, xlsx_bytes
+from import_helpers import HEADER, make_template, xlsx_bytes
 from sqlalchemy import func, select
 
-from models import import_templates, importer
+from models import importer
 from models.customers import create_customer
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.ownership import check_new_customer
@@ -53,10 +53,7 @@ def people(session, users, clock):
 
 @pytest.fixture
 def template(session, users, clock):
-    made = import_templates.save_template(session, users["tm"], None, name="规则模板",
-                                          mapping=MAPPING, header_rows=1, clock=clock)
-    session.commit()
-    return made
+    return make_template(session, users["tm"], clock, name="规则模板")
 
 
 def refusal(exc: DomainError) -> str:
