@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
+from .db import expire_loaded
 from .errors import DomainError, NotFound, PermissionDenied
 from .popups import create_pop_event, with_campaign
 from .schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
@@ -103,9 +104,7 @@ def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, st
                     .execution_options(synchronize_session=False))
     session.add(AgentStateLog(user_id=user_id, campaign_id=campaign_id, state=state,
                               reason=reason, started_at=now))
-    loaded = session.identity_map.get(session.identity_key(AgentState, (user_id,)))
-    if loaded is not None:
-        session.expire(loaded)
+    expire_loaded(session, AgentState, user_id)
     session.flush()
     return True
 

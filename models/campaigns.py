@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
+from .db import expire_loaded
 from .company import company_tz
 from .dnc import not_blocked
 from .errors import InvalidValue, NotFound, PermissionDenied
@@ -561,8 +562,6 @@ def finish_if_done(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) ->
                                          literal("dnc", String)),
                                         else_=literal("dead", String)))
                     .execution_options(synchronize_session=False))
-    loaded = session.identity_map.get(session.identity_key(Campaign, (campaign_id,)))
-    if loaded is not None:
-        session.expire(loaded)
+    expire_loaded(session, Campaign, campaign_id)
     session.flush()
     return True

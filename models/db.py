@@ -108,6 +108,14 @@ def begin_immediate(dbapi_conn, timeout: float) -> None:
         cur.close()
 
 
+def expire_loaded(session: Session, model, key) -> None:
+    """After an UPDATE run without the ORM: the session's copy of that row, if it holds one,
+    is read again on next use."""
+    loaded = session.identity_map.get(session.identity_key(model, (key,)))
+    if loaded is not None:
+        session.expire(loaded)
+
+
 def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 

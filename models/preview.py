@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from .agent_states import HELD_UNDIALLED, Current, _move, current, on_team
 from .campaigns import in_schedule
 from .clock import SYSTEM_CLOCK
+from .db import expire_loaded
 from .dialing import pick_leads, within_calling_hours
 from .dnc import is_blocked
 from .errors import DomainError, NotFound, PermissionDenied
@@ -167,9 +168,7 @@ def release(session: Session, attempt_id: int, due_at: dt.datetime) -> bool:
             .values(status="queued", attempts=CampaignLead.attempts - 1, last_attempt_at=last,
                     next_attempt_at=due_at)
             .execution_options(synchronize_session=False))
-        lead = session.identity_map.get(session.identity_key(CampaignLead, (lead_id,)))
-        if lead is not None:
-            session.expire(lead)
+        expire_loaded(session, CampaignLead, lead_id)
     session.flush()
     return True
 
