@@ -1101,3 +1101,51 @@ def test_dialplan_readme_describes_every_file():
     assert "#include" in readme and "Vagrantfile" in readme
     for handler in PLANNED_HANDLERS:
         assert handler in readme
+
+
+# -- prompts the dialplan plays ------------------------------------------------------------
+
+def played_prompts(plan) -> set[str]:
+    """Every sound the dialplan's Playback() can name, as `<dir>/<id>`: ${DF_PROMPTS} is
+    the value dialfunnel-config sets, ${DF_MESSAGE} each literal the dialplan assigns it
+    (a campaign's own message comes from the campaign form, which offers existing prompts)."""
+    literal = {}
+    for ctx in plan.values():
+        for steps in ctx.extensions.values():
+            for step in steps:
+                match = re.fullmatch(r"(DF_\w+)=([A-Za-z0-9_/-]*)", step.args) if step.app == "Set" else None
+                if match:
+                    literal.setdefault(match.group(1), set()).add(match.group(2))
+    sounds = set()
+    for ctx in plan.values():
+        for steps in ctx.extensions.values():
+            for step in steps:
+                if step.app != "Playback":
+                    continue
+                names = {top_split(step.args, ",")[0]}
+                for var, values in literal.items():
+                    ref = "${%s}" % var
+                    names = {n.replace(ref, v) for n in names for v in values} if any(
+                        ref in n for n in names) else names
+                unresolved = [n for n in names if "${" in n]
+                assert not unresolved, f"line {step.number}: cannot resolve {unresolved}"
+                sounds |= names
+    return sounds
+
+
+def test_every_prompt_the_dialplan_plays_is_generated(plan):
+    """`dialfunnel prompts generate` speaks every id of ivr_flows/prompts.yaml into its
+    sound_dir (test_prompts.py), so each sound the dialplan plays must be one of them:
+    a missing one is silence for the customer (the abandon message was)."""
+    import yaml
+
+    from ivr_flows.flows import DEFAULT_DIR, PROMPTS_FILE, prompt_texts
+
+    texts, _voice = prompt_texts()
+    sound_dir = yaml.safe_load((DEFAULT_DIR / PROMPTS_FILE).read_text(encoding="utf-8"))["sound_dir"]
+    sounds = played_prompts(plan)
+    assert f"{sound_dir}/abandon" in sounds
+    for sound in sorted(sounds):
+        folder, _, prompt_id = sound.rpartition("/")
+        assert folder == sound_dir, f"{sound}: not under the prompts' sound_dir {sound_dir}"
+        assert prompt_id in texts, f"the dialplan plays {sound}, which prompts.yaml lacks"
