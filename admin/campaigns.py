@@ -122,7 +122,7 @@ def _form_values(campaign: Campaign | None) -> dict:
     if campaign is None:
         values = dict(rules.DEFAULTS, retry_rules=rules.clean_retry_rules(None), agent_ids=[])
     else:
-        values = {f: getattr(campaign, f) for f in rules.DEFAULTS}
+        values = {f: getattr(campaign, f) for f in ("name", *rules.DEFAULTS)}
         values["agent_ids"] = rules.team_ids(db(), campaign.id)
     for field in ("schedule_start_at", "schedule_end_at"):
         values[field] = local_dt(values[field], "%Y-%m-%dT%H:%M") if values[field] else ""

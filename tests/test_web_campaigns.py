@@ -72,6 +72,7 @@ def test_a_manager_creates_and_edits_a_campaign(as_user, session, users, clock):
     # The edit form shows what is stored, in company time.
     page = text(mgr.get(f"/campaigns/{c.id}/edit"))
     assert 'value="2026-12-01T09:00"' in page and 'value="+862162345678"' in page
+    assert re.search(r'<input[^>]*name="name"[^>]*value="双十一外呼"', page), "the name is shown"
     data = form_data(name="双十一外呼(二)", skip_holidays="", retry_busy_delay="20",
                      filter_query=json.dumps({"field": "city", "op": "eq", "value": "上海"}))
     data["agent_ids"] = [str(users["tm2"].id)]
