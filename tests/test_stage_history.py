@@ -284,6 +284,7 @@ def test_the_detail_page_shows_the_stage_history(session, users, clock, make_cus
     page = as_user("tm").get(f"/customers/{a.id}").get_data(as_text=True)
     section = page.split('id="stage-history"')[1].split("</section>")[0]
     assert "阶段转变记录" in section
+    assert "<th>原阶段</th><th>新阶段</th>" in section and "原操作人" not in section
     rows = [row for row in section.split("<tr>")[2:]]
     assert len(rows) == 3                                  # newest first
     assert "自动规则" in rows[0] and "潜在客户" in rows[0] and "商机客户" in rows[0]
