@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import User
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static", "bootstrap.static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static", "bootstrap.static", "home.favicon"}
 
 
 def db():

@@ -1,7 +1,7 @@
 """Home: the sales main line grid (C5)."""
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request, send_from_directory
 
 from models.dashboard import COLUMNS, PERIODS, dashboard_counts
 from models.schema import STAGES
@@ -20,3 +20,10 @@ def index():
     # The seed's order of work: by value, closed first.
     return render_template("home.html", grid=grid, stages=list(reversed(STAGES)),
                            columns=COLUMNS, period=period, periods=PERIODS)
+
+
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links; the same file as the link."""
+    return send_from_directory(current_app.static_folder, "favicon.ico",
+                               mimetype="image/vnd.microsoft.icon", max_age=86400)

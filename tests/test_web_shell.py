@@ -73,3 +73,12 @@ def test_reminder_reaches_only_its_agent_stream(as_user, session, users, clock, 
 def app_unauthenticated_stream_refused(app):
     response = app.test_client().get("/events/stream", headers={"Accept": "application/json"})
     return response.status_code == 401
+
+
+def test_the_favicon_is_served_without_login_and_linked_from_every_page(app, as_user):
+    client = app.test_client()
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/vnd.microsoft.icon"
+    assert icon.data[:4] == b"\x00\x00\x01\x00"   # an ICO file's header
+    for page in (client.get("/login"), as_user("tm").get("/")):
+        assert '<link rel="icon" href="/static/favicon.ico">' in page.get_data(as_text=True)
