@@ -11,7 +11,7 @@ from models.contact_records import add_contact_record
 from models.sales import add_order_follow_up, create_opportunity, create_order
 
 SECRET = "保密客户甲乙丙有限公司"
-PUBLIC = {"auth.login", "auth.set_language", "static", "bootstrap.static"}
+PUBLIC = {"auth.login", "auth.set_language", "static", "bootstrap.static", "home.favicon"}
 OPEN_TO_ALL_IN_MANAGE = {"manage.my_scripts", "manage.my_scripts_new", "manage.my_scripts_edit",
                          "manage.my_scripts_delete", "manage.document_download"}
 
