@@ -52,11 +52,7 @@ class CampaignInvalid(InvalidValue):
 
     def message(self, lang: str = "zh_CN") -> str:
         from .messages import render
-        params = dict(self.params)
-        if "field" in params:
-            zh, en = FIELD_NAMES.get(params["field"], (params["field"], params["field"]))
-            params["field"] = en if lang.startswith("en") else zh
-        return render(self.key, lang, **params)
+        return render(self.key, lang, names=FIELD_NAMES, **self.params)
 
 
 MIN_RING_TIMEOUT_S = 15

@@ -2,16 +2,7 @@
 from __future__ import annotations
 
 from .errors import InvalidValue, NotFound
-from .fields import FIELD_LABELS
-from .messages import render as render_core
-
-
-def render(key: str, lang: str = "zh_CN", **params) -> str:
-    """The text of `key` in `lang`; a `field` parameter is shown as the field's label."""
-    if params.get("field") in FIELD_LABELS:
-        zh, en = FIELD_LABELS[params["field"]]
-        params = {**params, "field": en if lang.startswith("en") else zh}
-    return render_core(key, lang, **params)
+from .messages import render
 
 
 class _ImportText:

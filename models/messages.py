@@ -1,6 +1,8 @@
 """Texts for every refusal key, in Simplified Chinese and English."""
 from __future__ import annotations
 
+import re
+
 MESSAGES: dict[str, tuple[str, str]] = {
     "error": ("操作失败", "The operation failed"),
     "not_found": ("记录不存在", "Not found"),
@@ -215,9 +217,52 @@ MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 
-def render(key: str, lang: str = "zh_CN", **params) -> str:
+# What a refusal's `field` names when it is not a customer field (models.fields.FIELD_LABELS):
+# the inputs of pages and forms, as a person calls them. A refusal never shows a raw name.
+PARAM_NAMES: dict[str, tuple[str, str]] = {
+    "period": ("统计周期", "period"), "to": ("结束日期", "end date"), "at": ("时间", "time"),
+    "scope": ("统计范围", "scope"), "preset": ("预设查询", "preset"),
+    "column": ("列", "column"), "action": ("操作", "action"), "ids": ("所选客户", "selection"),
+    "variant": ("列表", "list"), "method": ("联系方式", "contact method"),
+    "direction": ("呼叫方向", "call direction"), "number": ("编号", "number"),
+    "opportunity_id": ("商机", "opportunity"), "password": ("密码", "password"),
+    "uniqueid": ("通话编号", "call id"), "agent_ids": ("坐席", "agents"),
+}
+# The query builder's operators (models.query.OPERATORS), for refusals that name one.
+OPERATOR_NAMES: dict[str, tuple[str, str]] = {
+    "contains": ("包含", "contains"), "not_contains": ("不包含", "does not contain"),
+    "eq": ("等于", "equals"), "ne": ("不等于", "is not"), "ge": ("大于或等于", "at least"),
+    "le": ("小于或等于", "at most"), "lt": ("小于", "less than"),
+    "is_empty": ("为空", "is empty"), "is_not_empty": ("不为空", "is not empty"),
+}
+
+
+_RAW_NAME = re.compile(r"[a-z][a-z0-9_]*", re.ASCII)
+
+
+def field_name(name: str, lang: str = "zh_CN", names: dict | None = None) -> str:
+    """A field or input as a person calls it: from `names` (an area's own labels), the
+    customer fields or PARAM_NAMES. Text that is not a raw name (already a label, a column
+    header the user typed) is kept; an unknown raw name is quoted, never shown bare."""
+    from .fields import FIELD_LABELS
+    if not _RAW_NAME.fullmatch(name):
+        return name
+    pair = (names or {}).get(name) or FIELD_LABELS.get(name) or PARAM_NAMES.get(name)
+    if pair is None:
+        return f"'{name}'" if lang.startswith("en") else f"“{name}”"
+    return pair[1] if lang.startswith("en") else pair[0]
+
+
+def render(key: str, lang: str = "zh_CN", *, names: dict | None = None, **params) -> str:
+    """The text of `key` in `lang`; a `field` is named as a person calls it (field_name), an
+    `op` by its words."""
     zh, en = MESSAGES.get(key, MESSAGES["error"])
     template = en if lang.startswith("en") else zh
+    if isinstance(params.get("field"), str):
+        params["field"] = field_name(params["field"], lang, names)
+    if isinstance(params.get("op"), str) and params["op"] in OPERATOR_NAMES:
+        pair = OPERATOR_NAMES[params["op"]]
+        params["op"] = pair[1] if lang.startswith("en") else pair[0]
     try:
         return template.format(**params)
     except (KeyError, IndexError):
