@@ -36,7 +36,8 @@ def metric_labels() -> dict[str, str]:
     return {"contact_records": _("Contact records"), "new_customers": _("New customers"),
             **moves, "opportunities": _("Opportunities"),
             "opportunity_amount": _("Opportunity amount"), "orders": _("Orders"),
-            "order_value": _("Order value")}
+            "order_value": _("Order value"), "calls_made": _("Calls made"),
+            "calls_answered": _("Calls answered"), "talk_seconds": _("Talk time")}
 
 
 def period_choice_label(period: str) -> str:
@@ -108,7 +109,7 @@ def review():
         "analysis/review.html", tab="review", scope=scope, scope_label=_scope_label(scope),
         scope_choices=_scope_choices(viewer), preset=preset, presets=REVIEW_PRESETS,
         start=start, end=end, counts=counts, lists=lists, limit=LIST_LIMIT, money=money,
-        when=lambda m: _when(m, company_tz(session)), method_label=method_label)
+        duration=duration, when=lambda m: _when(m, company_tz(session)), method_label=method_label)
 
 
 @bp.route("/review/charts", endpoint="charts")
@@ -171,8 +172,16 @@ def reports():
         cell=_cell, agent=_agent, can_export=viewer.role.can_export)
 
 
+def duration(seconds: int) -> str:
+    """Talk time as H:MM:SS."""
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
 def _cell(row, metric: str) -> str:
     value = row.values[metric]
+    if metric == "talk_seconds":
+        return duration(value)
     return money(value) if metric in ("opportunity_amount", "order_value") else str(value)
 
 

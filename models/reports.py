@@ -12,7 +12,12 @@ them); a move with no actor counts for the customer's current operators. Creatio
 and demotions are not conversions. The team total counts each move once, shared customers'
 too. Rows backfilled when the table was created (kind 'backfill': a customer's stage at that
 time) count as before it existed: a customer whose stage changed after its creation counts,
-under that stage, for its operators."""
+under that stage, for its operators.
+
+Calls are the dial attempts an agent had (models.dialing): the campaign calls put through to
+them and the preview calls they dialled, counted on the day they were dialled; answered when
+the customer answered (an answering machine is not), talk time from answer to hang-up. An
+agent's calls from the phone come with the call log (issue 13)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +31,8 @@ from sqlalchemy.orm import Session
 
 from .company import company_tz, day_bounds
 from .errors import InvalidValue, NotFound, PermissionDenied
-from .schema import (STAGES, ContactRecord, Customer, CustomerOperator, Opportunity, Order,
-                     StageHistory, User)
+from .schema import (STAGES, ContactRecord, Customer, CustomerOperator, DialAttempt,
+                     Opportunity, Order, StageHistory, User)
 from .visibility import visible_filter
 
 PERIODS = ("day", "week", "month", "year")
@@ -35,9 +40,10 @@ REVIEW_PRESETS = ("today", "week", "month")
 MAX_BUCKETS = {"day": 400, "week": 260, "month": 120, "year": 20}
 CHART_FIELDS = ("source", "industry", "city")
 STAGE_MOVE_STAGES = ("target", "potential", "opportunity", "closed")
+CALL_METRICS = ("calls_made", "calls_answered", "talk_seconds")
 METRICS = ("contact_records", "new_customers",
            *(f"to_{stage}" for stage in STAGE_MOVE_STAGES),
-           "opportunities", "opportunity_amount", "orders", "order_value")
+           "opportunities", "opportunity_amount", "orders", "order_value", *CALL_METRICS)
 AMOUNT_METRICS = ("opportunity_amount", "order_value")
 CENT = Decimal("0.01")
 ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]+")
@@ -268,7 +274,11 @@ def review_counts(session: Session, scope: Scope, start: dt.date, end: dt.date) 
         select(func.count(), func.coalesce(func.sum(Order.amount), 0)).where(
             Order.ordered_on >= start, Order.ordered_on <= end,
             *_where(_of_scope(Order.seller_id, scope)))).one()
+    calls = session.execute(select(*_call_aggregates()).where(
+        DialAttempt.started_at >= lo, DialAttempt.started_at < hi,
+        *_where(_of_scope(DialAttempt.agent_id, scope), DialAttempt.agent_id.is_not(None)))).one()
     return dict(
+        **dict(zip(CALL_METRICS, _call_values(calls))),
         new_customers=count(Customer, Customer.created_at, Customer.created_by_id),
         contact_records=count(ContactRecord, ContactRecord.contacted_at, ContactRecord.user_id),
         opportunities=opp_count, opportunity_amount=_money(opp_amount),
@@ -437,6 +447,13 @@ def report(session: Session, scope: Scope, period: str, start: dt.date,
         add(_as_date(day), uid, "orders", count)
         add(_as_date(day), uid, "order_value", amount)
 
+    for day, uid, *calls in _by_company_day(
+            session, DialAttempt.started_at, start, end, keys=(DialAttempt.agent_id,),
+            aggregates=_call_aggregates(),
+            where=_where(_of_scope(DialAttempt.agent_id, scope), DialAttempt.agent_id.is_not(None))):
+        for metric, value in zip(CALL_METRICS, _call_values(calls)):
+            add(day, uid, metric, value)
+
     moves = StageHistory.__table__.join(Customer.__table__,
                                         Customer.id == StageHistory.customer_id)
     for day, uid, stage, count in _by_company_day(        # moves made by a user
@@ -460,6 +477,19 @@ def report(session: Session, scope: Scope, period: str, start: dt.date,
             moves = team_moves.setdefault(bucket_start(day, period), {})
             moves[f"to_{stage}"] = moves.get(f"to_{stage}", 0) + count
     return _assemble(session, scope, period, start, end, cells, team_moves)
+
+
+def _call_aggregates() -> tuple:
+    """count, answered, talk seconds of dial attempts (see the module's docstring)."""
+    answered = and_(DialAttempt.answered_at.is_not(None),
+                    or_(DialAttempt.outcome.is_(None), DialAttempt.outcome != "machine"))
+    return (func.count(), func.coalesce(func.sum(case((answered, 1), else_=0)), 0),
+            func.coalesce(func.sum(DialAttempt.talk_seconds), 0))
+
+
+def _call_values(row) -> tuple[int, int, int]:
+    made, answered, talk = row
+    return int(made or 0), int(answered or 0), int(round(float(talk or 0)))
 
 
 def _stage_rank(column):

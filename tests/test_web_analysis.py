@@ -13,6 +13,7 @@ from web_helpers import post
 from models.contact_records import add_contact_record
 from models.customers import create_customer
 from models.sales import create_opportunity, create_order
+from test_agent_states import make_attempt, make_campaign
 
 SH = ZoneInfo("Asia/Shanghai")
 ROW = re.compile(r'<tr class="[^"]*" data-bucket="([^"]+)" data-user="([^"]+)">(.*?)</tr>', re.S)
@@ -27,8 +28,13 @@ def sh(month, day, hour, minute=0):
 def report_cells(response):
     assert response.status_code == 200, response.get_data(as_text=True)[:3000]
     html = response.get_data(as_text=True)
-    return {(bucket, user): {m: v for m, v in CELL.findall(body) if v not in ("0", "0.00")}
+    return {(bucket, user): {m: v for m, v in CELL.findall(body)
+                             if v not in ("0", "0.00", "0:00:00")}
             for bucket, user, body in ROW.findall(html)}
+
+
+def calls(made, answered, talk):
+    return {"calls_made": str(made), "calls_answered": str(answered), "talk_seconds": talk}
 
 
 def review_counts(response):
@@ -57,6 +63,14 @@ def world(session, users, clock, make_customer):
     clock.set(sh(11, 26, 9, 30))
     create_order(session, tm, a.id, [dict(product_name="座席", quantity=2, unit_price="150")],
                  clock=clock)
+    campaign = make_campaign(session, clock, [tm, tm2])
+    for when, agent, outcome, talk in (
+            (sh(11, 25, 14), tm, "answered", 30.0), (sh(11, 26, 9, 40), tm, "answered", 65.0),
+            (sh(11, 26, 9, 45), tm, "noanswer", 0.0), (sh(11, 26, 9, 50), tm, "machine", 0.0),
+            (sh(11, 26, 9, 55), tm2, "answered", 10.0), (sh(11, 26, 9, 56), None, "busy", 0.0)):
+        answered = when + dt.timedelta(seconds=8) if outcome in ("answered", "machine") else None
+        make_attempt(session, clock, campaign, customer=a, started=when, outcome=outcome, talk=talk,
+                     agent=agent, ended=True, answered_at=answered)
     clock.set(sh(11, 26, 10))
     c = make_customer("丙共享", stage="target", owner=None, city="上海", industry="软件")
     session.commit()
@@ -70,9 +84,9 @@ def test_work_review_today_and_periods(as_user, users, world):
     assert "工作回顾" in page and "今天" in page and "开始日期" in page and "结束日期" in page
     assert review_counts(response) == {
         "new_customers": "0", "contact_records": "1", "opportunities": "1", "orders": "1",
-        "calls_made": "—", "calls_answered": "—", "talk_time": "—"}
+        "calls_made": "3", "calls_answered": "1", "talk_time": "0:01:05"}
     assert "金额 1,000.50" in page and "金额 300.00" in page
-    assert "接入电话系统后统计" in page
+    assert "接入电话系统" not in page and "客户（而非答录机）接听的算作接通" in page
     assert "凌晨联系" in page and "晚上联系" not in page and "乙的记录" not in page
     assert "SO20261126-0001" in page and "CRM 项目" in page
     week = tm.get("/review?preset=week")
@@ -83,7 +97,7 @@ def test_work_review_today_and_periods(as_user, users, world):
     custom = tm.get("/review?from=2026-11-25&to=2026-11-25")
     assert review_counts(custom) == {
         "new_customers": "0", "contact_records": "1", "opportunities": "0", "orders": "0",
-        "calls_made": "—", "calls_answered": "—", "talk_time": "—"}
+        "calls_made": "1", "calls_answered": "1", "talk_time": "0:00:30"}
     assert "乙秘密" not in month.get_data(as_text=True)
 
 
@@ -146,13 +160,13 @@ def test_day_report_per_agent(as_user, users, world):
     me = str(users["tm"].id)
     assert cells == {
         ("2026-11-24", me): {},
-        ("2026-11-25", me): {"contact_records": "1"},
+        ("2026-11-25", me): {"contact_records": "1", **calls(1, 1, "0:00:30")},
         ("2026-11-26", me): {"contact_records": "1", "to_opportunity": "1", "to_closed": "1",
                              "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                             "order_value": "300.00"},
+                             "order_value": "300.00", **calls(3, 1, "0:01:05")},
         ("total", me): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                         "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                        "order_value": "300.00"}}
+                        "order_value": "300.00", **calls(4, 2, "0:01:35")}}
     page = tm.get("/review/reports").get_data(as_text=True)   # default: this month by day
     assert 'value="2026-11-01"' in page and 'value="2026-11-26"' in page
     assert "乙" not in page
@@ -165,22 +179,22 @@ def test_team_week_report(as_user, users, world):
     tm, tm2, admin = (str(users[n].id) for n in ("tm", "tm2", "admin"))
     assert cells == {
         ("2026-11-16", "team"): {},
-        ("2026-11-23", tm2): {"contact_records": "1"},
+        ("2026-11-23", tm2): {"contact_records": "1", **calls(1, 1, "0:00:10")},
         ("2026-11-23", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                              "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                             "order_value": "300.00"},
+                             "order_value": "300.00", **calls(4, 2, "0:01:35")},
         ("2026-11-23", admin): {"new_customers": "1"},
         ("2026-11-23", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
                                  "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
-                                 "orders": "1", "order_value": "300.00"},
-        ("total", tm2): {"contact_records": "1"},
+                                 "orders": "1", "order_value": "300.00", **calls(5, 3, "0:01:45")},
+        ("total", tm2): {"contact_records": "1", **calls(1, 1, "0:00:10")},
         ("total", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                         "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                        "order_value": "300.00"},
+                        "order_value": "300.00", **calls(4, 2, "0:01:35")},
         ("total", admin): {"new_customers": "1"},
         ("total", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
                             "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
-                            "orders": "1", "order_value": "300.00"}}
+                            "orders": "1", "order_value": "300.00", **calls(5, 3, "0:01:45")}}
     page = mgr.get("/review/reports?period=month&scope=team").get_data(as_text=True)
     assert "团队合计" in page and "2026-11 " not in page and ">2026-11<" in page
 
@@ -198,7 +212,7 @@ def test_report_export_and_print(as_user, users, world):
     rows = list(load_workbook(io.BytesIO(response.data)).active.values)
     assert rows[0][:4] == ("时段", "业务员", "联系记录", "新建客户")
     assert rows[-1][:4] == ("合计", "团队合计", 3, 3)
-    assert rows[-1][-4:] == (1, 1000.5, 1, 300.0)
+    assert rows[-1][-7:] == (1, 1000.5, 1, 300.0, 5, 3, 105)   # talk time in seconds
     text = mgr.get(f"/review/reports?{args}&scope=user:{users['tm'].id}&export=csv").data
     lines = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
     assert lines[1][:4] == ["2026-11", "李红光", "2", "1"]
