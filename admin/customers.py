@@ -14,6 +14,7 @@ from models.lists import (LIST_STAGES, PRINT_LIMIT, SORT_COLUMNS, ListSpec, allo
                           list_page, list_rows, position_of, user_names, visible_names)
 from models.ownership import claims_left
 from models.schema import STAGES
+from models.search import quick_search as search_customers
 from models.stage_rules import RANK, rule_for
 
 from .context import back, clock, current_user, db, lang, local_path
@@ -77,6 +78,18 @@ def _helpers():
 @bp.route("/customers/" + STAGE_ARG)
 def stage_list(stage):
     return _show(ListSpec.parse(current_user(), stage, request.args))
+
+
+@bp.route("/search")
+def quick_search():
+    """The top bar's search (name, contact person, keyword, any phone format), for every
+    role, within what the user may see."""
+    session, user = db(), current_user()
+    q = (request.args.get("q") or "").strip()[:100]
+    rows, more = search_customers(session, user, q)
+    names = user_names(session, [uid for c in rows for uid in c.operator_ids])
+    session.commit()
+    return render_template("customers/search.html", q=q, rows=rows, more=more, names=names)
 
 
 @bp.route("/customers/cell")

@@ -17,6 +17,7 @@ from .clock import SYSTEM_CLOCK
 from .contact_records import _editable_record
 from .dashboard import COLUMNS, PERIODS, cell_customers
 from .errors import InvalidValue
+from .search import customer_search
 from .schema import (STAGES, CallScript, Competitor, Contact, ContactRecord, Customer, Document,
                      OperatorHistory, Opportunity, Order, Product, StageHistory, User)
 from .visibility import get_visible_customer, mine_filter, shared_filter, visible_filter
@@ -110,8 +111,7 @@ def list_filter(session: Session, user: User, spec: ListSpec, *,
         elif spec.tab == "shared":
             conditions.append(shared_filter())
     if spec.q:
-        conditions.append(or_(Customer.name.contains(spec.q, autoescape=True),
-                              Customer.keyword.contains(spec.q, autoescape=True)))
+        conditions.append(customer_search(spec.q))
     return and_(*conditions)
 
 
