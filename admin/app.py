@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from models.clock import SYSTEM_CLOCK
 
-from . import context, i18n, labels
+from . import context, i18n, labels, paging
 
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
@@ -51,6 +51,7 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
     i18n.init_app(app)
     context.init_app(app)
     labels.init_app(app)
+    paging.init_app(app)
 
     from .auth import bp as auth_bp
     from .events import bp as events_bp

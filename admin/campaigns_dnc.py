@@ -14,14 +14,9 @@ from models.schema import DoNotCall, User
 from .campaigns import _manager, bp
 from .context import clock, current_user, db
 from .customer_forms import local_dt
+from .paging import pages_of
 
-PAGE_SIZE = 50
 MAX_SEARCH = 40
-
-
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(1, int(raw)) if raw.isdigit() and len(raw) < 7 else 1
 
 
 @bp.route("/campaigns/dnc")
@@ -33,14 +28,12 @@ def dnc_list():
     digits = "".join(ch for ch in q if ch.isdigit())
     if digits:
         stmt = stmt.where(DoNotCall.number.contains(digits, autoescape=True))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(_page_number(), pages)
+    page = pages_of(session.scalar(select(func.count()).select_from(stmt.subquery())))
     rows = session.execute(stmt.order_by(DoNotCall.added_at.desc(), DoNotCall.number)
-                           .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+                           .limit(page.per_page).offset(page.offset)).all()
     session.commit()
-    return render_template("campaigns/dnc.html", rows=rows, total=total, page=page, pages=pages,
-                           q=q, local_dt=local_dt)
+    return render_template("campaigns/dnc.html", rows=rows, total=page.total, page=page, q=q,
+                           local_dt=local_dt)
 
 
 @bp.route("/campaigns/dnc/add", methods=["POST"])

@@ -10,14 +10,15 @@ from models.lists import editable_record, records_page, user_names
 from .context import back, clock, current_user, db
 from .customer_forms import guarded, local_dt, parse_local_datetime
 from .customers import bp
+from .paging import page_number, page_size
 
 
 @bp.route("/records")
 def records():
     user = current_user()
     everyone = user.role.can_manage and request.args.get("tab", "all") == "all"
-    page, customer_names = records_page(db(), user, everyone=everyone,
-                                        page=request.args.get("page", 1, type=int))
+    page, customer_names = records_page(db(), user, everyone=everyone, page=page_number(),
+                                        per_page=page_size())
     names = user_names(db(), {r.user_id for r in page.items})
     return render_template("customers/records.html", page=page, customer_names=customer_names,
                            names=names, tab="all" if everyone else "mine")

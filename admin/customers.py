@@ -19,6 +19,7 @@ from models.stage_rules import RANK, rule_for
 
 from .context import back, clock, current_user, db, lang, local_path
 from .customer_forms import HELPERS, local_naive, parse_ids
+from .paging import page_number, page_size
 from .labels import column_label, field_label, mark_label, ownership_label, stage_label
 from .spreadsheet import export_response
 
@@ -40,6 +41,8 @@ def list_url(spec: ListSpec, page: int | None = None, extra: dict | None = None,
     args.pop("list")
     if page and page > 1:
         args["page"] = page
+    if request.args.get("per"):
+        args["per"] = page_size()
     args.update(extra or {})
     endpoint = "customers.cell" if spec.is_cell else "customers.stage_list"
     return url_for(endpoint, stage=spec.stage, **args)
@@ -111,7 +114,7 @@ def _show(spec: ListSpec):
                                rows=rows[:PRINT_LIMIT], truncated=len(rows) > PRINT_LIMIT,
                                names=user_names(session), columns=LIST_COLUMNS,
                                printed=company_today(session, clock().now()))
-    page = list_page(session, user, spec, request.args.get("page", 1, type=int), clock=clock())
+    page = list_page(session, user, spec, page_number(), per_page=page_size(), clock=clock())
     names = user_names(session, [uid for c in page.items for uid in c.operator_ids])
     return render_template(
         "customers/list.html", spec=spec, page=page, names=names, title=list_title(spec),

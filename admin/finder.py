@@ -16,11 +16,11 @@ from models.schema import STAGES
 
 from .context import current_user, db, lang
 from .labels import field_label, mark_label, ownership_label, stage_label
+from .paging import pages_of
 from .spreadsheet import export_response
 
 bp = Blueprint("finder", __name__)
 
-PAGE_SIZE = 50
 PRINT_LIMIT = 2000
 EXPORT_LIMIT = 50000
 EXPORT_FORMATS = ("xlsx", "csv")
@@ -146,7 +146,7 @@ def search():
         return _export(session, stmt, fmt)
 
     tz = company_tz(session)
-    total, rows, page = 0, [], 1
+    total, rows, pager = 0, [], None
     if stmt is not None:
         total = count_of(session, stmt)
         if args.get("print"):
@@ -154,9 +154,8 @@ def search():
             return render_template("finder/print.html", rows=rows, total=total,
                                    columns=COLUMNS, cell=lambda c, col: _cell(c, col, tz),
                                    heading=_heading(preset, tree), limit=PRINT_LIMIT)
-        pages = max(1, -(-total // PAGE_SIZE))
-        page = min(max(_int(args.get("page"), 1), 1), pages)
-        rows = session.scalars(stmt.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).all()
+        pager = pages_of(total)
+        rows = session.scalars(stmt.limit(pager.per_page).offset(pager.offset)).all()
 
     simple = dict(field=args.get("field", fields[0][0] if fields else ""),
                   op=args.get("op", "contains"), value=args.get("value", ""))
@@ -171,7 +170,7 @@ def search():
         operators=operator_labels(), presets=[(p, preset_labels()[p]) for p in PRESETS],
         preset=preset, stage=stage, stages=(*STAGES, "archive"), sort=sort,
         descending=descending, error=error, searched=stmt is not None, rows=rows, total=total,
-        page=page, pages=max(1, -(-total // PAGE_SIZE)), columns=COLUMNS,
+        pages=pager, columns=COLUMNS,
         cell=lambda c, col: _cell(c, col, tz), heading=_heading(preset, tree),
         config=builder_config(fields), url_with=_url_with, sortable=SORTABLE,
         can_export=user.role.can_export), 400 if error else 200
@@ -181,13 +180,6 @@ def _heading(preset, tree) -> str:
     if preset:
         return preset_labels().get(preset, "")
     return describe(tree) if tree is not None else ""
-
-
-def _int(raw, default: int) -> int:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return default
 
 
 def _url_with(**changes) -> str:

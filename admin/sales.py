@@ -26,6 +26,7 @@ from models.visibility import get_visible_customer
 from .customer_forms import parse_date
 from .context import clock, current_user, db
 from .labels import mark_label
+from .paging import page_size
 from .pdf import pdf_response, render_pdf
 from .spreadsheet import export_response
 
@@ -187,7 +188,7 @@ def opportunities():
                  _local(r.opportunity.created_at, tz)) for r in result.rows]
         return export_response(headers, rows, _("Opportunities"), fmt)
     result = list_opportunities(session, user, args["variant"], page=args["page"],
-                                per_page=PER_PAGE, **query)
+                                per_page=page_size(PER_PAGE), **query)
     return render_template("sales/opportunities.html", page=result, args=args,
                            variants=OPPORTUNITY_VARIANTS, counts=opportunity_counts(session, user),
                            sorts=OPPORTUNITY_SORTS)
@@ -299,7 +300,8 @@ def orders():
                  mark_label(r.order.shipping_status), r.seller_name, r.follower_name,
                  _local(r.order.next_callback_at, tz)) for r in result.rows]
         return export_response(headers, rows, _("Orders"), fmt)
-    result = list_orders(session, user, args["variant"], page=args["page"], per_page=PER_PAGE,
+    result = list_orders(session, user, args["variant"], page=args["page"],
+                         per_page=page_size(PER_PAGE),
                          **query)
     return render_template("sales/orders.html", page=result, args=args,
                            variants=order_variants_for(user), counts=order_counts(session, user),

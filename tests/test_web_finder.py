@@ -95,7 +95,10 @@ def test_paging_fifty_per_page(as_user, make_customer):
     second = ids(find(tm, field="city", op="eq", value="杭州", page=2))
     assert first == [c.id for c in made[:50]] and second == [c.id for c in made[50:]]
     last = find(tm, field="city", op="eq", value="杭州", page=9).get_data(as_text=True)
-    assert "第 2 / 2 页" in last and "下一页" in last and "上一页" in last
+    assert 'aria-current="page"><span class="page-link">2<' in last and 'data-page="1"' in last
+    assert "下一页" in last and "上一页" in last and "第 51–55 条" in last
+    twenty = find(tm, field="city", op="eq", value="杭州", per=20, page=3)
+    assert ids(twenty) == [c.id for c in made[40:55]]
 
 
 def test_reserve_presets(as_user, session, users, clock, make_customer):
