@@ -43,10 +43,11 @@ def state_label(state: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     return {"answered": _("Answered"), "abandoned": _("Abandoned"),
-            "machine": _("Answering machine"), "busy": _("Busy"), "noanswer": _("No answer"),
-            "absent": _("Powered off / unreachable"), "unallocated": _("Unallocated number"),
-            "invalid": _("Invalid number"), "congestion": _("Congestion"),
-            "failed": _("Failed")}.get(outcome, outcome)
+            "machine": _("Answering machine"), "busy": _("Busy"), "rejected": _("Call rejected"),
+            "noanswer": _("No answer"), "absent": _("Powered off / unreachable"),
+            "unallocated": _("Unallocated number"), "changed": _("Number changed"),
+            "invalid": _("Invalid number"), "dead": _("Dead number"), "noroute": _("No route"),
+            "congestion": _("Congestion"), "failed": _("Failed")}.get(outcome, outcome)
 
 
 def disposition_label(value: str) -> str:

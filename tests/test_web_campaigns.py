@@ -159,6 +159,8 @@ def test_live_view_and_its_stream(app, as_user, session, users, clock, campaign)
     labels = json.loads(re.search(r'data-labels="([^"]+)"', page).group(1)
                         .replace("&#34;", '"').replace("&amp;", "&"))
     assert labels["states"]["paused"] == "暂停" and labels["outcomes"]["absent"] == "关机 / 无法接通"
+    assert (labels["outcomes"]["rejected"], labels["outcomes"]["changed"]) == ("拒接", "改号")
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in labels["outcomes"].values())
     stream = mgr.get(f"/campaigns/{campaign.id}/live")
     assert stream.mimetype == "text/event-stream"
     events = [json.loads(line[6:]) for line in text(stream).splitlines()
