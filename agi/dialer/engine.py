@@ -41,7 +41,7 @@ CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within t
 PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
 STALE_GRACE_SECONDS = 30.0       # an unanswered line silent this long past its ring timeout is lost
 RECONCILE_MIN_AGE = 5.0
-HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the wait for the far side's cause
+HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
 # What a finished attempt tells the pacer.
@@ -308,8 +308,13 @@ class Dialer:
                 line.cause = cause
             if ours:
                 line.ours_gone = True
-                if line.answered is not None or line.responded:
+            if line.answered is not None:
+                if ours:
                     self._finish(line)
+            elif line.responded and line.ours_gone and line.cause:
+                self._finish(line)
+            # else a failed call whose cause is still to come: with Congestion() our ;1 leg
+            # goes with cause 0 and the ;2 Hangup (34) follows; _sweep_stale ends the wait
         elif name == "OriginateResponse":
             line, _ = self._line_for(msg.get("Uniqueid"))
             if line is None or line.responded:
@@ -321,7 +326,7 @@ class Dialer:
                 line.reason = 0
             if msg.get("Response") == "Success" and line.reason == 4:
                 self._answered(line)
-            elif line.ours_gone:
+            elif line.ours_gone and line.cause:
                 self._finish(line)
             # else: the Hangups (with the far side's cause) are still to come (空号, 错号)
         elif name == "UserEvent" and msg.get("UserEvent") == "DialfunnelAbandon":
@@ -462,7 +467,8 @@ class Dialer:
             self.ami.off("CoreShowChannelsComplete", collect)
 
     def _sweep_stale(self, now: float) -> None:
-        """A failed line whose channel never produced a Hangup is closed after HANGUP_WAIT.
+        """A failed line whose far side's cause never came (no Hangup, or only ours with cause 0)
+        is closed HANGUP_WAIT after its OriginateResponse, with what it has.
         Lines whose OriginateResponse never came (an AMI drop ate it) are settled against
         CoreShowChannels once they are older than the ring timeout plus a grace period."""
         for line in [line for line in self.lines.values() if line.answered is None and line.responded
