@@ -124,6 +124,8 @@ def _form_values(campaign: Campaign | None) -> dict:
         values = dict(rules.DEFAULTS, retry_rules=rules.clean_retry_rules(None), agent_ids=[])
     else:
         values = {f: getattr(campaign, f) for f in rules.DEFAULTS}
+        # the rules in force: a campaign saved before an outcome existed gets its default
+        values["retry_rules"] = {**rules.DEFAULT_RETRY_RULES, **(campaign.retry_rules or {})}
         values["agent_ids"] = rules.team_ids(db(), campaign.id)
     for field in ("schedule_start_at", "schedule_end_at"):
         values[field] = local_dt(values[field], "%Y-%m-%dT%H:%M") if values[field] else ""

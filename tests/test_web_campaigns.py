@@ -280,6 +280,16 @@ def test_pages_in_english(as_user, session, users, campaign):
     assert "Retry rules" in text(mgr.get(f"/campaigns/{campaign.id}/edit"))
 
 
+def test_the_edit_form_shows_the_retry_rules_in_force(as_user, session, campaign):
+    """A campaign saved before the "rejected" outcome existed is retried by its default."""
+    campaign.retry_rules = {"busy": {"delay_min": 15, "max": 2}}
+    session.commit()
+    page = text(as_user("mgr").get(f"/campaigns/{campaign.id}/edit"))
+    assert re.search(r'name="retry_busy_delay" type="number" min="1" value="15"', page)
+    assert re.search(r'name="retry_rejected_delay" type="number" min="1" value="240"', page)
+    assert "拒接" in page and "无路由" in page
+
+
 def test_every_campaign_text_has_a_chinese_translation():
     pattern = re.compile(r"""\b_l?\(\s*(['"])((?:\\.|(?!\1).)+)\1""")
     sources = [*ROOT.glob("admin/campaigns*.py"), *ROOT.glob("admin/templates/campaigns/*.html")]
