@@ -43,10 +43,11 @@ def state_label(state: str) -> str:
 
 def outcome_label(outcome: str) -> str:
     return {"answered": _("Answered"), "abandoned": _("Abandoned"),
-            "machine": _("Answering machine"), "busy": _("Busy"), "noanswer": _("No answer"),
-            "absent": _("Powered off / unreachable"), "unallocated": _("Unallocated number"),
-            "invalid": _("Invalid number"), "congestion": _("Congestion"),
-            "failed": _("Failed")}.get(outcome, outcome)
+            "machine": _("Answering machine"), "busy": _("Busy"), "rejected": _("Call rejected"),
+            "noanswer": _("No answer"), "absent": _("Powered off / unreachable"),
+            "unallocated": _("Unallocated number"), "changed": _("Number changed"),
+            "invalid": _("Invalid number"), "dead": _("Dead number"), "noroute": _("No route"),
+            "congestion": _("Congestion"), "failed": _("Failed")}.get(outcome, outcome)
 
 
 def disposition_label(value: str) -> str:
@@ -123,6 +124,8 @@ def _form_values(campaign: Campaign | None) -> dict:
         values = dict(rules.DEFAULTS, retry_rules=rules.clean_retry_rules(None), agent_ids=[])
     else:
         values = {f: getattr(campaign, f) for f in ("name", *rules.DEFAULTS)}
+        # the rules in force: a campaign saved before an outcome existed gets its default
+        values["retry_rules"] = {**rules.DEFAULT_RETRY_RULES, **(campaign.retry_rules or {})}
         values["agent_ids"] = rules.team_ids(db(), campaign.id)
     for field in ("schedule_start_at", "schedule_end_at"):
         values[field] = local_dt(values[field], "%Y-%m-%dT%H:%M") if values[field] else ""

@@ -28,6 +28,10 @@ class Settings:
     recordings_incoming: str = ""   # where MixMonitor writes; empty: <recordings_dir>/incoming
     dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
     dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
+    # trunk name → the Q.850 causes that mark a number dead for good ("*": any other trunk; none
+    # given: 1, 20, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
+    # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,20,22,28" or just "1,22,28".
+    dead_causes: dict = dataclasses.field(default_factory=dict)
 
     @property
     def db_url(self) -> str:
@@ -59,8 +63,37 @@ def load_settings(env: dict | None = None) -> Settings:
     clean = {}
     for name, value in values.items():
         kind = known[name].type
+        if kind == "dict":
+            clean[name] = parse_dead_causes(value)
+            continue
         try:
             clean[name] = int(value) if kind == "int" else Path(value) if kind == "Path" else str(value)
         except ValueError:
             raise SettingsError(f"setting {name} must be a number, not {value!r}") from None
     return Settings(**clean)
+
+
+def parse_dead_causes(value) -> dict[str, tuple[int, ...]]:
+    """The dead_causes table from TOML ({trunk: [causes]}) or the environment
+    ("trunk=1,22; *=1,20,22,28", a bare list being the "*" entry)."""
+    if isinstance(value, str):
+        table = {}
+        for part in filter(None, (p.strip() for p in value.split(";"))):
+            trunk, sep, causes = part.rpartition("=")
+            table[trunk.strip() if sep else "*"] = causes.replace(",", " ").split()
+        value = table
+    if not isinstance(value, dict):
+        raise SettingsError("setting dead_causes must be a table of trunk name = [causes]")
+    out = {}
+    for trunk, causes in value.items():
+        try:
+            if isinstance(causes, (str, int)) or not all(str(c).strip().isdigit() for c in causes):
+                raise ValueError
+            numbers = tuple(sorted({int(c) for c in causes}))
+        except (TypeError, ValueError):
+            raise SettingsError(f"setting dead_causes: {trunk} needs a list of cause numbers, "
+                                f"not {causes!r}") from None
+        if any(not 1 <= n <= 127 for n in numbers):
+            raise SettingsError(f"setting dead_causes: {trunk}: Q.850 causes are 1 to 127")
+        out[str(trunk)] = numbers
+    return out

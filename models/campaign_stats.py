@@ -9,7 +9,7 @@ Definitions (rates are percentages, None when there is nothing to divide by):
 - talk minutes per agent-hour: talk seconds of the campaign's attempts / hours its agents spent
   logged in (agent_state_log spans in any state but logged_out; an open span counts up to now).
 - calls per hour: attempts started in the last 60 minutes.
-- dead numbers: distinct numbers whose attempt ended unallocated, invalid or absent.
+- dead numbers: distinct numbers whose attempt ended in one of DEAD_OUTCOMES (空号, 改号, 错号, 关机, ...).
 Report days are the company's calendar days (models.company); an agent's span counts on the
 day it started.
 """

@@ -27,29 +27,63 @@ from .schema import Campaign, CampaignLead, Customer, DialAttempt
 from .schema.campaigns import DEAD_OUTCOMES
 
 ANSWERED = 4   # OriginateResponse Reason: AST_CONTROL_ANSWER
-# Q.850 cause of the far side's Hangup (the OtherChannelId leg).
+# Q.850 cause of the far side's Hangup (Asterisk's causes.h) → outcome. Over a SIP trunk the
+# OriginateResponse Reason is 0 for every failure, so this is all there is to go on (measured:
+# 404 → 1, 486 → 17, 408 → 18, 480 → 19, 603 → 21, 410 → 22, 484 → 28, 503 → 34).
+# Causes not listed (16 normal clearing, 31 normal unspecified, ...) leave it to the Reason.
 CAUSE_OUTCOMES = {
-    1: "unallocated",            # 空号
-    17: "busy", 21: "busy",      # user busy; call rejected (declined on the handset)
-    18: "noanswer", 19: "noanswer",
-    20: "absent",                # 关机 / out of coverage
-    28: "invalid",               # 错号
-    34: "congestion", 38: "congestion", 41: "congestion", 42: "congestion", 44: "congestion",
+    1: "unallocated",                    # 空号
+    22: "changed",                       # number changed (410 Gone)
+    28: "invalid",                       # 错号
+    20: "absent",                        # 关机 / out of coverage
+    17: "busy",
+    21: "rejected",                      # declined on the handset (603): retried later
+    18: "noanswer", 19: "noanswer",      # 408; 480 (even with Reason: Q.850;cause=20)
+    2: "noroute", 3: "noroute", 5: "noroute",   # the network cannot reach that number
+    # the network or a switch on the way is out of order or full: retried soon
+    6: "congestion", 27: "congestion", 34: "congestion", 38: "congestion", 41: "congestion",
+    42: "congestion", 44: "congestion", 47: "congestion", 58: "congestion", 102: "congestion",
+    # refused for reasons of the trunk or the protocol, not of the number
+    4: "failed", 29: "failed", 43: "failed", 50: "failed", 52: "failed", 54: "failed",
+    57: "failed", 65: "failed", 66: "failed", 69: "failed", 79: "failed", 81: "failed",
+    88: "failed", 95: "failed", 96: "failed", 97: "failed", 98: "failed", 99: "failed",
+    100: "failed", 101: "failed", 103: "failed", 111: "failed", 127: "failed",
 }
 # OriginateResponse Reason (the last control frame): 1 hung up, 2 ring, 3 ringing when the
 # Timeout expired, 5 busy, 8 congestion; 0 = failed without any of those.
 REASON_OUTCOMES = {1: "noanswer", 2: "noanswer", 3: "noanswer", 5: "busy", 8: "congestion"}
+# Causes that mark a number dead for good unless a trunk says otherwise (settings.dead_causes).
+DEFAULT_DEAD_CAUSES = frozenset({1, 20, 22, 28})
 
 
 def classify(reason: int | None, cause: int | None, *, answered: bool,
-             amd: str | None = None) -> str:
+             amd: str | None = None, dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES) -> str:
     """The outcome of an attempt no agent was connected to. The far side's cause wins over the
-    Reason, which is coarser (0 for 空号, 关机 and 错号 alike)."""
+    Reason, which is coarser (0 for 空号, 关机 and 错号 alike). `dead_causes`: the trunk's
+    causes that mark the number dead; a dead-number cause the trunk does not trust is a
+    "failed" (retried; the cause is kept on the attempt), and any other cause it lists is "dead"."""
     if answered or reason == ANSWERED:
         return "machine" if amd == "machine" else "answered"
-    if cause in CAUSE_OUTCOMES:
-        return CAUSE_OUTCOMES[cause]
-    return REASON_OUTCOMES.get(reason, "failed")
+    outcome = CAUSE_OUTCOMES.get(cause)
+    if cause in dead_causes:
+        return outcome if outcome in DEAD_OUTCOMES else "dead"
+    if outcome in DEAD_OUTCOMES:
+        return "failed"
+    return outcome or REASON_OUTCOMES.get(reason, "failed")
+
+
+def trunk_name(channel: str) -> str:
+    """The endpoint an Originate channel goes out through: ``PJSIP/{number}@dialfunnel-trunk``
+    and ``PJSIP/dialfunnel-trunk/sip:{number}@host`` → ``dialfunnel-trunk``."""
+    first = channel.partition("/")[2].split("/")[0]
+    return first.rpartition("@")[2]
+
+
+def dead_causes_for(table: dict[str, Collection[int]], channel: str) -> frozenset[int]:
+    """The dead-number causes of the trunk of `channel`: its own entry in `table`, else the
+    ``*`` entry, else DEFAULT_DEAD_CAUSES."""
+    causes = table.get(trunk_name(channel), table.get("*", DEFAULT_DEAD_CAUSES))
+    return frozenset(int(c) for c in causes)
 
 
 def within_calling_hours(campaign: Campaign, time_zone: str, now: dt.datetime, *,
@@ -230,9 +264,11 @@ def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> D
 
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
                    cause: int | None = None, amd: str | None = None,
+                   dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
                    clock=SYSTEM_CLOCK) -> DialAttempt:
     """Close an attempt and move its lead on. Idempotent: a closed attempt is returned as it is.
-    Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine")."""
+    Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine").
+    `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify)."""
     attempt = _attempt(session, channel_id)
     if attempt is None:
         raise NotFound("dial.attempt_not_found")
@@ -246,7 +282,8 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         outcome = "answered"
         talk = max(0.0, (now - attempt.connected_at).total_seconds())
     else:
-        outcome = classify(reason, cause, answered=attempt.answered_at is not None, amd=amd)
+        outcome = classify(reason, cause, answered=attempt.answered_at is not None, amd=amd,
+                           dead_causes=dead_causes)
         outcome = "abandoned" if outcome == "answered" else outcome
         talk = 0.0
     closed = session.execute(

@@ -30,7 +30,9 @@ def replay_against_simulator(name: str) -> tuple[bytes, bytes, int]:
     ours = list(iter_messages(joined(session, OURS)))
     expected = transcript_messages(session)
     clock = FakeClock()
-    with AMIServer(clock=clock, channel_seq=first_channel_seq(session), auth_fail_delay=0) as server:
+    scenario = Scenario(congestion_order="transcript")   # ami-a5's order is the default
+    with AMIServer(clock=clock, channel_seq=first_channel_seq(session), scenario=scenario,
+                   auth_fail_delay=0) as server:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
         parser = Parser(expect_banner=True)
         got, count = b"", 0

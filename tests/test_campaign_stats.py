@@ -73,8 +73,9 @@ def test_live_figures(session, scene, users, clock):
     assert stats["campaign"]["name"] == "双十二外呼"
     assert stats["lines_in_flight"] == 2
     assert stats["attempts"] == 16 and stats["completed"] == 14
-    assert stats["outcomes"] == dict(answered=5, abandoned=2, machine=1, busy=1, noanswer=2,
-                                     absent=0, unallocated=2, invalid=1, congestion=0, failed=0)
+    assert stats["outcomes"] == dict(answered=5, abandoned=2, machine=1, busy=1, rejected=0,
+                                     noanswer=2, absent=0, unallocated=2, changed=0, invalid=1,
+                                     dead=0, noroute=0, congestion=0, failed=0)
     assert stats["live_answers"] == 7
     assert stats["answer_rate"] == 50.0
     assert stats["abandon_rate"] == 28.6           # 2 / 7

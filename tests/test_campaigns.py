@@ -32,7 +32,9 @@ def test_defaults(session, users, clock):
     assert (c.max_attempts_24h, c.max_attempts_5min, c.abandon_cooldown_h) == (5, 3, 72)
     assert c.machine_action == "message"
     assert c.retry_rules == {"busy": {"delay_min": 10, "max": 3},
+                             "rejected": {"delay_min": 240, "max": 2},
                              "noanswer": {"delay_min": 60, "max": 3},
+                             "noroute": {"delay_min": 120, "max": 2},
                              "congestion": {"delay_min": 5, "max": 3},
                              "machine": {"delay_min": 120, "max": 2},
                              "failed": {"delay_min": 30, "max": 2}}

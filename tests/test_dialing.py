@@ -1,5 +1,7 @@
 """The dialer's rules (T4): classification, calling hours, the hopper, closing attempts."""
 import datetime as dt
+import gzip
+import json
 import pathlib
 import uuid
 
@@ -71,7 +73,7 @@ def test_classify_recorded_transcripts(path):
     (4, None, True, "unsure", "answered"),
     (5, 17, False, None, "busy"),
     (5, None, False, None, "busy"),
-    (0, 21, False, None, "busy"),
+    (0, 21, False, None, "rejected"),        # 603 Decline: not busy, retried later
     (3, 19, False, None, "noanswer"),
     (3, None, False, None, "noanswer"),
     (0, 18, False, None, "noanswer"),
@@ -89,6 +91,82 @@ def test_classify_recorded_transcripts(path):
 ])
 def test_classify(reason, cause, answered, amd, outcome):
     assert classify(reason, cause, answered=answered, amd=amd) == outcome
+
+
+SIP_OUTCOMES = {"404": "unallocated", "486": "busy", "484": "invalid", "503": "congestion",
+                "603": "rejected", "408": "noanswer", "480": "noanswer", "410": "changed"}
+
+
+def test_classify_the_sip_trunk_as_a_real_asterisk_reported_it():
+    """ami-sip-causes: over PJSIP every failure is Reason 0 and one channel; only the Hangup's
+    Cause (and TechCause, the SIP response) tells them apart."""
+    events = [json.loads(line) for line in
+              gzip.open(FIXTURES / "real-run-2026-12" / "ami-sip-causes.jsonl.gz", "rt")
+              if line.startswith("{")]
+    reasons = {e["Uniqueid"]: int(e["Reason"]) for e in events if e["Event"] == "OriginateResponse"}
+    seen = {}
+    for e in events:
+        if e["Event"] == "Hangup":
+            outcome = classify(reasons[e["Uniqueid"]], int(e["Cause"]), answered=False)
+            seen.setdefault(e["TechCause"], set()).add(outcome)
+    assert set(reasons.values()) == {0}
+    assert seen == {sip: {outcome} for sip, outcome in SIP_OUTCOMES.items()}
+
+
+# Asterisk's causes.h, plus 4, 47 and 79 that carriers send too
+ASTERISK_CAUSES = [1, 2, 3, 4, 5, 6, 7, 8, 14, 16, 17, 18, 19, 20, 21, 22, 23, 26, 27, 28, 29,
+                   30, 31, 34, 38, 41, 42, 43, 44, 47, 50, 52, 54, 57, 58, 65, 66, 69, 79, 81, 88,
+                   95, 96, 97, 98, 99, 100, 101, 102, 103, 111, 127]
+
+
+def test_every_cause_ends_in_an_outcome_that_is_handled():
+    from models.campaigns import DEFAULT_RETRY_RULES, RETRYABLE_OUTCOMES
+    from models.schema.campaigns import DEAD_OUTCOMES, DIAL_OUTCOMES
+    outcomes = {classify(reason, cause, answered=False, dead_causes=dead)
+                for cause in ASTERISK_CAUSES + [0, None] for reason in (0, 1, 3, 5, 8, None)
+                for dead in (dialing.DEFAULT_DEAD_CAUSES, (), (cause,) if cause else ())}
+    assert outcomes <= set(DIAL_OUTCOMES)
+    assert {"dead", "changed", "rejected", "noroute"} <= outcomes
+    for outcome in outcomes - set(DEAD_OUTCOMES):
+        assert outcome in RETRYABLE_OUTCOMES and outcome in DEFAULT_RETRY_RULES, outcome
+
+
+@pytest.mark.parametrize("cause, outcome", [
+    (22, "changed"), (21, "rejected"), (18, "noanswer"), (19, "noanswer"), (20, "absent"),
+    (1, "unallocated"), (28, "invalid"), (2, "noroute"), (3, "noroute"), (27, "congestion"),
+    (38, "congestion"), (41, "congestion"), (42, "congestion"), (44, "congestion"),
+    (47, "congestion"), (127, "failed"), (111, "failed"), (31, "failed"), (99, "failed")])
+def test_classify_causes_over_a_sip_trunk(cause, outcome):
+    assert classify(0, cause, answered=False) == outcome
+
+
+@pytest.mark.parametrize("dead, cause, outcome", [
+    ((22, 28), 1, "failed"),        # this carrier sends 1 for temporary failures
+    ((22, 28), 22, "changed"),
+    ((1, 22, 28), 20, "failed"),    # 关机 is not dead on this trunk
+    ((3,), 3, "dead"),              # no route means a dead number on this trunk
+    ((), 28, "failed"),
+    ((19,), 17, "busy"),
+])
+def test_the_dead_number_rule_is_the_trunks(dead, cause, outcome):
+    assert classify(0, cause, answered=False, dead_causes=frozenset(dead)) == outcome
+
+
+@pytest.mark.parametrize("channel, trunk", [
+    ("PJSIP/{number}@dialfunnel-trunk", "dialfunnel-trunk"),
+    ("PJSIP/dialfunnel-trunk/sip:{number}@10.0.0.1", "dialfunnel-trunk"),
+    ("Local/{number}@out", "out"), ("SIP/carrier-b/{number}", "carrier-b"),
+])
+def test_trunk_name(channel, trunk):
+    assert dialing.trunk_name(channel) == trunk
+
+
+def test_dead_causes_for_a_trunk():
+    table = {"dialfunnel-trunk": (22, 28), "*": (1, 22, 28)}
+    assert dialing.dead_causes_for(table, "PJSIP/{number}@dialfunnel-trunk") == {22, 28}
+    assert dialing.dead_causes_for(table, "PJSIP/{number}@other") == {1, 22, 28}
+    assert dialing.dead_causes_for({}, "PJSIP/{number}@other") == {1, 20, 22, 28}
+    assert dialing.dead_causes_for({"other": ()}, "PJSIP/{number}@other") == set()
 
 
 # ---- hours and holidays --------------------------------------------------------------------------
@@ -520,7 +598,8 @@ def test_answering_machines(session, one_call, clock, fields, retries, delay):
 
 @pytest.mark.parametrize("reason, cause, outcome, delay, retries", [
     (5, 17, "busy", 10, 3), (3, 19, "noanswer", 60, 3), (8, 34, "congestion", 5, 3),
-    (0, None, "failed", 30, 2)])
+    (0, None, "failed", 30, 2), (0, 21, "rejected", 240, 2), (0, 3, "noroute", 120, 2),
+    (0, 41, "congestion", 5, 3)])
 def test_retry_rules(session, one_call, clock, reason, cause, outcome, delay, retries):
     c, customer, attempt = one_call(max_attempts_24h=10)
     for i in range(retries + 1):
@@ -552,7 +631,8 @@ def test_retries_count_per_outcome(session, one_call, clock):
     assert (lead.status, lead.attempts) == ("exhausted", 3)
 
 
-@pytest.mark.parametrize("cause, outcome", [(1, "unallocated"), (28, "invalid"), (20, "absent")])
+@pytest.mark.parametrize("cause, outcome", [(1, "unallocated"), (28, "invalid"), (20, "absent"),
+                                            (22, "changed")])
 def test_dead_numbers_are_marked_and_never_dialled_again(session, running, clock, make_customer,
                                                          cause, outcome):
     customer = make_customer(mobile="13800138000")
@@ -566,6 +646,19 @@ def test_dead_numbers_are_marked_and_never_dialled_again(session, running, clock
     assert lead_of(session, b, customer).status == "dead"     # the other campaign's lead too
     clock.advance(days=3)
     assert pick(session, a, clock) == [] and pick(session, b, clock) == []
+
+
+def test_a_cause_the_trunk_does_not_trust_is_retried(session, running, clock, make_customer):
+    customer = make_customer(mobile="13800138000")
+    c = running()
+    attempt = pick(session, c, clock)[0]
+    done = finish_attempt(session, attempt.channel_id, reason=0, cause=1,
+                          dead_causes=frozenset({22, 28}), clock=clock)
+    session.commit()
+    assert (done.outcome, done.cause) == ("failed", 1)
+    assert session.get(Customer, customer.id).number_status == "unknown"
+    lead = lead_of(session, c, customer)
+    assert (lead.status, lead.next_attempt_at) == ("queued", clock.now() + dt.timedelta(minutes=30))
 
 
 def test_number_put_on_the_list_during_the_call(session, users, one_call, clock):

@@ -32,3 +32,27 @@ def test_bad_settings_are_clear(tmp_path, content, env, message):
 def test_missing_config_file_is_clear(tmp_path):
     with pytest.raises(SettingsError, match="cannot read config file"):
         load_settings({"DIALFUNNEL_CONFIG": str(tmp_path / "nope.toml")})
+
+
+def test_dead_causes_per_trunk_from_the_file_then_the_environment(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[dead_causes]\ndialfunnel-trunk = [22, 28]\n"*" = [1, 20, 22, 28]\n')
+    s = load_settings({"DIALFUNNEL_CONFIG": str(cfg)})
+    assert s.dead_causes == {"dialfunnel-trunk": (22, 28), "*": (1, 20, 22, 28)}
+    s = load_settings({"DIALFUNNEL_CONFIG": str(cfg), "DIALFUNNEL_DEAD_CAUSES": "carrier-b=1, 3; 22,28"})
+    assert s.dead_causes == {"carrier-b": (1, 3), "*": (22, 28)}
+    assert load_settings({}).dead_causes == {}
+
+
+@pytest.mark.parametrize("content, env, message", [
+    ('dead_causes = "x"\n', {}, "needs a list of cause numbers"),
+    ("[dead_causes]\ntrunk = 22\n", {}, "trunk needs a list of cause numbers"),
+    ("[dead_causes]\ntrunk = [1, 200]\n", {}, "causes are 1 to 127"),
+    ("dead_causes = [1]\n", {}, "must be a table"),
+    ("", {"DIALFUNNEL_DEAD_CAUSES": "trunk=1,x"}, "trunk needs a list of cause numbers"),
+])
+def test_bad_dead_causes_are_clear(tmp_path, content, env, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"DIALFUNNEL_CONFIG": str(cfg), **env})

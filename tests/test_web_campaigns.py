@@ -160,6 +160,8 @@ def test_live_view_and_its_stream(app, as_user, session, users, clock, campaign)
     labels = json.loads(re.search(r'data-labels="([^"]+)"', page).group(1)
                         .replace("&#34;", '"').replace("&amp;", "&"))
     assert labels["states"]["paused"] == "暂停" and labels["outcomes"]["absent"] == "关机 / 无法接通"
+    assert (labels["outcomes"]["rejected"], labels["outcomes"]["changed"]) == ("拒接", "改号")
+    assert all(re.search(r"[\u4e00-\u9fff]", name) for name in labels["outcomes"].values())
     stream = mgr.get(f"/campaigns/{campaign.id}/live")
     assert stream.mimetype == "text/event-stream"
     events = [json.loads(line[6:]) for line in text(stream).splitlines()
@@ -277,6 +279,16 @@ def test_pages_in_english(as_user, session, users, campaign):
     assert "Abandon rate, last 24 h" in page and "Lines in use" in page
     assert "Do-not-call list" in text(mgr.get("/campaigns/dnc"))
     assert "Retry rules" in text(mgr.get(f"/campaigns/{campaign.id}/edit"))
+
+
+def test_the_edit_form_shows_the_retry_rules_in_force(as_user, session, campaign):
+    """A campaign saved before the "rejected" outcome existed is retried by its default."""
+    campaign.retry_rules = {"busy": {"delay_min": 15, "max": 2}}
+    session.commit()
+    page = text(as_user("mgr").get(f"/campaigns/{campaign.id}/edit"))
+    assert re.search(r'name="retry_busy_delay" type="number" min="1" value="15"', page)
+    assert re.search(r'name="retry_rejected_delay" type="number" min="1" value="240"', page)
+    assert "拒接" in page and "无路由" in page
 
 
 def test_every_campaign_text_has_a_chinese_translation():

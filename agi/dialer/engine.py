@@ -30,6 +30,7 @@ from agi.dialer import pacing
 from models import agent_states, campaigns, dialing, preview
 from models.clock import SYSTEM_CLOCK
 from models.schema import Campaign, DialAttempt
+from models.schema.campaigns import DEAD_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,14 @@ TICK_SECONDS = 1.0
 CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this; a campaign
                                  # with nothing left to dial is marked finished at that pace too
 PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
-STALE_GRACE_SECONDS = 30.0
+STALE_GRACE_SECONDS = 30.0       # an unanswered line silent this long past its ring timeout is lost
 RECONCILE_MIN_AGE = 5.0
-HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the wait for the far side's cause  # an unanswered line silent this long past its ring timeout is lost
+HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
 # What a finished attempt tells the pacer.
-_PACER_KIND = {"busy": "busy", "noanswer": "noanswer", "congestion": "congestion", "failed": "failed",
-               "unallocated": "dead", "invalid": "dead", "absent": "dead"}
+_PACER_KIND = {"busy": "busy", "rejected": "busy", "noanswer": "noanswer", "congestion": "congestion",
+               "noroute": "failed", "failed": "failed", **{o: "dead" for o in DEAD_OUTCOMES}}
 
 
 def other_channel_id(channel_id: str) -> str:
@@ -89,7 +90,8 @@ class CampaignRun:
 class Dialer:
     def __init__(self, sessionmaker, ami, *, clock=SYSTEM_CLOCK, dialer_id: str | None = None,
                  trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
-                 route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None):
+                 route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None,
+                 dead_causes=dialing.DEFAULT_DEAD_CAUSES):
         self.Session = sessionmaker
         self.ami = ami
         self.clock = clock
@@ -98,6 +100,7 @@ class Dialer:
         self.route_answers = route_answers
         self.pacer_mode = pacer_mode          # None: each campaign's own mode
         self.pacer_options = pacer_options or {}
+        self.dead_causes = dead_causes        # the trunk's dead-number causes (dialing.classify)
         self.lines: dict[str, Line] = {}      # by ChannelId
         self._by_other: dict[str, str] = {}   # OtherChannelId → ChannelId
         self.campaigns: dict[int, CampaignRun] = {}
@@ -305,8 +308,13 @@ class Dialer:
                 line.cause = cause
             if ours:
                 line.ours_gone = True
-                if line.answered is not None or line.responded:
+            if line.answered is not None:
+                if ours:
                     self._finish(line)
+            elif line.responded and line.ours_gone and line.cause:
+                self._finish(line)
+            # else a failed call whose cause is still to come: with Congestion() our ;1 leg
+            # goes with cause 0 and the ;2 Hangup (34) follows; _sweep_stale ends the wait
         elif name == "OriginateResponse":
             line, _ = self._line_for(msg.get("Uniqueid"))
             if line is None or line.responded:
@@ -318,7 +326,7 @@ class Dialer:
                 line.reason = 0
             if msg.get("Response") == "Success" and line.reason == 4:
                 self._answered(line)
-            elif line.ours_gone:
+            elif line.ours_gone and line.cause:
                 self._finish(line)
             # else: the Hangups (with the far side's cause) are still to come (空号, 错号)
         elif name == "UserEvent" and msg.get("UserEvent") == "DialfunnelAbandon":
@@ -378,7 +386,7 @@ class Dialer:
         self._by_other.pop(other_channel_id(line.channel_id), None)
         with self.Session() as s:
             attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
-                                             clock=self.clock)
+                                             dead_causes=self.dead_causes, clock=self.clock)
             outcome, talk = attempt.outcome, attempt.talk_seconds
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)
@@ -459,7 +467,8 @@ class Dialer:
             self.ami.off("CoreShowChannelsComplete", collect)
 
     def _sweep_stale(self, now: float) -> None:
-        """A failed line whose channel never produced a Hangup is closed after HANGUP_WAIT.
+        """A failed line whose far side's cause never came (no Hangup, or only ours with cause 0)
+        is closed HANGUP_WAIT after its OriginateResponse, with what it has.
         Lines whose OriginateResponse never came (an AMI drop ate it) are settled against
         CoreShowChannels once they are older than the ring timeout plus a grace period."""
         for line in [line for line in self.lines.values() if line.answered is None and line.responded

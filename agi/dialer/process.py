@@ -7,6 +7,7 @@ import threading
 
 from agi.ami import AMIClient
 from agi.dialer.engine import Dialer
+from models.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,8 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                     on_connect=lambda _client: holder and holder[0].request_reconcile())
     kwargs = {"clock": clock} if clock is not None else {}
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
-                    route_answers=route_answers, **kwargs)
+                    route_answers=route_answers,
+                    dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs)
     holder.append(dialer)
     dialer.attach()
     ami.connect()

@@ -12,6 +12,11 @@ the far side (Uniqueid = OtherChannelId); ``a1``/``a2`` are the agent's Local pa
 ``dial`` and ``queue`` scripts. Text values may use ``{name}`` fields of the call (see
 ``ami_server.Call.fields``).
 
+A failed Originate of ``PJSIP/<number>@<trunk>`` plays a SIP trunk instead (``sip_script``, from
+real-run-2026-12/ami-sip-causes and ami-a5): one channel ``PJSIP/<trunk>-N`` (Uniqueid = our
+ChannelId, no ;2 half), OriginateResponse Reason 0 for every failure, the cause only in the
+Hangup (with the SIP response as TechCause). Outcomes ``sip-486`` etc. name a SIP response.
+
 Where the sequences are recorded, they are replayed exactly (same order, same headers). Modelled,
 not recorded (keep them plausible, do not rely on their order): ``answer`` with a ring time > 0,
 ``cause-N`` for other causes, and teardown after a Hangup action.
@@ -38,12 +43,17 @@ CAUSE_TEXT = {
     20: "Subscriber absent",
     21: "Call Rejected",
     22: "Number changed",
+    26: "Answered elsewhere",
     27: "Destination out of order",
     28: "Invalid number format",
     31: "Normal, unspecified",
     34: "Circuit/channel congestion",
     38: "Network out of order",
     41: "Temporary failure",
+    42: "Switching equipment congestion",
+    44: "Requested channel not available",
+    102: "Recovery on timer expiry",
+    127: "Interworking, unspecified",
 }
 
 STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "Ringing", 6: "Up", 7: "Busy"}
@@ -68,12 +78,13 @@ Duration = Union[float, tuple[float, float], Callable[[random.Random], float]]
 DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
     "answer": {"setup_time": 0.0, "ring_time": 0.0, "answer_delay": 0.5, "talk_time": 3.0},
     "busy": {"setup_time": 0.0},
-    "congestion": {"setup_time": 0.0},
+    "congestion": {"setup_time": 0.0, "cause_lag": 0.0},   # cause_lag: ;1 Hangup → ;2 Hangup
     "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0},
     "unallocated": {"setup_time": 0.0},
     "absent": {"setup_time": 0.0},
     "invalid": {"setup_time": 0.0},
     "cause": {"setup_time": 0.0},
+    "sip": {"setup_time": 1.0},      # the SIP carrier's final response, 1 s after it rang
     "dial": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
 }
@@ -99,6 +110,10 @@ class Scenario:
     dial_agent: str = "Local/agent@agents"       # what Dial() rings in the "dial" call
     queue: str = "sales"
     queue_member: str = "Local/agent1@agents/n"  # the queue's static member
+    # Congestion(): "late-cause" (ami-a5: OriginateResponse, ;1 Hangup 0, then the ;2 Hangup 34
+    # after cause_lag) or "transcript" (ami-originate-congestion.txt: the ;2 Hangup comes first)
+    congestion_order: str = "late-cause"
+    trunk_context: str = "dialfunnel-inbound"    # the PJSIP trunk endpoint's context
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -108,7 +123,7 @@ class Scenario:
             return self.contexts[context]
         if number in self.numbers:
             return self.numbers[number]
-        if number in OUTCOMES or parse_cause(number) is not None:
+        if number in OUTCOMES or parse_cause(number) is not None or parse_sip(number) is not None:
             return number
         for prefix in sorted(self.prefixes, key=len, reverse=True):
             if number.startswith(prefix):
@@ -117,7 +132,8 @@ class Scenario:
         return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
 
     def durations(self, outcome: str, rng: random.Random) -> dict[str, float]:
-        kind = "cause" if parse_cause(outcome) is not None else outcome
+        kind = "cause" if parse_cause(outcome) is not None else \
+            "sip" if parse_sip(outcome) is not None else outcome
         spec = {**DEFAULT_TIMING.get(kind, {}), **self.timing.get(kind, {})}
         out = {}
         for name in sorted(spec):
@@ -136,6 +152,13 @@ def parse_cause(outcome: str) -> int | None:
     return None
 
 
+def parse_sip(outcome: str) -> int | None:
+    """``sip-486`` → 486 (a SIP carrier answering with that final response)."""
+    if outcome.startswith("sip-") and outcome[4:].isdigit() and int(outcome[4:]) in SIP_RESPONSES:
+        return int(outcome[4:])
+    return None
+
+
 # --- steps ----------------------------------------------------------------------------------
 Step = tuple[str, Any, dict]
 
@@ -149,7 +172,7 @@ def newstate(leg, state, **kw):          return _step("Newstate", leg, state=sta
 def newcallerid(leg, **kw):              return _step("NewCallerid", leg, **kw)
 def newconnectedline(leg, **kw):         return _step("NewConnectedLine", leg, **kw)
 def hangup(leg, cause, **kw):            return _step("Hangup", leg, cause=cause, **kw)
-def hangup_request(leg, cause):          return _step("HangupRequest", leg, cause=cause)
+def hangup_request(leg, cause, **kw):    return _step("HangupRequest", leg, cause=cause, **kw)
 def soft_hangup_request(leg, cause):     return _step("SoftHangupRequest", leg, cause=cause)
 def varset(leg, variable, value, **kw):  return _step("VarSet", leg, variable=variable, value=value, **kw)
 def device(state):                       return _step("DeviceStateChange", None, state=state)
@@ -275,6 +298,23 @@ CONGESTION = PROLOGUE + [
     device("NOT_INUSE"),
 ]
 
+# Congestion() as ami-a5 recorded it: the OriginateResponse before the far side even ran, our
+# ;1 leg gone with cause 0, and only then the ;2 Hangup with the cause.
+CONGESTION_LATE_CAUSE = PROLOGUE + [
+    originate_response("Failure", 8),
+    newexten("o2", "Congestion"),
+    newstate("o2", 7),
+    dial("DialEnd", "o1", status="CONGESTION"),
+    hangup_request("o2", 0),
+    device("INUSE"),
+    hangup("o1", 0),
+    device("NOT_INUSE"),
+    wait("cause_lag"),
+    soft_hangup_request("o2", 16),
+    hangup("o2", 34),
+    device("NOT_INUSE"),
+]
+
 NOANSWER = PROLOGUE + [
     newexten("o2", "Ringing"),
     newstate("o1", 5),
@@ -311,6 +351,51 @@ def cause_script(cause: int) -> list[Step]:
     """Modelled for causes not recorded: the invalid-number sequence with this cause."""
     status = {17: "BUSY", 34: "CONGESTION", 20: "CHANUNAVAIL"}.get(cause, "NOANSWER")
     return _far_hangup(cause, "SDRH", status)
+
+
+# --- a SIP trunk (real-run-2026-12/ami-sip-causes, ami-a5) --------------------------------------
+# SIP final response → (Q.850 cause, DialEnd DialStatus, the recorded order of what follows the
+# ringing: Q HangupRequest, R OriginateResponse (Failure, Reason 0), D DialEnd, H Hangup).
+SIP_RESPONSES = {
+    486: (17, "BUSY", "QRDH"), 404: (1, "NOANSWER", "QDRH"), 480: (19, "NOANSWER", "RQDH"),
+    484: (28, "NOANSWER", "QRDH"), 503: (34, "CONGESTION", "QRDH"), 603: (21, "NOANSWER", "QRDH"),
+    410: (22, "NOANSWER", "QDRH"), 408: (18, "NOANSWER", "QDRH"),
+}
+# The Local-channel outcomes over a SIP trunk. No response arrives as 20: a carrier's 关机 is 480.
+SIP_FOR = {"busy": 486, "unallocated": 404, "absent": 480, "invalid": 484, "congestion": 503}
+
+SIP_PROLOGUE = [
+    newchannel("o1"),
+    newexten("o1", "AppDial2", "(Outgoing Line)", set={"Language": "zh"}),
+    newcallerid("o1", set=CID, extra=PRES),
+    newconnectedline("o1", set=CONNECTED),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+]
+
+# Ringing past the Originate's Timeout (ami-a5, PJSIP): no DialState, no DialEnd.
+SIP_NOANSWER = SIP_PROLOGUE + [
+    wait("timeout"),
+    hangup("o1", 19, tech_cause=480),
+    originate_response("Failure", 3),
+]
+
+
+def sip_failure(code: int) -> list[Step]:
+    cause, status, order = SIP_RESPONSES[code]
+    parts = {"Q": [hangup_request("o1", cause, tech_cause=code)],
+             "R": [originate_response("Failure", 0)],
+             "D": [dial("DialEnd", "o1", status=status)],
+             "H": [hangup("o1", cause, tech_cause=code)]}
+    return SIP_PROLOGUE + [newstate("o1", 5), dial("DialState", "o1", status="RINGING"),
+                           wait("setup_time")] + [step for key in order for step in parts[key]]
+
+
+def sip_script(outcome: str) -> list[Step] | None:
+    """What a PJSIP trunk does for this outcome; None for an answer (played as a Local call)."""
+    code = parse_sip(outcome) or SIP_FOR.get(outcome)
+    if code is not None:
+        return sip_failure(code)
+    return SIP_NOANSWER if outcome == "noanswer" else None
 
 
 # --- inbound call rung to an agent: Originate → Dial(agent) (trimmed ami-dial.txt) ----------
@@ -425,12 +510,19 @@ SCRIPTS: dict[str, list[Step]] = {
 }
 
 
-def script_for(outcome: str, durations: dict[str, float]) -> list[Step]:
+def script_for(outcome: str, durations: dict[str, float], *,
+               congestion_order: str = "late-cause") -> list[Step]:
+    """The script of an outcome on a Local channel (a ``sip-N`` outcome: the far side hangs up
+    with that response's cause)."""
     cause = parse_cause(outcome)
+    if parse_sip(outcome) is not None:
+        cause = SIP_RESPONSES[parse_sip(outcome)][0]
     if cause is not None:
         return cause_script(cause)
     if outcome in ("answer", "machine") and durations.get("ring_time", 0) > 0:
         return ANSWER_AFTER_RING
+    if outcome == "congestion" and congestion_order == "late-cause":
+        return CONGESTION_LATE_CAUSE
     return SCRIPTS[outcome]
 
 

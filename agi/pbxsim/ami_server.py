@@ -35,7 +35,7 @@ from typing import Callable
 
 from agi.ami_events import Message, Parser, encode
 from agi.pbxsim import clock as simclock
-from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for
+from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for, sip_script
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,11 @@ def split_dial(dial: str) -> tuple[str, str, str]:
 
 def _secs(value: float) -> str:
     return f"{value:g}"
+
+
+def _tech_cause(args: dict) -> list[tuple[str, str]]:
+    """A SIP trunk's Hangup and HangupRequest also carry the SIP response."""
+    return [("TechCause", str(args["tech_cause"]))] if args.get("tech_cause") else []
 
 
 # ---------------------------------------------------------------------------------- scheduler
@@ -182,7 +187,9 @@ class Call:
         self.channel = msg["Channel"]
         data = self.channel.partition("/")[2]
         base, self.exten, self.context = split_dial(self.channel)
-        self.steps = script_for(outcome, durations)
+        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") else None
+        self.steps = sip or script_for(outcome, durations,
+                                       congestion_order=server.scenario.congestion_order)
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
@@ -196,7 +203,10 @@ class Call:
         uid2 = msg.get("OtherChannelId") or server.new_uniqueid(self.t)
         self.channel_id, self.other_channel_id = uid1, uid2
         self.legs: dict[str, dict] = {}
-        self._pair("o", base, self.context, self.exten, uid1, uid2, uid1)
+        seq = self._pair("o", base, self.context, self.exten, uid1, uid2, uid1)
+        if sip:  # one channel named after the trunk endpoint, in the endpoint's context
+            self.legs["o1"].update(Channel=f"PJSIP/{self.context}-{seq:08x}", Exten="s",
+                                   Context=server.scenario.trunk_context)
         agent = None
         if outcome == "dial":
             agent = server.scenario.dial_agent
@@ -229,6 +239,7 @@ class Call:
                 "Language": "en", "AccountCode": "", "Context": context, "Exten": exten,
                 "Priority": "1", "Uniqueid": uid, "Linkedid": linkedid, "alive": False,
             }
+        return seq
 
     # --- running ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -296,10 +307,11 @@ class Call:
             self.legs[leg]["ChannelState"] = str(args["state"])
             body = self.chan(leg)
         elif kind in ("HangupRequest", "SoftHangupRequest"):
-            body = self.chan(leg) + [("Cause", str(args["cause"]))]
+            body = self.chan(leg) + [("Cause", str(args["cause"]))] + _tech_cause(args)
         elif kind == "Hangup":
             cause = args["cause"]
-            body = self.chan(leg) + [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))]
+            body = (self.chan(leg) + [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))]
+                    + _tech_cause(args))
             self.legs[leg]["alive"] = False
         elif kind == "VarSet":
             body = self.chan(leg) + [("Variable", args["variable"]), ("Value", self.fmt(args["value"]))]

@@ -18,10 +18,11 @@ DIAL_MODES = ("preview", "progressive", "predictive")
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "stopped", "finished")
 LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted", "removed")
 # What an attempt ended as (models.dialing.classify). "answered" is a live person put through to
-# an agent; "abandoned" a live person no agent took within the abandon window.
-DIAL_OUTCOMES = ("answered", "abandoned", "machine", "busy", "noanswer", "absent", "unallocated",
-                 "invalid", "congestion", "failed")
-DEAD_OUTCOMES = ("unallocated", "invalid", "absent")
+# an agent; "abandoned" a live person no agent took within the abandon window; "dead" a cause
+# the trunk's carrier uses for dead numbers only (settings.dead_causes) that has no word of its own.
+DIAL_OUTCOMES = ("answered", "abandoned", "machine", "busy", "rejected", "noanswer", "absent",
+                 "unallocated", "changed", "invalid", "dead", "noroute", "congestion", "failed")
+DEAD_OUTCOMES = ("unallocated", "changed", "invalid", "absent", "dead")
 AGENT_STATES = ("logged_out", "ready", "on_call", "wrap_up", "paused")
 
 
