@@ -53,12 +53,11 @@ class ReplyTimeouts:
 
     def for_command(self, line: str) -> float | None:
         """Seconds to wait for the reply to the command `line` (None: forever)."""
-        words = parse_args(line)
-        upper = [w.upper() for w in words[:3]]
+        head = line.upper().split(None, 3)[:3]  # command names are plain words
         seconds = self.command
         for name, rule in _RULES:
-            if upper[:len(name)] == list(name):
-                seconds = rule(self, words[len(name):])
+            if head[:len(name)] == name:
+                seconds = rule(self, parse_args(line)[len(name):])
                 break
         if seconds is None:
             return self.longest
@@ -148,16 +147,16 @@ def _number(text: str) -> float | None:
 
 
 _RULES = [
-    (("EXEC",), _exec),
-    (("GOSUB",), _long),
-    (("STREAM", "FILE"), _media),
-    (("CONTROL", "STREAM", "FILE"), _control_stream),
-    (("SAY",), _media),
-    (("GET", "DATA"), _get_data),
-    (("GET", "OPTION"), _prompt_then(2)),
-    (("SPEECH", "RECOGNIZE"), _prompt_then(1)),
-    (("WAIT", "FOR", "DIGIT"), _listening(0)),
-    (("RECORD", "FILE"), _listening(3)),
-    (("RECEIVE", "CHAR"), _listening(0, zero_is_forever=True)),
-    (("RECEIVE", "TEXT"), _listening(0, zero_is_forever=True)),
+    (["EXEC"], _exec),
+    (["GOSUB"], _long),
+    (["STREAM", "FILE"], _media),
+    (["CONTROL", "STREAM", "FILE"], _control_stream),
+    (["SAY"], _media),
+    (["GET", "DATA"], _get_data),
+    (["GET", "OPTION"], _prompt_then(2)),
+    (["SPEECH", "RECOGNIZE"], _prompt_then(1)),
+    (["WAIT", "FOR", "DIGIT"], _listening(0)),
+    (["RECORD", "FILE"], _listening(3)),
+    (["RECEIVE", "CHAR"], _listening(0, zero_is_forever=True)),
+    (["RECEIVE", "TEXT"], _listening(0, zero_is_forever=True)),
 ]
