@@ -419,7 +419,8 @@ def _parser() -> argparse.ArgumentParser:
                         "threads and database engine (default: CPUs up to 4, here "
                         f"{DEFAULT_WORKERS})")
     p.add_argument("--max-calls", type=int, default=256,
-                   help="concurrent calls per worker (default 256)")
+                   help="concurrent calls per worker (default 256), of which one address may "
+                        "hold 7/8 unless the setting agi_peer_max_calls says otherwise")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)

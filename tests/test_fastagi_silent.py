@@ -19,7 +19,8 @@ from agi.handlers.ping import ping
 from agi.pbxsim.agi_driver import Scenario, build_env, run_call
 from agi.protocol import AGITimeout, Transport
 from agi.reply_timeouts import ReplyTimeouts
-from agi.server import FastAGIServer, default_peer_max_calls, peer_key
+from agi.server import FastAGIServer, default_peer_max_calls, peer_key, server_options
+from dialfunnel.settings import load_settings
 from models.db import make_sessionmaker
 
 from test_fastagi_process import Pipe
@@ -137,6 +138,18 @@ def test_peer_key_counts_an_ipv6_host_by_its_64():
     assert peer_key("::ffff:192.0.2.7") == "192.0.2.7"
     assert peer_key("fe80::1%eth0") == "fe80::/64"
     assert [default_peer_max_calls(n) for n in (1, 2, 4, 256, 512)] == [1, 1, 3, 224, 448]
+
+
+def test_settings_give_the_bounds_and_refuse_nonsense():
+    assert server_options(load_settings({})) == {
+        "command_timeout": 10, "media_timeout": 300, "result_timeout": 14400, "peer_max_calls": 0}
+    options = server_options(load_settings({"DIALFUNNEL_AGI_COMMAND_TIMEOUT": "3",
+                                            "DIALFUNNEL_AGI_PEER_MAX_CALLS": "50"}))
+    assert options["command_timeout"] == 3 and options["peer_max_calls"] == 50
+    with pytest.raises(ValueError, match="agi_media_timeout must be a positive"):
+        server_options(load_settings({"DIALFUNNEL_AGI_MEDIA_TIMEOUT": "0"}))
+    with pytest.raises(ValueError, match="agi_peer_max_calls"):
+        server_options(load_settings({"DIALFUNNEL_AGI_PEER_MAX_CALLS": "-1"}))
 
 
 @pytest.mark.parametrize("line, seconds", [
