@@ -10,7 +10,8 @@ Why a subclass instead of pyst2 as it is (DESIGN.md, "Known traps", measured wit
     int("") for `HANGUP`), blocks forever on a silent peer and reads 520 blocks unbounded. Ours
     understands them: the unsolicited `HANGUP` line marks the channel hung up and reading goes
     on, `511` raises AGIDeadChannel, end of stream raises AGIConnectionLost, every read is
-    bounded, and `200 result=-1` raises AGIResultHangup when the channel did hang up (the
+    bounded (each command by its own bound, agi/reply_timeouts.py; past it AGIReplyTimeout, a
+    hangup), and `200 result=-1` raises AGIResultHangup when the channel did hang up (the
     `HANGUP` line follows ~40 ms later, so we wait briefly for it) and AGIAppError otherwise.
   * `_quote` does not escape `"` or `\\`; ours does, and refuses line breaks (command injection).
   * `record_file` returns chr(result): chr(15948) after a silence-ended recording. Ours returns
@@ -25,8 +26,9 @@ import time
 from asterisk import agi as pyst2
 
 from .protocol import (COMMAND_MAX, USAGE_MAX_LINES, AGIConnectionLost, AGIDeadChannel,
-                       AGIProtocolError, AGIResultHangup, Transport, collect_args, parse_result,
-                       parse_script, quote)
+                       AGIProtocolError, AGIReplyTimeout, AGIResultHangup, AGITimeout, Transport,
+                       collect_args, parse_result, parse_script, quote)
+from .reply_timeouts import ReplyTimeouts
 
 HANGUP_GRACE = 0.5  # how long to wait for the HANGUP line after a `result=-1`
 
@@ -35,11 +37,15 @@ class AGIChannel(pyst2.AGI):
     """One AGI session: `env`, `script` (handler name), `query`, `args`, and pyst2's methods.
 
     `hungup` is True once Asterisk said the caller hung up (HANGUP line, 511, SIGHUP in stdin
-    mode); `closed` once the connection is gone (nothing more can be sent)."""
+    mode); `closed` once the connection is gone (nothing more can be sent); `timed_out` when a
+    reply did not come within its bound.
+
+    Each reply waits what `timeouts` gives for its command; without `timeouts`, every reply
+    waits `result_timeout` (None: forever; the stdin mode, where Asterisk is our parent)."""
 
     def __init__(self, transport: Transport, env: dict[str, str], *, script: str | None = None,
                  args: list[str] | None = None, result_timeout: float | None = None,
-                 hangup_grace: float = HANGUP_GRACE):
+                 timeouts: ReplyTimeouts | None = None, hangup_grace: float = HANGUP_GRACE):
         # pyst2.AGI.__init__ deliberately not called (see the module docstring).
         self.transport = transport
         self.env = env
@@ -49,9 +55,12 @@ class AGIChannel(pyst2.AGI):
         self.script, self.query = parse_script(route)
         self.args = collect_args(env) if args is None else list(args)
         self.result_timeout = result_timeout
+        self.timeouts = timeouts
         self.hangup_grace = hangup_grace
         self.hungup = False
         self.closed = False
+        self.timed_out = False
+        self._waiting = ("", result_timeout)  # the last command's name and its reply bound
         self.commands = 0
         self.last_result: dict | None = None
 
@@ -76,6 +85,8 @@ class AGIChannel(pyst2.AGI):
             raise ValueError(f"AGI command longer than {COMMAND_MAX} bytes")
         if self.closed:
             raise AGIConnectionLost("connection already closed")
+        bound = self.result_timeout if self.timeouts is None else self.timeouts.for_command(line)
+        self._waiting = (command.strip(), bound)
         try:
             self.transport.write(line.encode("utf-8") + b"\n")
         except OSError as exc:
@@ -143,9 +154,13 @@ class AGIChannel(pyst2.AGI):
 
     def _read_line(self) -> str:
         """Next reply line without its `\\n`, skipping (and noting) unsolicited HANGUP lines."""
+        command, bound = self._waiting
         while True:
             try:
-                raw = self.transport.readline(self.result_timeout)
+                raw = self.transport.readline(bound)
+            except AGITimeout:
+                self.closed = self.timed_out = True
+                raise AGIReplyTimeout(f"no reply to {command} within {bound:g} s") from None
             except AGIProtocolError as exc:
                 raise self._broken(exc) from None
             if not raw:

@@ -18,6 +18,8 @@ dead channel, see fastagi-hangup.txt):
   ERROR     the handler raised (a bug, or an AGI protocol error)
   DBERROR   the database failed or was too slow (pool / connect / statement timeouts)
   NOHANDLER no handler has that name
+and, for the log and the server's stats only (the connection is closed, nothing is sent):
+  TIMEOUT   Asterisk did not answer a command within its bound (agi/reply_timeouts.py)
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from .protocol import AGIError, AGIHangup
 
 STATUS_VARIABLE = "DIALFUNNEL_STATUS"
 OK, HANGUP, ERROR, DBERROR, NOHANDLER = "OK", "HANGUP", "ERROR", "DBERROR", "NOHANDLER"
+TIMEOUT = "TIMEOUT"
 
 log = logging.getLogger("agi.call")
 
@@ -115,12 +118,14 @@ def run_call(channel: AGIChannel, registry: Registry, sessionmaker, *, peer: str
         status = NOHANDLER
     else:
         status, error = _run_handler(handler, channel, sessionmaker)
-    if channel.hungup and status == OK:
+    if channel.timed_out:
+        status = TIMEOUT
+    elif channel.hungup and status == OK:
         status = HANGUP
     sent = set_status(channel, status)
     report = CallReport(channel.uniqueid, channel.script, status, time.monotonic() - started,
                         channel.commands, sent, peer, error)
-    level = logging.WARNING if status in (ERROR, DBERROR, NOHANDLER) else logging.INFO
+    level = logging.WARNING if status in (ERROR, DBERROR, NOHANDLER, TIMEOUT) else logging.INFO
     log.log(level, report.logline())
     return report
 

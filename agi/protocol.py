@@ -39,6 +39,11 @@ class AGIConnectionLost(AGISIGPIPEHangup):
     """The connection closed (end of stream, reset, broken pipe)."""
 
 
+class AGIReplyTimeout(AGIConnectionLost, AGITimeout):
+    """No reply to a command within its bound (agi/reply_timeouts.py): the peer is treated as
+    gone, like a hangup, and the connection is not used again."""
+
+
 class AGIDeadChannel(AGIHangup):
     """`511`: the command is not allowed on a channel that hung up."""
 
@@ -48,8 +53,8 @@ class AGIResultHangup(_Pyst2ResultHangup):
 
 
 __all__ = ["AGIAppError", "AGIConnectionLost", "AGIDeadChannel", "AGIError", "AGIHangup",
-           "AGIProtocolError", "AGIResultHangup", "AGITimeout", "Transport", "read_env",
-           "parse_script", "collect_args", "parse_result", "parse_args", "quote"]
+           "AGIProtocolError", "AGIReplyTimeout", "AGIResultHangup", "AGITimeout", "Transport",
+           "read_env", "parse_script", "collect_args", "parse_result", "parse_args", "quote"]
 
 
 class Transport:

@@ -25,9 +25,19 @@ What must not block a green worker: SQLite's own busy handler sleeps in C, so wr
 the lock with `models.db.begin_immediate` (a Python, hence cooperative, retry); psycopg waits
 cooperatively under gevent by itself.
 
-Every read is bounded: the environment block by time, size and line count, each result by
-`result_timeout`, each write by `write_timeout`, and the database by the pool / connect /
-statement timeouts of `make_agi_engine`.
+Every read is bounded: the environment block by time, size and line count, each reply by its
+command's bound (agi/reply_timeouts.py: seconds for ordinary commands, the arguments' own
+timeouts and a media allowance for prompts and recordings, `result_timeout` only for EXEC Dial
+and the like), each write by `write_timeout`, and the database by the pool / connect /
+statement timeouts of `make_agi_engine`. A peer that goes silent loses its slot within seconds.
+
+Slots per address: one address (IPv6: one /64) holds at most `peer_max_calls` of a worker's
+slots, by default all but an eighth, so a client elsewhere that fills its share cannot starve
+an Asterisk at another address, while the real Asterisk, one address with many calls and
+usually the only client, keeps 7/8 of `max_calls` (size --max-calls for that). It cannot tell
+the PBX from another client at the same address (loopback, where Asterisk usually is, and where
+any local user can pick 127.x.y.z addresses at will): there the bound is the timeouts above.
+
 SIGTERM/SIGINT: stop accepting, let calls in progress finish within `--grace` seconds, then
 cut the remaining connections, and exit 0 (with workers: the supervisor closes its copy of
 the socket and passes SIGTERM on to every worker, which does the same).
@@ -42,6 +52,7 @@ if __name__ == "__main__" and "--stdin" not in sys.argv[1:]:
 import argparse
 import gc
 import importlib
+import ipaddress
 import itertools
 import logging
 import os
@@ -55,6 +66,7 @@ from collections import Counter
 from .channel import HANGUP_GRACE, AGIChannel
 from .dispatch import Registry, logfmt, run_call
 from .protocol import ENV_TIMEOUT, AGIProtocolError, Transport, collect_args, read_env
+from .reply_timeouts import ReplyTimeouts
 
 log = logging.getLogger("agi.server")
 
@@ -70,8 +82,9 @@ class FastAGIServer:
     """
 
     def __init__(self, registry: Registry, sessionmaker, host: str = "127.0.0.1",
-                 port: int = DEFAULT_PORT, *, max_calls: int = 256,
-                 env_timeout: float = ENV_TIMEOUT, result_timeout: float | None = 4 * 3600,
+                 port: int = DEFAULT_PORT, *, max_calls: int = 256, peer_max_calls: int = 0,
+                 env_timeout: float = ENV_TIMEOUT, command_timeout: float = 10.0,
+                 media_timeout: float = 300.0, result_timeout: float | None = 4 * 3600,
                  write_timeout: float = 30.0, overload_wait: float = 2.0,
                  close_wait: float = 1.0, hangup_grace: float = HANGUP_GRACE,
                  listener: socket.socket | None = None):
@@ -80,8 +93,10 @@ class FastAGIServer:
         self.host = host
         self.port = port
         self.max_calls = max_calls
+        self.peer_max_calls = peer_max_calls or default_peer_max_calls(max_calls)
         self.env_timeout = env_timeout
-        self.result_timeout = result_timeout  # EXEC Dial/Queue can legitimately last hours
+        # result_timeout: EXEC Dial/Queue can legitimately last hours
+        self.timeouts = ReplyTimeouts(command_timeout, media_timeout, result_timeout)
         self.write_timeout = write_timeout
         self.overload_wait = overload_wait
         self.close_wait = close_wait
@@ -91,6 +106,7 @@ class FastAGIServer:
         self._slots = threading.BoundedSemaphore(max_calls)
         self._lock = threading.Lock()
         self._calls: dict[threading.Thread, socket.socket] = {}
+        self._per_peer: Counter = Counter()
         self._stopping = threading.Event()
         self._numbers = itertools.count(1)
         self._listener: socket.socket | None = listener  # given: a worker's shared socket
@@ -107,7 +123,8 @@ class FastAGIServer:
         self._wake_r, self._wake_w = socket.socketpair()
         self._acceptor = threading.Thread(target=self._accept_loop, name="agi-accept", daemon=True)
         self._acceptor.start()
-        log.info("listening host=%s port=%d max_calls=%d", self.host, self.port, self.max_calls)
+        log.info("listening host=%s port=%d max_calls=%d peer_max_calls=%d", self.host,
+                 self.port, self.max_calls, self.peer_max_calls)
         return self
 
     def __enter__(self):
@@ -194,13 +211,25 @@ class FastAGIServer:
 
     def _start_call(self, conn: socket.socket, addr) -> None:
         peer = "%s:%s" % addr[:2]
+        key = peer_key(addr[0])
+        with self._lock:
+            held = self._per_peer[key]
+            if held < self.peer_max_calls:
+                self._per_peer[key] += 1
+        if held >= self.peer_max_calls:
+            self._count("peer_limit")
+            log.warning("peer_limit peer=%s calls=%d (connection closed: AGISTATUS=FAILURE)",
+                        peer, held)
+            conn.close()
+            return
         if not self._slots.acquire(timeout=self.overload_wait):
+            self._leave(key)
             self._count("overload")
             log.warning("overload peer=%s max_calls=%d (connection closed: AGISTATUS=FAILURE)",
                         peer, self.max_calls)
             conn.close()
             return
-        thread = threading.Thread(target=self._serve, args=(conn, peer),
+        thread = threading.Thread(target=self._serve, args=(conn, peer, key),
                                   name="agi-call-%d" % next(self._numbers), daemon=True)
         with self._lock:
             self._calls[thread] = conn
@@ -211,12 +240,19 @@ class FastAGIServer:
             with self._lock:
                 del self._calls[thread]
             self._slots.release()
+            self._leave(key)
             log.error("cannot start a call thread: %s", exc)
             conn.close()
 
+    def _leave(self, key: str) -> None:
+        with self._lock:
+            self._per_peer[key] -= 1
+            if self._per_peer[key] <= 0:
+                del self._per_peer[key]
+
     # -- one call ----------------------------------------------------------------------------
 
-    def _serve(self, conn: socket.socket, peer: str) -> None:
+    def _serve(self, conn: socket.socket, peer: str, key: str) -> None:
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -227,7 +263,7 @@ class FastAGIServer:
                 self._count("rejected")
                 log.warning("reject peer=%s reason=%s", peer, logfmt(exc))
                 return
-            channel = AGIChannel(transport, env, result_timeout=self.result_timeout,
+            channel = AGIChannel(transport, env, timeouts=self.timeouts,
                                  hangup_grace=self.hangup_grace)
             report = run_call(channel, self.registry, self.sessionmaker, peer=peer)
             self._count(report.status)
@@ -244,6 +280,7 @@ class FastAGIServer:
             with self._lock:
                 self._calls.pop(threading.current_thread(), None)
             self._slots.release()
+            self._leave(key)
 
     def _close_gracefully(self, conn: socket.socket, transport: Transport) -> None:
         """Half-close like the recorded sessions, let Asterisk send its closing `HANGUP` and
@@ -266,6 +303,40 @@ class FastAGIServer:
     def _count(self, key: str) -> None:
         with self._lock:
             self.stats[key] += 1
+
+
+def default_peer_max_calls(max_calls: int) -> int:
+    """All but an eighth of the slots (at least one kept for other addresses): see the module
+    docstring."""
+    return max(1, max_calls - max(1, max_calls // 8))
+
+
+def peer_key(host: str) -> str:
+    """What the per-address limit counts: an IPv4 address, or an IPv6 /64 (one host commonly
+    has a whole /64 to pick addresses from)."""
+    try:
+        ip = ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return host
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def server_options(settings) -> dict:
+    """FastAGIServer's keyword arguments from the settings (dialfunnel/settings.py).
+    Raises ValueError for a timeout that is not positive or a negative limit."""
+    for name in ("agi_command_timeout", "agi_media_timeout", "agi_result_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ValueError(f"setting {name} must be a positive number of seconds")
+    if settings.agi_peer_max_calls < 0:
+        raise ValueError("setting agi_peer_max_calls must be 0 (automatic) or more")
+    return {"command_timeout": settings.agi_command_timeout,
+            "media_timeout": settings.agi_media_timeout,
+            "result_timeout": settings.agi_result_timeout,
+            "peer_max_calls": settings.agi_peer_max_calls}
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -348,7 +419,8 @@ def _parser() -> argparse.ArgumentParser:
                         "threads and database engine (default: CPUs up to 4, here "
                         f"{DEFAULT_WORKERS})")
     p.add_argument("--max-calls", type=int, default=256,
-                   help="concurrent calls per worker (default 256)")
+                   help="concurrent calls per worker (default 256), of which one address may "
+                        "hold 7/8 unless the setting agi_peer_max_calls says otherwise")
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)
@@ -372,7 +444,8 @@ def main(argv: list[str] | None = None) -> int:
     opts = _parser().parse_args(argv)
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        options = server_options(settings)
+    except (SettingsError, ValueError) as exc:
         print(f"agi.server: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
@@ -400,10 +473,10 @@ def main(argv: list[str] | None = None) -> int:
     # 82 -> 31 ms with 500 calls held), and workers keep sharing those pages with the parent.
     gc.freeze()
     if opts.workers <= 1:
-        return _worker(opts, registry, url, listener, host)
+        return _worker(opts, registry, url, listener, host, options)
     log.info("listening host=%s port=%d workers=%d", host, listener.getsockname()[1],
              opts.workers)
-    return Supervisor(opts.workers, lambda: _worker(opts, registry, url, listener, host),
+    return Supervisor(opts.workers, lambda: _worker(opts, registry, url, listener, host, options),
                       listener, opts.grace).run()
 
 
@@ -416,7 +489,7 @@ def _database(opts, url: str):
     return engine, make_sessionmaker(engine)
 
 
-def _worker(opts, registry, url: str, listener: socket.socket, host: str) -> int:
+def _worker(opts, registry, url: str, listener: socket.socket, host: str, options: dict) -> int:
     """Serve on `listener` until SIGTERM/SIGINT, with this process's own database engine."""
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -425,7 +498,7 @@ def _worker(opts, registry, url: str, listener: socket.socket, host: str) -> int
     try:
         server = FastAGIServer(registry, maker, host, listener.getsockname()[1],
                                max_calls=opts.max_calls, env_timeout=opts.env_timeout,
-                               listener=listener)
+                               listener=listener, **options)
         server.start()
         while not stop.wait(0.5):
             pass

@@ -145,8 +145,9 @@ def cmd_run(settings, args):
 
 def start_fastagi(settings, maker, stop, simulate):
     from agi.handlers import registry
-    from agi.server import FastAGIServer
-    server = FastAGIServer(registry, maker, settings.agi_host, settings.agi_port).start()
+    from agi.server import FastAGIServer, server_options
+    server = FastAGIServer(registry, maker, settings.agi_host, settings.agi_port,
+                           **server_options(settings)).start()
     yield (f"FastAGI server on {settings.agi_host}:{server.port} "
            f"(handlers: {', '.join(sorted(registry.names()))})", lambda: server.shutdown(5))
 

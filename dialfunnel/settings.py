@@ -19,6 +19,10 @@ class Settings:
     web_port: int = 8000
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    agi_command_timeout: int = 10   # s for Asterisk's reply to an ordinary AGI command
+    agi_media_timeout: int = 300    # s allowed for a prompt of unknown length (STREAM FILE...)
+    agi_result_timeout: int = 14400  # s for EXEC Dial/Queue/ConfBridge... (a whole call)
+    agi_peer_max_calls: int = 0     # FastAGI sessions per address and worker; 0: 7/8 of them
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "dialfunnel"

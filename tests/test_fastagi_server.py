@@ -337,7 +337,7 @@ def test_locked_sqlite_database_gives_dberror_after_the_lock_timeout(tmp_path):
 
 def test_overload_closes_extra_connections_and_recovers(engine):
     srv = FastAGIServer(make_registry(), make_sessionmaker(engine), port=0, max_calls=2,
-                        overload_wait=0.2).start()
+                        peer_max_calls=3, overload_wait=0.2).start()
     try:
         held = [threading.Thread(target=run_call, args=(HOST, srv.port, "echo"),
                                  kwargs={"scenario": Scenario(delays={0: 1.0})}) for _ in range(2)]
