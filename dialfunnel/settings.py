@@ -33,8 +33,8 @@ class Settings:
     dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
     dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
     # trunk name → the Q.850 causes that mark a number dead for good ("*": any other trunk; none
-    # given: 1, 20, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
-    # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,20,22,28" or just "1,22,28".
+    # given: 1, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
+    # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
 
     @property

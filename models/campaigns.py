@@ -57,12 +57,14 @@ class CampaignInvalid(InvalidValue):
 
 MIN_RING_TIMEOUT_S = 15
 MIN_ABANDON_COOLDOWN_H = 72
-RETRYABLE_OUTCOMES = ("busy", "rejected", "noanswer", "noroute", "congestion", "machine", "failed")
+RETRYABLE_OUTCOMES = ("busy", "rejected", "noanswer", "absent", "noroute", "congestion", "machine",
+                      "failed")
 # "machine" applies only when machine_action == "retry"; "failed" (no usable cause) is ours.
 DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     "busy": {"delay_min": 10, "max": 3},
     "rejected": {"delay_min": 240, "max": 2},    # declined: not again the same hour
     "noanswer": {"delay_min": 60, "max": 3},
+    "absent": {"delay_min": 180, "max": 3},      # 关机 / unreachable: the phone comes back on
     "noroute": {"delay_min": 120, "max": 2},
     "congestion": {"delay_min": 5, "max": 3},
     "machine": {"delay_min": 120, "max": 2},

@@ -53,7 +53,7 @@ CAUSE_OUTCOMES = {
 # Timeout expired, 5 busy, 8 congestion; 0 = failed without any of those.
 REASON_OUTCOMES = {1: "noanswer", 2: "noanswer", 3: "noanswer", 5: "busy", 8: "congestion"}
 # Causes that mark a number dead for good unless a trunk says otherwise (settings.dead_causes).
-DEFAULT_DEAD_CAUSES = frozenset({1, 20, 22, 28})
+DEFAULT_DEAD_CAUSES = frozenset({1, 22, 28})   # 空号, 改号, 错号; 关机 (20) is retried later
 
 
 def classify(reason: int | None, cause: int | None, *, answered: bool,

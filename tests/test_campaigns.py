@@ -34,6 +34,7 @@ def test_defaults(session, users, clock):
     assert c.retry_rules == {"busy": {"delay_min": 10, "max": 3},
                              "rejected": {"delay_min": 240, "max": 2},
                              "noanswer": {"delay_min": 60, "max": 3},
+                             "absent": {"delay_min": 180, "max": 3},
                              "noroute": {"delay_min": 120, "max": 2},
                              "congestion": {"delay_min": 5, "max": 3},
                              "machine": {"delay_min": 120, "max": 2},

@@ -90,7 +90,7 @@ def test_every_outcome_is_classified_and_booked(world, Session):
     with Session() as s:
         status = dict(s.execute(select(Customer.phone, Customer.number_status)).all())
         leads = {lead.number[-2:]: lead for lead in s.scalars(select(CampaignLead))}
-    assert status["138001303"] == "unallocated" and status["138001304"] == "absent"
+    assert status["138001303"] == "unallocated" and status["138001304"] == "unknown"   # 关机: later
     assert status["138001305"] == "invalid"
     assert leads["03"].status == "dead" and leads["07"].status == "done"
     assert leads["01"].status in ("queued", "dialling", "exhausted")

@@ -18,6 +18,7 @@ from models.errors import DomainError, NotFound, PermissionDenied
 from models.holidays import (CN_PUBLIC_HOLIDAYS, company_holidays, holiday_dates,
                              set_company_holidays)
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
+from models.schema.campaigns import DEAD_OUTCOMES
 
 UTC = dt.timezone.utc
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -143,7 +144,8 @@ def test_classify_causes_over_a_sip_trunk(cause, outcome):
 @pytest.mark.parametrize("dead, cause, outcome", [
     ((22, 28), 1, "failed"),        # this carrier sends 1 for temporary failures
     ((22, 28), 22, "changed"),
-    ((1, 22, 28), 20, "failed"),    # 关机 is not dead on this trunk
+    ((1, 22, 28), 20, "absent"),    # 关机: retried later (its own rule)
+    ((1, 20, 22, 28), 20, "dead"),  # a trunk whose 关机 means the number is gone
     ((3,), 3, "dead"),              # no route means a dead number on this trunk
     ((), 28, "failed"),
     ((19,), 17, "busy"),
@@ -165,7 +167,7 @@ def test_dead_causes_for_a_trunk():
     table = {"dialfunnel-trunk": (22, 28), "*": (1, 22, 28)}
     assert dialing.dead_causes_for(table, "PJSIP/{number}@dialfunnel-trunk") == {22, 28}
     assert dialing.dead_causes_for(table, "PJSIP/{number}@other") == {1, 22, 28}
-    assert dialing.dead_causes_for({}, "PJSIP/{number}@other") == {1, 20, 22, 28}
+    assert dialing.dead_causes_for({}, "PJSIP/{number}@other") == {1, 22, 28}
     assert dialing.dead_causes_for({"other": ()}, "PJSIP/{number}@other") == set()
 
 
@@ -312,7 +314,7 @@ def test_do_not_call_and_dead_numbers_are_never_dialled(session, users, running,
     # listed number's lead is put back to queued: pick_leads itself must refuse it)
     add_number(session, users["tm"], "13800138000", clock=clock)
     flagged.do_not_call = True
-    dead.number_status = "absent"
+    dead.number_status = "changed"
     session.execute(CampaignLead.__table__.update()
                     .where(CampaignLead.customer_id == listed.id).values(status="queued"))
     session.commit()
@@ -631,8 +633,7 @@ def test_retries_count_per_outcome(session, one_call, clock):
     assert (lead.status, lead.attempts) == ("exhausted", 3)
 
 
-@pytest.mark.parametrize("cause, outcome", [(1, "unallocated"), (28, "invalid"), (20, "absent"),
-                                            (22, "changed")])
+@pytest.mark.parametrize("cause, outcome", [(1, "unallocated"), (28, "invalid"), (22, "changed")])
 def test_dead_numbers_are_marked_and_never_dialled_again(session, running, clock, make_customer,
                                                          cause, outcome):
     customer = make_customer(mobile="13800138000")
@@ -676,3 +677,19 @@ def test_reason_and_cause_arrive_separately(session, one_call, clock):
     session.commit()
     done = finish_attempt(session, attempt.channel_id, reason=5, clock=clock)
     assert (done.outcome, done.reason, done.cause) == ("busy", 5, 17)
+
+
+def test_a_powered_off_phone_is_tried_again_later(session, running, clock, make_customer):
+    """关机 (cause 20) is not a dead number: the phone comes back on. Its own retry rule."""
+    customer = make_customer(mobile="13800138000")
+    c = running()
+    attempt = pick(session, c, clock)[0]
+    done = finish_attempt(session, attempt.channel_id, reason=0, cause=20, clock=clock)
+    session.commit()
+    assert done.outcome == "absent"
+    assert session.get(Customer, customer.id).number_status not in DEAD_OUTCOMES
+    lead = lead_of(session, c, customer)
+    assert lead.status == "queued"
+    assert lead.next_attempt_at == clock.now() + dt.timedelta(minutes=180)
+    clock.advance(minutes=181)
+    assert [a.customer_id for a in pick(session, c, clock)] == [customer.id]

@@ -14,6 +14,7 @@ from models.clock import FakeClock
 from models.dialing import pick_leads
 from models.holidays import CN_PUBLIC_HOLIDAYS
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt, DoNotCall
+from models.schema.campaigns import DEAD_OUTCOMES
 
 ZONES = ["Asia/Shanghai"] * 5 + ["Asia/Urumqi", "America/New_York", "Europe/London", "Asia/Kolkata",
                                "Pacific/Chatham", "Australia/Sydney"]
@@ -33,7 +34,7 @@ leads = st.lists(st.fixed_dictionaries({
     "zone": st.sampled_from(ZONES),
     "flag": rarely,
     "listed": rarely,
-    "status": st.sampled_from(["unknown"] * 7 + ["absent", "unallocated", "invalid"]),
+    "status": st.sampled_from(["unknown"] * 7 + ["absent", "unallocated", "invalid", "changed"]),
     "due": st.none() | st.integers(-300, 60),       # next_attempt_at, minutes from now
     "history": past_attempts,
     "open": rarely,                                  # in flight in another campaign
@@ -61,7 +62,7 @@ def allowed(spec: dict, lead: dict, now: dt.datetime) -> bool:
         return False
     if spec["skip_holidays"] and local.date() in CN_PUBLIC_HOLIDAYS:
         return False
-    if lead["flag"] or lead["listed"] or lead["status"] != "unknown" or lead["open"]:
+    if lead["flag"] or lead["listed"] or lead["status"] in DEAD_OUTCOMES or lead["open"]:
         return False
     if lead["due"] is not None and lead["due"] > 0:
         return False

@@ -45,7 +45,8 @@ HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
 # What a finished attempt tells the pacer.
-_PACER_KIND = {"busy": "busy", "rejected": "busy", "noanswer": "noanswer", "congestion": "congestion",
+_PACER_KIND = {"busy": "busy", "rejected": "busy", "noanswer": "noanswer", "absent": "dead",
+               "congestion": "congestion",
                "noroute": "failed", "failed": "failed", **{o: "dead" for o in DEAD_OUTCOMES}}
 
 

@@ -22,7 +22,7 @@ LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted", "remo
 # the trunk's carrier uses for dead numbers only (settings.dead_causes) that has no word of its own.
 DIAL_OUTCOMES = ("answered", "abandoned", "machine", "busy", "rejected", "noanswer", "absent",
                  "unallocated", "changed", "invalid", "dead", "noroute", "congestion", "failed")
-DEAD_OUTCOMES = ("unallocated", "changed", "invalid", "absent", "dead")
+DEAD_OUTCOMES = ("unallocated", "changed", "invalid", "dead")   # never dialled again
 AGENT_STATES = ("logged_out", "ready", "on_call", "wrap_up", "paused")
 
 
