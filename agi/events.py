@@ -307,10 +307,11 @@ class ScreenPopListener:
             return
         with self.maker() as session:
             agent = user_for_extension(session, endpoint[0])
+            agent_id = agent.id if agent is not None else None  # before the session ends
             session.rollback()
-        if agent is not None:
+        if agent_id is not None:
             with self._lock:
-                state.answered_user = agent.id
+                state.answered_user = agent_id
 
     def _expire(self, now_mono: float) -> None:
         """Under self._lock: forget old pops and calls."""
