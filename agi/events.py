@@ -1,7 +1,8 @@
 """The AMI event listener: screen pops (T3) and recordings (T5).
 
     listener = ScreenPopListener(sessionmaker, host=..., port=5038, username=..., secret=...,
-                                 store=RecordingStore(data_dir / "recordings")).start()
+                                 store=RecordingStore(settings.recordings_path,
+                                                      settings.recordings_incoming_path)).start()
     ...
     listener.stop()
 
@@ -519,8 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.migrate import upgrade
 
     parser = argparse.ArgumentParser(prog="agi.events", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recordings", help="recordings folder (default: DATA_DIR/recordings)")
-    parser.add_argument("--incoming", help="where MixMonitor writes (default: <recordings>/incoming)")
+    parser.add_argument("--recordings", help="recordings folder (default: setting recordings_dir)")
+    parser.add_argument("--incoming", help="where MixMonitor writes (default: setting "
+                        "recordings_incoming, or <--recordings>/incoming when that is given)")
     parser.add_argument("--format", default="mp3", choices=("mp3", "ogg"))
     parser.add_argument("--no-recordings", action="store_true",
                         help="pops only (recordings come through the FastAGI recording_done handler)")
@@ -531,7 +533,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = make_engine(settings.db_url)
     upgrade(engine)
-    store = RecordingStore(args.recordings or settings.data_dir / "recordings", args.incoming).ensure()
+    if args.recordings:
+        store = RecordingStore(args.recordings, args.incoming)
+    else:
+        store = RecordingStore(settings.recordings_path,
+                               args.incoming or settings.recordings_incoming_path)
+    store.ensure()
     listener = ScreenPopListener(make_sessionmaker(engine), host=settings.ami_host,
                                  port=settings.ami_port, username=settings.ami_username,
                                  secret=settings.ami_secret,

@@ -24,7 +24,6 @@ folder (recordings/store.py; one WARNING line with the name cut short); ERROR wi
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from models.channels import answered_extensions
 from models.clock import SYSTEM_CLOCK
@@ -47,9 +46,7 @@ def configure(store: RecordingStore | None, clock=SYSTEM_CLOCK) -> None:
 def _settings_store() -> RecordingStore:
     from dialfunnel.settings import load_settings
     settings = load_settings()
-    root = Path(settings.recordings_dir) if settings.recordings_dir \
-        else settings.data_dir / "recordings"
-    return RecordingStore(root, settings.recordings_incoming or None)
+    return RecordingStore(settings.recordings_path, settings.recordings_incoming_path)
 
 
 def _variable(agi, name: str) -> str | None:
