@@ -402,12 +402,14 @@ def test_the_member_who_answers_gets_the_recording(session, agents, pbx, listene
     session.commit()
 
 
+@pytest.mark.parametrize("varset", [True, False], ids=["varset", "events-without-varset"])
 def test_listener_completes_a_recording_the_hangup_handler_stored_first(
-        Session, session, agents, pbx, listener, caller, clock, store, make_customer):
+        Session, session, agents, pbx, listener, caller, clock, store, make_customer, varset):
     """On a real Asterisk recording_done (the hangup handler) runs before the Hangup event:
     the handler stores the recording with what the channel's variables say (here nothing of
     the agent), then the listener's Hangup adds the agent it saw answer, and with it the
-    contact record the agent wrote during the call."""
+    contact record the agent wrote during the call; also when the listener never saw the
+    MIXMONITOR_FILENAME VarSet (and the WAV is gone already)."""
     from agi.handlers import recording_done, registry
     from agi.pbxsim.agi_driver import Scenario as AGIScenario
     from agi.pbxsim.agi_driver import run_call
@@ -418,7 +420,8 @@ def test_listener_completes_a_recording_the_hangup_handler_stored_first(
     uid = handle.other_channel_id
     path = f"/var/spool/asterisk/monitor/dialfunnel/{uid}.wav"
     make_wav(store.incoming / f"{uid}.wav", seconds=1)
-    _mixmonitor(pbx, handle, path)
+    if varset:
+        _mixmonitor(pbx, handle, path)
     pbx.clock.advance(seconds=2.5)  # the agent answers (DialEnd ANSWER)
     record = add_contact_record(session, agents["tm"], c.id, content="通话中", clock=clock)
     session.commit()
