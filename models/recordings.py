@@ -1,5 +1,11 @@
-"""Recordings (录音, T5): the rows, their links to the call, customer and contact record, who
-may hear them, and retention.
+"""Recordings (录音, T5): the rows, their links to the call, dialer attempt, agent, customer and
+contact record, who may hear them, and retention.
+
+Links come from two paths that complement each other (agi/events.py): the dialplan's
+recording_done handler, which stores the recording first, and the AMI listener at the
+channel's Hangup, which fills what is still missing (complete_links). A contact record belongs
+to a recording by one rule (``belongs``), applied when the recording is stored and when the
+record is written (add_contact_record → link_contact_record).
 
 Who may hear a recording: the agent of the call (its ``user_id``), or anybody whose role has
 "may hear others' recordings" (managers and admins by default). The audio is kept for the
