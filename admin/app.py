@@ -42,6 +42,8 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
         TESTING=testing,
         DIALFUNNEL_SETTINGS=settings,
         DATA_DIR=Path(settings.data_dir),
+        RECORDINGS_DIR=settings.recordings_path,
+        RECORDINGS_INCOMING=settings.recordings_incoming_path,
         SSE_POLL_SECONDS=0.25,  # ring -> pop p99 about 0.3 s (tests/test_screen_pop_browser.py)
     )
     app.extensions["dialfunnel.sessionmaker"] = sessionmaker

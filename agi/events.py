@@ -1,7 +1,8 @@
 """The AMI event listener: screen pops (T3) and recordings (T5).
 
     listener = ScreenPopListener(sessionmaker, host=..., port=5038, username=..., secret=...,
-                                 store=RecordingStore(data_dir / "recordings")).start()
+                                 store=RecordingStore(settings.recordings_path,
+                                                      settings.recordings_incoming_path)).start()
     ...
     listener.stop()
 
@@ -26,13 +27,17 @@ a channel records to; when that channel hangs up (``Hangup``) or the recording i
 (``MixMonitorStop``), a worker thread (so pops never wait behind audio work) waits for the file
 to stop growing, compresses it into the recording store (recordings/store.py: only the file's
 last name component is used, looked up in the incoming folder), and adds the Recording row
-linked to the call (Uniqueid, Linkedid), the agent who answered, the customer (the one customer
-with the caller's number) and the agent's contact record written since the call rang.
-Without the VarSet (an ``Events:`` filter without ``dialplan``), a ``<Uniqueid>.wav`` in the
-incoming folder is picked up at hangup all the same. ``ingest_recording`` is the same step for a
-FastAGI ``recording_done`` handler run from the dialplan's hangup handler (dialplan/
-extensions_dialfunnel.conf); use one path per installation (``--no-recordings`` here), although
-both together only cost a wasted compression: a uniqueid is stored once.
+linked to the call (Uniqueid, Linkedid), the agent who answered (DialEnd ANSWER /
+AgentConnect), the dialer attempt (the recorded channel's Uniqueid is the Originate ChannelId),
+the customer (the attempt's, else the one customer with the caller's number) and the agent's
+contact record (models.recordings.belongs). Without the VarSet (an ``Events:`` filter without
+``dialplan``), a ``<Uniqueid>.wav`` in the incoming folder is picked up at hangup all the same.
+``ingest_recording`` is the same step for the FastAGI ``recording_done`` handler the dialplan
+runs as a hangup handler (dialplan/extensions_dialfunnel.conf). On a real Asterisk that
+handler runs BEFORE the channel's Hangup event (tests/fixtures/asterisk/real-run-2026-12), so
+it stores the recording and the listener, at the Hangup, only fills the links still missing
+(a uniqueid is stored once; the two paths complement each other). ``--no-recordings`` leaves
+recordings to the handler alone.
 
 Reconnects: the AMIClient reconnects with capped backoff by itself once it was connected; the
 first connection is retried here (Asterisk may start after us). Events lost while disconnected
@@ -47,7 +52,6 @@ import logging
 import os
 import queue
 import random
-import re
 import threading
 import time
 from typing import Callable
@@ -56,37 +60,17 @@ from sqlalchemy.exc import IntegrityError
 
 from agi.ami import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami_events import Message
+from models.channels import agent_endpoint
 from models.clock import SYSTEM_CLOCK
 from models.popups import clean_number, create_pop_event, user_for_extension
-from models.recordings import by_uniqueid, create_recording
+from models.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
 from models.schema import Recording
-from recordings.store import RecordingStore, UnsafePath, safe_stem, store_wav
+from recordings.store import RecordingStore, UnsafePath, incoming_name, safe_stem, shown, store_wav
 
 log = logging.getLogger(__name__)
 
 EVENTS = "call,agent,dialplan"  # Login's Events filter: Dial*/Hangup/MixMonitor*, Agent*, VarSet
-_TECH = re.compile(r"^(?P<tech>PJSIP|SIP|IAX2|DAHDI|Console)/(?P<ext>[^/;]+?)(?:-[0-9a-fA-F]{8})?(?:;[12])?$")
-_LOCAL = re.compile(r"^Local/(?P<ext>[^@/;]+)@(?P<context>[^;/]+?)(?:-[0-9a-fA-F]{8};(?P<half>[12]))?(?:/[A-Za-z]*)?$")
 UNKNOWN = "<unknown>"
-
-
-def agent_endpoint(channel: str | None) -> tuple[str, str | None] | None:
-    """(extension, Local context or None) of a channel or interface that rings a phone.
-
-    ``PJSIP/8001-0000000a`` → ("8001", None); ``Local/agent1@agents-00000013;1`` →
-    ("agent1", "agents"); ``Local/agent1@agents/n`` → ("agent1", "agents"). The ;2 half of a
-    Local channel is the dialplan side, not the phone: None."""
-    if not channel:
-        return None
-    m = _LOCAL.match(channel)
-    if m:
-        if m.group("half") == "2":
-            return None
-        return m.group("ext"), m.group("context")
-    m = _TECH.match(channel)
-    if m:
-        return m.group("ext"), None
-    return None
 
 
 def _value(msg: Message, key: str) -> str | None:
@@ -115,16 +99,24 @@ class CallState:
 
 @dataclasses.dataclass
 class RecordingJob:
-    """One finished MixMonitor file to store (the listener makes them; a FastAGI
-    ``recording_done`` handler can too: RecordingJob(agi.uniqueid, args[0], ...))."""
+    """One finished MixMonitor file to store (the listener makes them; so does the FastAGI
+    ``recording_done`` handler), or with ``filename`` None only the links of a recording
+    already stored (the listener, after the dialplan's hangup handler stored it)."""
     uniqueid: str                  # the recorded channel's Uniqueid
-    filename: str                  # MIXMONITOR_FILENAME as Asterisk gave it (a path on the PBX)
+    filename: str | None           # MIXMONITOR_FILENAME as Asterisk gave it (a path on the PBX)
     linkedid: str | None = None
     number: str | None = None      # the other party's number (customer lookup)
-    direction: str = "inbound"
+    direction: str = "inbound"     # models.schema.recordings.DIRECTIONS
     user_id: int | None = None     # the agent of the call
     started_at: dt.datetime | None = None  # when it rang (links the agent's contact record)
     explicit: bool = True          # False: a guessed <uniqueid>.wav, skip quietly if absent
+    attempt_id: int | None = None  # DIALFUNNEL_ATTEMPT / DIALFUNNEL_CAMPAIGN of a dialer call
+    campaign_id: int | None = None
+
+    def links(self) -> dict:
+        return dict(linkedid=self.linkedid, caller_number=self.number, user_id=self.user_id,
+                    attempt_id=self.attempt_id, campaign_id=self.campaign_id,
+                    started_at=self.started_at)
 
 
 class ScreenPopListener:
@@ -133,6 +125,7 @@ class ScreenPopListener:
                  store: RecordingStore | None = None, recording_format: str = "mp3",
                  keep_wav: bool = False, agent_contexts: set[str] | None = None,
                  outbound_context_prefixes: tuple[str, ...] = ("dialfunnel-outbound",),
+                 agent_context_prefixes: tuple[str, ...] = ("dialfunnel-trunk-out",),
                  dedupe_seconds: float = 300.0, max_calls: int = 10000,
                  settle_seconds: float = 0.3, settle_timeout: float = 30.0,
                  connect_backoff: tuple[float, float, float] = (0.5, 2.0, 30.0),
@@ -149,6 +142,7 @@ class ScreenPopListener:
         self.keep_wav = keep_wav
         self.agent_contexts = set(agent_contexts) if agent_contexts else None
         self.outbound_prefixes = tuple(outbound_context_prefixes)
+        self.agent_prefixes = tuple(agent_context_prefixes)
         self.dedupe_seconds = dedupe_seconds
         self.max_calls = max_calls
         self.settle_seconds, self.settle_timeout = settle_seconds, settle_timeout
@@ -254,8 +248,9 @@ class ScreenPopListener:
                 or _value(msg, "DestUniqueid") or "")
 
     def _direction(self, msg: Message) -> str:
-        context = msg.get("Context") or ""
-        return "outbound" if context.startswith(self.outbound_prefixes) else "inbound"
+        """The call's kind by its context (models.recordings.kind_for_context)."""
+        return kind_for_context(msg.get("Context"), outbound=self.outbound_prefixes,
+                                agent=self.agent_prefixes)
 
     def _ring(self, msg: Message, endpoint: tuple[str, str | None], *, queue_name, source) -> None:
         extension, context = endpoint
@@ -313,10 +308,11 @@ class ScreenPopListener:
             return
         with self.maker() as session:
             agent = user_for_extension(session, endpoint[0])
+            agent_id = agent.id if agent is not None else None  # before the session ends
             session.rollback()
-        if agent is not None:
+        if agent_id is not None:
             with self._lock:
-                state.answered_user = agent.id
+                state.answered_user = agent_id
 
     def _expire(self, now_mono: float) -> None:
         """Under self._lock: forget old pops and calls."""
@@ -339,6 +335,12 @@ class ScreenPopListener:
             return
         uid, value = msg.get("Uniqueid"), msg.get("Value")
         if uid and value:
+            try:
+                incoming_name(value)
+            except UnsafePath:
+                self.stats["refused"] += 1
+                log.warning("recording of %s: refused the file name %s", shown(uid, 64), shown(value))
+                return
             with self._lock:
                 self._mixmonitor[uid] = (value, _value(msg, "Linkedid"))
 
@@ -354,14 +356,21 @@ class ScreenPopListener:
         if pending is None:
             if not hangup:
                 return
-            # No VarSet seen: pick up <Uniqueid>.wav if the dialplan names files that way.
+            # No VarSet seen: pick up <Uniqueid>.wav if the dialplan names files that way;
+            # else, on a call that rang an agent, complete the links of a recording the
+            # dialplan's hangup handler (recording_done) stored before this Hangup.
             try:
                 name = safe_stem(uid) + ".wav"
             except UnsafePath:
                 return
-            if not os.path.exists(os.path.join(self.store.incoming, name)):
-                return
-            pending = (name, _value(msg, "Linkedid"))
+            if os.path.exists(os.path.join(self.store.incoming, name)):
+                pending = (name, _value(msg, "Linkedid"))
+            else:
+                with self._lock:
+                    known_call = _value(msg, "Linkedid") in self._calls
+                if not known_call:
+                    return
+                pending = (None, _value(msg, "Linkedid"))
         filename, linkedid = pending
         linkedid = linkedid or _value(msg, "Linkedid")
         with self._lock:  # MixMonitorStop and then Hangup of the same channel: one job
@@ -420,11 +429,18 @@ class ScreenPopListener:
             self._stop.wait(self.settle_seconds)
 
     def ingest(self, job: RecordingJob) -> int | None:
-        """Store one finished MixMonitor WAV (see ingest_recording); returns the recording id."""
+        """Store one finished MixMonitor WAV (see ingest_recording); returns the recording id.
+        A recording already stored (by recording_done) only gets the links it lacks."""
         with self.maker() as session:
             existing = by_uniqueid(session, job.uniqueid)
+            if existing is not None:
+                if complete_links(session, existing, **job.links()):
+                    session.commit()
+                    self.stats["recordings_completed"] += 1
+                    log.info("recording %s: links completed", existing.id)
+                return None
             session.rollback()
-        if existing is not None:
+        if job.filename is None:
             return None
         if self.settle_seconds > 0:
             self._settle(job.filename)
@@ -454,18 +470,26 @@ def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock
     For the listener and for a FastAGI ``recording_done`` handler alike. ``session`` must have
     nothing pending: its transaction is ended before the slow part (compression), so no
     transaction, and on SQLite no write lock, is held meanwhile. None when the uniqueid is
-    already stored (idempotent) or the file is not in the incoming folder. On failure to add
+    already stored (idempotent: the stored row only gets the links it lacks, flushed), the file
+    is not in the incoming folder or its name is unsafe (one WARNING line). On failure to add
     the row, the compressed file is removed again; the WAV is never touched here."""
-    if by_uniqueid(session, job.uniqueid) is not None:
-        session.rollback()
+    existing = by_uniqueid(session, job.uniqueid)
+    if existing is not None:
+        complete_links(session, existing, **job.links())
         return None
     session.rollback()
+    if job.filename is None:
+        return None
     try:
         source = store.open_incoming(job.filename)
     except FileNotFoundError:
         if job.explicit:
-            log.warning("recording %s: %s not found in %s", job.uniqueid, job.filename,
-                        store.incoming)
+            log.warning("recording %s: %s not found in %s", shown(job.uniqueid, 64),
+                        shown(job.filename), store.incoming)
+        return None
+    except UnsafePath:
+        log.warning("recording %s: refused the file name %s", shown(job.uniqueid, 64),
+                    shown(job.filename))
         return None
     with source:
         key, info = store_wav(store, source, job.uniqueid, clock.now(), fmt=fmt)
@@ -475,7 +499,8 @@ def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock
                                     file_key=key, fmt=info.format, duration_ms=info.duration_ms,
                                     size_bytes=info.size_bytes, direction=job.direction,
                                     caller_number=job.number, user_id=job.user_id,
-                                    started_at=job.started_at, clock=clock)
+                                    started_at=job.started_at, attempt_id=job.attempt_id,
+                                    campaign_id=job.campaign_id, clock=clock)
     except IntegrityError:
         # Another ingest of the same uniqueid got there first: its row owns the key.
         log.info("recording %s was already stored", job.uniqueid)
@@ -495,8 +520,9 @@ def main(argv: list[str] | None = None) -> int:
     from models.migrate import upgrade
 
     parser = argparse.ArgumentParser(prog="agi.events", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--recordings", help="recordings folder (default: DATA_DIR/recordings)")
-    parser.add_argument("--incoming", help="where MixMonitor writes (default: <recordings>/incoming)")
+    parser.add_argument("--recordings", help="recordings folder (default: setting recordings_dir)")
+    parser.add_argument("--incoming", help="where MixMonitor writes (default: setting "
+                        "recordings_incoming, or <--recordings>/incoming when that is given)")
     parser.add_argument("--format", default="mp3", choices=("mp3", "ogg"))
     parser.add_argument("--no-recordings", action="store_true",
                         help="pops only (recordings come through the FastAGI recording_done handler)")
@@ -507,7 +533,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = make_engine(settings.db_url)
     upgrade(engine)
-    store = RecordingStore(args.recordings or settings.data_dir / "recordings", args.incoming).ensure()
+    if args.recordings:
+        store = RecordingStore(args.recordings, args.incoming)
+    else:
+        store = RecordingStore(settings.recordings_path,
+                               args.incoming or settings.recordings_incoming_path)
+    store.ensure()
     listener = ScreenPopListener(make_sessionmaker(engine), host=settings.ami_host,
                                  port=settings.ami_port, username=settings.ami_username,
                                  secret=settings.ami_secret,

@@ -174,7 +174,8 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
         return
     listener = ScreenPopListener(maker, host=settings.ami_host, port=port,
                                  username=settings.ami_username, secret=secret,
-                                 store=RecordingStore(settings.data_dir / "recordings")).start()
+                                 store=RecordingStore(settings.recordings_path,
+                                                      settings.recordings_incoming_path)).start()
     yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
     if dialer:
         from agi.dialer.process import start_dialer
@@ -186,7 +187,7 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
 def start_retention(settings, maker, stop, simulate):
     from dialfunnel.retention import retention_loop
     from recordings.store import RecordingStore
-    store = RecordingStore(settings.data_dir / "recordings")
+    store = RecordingStore(settings.recordings_path, settings.recordings_incoming_path)
     thread = threading.Thread(target=retention_loop, args=(maker, store, stop),
                               name="retention", daemon=True)
     thread.start()

@@ -38,6 +38,19 @@ class Settings:
     dead_causes: dict = dataclasses.field(default_factory=dict)
 
     @property
+    def recordings_path(self) -> Path:
+        """Where recordings are kept: recordings_dir, else <data_dir>/recordings."""
+        return Path(self.recordings_dir) if self.recordings_dir else self.data_dir / "recordings"
+
+    @property
+    def recordings_incoming_path(self) -> Path:
+        """Where MixMonitor writes and the worker, the listener and AMD read: recordings_incoming,
+        else <recordings_path>/incoming."""
+        if self.recordings_incoming:
+            return Path(self.recordings_incoming)
+        return self.recordings_path / "incoming"
+
+    @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dialfunnel.db').resolve()}"
 

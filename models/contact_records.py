@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from .clock import SYSTEM_CLOCK
 from .errors import InvalidValue, NotFound, PermissionDenied
+from .recordings import link_contact_record
 from .schema import ContactRecord, Customer, Event, Order, OrderFollowUp, User
 from .stage_rules import rule_for
 from .visibility import get_visible_customer
@@ -27,8 +28,9 @@ def add_contact_record(session: Session, actor: User, customer_id: int, *, conte
                        method: str = "phone", progress: str | None = None,
                        next_callback_at=None, remind: bool = False, remind_at=None,
                        contact_id: int | None = None, clock=SYSTEM_CLOCK) -> ContactRecord:
-    """Log a contact; the customer's next callback becomes this record's, and reserve or
-    target customers get the contact mark "contacted"."""
+    """Log a contact; the customer's next callback becomes this record's, reserve or target
+    customers get the contact mark "contacted", and the author's recording of the call it is
+    about gets linked to it (models.recordings.link_contact_record)."""
     _check(method, next_callback_at, remind, remind_at)
     customer = get_visible_customer(session, actor, customer_id)
     now = clock.now()
@@ -39,6 +41,7 @@ def add_contact_record(session: Session, actor: User, customer_id: int, *, conte
                            created_at=now, updated_at=now)
     session.add(record)
     session.flush()
+    link_contact_record(session, record)
     _refresh_customer(session, customer, now)
     return record
 

@@ -40,6 +40,15 @@ class UnsafePath(ValueError):
     """A key or name that could leave its folder (or is not one of ours)."""
 
 
+def shown(name, limit: int = 80) -> str:
+    """A name from outside (a file name Asterisk or an attacker sent) fit for one log line:
+    repr'd, at most ``limit`` characters of it, with its full length when cut."""
+    text = str(name)
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def mimetype(fmt: str) -> str:
     return AUDIO_FORMATS.get(fmt, "application/octet-stream")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -68,12 +70,13 @@ def test_recording_row_links_call_customer_and_contact_record(session, users, cl
     assert rec.duration_ms == 2000 and rec.size_bytes > 0 and rec.format == "mp3"
     assert rec.expires_at == rec.created_at + dt.timedelta(days=365)
     assert rec.file_key == "2026/11/26/1795713036.1.mp3"
-    # a record written after the call links the agent's unlinked recordings of that customer
+    # a record written after the call links the agent's unlinked recording of that customer
+    # (its one writer, add_contact_record, does it)
     rec2 = record_call(users["tm"], c)
     assert rec2.contact_record_id is None
     clock.advance(minutes=3)
     later = add_contact_record(session, users["tm"], c.id, content="回访", clock=clock)
-    assert link_contact_record(session, later) == 1
+    assert link_contact_record(session, later) == 0  # already linked
     session.commit()
     assert session.get(Recording, rec2.id).contact_record_id == later.id
     assert session.get(Recording, rec.id).contact_record_id == record.id
@@ -277,3 +280,28 @@ def test_pop_lists_recordings_and_says_when_audio_is_gone(web, as_user, session,
     assert f'data-recording-id="{other.id}"' not in html
     assert html.count("<audio") == 1 and f"/recordings/{kept.id}/audio" in html
     assert "录音文件已删除" in html
+
+
+def test_one_vocabulary_of_recording_kinds():
+    """The dialplan's kinds (recording_done <kind>) and the listener's guesses by context are
+    the kinds a recording row accepts."""
+    from models.recordings import kind_for_context
+    from models.schema.recordings import DIRECTIONS
+    kinds = {"dialfunnel-inbound": "inbound", "dialfunnel-route": "inbound",
+             "dialfunnel-outbound": "outbound", "dialfunnel-trunk-out": "agent", None: "inbound"}
+    for context, kind in kinds.items():
+        assert kind_for_context(context) == kind and kind in DIRECTIONS
+    plan = (Path(__file__).parent.parent / "dialplan" / "extensions_dialfunnel.conf").read_text()
+    used = set(re.findall(r"Gosub\(dialfunnel-record,s,1\((\w+)", plan))
+    assert used == {"inbound", "outbound", "agent"} and used <= set(DIRECTIONS)
+
+
+def test_who_answered_from_the_channel_variables():
+    from models.channels import answered_extensions
+    assert answered_extensions(dialed_peer="PJSIP/8007-0000000a") == ["8007"]
+    assert answered_extensions(dialed_peer="Local/8007@acc-phones-00000014;1",
+                               transfer="agent:8007") == ["8007"]
+    assert answered_extensions(member_interface="Local/8002@acc-phones/n", member_name="8002",
+                               transfer="agent:8005") == ["8002", "8005"]
+    assert answered_extensions(dialed_peer="Local/8007@x-00000014;2", member_name="bad name",
+                               transfer="queue:sales") == []

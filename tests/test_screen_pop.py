@@ -375,6 +375,82 @@ def test_stop_mixmonitor_then_hangup_makes_one_recording(session, agents, pbx, l
     session.commit()
 
 
+def _ring_also(pbx, handle, extension):
+    """A ringall queue rings a second member for the same call: its AgentCalled (ami-a4q)."""
+    call = pbx.calls[handle.channel_id]
+    pbx.emit("AgentCalled", call.chan("o2") + [
+        ("DestChannel", f"Local/{extension}@agents-0000ff01;1"), ("Queue", "sales"),
+        ("Interface", f"Local/{extension}@agents/n"), ("MemberName", extension)])
+
+
+def test_the_member_who_answers_gets_the_recording(session, agents, pbx, listener, caller,
+                                                  store, make_customer):
+    """Two members ring, one answers (AgentConnect, DialEnd ANSWER): the recording is that
+    agent's, and answering does not fail in the listener."""
+    c = make_customer("宁波港口物流有限公司", owner="tm", mobile="13800138111")
+    handle = caller("13800138111", context="tx-queue-in")
+    assert listener.pops.get(timeout=5)[1] == agents["tm"].id        # Local/8001@agents/n
+    _ring_also(pbx, handle, "8002")
+    assert listener.pops.get(timeout=5)[1] == agents["tm2"].id
+    uid = handle.other_channel_id
+    make_wav(store.incoming / f"{uid}.wav", seconds=1)
+    _mixmonitor(pbx, handle, f"/var/spool/asterisk/monitor/dialfunnel/{uid}.wav")
+    pbx.clock.advance(seconds=30)  # 8001 answers (AgentConnect), talks, hangs up
+    rec = session.get(Recording, listener.recs.get(timeout=15))
+    assert (rec.user_id, rec.customer_id, rec.linkedid) == (agents["tm"].id, c.id, handle.channel_id)
+    assert listener.stats["errors"] == 0
+    session.commit()
+
+
+@pytest.mark.parametrize("varset", [True, False], ids=["varset", "events-without-varset"])
+def test_listener_completes_a_recording_the_hangup_handler_stored_first(
+        Session, session, agents, pbx, listener, caller, clock, store, make_customer, varset):
+    """On a real Asterisk recording_done (the hangup handler) runs before the Hangup event:
+    the handler stores the recording with what the channel's variables say (here nothing of
+    the agent), then the listener's Hangup adds the agent it saw answer, and with it the
+    contact record the agent wrote during the call; also when the listener never saw the
+    MIXMONITOR_FILENAME VarSet (and the WAV is gone already)."""
+    from agi.handlers import recording_done, registry
+    from agi.pbxsim.agi_driver import Scenario as AGIScenario
+    from agi.pbxsim.agi_driver import run_call
+    from agi.server import FastAGIServer
+    c = make_customer("舟山海鲜批发有限公司", owner="tm", mobile="13800138222")
+    handle = caller("13800138222")
+    listener.pops.get(timeout=5)
+    uid = handle.other_channel_id
+    path = f"/var/spool/asterisk/monitor/dialfunnel/{uid}.wav"
+    make_wav(store.incoming / f"{uid}.wav", seconds=1)
+    if varset:
+        _mixmonitor(pbx, handle, path)
+    pbx.clock.advance(seconds=2.5)  # the agent answers (DialEnd ANSWER)
+    record = add_contact_record(session, agents["tm"], c.id, content="通话中", clock=clock)
+    session.commit()
+    recording_done.configure(store, clock=clock)
+    server = FastAGIServer(registry, Session, port=0).start()
+    try:
+        result = run_call("127.0.0.1", server.port, "recording_done", args=(path, "inbound"),
+                          callerid="13800138222", env={"agi_uniqueid": uid},
+                          scenario=AGIScenario(hangup_before=0, linkedid=handle.channel_id))
+    finally:
+        server.shutdown(5)
+        recording_done.configure(None)
+    assert result.status == "STORED"
+    rec = session.scalar(select(Recording).where(Recording.uniqueid == uid))
+    assert (rec.customer_id, rec.user_id, rec.contact_record_id) == (c.id, None, None)
+    session.commit()
+    pbx.clock.advance(seconds=30)  # then the Hangup
+    deadline = time.monotonic() + 10
+    while listener.stats["recordings_completed"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    session.commit()
+    session.expire_all()  # the test's session does not expire on commit
+    rec = session.scalar(select(Recording).where(Recording.uniqueid == uid))
+    assert (rec.customer_id, rec.user_id, rec.contact_record_id, rec.linkedid) == (
+        c.id, agents["tm"].id, record.id, handle.channel_id)
+    assert listener.recs.empty() and listener.stats["recording_errors"] == 0
+    session.commit()
+
+
 def test_listener_as_its_own_process(db_url, session, agents, pbx, caller, tmp_path):
     """`python -m agi.events` with the settings from the environment; SIGTERM ends it."""
     import os

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from dialfunnel.settings import SettingsError, load_settings
@@ -56,3 +58,19 @@ def test_bad_dead_causes_are_clear(tmp_path, content, env, message):
     cfg.write_text(content)
     with pytest.raises(SettingsError, match=message):
         load_settings({"DIALFUNNEL_CONFIG": str(cfg), **env})
+
+
+def test_the_recordings_folders(tmp_path):
+    """One place names both folders (the worker, the listener, recording_done, retention, AMD
+    and the web all use them)."""
+    s = load_settings({"DIALFUNNEL_DATA_DIR": str(tmp_path)})
+    assert (s.recordings_path, s.recordings_incoming_path) == (
+        tmp_path / "recordings", tmp_path / "recordings" / "incoming")
+    s = load_settings({"DIALFUNNEL_DATA_DIR": str(tmp_path),
+                       "DIALFUNNEL_RECORDINGS_DIR": "/srv/recordings"})
+    assert (s.recordings_path, s.recordings_incoming_path) == (
+        Path("/srv/recordings"), Path("/srv/recordings/incoming"))
+    s = load_settings({"DIALFUNNEL_DATA_DIR": str(tmp_path),
+                       "DIALFUNNEL_RECORDINGS_INCOMING": "/var/spool/asterisk/monitor/dialfunnel"})
+    assert (s.recordings_path, s.recordings_incoming_path) == (
+        tmp_path / "recordings", Path("/var/spool/asterisk/monitor/dialfunnel"))

@@ -93,6 +93,7 @@ class Scenario:
     delays: Mapping[int, float] = dataclasses.field(default_factory=dict)
     sounds: Mapping[str, int | None] = dataclasses.field(default_factory=dict)  # None: missing
     variables: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    linkedid: str | None = None  # CHANNEL(linkedid); None: its own uniqueid (it began the call)
     apps: frozenset = DEFAULT_APPS
     app_results: Mapping[str, int] = dataclasses.field(default_factory=dict)
     answered: bool = False
@@ -563,6 +564,8 @@ class SimChannel:
             "CALLERID(all)": '"%s" <%s>' % (self.callerid[1], self.callerid[0]),
             "CHANNEL": self.env.get("agi_channel"), "CHANNEL(name)": self.env.get("agi_channel"),
             "UNIQUEID": self.env.get("agi_uniqueid"), "CONTEXT": self.env.get("agi_context"),
+            "CHANNEL(uniqueid)": self.env.get("agi_uniqueid"),
+            "CHANNEL(linkedid)": self.scenario.linkedid or self.env.get("agi_uniqueid"),
             "EXTEN": self.env.get("agi_extension"), "PRIORITY": self.env.get("agi_priority"),
             "LANGUAGE()": self.env.get("agi_language"), "CHANNEL(language)": self.env.get("agi_language"),
         }

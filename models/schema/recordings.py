@@ -12,7 +12,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 
-DIRECTIONS = ("inbound", "outbound", "internal", "three_way")
+# What a recording is of: the kind the dialplan gives recording_done (dialplan/
+# extensions_dialfunnel.conf) and the AMI listener guesses from the channel's context.
+#   inbound    a caller's call (dialfunnel-inbound)
+#   outbound   a call the dialer placed (dialfunnel-outbound)
+#   agent      an agent's own call out (dialfunnel-trunk-out)
+#   internal   between extensions; three_way  a conference leg
+DIRECTIONS = ("inbound", "outbound", "agent", "internal", "three_way")
 
 
 class Recording(Base):
@@ -32,6 +38,10 @@ class Recording(Base):
     contact_record_id: Mapped[int | None] = mapped_column(
         ForeignKey("contact_records.id", ondelete="SET NULL"), index=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The dialer's attempt when the dialer placed the call (gives its campaign).
+    attempt_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dial_attempts.id", ondelete="SET NULL"), index=True)
+    # When the call began (rang); when nobody knew, when the recording began.
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
