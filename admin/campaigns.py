@@ -85,9 +85,28 @@ def number(value) -> str:
     return "—" if value is None else f"{value:g}"
 
 
+def idle_text(idle: dict | None) -> str:
+    """Why the dialer calls nobody now (models.campaign_stats.why_idle), for a person."""
+    if not idle:
+        return ""
+    at = idle.get("at")
+    at = local_dt(dt.datetime.fromisoformat(at) if isinstance(at, str) else at) if at else ""
+    return {
+        "not_running": _("The campaign is not running: nobody is called."),
+        "not_scheduled_yet": _("The campaign's schedule starts at %(at)s: nobody is called before.", at=at),
+        "schedule_over": _("The campaign's schedule is over: nobody is called."),
+        "no_leads": _("No customer is left to call: add customers that match the campaign or change its filter."),
+        "waiting_retries": _("Every customer left is waiting for a retry: the next one is due at %(at)s.", at=at),
+        "outside_hours": _("Outside the calling hours: calls start again at %(at)s.", at=at)
+        if at else _("Outside the calling hours."),
+        "all_capped": _("Every number due now is capped, on the do-not-call list or cooling down after an abandon."),
+        "no_agent_ready": _("No agent is ready: calls start when an agent is ready."),
+    }.get(idle["reason"], idle["reason"])
+
+
 @bp.app_context_processor
 def _campaign_globals():
-    return dict(state_label=state_label, outcome_label=outcome_label,
+    return dict(state_label=state_label, outcome_label=outcome_label, idle_text=idle_text,
                 disposition_label=disposition_label, pause_label=pause_label,
                 mode_label=mode_label, campaign_status_label=status_label, percent=percent,
                 number=number)
@@ -260,6 +279,7 @@ def live_stream(campaign_id):
             with maker() as s:
                 stats = live_stats(s, campaign_id, clock=app_clock)
                 s.commit()
+            stats["idle_text"] = idle_text(stats["idle"])
             key = _changed(stats)
             if key != last or time.monotonic() - sent_at > 10:
                 last, sent_at = key, time.monotonic()

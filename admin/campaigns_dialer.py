@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from models.agent_states import (CLOSED_CAMPAIGN, DISPOSITIONS, PAUSE_REASONS, current,
                                  my_campaign_ids, open_attempt_of, set_state)
+from models.campaign_stats import why_idle
 from models.errors import DomainError, NotFound
 from models.preview import preview_card, preview_next, request_dial, skip
 from models.schema import Campaign, Customer
@@ -46,11 +47,21 @@ def panel_context(session, user) -> dict:
         customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
         call = dict(number=attempt.number, customer=customer,
                     visible=customer is not None and can_open(user, customer))
+    idle = why_idle(session, campaign.id, clock=clock()) \
+        if campaign is not None and me.state == "ready" else None
     return dict(me=me, joinable=joinable, campaign=campaign, call=call, preview=preview,
+                idle=idle, idle_key=_idle_key(idle),
                 card=card, steps=preview_steps(), reasons=PAUSE_REASONS,
                 dispositions=DISPOSITIONS, local_iso=local_iso, track_link=track_link,
                 method_label=method_label,
                 seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
+
+
+def _idle_key(idle: dict | None) -> str:
+    """Changes when the reason the agent waits changes (the panel is drawn again)."""
+    if not idle:
+        return ""
+    return idle["reason"] + ("@" + idle["at"].isoformat() if idle.get("at") else "")
 
 
 def preview_steps() -> dict:
@@ -130,6 +141,7 @@ def dialer_stream():
     db().commit()
     if first.state == "logged_out":
         return Response(status=204)
+    app_clock = clock()
 
     def generate():
         started = idle = time.monotonic()
@@ -138,11 +150,13 @@ def dialer_stream():
         while time.monotonic() - started < limit:
             with maker() as s:
                 me = current(s, user_id)
+                why = why_idle(s, me.campaign_id, clock=app_clock) \
+                    if me.state == "ready" and me.campaign_id else None
                 s.commit()
-            key = [me.state, me.campaign_id, me.reason, me.attempt_id]
+            key = [me.state, me.campaign_id, me.reason, me.attempt_id, _idle_key(why)]
             if key != last:
                 last, idle = key, time.monotonic()
-                yield f"event: state\ndata: {json.dumps(dict(zip(('state', 'campaign_id', 'reason', 'attempt_id'), key)))}\n\n"
+                yield f"event: state\ndata: {json.dumps(dict(zip(('state', 'campaign_id', 'reason', 'attempt_id', 'idle'), key)))}\n\n"
                 if me.state == "logged_out":
                     return
             elif time.monotonic() - idle > 15:

@@ -16,17 +16,21 @@ day it started.
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, case, cast, func, literal, select
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from .agent_states import DISPOSITIONS, on_team, team_states
 from .clock import SYSTEM_CLOCK
 from .company import company_tz
 from .db import UTCDateTime
+from .dialing import compliant, within_calling_hours
 from .errors import DomainError, NotFound
+from .holidays import holiday_dates
 from .reports import _by_company_day, utc_range
-from .schema import AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
+from .schema import (AgentState, AgentStateLog, Campaign, CampaignAgent, CampaignLead, Customer,
+                     DialAttempt, User)
 from .schema.campaigns import AGENT_STATES, DEAD_OUTCOMES, DIAL_OUTCOMES
 
 REPORTS = ("day", "agent", "outcome")
@@ -116,7 +120,15 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
         talk_per_agent_hour=round(talk / 60.0 / (agent_seconds / 3600.0), 1)
         if agent_seconds else None,
         calls_per_hour=last_hour or 0,
+        idle=_idle_json(why_idle(session, campaign_id, clock=clock)),
     )
+
+
+def _idle_json(idle: dict | None) -> dict | None:
+    if idle is None:
+        return None
+    at = idle.get("at")
+    return dict(reason=idle["reason"], at=at.isoformat() if at else None)
 
 
 # -- reports --------------------------------------------------------------------------------
@@ -249,3 +261,72 @@ def visible_campaign(session: Session, user: User, campaign_id: int) -> Campaign
     if campaign is None or not (user.role.can_manage or on_team(session, campaign_id, user.id)):
         raise NotFound()
     return campaign
+
+
+# -- why nothing is dialled -------------------------------------------------------------------
+
+IDLE_REASONS = ("not_running", "not_scheduled_yet", "schedule_over", "no_leads",
+                "waiting_retries", "outside_hours", "all_capped", "no_agent_ready")
+
+
+def next_opening(campaign: Campaign, time_zone: str, now: dt.datetime, holidays,
+                 days: int = 15) -> dt.datetime | None:
+    """When the campaign's calling hours next begin in `time_zone` (UTC), holidays skipped
+    when the campaign skips them; None for an unknown zone or none within `days`."""
+    try:
+        zone = ZoneInfo(time_zone)
+    except (ValueError, KeyError, OSError):
+        return None
+    local = now.astimezone(zone)
+    hour, minute = (int(p) for p in campaign.hours_start.split(":"))
+    for offset in range(days):
+        day = local.date() + dt.timedelta(days=offset)
+        if campaign.skip_holidays and day in holidays:
+            continue
+        start = dt.datetime.combine(day, dt.time(hour, minute), zone)
+        if start > local:
+            return start.astimezone(dt.timezone.utc)
+    return None
+
+
+def why_idle(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dict | None:
+    """Why the dialer places no call for this campaign now, or None when it may: a dict with
+    `reason` (IDLE_REASONS) and, where it helps, `at` (UTC: when it changes). The checks run in
+    the order a manager would ask them; the dialer itself applies the same rules
+    (models.dialing.pick_leads)."""
+    campaign = _campaign(session, campaign_id)
+    now = clock.now()
+    if campaign.status != "running":
+        return dict(reason="not_running")
+    if campaign.schedule_start_at is not None and now < campaign.schedule_start_at:
+        return dict(reason="not_scheduled_yet", at=campaign.schedule_start_at)
+    if campaign.schedule_end_at is not None and now >= campaign.schedule_end_at:
+        return dict(reason="schedule_over")
+    lead = CampaignLead
+    queued = and_(lead.campaign_id == campaign_id, lead.status == "queued", lead.number != "",
+                  Customer.number_status.not_in(DEAD_OUTCOMES))
+    waiting = select(Customer.time_zone, func.min(lead.next_attempt_at),
+                     _count_if(or_(lead.next_attempt_at.is_(None), lead.next_attempt_at <= now))) \
+        .join(Customer, Customer.id == lead.customer_id).where(queued).group_by(Customer.time_zone)
+    zones = session.execute(waiting).all()
+    if not zones:
+        return dict(reason="no_leads")
+    due_zones = [zone for zone, _next, due in zones if due]
+    if not due_zones:
+        return dict(reason="waiting_retries", at=min(n for _z, n, _d in zones if n is not None))
+    holidays = holiday_dates(session) if campaign.skip_holidays else frozenset()
+    open_zones = [z for z in due_zones if within_calling_hours(campaign, z, now, holidays=holidays)]
+    if not open_zones:
+        openings = [t for t in (next_opening(campaign, z, now, holidays) for z in due_zones) if t]
+        return dict(reason="outside_hours", at=min(openings) if openings else None)
+    dialable = session.scalar(
+        select(func.count()).select_from(lead).join(Customer, Customer.id == lead.customer_id)
+        .where(queued, or_(lead.next_attempt_at.is_(None), lead.next_attempt_at <= now),
+               Customer.time_zone.in_(open_zones), compliant(campaign, now)))
+    if not dialable:
+        return dict(reason="all_capped")
+    if campaign.mode != "preview" and not session.scalar(
+            select(func.count()).where(AgentState.campaign_id == campaign_id,
+                                       AgentState.state == "ready")):
+        return dict(reason="no_agent_ready")
+    return None

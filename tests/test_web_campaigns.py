@@ -247,7 +247,7 @@ def test_the_agents_dialer_widget(app, as_user, session, users, clock, campaign,
     events = [json.loads(line[6:]) for line in text(tm.get("/dialer/stream")).splitlines()
               if line.startswith("data: ")]
     assert events == [dict(state="on_call", campaign_id=campaign.id, reason=None,
-                           attempt_id=attempt.id)]
+                           attempt_id=attempt.id, idle="")]
     call_ended(session, attempt, clock=clock)
     session.commit()
     panel = text(tm.get("/dialer/panel"))
@@ -345,7 +345,7 @@ def test_preview_in_the_dialer_widget(app, as_user, session, users, clock, previ
     events = [json.loads(line[6:]) for line in text(tm.get("/dialer/stream")).splitlines()
               if line.startswith("data: ")]
     assert events == [dict(state="on_call", campaign_id=preview_campaign.id, reason="dialling",
-                           attempt_id=me.attempt_id)]
+                           attempt_id=me.attempt_id, idle="")]
     panel = text(tm.get("/dialer/panel"))
     assert "正在拨号" in panel and 'id="preview-skip"' not in panel
     attempt = mark_answered(session, claimed.channel_id, clock=clock)

@@ -41,6 +41,11 @@
 
   function draw(live, labels, stats) {
     if (stats.campaign) { drawStatus(labels, stats.campaign.status); }
+    var idle = document.getElementById("idle-reason");
+    if (idle && "idle_text" in stats) {
+      idle.textContent = stats.idle_text;
+      idle.hidden = !stats.idle_text;
+    }
     var rates = ["answer_rate", "abandon_rate_24h", "abandon_rate", "abandon_cap_pct"];
     live.querySelectorAll("[data-stat]").forEach(function (el) {
       var key = el.dataset.stat;
@@ -95,8 +100,8 @@
     var agentSource = new EventSource(panel.dataset.stream);
     agentSource.addEventListener("state", function (e) {
       var s = JSON.parse(e.data);
-      var key = [s.state, s.campaign_id, s.reason, s.attempt_id].map(function (v) {
-        return v === null ? "" : String(v);
+      var key = [s.state, s.campaign_id, s.reason, s.attempt_id, s.idle].map(function (v) {
+        return v === null || v === undefined ? "" : String(v);
       }).join("|");
       var shown = document.getElementById("dialer-state");
       if (shown && shown.dataset.key === key) { return; }
