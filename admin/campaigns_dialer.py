@@ -20,10 +20,11 @@ from models.errors import DomainError, NotFound
 from models.preview import preview_card, preview_next, request_dial, skip
 from models.schema import Campaign, Customer
 from models.visibility import can_open
+from models.wrap_up import finish_wrap_up
 
 from .campaigns import bp
-from .context import clock, current_user, db
-from .customer_forms import method_label
+from .context import clock, current_user, db, refusal_text
+from .customer_forms import method_label, parse_local_datetime
 from .popups import local_iso, track_link
 
 
@@ -89,10 +90,25 @@ def dialer_panel():
 @bp.route("/dialer/state", methods=["POST"])
 def dialer_state():
     form = request.form
-    set_state(db(), current_user(), form.get("state", ""), campaign_id=_int(form.get("campaign_id")),
-              reason=form.get("reason") or None, disposition=form.get("disposition") or None,
-              clock=clock())
-    db().commit()
+    session, user = db(), current_user()
+    if current(session, user.id).state != "wrap_up":
+        set_state(session, user, form.get("state", ""), campaign_id=_int(form.get("campaign_id")),
+                  reason=form.get("reason") or None, clock=clock())
+        session.commit()
+        return redirect(url_for("campaigns.dialer"))
+    done = finish_wrap_up(
+        session, user, form.get("state", ""), disposition=form.get("disposition") or None,
+        note=form.get("note", ""), reason=form.get("reason") or None,
+        callback_at=parse_local_datetime(form.get("callback_date"), form.get("callback_time"),
+                                         "next_callback_at"),
+        claim_customer=bool(form.get("claim")), clock=clock())
+    session.commit()
+    if done["record"] is not None:
+        flash(_("The call is logged on the customer's page."), "success")
+    if done["claim_refused"] is not None:
+        flash(refusal_text(done["claim_refused"]), "warning")
+    elif done["claimed"]:
+        flash(_("The customer is now yours."), "success")
     return redirect(url_for("campaigns.dialer"))
 
 

@@ -33,6 +33,19 @@ def add_contact_record(session: Session, actor: User, customer_id: int, *, conte
     about gets linked to it (models.recordings.link_contact_record)."""
     _check(method, next_callback_at, remind, remind_at)
     customer = get_visible_customer(session, actor, customer_id)
+    return write_contact_record(session, actor, customer, content=content, method=method,
+                                progress=progress, next_callback_at=next_callback_at,
+                                remind=remind, remind_at=remind_at, contact_id=contact_id,
+                                clock=clock)
+
+
+def write_contact_record(session: Session, actor: User, customer: Customer, *, content: str,
+                         method: str = "phone", progress: str | None = None,
+                         next_callback_at=None, remind: bool = False, remind_at=None,
+                         contact_id: int | None = None, clock=SYSTEM_CLOCK) -> ContactRecord:
+    """add_contact_record once the caller knows the actor may write on `customer`: also a
+    call the actor really had with it (models.wrap_up), whoever's customer it is."""
+    _check(method, next_callback_at, remind, remind_at)
     now = clock.now()
     record = ContactRecord(customer_id=customer.id, user_id=actor.id, contact_id=contact_id,
                            method=method, content=content or "", progress=progress,

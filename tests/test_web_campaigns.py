@@ -255,6 +255,9 @@ def test_the_agents_dialer_widget(app, as_user, session, users, clock, campaign,
     post(tm, "/dialer/state", {"state": "ready"}, headers={"Referer": "/dialer"})
     assert current(session, users["tm"].id).state == "wrap_up"
     post(tm, "/dialer/state", {"state": "paused", "disposition": "callback", "reason": "paperwork"})
+    assert current(session, users["tm"].id).state == "wrap_up"     # "call back later": when?
+    post(tm, "/dialer/state", {"state": "paused", "disposition": "callback", "reason": "paperwork",
+                               "callback_date": "2026-11-30"})
     assert current(session, users["tm"].id)[:3] == ("paused", campaign.id, "paperwork")
     post(tm, "/dialer/state", {"state": "logged_out"})
     assert current(session, users["tm"].id).state == "logged_out"
