@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from recordings import prompt_job
 from recordings.prompts import MANIFEST, PROMPT_ID, AudioError, convert_upload
 
-from .context import lang
+from .context import clock, lang
 from .manage import bp
 
 
@@ -44,5 +45,33 @@ def prompts():
                 flash(_("The prompt %(name)s now plays your recording.", name=prompt_id), "success")
         return redirect(url_for("manage.prompts"))
     manifest = _manifest()
+    job = _job()
     return render_template("manage/prompts.html", prompts=sorted(manifest.items()),
-                           folder=prompts_dir())
+                           folder=prompts_dir(), job=job)
+
+
+def _job() -> dict | None:
+    """The generation job as the page shows it: its state file, a dead one as interrupted."""
+    state = prompt_job.read_state(prompts_dir())
+    if state and state.get("state") == "running" and not prompt_job.is_running(state, clock()):
+        state = dict(state, state="interrupted")
+    return state
+
+
+@bp.route("/prompts/generate", methods=["POST"])
+def prompts_generate():
+    """Speak every prompt of ivr_flows/prompts.yaml in the background (like `dialfunnel prompts
+    generate`; recordings an admin uploaded are kept)."""
+    from ivr_flows.flows import prompt_texts
+    texts, voice = prompt_texts()
+    if prompt_job.start(prompts_dir(), texts, voice, clock=clock(),
+                        run=current_app.config.get("PROMPT_JOB_RUNNER", prompt_job.threading.Thread)):
+        flash(_("Generating %(n)d prompts in the background.", n=len(texts)), "success")
+    else:
+        flash(_("The prompts are being generated already."), "info")
+    return redirect(url_for("manage.prompts"))
+
+
+@bp.route("/prompts/generate/status")
+def prompts_generate_status():
+    return jsonify(_job() or {})

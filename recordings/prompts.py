@@ -234,10 +234,11 @@ def _fingerprint(text: str, voice: str, speed: int, formats) -> str:
 def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
                      voice: str | None = None,
                      speed: int = SPEED, formats=FORMATS, force: bool = False,
-                     workers: int | None = None) -> GenerateReport:
+                     workers: int | None = None, on_progress=None) -> GenerateReport:
     """Speak every prompt ({id: text}, e.g. ivr_flows.flows.prompt_texts()) into `target_dir`.
 
-    Unchanged texts are skipped, uploaded recordings kept, unless `force`."""
+    Unchanged texts are skipped, uploaded recordings kept, unless `force`. `on_progress(done,
+    total)` is called as prompts are finished (skipped ones count as done at once)."""
     formats = _check_formats(formats)
     voice = voice or VOICE
     for prompt_id in texts:
@@ -272,8 +273,14 @@ def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
             files = _finish(decoded, target, prompt_id, formats, True, MAX_SECONDS)
         return prompt_id, print_, files
 
+    total, finished = len(texts), len(texts) - len(todo)
+    if on_progress:
+        on_progress(finished, total)
     with ThreadPoolExecutor(max_workers=workers or min(8, (os.cpu_count() or 2) * 2)) as pool:
         for prompt_id, print_, files in pool.map(one, todo):
+            finished += 1
+            if on_progress:
+                on_progress(finished, total)
             report.generated.append(prompt_id)
             report.files.extend(files)
             _update_manifest(target, {prompt_id: {"source": "tts", "fingerprint": print_,

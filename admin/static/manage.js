@@ -9,3 +9,22 @@
     input.reportValidity();
   });
 })();
+
+// The prompts page: while the prompts are generated, reload when the job has moved on.
+(function () {
+  var box = document.getElementById("prompt-generate");
+  if (!box || box.dataset.state !== "running") { return; }
+  var timer = setInterval(function () {
+    fetch(box.dataset.statusUrl, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (job) {
+        if (!job) { return; }
+        var bar = document.getElementById("generate-bar");
+        if (bar && job.total) {
+          bar.style.width = Math.round(100 * job.done / job.total) + "%";
+          bar.textContent = job.done + " / " + job.total;
+        }
+        if (job.state !== "running") { clearInterval(timer); window.location.reload(); }
+      });
+  }, 1000);
+})();
