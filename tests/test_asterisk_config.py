@@ -978,6 +978,7 @@ def test_manager_snippet_is_loopback_only_with_a_placeholder_secret():
     write = set(user.one("write").replace(" ", "").split(","))
     assert {"call", "agent", "dialplan", "user"} <= read
     assert {"originate", "call", "agent"} <= write
+    assert "reporting" in write, "CoreShowChannels (reconcile) needs system or reporting"
     assert not write & {"system", "command", "config", "all"}, "no shell, config or CLI by AMI"
     assert "all" not in read
 
