@@ -17,7 +17,7 @@ from .manage import bp
 
 def prompts_dir() -> Path:
     """The folder `dialfunnel prompts generate` writes and the dialplan plays from."""
-    return Path(current_app.config["DATA_DIR"]) / "sounds" / "dialfunnel"
+    return Path(current_app.config["PROMPTS_DIR"])
 
 
 def _manifest() -> dict:

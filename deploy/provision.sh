@@ -67,7 +67,7 @@ apt-get install -y -q --no-install-recommends \
     asterisk asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm \
     python3 python3-venv python3-dev gcc libpq5 \
     libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei \
-    ffmpeg ghostscript libtiff-tools ca-certificates iproute2
+    ffmpeg sox espeak-ng ghostscript libtiff-tools ca-certificates iproute2
 
 # -- 2. user and folders -------------------------------------------------------------------
 log "user dialfunnel and its folders"
@@ -117,6 +117,10 @@ ami_port = 5038
 ami_username = "dialfunnel"
 ami_secret = "$ami_secret"
 log_level = "INFO"
+# Folders shared with Asterisk: MixMonitor (and AMD's RECORD FILE) write here, the worker and
+# recording_done read here; the IVR prompts are generated where Asterisk plays them.
+recordings_incoming = "$MONITOR_DIR"
+prompts_dir = "$SOUNDS_DIR"
 EOF
     umask 022
     chown root:dialfunnel "$CONF.new"
@@ -127,6 +131,9 @@ elif [ -z "$ami_secret" ]; then
     printf 'ami_secret = "%s"\n' "$ami_secret" >> "$CONF"
 fi
 [[ "$ami_secret" =~ ^[0-9A-Za-z_-]+$ ]] || die "ami_secret in $CONF: use letters, digits, _ and - only"
+# A configuration written by an older provision lacks the shared folders.
+[ -n "$(toml_value recordings_incoming)" ] || printf 'recordings_incoming = "%s"\n' "$MONITOR_DIR" >> "$CONF"
+[ -n "$(toml_value prompts_dir)" ] || printf 'prompts_dir = "%s"\n' "$SOUNDS_DIR" >> "$CONF"
 
 # -- 5. Asterisk configuration -------------------------------------------------------------
 log "Asterisk configuration in $AST_ETC"
@@ -195,6 +202,8 @@ asterisk -rx 'core waitfullybooted' >/dev/null || die "Asterisk did not start (j
 # -- 6. database, services, checks ---------------------------------------------------------
 log "database"
 as_dialfunnel "$VENV/bin/dialfunnel" db upgrade
+log "IVR prompts (text to speech) into $SOUNDS_DIR"
+as_dialfunnel "$VENV/bin/dialfunnel" prompts generate
 if [ "$DEMO" = 1 ]; then
     as_dialfunnel "$VENV/bin/dialfunnel" demo
 fi

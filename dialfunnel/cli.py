@@ -92,16 +92,12 @@ def cmd_ivr_try(settings, args):
     sys.exit(try_main(args.rest, sessionmaker=maker))
 
 
-def prompts_dir(settings):
-    return settings.data_dir / "sounds" / "dialfunnel"
-
-
 def cmd_prompts_generate(settings, args):
     from ivr_flows.flows import prompt_texts
     from recordings.prompts import generate_prompts
     texts, voice = prompt_texts()
-    report = generate_prompts(prompts_dir(settings), texts, voice=voice, force=args.force)
-    print(f"prompts in {prompts_dir(settings)}: {len(report.generated)} generated, "
+    report = generate_prompts(settings.prompts_path, texts, voice=voice, force=args.force)
+    print(f"prompts in {settings.prompts_path}: {len(report.generated)} generated, "
           f"{len(report.unchanged)} unchanged, {len(report.uploaded)} uploaded kept")
 
 

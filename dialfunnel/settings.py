@@ -30,6 +30,7 @@ class Settings:
     log_level: str = "INFO"
     recordings_dir: str = ""        # empty: <data_dir>/recordings
     recordings_incoming: str = ""   # where MixMonitor writes; empty: <recordings_dir>/incoming
+    prompts_dir: str = ""           # where Asterisk plays the IVR prompts from; empty: <data_dir>/sounds/dialfunnel
     dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
     dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
     # trunk name → the Q.850 causes that mark a number dead for good ("*": any other trunk; none
@@ -49,6 +50,12 @@ class Settings:
         if self.recordings_incoming:
             return Path(self.recordings_incoming)
         return self.recordings_path / "incoming"
+
+    @property
+    def prompts_path(self) -> Path:
+        """Where `prompts generate` and the prompts page write the IVR's sound files and Asterisk
+        plays them (the dialplan's DF_PROMPTS under /var/lib/asterisk/sounds on a real box)."""
+        return Path(self.prompts_dir) if self.prompts_dir else self.data_dir / "sounds" / "dialfunnel"
 
     @property
     def db_url(self) -> str:

@@ -74,3 +74,20 @@ def test_the_recordings_folders(tmp_path):
                        "DIALFUNNEL_RECORDINGS_INCOMING": "/var/spool/asterisk/monitor/dialfunnel"})
     assert (s.recordings_path, s.recordings_incoming_path) == (
         tmp_path / "recordings", Path("/var/spool/asterisk/monitor/dialfunnel"))
+
+
+def test_the_prompts_folder(tmp_path):
+    """`prompts generate` and the prompts page write where Asterisk plays (DF_PROMPTS)."""
+    s = load_settings({"DIALFUNNEL_DATA_DIR": str(tmp_path)})
+    assert s.prompts_path == tmp_path / "sounds" / "dialfunnel"
+    s = load_settings({"DIALFUNNEL_PROMPTS_DIR": "/var/lib/asterisk/sounds/dialfunnel"})
+    assert s.prompts_path == Path("/var/lib/asterisk/sounds/dialfunnel")
+
+
+def test_prompts_generate_writes_to_the_prompts_folder(tmp_path, monkeypatch):
+    from dialfunnel import cli
+    target = tmp_path / "asterisk-sounds"
+    monkeypatch.setenv("DIALFUNNEL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DIALFUNNEL_PROMPTS_DIR", str(target))
+    assert cli.main(["prompts", "generate"]) in (0, None)
+    assert (target / "abandon.wav").exists() and not (tmp_path / "data" / "sounds").exists()
