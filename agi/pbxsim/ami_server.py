@@ -48,6 +48,12 @@ PRIVILEGE = {
     "AgentCalled": "agent,all", "AgentConnect": "agent,all", "AgentComplete": "agent,all",
     "FullyBooted": "system,all", "SuccessfulAuth": "security,all", "UserEvent": "user,all",
 }
+# The write classes each action needs (main/manager.c and the modules registering them): any one
+# of them is enough; Ping needs none.
+ACTION_AUTHORITY = {
+    "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
+    "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
+}
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
                   "Exten", "Priority", "Uniqueid", "Linkedid")
@@ -416,7 +422,7 @@ class Session:
         self.server, self.sock, self.addr = server, sock, addr
         self.id = next(server._session_ids)
         self.lock = threading.Lock()
-        self.authenticated = False
+        self.authenticated, self.user = False, None
         self.events: set[str] | None = None  # None: no events; {"all"}: every event
         self.started = server.scheduler.now()
         self.closed = False
@@ -491,6 +497,9 @@ class Session:
         if name == "logoff":
             self.respond(aid, "Goodbye", "Thanks for all the fish.")
             return False
+        if not server.may(self.user, name):
+            self.respond(aid, "Error", "Permission denied")
+            return True
         if name == "ping":
             self.respond(aid, "Success", extra=[("Ping", "Pong"), ("Timestamp", f"{server.scheduler.now():.6f}")])
         elif name == "originate":
@@ -519,7 +528,7 @@ class Session:
         self.events = None if events in ("off", "no", "false", "0") else (
             {"all"} if _true(events) else {e.strip() for e in events.split(",")})
         self.respond(aid, "Success", "Authentication accepted")
-        self.authenticated = True
+        self.authenticated, self.user = True, user
         if self.events is not None:
             now = server.scheduler.now()
             up = str(int(now - server.started_at))
@@ -544,9 +553,13 @@ def _tv(epoch: float) -> str:
 class AMIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, users: dict[str, str] | None = None,
                  scenario: Scenario | None = None, clock=None, auth_fail_delay: float = 1.0,
-                 channel_seq: int = 1, uniqueid_seq: int = 1):
+                 channel_seq: int = 1, uniqueid_seq: int = 1,
+                 write_classes: dict[str, set[str]] | None = None):
+        """``write_classes``: a user's manager.conf ``write =`` classes; an action outside them is
+        refused with "Permission denied" as Asterisk does (users not listed may do anything)."""
         self.host, self._port = host, port
         self.users = dict(DEFAULT_USERS if users is None else users)
+        self.write_classes = {u: set(c) for u, c in (write_classes or {}).items()}
         self.scenario = scenario or Scenario()
         self.clock = clock or simclock.SystemClock()
         self.auth_fail_delay = auth_fail_delay
@@ -566,6 +579,11 @@ class AMIServer:
         self._accept_thread: threading.Thread | None = None
         self.scheduler: Scheduler | None = None
         self.started_at = 0.0
+
+    def may(self, user: str | None, action: str) -> bool:
+        classes = self.write_classes.get(user or "")
+        needed = ACTION_AUTHORITY.get(action, set())
+        return classes is None or not needed or "all" in classes or bool(classes & needed)
 
     # --- lifecycle ---------------------------------------------------------------------------
     @property
