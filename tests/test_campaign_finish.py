@@ -107,7 +107,7 @@ def test_removed_done_and_blocked_leads_count_as_settled(session, users, running
     # after they joined the hopper: put on the list, flagged, number found dead elsewhere
     add_number(session, users["mgr"], "13800138012", clock=clock)
     session.get(Customer, flagged.id).do_not_call = True
-    session.get(Customer, gone.id).number_status = "absent"
+    session.get(Customer, gone.id).number_status = "changed"
     promote(session, users["admin"], promoted.id, "potential", clock=clock)
     refresh_leads(session, c, clock=clock)
     session.commit()
