@@ -1,0 +1,170 @@
+"""The dialer on the real PBX's path: the simulator runs the dialplan's dialfunnel-outbound context
+(MixMonitor, AGI(outbound) over FastAGI with AMD on the far side's audio, the agent's Dial or the
+abandon message, the recording_done hangup handler before the Hangup event), the clock moved by
+hand (agi.dialer.simulation). Real sockets throughout: AMI, FastAGI."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from agi.ami import AMIClient
+from agi.dialer.engine import Dialer
+from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.handlers import outbound, recording_done, registry
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock
+from agi.server import FastAGIServer
+from models import agent_states, campaigns
+from models.schema import Customer, DialAttempt, Recording
+from recordings.store import RecordingStore
+
+START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
+RING = 3.0
+WATCHED = ("Newexten", "VarSet", "DialBegin", "DialEnd", "BridgeEnter", "UserEvent", "Hangup",
+           "HangupHandlerRun", "HangupHandlerPush", "MixMonitorStop", "OriginateResponse")
+
+
+@pytest.fixture
+def world(Session, users, tmp_path):
+    """A running campaign with tm (8100) on its team; the FastAGI server with the real handlers;
+    the simulator calling it for dialfunnel-outbound. build(outcomes, mode, ready=...)."""
+    clock = FakeClock(START)
+    spool = tmp_path / "monitor"
+    spool.mkdir()
+    store = RecordingStore(tmp_path / "recordings", spool)
+    built: list = []
+
+    def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0):
+        with Session() as s:
+            admin = s.merge(users["admin"])
+            for n, _ in enumerate(outcomes):
+                s.add(Customer(name=f"外呼客户{n}", ownership="shared", stage="target",
+                               phone=f"1390000{n:04d}", phone_e164=f"+861390000{n:04d}",
+                               created_at=clock.now(), updated_at=clock.now()))
+            s.flush()
+            campaign = campaigns.create_campaign(s, admin, clock=clock, name="外呼", mode=mode,
+                                                 filter_stage="target", ring_timeout_s=25)
+            tm = s.merge(users["tm"])
+            tm.extension = "8100"
+            campaigns.set_team(s, admin, campaign.id, [tm.id])
+            campaigns.refresh_leads(s, campaign, clock=clock)
+            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+            agent_states.set_state(s, tm, "ready" if ready else "paused", campaign_id=campaign.id,
+                                   reason=None if ready else "meal", clock=clock)
+            campaign_id = campaign.id
+            s.commit()
+        agi = FastAGIServer(registry, Session, port=0).start()
+        scenario = Scenario(numbers={f"+861390000{n:04d}": o for n, o in enumerate(outcomes)},
+                            timing={"answer": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk},
+                                    "machine": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk}})
+        server = AMIServer(scenario=scenario, clock=clock, fastagi=("127.0.0.1", agi.port),
+                           recordings_incoming=spool).start()
+        outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
+        recording_done.configure(store)
+        ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
+                        events="call,user,dialplan", reconnect=False)
+        seen: list = []
+        for name in WATCHED:
+            ami.on(name, seen.append)
+        dialer = Dialer(Session, ami, clock=clock, dialer_id="test", trunk="Local/{number}@out",
+                        pacer_mode=mode)
+        dialer.attach()
+        driver = Driver(dialer, server, ami, clock, SimulatedAgents(Session, clock, campaign_id, 20.0))
+        ami.connect()
+        built.append((server, ami, agi))
+        return campaign_id, driver, server, seen
+
+    yield build
+    for server, ami, agi in built:
+        ami.close()
+        server.stop()
+        agi.shutdown(grace=2)
+    outbound.configure(clock=outbound.SYSTEM_CLOCK, spool_dir=None, sleep=outbound.time.sleep)
+    recording_done.configure(None)
+
+
+def attempts(Session, campaign_id):
+    with Session() as s:
+        return s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)
+                         .order_by(DialAttempt.id)).all()
+
+
+def ours(seen, uniqueid):
+    return [m for m in seen if uniqueid in (m.get("Uniqueid"), m.get("Linkedid"))]
+
+
+@pytest.mark.parametrize("mode", ["progressive", "predictive"])
+def test_no_new_line_while_the_answer_is_in_amd_and_routing(world, Session, users, mode):
+    campaign_id, driver, server, seen = world(["answer"] * 6, mode=mode)
+    driver.run_until(START.timestamp() + 0.5)
+    assert len(server.actions("Originate")) == 1  # one ready agent: one line
+    driver.run_until(START.timestamp() + RING + 1.5)  # answered 1.5 s ago: AMD still listening
+    assert len(server.actions("Originate")) == 1
+    with Session() as s:
+        assert agent_states.current(s, users["tm"].id).state == "ready"
+    driver.run_until(START.timestamp() + RING + 8.0)  # AMD said human, tm took it
+    assert len(server.actions("Originate")) == 1
+    (attempt,) = attempts(Session, campaign_id)
+    assert attempt.amd == "human" and attempt.agent_id == users["tm"].id
+    uid = attempt.channel_id
+    names = [m.name for m in ours(seen, uid)]
+    assert names.index("OriginateResponse") < names.index("DialBegin")
+    dial = next(m for m in ours(seen, uid) if m.name == "DialBegin")
+    assert dial["Uniqueid"] == uid and dial["DestChannel"].startswith("PJSIP/8100-")
+
+
+def test_recording_done_runs_before_the_hangup_with_the_channel_variables(world, Session, users):
+    campaign_id, driver, server, seen = world(["answer"], talk=20.0)
+    driver.run_until(START.timestamp() + RING + 40.0)
+    (attempt,) = attempts(Session, campaign_id)
+    assert attempt.outcome == "answered" and attempt.agent_id == users["tm"].id
+    events = ours(seen, attempt.channel_id)
+    names = [m.name for m in events]
+    ours_hangup = next(i for i, m in enumerate(events) if m.name == "Hangup" and m["Uniqueid"] == attempt.channel_id)
+    run = names.index("HangupHandlerRun")
+    assert names.index("HangupHandlerPush") < names.index("DialBegin") < run < ours_hangup
+    assert run < names.index("MixMonitorStop") < ours_hangup
+    status = [m["Value"] for m in events[run:ours_hangup] if m.name == "VarSet"
+              and m["Variable"] == "DIALFUNNEL_STATUS"]
+    assert status and status[-1] in ("STORED", "SKIPPED")  # the handler answered before the Hangup
+    with Session() as s:
+        rows = s.scalars(select(Recording)).all()
+    assert [r.uniqueid for r in rows] == [attempt.channel_id]
+
+
+def test_nobody_free_plays_the_abandon_message(world, Session, users):
+    campaign_id, driver, server, seen = world(["answer", "answer"])
+    driver.run_until(START.timestamp() + 0.5)
+    with Session() as s:  # tm steps away while the line rings
+        agent_states.set_state(s, s.get(type(users["tm"]), users["tm"].id), "paused",
+                               campaign_id=campaign_id, reason="break", clock=driver.clock)
+        s.commit()
+    driver.run_until(START.timestamp() + RING + 20.0)
+    (attempt,) = attempts(Session, campaign_id)
+    assert attempt.outcome == "abandoned" and attempt.agent_id is None
+    events = ours(seen, attempt.channel_id)
+    names = [m.name for m in events]
+    abandon = events[names.index("UserEvent")]
+    assert abandon["UserEvent"] == "DialfunnelAbandon"
+    assert (abandon["Campaign"], abandon["Attempt"]) == (str(campaign_id), str(attempt.id))
+    playback = next(m for m in events if m.name == "Newexten" and m["Application"] == "Playback")
+    assert playback["AppData"] == "dialfunnel/abandon"
+    assert names.index("UserEvent") < names.index("HangupHandlerRun") < names.index("Hangup")
+    assert driver.dialer.counts["abandoned"] == 1
+
+
+def test_a_machine_is_hung_up_and_no_agent_is_spent(world, Session, users):
+    campaign_id, driver, server, seen = world(["machine", "answer"])
+    driver.run_until(START.timestamp() + RING + 6.0)
+    first = attempts(Session, campaign_id)[0]
+    assert first.amd == "machine" and first.agent_id is None
+    events = ours(seen, first.channel_id)
+    names = [m.name for m in events]
+    assert "DialBegin" not in names[names.index("OriginateResponse"):]
+    assert names.index("HangupHandlerRun") < max(i for i, m in enumerate(events)
+                                                 if m.name == "Hangup" and m["Uniqueid"] == first.channel_id)
+    with Session() as s:
+        assert agent_states.current(s, users["tm"].id).state in ("ready", "on_call")
