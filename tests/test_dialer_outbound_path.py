@@ -5,6 +5,9 @@ hand (agi.dialer.simulation). Real sockets throughout: AMI, FastAGI."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -23,8 +26,13 @@ from recordings.store import RecordingStore
 
 START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
 RING = 3.0
-WATCHED = ("Newexten", "VarSet", "DialBegin", "DialEnd", "BridgeEnter", "UserEvent", "Hangup",
-           "HangupHandlerRun", "HangupHandlerPush", "MixMonitorStop", "OriginateResponse")
+WATCHED = ("Newexten", "VarSet", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "UserEvent",
+           "Hangup", "SoftHangupRequest", "HangupHandlerRun", "HangupHandlerPush", "MixMonitorStart",
+           "MixMonitorStop", "OriginateResponse")
+REAL_RUN = Path(__file__).parent / "fixtures/asterisk/real-run-2026-12/ami-a5.jsonl.gz"
+SEQUENCE = {"Newexten", "MixMonitorStart", "HangupHandlerPush", "DialBegin", "DialEnd", "BridgeEnter",
+            "BridgeLeave", "HangupHandlerRun", "MixMonitorStop", "Hangup", "OriginateResponse",
+            "UserEvent", "SoftHangupRequest"}
 
 
 @pytest.fixture
@@ -168,3 +176,37 @@ def test_a_machine_is_hung_up_and_no_agent_is_spent(world, Session, users):
                                                  if m.name == "Hangup" and m["Uniqueid"] == first.channel_id)
     with Session() as s:
         assert agent_states.current(s, users["tm"].id).state in ("ready", "on_call")
+
+
+def sequence(events, uniqueid):
+    """What our answered channel did, as (event, application) pairs; the dialfunnel-config
+    subroutine's Set lines left out (the simulator does not play them)."""
+    return [(m["Event"] if isinstance(m, dict) else m.name, m.get("Application") or "")
+            for m in events if m.get("Uniqueid") == uniqueid
+            and (m["Event"] if isinstance(m, dict) else m.name) in SEQUENCE
+            and m.get("Context") != "dialfunnel-config"]
+
+
+def real_sequence(pick) -> list:
+    with gzip.open(REAL_RUN, "rt") as f:
+        events = [json.loads(line) for line in f if line.startswith("{")]
+    uniqueid = next(e["Uniqueid"] for e in events if pick(e))
+    return sequence(events, uniqueid)
+
+
+@pytest.mark.parametrize("path", ["agent", "abandon"])
+def test_the_answered_channel_does_what_the_real_pbx_did(world, Session, users, path):
+    """ami-a5: the first answered call, put through to agent 8007; the abandoned one."""
+    campaign_id, driver, server, seen = world(["answer", "answer"], talk=10.0)
+    if path == "abandon":
+        driver.run_until(START.timestamp() + 0.5)
+        with Session() as s:
+            agent_states.set_state(s, s.get(type(users["tm"]), users["tm"].id), "paused",
+                                   campaign_id=campaign_id, reason="break", clock=driver.clock)
+            s.commit()
+        real = real_sequence(lambda e: e.get("UserEvent") == "DialfunnelAbandon")
+    else:
+        real = real_sequence(lambda e: e.get("Event") == "OriginateResponse" and e.get("Reason") == "4")
+    driver.run_until(START.timestamp() + RING + 30.0)
+    first = attempts(Session, campaign_id)[0]
+    assert sequence(seen, first.channel_id) == real
