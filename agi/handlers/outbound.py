@@ -34,7 +34,8 @@ def configure(**kwargs) -> None:
     _config.update(kwargs)
 
 
-def _spool_dir() -> Path:
+def spool_dir() -> Path:
+    """Where Asterisk's RECORD FILE writes the AMD steps: the MixMonitor folder of the settings."""
     if _config["spool_dir"] is not None:
         return Path(_config["spool_dir"])
     from dialfunnel.settings import load_settings
@@ -47,7 +48,7 @@ def _detect(agi):
     detect = _config["detect"]
     if detect is None:
         from agi.amd import detect
-    return detect(agi, spool_dir=_spool_dir())
+    return detect(agi, spool_dir=spool_dir())
 
 
 @register("outbound")
