@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from agi.ami import AMIClient
-from agi.dialer.engine import Dialer
+from agi.dialer.engine import HANDLER_SECONDS, Dialer
 from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.handlers import outbound, recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
@@ -45,7 +45,7 @@ def world(Session, users, tmp_path):
     store = RecordingStore(tmp_path / "recordings", spool)
     built: list = []
 
-    def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0):
+    def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0, dialplan=True):
         with Session() as s:
             admin = s.merge(users["admin"])
             for n, _ in enumerate(outcomes):
@@ -68,7 +68,7 @@ def world(Session, users, tmp_path):
         scenario = Scenario(numbers={f"+861390000{n:04d}": o for n, o in enumerate(outcomes)},
                             timing={"answer": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk},
                                     "machine": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk}})
-        server = AMIServer(scenario=scenario, clock=clock, fastagi=("127.0.0.1", agi.port),
+        server = AMIServer(scenario=scenario, clock=clock, fastagi=("127.0.0.1", agi.port) if dialplan else None,
                            recordings_incoming=spool).start()
         outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
         recording_done.configure(store)
@@ -210,3 +210,13 @@ def test_the_answered_channel_does_what_the_real_pbx_did(world, Session, users, 
     driver.run_until(START.timestamp() + RING + 30.0)
     first = attempts(Session, campaign_id)[0]
     assert sequence(seen, first.channel_id) == real
+
+
+def test_an_answer_nobody_reports_on_stops_counting_after_the_bound(world, Session):
+    """A PBX that runs no outbound handler (nothing ever says where the call went): the answer
+    holds the agent's line for HANDLER_SECONDS, not for ever."""
+    campaign_id, driver, server, seen = world(["answer"] * 3, dialplan=False)
+    driver.run_until(START.timestamp() + RING + HANDLER_SECONDS - 0.5)
+    assert len(server.actions("Originate")) == 1
+    driver.run_until(START.timestamp() + RING + HANDLER_SECONDS + 1.5)
+    assert len(server.actions("Originate")) == 2
