@@ -15,6 +15,7 @@ from sqlalchemy import select
 from agi.ami import AMIClient
 from agi.dialer.engine import HANDLER_SECONDS, Dialer
 from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dispatch import Registry
 from agi.handlers import outbound, recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
@@ -45,7 +46,8 @@ def world(Session, users, tmp_path):
     store = RecordingStore(tmp_path / "recordings", spool)
     built: list = []
 
-    def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0, dialplan=True):
+    def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0, dialplan=True,
+              handlers=registry):
         with Session() as s:
             admin = s.merge(users["admin"])
             for n, _ in enumerate(outcomes):
@@ -64,7 +66,7 @@ def world(Session, users, tmp_path):
                                    reason=None if ready else "meal", clock=clock)
             campaign_id = campaign.id
             s.commit()
-        agi = FastAGIServer(registry, Session, port=0).start()
+        agi = FastAGIServer(handlers, Session, port=0).start()
         scenario = Scenario(numbers={f"+861390000{n:04d}": o for n, o in enumerate(outcomes)},
                             timing={"answer": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk},
                                     "machine": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk}})
@@ -220,3 +222,30 @@ def test_an_answer_nobody_reports_on_stops_counting_after_the_bound(world, Sessi
     assert len(server.actions("Originate")) == 1
     driver.run_until(START.timestamp() + RING + HANDLER_SECONDS + 1.5)
     assert len(server.actions("Originate")) == 2
+
+
+def test_the_hangup_handler_gets_the_channel_as_the_dialplan_left_it(world, Session, users, tmp_path):
+    """What recording_done can read on the channel: the dialer's variables, the agent's
+    transfer and dialled peer, the linkedid; and MixMonitor's file is complete by then."""
+    heard = {}
+
+    def probe(agi, session, args):
+        heard["args"], heard["uniqueid"] = list(args), agi.uniqueid
+        heard["file_there"] = Path(args[0]).exists()
+        for name in ("DIALFUNNEL_CAMPAIGN", "DIALFUNNEL_ATTEMPT", "DIALFUNNEL_TRANSFER", "DIALEDPEERNAME",
+                     "CHANNEL(linkedid)"):
+            heard[name] = agi.get_variable(name)
+        return "STORED"
+
+    handlers = Registry()
+    handlers.register("outbound", outbound.outbound)
+    handlers.register("recording_done", probe)
+    campaign_id, driver, server, seen = world(["answer"], talk=10.0, handlers=handlers)
+    driver.run_until(START.timestamp() + RING + 30.0)
+    (attempt,) = attempts(Session, campaign_id)
+    assert heard["uniqueid"] == attempt.channel_id and heard["file_there"]
+    assert heard["args"] == [str(tmp_path / "monitor" / f"{attempt.channel_id}.wav"), "outbound"]
+    assert (heard["DIALFUNNEL_CAMPAIGN"], heard["DIALFUNNEL_ATTEMPT"]) == (str(campaign_id), str(attempt.id))
+    assert heard["DIALFUNNEL_TRANSFER"] == "agent:8100"
+    assert heard["DIALEDPEERNAME"].startswith("PJSIP/8100-")
+    assert heard["CHANNEL(linkedid)"] == attempt.channel_id
