@@ -119,6 +119,8 @@ def test_no_new_line_while_the_answer_is_in_amd_and_routing(world, Session, user
     assert len(server.actions("Originate")) == 1
     (attempt,) = attempts(Session, campaign_id)
     assert attempt.amd == "human" and attempt.agent_id == users["tm"].id
+    in_amd = (attempt.connected_at - attempt.answered_at).total_seconds()
+    assert 1.5 <= in_amd <= 3.5  # AMD listened to the greeting and the silence after it, in simulated time
     uid = attempt.channel_id
     names = [m.name for m in ours(seen, uid)]
     assert names.index("OriginateResponse") < names.index("DialBegin")
