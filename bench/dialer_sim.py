@@ -207,7 +207,8 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
 def _row(r: dict) -> str:
     return (f"{r['agents']:>6} {r['answer']:>6.0%} {r['pacer']:<14} {r['talk_min_per_agent_hour']:>16.1f} "
             f"{r['abandon_pct']:>9.2f} {r['cap']:>5.1f} {r['dials_per_hour']:>8.0f} {r['idle_pct']:>7.1f} "
-            f"{r['on_call_pct']:>9.1f} {r['answered']:>8} {r['abandoned']:>9} {r['machines']:>8} {r['wall']:>7.0f}")
+            f"{r['on_call_pct']:>9.1f} {r['answered']:>8} {r['abandoned']:>9} {r['machines']:>8} "
+            f"{r['wall']:>7.0f}")
 
 
 def main() -> None:

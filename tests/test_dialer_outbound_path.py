@@ -70,8 +70,8 @@ def world(Session, users, tmp_path):
         scenario = Scenario(numbers={f"+861390000{n:04d}": o for n, o in enumerate(outcomes)},
                             timing={"answer": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk},
                                     "machine": {"ring_time": RING, "answer_delay": 0.0, "talk_time": talk}})
-        server = AMIServer(scenario=scenario, clock=clock, fastagi=("127.0.0.1", agi.port) if dialplan else None,
-                           recordings_incoming=spool).start()
+        server = AMIServer(scenario=scenario, clock=clock, recordings_incoming=spool,
+                           fastagi=("127.0.0.1", agi.port) if dialplan else None).start()
         outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
         recording_done.configure(store)
         ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
@@ -135,7 +135,8 @@ def test_recording_done_runs_before_the_hangup_with_the_channel_variables(world,
     assert attempt.outcome == "answered" and attempt.agent_id == users["tm"].id
     events = ours(seen, attempt.channel_id)
     names = [m.name for m in events]
-    ours_hangup = next(i for i, m in enumerate(events) if m.name == "Hangup" and m["Uniqueid"] == attempt.channel_id)
+    ours_hangup = next(i for i, m in enumerate(events)
+                       if m.name == "Hangup" and m["Uniqueid"] == attempt.channel_id)
     run = names.index("HangupHandlerRun")
     assert names.index("HangupHandlerPush") < names.index("DialBegin") < run < ours_hangup
     assert run < names.index("MixMonitorStop") < ours_hangup

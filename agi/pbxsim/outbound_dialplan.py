@@ -164,8 +164,9 @@ class OutboundCall:
     # --- the dialplan --------------------------------------------------------------------------
     def _play(self) -> None:
         cid = self.call.fields["cid_num"]
-        self.app("s", 1, "NoOp", f"dialfunnel outbound: {cid} answered, campaign "
-                 f"{self.variables.get('DIALFUNNEL_CAMPAIGN', '')} attempt {self.variables.get('DIALFUNNEL_ATTEMPT', '')}")
+        campaign = self.variables.get("DIALFUNNEL_CAMPAIGN", "")
+        attempt = self.variables.get("DIALFUNNEL_ATTEMPT", "")
+        self.app("s", 1, "NoOp", f"dialfunnel outbound: {cid} answered, campaign {campaign} attempt {attempt}")
         self.app("s", 2, "Gosub", "dialfunnel-config,s,1")
         self.app("s", 3, "Gosub", "dialfunnel-record,s,1(outbound)")
         self.app("s", 1, "GotoIf", "0?done", context="dialfunnel-record")
@@ -297,7 +298,8 @@ class OutboundCall:
         (the agent's phone) go down while its AGI runs (ami-a5)."""
         handler = f"dialfunnel-recording-done,s,1({self.recording},outbound)"
         self.emit("HangupHandlerRun", "o1", extra=[("Handler", handler)])
-        self.app("s", 1, "NoOp", f"dialfunnel: recording {self.recording} (outbound) of {self.uid} is complete",
+        self.app("s", 1, "NoOp",
+                 f"dialfunnel: recording {self.recording} (outbound) of {self.uid} is complete",
                  context="dialfunnel-recording-done")
         self.app("s", 2, "StopMixMonitor", "", context="dialfunnel-recording-done")
         self.emit("MixMonitorStop", "o1")
