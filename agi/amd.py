@@ -30,6 +30,7 @@ from recordings.amd import UNSURE, AMDResult, Detector, Params
 from .protocol import AGIAppError, AGIHangup
 
 STEP_MS = 250
+MAX_SECONDS = 3.0          # the most audio heard before a decision
 RATE = 8000                # Asterisk's `wav` format
 FLUSH_WAIT = 0.25          # Asterisk answers before it closes the file: wait this long for it
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,7 +38,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 log = logging.getLogger("agi.amd")
 
 
-def detect(agi, *, spool_dir, pbx_dir: str | None = None, max_seconds: float = 3.0,
+def detect(agi, *, spool_dir, pbx_dir: str | None = None, max_seconds: float = MAX_SECONDS,
            step_ms: int = STEP_MS, params: Params | None = None) -> AMDResult:
     """Human, machine or unsure for the answered call on `agi` (an AGIChannel).
 

@@ -2,11 +2,20 @@
 agi.dialer.pacing, the hopper and rules of models/) against the PBX simulator over a real AMI
 socket, on a fake clock that jumps from event to event — an 8-hour campaign runs in minutes.
 
-World: N agents (talk lognormal, mean 150 s; wrap-up 20 s), live answer rate 15% or 30%, 20%
-dead numbers (unallocated / absent / invalid, failing in 1–3 s), ring-to-answer 5–25 s, ring
-timeout 25 s; the rest no answer (rings out), busy and congestion. Abandon: a live answer not
-connected to an agent within 2 s. Each scenario runs our predictive pacer, progressive 1:1
-dialling, a reference ADAPT_TAPERED pacer and the naive pacer.
+Answered calls take the real PBX's path (``--path agi``, the default): the simulator runs the
+dialplan's dialfunnel-outbound context and calls the real FastAGI server (in this process, on
+SQLite) with the real ``outbound`` handler: AMD on the far side's audio (a person's short
+greeting, a machine's long one) for as long as it listens, then a ready agent for up to 2 s
+(else the abandon message), the agent's phone ringing ``--agent-ring`` s, and the
+recording_done hangup handler. ``--path engine``: the old shortcut, the dialer connects the
+answer itself at once (no AMD, no FastAGI).
+
+World (every value a flag): N agents (talk lognormal, mean 150 s; wrap-up 20 s), live answer
+rate 15% or 30%, answering machines 0%, 20% dead numbers (unallocated / absent / invalid,
+failing in 1–3 s), ring-to-answer 5–25 s, ring timeout 25 s, abandon cap 3%; the rest no answer
+(rings out), busy and congestion. Abandon: a live answer nobody was free for in the handler's
+hold. Each scenario runs our predictive pacer, progressive 1:1 dialling, a reference
+ADAPT_TAPERED pacer and the naive pacer.
 
     python bench/dialer_sim.py                      # every scenario, 8 hours
     python bench/dialer_sim.py --agents 20 --answer 0.3 --hours 2 --pacers predictive,adapt_tapered
@@ -15,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 from concurrent.futures import ProcessPoolExecutor
+import dataclasses
 import datetime as dt
+import logging
 import math
 import os
 import random
@@ -32,41 +43,60 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from agi.ami import AMIClient  # noqa: E402
 from agi.dialer import engine as dialer_engine  # noqa: E402
 from agi.dialer.simulation import Driver, SimulatedAgents  # noqa: E402
+from agi.handlers import outbound, recording_done, registry  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
+from agi.server import FastAGIServer  # noqa: E402
 from models import agent_states, campaigns  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.schema import AgentStateLog, Customer, DialAttempt  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 from models.users import create_user  # noqa: E402
+from recordings.store import RecordingStore  # noqa: E402
 
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
-TALK_MEAN, TALK_SIGMA, WRAP = 150.0, 0.8, 20.0
 PACERS = ("predictive", "progressive", "adapt_tapered", "naive")
 
 
-def lognormal_talk(rng: random.Random) -> float:
-    mu = math.log(TALK_MEAN) - TALK_SIGMA ** 2 / 2
-    return rng.lognormvariate(mu, TALK_SIGMA)
+@dataclasses.dataclass(frozen=True)
+class World:
+    talk_mean: float = 150.0
+    talk_sigma: float = 0.8
+    wrap: float = 20.0
+    dead: float = 0.20
+    machine: float = 0.0
+    ring_min: float = 5.0
+    ring_max: float = 25.0
+    ring_timeout: int = 25
+    abandon_cap: float = 3.0
+    agent_ring: float = 1.0
+    message_time: float = 3.0
+    path: str = "agi"
+
+    def talk(self, rng: random.Random) -> float:
+        mu = math.log(self.talk_mean) - self.talk_sigma ** 2 / 2
+        return rng.lognormvariate(mu, self.talk_sigma)
 
 
-def scenario(answer: float, seed: int) -> Scenario:
-    dead = 0.20
-    rest = 1.0 - answer - dead
-    rates = {"answer": answer, "unallocated": dead * 0.4, "absent": dead * 0.45, "invalid": dead * 0.15,
+def scenario(answer: float, seed: int, world: World) -> Scenario:
+    dead = world.dead
+    rest = 1.0 - answer - world.machine - dead
+    rates = {"answer": answer, "machine": world.machine,
+             "unallocated": dead * 0.4, "absent": dead * 0.45, "invalid": dead * 0.15,
              "noanswer": rest * 0.65, "busy": rest * 0.28, "congestion": rest * 0.07}
     fast_fail = {"setup_time": (1.0, 3.0)}
-    timing = {"answer": {"setup_time": 0.0, "ring_time": (5.0, 25.0), "answer_delay": 0.0,
-                         "talk_time": lognormal_talk},
+    answered = {"setup_time": 0.0, "ring_time": (world.ring_min, world.ring_max), "answer_delay": 0.0,
+                "talk_time": world.talk, "agent_ring": world.agent_ring, "message_time": world.message_time}
+    timing = {"answer": answered, "machine": answered,
               "unallocated": fast_fail, "absent": fast_fail, "invalid": fast_fail,
               "busy": {"setup_time": (2.0, 5.0)}, "congestion": {"setup_time": (1.0, 2.0)},
               "noanswer": {"setup_time": 0.0, "noanswer_wait": 120.0}}
     return Scenario(seed=seed, rates=rates, timing=timing)
 
 
-def make_world(url: str, agents: int, leads: int, clock) -> tuple:
+def make_world(url: str, agents: int, leads: int, clock, world: World) -> tuple:
     engine = make_engine(url)
     upgrade(engine)
     maker = make_sessionmaker(engine)
@@ -89,7 +119,8 @@ def make_world(url: str, agents: int, leads: int, clock) -> tuple:
         for start in range(0, len(rows), 5000):
             s.execute(insert(Customer), rows[start:start + 5000])
         campaign = campaigns.create_campaign(s, admin, clock=clock, name="Simulation", mode="predictive",
-                                             filter_stage="target", ring_timeout_s=25, abandon_cap_pct=3.0)
+                                             filter_stage="target", ring_timeout_s=world.ring_timeout,
+                                             abandon_cap_pct=world.abandon_cap)
         campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
         campaigns.refresh_leads(s, campaign, clock=clock)
         campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
@@ -99,19 +130,30 @@ def make_world(url: str, agents: int, leads: int, clock) -> tuple:
     return engine, maker, ids
 
 
-def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int) -> dict:
+def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, world: World = World()) -> dict:
     clock = FakeClock(START)
-    tmp = tempfile.mkdtemp(prefix="dialer-sim-")
+    tmp = Path(tempfile.mkdtemp(prefix="dialer-sim-"))
     url = f"sqlite:///{tmp}/sim.db"
     leads = int(agents * hours * 3600 / 170 / max(answer, 0.05) * 1.3) + 500
-    engine, maker, (campaign_id, team) = make_world(url, agents, leads, clock)
-    server = AMIServer(scenario=scenario(answer, seed), clock=clock).start()
+    engine, maker, (campaign_id, team) = make_world(url, agents, leads, clock, world)
+    agi = None
+    fastagi = None
+    if world.path == "agi":
+        spool = tmp / "monitor"
+        spool.mkdir()
+        agi = FastAGIServer(registry, maker, port=0, max_calls=4 * agents + 16).start()
+        fastagi = ("127.0.0.1", agi.port)
+        recording_done.configure(RecordingStore(tmp / "recordings", spool))
+    server = AMIServer(scenario=scenario(answer, seed, world), clock=clock, fastagi=fastagi,
+                       recordings_incoming=fastagi and spool, write_recordings=False).start()
+    if agi:
+        outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
     ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", events="call,user",
                     reconnect=False)
     dialer = dialer_engine.Dialer(maker, ami, clock=clock, dialer_id="sim", trunk="Local/{number}@sim-out",
-                                  route_answers=True, pacer_mode=pacer)
+                                  route_answers=world.path == "engine", pacer_mode=pacer)
     dialer.attach()
-    driver = Driver(dialer, server, ami, clock, SimulatedAgents(maker, clock, campaign_id, WRAP))
+    driver = Driver(dialer, server, ami, clock, SimulatedAgents(maker, clock, campaign_id, world.wrap))
     ami.connect()
     wall = time.perf_counter()
     try:
@@ -120,9 +162,12 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int) -> 
     finally:
         ami.close()
         server.stop()
+        if agi:
+            agi.shutdown(grace=5)
     wall = time.perf_counter() - wall
     result = measure(maker, campaign_id, hours, agents)
-    result.update(agents=agents, answer=answer, pacer=pacer, wall=wall, steps=driver.steps, leads=leads)
+    result.update(agents=agents, answer=answer, pacer=pacer, wall=wall, steps=driver.steps, leads=leads,
+                  cap=world.abandon_cap)
     engine.dispose()
     return result
 
@@ -151,7 +196,9 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
         "abandon_pct": 100.0 * abandoned / max(1, answered + abandoned),
         "dials_per_hour": attempts / hours,
         "idle_pct": 100.0 * in_state.get("ready", 0.0) / logged,
+        "on_call_pct": 100.0 * in_state.get("on_call", 0.0) / logged,
         "answered": answered, "abandoned": abandoned, "attempts": attempts,
+        "machines": by_outcome.get("machine", 0),
         "dead": sum(by_outcome.get(k, 0) for k in ("unallocated", "absent", "invalid")),
         "open": by_outcome.get(None, 0),
     }
@@ -159,8 +206,9 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
 
 def _row(r: dict) -> str:
     return (f"{r['agents']:>6} {r['answer']:>6.0%} {r['pacer']:<14} {r['talk_min_per_agent_hour']:>16.1f} "
-            f"{r['abandon_pct']:>9.2f} {r['dials_per_hour']:>8.0f} {r['idle_pct']:>7.1f} "
-            f"{r['answered']:>8} {r['abandoned']:>9} {r['wall']:>7.0f}")
+            f"{r['abandon_pct']:>9.2f} {r['cap']:>5.1f} {r['dials_per_hour']:>8.0f} {r['idle_pct']:>7.1f} "
+            f"{r['on_call_pct']:>9.1f} {r['answered']:>8} {r['abandoned']:>9} {r['machines']:>8} "
+            f"{r['wall']:>7.0f}")
 
 
 def main() -> None:
@@ -171,14 +219,33 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=1, help="scenarios run in parallel processes")
+    defaults = World()
+    world_flags = {  # every world parameter: flag, help
+        "talk_mean": "mean talk time (s, lognormal)", "talk_sigma": "sigma of the talk time's log",
+        "wrap": "agents' wrap-up (s)", "dead": "share of dead numbers",
+        "machine": "share of answering machines (AMD hears them)",
+        "ring_min": "shortest ring before an answer (s)", "ring_max": "longest ring before an answer (s)",
+        "ring_timeout": "the campaign's ring timeout (s)", "abandon_cap": "the campaign's abandon cap (%%)",
+        "agent_ring": "seconds an agent's phone rings before it answers",
+        "message_time": "length of the abandon / machine message (s)"}
+    for name, text in world_flags.items():
+        value = getattr(defaults, name)
+        parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
+                            help=f"{text} (default {value})")
+    parser.add_argument("--path", choices=("agi", "engine"), default=defaults.path,
+                        help="answered calls through the dialplan and the FastAGI handler (agi), or "
+                             "connected by the dialer itself (engine, the old shortcut)")
     args = parser.parse_args()
-    runs = [(int(agents), float(answer), pacer, args.hours, args.seed)
+    logging.basicConfig(level=logging.ERROR)
+    world = World(**{name: getattr(args, name) for name in [*world_flags, "path"]})
+    runs = [(int(agents), float(answer), pacer, args.hours, args.seed, world)
             for agents in args.agents.split(",") for answer in args.answer.split(",")
             for pacer in args.pacers.split(",")]
     print(f"dialer simulation: {args.hours:g} h campaigns, seed {args.seed}, {args.jobs} job(s), "
-          f"load {os.getloadavg()[0]:.1f}")
-    print(f"{'agents':>6} {'answer':>6} {'pacer':<14} {'talk min/agent-h':>16} {'abandon %':>9} "
-          f"{'dials/h':>8} {'idle %':>7} {'answered':>8} {'abandoned':>9} {'wall s':>7}", flush=True)
+          f"load {os.getloadavg()[0]:.1f}, {world}")
+    print(f"{'agents':>6} {'answer':>6} {'pacer':<14} {'talk min/agent-h':>16} {'abandon %':>9} {'cap %':>5} "
+          f"{'dials/h':>8} {'idle %':>7} {'on-call %':>9} {'answered':>8} {'abandoned':>9} {'machines':>8} "
+          f"{'wall s':>7}", flush=True)
     if args.jobs <= 1:
         for run in runs:
             print(_row(run_one(*run)), flush=True)

@@ -127,8 +127,9 @@ def cmd_run(settings, args):
     web = start_web(settings, maker)
     print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
     stoppers = [web.shutdown]
+    shared: dict = {}  # start_fastagi's address, for the PBX simulator's dialplan
     for starter in (start_fastagi, start_pbx_and_listener, start_retention):
-        for line, stopper in starter(settings, maker, stop, simulate=args.demo):
+        for line, stopper in starter(settings, maker, stop, simulate=args.demo, shared=shared):
             print(f"started: {line}")
             stoppers.append(stopper)
     print(f"started: reminder worker (every {args.interval:g} s)", flush=True)
@@ -139,30 +140,42 @@ def cmd_run(settings, args):
     print("stopped")
 
 
-def start_fastagi(settings, maker, stop, simulate):
+def start_fastagi(settings, maker, stop, simulate, shared=None):
     from agi.handlers import registry
     from agi.server import FastAGIServer, server_options
     server = FastAGIServer(registry, maker, settings.agi_host, settings.agi_port,
                            **server_options(settings)).start()
+    if shared is not None:
+        host = settings.agi_host if settings.agi_host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        shared["fastagi"] = (host, server.port)
     yield (f"FastAGI server on {settings.agi_host}:{server.port} "
            f"(handlers: {', '.join(sorted(registry.names()))})", lambda: server.shutdown(5))
 
 
-def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
+def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=None):
     """With --demo a PBX simulator stands in for Asterisk on the AMI port; the screen-pop
-    listener connects to whichever answers there."""
+    listener connects to whichever answers there. With the FastAGI server started before it
+    (``shared["fastagi"]``), the simulator runs the dialplan's outbound context against it, as
+    Asterisk would (AMD and the agent in the ``outbound`` handler, recordings through
+    ``recording_done``); otherwise the dialer connects answered calls itself."""
     import secrets
 
     from agi.events import ScreenPopListener
     from recordings.store import RecordingStore
     secret = settings.ami_secret
     port = settings.ami_port
+    fastagi = (shared or {}).get("fastagi") if simulate else None
     if simulate:
         from agi.pbxsim.ami_scenarios import demo_scenario
         from agi.pbxsim.ami_server import AMIServer
         secret = secret or secrets.token_hex(16)
+        incoming = None
+        if fastagi:
+            from agi.handlers.outbound import spool_dir
+            incoming = spool_dir()
+            incoming.mkdir(parents=True, exist_ok=True)
         pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret},
-                        scenario=demo_scenario()).start()
+                        scenario=demo_scenario(), fastagi=fastagi, recordings_incoming=incoming).start()
         port = pbx.port
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
     if not secret:
@@ -175,12 +188,13 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True):
     yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
     if dialer:
         from agi.dialer.process import start_dialer
-        engine_, _ = start_dialer(settings, maker, port=port, secret=secret, route_answers=simulate)
+        engine_, _ = start_dialer(settings, maker, port=port, secret=secret,
+                                  route_answers=simulate and not fastagi)
         yield (f"predictive dialer on AMI {settings.ami_host}:{port} (id {engine_.dialer_id})",
                engine_.stop)
 
 
-def start_retention(settings, maker, stop, simulate):
+def start_retention(settings, maker, stop, simulate, shared=None):
     from dialfunnel.retention import retention_loop
     from recordings.store import RecordingStore
     store = RecordingStore(settings.recordings_path, settings.recordings_incoming_path)

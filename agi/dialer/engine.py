@@ -11,8 +11,13 @@ Hangup of our ;1 leg.
 
 Who connects an answered call to an agent: on a real Asterisk the ``outbound`` AGI handler does
 (AMD first, then ``agent_states.take_ready_agent``, up to ``HOLD_SECONDS``, else the abandon
-message). The PBX simulator runs no dialplan, so with ``route_answers=True`` the dialer does
-the same with the same model functions (demo and benchmark).
+message). From OriginateResponse Reason 4 until the dialer learns the call left that handler
+(an agent taken for it: the attempt's agent_id or the DialBegin to the agent's phone; a machine:
+the attempt's AMD result; the DialfunnelAbandon UserEvent; its hangup), at most
+``HANDLER_SECONDS``, the call counts as waiting for an agent (``pacing.Snapshot.waiting``): it
+will want an agent in a moment, so the pacer must not dial for it again.
+With ``route_answers=True`` the dialer connects answered calls itself with the same model
+functions, for a PBX simulator that runs no dialplan (no FastAGI server to call).
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from agi.amd import MAX_SECONDS as AMD_SECONDS
 from agi.ami import AMIActionError, AMIError
 from agi.dialer import pacing
 from models import agent_states, campaigns, dialing, preview
@@ -35,6 +41,8 @@ from models.schema.campaigns import DEAD_OUTCOMES
 log = logging.getLogger(__name__)
 
 HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then it is abandoned
+                            # (agi/handlers/outbound.py's hold, and route_answers')
+HANDLER_SECONDS = AMD_SECONDS + HOLD_SECONDS + 3.0   # the longest an answer stays in the handler
 TICK_SECONDS = 1.0
 CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this; a campaign
                                  # with nothing left to dial is marked finished at that pace too
@@ -59,6 +67,13 @@ def _epoch(clock) -> float:
     return clock.now().timestamp()
 
 
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
 @dataclass
 class Line:
     attempt_id: int
@@ -71,6 +86,7 @@ class Line:
     cause: int | None = None
     agent_id: int | None = None
     hold_until: float | None = None    # answered, waiting for an agent (route_answers)
+    in_handler_until: float | None = None  # answered, in the outbound AGI (AMD, then an agent)
     abandoned: bool = False
     responded: bool = False            # OriginateResponse seen
     responded_at: float | None = None
@@ -117,7 +133,7 @@ class Dialer:
 
     # --- wiring ---------------------------------------------------------------------------------
     def attach(self) -> None:
-        for name in ("Hangup", "OriginateResponse", "UserEvent"):
+        for name in ("Hangup", "OriginateResponse", "UserEvent", "DialBegin"):
             self.ami.on(name, self._events.put)
 
     def stop(self) -> None:
@@ -166,6 +182,7 @@ class Dialer:
 
     def next_wakeup(self) -> float:
         holds = [line.hold_until for line in self.lines.values() if line.hold_until is not None]
+        holds += [line.in_handler_until for line in self.lines.values() if line.in_handler_until is not None]
         return min([self._next_tick] + holds)
 
     def _holding_due(self, now: float) -> bool:
@@ -182,6 +199,7 @@ class Dialer:
             self._refresh_campaigns(now)
         self._sweep_stale(now)
         self._sweep_previews(now)
+        self._check_handler_lines(now)
         for run in list(self.campaigns.values()):
             if self.route_answers:
                 self._connect_waiting(run, now)
@@ -192,7 +210,8 @@ class Dialer:
             lines = tuple(now - line.started for line in self.lines.values()
                           if line.campaign_id == run.campaign_id and line.answered is None)
             waiting = sum(1 for line in self.lines.values()
-                          if line.campaign_id == run.campaign_id and line.hold_until is not None)
+                          if line.campaign_id == run.campaign_id
+                          and (line.hold_until is not None or line.in_handler_until is not None))
             snap = pacing.Snapshot(now=now, agents=views, lines=lines, waiting=waiting,
                                    abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout)
             wanted = max(0, int(run.pacer.lines_to_launch(snap)))
@@ -331,9 +350,17 @@ class Dialer:
                 self._finish(line)
             # else: the Hangups (with the far side's cause) are still to come (空号, 错号)
         elif name == "UserEvent" and msg.get("UserEvent") == "DialfunnelAbandon":
-            run = self.campaigns.get(int(msg.get("Campaign") or 0))
+            run = self.campaigns.get(_int(msg.get("Campaign")))
             if run:
                 run.pacer.on_abandoned(_epoch(self.clock))
+            attempt_id = _int(msg.get("Attempt"))
+            for line in self.lines.values():
+                if line.attempt_id == attempt_id and line.in_handler_until is not None:
+                    self._left_handler(line, abandoned=True)
+        elif name == "DialBegin":  # our answered channel dials: the handler gave it an agent
+            line, ours = self._line_for(msg.get("Uniqueid"))
+            if line is not None and ours and line.in_handler_until is not None:
+                self._left_handler(line, agent=True)
 
     def _answered(self, line: Line) -> None:
         now = _epoch(self.clock)
@@ -350,6 +377,45 @@ class Dialer:
             line.hold_until = now + HOLD_SECONDS
             if run:
                 self._connect_waiting(run, now)
+        elif line.agent_id is None:  # not a preview (its agent is waiting for it)
+            line.in_handler_until = now + HANDLER_SECONDS
+
+    def _left_handler(self, line: Line, *, agent: bool = False, abandoned: bool = False) -> None:
+        """The answered call left the outbound handler: it stops counting as waiting."""
+        now = _epoch(self.clock)
+        line.in_handler_until = None
+        self._changed = True
+        run = self.campaigns.get(line.campaign_id)
+        if agent:
+            self.counts["connected"] += 1
+            if run and line.answered is not None:
+                run.pacer.on_connected(now, now - line.answered)
+        elif abandoned:
+            line.abandoned = True
+            self.counts["abandoned"] += 1
+
+    def _check_handler_lines(self, now: float) -> None:
+        """Answered calls still counted in the handler: what the handler wrote (an agent taken,
+        a machine heard) ends the count, and so does HANDLER_SECONDS."""
+        inside = {line.channel_id: line for line in self.lines.values() if line.in_handler_until is not None}
+        if not inside:
+            return
+        with self.Session() as s:
+            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
+                             .where(DialAttempt.channel_id.in_(list(inside)))).all()
+            s.commit()
+        for channel_id, agent_id, amd in rows:
+            line = inside[channel_id]
+            if agent_id is not None:
+                line.agent_id = agent_id
+                self._left_handler(line, agent=True)
+            elif amd == "machine":
+                self._left_handler(line)
+        for line in inside.values():
+            if line.in_handler_until is not None and now >= line.in_handler_until:
+                log.info("dialer: attempt %s still unrouted %.0f s after its answer", line.attempt_id,
+                         now - (line.answered or now))
+                line.in_handler_until = None
 
     def _connect_waiting(self, run: CampaignRun, now: float) -> None:
         """Answered calls waiting for an agent: put through, or abandoned past their hold."""

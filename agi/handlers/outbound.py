@@ -29,11 +29,13 @@ _config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "slee
 
 
 def configure(**kwargs) -> None:
-    """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function)."""
+    """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function),
+    sleep (the wait between two looks for an agent; the PBX simulator's under a fake clock)."""
     _config.update(kwargs)
 
 
-def _spool_dir() -> Path:
+def spool_dir() -> Path:
+    """Where Asterisk's RECORD FILE writes the AMD steps: the MixMonitor folder of the settings."""
     if _config["spool_dir"] is not None:
         return Path(_config["spool_dir"])
     from dialfunnel.settings import load_settings
@@ -46,7 +48,7 @@ def _detect(agi):
     detect = _config["detect"]
     if detect is None:
         from agi.amd import detect
-    return detect(agi, spool_dir=_spool_dir())
+    return detect(agi, spool_dir=spool_dir())
 
 
 @register("outbound")
@@ -68,16 +70,15 @@ def outbound(agi, session, args):
         message = campaign.machine_message if campaign.machine_action == "message" else None
         agi.set_variable("DIALFUNNEL_MESSAGE", message or "")
         return "MACHINE"
-    deadline = time.monotonic() + HOLD_SECONDS
-    while True:
+    polls = round(HOLD_SECONDS / POLL_SECONDS)  # counted, not timed: `sleep` may be simulated
+    for poll in range(polls + 1):
         agent = agent_states.take_ready_agent(session, attempt, clock=clock)
         extension = agent.extension if agent else None
         session.commit()
         if agent is not None and extension:
             agi.set_variable("DIALFUNNEL_TRANSFER", f"agent:{extension}")
             return "TRANSFER"
-        if time.monotonic() >= deadline:
-            break
-        _config["sleep"](POLL_SECONDS)
+        if poll < polls:
+            _config["sleep"](POLL_SECONDS)
     agi.set_variable("DIALFUNNEL_MESSAGE", campaign.abandon_message or "")
     return "ABANDON"

@@ -32,7 +32,9 @@ A Scenario says what the caller does:
               `<file>.wav` (or `.sln`) there, the whole recording or, on a hangup, what was
               heard until it; a path outside it answers `200 result=-1 (writefile)`. None (the
               default): nothing is written.
-  realtime    RECORD FILE takes as long as the audio it hears (else it answers at once).
+  realtime    RECORD FILE takes as long as the audio it hears (else it answers at once), waited
+              with `sleep` (time.sleep; the AMI simulator passes its scheduler's sleep, so
+              under a fake clock the recording takes simulated time).
 After a hangup the channel is dead: the commands res_agi does not allow on a dead channel get
 `511 Command Not Permitted on a dead channel or intercept routine`, the others (SET/GET
 VARIABLE, GET FULL VARIABLE, VERBOSE, NOOP, DATABASE *, EXEC...) still work.
@@ -48,7 +50,7 @@ import struct
 import time
 import wave
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 from agi.protocol import DEAD_MESSAGE, AGIProtocolError, Transport, parse_args
 
@@ -103,6 +105,7 @@ class Scenario:
     audio: bytes | str | os.PathLike | None = None   # the far end's audio (RECORD FILE)
     record_dir: str | os.PathLike | None = None      # where RECORD FILE may write
     realtime: bool = False      # RECORD FILE lasts as long as what it hears
+    sleep: Callable[[float], object] = time.sleep   # how `realtime` waits
 
 
 @dataclasses.dataclass
@@ -497,7 +500,7 @@ class SimChannel:
         pcm += b"\0\0" * (samples - len(pcm) // 2)
         self.audio_pos += heard
         if self.scenario.realtime:
-            time.sleep(heard / SAMPLE_RATE)
+            self.scenario.sleep(heard / SAMPLE_RATE)
         if target is None:
             return
         if target.suffix == ".wav":

@@ -16,6 +16,10 @@ Everything that acts on time runs on one scheduler thread driven by the given cl
 order every run; random choices come from ``Scenario.seed`` (per number and attempt), so a run
 is reproducible.
 
+With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`` runs that
+context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
+without it the call only plays its script (the far side talks, then hangs up).
+
 Test hooks: ``received`` (every action, in order), ``drop_connections()``,
 ``refuse_connections`` (accept and close at once), ``drop_on_next(action)`` (close the session
 instead of answering that action).
@@ -35,6 +39,7 @@ from typing import Callable
 
 from agi.ami_events import Message, Parser, encode
 from agi.pbxsim import clock as simclock
+from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for, sip_script
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,7 @@ PRIVILEGE = {
     "QueueCallerJoin": "agent,all", "QueueCallerLeave": "agent,all", "QueueMemberStatus": "agent,all",
     "AgentCalled": "agent,all", "AgentConnect": "agent,all", "AgentComplete": "agent,all",
     "FullyBooted": "system,all", "SuccessfulAuth": "security,all", "UserEvent": "user,all",
+    "HangupHandlerPush": "dialplan,all", "HangupHandlerRun": "dialplan,all",
 }
 # The write classes each action needs (main/manager.c and the modules registering them): any one
 # of them is enough; Ping needs none.
@@ -101,6 +107,7 @@ class Scheduler:
         self._cv = threading.Condition()
         self._stopped = False
         self._busy = False
+        self._active = 0   # threads working outside the scheduler (see activity())
         simclock.subscribe(clock, self._wake)
         self._thread = threading.Thread(target=self._loop, name="pbxsim-scheduler", daemon=True)
         self._thread.start()
@@ -123,11 +130,46 @@ class Scheduler:
         with self._cv:
             return self._heap[0][0] if self._heap else None
 
+    def activity(self) -> None:
+        """Count a thread that acts for the simulator outside the scheduler (a dialplan running a
+        FastAGI call): ``settle()`` waits for it, except while it waits in ``sleep()``. Call it
+        from a scheduled task (so no settle() slips in before); ``done()`` when it ends."""
+        with self._cv:
+            self._active += 1
+
+    def done(self) -> None:
+        with self._cv:
+            self._active -= 1
+            self._cv.notify_all()
+
+    def sleep(self, seconds: float) -> bool:
+        """Block the calling thread for ``seconds`` of the clock's time (simulated under a
+        FakeClock, real under a SystemClock); False if the scheduler stopped meanwhile."""
+        woken = threading.Event()
+
+        def wake(when: float) -> None:
+            with self._cv:
+                self._active += 1  # before settle() can see the scheduler idle
+            woken.set()
+
+        self.at(self.now() + max(0.0, seconds), wake)  # queued first: settle() sees it pending
+        with self._cv:
+            self._active -= 1
+            self._cv.notify_all()
+        while not woken.wait(0.2):
+            if self._stopped:
+                with self._cv:
+                    self._active += 1
+                return False
+        return True
+
     def settle(self, timeout: float = 10.0) -> bool:
-        """Wait until every task due by now has run (for a clock moved by hand)."""
+        """Wait until every task due by now has run and every activity waits in sleep() (for a
+        clock moved by hand)."""
         deadline = time.monotonic() + timeout
         with self._cv:
-            while self._busy or (self._heap and self._heap[0][0] - self.now() <= 1e-6):
+            while (self._busy or self._active > 0
+                   or (self._heap and self._heap[0][0] - self.now() <= 1e-6)):
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stopped:
                     return False
@@ -201,6 +243,7 @@ class Call:
         self.t = server.scheduler.now()
         self.started = self.t
         self.done = False
+        self.handed_off = False   # the rest of the call runs in outbound_dialplan
         self.answered = False
         self.originate_sent = False
         self.dial_open = False
@@ -266,6 +309,8 @@ class Call:
                     return
                 continue
             self.execute(kind, leg, args)
+            if self.handed_off:
+                return
         self.finish()
 
     def finish(self) -> None:
@@ -366,6 +411,12 @@ class Call:
         o1 = self.legs["o1"]
         o1["Context"] = self.msg.get("Context", "")
         o1["Exten"] = self.msg.get("Exten", "")
+        if (o1["Context"] == outbound_dialplan.CONTEXT and self.server.fastagi
+                and self.outcome in ("answer", "machine")):
+            self.handed_off = True
+            outbound_dialplan.OutboundCall(self, self.server.fastagi, self.server.recordings_incoming,
+                                           self.server.write_recordings).start()
+            return
         apps = self.server.scenario.dialplan.get(o1["Context"], [])
         for priority, (app, data) in enumerate(apps, start=int(self.msg.get("Priority") or 1)):
             o1["Priority"] = str(priority)
@@ -553,7 +604,8 @@ def _tv(epoch: float) -> str:
 class AMIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, users: dict[str, str] | None = None,
                  scenario: Scenario | None = None, clock=None, auth_fail_delay: float = 1.0,
-                 channel_seq: int = 1, uniqueid_seq: int = 1,
+                 channel_seq: int = 1, uniqueid_seq: int = 1, fastagi: tuple[str, int] | None = None,
+                 recordings_incoming=None, write_recordings: bool = True,
                  write_classes: dict[str, set[str]] | None = None):
         """``write_classes``: a user's manager.conf ``write =`` classes; an action outside them is
         refused with "Permission denied" as Asterisk does (users not listed may do anything)."""
@@ -563,6 +615,9 @@ class AMIServer:
         self.scenario = scenario or Scenario()
         self.clock = clock or simclock.SystemClock()
         self.auth_fail_delay = auth_fail_delay
+        self.fastagi = fastagi                          # (host, port): see outbound_dialplan
+        self.recordings_incoming = recordings_incoming  # where MixMonitor and RECORD FILE write
+        self.write_recordings = write_recordings        # False: RECORD FILE only (benchmark)
         self.rng = random.Random(f"server:{self.scenario.seed}")
         self.refuse_connections = False
         self._running = False
