@@ -39,9 +39,7 @@ def spool_dir() -> Path:
     if _config["spool_dir"] is not None:
         return Path(_config["spool_dir"])
     from dialfunnel.settings import load_settings
-    settings = load_settings()
-    root = Path(settings.recordings_dir) if settings.recordings_dir else settings.data_dir / "recordings"
-    return Path(settings.recordings_incoming) if settings.recordings_incoming else root / "incoming"
+    return load_settings().recordings_incoming_path
 
 
 def _detect(agi):
