@@ -230,6 +230,7 @@ PARAM_NAMES: dict[str, tuple[str, str]] = {
     "direction": ("呼叫方向", "call direction"), "number": ("编号", "number"),
     "opportunity_id": ("商机", "opportunity"), "password": ("密码", "password"),
     "uniqueid": ("通话编号", "call id"), "agent_ids": ("坐席", "agents"),
+    "department": ("部门", "department"), "note": ("备注", "note"),
 }
 # The query builder's operators (models.query.OPERATORS), for refusals that name one.
 OPERATOR_NAMES: dict[str, tuple[str, str]] = {

@@ -234,7 +234,7 @@ def test_a_refused_edit_shows_the_form_again_with_what_was_typed(as_user, sessio
                     {"name": "新名字", "department": "部" * 65, "note": "刚写的备注"})
     assert response.status_code == 400
     page = text(response)
-    assert 'id="form-error"' in page and "输入值无效:department" in page
+    assert 'id="form-error"' in page and "输入值无效:部门" in page
     assert 'value="新名字"' in page and "刚写的备注" in page
     assert snapshot(reread(session, p.id)) == before
 

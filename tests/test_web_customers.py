@@ -27,7 +27,7 @@ def text(response):
 
 def row_names(page: str) -> list[str]:
     """Customer names of a list page, in order."""
-    return re.findall(r'<tr data-id="\d+">\s*<td><input[^>]*></td>\s*<td><a href="[^"]+">([^<]+)</a>',
+    return re.findall(r'<tr data-id="\d+">\s*<td><input[^>]*></td>\s*<td[^>]*><a href="[^"]+">([^<]+)</a>',
                       page)
 
 
