@@ -452,3 +452,43 @@ def test_the_job_page_lists_columns_not_imported_and_banners(as_user, session, i
     assert "这些列不在导入模板中，未导入：备注" in page
     assert "分隔标题行“—— 华东区 ——”（合并单元格 A2:C2），已跳过" in page
     assert "说明" in page and "已跳过" in page
+
+
+def test_the_sheet_choice_in_the_browser(live_server, session, ids, template, tmp_path):
+    """Choosing a workbook with two visible sheets offers them; the one picked is imported."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS, log_in
+
+    many, one = tmp_path / "两页.xlsx", tmp_path / "一页.xlsx"
+    many.write_bytes(two_sheets())
+    one.write_bytes(xlsx_bytes(company_rows(1)))
+
+    def browse():
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context(locale="zh-CN").new_page()
+                page.set_default_timeout(30_000)
+                log_in(page, live_server, "tm", "pw-tm")
+                page.goto(live_server + "/imports")
+                hidden_at_first = page.is_hidden("#sheet-choice")
+                with page.expect_response(lambda r: r.url.endswith("/imports/sheets")):
+                    page.set_input_files("#file", str(one))
+                page.wait_for_timeout(200)
+                hidden_for_one = page.is_hidden("#sheet-choice")
+                page.set_input_files("#file", str(many))
+                page.wait_for_selector("#sheet-choice:not(.d-none)")
+                options = page.eval_on_selector_all("#sheet option", "o => o.map(x => x.value)")
+                page.select_option("#sheet", "客户")
+                page.select_option("#template", str(template))
+                page.select_option("#stage", "reserve")
+                page.click("#import-form button[type=submit]")
+                page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
+                return hidden_at_first, hidden_for_one, options, page.inner_text("#job-imported")
+            finally:
+                browser.close()
+
+    hidden_at_first, hidden_for_one, options, imported = in_own_thread(browse)
+    assert hidden_at_first and hidden_for_one
+    assert options == ["说明", "客户"] and imported == "2"
