@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from models import import_files, import_templates, importer, web_collection
 from models.company import company_tz
+from models.db import begin_read
 from models.errors import DomainError
 from models.fields import CUSTOMER_DATA_FIELDS
 from models.import_files import column_letter
@@ -77,12 +78,16 @@ def _when(moment) -> str:
 @bp.post("/imports")
 def start():
     session, user = db(), current_user()
-    options = importer.check_options(session, user, template_id=request.form.get("template"),
-                                     stage=request.form.get("stage"),
-                                     operator=request.form.get("operator"))
+    # No transaction is open while the upload is received and read: on SQLite every
+    # transaction holds the database-wide write lock (models/db.py).
     path, filename = _save_upload()
     sheet = request.form.get("sheet", "").strip() or None
     try:
+        options = importer.check_options(session, user,
+                                         template_id=request.form.get("template"),
+                                         stage=request.form.get("stage"),
+                                         operator=request.form.get("operator"))
+        session.commit()        # end the read; the objects stay loaded (expire_on_commit off)
         importer.preflight(path, options["template"], sheet)
         job = importer.create_job(session, user, filename=filename, sheet=sheet,
                                   allow_duplicates=_flag("allow_duplicates"),
@@ -197,8 +202,14 @@ def _job_json(job) -> dict:
 @bp.get("/imports/jobs/<int:job_id>")
 def job_status(job_id: int):
     """The progress bar's JSON (polled by imports.js)."""
-    job_ = importer.get_job(db(), current_user(), job_id, with_report=False)
-    return jsonify(_job_json(_noticed([job_])[0]))
+    session = db()
+    begin_read(session)     # beside the worker's writes: the poll never queues for the lock
+    job_ = importer.get_job(session, current_user(), job_id, with_report=False)
+    if importer.worker_gone(job_, clock()):     # marking it interrupted is a write
+        session.rollback()
+        job_ = _noticed([importer.get_job(session, current_user(), job_id,
+                                          with_report=False)])[0]
+    return jsonify(_job_json(job_))
 
 
 @bp.get("/imports/jobs/<int:job_id>/view")

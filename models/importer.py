@@ -590,9 +590,12 @@ class ImportRun:
             raise ImportRefused("import_template.not_found")
         self.actor = session.get(User, job.user_id) if job.user_id else None
         self.stage = check_stage(job.stage)
-        job.rejected = job.duplicates = job.processed_rows = 0  # counted again when resumed
+        # The file is opened (its strings loaded, its XML scanned) and its rows read outside
+        # any transaction: on SQLite every transaction holds the write lock (models/db.py).
+        session.commit()
         with tempfile.TemporaryFile() as spool:
             with SheetReader(path, job.sheet) as sheet:
+                job.rejected = job.duplicates = job.processed_rows = 0  # counted again if resumed
                 self.set_status("validating")
                 job.total_rows = _declared_data_rows(sheet, template) or 0
                 self.commit()
