@@ -850,13 +850,19 @@ class ImportRun:
         session = self.session
         mark = len(self.problems)
         if not retry:  # the insert hit a name added since the validation: skip those rows
-            keys = [name_key(data["name"]) for _, data, _, _ in rows]
-            taken = set(session.scalars(select(Customer.name_key)
-                                        .where(self.one_of(Customer.name_key, keys))))
+            names = [data["name"] for _, data, _, _ in rows]
+            keys = [name_key(n) for n in names]
+            taken = set()
+            for name, key in session.execute(
+                    select(Customer.name, Customer.name_key)
+                    .where(or_(self.one_of(Customer.name_key, keys),
+                               self.one_of(Customer.name, names)))):
+                taken.update((name, key))
             for number, data, _, _ in rows:
-                if name_key(data["name"]) in taken:
+                if data["name"] in taken or name_key(data["name"]) in taken:
                     self.problem(number, data["name"], "import.duplicate_in_database")
-            rows = [r for r in rows if name_key(r[1]["name"]) not in taken]
+            rows = [r for r in rows
+                    if r[1]["name"] not in taken and name_key(r[1]["name"]) not in taken]
         if not rows:
             return []
         now = self.clock.now()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 import phonenumbers
 
@@ -18,6 +19,13 @@ def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None
     are dropped."""
     if not raw:
         return None
+    number = _parse(raw, region)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) if (
+        number is not None) else None
+
+
+@lru_cache(maxsize=4096)   # a row's phone is validated, then normalised: parsed once
+def _parse(raw, region: str) -> phonenumbers.PhoneNumber | None:
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     for sep in ("转", "ext", "EXT", "x", "#"):
         text = text.split(sep)[0]
@@ -34,7 +42,7 @@ def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None
         return None
     if not phonenumbers.is_possible_number(number):
         return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 def is_valid_phone(raw: str | None, region: str = DEFAULT_REGION) -> bool:
@@ -48,7 +56,5 @@ def is_valid_phone(raw: str | None, region: str = DEFAULT_REGION) -> bool:
         text = match.group(1)
     if not _NUMBER_CHARS.match(text):
         return False
-    e164 = normalize_phone(text, region)
-    if e164 is None:
-        return False
-    return phonenumbers.is_valid_number(phonenumbers.parse(e164, region))
+    number = _parse(text, region) if text else None
+    return number is not None and phonenumbers.is_valid_number(number)

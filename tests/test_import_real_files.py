@@ -300,3 +300,16 @@ def test_the_demo_has_a_ready_template_whose_file_imports(Session, clock, tmp_pa
         columns = importer.preflight(path, ready[0])["columns"]
         assert (columns.unknown, columns.missing) == ([], [])
         s.rollback()
+
+
+def test_a_customer_without_a_name_key_is_still_a_duplicate(session, make_customer, run_import):
+    """A row written around the model (another tool, a hand-made SQL) has no name_key: the
+    unique name still stops the insert, and the retry finds it by its exact name."""
+    from sqlalchemy import update
+    make_customer(name="外部写入公司")
+    session.execute(update(Customer).values(name_key=None))
+    session.commit()
+    job = run_import(xlsx_bytes(company_rows(0) + [["外部写入公司"], ["新公司"]]),
+                     allow_duplicates=True)
+    assert (job.status, job.imported, job.duplicates) == ("done", 1, 1)
+    assert names(session) == ["外部写入公司", "新公司"]
