@@ -211,7 +211,9 @@ def choose_sheet(book, name: str | None = None):
 class SheetReader:
     """One worksheet of a checked .xlsx (choose_sheet). Use as a context manager."""
 
-    def __init__(self, path, sheet: str | None = None):
+    def __init__(self, path, sheet: str | None = None, *, scan: bool = True):
+        """`scan`: stream the whole sheet's XML for formula cells and merges (the import);
+        without it (a preflight reading the header) none are known."""
         check_zip(path)
         try:
             self.book = load_read_only(path)
@@ -227,8 +229,11 @@ class SheetReader:
             sheet_path = getattr(self.sheet, "_worksheet_path", None)
             if sheet_path is None:  # a chart sheet or an unexpected openpyxl change
                 raise ImportRefused("import.not_excel")
-            with zipfile.ZipFile(path) as archive, archive.open(sheet_path) as stream:
-                self.scan = scan_sheet_xml(stream)
+            if scan:
+                with zipfile.ZipFile(path) as archive, archive.open(sheet_path) as stream:
+                    self.scan = scan_sheet_xml(stream)
+            else:
+                self.scan = SheetScan()
         except ImportRefused:
             self.close()
             raise

@@ -450,14 +450,14 @@ def read_columns(sheet: SheetReader, template: ImportTemplate):
 def preflight(path, template: ImportTemplate, sheet: str | None = None) -> dict:
     """Quick checks before a job is queued (the file opens, the sheet exists, the header fits
     the template); returns the visible sheets, the sheet read and its columns."""
-    with SheetReader(path, sheet) as reader:
+    with SheetReader(path, sheet, scan=False) as reader:    # the header is all it reads
         columns, _ = read_columns(reader, template)
         return dict(sheets=reader.sheets, sheet=reader.sheet.title, columns=columns)
 
 
 def sheet_names(path) -> dict:
     """The visible sheets of an upload and the one read by default (the upload form's pick)."""
-    with SheetReader(path) as reader:
+    with SheetReader(path, scan=False) as reader:
         return dict(sheets=reader.sheets, default=reader.sheet.title)
 
 

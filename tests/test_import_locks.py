@@ -105,3 +105,23 @@ def test_the_progress_poll_does_not_wait_for_the_write_lock(as_user, session, id
     assert response.status_code == 200 and response.get_json()["status"] == "queued"
     assert elapsed < 1, elapsed
     assert peek(session, lambda: session.get(ImportJob, job_id).status) == "queued"
+
+
+def test_the_preflight_reads_the_header_not_the_whole_sheet(tmp_path, template, monkeypatch):
+    """The upload is answered after the header row is read: the sheet's XML is not scanned
+    for formulas and merges (the worker does that), nor its rows read past the header."""
+    scanned, read = [], []
+    real_scan, real_rows = import_files.scan_sheet_xml, import_files.SheetReader.rows
+    monkeypatch.setattr(import_files, "scan_sheet_xml",
+                        lambda stream: scanned.append(1) or real_scan(stream))
+
+    def rows(self, max_col):
+        for row in real_rows(self, max_col):
+            read.append(row[0])
+            yield row
+    monkeypatch.setattr(import_files.SheetReader, "rows", rows)
+    path = tmp_path / "a.xlsx"
+    path.write_bytes(xlsx_bytes(company_rows(500)))
+    assert importer.preflight(path, template)["columns"].missing == []
+    assert importer.sheet_names(path)["default"] == "Sheet"
+    assert scanned == [] and read == [1]
