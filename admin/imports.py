@@ -232,6 +232,7 @@ def job(job_id: int):
 @bp.get("/imports/jobs/<int:job_id>/report")
 def job_report(job_id: int):
     job_ = importer.get_job(db(), current_user(), job_id)
+    db().commit()   # the report is built outside any transaction (SQLite: the write lock)
     if job_.status not in importer.FINISHED:
         raise ImportRefused("import_job.not_finished")
     headers, rows = importer.report_table(job_, lang())

@@ -125,3 +125,18 @@ def test_the_preflight_reads_the_header_not_the_whole_sheet(tmp_path, template, 
     assert importer.preflight(path, template)["columns"].missing == []
     assert importer.sheet_names(path)["default"] == "Sheet"
     assert scanned == [] and read == [1]
+
+
+def test_the_result_report_is_built_without_the_write_lock(as_user, session, ids, users,
+                                                           clock, sqlite_path, monkeypatch):
+    tpl = make_template(session, users["tm"], clock).id
+    session.rollback()
+    client = as_user("tm")
+    job_id = started_job_id(upload(client, xlsx_bytes(company_rows(50)), template=tpl,
+                                   operator=ids["tm"]))
+    wait_for(client, session, job_id)
+    free, real = [], importer.report_table
+    monkeypatch.setattr(importer, "report_table",
+                        lambda *a: free.append(write_lock_free(sqlite_path)) or real(*a))
+    assert client.get(f"/imports/jobs/{job_id}/report").status_code == 200
+    assert free == [True]
