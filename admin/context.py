@@ -9,6 +9,7 @@ from flask import (abort, current_app, flash, g, jsonify, redirect, render_templ
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from models.db import begin_read
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import User
 
@@ -77,8 +78,10 @@ def _load_user():
     uid = session.get("uid")
     if uid is None:
         return
+    # A read beside any writer (an import's batch): on SQLite every other transaction holds
+    # the write lock (BEGIN IMMEDIATE), and the read ends at once.
+    begin_read(db())
     user = db().scalar(select(User).where(User.id == uid))
-    # End the read at once: on SQLite every transaction holds the write lock (BEGIN IMMEDIATE).
     db().commit()
     if user is None or not user.active or session.get("pwv") != user.password_hash[-12:]:
         session.clear()

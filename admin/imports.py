@@ -12,14 +12,16 @@ import logging
 import threading
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template,
-                   request, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
+                   render_template, request, url_for)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from models import import_files, import_templates, importer, web_collection
 from models.company import company_tz
+from models.db import begin_read
 from models.errors import DomainError
 from models.fields import CUSTOMER_DATA_FIELDS
 from models.import_files import column_letter
@@ -36,6 +38,7 @@ bp = Blueprint("imports", __name__)
 
 STAGE_CHOICES = (*STAGES, "archive")
 REPORT_ROWS_SHOWN = 500
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _flag(name: str) -> bool:
@@ -75,21 +78,18 @@ def _when(moment) -> str:
 @bp.post("/imports")
 def start():
     session, user = db(), current_user()
-    options = importer.check_options(session, user, template_id=request.form.get("template"),
-                                     stage=request.form.get("stage"),
-                                     operator=request.form.get("operator"))
-    upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise ImportRefused("import.file_required")
-    if not upload.filename.lower().endswith(".xlsx"):
-        raise ImportRefused("import.not_excel")
-    folder = Path(current_app.config["DATA_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.xlsx"
-    upload.save(path)
+    # No transaction is open while the upload is received and read: on SQLite every
+    # transaction holds the database-wide write lock (models/db.py).
+    path, filename = _save_upload()
+    sheet = request.form.get("sheet", "").strip() or None
     try:
-        importer.preflight(path, options["template"])
-        job = importer.create_job(session, user, filename=Path(upload.filename).name,
+        options = importer.check_options(session, user,
+                                         template_id=request.form.get("template"),
+                                         stage=request.form.get("stage"),
+                                         operator=request.form.get("operator"))
+        session.commit()        # end the read; the objects stay loaded (expire_on_commit off)
+        importer.preflight(path, options["template"], sheet)
+        job = importer.create_job(session, user, filename=filename, sheet=sheet,
                                   allow_duplicates=_flag("allow_duplicates"),
                                   import_valid_rows=_flag("import_valid_rows"),
                                   clock=clock(), **options)
@@ -100,6 +100,33 @@ def start():
         raise
     _run_in_background(job.id, path)
     return redirect(url_for("imports.job", job_id=job.id))
+
+
+def _save_upload() -> tuple[Path, str]:
+    """The uploaded file saved under DATA_DIR/imports, and its name. What the file is, its
+    content tells (models.import_files), not its name."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ImportRefused("import.file_required")
+    folder = Path(current_app.config["DATA_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{uuid.uuid4().hex}.xlsx"
+    upload.save(path)
+    return path, Path(upload.filename).name
+
+
+@bp.post("/imports/sheets")
+def sheets():
+    """The visible sheets of a file chosen on the upload form, and the one read by default
+    (imports.js fills the sheet choice with them). The file is not kept."""
+    path, _name = _save_upload()
+    try:
+        found = importer.sheet_names(path)
+    except ImportRefused as exc:
+        return jsonify(error=exc.message(lang())), 400
+    finally:
+        path.unlink(missing_ok=True)
+    return jsonify(found)
 
 
 def _run_in_background(job_id: int, path: Path) -> None:
@@ -175,8 +202,14 @@ def _job_json(job) -> dict:
 @bp.get("/imports/jobs/<int:job_id>")
 def job_status(job_id: int):
     """The progress bar's JSON (polled by imports.js)."""
-    job_ = importer.get_job(db(), current_user(), job_id, with_report=False)
-    return jsonify(_job_json(_noticed([job_])[0]))
+    session = db()
+    begin_read(session)     # beside the worker's writes: the poll never queues for the lock
+    job_ = importer.get_job(session, current_user(), job_id, with_report=False)
+    if importer.worker_gone(job_, clock()):     # marking it interrupted is a write
+        session.rollback()
+        job_ = _noticed([importer.get_job(session, current_user(), job_id,
+                                          with_report=False)])[0]
+    return jsonify(_job_json(job_))
 
 
 @bp.get("/imports/jobs/<int:job_id>/view")
@@ -199,6 +232,7 @@ def job(job_id: int):
 @bp.get("/imports/jobs/<int:job_id>/report")
 def job_report(job_id: int):
     job_ = importer.get_job(db(), current_user(), job_id)
+    db().commit()   # the report is built outside any transaction (SQLite: the write lock)
     if job_.status not in importer.FINISHED:
         raise ImportRefused("import_job.not_finished")
     headers, rows = importer.report_table(job_, lang())
@@ -275,6 +309,16 @@ def _editable(template_id: int):
     if not import_templates.may_edit(current_user(), template):
         abort(403)
     return template
+
+
+@bp.get("/imports/templates/<int:template_id>/file")
+def template_file(template_id: int):
+    """An .xlsx to fill in: the template's header row and a sample row."""
+    template = import_templates.get_template(db(), template_id)
+    body = import_templates.template_workbook(template, lang())
+    name = _("import template %(name)s", name=template.name) + ".xlsx"
+    return Response(body, mimetype=XLSX_MIME, headers={
+        "Content-Disposition": f"attachment; filename=template.xlsx; filename*=UTF-8''{quote(name)}"})
 
 
 @bp.route("/imports/templates/<int:template_id>/edit", methods=["GET", "POST"])

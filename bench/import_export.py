@@ -13,6 +13,10 @@
    child process, so its peak memory (ru_maxrss) is its own.
 3. Exports 100,000 customers with admin.spreadsheet's xlsx writer (the function behind
    export_response).
+4. With --web: the same import through the web app (a threaded server in a child process,
+   on SQLite): the upload's answer time, the progress polls (any failure counted), other
+   users' page latency while the import runs (p50, p99, max over a loop of pages), and the
+   web process's peak memory (VmHWM). Goals: every page < 1 s, no failed poll, < 400 MB.
 
 Goals: import >= 5,000 rows/s with duplicate checking and peak memory < 400 MB; export
 >= 10,000 rows/s. The machine's other load counts: CPU seconds are printed next to wall
@@ -22,19 +26,28 @@ seconds.
     python bench/import_export.py
     python bench/import_export.py --pg-url 'postgresql+psycopg:///dialfunnel_imports_bench?host=/var/run/postgresql'
     python bench/import_export.py --rows 20000 --format excel      # quick
+    python bench/import_export.py --rows 200000 --format excel --web   # a big web import
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.cookiejar
 import json
 import os
 import random
+import re
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -188,6 +201,7 @@ def prepare(url: str, existing_names: list[str]) -> None:
             row = fakedata.customer_row(rng, 10_000_000 + i, now, stage="target",
                                         ownership="shared")
             row["name"] = name
+            del row["name_key"]         # the column's default makes it from the name
             rows.append(row)
         session.execute(insert(Customer), rows)
     engine.dispose()
@@ -252,6 +266,168 @@ def run_export(url: str) -> dict:
 
 
 # ------------------------------------------------------------------------------------------
+# the import through the web, while another user browses
+
+OTHER_PAGES = ["/", "/customers/target", "/customers/reserve", "/imports", "/customers/potential"]
+_TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def child_web(url: str, data_dir: str, port: str) -> None:
+    """The web app on a threaded server (as `dialfunnel web` runs it) until killed."""
+    from werkzeug.serving import make_server
+
+    from admin import create_app
+    from dialfunnel.settings import Settings
+    engine = make_engine(url)
+    app = create_app(Settings(data_dir=data_dir, secret_key="bench-secret"),
+                     make_sessionmaker(engine))
+    make_server("127.0.0.1", int(port), app, threaded=True).serve_forever()
+
+
+class Browser:
+    """A user's cookies and the page's CSRF token, over plain HTTP."""
+
+    def __init__(self, base: str, username: str, password: str, *, follow: bool = True):
+        self.base = base
+        cookies = urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        self.opener = urllib.request.build_opener(cookies)
+        token = self.token("/login")
+        self.request("/login", urllib.parse.urlencode(dict(
+            username=username, password=password, csrf_token=token)).encode(),
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        if not follow:   # a redirect is answered as an HTTPError carrying its Location
+            self.opener = urllib.request.build_opener(cookies, _NoRedirect())
+
+    def request(self, path: str, body: bytes | None = None, headers: dict | None = None,
+                timeout: float = 600):
+        """(status, body, seconds); a refusal or an error is a status, not an exception."""
+        start = time.perf_counter()
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=timeout) as response:
+                status, data = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, data = exc.code, exc.read()
+        return status, data, time.perf_counter() - start
+
+    def token(self, path: str = "/") -> str:
+        return _TOKEN.search(self.request(path)[1].decode()).group(1)
+
+    def upload(self, path: Path, fields: dict):
+        """POST the file to /imports; (the redirect's Location, seconds). Needs follow=False."""
+        boundary = uuid.uuid4().hex
+        parts = []
+        for name, value in {**fields, "csrf_token": self.token("/imports")}.items():
+            parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"'
+                         f"\r\n\r\n{value}\r\n".encode())
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                     f'filename="{path.name}"\r\nContent-Type: application/octet-stream'
+                     "\r\n\r\n".encode() + path.read_bytes() + b"\r\n")
+        parts.append(f"--{boundary}--\r\n".encode())
+        start = time.perf_counter()
+        req = urllib.request.Request(self.base + "/imports", data=b"".join(parts), headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            self.opener.open(req, timeout=600).read()
+            location = None
+        except urllib.error.HTTPError as exc:
+            location = exc.headers.get("Location")
+        return location, time.perf_counter() - start
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kw):
+        return None
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def run_web_import(path: Path, url: str, work: Path) -> dict:
+    """Upload `path` as tm, poll its job, and meanwhile browse as admin; the web's peak RSS."""
+    from models import import_templates
+    from models.schema import User
+    engine = make_engine(url)
+    with make_sessionmaker(engine).begin() as session:
+        tm = session.scalar(select(User).where(User.username == "tm"))
+        template_id = import_templates.save_template(session, tm, None, name="bench",
+                                                     mapping=COLUMNS, header_rows=1).id
+        tm_id = tm.id
+    engine.dispose()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    data_dir = work / "web-data"
+    data_dir.mkdir(exist_ok=True)
+    server = subprocess.Popen([sys.executable, __file__, "--child-web", url, str(data_dir),
+                               str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/login", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        tm = Browser(base, "tm", "bench-tm", follow=False)
+        admin = Browser(base, "admin", "bench-admin")
+        latencies: list[float] = []
+        failures: list[int] = []
+        done = threading.Event()
+
+        def browse():
+            i = 0
+            while not done.is_set():
+                status, _, seconds = admin.request(OTHER_PAGES[i % len(OTHER_PAGES)])
+                latencies.append(seconds)
+                if status != 200:
+                    failures.append(status)
+                i += 1
+
+        other = threading.Thread(target=browse)
+        other.start()
+        wall = time.perf_counter()
+        location, upload_s = tm.upload(path, dict(template=template_id, stage="reserve",
+                                                  operator=tm_id, allow_duplicates="1",
+                                                  import_valid_rows="1"))
+        polls, poll_failures, poll_max, job = 0, 0, 0.0, {}
+        job_id = location.split("/")[3] if location and "/jobs/" in location else None
+        while job_id:
+            status, body, seconds = tm.request(f"/imports/jobs/{job_id}",
+                                               headers={"Accept": "application/json"})
+            polls += 1
+            poll_max = max(poll_max, seconds)
+            if status != 200:
+                poll_failures += 1
+            else:
+                job = json.loads(body)
+                if job["finished"]:
+                    break
+            time.sleep(0.5)
+        wall = time.perf_counter() - wall
+        report_status, report_body, report_s = tm.request(f"/imports/jobs/{job_id}/report") \
+            if job_id else (None, b"", 0.0)
+        done.set()
+        other.join()
+        with open(f"/proc/{server.pid}/status") as status_file:
+            peak_kb = next(int(line.split()[1]) for line in status_file
+                           if line.startswith("VmHWM"))
+    finally:
+        server.terminate()
+        server.wait()
+    error = job.get("error") or (None if job_id else f"the upload was not accepted: {location}")
+    return dict(status=job.get("status"), error=error, rows=job.get(
+        "total_rows", 0), imported=job.get("imported", 0), wall=wall, upload=upload_s,
+        polls=polls, poll_failures=poll_failures, poll_max=poll_max, pages=len(latencies),
+        page_failures=len(failures), p50=percentile(latencies, 0.5),
+        p99=percentile(latencies, 0.99), page_max=max(latencies, default=0.0),
+        report=report_s, report_status=report_status, report_mb=len(report_body) / 2 ** 20,
+        peak_mb=peak_kb / 1024)
+
+
+# ------------------------------------------------------------------------------------------
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -260,10 +436,16 @@ def main() -> None:
                         "(e.g. postgresql+psycopg:///dialfunnel_imports_bench?host=/var/run/postgresql)")
     parser.add_argument("--format", choices=("excel", "openpyxl", "both"), default="both")
     parser.add_argument("--workdir", help="where the files and the SQLite database go")
+    parser.add_argument("--web", action="store_true",
+                        help="also import through the web app while another user browses")
     parser.add_argument("--child-import", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-web", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_import:
         child_import(*args.child_import)
+        return
+    if args.child_web:
+        child_web(*args.child_web)
         return
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dialfunnel-import-bench-"))
@@ -307,6 +489,23 @@ def main() -> None:
               f"{e['size_mb']:.1f} MB): query {e['fetch']:.1f} s + xlsx {e['build']:.1f} s "
               f"(cpu {e['cpu']:.1f} s) = {e['rows'] / total:,.0f} rows/s; xlsx alone "
               f"{e['rows'] / e['build']:,.0f} rows/s — goal >= 10,000 rows/s")
+    if args.web:
+        url = "sqlite:///" + str(work / "bench.db")
+        print()
+        print("through the web on SQLite, another user browsing "
+              f"({', '.join(OTHER_PAGES)}) — goals: pages < 1 s, no failed poll, < 400 MB")
+        for kind, path in files.items():
+            prepare(url, existing)
+            r = run_web_import(path, url, work)
+            print(f"{kind}: {r['status']} {r['imported']:,}/{r['rows']:,} rows in "
+                  f"{r['wall']:.1f} s (upload answered in {r['upload']:.1f} s); polls "
+                  f"{r['polls']} ({r['poll_failures']} failed, slowest {r['poll_max']:.2f} s); "
+                  f"other user's pages {r['pages']} ({r['page_failures']} failed): p50 "
+                  f"{r['p50']:.2f} s, p99 {r['p99']:.2f} s, max {r['page_max']:.2f} s; "
+                  f"result report {r['report_mb']:.1f} MB in {r['report']:.1f} s "
+                  f"(HTTP {r['report_status']}); web peak memory {r['peak_mb']:.0f} MB")
+            if r["status"] != "done":
+                print(f"  error: {r['error']}")
     print(f"\nfiles and the SQLite database are in {work}")
 
 

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from models.company import company_tz, day_bounds
 from models.schema import (STAGES, CallScript, Competitor, Contact, ContactRecord, Customer,
-                           CustomerOperator, Document, OperatorHistory, Opportunity,
-                           OpportunityItem, Order, OrderFollowUp, OrderItem, Product,
-                           ResourceSite, User)
+                           CustomerOperator, Document, ImportTemplate, OperatorHistory,
+                           Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem,
+                           Product, ResourceSite, User)
 from models.setup import install_defaults
 from models.stages import log_stage_rows
 from models.users import create_user
@@ -132,6 +132,9 @@ _DOCUMENTS = (
     ("售后服务条款", "service-terms.pdf", "application/pdf"),
     ("销售合同模板", "sales-contract-template.pdf", "application/pdf"),
 )
+# one ready import template: its Excel file is downloaded from the import page
+_IMPORT_TEMPLATE = ("标准客户导入", ["name", "contact_person", "title", "phone", "mobile",
+                                    "email", "address", "city", "industry", "source"])
 _OPPORTUNITY_KINDS = ("电话营销系统项目", "呼叫中心建设项目", "坐席扩容", "录音系统升级",
                       "外呼系统采购", "客服中心改造")
 
@@ -554,6 +557,9 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
                      "storage_key": "demo/" + filename, "uploaded_by_id": admin_id,
                      "created_at": (now - dt.timedelta(days=200 - 30 * n)).replace(microsecond=0)})
     _bulk(session, Document, docs)
+    _bulk(session, ImportTemplate, [{"name": _IMPORT_TEMPLATE[0], "owner_id": admin_id,
+                                     "mapping": _IMPORT_TEMPLATE[1], "header_rows": 1,
+                                     "created_at": now.replace(microsecond=0)}])
     session.flush()
     campaign = _demo_campaign(session, admin_id, T, clock)
 

@@ -21,6 +21,8 @@ import random
 from math import gcd
 from typing import Any, NamedTuple
 
+from models.names import name_key
+
 # --------------------------------------------------------------------------------------------
 # People
 
@@ -757,7 +759,7 @@ def customer_row(rng: random.Random, index: int, now: dt.datetime, *,
         im = mob if mob and r() < 0.7 else "wx_%s%d" % (parts.brand_pinyin, int(r() * 1000))
     founded = created_at.year - 2 - int(r() * 25)
     return {
-        "name": name,
+        "name": name, "name_key": name_key(name),
         "keyword": parts.brand + parts.word,
         "contact_person": person_name(rng) if r() < 0.85 else None,
         "title": _TITLE_TABLE[int(r() * len(_TITLE_TABLE))] if r() < 0.6 else None,

@@ -9,8 +9,9 @@ from .clock import SYSTEM_CLOCK
 from .errors import DuplicateName, FieldLocked, InvalidValue, PermissionDenied, SharedEditForbidden
 from .fields import CUSTOMER_DATA_FIELDS, PHONE_COLUMNS
 from .history import set_operators
+from .names import name_key
 from .ownership import check_new_customer
-from .phones import normalize_phone
+from .phones import is_valid_phone, normalize_phone
 from .schema import Contact, ContactRecord, Customer, Document, Opportunity, Order, User
 from .stage_rules import rule_for
 from .stages import set_stage
@@ -40,6 +41,8 @@ def clean_value(field: str, value):
     limit = Customer.__table__.c[field].type.length
     if limit and len(text) > limit:
         raise InvalidValue(field=field)
+    if kind == "phone" and text and not is_valid_phone(text):
+        raise InvalidValue("customer.bad_phone", field=field, value=text)
     if field == "time_zone":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
         try:
@@ -57,7 +60,8 @@ def _apply(customer: Customer, values: dict) -> None:
 
 
 def _name_taken(session: Session, name: str, except_id: int | None = None) -> bool:
-    stmt = select(Customer.id).where(Customer.name == name)
+    """Another customer has this name, up to width, case and spaces (models.names)."""
+    stmt = select(Customer.id).where(Customer.name_key == name_key(name))
     if except_id is not None:
         stmt = stmt.where(Customer.id != except_id)
     return session.scalar(stmt) is not None
@@ -138,7 +142,7 @@ def find_duplicates(session: Session, *, name: str | None = None, keyword: str |
     Only id, name and stage are returned, so a clash never reveals another agent's data."""
     conditions = []
     if name and name.strip():
-        conditions.append(Customer.name == name.strip())
+        conditions.append(Customer.name_key == name_key(name))
     if keyword and keyword.strip():
         conditions.append(Customer.keyword == keyword.strip())
     e164 = normalize_phone(phone)

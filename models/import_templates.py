@@ -93,3 +93,49 @@ def save_template(session: Session, actor: User, template_id, *, name: str, mapp
 def delete_template(session: Session, actor: User, template_id) -> None:
     session.delete(get_editable_template(session, actor, template_id))
     session.flush()
+
+
+SAMPLE_VALUES = {
+    "name": ("上海示例科技有限公司", "Example Technology Co., Ltd."), "keyword": ("示例科技", "example"),
+    "contact_person": ("张三", "Zhang San"), "title": ("经理", "Manager"),
+    "phone": ("021-62345678", "021-62345678"), "mobile": ("13800138000", "13800138000"),
+    "fax": ("021-62345679", "021-62345679"), "qq": ("12345678", "12345678"),
+    "email": ("info@example.com", "info@example.com"), "website": ("www.example.com",
+                                                                    "www.example.com"),
+    "address": ("上海市徐汇区示例路 1 号", "1 Example Road, Xuhui, Shanghai"),
+    "province": ("上海", "Shanghai"), "city": ("上海", "Shanghai"),
+    "industry": ("制造", "Manufacturing"), "source": ("展会", "Trade fair"),
+    "time_zone": ("Asia/Shanghai", "Asia/Shanghai"), "do_not_call": ("否", "no"),
+}
+
+
+def template_workbook(template: ImportTemplate, lang: str = "zh_CN") -> bytes:
+    """An .xlsx laid out as the template reads it: its header row (the fields' names, which
+    the import matches) and a sample row to overwrite. A template without a header row gets
+    the sample row only."""
+    import io
+
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    from .fields import FIELD_LABELS
+
+    english = lang.startswith("en")
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "客户" if not english else "Customers"
+    for _ in range(max(template.header_rows - 1, 0)):
+        sheet.append([])
+    if template.header_rows:
+        sheet.append([FIELD_LABELS[f][english] if f else ("(not imported)" if english
+                                                          else "（不导入）")
+                      for f in template.mapping])
+        for cell in sheet[template.header_rows]:
+            cell.font = Font(bold=True)
+    sheet.append([SAMPLE_VALUES.get(f, ("", ""))[english] or None if f else None
+                  for f in template.mapping])
+    for i in range(len(template.mapping)):
+        sheet.column_dimensions[sheet.cell(1, i + 1).column_letter].width = 18
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -52,12 +52,16 @@ interrupted) ends it 'failed' with nothing (more) written."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import pickle
 import tempfile
 import time
+import unicodedata
 import uuid
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from operator import itemgetter
 
 from sqlalchemy import ARRAY, Integer, func, insert, literal, null, or_, select, update
@@ -72,7 +76,9 @@ from .errors import InvalidValue, NotFound, PermissionDenied
 from .fields import CUSTOMER_DATA_FIELDS, FIELD_LABELS
 from .import_files import ERROR_VALUES, SheetReader, cell_text, column_letter, is_blank
 from .import_messages import ImportNotFound, ImportRefused, render
+from .messages import field_name
 from .import_templates import get_template
+from .names import name_key
 from .ownership import check_new_customer
 from .phones import normalize_phone
 from .schema import (Contact, Customer, CustomerOperator, ImportJob, ImportTemplate,
@@ -84,7 +90,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000               # names / phones looked up per query
 WRITE_BATCH = 5000         # rows per bulk insert, progress update and commit
-EXTRA_COLUMNS = 30          # columns read past the template's, to spot stray data
+READ_COLUMNS = 120          # columns read: the template's, others named in the header, stray data
 SQLITE_PAUSE_SECONDS = 0.02
 FINISHED = ("done", "rejected", "failed", "abandoned")
 RUNNING = ("queued", "validating", "importing")   # and 'interrupted': its worker is gone
@@ -151,8 +157,10 @@ def _rule(session: Session, actor: User, stage, ownership: str, operator_ids: li
 
 def create_job(session: Session, actor: User, *, template: ImportTemplate, filename: str,
                stage: str | None, ownership: str, operator_ids: list[int],
-               allow_duplicates: bool, import_valid_rows: bool, clock=SYSTEM_CLOCK) -> ImportJob:
+               allow_duplicates: bool, import_valid_rows: bool, sheet: str | None = None,
+               clock=SYSTEM_CLOCK) -> ImportJob:
     job = ImportJob(user_id=actor.id, template_id=template.id, filename=(filename or "")[:200],
+                    sheet=(sheet or None) and sheet[:100],
                     stage=stage or ARCHIVE, ownership=ownership, operator_ids=list(operator_ids),
                     allow_duplicates=bool(allow_duplicates),
                     import_valid_rows=bool(import_valid_rows), status="queued", total_rows=0,
@@ -296,7 +304,16 @@ def error_text(job: ImportJob, lang: str) -> str | None:
 
 
 def reason_text(entry: dict, lang: str) -> str:
-    return render(entry["reason"], lang, **entry.get("params", {})) if entry.get("reason") else ""
+    if not entry.get("reason"):
+        return ""
+    params = dict(entry.get("params", {}))
+    if isinstance(params.get("fields"), list):   # template fields the file has no column for
+        params["fields"] = ("、" if not lang.startswith("en") else ", ").join(
+            field_name(f, lang) for f in params["fields"])
+    if isinstance(params.get("pairs"), list):    # headings read as a template field
+        params["pairs"] = ("、" if not lang.startswith("en") else ", ").join(
+            "“%s”→%s" % (heading, field_name(f, lang)) for heading, f in params["pairs"])
+    return render(entry["reason"], lang, **params)
 
 
 def warning_text(entry: dict, lang: str) -> str:
@@ -310,7 +327,8 @@ def report_table(job: ImportJob, lang: str) -> tuple[list[str], list[list]]:
     headers = (["Row", "Company name", "Status", "Reason", "Warning"] if english
                else ["行号", "客户名称", "结果", "原因", "提示"])
     status = {"imported": ("已导入", "imported"), "duplicate": ("重复,已跳过", "duplicate"),
-              "rejected": ("已拒绝", "rejected")}
+              "rejected": ("已拒绝", "rejected"), "skipped": ("已跳过", "skipped"),
+              "note": ("说明", "note")}
     rows = [[e["row"], e.get("name") or "", status.get(e["status"], (e["status"],) * 2)[english],
              reason_text(e, lang), warning_text(e, lang)] for e in job.report or []]
     return headers, rows
@@ -320,7 +338,9 @@ def report_table(job: ImportJob, lang: str) -> tuple[list[str], list[list]]:
 # reading the file
 
 def _norm_header(text) -> str:
-    return str(text).strip().lower().replace(" ", "").rstrip(":：*")
+    """A heading as compared: NFKC (full-width to half-width), case folded, no spaces."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold()
+    return "".join(text.split()).rstrip(":*")
 
 
 HEADER_LABELS: dict[str, str] = {}
@@ -329,9 +349,71 @@ for _field in CUSTOMER_DATA_FIELDS:
         HEADER_LABELS.setdefault(_norm_header(_text), _field)
 
 
-def check_header(values, template: ImportTemplate) -> None:
-    """Refuse a file whose header row does not fit the template: more columns than the
-    template, a mapped column missing, or a heading that names another field."""
+@dataclass
+class Columns:
+    """Which file column holds which field. `width`: columns after it hold no data."""
+    fields: list[tuple[int, str]]            # (0-based file column, field)
+    width: int
+    unknown: list[str] = dc_field(default_factory=list)   # headings not in the template
+    missing: list[str] = dc_field(default_factory=list)   # template fields without a column
+    by_position: list = dc_field(default_factory=list)    # [heading, field] read by position
+
+
+def positional_columns(template: ImportTemplate) -> Columns:
+    mapping = template.mapping
+    return Columns([(i, f) for i, f in enumerate(mapping) if f], len(mapping))
+
+
+def match_columns(header, template: ImportTemplate) -> Columns:
+    """The columns of a file whose header row is `header` (None: the template has none).
+
+    Headings are matched to the template's fields by name (field labels, ignoring width,
+    case and spaces), in any order; other headings are reported as not imported, template
+    fields without a heading as missing (unless the template's column for it has a heading of
+    the user's own: then it is read there), and only a missing company name is refused. A
+    header naming none of the template's fields is in the user's own words: the columns are
+    then read by position, and must fit the template (check_positional)."""
+    if header is None:
+        return positional_columns(template)
+    wanted = {}
+    for f in template.mapping:
+        if f:
+            for text in (f, *FIELD_LABELS.get(f, ())):
+                wanted.setdefault(_norm_header(text), f)
+    found: dict[str, int] = {}
+    width = 0
+    for i, value in enumerate(header):
+        if is_blank(value):
+            continue
+        width = i + 1
+        f = wanted.get(_norm_header(cell_text(value)))
+        if f is not None and f not in found:
+            found[f] = i
+    if not found:
+        check_positional(header, template)
+        return positional_columns(template)
+    # a template field not found by name is read where the template has it, if the heading
+    # there is the user's own word for it (named no template field)
+    by_position = []
+    for i, f in enumerate(template.mapping):
+        if (f and f not in found and i < width and not is_blank(header[i])
+                and i not in found.values()):
+            found[f] = i
+            by_position.append([str(cell_text(header[i])).strip()[:40], f])
+    used = set(found.values())
+    unknown = [str(cell_text(v)).strip()[:40] for i, v in enumerate(header[:width])
+               if i not in used and not is_blank(v)]
+    missing = [f for f in template.mapping if f and f not in found]
+    if "name" in missing:
+        raise ImportRefused("import.name_column_missing", template=template.name,
+                            headers="、".join(unknown[:10]))
+    return Columns(sorted(((i, f) for f, i in found.items())), width, unknown, missing,
+                   by_position)
+
+
+def check_positional(values, template: ImportTemplate) -> None:
+    """Refuse a header read by position that does not fit the template: more columns than
+    the template, a mapped column missing, or a heading that names another field."""
     mapping = template.mapping
     filled = [i for i, v in enumerate(values) if not is_blank(v)]
     width = filled[-1] + 1 if filled else 0
@@ -347,40 +429,55 @@ def check_header(values, template: ImportTemplate) -> None:
                                 header=str(values[i]).strip()[:40], field=field)
 
 
-def preflight(path, template: ImportTemplate) -> int | None:
-    """Quick checks before a job is queued (the file opens, its size and header fit);
-    returns the number of data rows the file declares, if it does."""
-    with SheetReader(path) as sheet:
-        declared = _declared_data_rows(sheet, template)
-        if template.header_rows:
-            header = None
-            for number, values in sheet.rows(len(template.mapping) + EXTRA_COLUMNS):
+def read_columns(sheet: SheetReader, template: ImportTemplate):
+    """(columns, rows): the file's columns from its header row, and the rows after it."""
+    rows = sheet.rows(READ_COLUMNS)
+    if not template.header_rows:
+        return positional_columns(template), rows
+    header = None
+    for number, values in rows:
+        if number >= template.header_rows:
+            if number == template.header_rows:
                 header = values
-                if number == template.header_rows:
-                    break
-            if header is not None:
-                check_header(header, template)
-        return declared
+            else:   # the header row is blank: read by position; this row is data
+                rows = itertools.chain([(number, values)], rows)
+            break
+    columns = match_columns(header, template) if header is not None else (
+        positional_columns(template))
+    return columns, rows
+
+
+def preflight(path, template: ImportTemplate, sheet: str | None = None) -> dict:
+    """Quick checks before a job is queued (the file opens, the sheet exists, the header fits
+    the template); returns the visible sheets, the sheet read and its columns."""
+    with SheetReader(path, sheet, scan=False) as reader:    # the header is all it reads
+        columns, _ = read_columns(reader, template)
+        return dict(sheets=reader.sheets, sheet=reader.sheet.title, columns=columns)
+
+
+def sheet_names(path) -> dict:
+    """The visible sheets of an upload and the one read by default (the upload form's pick)."""
+    with SheetReader(path, scan=False) as reader:
+        return dict(sheets=reader.sheets, default=reader.sheet.title)
 
 
 def _declared_data_rows(sheet: SheetReader, template: ImportTemplate) -> int | None:
+    """The data rows the sheet's <dimension> declares, for the progress bar until the rows
+    are counted; None when absurd (a sheet formatted down to the last row)."""
     if sheet.declared_rows is None:
         return None
     rows = max(sheet.declared_rows - template.header_rows, 0)
-    if rows > import_files.MAX_ROWS:
-        raise ImportRefused("import.too_many_rows", limit=import_files.MAX_ROWS)
-    return rows
+    return rows if rows <= import_files.MAX_ROWS else None
 
 
 class RowChecker:
     """Turns one spreadsheet row into clean customer values, or a rejection reason."""
 
-    def __init__(self, template: ImportTemplate, scan):
-        self.columns = [(i, f, column_letter(i + 1)) for i, f in enumerate(template.mapping) if f]
+    def __init__(self, columns: Columns, scan):
+        self.columns = [(i, f, column_letter(i + 1)) for i, f in columns.fields]
         self.name_column = next(i for i, f, _ in self.columns if f == "name")
-        self.width = len(template.mapping)
+        self.width = columns.width
         self.formulas = scan.formula_cells
-        self.scan = scan
 
     def check(self, number: int, values) -> tuple[dict | None, tuple | None]:
         """(values, None) or (None, (reason key, params))."""
@@ -399,7 +496,10 @@ class RowChecker:
                 value = cell_text(value)
             try:
                 data[field] = clean_value(field, value)
-            except InvalidValue:
+            except InvalidValue as exc:
+                if exc.key == "customer.bad_phone":
+                    return None, ("import.bad_phone", {"column": letter, "field": field,
+                                                       "value": str(value)[:40]})
                 return None, ("import.bad_value", {"column": letter, "field": field})
         extra = values[self.width:]
         if extra.count(None) != len(extra):
@@ -407,11 +507,6 @@ class RowChecker:
                 if not is_blank(value):
                     return None, ("import.extra_data", {"column": column_letter(j)})
         if not data.get("name"):
-            merged = self.scan.merged and self.scan.merged_range(number, self.name_column + 1)
-            if merged and merged[0] != number:
-                r1, c1, r2, c2 = merged
-                cells = "%s%d:%s%d" % (column_letter(c1), r1, column_letter(c2), r2)
-                return None, ("import.name_merged", {"cells": cells})
             return None, ("customer.name_required", {})
         return data, None
 
@@ -473,7 +568,7 @@ class ImportRun:
         # a resumed job: the rows up to resume_row were handled by the interrupted run
         self.resume_row = job.resume_row or 0
         self.kept = {e["row"]: e for e in job.report or []
-                     if e["row"] <= self.resume_row and e["status"] != "imported"}
+                     if e["row"] <= self.resume_row and e["status"] in ("rejected", "duplicate")}
         self.imported_before: list[dict] = []  # report entries of the rows it imported
         dialect = session.get_bind().dialect.name
         self.sqlite, self.postgresql = dialect == "sqlite", dialect == "postgresql"
@@ -495,9 +590,12 @@ class ImportRun:
             raise ImportRefused("import_template.not_found")
         self.actor = session.get(User, job.user_id) if job.user_id else None
         self.stage = check_stage(job.stage)
-        job.rejected = job.duplicates = job.processed_rows = 0  # counted again when resumed
+        # The file is opened (its strings loaded, its XML scanned) and its rows read outside
+        # any transaction: on SQLite every transaction holds the write lock (models/db.py).
+        session.commit()
         with tempfile.TemporaryFile() as spool:
-            with SheetReader(path) as sheet:
+            with SheetReader(path, job.sheet) as sheet:
+                job.rejected = job.duplicates = job.processed_rows = 0  # counted again if resumed
                 self.set_status("validating")
                 job.total_rows = _declared_data_rows(sheet, template) or 0
                 self.commit()
@@ -547,17 +645,19 @@ class ImportRun:
         self.session.commit()
 
     def validate(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
-        checker = RowChecker(template, sheet.scan)
-        header_rows = template.header_rows
+        columns, rows = read_columns(sheet, template)
+        self.column_notes(columns, template.header_rows)
+        checker = RowChecker(columns, sheet.scan)
+        banner = sheet.scan.banner if sheet.scan.merged else None
         e164 = normalize_phone
         batch, data_rows = [], 0
-        for number, values in sheet.rows(len(template.mapping) + EXTRA_COLUMNS):
-            if number <= header_rows:
-                if number == header_rows:
-                    check_header(values, template)
-                continue
-            if values.count(None) == len(values) or all(is_blank(v) for v in values):
-                continue
+        for number, values in rows:
+            if banner is not None:
+                cells = banner(number, values)
+                if cells is not None:
+                    self.note(number, "skipped", "import.banner_row", cells=cells,
+                              text=str(cell_text(next(v for v in values if not is_blank(v))))[:60])
+                    continue
             data_rows += 1
             if data_rows > import_files.MAX_ROWS:
                 raise ImportRefused("import.too_many_rows", limit=import_files.MAX_ROWS)
@@ -581,10 +681,30 @@ class ImportRun:
             elif data_rows % WRITE_BATCH == 0:
                 self.progress(data_rows)
         self.check_batch(batch, spool)
+        if sheet.stopped_at is not None:
+            self.note(sheet.stopped_at, "note", "import.empty_run", row=sheet.stopped_at,
+                      count=import_files.EMPTY_RUN)
         if data_rows == 0:
             raise ImportRefused("import.no_rows")
         self.job.total_rows = data_rows
         self.progress(data_rows)
+
+    def column_notes(self, columns: Columns, header_row: int) -> None:
+        """Report the file's columns the template has not, and the template's the file has not."""
+        if columns.by_position:
+            self.note(header_row, "note", "import.columns_by_position", pairs=columns.by_position)
+        if columns.unknown:
+            self.note(header_row, "note", "import.columns_unknown",
+                      columns="、".join(columns.unknown))
+        if columns.missing:
+            self.note(header_row, "note", "import.columns_missing",
+                      fields=[f for f in columns.missing])
+
+    def note(self, number: int, status: str, key: str, **params) -> None:
+        """A line of the report that is neither a customer nor a refusal: a banner row
+        skipped, columns not imported..."""
+        self.problems.append({"row": number, "name": None, "status": status, "reason": key,
+                              "params": params})
 
     def problem(self, number: int, name, key: str, params: dict | None = None) -> None:
         duplicate = key in DUPLICATE_KEYS and self.job.allow_duplicates
@@ -622,19 +742,20 @@ class ImportRun:
             batch = batch[len(done):]
         if not batch:
             return
-        names = {data["name"] for _, data, _ in batch}
-        existing = set(self.session.scalars(select(Customer.name)
-                                            .where(self.one_of(Customer.name, names))))
+        keys = {name_key(data["name"]) for _, data, _ in batch}
+        existing = set(self.session.scalars(select(Customer.name_key)
+                                            .where(self.one_of(Customer.name_key, keys))))
         accepted = []
         for number, data, phones in batch:
             name = data["name"]
-            first = self.seen_names.get(name)
+            key = name_key(name)
+            first = self.seen_names.get(key)
             if first is not None:
                 self.problem(number, name, "import.duplicate_in_file", {"row": first})
-            elif name in existing:
+            elif key in existing:
                 self.problem(number, name, "import.duplicate_in_database")
             else:
-                self.seen_names[name] = number
+                self.seen_names[key] = number
                 accepted.append((number, data, phones))
         known = self.phones_in_database({p for _, _, phones in accepted for p in phones if p})
         rows = self.phone_warnings(accepted, known)
@@ -645,7 +766,7 @@ class ImportRun:
         """Rows the interrupted run imported: reported as imported, with the phone warnings it
         gave (against the customers that existed before the job: not its own)."""
         for number, data, _ in rows:
-            self.seen_names.setdefault(data["name"], number)
+            self.seen_names.setdefault(name_key(data["name"]), number)
         known = self.phones_in_database({p for _, _, phones in rows for p in phones if p},
                                         before=self.job.created_at)
         for number, data, _, same in self.phone_warnings(rows, known):
@@ -730,12 +851,18 @@ class ImportRun:
         mark = len(self.problems)
         if not retry:  # the insert hit a name added since the validation: skip those rows
             names = [data["name"] for _, data, _, _ in rows]
-            taken = set(session.scalars(select(Customer.name)
-                                        .where(self.one_of(Customer.name, names))))
+            keys = [name_key(n) for n in names]
+            taken = set()
+            for name, key in session.execute(
+                    select(Customer.name, Customer.name_key)
+                    .where(or_(self.one_of(Customer.name_key, keys),
+                               self.one_of(Customer.name, names)))):
+                taken.update((name, key))
             for number, data, _, _ in rows:
-                if data["name"] in taken:
+                if data["name"] in taken or name_key(data["name"]) in taken:
                     self.problem(number, data["name"], "import.duplicate_in_database")
-            rows = [r for r in rows if r[1]["name"] not in taken]
+            rows = [r for r in rows
+                    if r[1]["name"] not in taken and name_key(r[1]["name"]) not in taken]
         if not rows:
             return []
         now = self.clock.now()
@@ -749,6 +876,7 @@ class ImportRun:
             if values["time_zone"] is None:
                 values["time_zone"] = DEFAULTS["time_zone"]
             values["phone_e164"], values["mobile_e164"], values["fax_e164"] = phones
+            values["name_key"] = name_key(values["name"])
             params.append(values)
         customers = Customer.__table__
         try:

@@ -115,9 +115,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.error_value": ("{column} 列是错误值 {value}", "Column {column} holds the error {value}"),
     "import.extra_data": ("{column} 列超出了导入模板的列",
                           "Column {column} is outside the template's columns"),
-    "import.name_merged": ("客户名称在合并单元格 {cells} 中,只有第一行有值",
-                           "The company name is in merged cells {cells}: only their first "
-                           "row has it"),
     "import.duplicate_in_database": ("客户名称已存在", "A customer with this name already exists"),
     "import.duplicate_in_file": ("与第 {row} 行的客户名称重复", "Same company name as row {row}"),
     "import.same_phone": ("可能重复:与“{name}”的电话相同", "Possible duplicate: same phone as “{name}”"),
@@ -157,6 +154,46 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                      "The chosen operator is no longer an active user: the "
                                      "import stopped. {imported} rows were imported, the others "
                                      "were not"),
+    # the import as people really save their files (issue 11): what a file is when it is
+    # not an .xlsx, sheets, columns matched by their headings, banner rows, phones
+    "import.xls": ("这是 .xls 旧格式（或加密的 Excel 文件），请在 Excel 中另存为 .xlsx 后再导入",
+                   "This is an old .xls file (or an encrypted Excel file): save it as .xlsx in "
+                   "Excel and import that"),
+    "import.csv": ("这是 CSV 文本文件，只是扩展名为 .xlsx，请在 Excel 中打开并另存为 .xlsx 后再导入",
+                   "This is a CSV text file with an .xlsx name: open it in Excel, save it as "
+                   ".xlsx and import that"),
+    "import.html": ("这是网页（HTML）格式的表格，只是扩展名为 Excel，请在 Excel 中打开并另存为 .xlsx 后再导入",
+                    "This is a web page (HTML) table with an Excel name: open it in Excel, save "
+                    "it as .xlsx and import that"),
+    "import.truncated": ("文件不完整（上传或保存时被截断），请重新保存文件后再上传",
+                         "The file is incomplete (cut off while saved or uploaded): save it "
+                         "again and upload it again"),
+    "import.macro": ("这是含宏的工作簿（.xlsm），为安全起见不导入，请在 Excel 中另存为 .xlsx（Excel 工作簿）后再导入",
+                     "This is a macro workbook (.xlsm), not imported for safety: save it as an "
+                     ".xlsx workbook in Excel and import that"),
+    "import.sheet_not_found": ("工作簿中没有名为“{sheet}”的可见工作表",
+                               "The workbook has no visible sheet named “{sheet}”"),
+    "import.no_visible_sheet": ("工作簿中没有可见的工作表，请在 Excel 中取消隐藏后再导入",
+                                "The workbook has no visible sheet: unhide it in Excel first"),
+    "import.name_column_missing": ("文件缺少“客户名称”列（标题行：{headers}），请检查标题行是否与导入模板“{template}”一致",
+                                   "The file has no company name column (headings: {headers}): "
+                                   "does the header row fit the template “{template}”?"),
+    "import.columns_by_position": ("这些列的标题与导入模板不同，按模板的列位置读取：{pairs}",
+                                   "Headings unlike the template's, read by the template's column "
+                                   "order: {pairs}"),
+    "import.columns_unknown": ("这些列不在导入模板中，未导入：{columns}",
+                               "Columns not in the template, not imported: {columns}"),
+    "import.columns_missing": ("文件中没有这些列，已留空：{fields}",
+                               "The file has no column for these fields, left empty: {fields}"),
+    "import.banner_row": ("分隔标题行“{text}”（合并单元格 {cells}），已跳过",
+                          "Banner row “{text}” (merged cells {cells}), skipped"),
+    "import.empty_run": ("从第 {row} 行起连续 {count} 行为空，其后的行未读取",
+                         "{count} blank rows in a row from row {row}: the rows after them were "
+                         "not read"),
+    "import.bad_phone": ("{column} 列“{field}”不是有效的电话号码：{value}",
+                         "Column {column} (“{field}”) is not a valid phone number: {value}"),
+    "customer.bad_phone": ("{field}不是有效的电话号码：{value}",
+                           "{field} is not a valid phone number: {value}"),
     # dialing: campaigns, do-not-call list, holidays, dial attempts (models/campaigns.py,
     # dnc.py, holidays.py, dialing.py)
     "campaign.not_found": ("外呼活动不存在", "No such campaign"),

@@ -260,10 +260,9 @@ def test_formula_without_saved_value_and_merged_name(session, users, run_import)
     rows[1][0] = "=CONCAT(B2,\"公司\")"    # a formula openpyxl writes without a result
     job = run_import(xlsx_bytes(rows, merge=["A4:A5"]))
     assert job.status == "rejected"
+    # the merged name belongs to both rows it covers: row 5 repeats row 4's
     assert reasons(job) == [(2, "rejected", "import.formula_without_value"),
-                            (5, "rejected", "import.name_merged")]
-    assert render("import.name_merged", "en", **job.report[1]["params"]) == (
-        "The company name is in merged cells A4:A5: only their first row has it")
+                            (5, "rejected", "import.duplicate_in_file")]
     assert count(session) == 0
 
 
@@ -276,7 +275,7 @@ def failed_key(job):
     return json.loads(job.error)["key"]
 
 
-@pytest.mark.parametrize("data", [random_bytes(), b"", b"PK\x03\x04broken",
+@pytest.mark.parametrize("data", [random_bytes(), b"", b"PK\x05\x06" + bytes(18),
                                   zip_bytes({"hello.txt": "not a workbook"}),
                                   zip_bytes({"[Content_Types].xml": "<x/>", "xl/workbook.xml": "<nonsense"})])
 def test_not_an_excel_file(session, run_import, data):
@@ -288,7 +287,7 @@ def test_not_an_excel_file(session, run_import, data):
 
 def test_truncated_and_corrupt_files(session, run_import):
     good = xlsx_bytes(company_rows(50))
-    assert failed_key(run_import(good[: len(good) // 2])) == "import.not_excel"
+    assert failed_key(run_import(good[: len(good) // 2])) == "import.truncated"
     # flip bytes inside the sheet's compressed data: CRC or inflate error while reading
     archive = zipfile.ZipFile(io.BytesIO(good))
     info = archive.getinfo("xl/worksheets/sheet1.xml")
@@ -325,35 +324,47 @@ def test_too_many_rows(session, run_import, monkeypatch):
 
 
 def test_wrong_template(session, users, clock, run_import):
-    more_columns = [row + ["备注"] for row in company_rows(2)]
+    # headings the template does not know, in the template's number of columns: by position
+    own_words = company_rows(2)
+    own_words[0] = ["公司", "姓名", "座机", "移动电话", "所在地", "所属行业"]
+    assert run_import(xlsx_bytes(own_words)).imported == 2
+    # ... but with a column more, or fewer, they cannot be read: refused
+    more_columns = [row + ["备注"] for row in own_words]
     assert failed_key(run_import(xlsx_bytes(more_columns))) == "import.columns_mismatch"
-    fewer = [row[:4] for row in company_rows(2)]
+    fewer = [row[:4] for row in own_words]
     job = run_import(xlsx_bytes(fewer), import_valid_rows=True)
     assert failed_key(job) == "import.columns_mismatch"
     assert importer.error_text(job, "zh_CN") == (
         "文件有 4 列,而导入模板“标准模板”有 6 列,请检查是否选错了模板")
-    swapped = company_rows(2)
-    swapped[0] = ["客户名称", "联系人", "手机", "电话", "城市", "行业"]
-    job = run_import(xlsx_bytes(swapped))
+    # a heading naming another field where the template expects the name: wrong template
+    other = company_rows(2)
+    other[0] = ["地址", "姓名", "座机", "移动电话", "所在地", "所属行业"]
+    job = run_import(xlsx_bytes(other))
     assert failed_key(job) == "import.header_mismatch"
     assert importer.error_text(job, "en") == (
-        "Column C is headed “手机” but the template reads it as “Phone”: is it the right template?")
+        "Column A is headed “地址” but the template reads it as “Company name”: is it the right "
+        "template?")
     assert failed_key(run_import(xlsx_bytes([HEADER]))) == "import.no_rows"
-    assert count(session) == 0
-    # headings the template does not know are fine
-    own_words = company_rows(2)
-    own_words[0] = ["公司", "姓名", "座机", "移动电话", "所在地", "所属行业"]
-    assert run_import(xlsx_bytes(own_words)).imported == 2
+    assert count(session) == 2
+    # headings the template knows are matched by name, in any order
+    swapped = company_rows(2, start=10)
+    swapped[0] = ["客户名称", "联系人", "手机", "电话", "城市", "行业"]
+    for row in swapped[1:]:
+        row[2], row[3] = row[3], row[2]
+    assert run_import(xlsx_bytes(swapped)).imported == 2
+    session.rollback()
+    c = session.scalar(select(Customer).where(Customer.name == swapped[1][0]))
+    assert (c.phone, c.mobile) == (swapped[1][3], swapped[1][2])
 
 
 def test_preflight_refuses_before_a_job_is_queued(tmp_path, template):
     path = tmp_path / "a.xlsx"
     path.write_bytes(xlsx_bytes(company_rows(3)))
-    assert importer.preflight(path, template) == 3
-    path.write_bytes(xlsx_bytes([["客户名称", "联系人", "电话", "手机", "城市", "行业", "多"]]))
+    assert importer.preflight(path, template)["sheet"] == "Sheet"
+    path.write_bytes(xlsx_bytes([["联系人", "公司", "电话", "手机", "城市", "行业", "多"]]))
     with pytest.raises(ImportRefused) as err:
         importer.preflight(path, template)
-    assert err.value.key == "import.columns_mismatch"
+    assert err.value.key == "import.name_column_missing"
     path.write_bytes(random_bytes())
     with pytest.raises(ImportRefused):
         importer.preflight(path, template)

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from import_helpers import company_rows, xlsx_bytes
+import sqlalchemy as sa
 from sqlalchemy import insert, select
 
 from models.batch import run_batch
@@ -181,8 +182,11 @@ def test_the_migration_backfills_the_current_stages(tmp_path):
     base = dict(ownership="shared", contact_mark="not_contacted", tracking_mark="tracking",
                 time_zone="Asia/Shanghai", do_not_call=False, number_status="unknown",
                 created_at=created, updated_at=changed)
+    # the table as it was then (the model has columns added since)
+    old_customers = sa.table("customers", *(sa.column(c) for c in (
+        "name", "stage", "stage_changed_at", *base)))
     with engine.begin() as conn:
-        conn.execute(insert(Customer.__table__), [
+        conn.execute(insert(old_customers), [
             dict(base, name="moved", stage="opportunity", stage_changed_at=changed),
             dict(base, name="never moved", stage="target", stage_changed_at=created),
             dict(base, name="no date", stage="reserve", stage_changed_at=None),

@@ -250,9 +250,10 @@ def test_a_telemarketer_cannot_import_for_someone_else(as_user, session, ids, te
 @pytest.mark.parametrize("data, filename, message", [
     (random_bytes(), "客户.xlsx", "不是有效的 Excel 文件"),
     (b"PK\x05\x06" + bytes(18), "客户.xlsx", "不是有效的 Excel 文件"),
-    (xlsx_bytes(company_rows(2)), "客户.xls", "不是有效的 Excel 文件"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(4000), "客户.xls", "这是 .xls 旧格式"),
+    ("客户名称,电话\n甲公司,021-60000001\n".encode(), "客户.xlsx", "这是 CSV 文本文件"),
     (zip_bomb(210), "炸弹.xlsx", "文件解压后过大"),
-    (xlsx_bytes([row + ["多余"] for row in company_rows(2)]), "客户.xlsx", "请检查是否选错了模板"),
+    (xlsx_bytes([["联系人", "公司"], ["张三", "甲公司"]]), "客户.xlsx", "文件缺少“客户名称”列"),
 ])
 def test_hostile_uploads_get_a_clear_message(as_user, app, session, ids, template, data,
                                              filename, message):
@@ -386,3 +387,108 @@ def test_progress_bar_in_the_browser(live_server, session, ids, template, tmp_pa
     assert "客户名称不能为空" in seen["report"]
     assert seen["polls"] and "/imports/jobs/" in seen["polls"][0]  # the bar polled the JSON
     assert customers(session) == 2999
+
+
+# ------------------------------------------------------------------------------------------
+# sheets and the template file (issue 11)
+
+def two_sheets() -> bytes:
+    from openpyxl import Workbook
+    book = Workbook()
+    book.active.title = "说明"
+    book.active.append(["请看“客户”页"])
+    data = book.create_sheet("客户")
+    for row in company_rows(2):
+        data.append(row)
+    hidden = book.create_sheet("旧")
+    hidden.sheet_state = "hidden"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_the_sheet_is_chosen_on_the_upload_form(as_user, app, session, ids, template):
+    client = as_user("tm")
+    page = client.get("/imports").get_data(as_text=True)
+    assert 'id="sheet-choice"' in page and 'name="sheet"' in page
+    response = post(client, "/imports/sheets", {"file": (io.BytesIO(two_sheets()), "a.xlsx")},
+                    content_type="multipart/form-data")
+    assert response.get_json() == {"sheets": ["说明", "客户"], "default": "说明"}
+    bad = post(client, "/imports/sheets", {"file": (io.BytesIO(b"a,b\n1,2\n"), "a.xlsx")},
+               content_type="multipart/form-data")
+    assert bad.status_code == 400 and "CSV" in bad.get_json()["error"]
+    assert not list((app.config["DATA_DIR"] / "imports").glob("*"))    # nothing kept
+    job_id = started_job_id(upload(client, two_sheets(), template=template, operator=ids["tm"],
+                                   sheet="客户"))
+    assert wait_for(client, session, job_id)["imported"] == 2
+
+
+def test_a_template_downloads_as_an_excel_file_that_imports(as_user, session, ids, template):
+    client = as_user("tm")
+    assert f"/imports/templates/{template}/file" in client.get("/imports").get_data(as_text=True)
+    assert f"/imports/templates/{template}/file" in client.get(
+        "/imports/templates").get_data(as_text=True)
+    response = client.get(f"/imports/templates/{template}/file")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    body = response.get_data()
+    table = [list(r) for r in load_workbook(io.BytesIO(body)).active.iter_rows(values_only=True)]
+    assert table[0] == ["客户名称", "联系人", "电话", "手机", "城市", "行业"]
+    assert table[1][0] == "上海示例科技有限公司" and len(table) == 2
+    job_id = started_job_id(upload(client, body, template=template, operator=ids["tm"]))
+    assert wait_for(client, session, job_id)["imported"] == 1
+    post(client, "/language", {"lang": "en"})
+    english = client.get(f"/imports/templates/{template}/file").get_data()
+    assert next(load_workbook(io.BytesIO(english)).active.iter_rows(values_only=True))[0] == (
+        "Company name")
+
+
+def test_the_job_page_lists_columns_not_imported_and_banners(as_user, session, ids, template):
+    client = as_user("tm")
+    rows = [["备注", "电话", "客户名称"], ["—— 华东区 ——"], ["老客户", "021-60000001", "甲公司"]]
+    job_id = started_job_id(upload(client, xlsx_bytes(rows, merge=["A2:C2"]), template=template,
+                                   operator=ids["tm"]))
+    assert wait_for(client, session, job_id)["imported"] == 1
+    page = plain(client.get(f"/imports/jobs/{job_id}/view").get_data(as_text=True))
+    assert "这些列不在导入模板中，未导入：备注" in page
+    assert "分隔标题行“—— 华东区 ——”（合并单元格 A2:C2），已跳过" in page
+    assert "说明" in page and "已跳过" in page
+
+
+def test_the_sheet_choice_in_the_browser(live_server, session, ids, template, tmp_path):
+    """Choosing a workbook with two visible sheets offers them; the one picked is imported."""
+    from playwright.sync_api import sync_playwright
+
+    from browser import CHROMIUM, CHROMIUM_ARGS, log_in
+
+    many, one = tmp_path / "两页.xlsx", tmp_path / "一页.xlsx"
+    many.write_bytes(two_sheets())
+    one.write_bytes(xlsx_bytes(company_rows(1)))
+
+    def browse():
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_context(locale="zh-CN").new_page()
+                page.set_default_timeout(30_000)
+                log_in(page, live_server, "tm", "pw-tm")
+                page.goto(live_server + "/imports")
+                hidden_at_first = page.is_hidden("#sheet-choice")
+                with page.expect_response(lambda r: r.url.endswith("/imports/sheets")):
+                    page.set_input_files("#file", str(one))
+                page.wait_for_timeout(200)
+                hidden_for_one = page.is_hidden("#sheet-choice")
+                page.set_input_files("#file", str(many))
+                page.wait_for_selector("#sheet-choice:not(.d-none)")
+                options = page.eval_on_selector_all("#sheet option", "o => o.map(x => x.value)")
+                page.select_option("#sheet", "客户")
+                page.select_option("#template", str(template))
+                page.select_option("#stage", "reserve")
+                page.click("#import-form button[type=submit]")
+                page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
+                return hidden_at_first, hidden_for_one, options, page.inner_text("#job-imported")
+            finally:
+                browser.close()
+
+    hidden_at_first, hidden_for_one, options, imported = in_own_thread(browse)
+    assert hidden_at_first and hidden_for_one
+    assert options == ["说明", "客户"] and imported == "2"

@@ -1,3 +1,35 @@
+// Import page: when a workbook is chosen, ask the server for its visible sheets and offer
+// the choice when there are several (imports.sheets).
+(function () {
+  var choice = document.getElementById("sheet-choice");
+  var file = document.getElementById("file");
+  if (!choice || !file) { return; }
+  var select = document.getElementById("sheet");
+  var form = document.getElementById("import-form");
+  file.addEventListener("change", function () {
+    select.innerHTML = "";
+    choice.classList.add("d-none");
+    if (!file.files.length) { return; }
+    var data = new FormData();
+    data.append("csrf_token", form.elements["csrf_token"].value);
+    data.append("file", file.files[0]);
+    fetch(choice.dataset.url, { method: "POST", body: data, credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (found) {
+        if (!found || found.sheets.length < 2) { return; }
+        found.sheets.forEach(function (name) {
+          var option = document.createElement("option");
+          option.value = name;
+          option.textContent = name;
+          option.selected = name === found["default"];
+          select.appendChild(option);
+        });
+        choice.classList.remove("d-none");
+      })
+      .catch(function () {});
+  });
+})();
+
 // Import job page: poll the job's JSON every 500 ms and move the progress bar; reload the
 // page when the job has finished so that the server renders the result report.
 (function () {

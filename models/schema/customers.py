@@ -3,12 +3,18 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..db import Base, UTCDateTime
+from ..names import name_key
 
 STAGES = ("reserve", "target", "potential", "opportunity", "closed")
 OWNERSHIP_MODES = ("personal", "collaborative", "shared")
+
+
+def _name_key_default(context):
+    """name_key for a Core insert that does not give it (bulk imports, the demo)."""
+    return name_key(context.get_current_parameters().get("name"))
 
 
 class Customer(Base):
@@ -16,6 +22,9 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    # models.names.name_key(name): duplicates are looked up by it
+    name_key: Mapped[str | None] = mapped_column(String(400), index=True,
+                                                 default=_name_key_default)
     keyword: Mapped[str | None] = mapped_column(String(100), index=True)
     contact_person: Mapped[str | None] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(64))
@@ -60,6 +69,11 @@ class Customer(Base):
         # so they read this small index instead of the wide table (bench/crm_scale.py).
         Index("ix_customers_id_stage_callback", "id", "stage", "ownership", "next_callback_at"),
     )
+
+    @validates("name")
+    def _keep_name_key(self, _key, value):
+        self.name_key = name_key(value)
+        return value
 
     @property
     def operator_ids(self) -> list[int]:

@@ -66,6 +66,7 @@ class ImportJob(Base):
     template_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_templates.id", ondelete="SET NULL"))
     filename: Mapped[str] = mapped_column(String(200))
+    sheet: Mapped[str | None] = mapped_column(String(100))   # None: the active visible sheet
     stage: Mapped[str | None] = mapped_column(String(16))
     ownership: Mapped[str] = mapped_column(String(16), default="personal")
     operator_ids: Mapped[list] = mapped_column(JSON, default=list)
