@@ -29,3 +29,11 @@ def test_every_error_key_has_both_languages():
     assert render("claim.quota_exceeded", "en", quota=20) == \
         "You have reached today's claim limit (20)"
     assert render("claim.quota_exceeded", quota=20) == "今天的占有数量已达上限(20个)"
+
+
+def test_the_migrations_have_one_head():
+    """Branches from one parent (two issues' columns) are merged, so `upgrade` has one target."""
+    from alembic.script import ScriptDirectory
+
+    from models.migrate import alembic_config
+    assert len(ScriptDirectory.from_config(alembic_config(None)).get_heads()) == 1
