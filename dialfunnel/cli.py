@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +15,7 @@ from models.clock import SYSTEM_CLOCK
 from models.contact_records import emit_due_reminders
 from models.dashboard import dashboard_counts
 from models.db import make_engine, make_sessionmaker
+from models.errors import DomainError
 from models.migrate import upgrade
 from models.schema import STAGES, User
 from models.setup import install_defaults
@@ -48,9 +51,35 @@ def load_demo_if_empty(maker, seed: int, customers: int) -> dict | None:
         return summary
 
 
-def print_logins(summary: dict) -> None:
-    print("\nDemo users (username / password / role):")
-    for user in summary["users"]:
+LOGINS_FILE = "demo-logins.json"
+
+
+def save_logins(settings, summary: dict) -> None:
+    """Keep the demo users' passwords beside the demo database (data_dir, never in git), so
+    that every start of the demo can print them; readable by this user only."""
+    path = settings.data_dir / LOGINS_FILE
+    users = [{k: u[k] for k in ("username", "password", "role")} for u in summary["users"]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(users, fh, ensure_ascii=False)
+
+
+def saved_logins(settings) -> list[dict] | None:
+    try:
+        return json.loads((settings.data_dir / LOGINS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def print_logins(users: list[dict] | None) -> None:
+    if not users:
+        print("\nDemo users: their passwords were not kept; set one with "
+              "`dialfunnel users reset-password USERNAME`.")
+        return
+    print("\nDemo users (username / password / role; as set when the demo was created, "
+          "`dialfunnel users reset-password USERNAME` sets a new one):")
+    for user in users:
         print(f"  {user['username']:<10} {user['password']:<14} {user['role']}")
 
 
@@ -60,11 +89,38 @@ def cmd_demo(settings, args):
     if summary is None:
         print("the database already holds users; no demo data loaded")
         return
+    save_logins(settings, summary)
     print(f"demo data loaded into {engine.url.render_as_string(hide_password=True)}")
     for key, value in summary.items():
         if key != "users":
             print(f"  {key}: {value}")
-    print_logins(summary)
+    print_logins(summary["users"])
+
+
+def cmd_reset_password(settings, args):
+    """A new password for a user (a forgotten one, or the demo's): typed, else generated."""
+    import secrets
+
+    from models.admin_ops import reset_password
+    _, maker = open_database(settings)
+    password = args.password or secrets.token_urlsafe(9)
+    with maker() as session:
+        user = session.scalar(select(User).where(User.username == args.username))
+        if user is None:
+            sys.exit(f"dialfunnel: no user named {args.username!r}")
+        try:
+            reset_password(session, user.id, password)
+        except DomainError as exc:
+            sys.exit(f"dialfunnel: {exc.message('en')}")
+        session.commit()
+    users = saved_logins(settings)
+    if users and any(u["username"] == args.username for u in users):
+        for u in users:
+            if u["username"] == args.username:
+                u["password"] = password
+        save_logins(settings, {"users": users})
+    print(f"{args.username}: new password {password}" if not args.password
+          else f"{args.username}: password changed")
 
 
 def print_grid(session, user, period: str) -> None:
@@ -119,7 +175,8 @@ def cmd_run(settings, args):
     if args.demo:
         summary = load_demo_if_empty(maker, args.seed, args.customers)
         if summary:
-            print_logins(summary)
+            save_logins(settings, summary)
+        print_logins(saved_logins(settings))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -255,13 +312,30 @@ def cmd_dialer(settings, args):
     thread.join(10)
 
 
+def quiet_request_handler():
+    """Werkzeug's request handler, logging each request at DEBUG through `dialfunnel.web` in
+    plain text (its own logs every request, static files too, at INFO with colour codes)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    web_log = logging.getLogger("dialfunnel.web")
+
+    class Handler(WSGIRequestHandler):
+        def log_request(self, code="-", size="-"):
+            web_log.debug('%s "%s" %s %s', self.address_string(), self.requestline, code, size)
+
+        def log(self, type, message, *args):
+            getattr(web_log, type if type in ("info", "warning", "error") else "info")(
+                "%s %s", self.address_string(), message % args)
+    return Handler
+
+
 def start_web(settings, maker):
     """The web app on a threaded WSGI server in the background (production: gunicorn)."""
     from werkzeug.serving import make_server
 
     from admin import create_app
     server = make_server(settings.web_host, settings.web_port, create_app(settings, maker),
-                         threaded=True)
+                         threaded=True, request_handler=quiet_request_handler())
     threading.Thread(target=server.serve_forever, name="web", daemon=True).start()
     return server
 
@@ -307,6 +381,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="connect answered calls here (a PBX simulator; Asterisk runs the "
                              "outbound AGI handler instead)")
     dialer.set_defaults(func=cmd_dialer)
+
+    users = sub.add_parser("users", help="user accounts")
+    users_sub = users.add_subparsers(dest="users_command", required=True)
+    reset = users_sub.add_parser("reset-password", help="set a user's password (generated "
+                                 "and printed unless --password is given)")
+    reset.add_argument("username")
+    reset.add_argument("--password", help="the new password (else a random one is printed)")
+    reset.set_defaults(func=cmd_reset_password)
 
     dash = sub.add_parser("dashboard", help="print a user's sales main line grid")
     dash.add_argument("username")

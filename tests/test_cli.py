@@ -28,6 +28,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert "Demo users" in out and "admin" in out
+    admin_line = next(line for line in out.splitlines() if line.strip().startswith("admin "))
     with Session() as s:
         assert s.scalar(select(func.count()).select_from(Customer)) == 400
         assert s.scalar(select(func.count()).select_from(User)) >= 8
@@ -59,6 +60,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
     assert "登录" in login_page
     started = "".join(lines)
+    assert admin_line in started, "every start of the demo prints the demo users' passwords"
     for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
                  "screen-pop listener", "recording retention"):
         assert part in started, started
@@ -74,6 +76,8 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     out, _ = run.communicate(timeout=30)
     assert run.returncode == 0, "".join(lines) + out
     assert "stopped" in out
+    everything = "".join(lines) + out
+    assert "\x1b[" not in everything and '"GET /login' not in everything, "requests at DEBUG"
     with Session() as s:
         events = s.scalars(select(Event).where(Event.kind == "reminder")).all()
         assert [(e.user_id, e.payload["record_id"]) for e in events] == [(agent.id, record.id)]
@@ -113,3 +117,24 @@ def test_bad_config_is_a_clear_error(db_url, tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode != 0
     assert "web_port must be a number" in res.stderr
+
+
+def test_reset_password(db_url, Session, tmp_path):
+    from models.auth import authenticate
+    from models.users import create_user
+    with Session() as s:
+        create_user(s, "zhao", "赵六", "old-password-1", "telemarketer")
+        s.commit()
+    proc = dialfunnel(db_url, tmp_path, "users", "reset-password", "zhao")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    new = out.strip().split("new password ")[1]
+    with Session() as s:
+        assert authenticate(s, "zhao", new) is not None
+        assert authenticate(s, "zhao", "old-password-1") is None
+    typed = dialfunnel(db_url, tmp_path, "users", "reset-password", "zhao", "--password", "x")
+    out, _ = typed.communicate(timeout=60)
+    assert typed.returncode != 0 and "password" in out.lower()
+    nobody = dialfunnel(db_url, tmp_path, "users", "reset-password", "nobody")
+    out, _ = nobody.communicate(timeout=60)
+    assert nobody.returncode != 0 and "no user named 'nobody'" in out
