@@ -55,7 +55,7 @@ class ConsoleChannel:
         self.stdout.flush()
         line = self.stdin.readline()
         if not line or line.strip().lower() in ("q", "quit", "hangup"):
-            self._print("(来电者挂机 caller hung up)")
+            self._print("（来电者挂机 caller hung up）")
             self.hungup = True
             raise ConsoleHangup("caller hung up")
         if not self.stdin.isatty():
@@ -84,7 +84,7 @@ class ConsoleChannel:
     def get_data(self, name, timeout=2000, max_digits=255):
         self._check()
         self._say(name)
-        keys = self._read(f"  按键 (最多 {max_digits} 位, # 结束, 回车 = 超时 {timeout / 1000:g}s)> ")
+        keys = self._read(f"  按键 （最多 {max_digits} 位， # 结束， 回车 = 超时 {timeout / 1000:g}s）> ")
         typed, _, rest = keys.partition("#")
         self.buffer = rest + self.buffer
         if len(typed) > int(max_digits):
@@ -94,7 +94,7 @@ class ConsoleChannel:
 
     def wait_for_digit(self, timeout=2000):
         self._check()
-        keys = self._read(f"  按键 (回车 = 超时 {int(timeout) / 1000:g}s)> ")
+        keys = self._read(f"  按键 （回车 = 超时 {int(timeout) / 1000:g}s）> ")
         if not keys:
             return ""
         self.buffer = keys[1:] + self.buffer
@@ -112,7 +112,7 @@ class ConsoleChannel:
 
     def hangup(self, channel=""):
         self._check()
-        self._print("(系统挂机 hang up)")
+        self._print("（系统挂机 hang up）")
         self.hungup = True
 
 

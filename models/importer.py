@@ -326,7 +326,7 @@ def report_table(job: ImportJob, lang: str) -> tuple[list[str], list[list]]:
     english = lang.startswith("en")
     headers = (["Row", "Company name", "Status", "Reason", "Warning"] if english
                else ["行号", "客户名称", "结果", "原因", "提示"])
-    status = {"imported": ("已导入", "imported"), "duplicate": ("重复,已跳过", "duplicate"),
+    status = {"imported": ("已导入", "imported"), "duplicate": ("重复，已跳过", "duplicate"),
               "rejected": ("已拒绝", "rejected"), "skipped": ("已跳过", "skipped"),
               "note": ("说明", "note")}
     rows = [[e["row"], e.get("name") or "", status.get(e["status"], (e["status"],) * 2)[english],

@@ -206,8 +206,8 @@ def request_callback(session: Session, number: str | None, *, at: dt.datetime | 
         result.operator = session.get(User, existing.user_id) or result.operator
         return result
     local = at.astimezone(company_tz(session))
-    content = (f"客户通过电话自助服务(IVR{'·' + flow if flow else ''})请求回电。"
-               f"回电号码: {e164}，希望回电时间: {local:%Y-%m-%d %H:%M}")
+    content = (f"客户通过电话自助服务（IVR{'·' + flow if flow else ''}）请求回电。"
+               f"回电号码：{e164}，希望回电时间：{local:%Y-%m-%d %H:%M}")
     result.record = add_contact_record(
         session, result.operator, result.customer.id, content=content, method="phone",
         progress=CALLBACK_PROGRESS, next_callback_at=at, remind=True, clock=clock)

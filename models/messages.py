@@ -84,7 +84,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.file_required": ("请选择要导入的 Excel 文件", "Choose the Excel file to import"),
     "import.not_excel": ("不是有效的 Excel 文件（只支持 .xlsx）",
                          "This is not a valid Excel file (only .xlsx is accepted)"),
-    "import.too_big_unpacked": ("文件解压后过大（{size} MB,上限 {limit} MB），已拒绝",
+    "import.too_big_unpacked": ("文件解压后过大（{size} MB，上限 {limit} MB），已拒绝",
                                 "The file unpacks to {size} MB, more than the {limit} MB allowed"),
     "import.zip_bomb": ("文件的压缩比异常（{member}），疑似恶意文件，已拒绝",
                         "The file is compressed suspiciously ({member}) and was refused"),
@@ -98,7 +98,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "import.header_mismatch": ("第 {column} 列的标题是“{header}”，而导入模板把这一列作为“{field}”，"
                                "请检查是否选错了模板",
                                "Column {column} is headed “{header}” but the template reads it as "
-                               "“{field}”： is it the right template?"),
+                               "“{field}”: is it the right template?"),
     "import.failed": ("导入中断：{detail}", "The import stopped: {detail}"),
     # the options
     "import.template_required": ("请选择导入模板", "Choose an import template"),
@@ -177,7 +177,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "The workbook has no visible sheet: unhide it in Excel first"),
     "import.name_column_missing": ("文件缺少“客户名称”列（标题行：{headers}），请检查标题行是否与导入模板“{template}”一致",
                                    "The file has no company name column (headings: {headers}): "
-                                   "does the header row fit the template “{template}”？"),
+                                   "does the header row fit the template “{template}”?"),
     "import.columns_by_position": ("这些列的标题与导入模板不同，按模板的列位置读取：{pairs}",
                                    "Headings unlike the template's, read by the template's column "
                                    "order: {pairs}"),
@@ -191,7 +191,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "{count} blank rows in a row from row {row}: the rows after them were "
                          "not read"),
     "import.bad_phone": ("{column} 列“{field}”不是有效的电话号码：{value}",
-                         "Column {column} （“{field}”） is not a valid phone number: {value}"),
+                         "Column {column} (“{field}”) is not a valid phone number: {value}"),
     "customer.bad_phone": ("{field}不是有效的电话号码：{value}",
                            "{field} is not a valid phone number: {value}"),
     # dialing: campaigns, do-not-call list, holidays, dial attempts (models/campaigns.py,
@@ -205,7 +205,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "{field} must be between {lo} and {hi}"),
     "campaign.ring_timeout_too_short": ("振铃超时不能少于 {min} 秒",
                                         "The ring timeout must be at least {min} seconds"),
-    "campaign.bad_hours": ("呼叫时段无效：格式为 HH:MM,开始时间必须早于结束时间",
+    "campaign.bad_hours": ("呼叫时段无效：格式为 HH:MM，开始时间必须早于结束时间",
                            "Invalid calling hours: use HH:MM, and start before the end"),
     "campaign.short_cap_over_daily": ("每号码 5 分钟的呼叫上限不能大于 24 小时的上限",
                                       "The 5-minute cap per number cannot exceed the 24-hour cap"),

@@ -10,13 +10,15 @@ import phonenumbers
 DEFAULT_REGION = "CN"
 _EXTENSION = re.compile(r"^(.*?)\s*(?:转|分机|ext\.?|x|#)\s*(\d{0,8})$", re.IGNORECASE)
 _NUMBER_CHARS = re.compile(r"^[+\d\s\-().]+$")
+# A landline with its area code and a switchboard extension after a hyphen: 021-62345678-8001.
+_HYPHEN_EXTENSION = re.compile(r"^(\(?0\d{2,3}\)?[-\s]?\d{3,4}[\s]?\d{4})\s*-\s*(\d{1,6})$")
 
 
 def normalize_phone(raw: str | None, region: str = DEFAULT_REGION) -> str | None:
     """E.164 of a typed or caller-ID number, or None when it is not a possible number.
 
-    Full-width digits count as digits; extensions after the number ("010-12345678 转 8001")
-    are dropped."""
+    Full-width digits count as digits; extensions after the number ("010-12345678 转 8001",
+    "021-62345678-8001") are dropped."""
     if not raw:
         return None
     number = _parse(raw, region)
@@ -29,6 +31,9 @@ def _parse(raw, region: str) -> phonenumbers.PhoneNumber | None:
     text = unicodedata.normalize("NFKC", str(raw)).strip()
     for sep in ("转", "ext", "EXT", "x", "#"):
         text = text.split(sep)[0]
+    extension = _HYPHEN_EXTENSION.match(text.strip())
+    if extension:
+        text = extension.group(1)
     digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
     if not digits:
         return None

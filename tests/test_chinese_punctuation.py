@@ -20,7 +20,7 @@ def half_width_next_to_chinese(text: str) -> list[str]:
         if ch not in ",:;!?()":
             continue
         before, after = text[i - 1:i], text[i + 1:i + 2]
-        near = CHINESE.match(before) or (ch in "()" and CHINESE.match(after))
+        near = CHINESE.match(before) or (CHINESE.match(after) and not before.isdigit())
         if near:
             found.append(text[max(0, i - 4):i + 5])
     return found
@@ -29,6 +29,7 @@ def half_width_next_to_chinese(text: str) -> list[str]:
 def test_the_rule():
     assert half_width_next_to_chinese("第 1–50 条,共 53 条") == ["50 条,共 53"]
     assert half_width_next_to_chinese("客户上转:已完成。") and half_width_next_to_chinese("上限(20个)")
+    assert half_width_next_to_chinese("%(action)s:已完成。") == ["on)s:已完成。"]
     assert half_width_next_to_chinese("第 1–50 条，共 53 条：09:00 (0573) {field}") == []
 
 
@@ -59,3 +60,9 @@ def test_chinese_texts_use_full_width_punctuation(source):
     wrong = {where: marks for where, text in source()
              if (marks := half_width_next_to_chinese(text))}
     assert not wrong, "\n".join(f"{where}: {marks}" for where, marks in sorted(wrong.items()))
+
+
+def test_english_texts_keep_half_width_punctuation():
+    from models.messages import MESSAGES
+    wrong = {key: en for key, (_zh, en) in MESSAGES.items() if re.search("[，：；！？（）]", en)}
+    assert not wrong, wrong

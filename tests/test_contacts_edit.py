@@ -202,7 +202,7 @@ def test_tracking_screen_edits_and_deletes_contacts(as_user, session, users, clo
     edit_url = f"/customers/{c.id}/contacts/{p.id}/edit"
     assert f'href="{edit_url}?next=' in row and ">修改<" in row
     assert f'action="/customers/{c.id}/contacts/{p.id}/delete"' in row
-    assert 'data-confirm="删除联系人 王经理?与其相关的联系记录将保留。"' in row
+    assert 'data-confirm="删除联系人 王经理？与其相关的联系记录将保留。"' in row
     # the edit form, filled in
     form = text(client.get(edit_url + "?next=" + track))
     assert "修改联系人" in form and 'value="王经理"' in form and 'value="021-62345678"' in form
@@ -219,7 +219,7 @@ def test_tracking_screen_edits_and_deletes_contacts(as_user, session, users, clo
     response = post(client, f"/customers/{c.id}/contacts/{p.id}/delete", {"next": track})
     assert response.status_code == 302
     page = text(client.get(track))
-    assert "联系人 王总 已删除;其 1 条联系记录已保留。" in page
+    assert "联系人 王总 已删除；其 1 条联系记录已保留。" in page
     assert f'data-contact="{p.id}"' not in page and "和王经理通话" in page
     assert reread(session, p.id) is None
     record = session.scalar(select(ContactRecord))
@@ -234,7 +234,7 @@ def test_a_refused_edit_shows_the_form_again_with_what_was_typed(as_user, sessio
                     {"name": "新名字", "department": "部" * 65, "note": "刚写的备注"})
     assert response.status_code == 400
     page = text(response)
-    assert 'id="form-error"' in page and "输入值无效:部门" in page
+    assert 'id="form-error"' in page and "输入值无效：部门" in page
     assert 'value="新名字"' in page and "刚写的备注" in page
     assert snapshot(reread(session, p.id)) == before
 
@@ -362,7 +362,7 @@ def test_in_the_browser_confirm_delete_then_edit(live_server, browser_page, sess
     messages = []
     page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.dismiss()))
     page.click(f"#contact-delete-{p.id}")
-    assert messages == ["删除联系人 王经理?与其相关的联系记录将保留。"]
+    assert messages == ["删除联系人 王经理？与其相关的联系记录将保留。"]
     assert page.locator(f'tr[data-contact="{p.id}"]').count() == 1  # dismissed: still there
     page.click(f"#contact-edit-{p.id}")
     page.fill("#contact-name", "王总")

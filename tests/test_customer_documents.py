@@ -154,13 +154,13 @@ def test_refused_uploads_keep_nothing(as_user, session, users, make_customer, fo
     tm = as_user("tm")
     track = f"/customers/{c.id}/track"
     upload(tm, c.id, b"x" * (20 * 1024 * 1024 + 1), "big.zip", next=track)
-    assert "文件太大(最大 20 MB)" in text(tm.get(track))
+    assert "文件太大（最大 20 MB）" in text(tm.get(track))
     upload(tm, c.id, b"", "empty.txt", next=track)
     assert "文件是空的" in text(tm.get(track))
     post(tm, f"/customers/{c.id}/documents", {"title": "没有文件", "next": track})
     assert "请选择要上传的文件" in text(tm.get(track))
     upload(tm, c.id, b"ok", "ok.txt", "标" * 201, next=track)
-    assert "标题太长(最多 200 个字符)" in text(tm.get(track))
+    assert "标题太长（最多 200 个字符）" in text(tm.get(track))
     assert count(session) == 0
     assert not folder.exists() or list(folder.iterdir()) == []
     with pytest.raises(InvalidValue):

@@ -444,7 +444,7 @@ def test_the_job_page_offers_to_resume(app, as_user, Session, session, users, cl
     assert data == dict(data, status="interrupted", status_label="已中断", finished=True,
                         imported=20, resume_row=21)
     page = client.get(status + "/view").get_data(as_text=True)
-    assert "导入在完成前被中断" in page and "已导入 20 行,截至文件第 21 行" in page
+    assert "导入在完成前被中断" in page and "已导入 20 行，截至文件第 21 行" in page
     assert f'action="/imports/jobs/{job_id}/resume"' in page and "data-poll" not in page
     assert "report-download" not in page
     assert client.get(status + "/report").status_code == 400   # not finished
@@ -480,7 +480,7 @@ def test_resume_without_the_file_says_what_got_in(app, as_user, Session, session
     response = post(client, status + "/resume")
     assert response.status_code == 302
     page = client.get(status + "/view").get_data(as_text=True)
-    assert "上传的文件已不在服务器上,无法继续导入。已导入 20 行;" in page
+    assert "上传的文件已不在服务器上，无法继续导入。已导入 20 行；" in page
     job = job_row(session, job_id)
     assert (job.status, job.imported, customer_count(session)) == ("failed", 20, 20)
     post(client, "/language", {"lang": "en"})
@@ -502,7 +502,7 @@ def test_the_browser_shows_the_interruption_and_resumes(app, live_server, browse
     clock.advance(seconds=importer.STALE_SECONDS + 1)
     page.wait_for_selector("#job-resume")                       # imports.js reloaded the page
     assert page.inner_text("#job-status") == "已中断"
-    assert "已导入 20 行,截至文件第 21 行" in page.inner_text("#job-interrupted")
+    assert "已导入 20 行，截至文件第 21 行" in page.inner_text("#job-interrupted")
     shot(page, "import-interrupted")
     page.click("#job-resume")
     page.wait_for_selector("#job-status[data-status=done]", timeout=60_000)

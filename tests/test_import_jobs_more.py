@@ -44,7 +44,7 @@ def test_an_interrupted_job_can_be_abandoned(app, as_user, Session, session, use
     status = f"/imports/jobs/{job_id}"
     # still running as far as anyone knows: nothing to abandon, the file stays
     refused = post(client, status + "/abandon", {"next": status + "/view"})
-    assert "该导入没有中断,无法放弃" in flashed(client, refused)
+    assert "该导入没有中断，无法放弃" in flashed(client, refused)
     assert job_row(session, job_id).status == "importing" and path.exists()
 
     clock.advance(seconds=importer.STALE_SECONDS + 1)
@@ -69,7 +69,7 @@ def test_an_interrupted_job_can_be_abandoned(app, as_user, Session, session, use
     assert not path.exists()                                    # the kept upload is gone
     page = client.get(status + "/view").get_data(as_text=True)
     assert "已放弃该导入。" in page and 'data-status="abandoned">已放弃</strong>' in page
-    assert "导入已由 李红光 放弃:已导入 20 行,其余行未导入" in page
+    assert "导入已由 李红光 放弃：已导入 20 行，其余行未导入" in page
     assert "job-resume" not in page and "job-abandon" not in page and "data-poll" not in page
     after = json_of(client, job_id)
     assert (after["status"], after["finished"]) == ("abandoned", True)
@@ -78,9 +78,9 @@ def test_an_interrupted_job_can_be_abandoned(app, as_user, Session, session, use
 
     # ended: neither resumed nor abandoned again, nor ever 'interrupted' again
     again = post(client, status + "/resume", {"next": status + "/view"})
-    assert "该导入没有中断,无法继续" in flashed(client, again)
+    assert "该导入没有中断，无法继续" in flashed(client, again)
     again = post(client, status + "/abandon", {"next": status + "/view"})
-    assert "该导入没有中断,无法放弃" in flashed(client, again)
+    assert "该导入没有中断，无法放弃" in flashed(client, again)
     clock.advance(days=2)
     assert json_of(client, job_id)["status"] == "abandoned"
 
@@ -100,7 +100,7 @@ def test_an_admin_may_abandon_a_job_whose_file_is_gone(app, as_user, Session, se
     assert json_of(admin, job_id)["status"] == "interrupted"
     response = post(admin, status + "/abandon")
     assert response.status_code == 302
-    assert "导入已由 管理员 放弃:已导入 20 行" in flashed(admin, response)
+    assert "导入已由 管理员 放弃：已导入 20 行" in flashed(admin, response)
     assert job_row(session, job_id).status == "abandoned"
 
 
@@ -146,7 +146,7 @@ def test_the_browser_abandons_after_a_confirmation(app, live_server, browser_pag
     page.click("#job-abandon")
     page.wait_for_selector("#job-status[data-status=abandoned]")
     assert page.inner_text("#job-status") == "已放弃"
-    assert "导入已由 李红光 放弃:已导入 20 行" in page.inner_text("#job-error")
+    assert "导入已由 李红光 放弃：已导入 20 行" in page.inner_text("#job-error")
     assert not page.is_visible("#job-resume") and not page.is_visible("#job-abandon")
     shot(page, "import-abandoned")
     assert not job_file(app, job_id).exists()
@@ -272,7 +272,7 @@ def test_the_job_page_says_why_it_failed(app, as_user, Session, session, users, 
     deactivate(session, users["tm"])
     assert importer.run_job(Session, job_id, path, clock) == "failed"
     page = as_user("mgr").get(f"/imports/jobs/{job_id}/view").get_data(as_text=True)
-    assert "所选操作人已不是在职用户,导入已停止:已导入 0 行" in page and "失败" in page
+    assert "所选操作人已不是在职用户，导入已停止：已导入 0 行" in page and "失败" in page
 
 
 def test_a_shared_job_and_an_active_operator_are_not_refused(Session, session, users, clock,
@@ -307,7 +307,7 @@ def test_a_resumed_job_checks_the_operators_again(Session, session, users, clock
     assert importer.run_job(Session, job_id, path, clock) == "failed"
     job = job_row(session, job_id)
     assert (job.status, job.imported, customer_count(session)) == ("failed", 20, 20)
-    assert "已导入 20 行,其余行未导入" in importer.error_text(job, "zh_CN")
+    assert "已导入 20 行，其余行未导入" in importer.error_text(job, "zh_CN")
 
 
 def test_a_manager_demoted_after_queueing_may_no_longer_import_for_others(

@@ -206,7 +206,7 @@ def test_invalid_phones_are_refused_row_by_row(session, run_import):
     ("电话号码abc", False), ("1390000000x", False), ("1390000000", False), ("x", False),
     ("13800138000", True), ("１３８００１３８０００", True), ("021-6234 5678", True),
     ("(021) 62345678", True), ("010-12345678 转 8001", True), ("+86 138 0013 8000", True),
-    ("400-800-1234", True)])
+    ("400-800-1234", True), ("021-62345678-8001", True), ("021-6234567-1", False)])
 def test_the_phone_rule(raw, valid):
     from models.phones import is_valid_phone
     assert is_valid_phone(raw) is valid

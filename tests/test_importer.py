@@ -218,7 +218,7 @@ def test_duplicates_allowed_are_skipped_and_reported(session, users, make_custom
     assert count(session) == 3
     headers, table = importer.report_table(job, "zh_CN")
     assert headers == ["行号", "客户名称", "结果", "原因", "提示"]
-    assert table[1] == [3, "测试导入公司00002", "重复,已跳过", "客户名称已存在", ""]
+    assert table[1] == [3, "测试导入公司00002", "重复，已跳过", "客户名称已存在", ""]
     assert importer.report_table(job, "en")[1][3][3] == "Same company name as row 2"
 
 
@@ -230,7 +230,7 @@ def test_same_phone_is_a_warning_only(session, users, make_customer, run_import)
     warned = {e["row"]: e.get("same_phone_as") for e in job.report}
     assert warned == {2: "老客户", 3: None, 4: "测试导入公司00002"}
     headers, table = importer.report_table(job, "zh_CN")
-    assert table[0][4] == "可能重复:与“老客户”的电话相同"
+    assert table[0][4] == "可能重复：与“老客户”的电话相同"
 
 
 # ------------------------------------------------------------------------------------------
@@ -281,7 +281,7 @@ def failed_key(job):
 def test_not_an_excel_file(session, run_import, data):
     job = run_import(data, import_valid_rows=True)
     assert failed_key(job) == "import.not_excel"
-    assert importer.error_text(job, "zh_CN") == "不是有效的 Excel 文件(只支持 .xlsx)"
+    assert importer.error_text(job, "zh_CN") == "不是有效的 Excel 文件（只支持 .xlsx）"
     assert count(session) == 0
 
 
@@ -335,7 +335,7 @@ def test_wrong_template(session, users, clock, run_import):
     job = run_import(xlsx_bytes(fewer), import_valid_rows=True)
     assert failed_key(job) == "import.columns_mismatch"
     assert importer.error_text(job, "zh_CN") == (
-        "文件有 4 列,而导入模板“标准模板”有 6 列,请检查是否选错了模板")
+        "文件有 4 列，而导入模板“标准模板”有 6 列，请检查是否选错了模板")
     # a heading naming another field where the template expects the name: wrong template
     other = company_rows(2)
     other[0] = ["地址", "姓名", "座机", "移动电话", "所在地", "所属行业"]

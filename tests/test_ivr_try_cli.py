@@ -50,7 +50,7 @@ def test_callback_with_commit_books_a_reminder(Session, users, clock, make_custo
                     sessionmaker=Session, clock=clock)
     assert code == 0 and "== outcome: CALLBACK" in out
     assert "callback: +8613800138000" in out and "李红光 (tm)" in out
-    assert "(系统挂机 hang up)" in out
+    assert "（系统挂机 hang up）" in out
     with Session() as s:
         record = s.scalars(select(ContactRecord)).one()
         assert (record.customer_id, record.user_id, record.remind) == (customer.id, users["tm"].id, True)
@@ -61,7 +61,7 @@ def test_after_hours_with_at_and_hanging_up(Session):
     code, out = run(["main", "--at", "2026-11-28 20:00"], ["q"], sessionmaker=Session)
     assert code == 0
     assert "2026-11-28 Sat 20:00" in out and "♪ [closed] 您好，现在是非工作时间。" in out
-    assert "(来电者挂机 caller hung up)" in out and "== outcome: HANGUP" in out
+    assert "（来电者挂机 caller hung up）" in out and "== outcome: HANGUP" in out
     # end of input is a hangup as well
     code, out = run(["after_hours", "--at", "2026-11-28T20:00+08:00"], [], sessionmaker=Session)
     assert "== outcome: HANGUP" in out and "path:    closed_message > after_hours_menu" in out

@@ -16,3 +16,8 @@ from models.phones import normalize_phone
 ])
 def test_normalize(raw, expected):
     assert normalize_phone(raw) == expected
+
+
+def test_a_switchboard_extension_after_a_hyphen_is_dropped():
+    assert normalize_phone("021-62345678-8001") == "+862162345678"
+    assert normalize_phone("(0573) 8765 4321 - 12") == "+8657387654321"

@@ -104,13 +104,13 @@ def test_campaign_pop_is_an_outbound_call_naming_its_campaign(
     client = as_user("tm")
     markup = fragment(client, event.id)
     assert title_of(markup) == "去电" and "来电" not in title_of(markup)
-    assert badge_of(markup) == "外呼活动:双十一回访"
+    assert badge_of(markup) == "外呼活动：双十一回访"
     assert direction_of(markup) == "outbound"
     order = [int(i) for i in re.findall(r'class="pop-customer[^"]*" data-customer-id="(\d+)"', markup)]
     assert order == [own.id, first.id]
     page = client.get(f"/pops/{event.id}").get_data(as_text=True)
     assert "<title>去电 +8613912345678 · dialfunnel</title>" in page
-    assert badge_of(page) == "外呼活动:双十一回访"
+    assert badge_of(page) == "外呼活动：双十一回访"
     # The page's pop script carries both titles for its fallback.
     assert 'data-title="来电"' in page and 'data-outbound-title="去电"' in page
 
@@ -179,7 +179,7 @@ def test_preview_card_and_pop_show_the_same_contacts_and_records(
     customer = make_customer("宁波港务预览公司", mobile="13955557777", contact_person="钱女士")
     add_contact(session, users["admin"], customer.id,
                 dict(name="孙工", title="采购主管", phone="0574-87654321", mobile="13811112222"))
-    add_contact_record(session, tm, customer.id, content="第一次联系:发了资料", progress="初次接触",
+    add_contact_record(session, tm, customer.id, content="第一次联系：发了资料", progress="初次接触",
                        clock=clock)
     clock.advance(hours=1)
     add_contact_record(session, tm, customer.id, content="约了下周演示", progress="演示", clock=clock)
@@ -201,7 +201,7 @@ def test_preview_card_and_pop_show_the_same_contacts_and_records(
         "孙工 · 采购主管 · 0574-87654321 · 13811112222"]
     assert in_preview["records"][1] == in_pop["records"][1]
     assert [item.split(" 李红光 ")[1] for item in in_pop["records"][1]] == [
-        "演示 约了下周演示", "初次接触 第一次联系:发了资料"]
+        "演示 约了下周演示", "初次接触 第一次联系：发了资料"]
     # each keeps its own look: the preview's small print and the id its script and tests use
     assert in_preview["records"][0] == '<ul class="list-unstyled mb-0 small pop-records" id="preview-records">'
     assert in_preview["contacts"][0] == '<ul class="list-unstyled mb-1 pop-contacts small">'

@@ -56,7 +56,7 @@ def test_campaign_call_pops_as_outbound_with_its_campaign(
     assert pop.locator(".pop-card").get_attribute("data-direction") == "outbound"
     title = pop.locator(".pop-title").inner_text()
     assert title.startswith("去电") and "来电" not in title and "+8613912345678" in title
-    assert pop.locator(".pop-campaign").inner_text() == "外呼活动:双十一回访"
+    assert pop.locator(".pop-campaign").inner_text() == "外呼活动：双十一回访"
     assert pop.locator(".pop-customer-name").first.inner_text() == "宁波活动客户公司"
     shot(page, "screen-pop-outbound-campaign")
 

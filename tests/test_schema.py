@@ -28,7 +28,7 @@ def test_every_error_key_has_both_languages():
         assert zh and en and zh != en
     assert render("claim.quota_exceeded", "en", quota=20) == \
         "You have reached today's claim limit (20)"
-    assert render("claim.quota_exceeded", quota=20) == "今天的占有数量已达上限(20个)"
+    assert render("claim.quota_exceeded", quota=20) == "今天的占有数量已达上限（20个）"
 
 
 def test_the_migrations_have_one_head():

@@ -522,12 +522,12 @@ def test_pop_panel_is_private_and_applies_visibility(web, as_user, session, agen
     session.commit()
     client = as_user("tm")
     html = client.get(f"/pops/{mine.id}", headers={"X-Requested-With": "fetch"}).get_data(as_text=True)
-    assert 'data-status="restricted"' in html and "已有客户,由同事负责" in html
+    assert 'data-status="restricted"' in html and "已有客户，由同事负责" in html
     assert c.name not in html and "<html" not in html
     internal = create_pop_event(session, agents["tm"], "8009", clock=clock)
     session.commit()
     html = client.get(f"/pops/{internal.id}?fragment=1").get_data(as_text=True)
-    assert 'data-status="internal"' in html and "内部来电:王经理(分机 8009)" in html
+    assert 'data-status="internal"' in html and "内部来电：王经理（分机 8009）" in html
     assert client.get(f"/pops/{theirs.id}").status_code == 404  # somebody else's pop
     page = as_user("tm2").get(f"/pops/{theirs.id}").get_data(as_text=True)
     assert c.name in page and "<html" in page and "新添联系" in page

@@ -118,7 +118,7 @@ def test_known_caller_pops_with_customer_contacts_records_and_recording(
     c = make_customer("苏州精密机械有限公司", stage="potential", owner="tm", phone="0512-62881234",
                       contact_person="周经理")
     add_contact(session, agents["admin"], c.id, dict(name="钱工", title="采购主管", mobile="13912345678"))
-    add_contact_record(session, agents["tm"], c.id, content="报价已发,等回复", progress="报价阶段",
+    add_contact_record(session, agents["tm"], c.id, content="报价已发，等回复", progress="报价阶段",
                        clock=clock)
     wav = make_wav(store.incoming / "1795713036.5.wav", seconds=2)
     with open(wav, "rb") as fh:
@@ -184,7 +184,7 @@ def test_colleagues_customer_pops_without_details(live_server, browser_page, ses
     caller("051081234567")
     pop = newest_pop(page, "051081234567")
     assert pop.locator(".pop-card").get_attribute("data-status") == "restricted"
-    assert "已有客户,由同事负责" in pop.inner_text()
+    assert "已有客户，由同事负责" in pop.inner_text()
     html = page.content()
     assert "无锡小天鹅" not in html and "孙女士" not in html
     assert pop.locator("form").count() == 0

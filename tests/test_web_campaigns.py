@@ -73,14 +73,14 @@ def test_a_manager_creates_and_edits_a_campaign(as_user, session, users, clock):
     page = text(mgr.get(f"/campaigns/{c.id}/edit"))
     assert 'value="2026-12-01T09:00"' in page and 'value="+862162345678"' in page
     assert re.search(r'<input[^>]*name="name"[^>]*value="双十一外呼"', page), "the name is shown"
-    data = form_data(name="双十一外呼(二)", skip_holidays="", retry_busy_delay="20",
+    data = form_data(name="双十一外呼（二）", skip_holidays="", retry_busy_delay="20",
                      filter_query=json.dumps({"field": "city", "op": "eq", "value": "上海"}))
     data["agent_ids"] = [str(users["tm2"].id)]
     response = post(mgr, f"/campaigns/{c.id}/edit", data)
     assert response.status_code == 302, text(response)
     session.expire_all()
     c = session.get(Campaign, c.id)
-    assert c.name == "双十一外呼(二)" and c.skip_holidays is False
+    assert c.name == "双十一外呼（二）" and c.skip_holidays is False
     assert c.filter_query == {"field": "city", "op": "eq", "value": "上海"}
     assert c.retry_rules["busy"] == {"delay_min": 20, "max": 2}
     assert rules.team_ids(session, c.id) == [users["tm2"].id]
@@ -210,7 +210,7 @@ def test_do_not_call_list(as_user, session, users):
     assert upload.status_code == 302
     page = text(mgr.get("/campaigns/dnc"))
     assert 'id="dnc-total">3<' in page and "客户要求" in page and "+862162345678" in page
-    assert "已添加 2 个号码,1 个已在名单中,1 个无效" in page
+    assert "已添加 2 个号码，1 个已在名单中，1 个无效" in page
     found = text(mgr.get("/campaigns/dnc?q=6234"))
     assert "+862162345678" in found and "+8613800000001" not in found
     assert post(mgr, "/campaigns/dnc/remove", {"number": "+8613800000001"}).status_code == 302

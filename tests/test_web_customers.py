@@ -128,8 +128,8 @@ def test_batch_claim_cannot_pass_the_quota(as_user, session, users, make_custome
                      "next": "/customers/target?tab=shared"})
     page = text(response)
     assert response.status_code == 200
-    assert "共 4 个,成功 2 个" in page
-    assert page.count("今天的占有数量已达上限(2个)") == 2
+    assert "共 4 个，成功 2 个" in page
+    assert page.count("今天的占有数量已达上限（2个）") == 2
     assert 'href="/customers/target?tab=shared"' in page
     session.expire_all()
     assert [session.get(Customer, c.id).ownership for c in pool] == [
@@ -263,7 +263,7 @@ def test_detail_locks_fields_by_stage_rule(as_user, session, make_customer):
     response = post(client, f"/customers/{c.id}", {"city": "深圳", "address": "解放路2号",
                                                     "next": f"/customers/{c.id}"})
     assert response.status_code == 302
-    assert "当前客户阶段不允许修改:address" in text(client.get(f"/customers/{c.id}"))
+    assert "当前客户阶段不允许修改：address" in text(client.get(f"/customers/{c.id}"))
     assert (fresh(session, c).city, fresh(session, c).address) == ("上海", "人民路1号")
     # the editable ones are saved; unchanged locked ones posted back are fine
     post(client, f"/customers/{c.id}", {"city": "深圳", "address": "人民路1号",
@@ -288,7 +288,7 @@ def test_detail_locks_fields_by_stage_rule(as_user, session, make_customer):
     assert 'name="do_not_call" value="1">' in text(client.get(f"/customers/{p.id}"))
     post(client, f"/customers/{p.id}", {"do_not_call": ["1"], "city": "杭州"})
     assert fresh(session, p).do_not_call is True
-    assert "当前客户阶段不允许修改:" not in text(client.get(f"/customers/{p.id}"))
+    assert "当前客户阶段不允许修改：" not in text(client.get(f"/customers/{p.id}"))
 
 
 def test_shared_customer_save_needs_the_role(as_user, session, make_customer):
@@ -333,7 +333,7 @@ def test_detail_buttons_claim_release_promote_demote_mark(as_user, session, user
     post(client, f"/customers/{c.id}/do/claim")
     assert fresh(session, c).operator_ids == [users["tm"].id]
     page = text(client.get(f"/customers/{c.id}"))
-    assert "占有:已完成" in page and 'action="/customers/%d/do/release"' % c.id in page
+    assert "占有：已完成" in page and 'action="/customers/%d/do/release"' % c.id in page
     post(client, f"/customers/{c.id}/do/contact_mark", {"mark": "contacted"})
     assert fresh(session, c).contact_mark == "contacted"
     post(client, f"/customers/{c.id}/do/promote", {"to_stage": "potential"})
@@ -388,7 +388,7 @@ def test_manager_tools_and_delete_confirmation(as_user, session, users, clock, m
 def test_new_customer_and_duplicate_name(as_user, session, users, make_customer):
     client = as_user("tm")
     page = text(client.get("/customers/new"))
-    assert "新建客户" in page and "我自己(李红光)" in page and 'data-duplicate-check="name"' in page
+    assert "新建客户" in page and "我自己（李红光）" in page and 'data-duplicate-check="name"' in page
     assert "张军" not in page  # only managers pick other operators
     response = post(client, "/customers/new", {"name": "深圳新客户", "stage": "target",
                                                "operator": "me", "phone": "0755-88889999",
@@ -399,7 +399,7 @@ def test_new_customer_and_duplicate_name(as_user, session, users, make_customer)
         "target", "personal", [users["tm"].id], "+8675588889999")
     again = post(client, "/customers/new", {"name": "深圳新客户", "stage": "reserve",
                                             "operator": "shared", "city": "深圳"})
-    assert again.status_code == 400 and "客户名称已存在:深圳新客户" in text(again)
+    assert again.status_code == 400 and "客户名称已存在：深圳新客户" in text(again)
     assert 'value="深圳" >' in text(again) or 'value="深圳"' in text(again)  # typed values kept
     assert session.scalar(select(func.count()).select_from(Customer)) == 1
     refused = post(client, "/customers/new", {"name": "替别人建", "operator": str(users["tm2"].id),

@@ -183,14 +183,14 @@ def test_import_through_the_web_end_to_end(as_user, session, ids, template):
                                                                  "+8613800000001")
     page = client.get(f"/imports/jobs/{job_id}/view").get_data(as_text=True)
     assert "data-poll" not in page and "下载导入结果" in page
-    assert "与第 6 行的客户名称重复" in page and "重复,已跳过" in page
+    assert "与第 6 行的客户名称重复" in page and "重复，已跳过" in page
     report = client.get(f"/imports/jobs/{job_id}/report")
     assert report.status_code == 200 and report.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(report.get_data()), read_only=True).active
     table = [list(r) for r in sheet.iter_rows(values_only=True)]
     assert table[0] == ["行号", "客户名称", "结果", "原因", "提示"] and len(table) == 301
     assert table[1] == [2, rows[1][0], "已导入", None, None]
-    assert table[10] == [11, rows[5][0], "重复,已跳过", "与第 6 行的客户名称重复", None]
+    assert table[10] == [11, rows[5][0], "重复，已跳过", "与第 6 行的客户名称重复", None]
     listing = client.get("/imports").get_data(as_text=True)
     assert f"/imports/jobs/{job_id}/view" in listing and "已完成" in listing
 
@@ -302,14 +302,14 @@ def test_collect_page_and_quick_add(as_user, session, ids, make_customer):
                                                  "stage": "reserve"})
     assert response.status_code == 302
     page = client.get("/imports/collect").get_data(as_text=True)
-    assert "已添加客户“新公司”" in page and "可能重复:与“老客户”的电话相同" in page
+    assert "已添加客户“新公司”" in page and "可能重复：与“老客户”的电话相同" in page
     c = customer_row(session, "新公司")
     assert (c["stage"], c["source"], c["ownership"], c["operator_ids"]) == (
         "reserve", "网上收集", "personal", [ids["tm"]])
     again = post(client, "/imports/collect", {"name": "新公司", "contact_person": "王五",
                                               "stage": "target"})
     text = again.get_data(as_text=True)
-    assert again.status_code == 400 and "客户名称已存在:新公司" in text and 'value="王五"' in text
+    assert again.status_code == 400 and "客户名称已存在：新公司" in text and 'value="王五"' in text
     assert customers(session) == 2
     assert client.post("/imports/collect", data={"name": "无令牌公司"}).status_code == 400
     assert customers(session) == 2

@@ -128,7 +128,7 @@ def test_create_user_then_log_in(as_user, app, session):
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(username="tm"), "用户名已存在:tm"),
+    (dict(username="tm"), "用户名已存在：tm"),
     (dict(password="short"), "密码至少需要 8 个字符"),
     (dict(username="a b"), "用户名只能由"),
     (dict(full_name=""), "请填写姓名"),
@@ -304,9 +304,9 @@ def test_stage_rule_editor(as_user, session):
 
 
 @pytest.mark.parametrize("data, message", [
-    ({"editable_fields": ["phone", "password_hash"]}, "未知字段:password_hash"),
+    ({"editable_fields": ["phone", "password_hash"]}, "未知字段：password_hash"),
     ({"editable_fields": ["name"]}, "客户名称不能设为可修改字段"),
-    ({"editable_fields": ["phone"], "marks": ["vip"]}, "未知的标记:vip"),
+    ({"editable_fields": ["phone"], "marks": ["vip"]}, "未知的标记：vip"),
 ])
 def test_bad_stage_rule_refused(as_user, session, data, message):
     client = as_user("admin")
@@ -342,7 +342,7 @@ def test_unknown_queryable_field_refused(as_user, session):
     before = enabled_fields(session)
     client = as_user("admin")
     post(client, "/manage/fields", {"enabled": ["email", "password_hash"]})
-    assert "未知字段:password_hash" in text(client.get("/manage/fields"))
+    assert "未知字段：password_hash" in text(client.get("/manage/fields"))
     session.expire_all()
     assert enabled_fields(session) == before
 
@@ -398,8 +398,8 @@ def test_product_round_trip(as_user, session):
 def test_product_refusals(as_user, session):
     client = as_user("admin")
     post(client, "/manage/products/new", dict(code="P-1", name="软件", price="10", active="1"))
-    for data, message in [(dict(code="P-2", name="软件", price="1"), "名称已存在:软件"),
-                          (dict(code="P-1", name="别的", price="1"), "编号已存在:P-1"),
+    for data, message in [(dict(code="P-2", name="软件", price="1"), "名称已存在：软件"),
+                          (dict(code="P-1", name="别的", price="1"), "编号已存在：P-1"),
                           (dict(code="P-3", name="新", price="-5"), "单价必须是不小于 0 的金额")]:
         response = post(client, "/manage/products/new", data)
         assert response.status_code == 400 and message in text(response), data
@@ -441,7 +441,7 @@ def test_competitor_round_trip(as_user, session):
 
 def test_reference_scripts(as_user, session):
     client = as_user("admin")
-    post(client, "/manage/scripts/new", dict(title="开场白", stage="target", body="您好,我是……"))
+    post(client, "/manage/scripts/new", dict(title="开场白", stage="target", body="您好，我是……"))
     script = session.scalar(select(CallScript))
     assert (script.kind, script.owner_id, script.stage) == ("reference", None, "target")
     page = text(client.get("/manage/scripts"))
@@ -535,7 +535,7 @@ def test_upload_refusals(as_user, app, session):
     admin = as_user("admin")
     response = upload(admin, b"x" * (20 * 1024 * 1024 + 1), "big.zip")
     assert response.status_code == 302
-    assert "文件太大(最大 20 MB)" in text(admin.get("/manage/documents"))
+    assert "文件太大（最大 20 MB）" in text(admin.get("/manage/documents"))
     upload(admin, b"", "empty.txt")
     assert "文件是空的" in text(admin.get("/manage/documents"))
     post(admin, "/manage/documents/upload", {"title": "没有文件"})
