@@ -8,7 +8,7 @@ export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
 RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei ffmpeg sox espeak-ng
 TEST_DEPS := $(RUN_DEPS) chromium poppler-utils shellcheck
 
-.PHONY: demo test test-db venv clean
+.PHONY: demo test test-db test-deps venv clean
 
 $(BIN)/python:
 	./scripts/system-deps.sh
@@ -30,6 +30,10 @@ demo: venv
 test: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
 	$(BIN)/python -m pytest -q
+
+## The system packages the tests need (make test installs them too).
+test-deps:
+	./scripts/system-deps.sh $(TEST_DEPS)
 
 ## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL.
 test-db: venv
