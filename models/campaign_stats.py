@@ -67,6 +67,29 @@ def _logged_in(campaign_id: int):
     return (AgentStateLog.campaign_id == campaign_id, AgentStateLog.state != "logged_out")
 
 
+def abandons_24h(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> tuple[int, int]:
+    """(abandoned, live answers) of the campaign's attempts started in the last 24 h and ended."""
+    recent = dict(session.execute(
+        select(DialAttempt.outcome, func.count())
+        .where(DialAttempt.campaign_id == campaign_id,
+               DialAttempt.started_at >= clock.now() - dt.timedelta(hours=24),
+               DialAttempt.ended_at.is_not(None), DialAttempt.outcome.in_(LIVE))
+        .group_by(DialAttempt.outcome)).all())
+    abandoned = recent.get("abandoned", 0)
+    return abandoned, abandoned + recent.get("answered", 0)
+
+
+def over_cap(rate_pct: float | None, cap_pct: float) -> bool:
+    return rate_pct is not None and rate_pct > cap_pct
+
+
+def no_abandon_headroom(session: Session, campaign: Campaign, *, clock=SYSTEM_CLOCK) -> bool:
+    """The 24 h abandon rate has reached the cap: the dialer must not over-dial (no more lines
+    than ready agents) until answered calls bring it back under."""
+    abandoned, live = abandons_24h(session, campaign.id, clock=clock)
+    return live > 0 and 100.0 * abandoned >= campaign.abandon_cap_pct * live
+
+
 def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dict:
     campaign = _campaign(session, campaign_id)
     now = clock.now()
@@ -84,11 +107,7 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
         if outcome is not None:
             outcomes[outcome] = outcomes.get(outcome, 0) + count - (open_ or 0)
     completed = attempts - in_flight
-    recent = dict(session.execute(
-        select(DialAttempt.outcome, func.count())
-        .where(of_campaign, DialAttempt.started_at >= now - dt.timedelta(hours=24),
-               DialAttempt.ended_at.is_not(None), DialAttempt.outcome.in_(LIVE))
-        .group_by(DialAttempt.outcome)).all())
+    abandoned_24h, live_24h = abandons_24h(session, campaign_id, clock=clock)
     last_hour = session.scalar(select(func.count()).where(
         of_campaign, placed, DialAttempt.started_at >= now - dt.timedelta(hours=1)))
     dead = session.scalar(select(func.count(func.distinct(DialAttempt.number))).where(
@@ -96,7 +115,6 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
     agent_seconds = session.scalar(select(_span_seconds(session, now))
                                    .where(*_logged_in(campaign_id))) or 0
     live = outcomes["answered"] + outcomes["abandoned"]
-    live_24h = recent.get("answered", 0) + recent.get("abandoned", 0)
     agents = [dict(user_id=m.user_id, name=m.name, state=m.state, reason=m.reason,
                    since=m.since.isoformat() if m.since else None,
                    seconds=int((now - m.since).total_seconds()) if m.since else None)
@@ -104,7 +122,7 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
     by_state = {state: 0 for state in AGENT_STATES}
     for agent in agents:
         by_state[agent["state"]] += 1
-    abandon_24h = pct(recent.get("abandoned", 0), live_24h)
+    abandon_24h = pct(abandoned_24h, live_24h)
     return dict(
         campaign=dict(id=campaign.id, name=campaign.name, status=campaign.status,
                       mode=campaign.mode),
@@ -114,7 +132,7 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
         answer_rate=pct(live, completed),
         abandon_rate_24h=abandon_24h, abandon_rate=pct(outcomes["abandoned"], live),
         abandon_cap_pct=campaign.abandon_cap_pct,
-        over_cap=abandon_24h is not None and abandon_24h > campaign.abandon_cap_pct,
+        over_cap=over_cap(abandon_24h, campaign.abandon_cap_pct),
         outcomes=outcomes, dead_numbers=dead or 0,
         talk_minutes=round(talk / 60.0, 1), agent_hours=round(agent_seconds / 3600.0, 2),
         talk_per_agent_hour=round(talk / 60.0 / (agent_seconds / 3600.0), 1)

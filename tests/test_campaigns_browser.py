@@ -87,7 +87,7 @@ def test_the_live_view_follows_the_database(live_server, browser_page, session, 
     wait_stat(page, "abandoned", "1")
     assert stat(page, "answer_rate") == "100.0%"
     assert stat(page, "abandon_rate_24h") == "50.0%" and stat(page, "abandon_rate") == "50.0%"
-    assert stat(page, "cap_state") == "超过上限"
+    assert stat(page, "cap_state") == "超过上限（每位就绪坐席只拨一线）"
     assert "border-danger" in page.get_attribute("#abandon-card", "class")
     assert stat(page, "talk_minutes") == "3"
     assert page.inner_text('#outcomes tr[data-outcome="answered"] td.text-end') == "1"

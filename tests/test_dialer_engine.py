@@ -13,7 +13,7 @@ from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from models import agent_states, campaigns
+from models import agent_states, campaign_stats, campaigns
 from models.schema import CampaignLead, Customer, DialAttempt
 
 START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
@@ -155,3 +155,39 @@ def test_preview_the_agent_chooses_then_the_dialer_places_the_call(world, Sessio
         assert attempt.outcome == "answered" and attempt.agent_id == users["tm"].id
         assert attempt.dialer_id == "test" and attempt.talk_seconds > 30
         assert agent_states.current(s, users["tm"].id).state in ("wrap_up", "ready")
+
+
+def test_agents_who_leave_with_lines_out_get_no_new_line_and_the_cap_holds_after(world, Session, users):
+    """Issue 11: one agent left a predictive campaign with calls in flight and the abandon rate
+    ran to 40 % against a 3 % cap. The lines already out still count (their answers are
+    abandons in the 24 h rate); no line is dialled from the moment nobody can take a call; and
+    while the rate is at the cap the pacer dials no more than one line per ready agent."""
+    numbers = {f"{n:02d}": "answer" for n in range(10, 70)}
+    campaign_id, dialer, driver, server, clock = world(
+        numbers, mode="predictive",
+        answer_timing={"ring_time": 8.0, "answer_delay": 0.0, "talk_time": 300.0})
+    dialer.pacer_options = {"theta_start": 0.3, "prior_answer": 0.2}   # a bold pacer
+    driver.run_until(START.timestamp() + 1)
+    out = len(server.actions("Originate"))
+    assert out > 2          # predictive: more lines than the two ready agents
+    with Session() as s:
+        for user in (users["tm"], users["tm2"]):
+            agent_states.set_state(s, s.get(type(user), user.id), "logged_out", clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 30)
+    assert len(server.actions("Originate")) == out     # nothing dialled for agents who left
+    with Session() as s:
+        stats = campaign_stats.live_stats(s, campaign_id, clock=clock)
+    assert stats["abandoned"] == out and stats["abandon_rate_24h"] == 100.0 and stats["over_cap"]
+
+    # the dialer restarts (its pacer forgets the abandons; the 24 h rate does not) and one
+    # agent comes back to a campaign over its cap
+    dialer.campaigns.clear()
+    dialer._next_refresh = 0.0
+    with Session() as s:
+        agent_states.set_state(s, s.get(type(users["tm"]), users["tm"].id), "ready",
+                               campaign_id=campaign_id, clock=clock)
+        s.commit()
+    dialer.tick_now()
+    driver.run_until(START.timestamp() + 31)
+    assert len(server.actions("Originate")) == out + 1   # one line for one ready agent

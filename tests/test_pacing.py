@@ -291,3 +291,13 @@ def test_simulation_is_seeded():
     world = World(agents=5, answer=0.15, hours=0.5, seed=3)
     assert simulate(make_pacer("naive"), world) | {"decide_us": 0, "decide_max_us": 0} == \
         simulate(make_pacer("naive"), world) | {"decide_us": 0, "decide_max_us": 0}
+
+
+def test_at_the_abandon_cap_no_pacer_dials_more_than_one_line_per_ready_agent():
+    from agi.dialer.pacing import launch
+    free = snap([("ready", 0.0)] * 3, lines=[1.0])
+    for mode in ("predictive", "naive", "adapt_tapered"):
+        pacer = make_pacer(mode)
+        assert launch(pacer, free) >= 2
+        capped = Snapshot(**{**free.__dict__, "at_cap": True})
+        assert launch(pacer, capped) == 2        # three ready agents, one line already out

@@ -33,7 +33,7 @@ from sqlalchemy import select
 from agi.amd import MAX_SECONDS as AMD_SECONDS
 from agi.ami import AMIActionError, AMIError
 from agi.dialer import pacing
-from models import agent_states, campaigns, dialing, preview
+from models import agent_states, campaign_stats, campaigns, dialing, preview
 from models.clock import SYSTEM_CLOCK
 from models.schema import Campaign, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
@@ -101,6 +101,7 @@ class CampaignRun:
     ring_timeout: float
     abandon_cap: float
     caller_id: str | None = None
+    at_cap: bool = False            # campaign_stats.no_abandon_headroom, read with the campaigns
     agent_states: dict[int, tuple[str, float]] = field(default_factory=dict)  # user → (state, since)
 
 
@@ -213,8 +214,9 @@ class Dialer:
                           if line.campaign_id == run.campaign_id
                           and (line.hold_until is not None or line.in_handler_until is not None))
             snap = pacing.Snapshot(now=now, agents=views, lines=lines, waiting=waiting,
-                                   abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout)
-            wanted = max(0, int(run.pacer.lines_to_launch(snap)))
+                                   abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout,
+                                   at_cap=run.at_cap)
+            wanted = pacing.launch(run.pacer, snap)
             if wanted:
                 self._dial(run, wanted, now)
 
@@ -234,6 +236,7 @@ class Dialer:
                 run.ring_timeout = float(campaign.ring_timeout_s)
                 run.caller_id = campaign.caller_id
                 run.abandon_cap = campaign.abandon_cap_pct / 100.0
+                run.at_cap = campaign_stats.no_abandon_headroom(s, campaign, clock=self.clock)
             s.commit()
         active_ids = {c.id for c in active}
         for cid in list(self.campaigns):
@@ -457,9 +460,12 @@ class Dialer:
             outcome, talk = attempt.outcome, attempt.talk_seconds
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)
+            run = self.campaigns.get(line.campaign_id)
+            if run is not None and outcome in campaign_stats.LIVE:  # the 24 h rate moved
+                run.at_cap = campaign_stats.no_abandon_headroom(s, s.get(Campaign, run.campaign_id),
+                                                                clock=self.clock)
             s.commit()
         self.counts["finished"] += 1
-        run = self.campaigns.get(line.campaign_id)
         if run is None:
             return
         if line.answered is None:

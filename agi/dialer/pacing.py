@@ -36,6 +36,7 @@ class Snapshot:
     waiting: int                 # answered live calls waiting for an agent
     abandon_cap: float           # fraction, e.g. 0.03
     ring_timeout: float          # seconds
+    at_cap: bool = False         # the campaign's 24 h abandon rate has reached the cap
 
 
 class Pacer(Protocol):
@@ -54,6 +55,15 @@ def count_states(snap: Snapshot) -> dict[str, int]:
     for agent in snap.agents:
         counts[agent.state] = counts.get(agent.state, 0) + 1
     return counts
+
+
+def launch(pacer, snap: Snapshot) -> int:
+    """The pacer's lines, but never more than one per ready agent while the campaign is at its
+    abandon cap (the pacer's own model may lag: a restart, agents who left with lines out)."""
+    wanted = max(0, int(pacer.lines_to_launch(snap)))
+    if snap.at_cap:
+        wanted = min(wanted, ProgressivePacer().lines_to_launch(snap))
+    return wanted
 
 
 class _Quiet:
