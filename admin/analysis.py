@@ -1,4 +1,4 @@
-"""C10 review and analysis: work review, charts and reports (numbers from models.reports)."""
+"""C10 review and analysis: work review, charts and reports (numbers from models.crm.reports)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,11 +7,25 @@ from flask import Blueprint, abort, render_template, request
 from flask_babel import gettext as _
 
 from models.company import company_tz
+from models.crm.reports import (
+    METRICS,
+    PERIODS,
+    REVIEW_PRESETS,
+    STAGE_MOVE_STAGES,
+    check_range,
+    customers_by,
+    default_report_range,
+    may_review_others,
+    report,
+    resolve_scope,
+    review_counts,
+    review_lists,
+    review_range,
+    stage_funnel,
+    team_members,
+    weekly_sales,
+)
 from models.errors import InvalidValue
-from models.reports import (METRICS, PERIODS, REVIEW_PRESETS, STAGE_MOVE_STAGES, check_range,
-                            customers_by, default_report_range, may_review_others, report,
-                            resolve_scope, review_counts, review_lists, review_range,
-                            stage_funnel, team_members, weekly_sales)
 
 from . import charts
 from .context import clock, current_user, db

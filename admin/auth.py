@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from models.auth import authenticate
+from models.org.auth import authenticate
 
 from .context import back, current_user, db
 from .i18n import LANGUAGES

@@ -1,21 +1,31 @@
 """Outbound campaigns (T4) in the browser: list, settings form, start / pause / stop, the live
 view (server-sent events), reports. The do-not-call list is in campaigns_dnc.py and the agent's
-dialer widget in campaigns_dialer.py. Rules are in models.campaigns, models.agent_states and
-models.campaign_stats; telemarketers see only the campaigns whose team they are on."""
+dialer widget in campaigns_dialer.py. Rules are in models.dialer.campaigns, models.dialer.agent_states and
+models.dialer.campaign_stats; telemarketers see only the campaigns whose team they are on."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import time
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from models import campaigns as rules
-from models.agent_states import DISPOSITIONS, PAUSE_REASONS
-from models.campaign_stats import REPORTS, live_stats, report, visible_campaign, visible_campaigns
+from models.dialer import campaigns as rules
+from models.dialer.agent_states import DISPOSITIONS, PAUSE_REASONS
+from models.dialer.campaign_stats import REPORTS, live_stats, report, visible_campaign, visible_campaigns
 from models.errors import DomainError, InvalidValue
 from models.schema import OWNERSHIP_MODES, STAGES, Campaign, User
 from models.schema.campaigns import AGENT_STATES, CAMPAIGN_STATUSES, DIAL_MODES, DIAL_OUTCOMES
@@ -86,7 +96,7 @@ def number(value) -> str:
 
 
 def idle_text(idle: dict | None) -> str:
-    """Why the dialer calls nobody now (models.campaign_stats.why_idle), for a person."""
+    """Why the dialer calls nobody now (models.dialer.campaign_stats.why_idle), for a person."""
     if not idle:
         return ""
     at = idle.get("at")

@@ -1,6 +1,6 @@
 """The agent's dialer widget: join a campaign of one's team, go ready, pause with a reason,
-pick a disposition to leave wrap-up (models.agent_states). In a preview campaign the ready
-agent takes the next customer, reads the card, then dials or skips (models.preview). The panel
+pick a disposition to leave wrap-up (models.dialer.agent_states). In a preview campaign the ready
+agent takes the next customer, reads the card, then dials or skips (models.dialer.preview). The panel
 follows the agent's state over server-sent events (the dialer moves the agent to on_call and
 wrap_up)."""
 from __future__ import annotations
@@ -8,19 +8,34 @@ from __future__ import annotations
 import json
 import time
 
-from flask import (Response, current_app, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from models.agent_states import (CLOSED_CAMPAIGN, DISPOSITIONS, PAUSE_REASONS, current,
-                                 my_campaign_ids, open_attempt_of, set_state)
-from models.campaign_stats import why_idle
+from models.crm.visibility import can_open
+from models.dialer.agent_states import (
+    CLOSED_CAMPAIGN,
+    DISPOSITIONS,
+    PAUSE_REASONS,
+    current,
+    my_campaign_ids,
+    open_attempt_of,
+    set_state,
+)
+from models.dialer.campaign_stats import why_idle
+from models.dialer.preview import preview_card, preview_next, request_dial, skip
+from models.dialer.wrap_up import finish_wrap_up
 from models.errors import DomainError, NotFound
-from models.preview import preview_card, preview_next, request_dial, skip
 from models.schema import Campaign, Customer
-from models.visibility import can_open
-from models.wrap_up import finish_wrap_up
 
 from .campaigns import bp
 from .context import clock, current_user, db, refusal_text

@@ -1,4 +1,4 @@
-"""The do-not-call list (models.dnc): managers and admins list, add, remove and upload numbers."""
+"""The do-not-call list (models.dialer.dnc): managers and admins list, add, remove and upload numbers."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from models import dnc
+from models.dialer import dnc
 from models.schema import DoNotCall, User
 
 from .campaigns import _manager, bp

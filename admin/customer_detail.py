@@ -3,27 +3,41 @@ its contacts (add, edit, delete) and documents (upload, download), a new custome
 live duplicate check, and deletion with its confirmation."""
 from __future__ import annotations
 
-from flask import (abort, current_app, flash, jsonify, redirect, render_template, request,
-                   send_file, url_for)
+from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from models.admin_ops import MAX_DOCUMENT_BYTES, remove_stored_file, safe_content_type
-from models.contacts import (CONTACT_FIELDS, add_contact, delete_contact, get_contact,
-                             update_contact)
-from models.customer_documents import (customer_document_file, delete_customer_document,
-                                       get_customer_document, may_delete_document,
-                                       store_customer_document, stored_files)
-from models.customers import (count_dependents, create_customer, delete_customer,
-                              find_duplicates, update_customer)
+from models.crm.contacts import CONTACT_FIELDS, add_contact, delete_contact, get_contact, update_contact
+from models.crm.customer_documents import (
+    customer_document_file,
+    delete_customer_document,
+    get_customer_document,
+    may_delete_document,
+    store_customer_document,
+    stored_files,
+)
+from models.crm.customers import (
+    count_dependents,
+    create_customer,
+    delete_customer,
+    find_duplicates,
+    update_customer,
+)
+from models.crm.lists import active_users, customer_sections, user_names, visible_names
+from models.crm.ownership import claim, force_release, reassign, release, screen, set_collaborators
+from models.crm.stage_rules import RANK, rule_for
+from models.crm.stages import (
+    CONTACT_MARKS,
+    TRACKING_MARKS,
+    demote,
+    promote,
+    set_contact_mark,
+    set_tracking_mark,
+)
+from models.crm.visibility import get_visible_customer, is_operator
 from models.errors import DomainError
 from models.fields import CUSTOMER_DATA_FIELDS
-from models.lists import active_users, customer_sections, user_names, visible_names
-from models.ownership import claim, force_release, reassign, release, screen, set_collaborators
 from models.schema import STAGES
-from models.stage_rules import RANK, rule_for
-from models.stages import CONTACT_MARKS, TRACKING_MARKS, demote, promote, set_contact_mark, \
-    set_tracking_mark
-from models.visibility import get_visible_customer, is_operator
+from models.stored_files import MAX_DOCUMENT_BYTES, remove_stored_file, safe_content_type
 
 from .context import back, clock, current_user, db, lang, local_path, refusal_text
 from .customer_forms import customer_form_data, guarded, parse_ids, parse_int

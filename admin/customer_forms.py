@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from models.company import company_tz
-from models.contact_records import METHODS
+from models.crm.contact_records import METHODS
 from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.fields import CUSTOMER_DATA_FIELDS
 

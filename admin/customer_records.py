@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import flash, render_template, request
 from flask_babel import gettext as _
 
-from models.contact_records import delete_contact_record, update_contact_record
-from models.lists import editable_record, records_page, user_names
+from models.crm.contact_records import delete_contact_record, update_contact_record
+from models.crm.lists import editable_record, records_page, user_names
 
 from .context import back, clock, current_user, db
 from .customer_forms import guarded, local_dt, parse_local_datetime

@@ -5,18 +5,24 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.contact_records import add_contact_record
-from models.contacts import contact_of
-from models.lists import (ListSpec, customer_sections, index_in_list, next_in_list,
-                          position_of, side_panel, user_names)
-from models.sales import create_opportunity, create_order
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import contact_of
+from models.crm.lists import (
+    ListSpec,
+    customer_sections,
+    index_in_list,
+    next_in_list,
+    position_of,
+    side_panel,
+    user_names,
+)
+from models.crm.sales import create_opportunity, create_order
+from models.crm.visibility import get_visible_customer
 from models.schema.sales import OPPORTUNITY_STATES
-from models.visibility import get_visible_customer
 
 from .context import back, clock, current_user, db
 from .customer_detail import customer_view, visible
-from .customer_forms import (parse_date, parse_decimal, parse_int, parse_lines,
-                             parse_local_datetime, tz)
+from .customer_forms import parse_date, parse_decimal, parse_int, parse_lines, parse_local_datetime, tz
 from .customers import bp, list_url, track_url
 
 

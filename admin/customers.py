@@ -8,19 +8,29 @@ from dataclasses import replace
 from flask import Blueprint, abort, flash, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.batch import BATCH_ACTIONS, run_batch
 from models.company import company_today
-from models.lists import (LIST_STAGES, PRINT_LIMIT, SORT_COLUMNS, ListSpec, allowed_tabs,
-                          list_page, list_rows, position_of, user_names, visible_names)
-from models.ownership import claims_left
+from models.crm.batch import BATCH_ACTIONS, run_batch
+from models.crm.lists import (
+    LIST_STAGES,
+    PRINT_LIMIT,
+    SORT_COLUMNS,
+    ListSpec,
+    allowed_tabs,
+    list_page,
+    list_rows,
+    position_of,
+    user_names,
+    visible_names,
+)
+from models.crm.ownership import claims_left
+from models.crm.search import quick_search as search_customers
+from models.crm.stage_rules import RANK, rule_for
 from models.schema import STAGES
-from models.search import quick_search as search_customers
-from models.stage_rules import RANK, rule_for
 
 from .context import back, clock, current_user, db, lang, local_path
 from .customer_forms import HELPERS, local_naive, parse_ids
-from .paging import page_number, page_size
 from .labels import column_label, field_label, mark_label, ownership_label, stage_label
+from .paging import page_number, page_size
 from .spreadsheet import export_response
 
 bp = Blueprint("customers", __name__)

@@ -8,10 +8,18 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.company import company_tz
+from models.crm.finder import (
+    OPERATORS_BY_KIND,
+    SORTABLE,
+    VALUELESS_OPERATORS,
+    count_of,
+    find_customers,
+    offered_fields,
+    parse_tree,
+    simple_tree,
+)
+from models.crm.query import MAX_DEPTH, PRESETS
 from models.errors import InvalidQuery, InvalidValue
-from models.finder import (OPERATORS_BY_KIND, SORTABLE, VALUELESS_OPERATORS,
-                           count_of, find_customers, offered_fields, parse_tree, simple_tree)
-from models.query import MAX_DEPTH, PRESETS
 from models.schema import STAGES
 
 from .context import current_user, db, lang

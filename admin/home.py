@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory
 
-from models.dashboard import COLUMNS, PERIODS, dashboard_counts
+from models.crm.dashboard import COLUMNS, PERIODS, dashboard_counts
 from models.schema import STAGES
 
 from .context import clock, current_user, db

@@ -4,7 +4,7 @@ report; and the web collection page (网上收集).
 A job runs in a thread of the web process, which may stop or restart under it. So the upload
 is kept as DATA_DIR/imports/job-<id>.xlsx until the job ends, and each view of the imports
 page or of a job marks 'interrupted' the jobs whose worker stopped beating (see
-models/importer.py), and so does the app once when it starts (`notice_at_start`); the job page
+models/imports/importer.py), and so does the app once when it starts (`notice_at_start`); the job page
 then offers to resume from the last committed row, or to abandon the job (the file goes)."""
 from __future__ import annotations
 
@@ -14,20 +14,32 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import (Blueprint, Response, abort, current_app, flash, jsonify, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from models import import_files, import_templates, importer, web_collection
 from models.company import company_tz
 from models.db import begin_read
 from models.errors import DomainError
 from models.fields import CUSTOMER_DATA_FIELDS
-from models.import_files import column_letter
-from models.import_messages import ImportRefused
-from models.import_messages import render as render_message
-from models.import_templates import MAX_COLUMNS, MAX_HEADER_ROWS
+from models.imports import files as import_files
+from models.imports import importer, web_collection
+from models.imports import templates as import_templates
+from models.imports.files import column_letter
+from models.imports.messages import ImportRefused
+from models.imports.messages import render as render_message
+from models.imports.templates import MAX_COLUMNS, MAX_HEADER_ROWS
 from models.schema import STAGES, ImportTemplate, User
 
 from .context import clock, current_user, db, lang
@@ -104,7 +116,7 @@ def start():
 
 def _save_upload() -> tuple[Path, str]:
     """The uploaded file saved under DATA_DIR/imports, and its name. What the file is, its
-    content tells (models.import_files), not its name."""
+    content tells (models.imports.files), not its name."""
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise ImportRefused("import.file_required")

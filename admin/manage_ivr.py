@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from models.ivr import recent_ivr_calls, unassigned_callbacks
+from models.telephony.ivr import recent_ivr_calls, unassigned_callbacks
 
 from .context import db
 from .manage import bp

@@ -9,10 +9,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from models import admin_ops
-from models.admin_ops import as_bool
 from models.errors import DomainError, NotFound
+from models.library import catalogue, scripts
 from models.schema import STAGES
+from models.values import as_bool
 
 from .context import clock, current_user, db
 from .labels import stage_label
@@ -70,10 +70,10 @@ LIBRARIES = (
          Field("description", _l("Description"), "textarea", maxlength=5000),
          Field("active", _l("On sale"), "checkbox", default=True)),
         ("code", "name", "unit", "price", "active"),
-        lambda s, u: admin_ops.list_products(s),
-        lambda s, u, i: admin_ops.get_product(s, i),
-        lambda s, u, i, v: admin_ops.save_product(s, i, **v),
-        lambda s, u, i: admin_ops.delete_product(s, i)),
+        lambda s, u: catalogue.list_products(s),
+        lambda s, u, i: catalogue.get_product(s, i),
+        lambda s, u, i, v: catalogue.save_product(s, i, **v),
+        lambda s, u, i: catalogue.delete_product(s, i)),
     Library(
         "competitors", _l("Competitors"), _l("Competitor"),
         (Field("name", _l("Competitor name"), required=True, maxlength=200),
@@ -83,10 +83,10 @@ LIBRARIES = (
          Field("weaknesses", _l("Weaknesses"), "textarea", maxlength=5000),
          Field("note", _l("Note"), "textarea", maxlength=5000)),
         ("name", "website", "products", "strengths", "weaknesses"),
-        lambda s, u: admin_ops.list_competitors(s),
-        lambda s, u, i: admin_ops.get_competitor(s, i),
-        lambda s, u, i, v: admin_ops.save_competitor(s, i, **v),
-        lambda s, u, i: admin_ops.delete_competitor(s, i)),
+        lambda s, u: catalogue.list_competitors(s),
+        lambda s, u, i: catalogue.get_competitor(s, i),
+        lambda s, u, i, v: catalogue.save_competitor(s, i, **v),
+        lambda s, u, i: catalogue.delete_competitor(s, i)),
     Library(
         "sites", _l("Resource sites"), _l("Resource site"),
         (Field("name", _l("Site name"), required=True, maxlength=100),
@@ -94,24 +94,24 @@ LIBRARIES = (
          Field("note", _l("Note"), "textarea", maxlength=5000),
          Field("sort_order", _l("Sort order"), "number", default=0)),
         ("sort_order", "name", "url", "note"),
-        lambda s, u: admin_ops.list_resource_sites(s),
-        lambda s, u, i: admin_ops.get_resource_site(s, i),
-        lambda s, u, i, v: admin_ops.save_resource_site(s, i, **v),
-        lambda s, u, i: admin_ops.delete_resource_site(s, i)),
+        lambda s, u: catalogue.list_resource_sites(s),
+        lambda s, u, i: catalogue.get_resource_site(s, i),
+        lambda s, u, i, v: catalogue.save_resource_site(s, i, **v),
+        lambda s, u, i: catalogue.delete_resource_site(s, i)),
     Library(
         "scripts", _l("Reference call scripts"), _l("Reference call script"), SCRIPT_FIELDS,
         ("title", "stage", "body"),
-        lambda s, u: admin_ops.reference_scripts(s),
-        lambda s, u, i: admin_ops.get_reference_script(s, i),
-        lambda s, u, i, v: admin_ops.save_reference_script(s, i, clock=clock(), **v),
-        lambda s, u, i: admin_ops.delete_reference_script(s, i)),
+        lambda s, u: scripts.reference_scripts(s),
+        lambda s, u, i: scripts.get_reference_script(s, i),
+        lambda s, u, i, v: scripts.save_reference_script(s, i, clock=clock(), **v),
+        lambda s, u, i: scripts.delete_reference_script(s, i)),
     Library(
         "my-scripts", _l("My call scripts"), _l("Personal call script"), SCRIPT_FIELDS,
         ("title", "stage", "body"),
-        lambda s, u: admin_ops.personal_scripts(s, u),
-        lambda s, u, i: admin_ops.get_personal_script(s, u, i),
-        lambda s, u, i, v: admin_ops.save_personal_script(s, u, i, clock=clock(), **v),
-        lambda s, u, i: admin_ops.delete_personal_script(s, u, i),
+        lambda s, u: scripts.personal_scripts(s, u),
+        lambda s, u, i: scripts.get_personal_script(s, u, i),
+        lambda s, u, i, v: scripts.save_personal_script(s, u, i, clock=clock(), **v),
+        lambda s, u, i: scripts.delete_personal_script(s, u, i),
         personal=True),
 )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from models import admin_ops
 from models.errors import DomainError
+from models.org import users as org_users
 
 from .context import clock, current_user, db
 from .i18n import LANGUAGES
@@ -20,13 +20,13 @@ def _form_page(user=None, values=None, error=None, status=200):
                        extension=user.extension or "", language=user.language)
                   if user else dict(role="telemarketer", language="zh_CN"))
     return render_template("manage/user_form.html", user=user, values=values, error=error,
-                           roles=admin_ops.list_roles(db()), languages=LANGUAGES,
-                           min_password=admin_ops.MIN_PASSWORD), status
+                           roles=org_users.list_roles(db()), languages=LANGUAGES,
+                           min_password=org_users.MIN_PASSWORD), status
 
 
 @bp.route("/users")
 def users():
-    return render_template("manage/users.html", users=admin_ops.list_users(db()),
+    return render_template("manage/users.html", users=org_users.list_users(db()),
                            languages=LANGUAGES)
 
 
@@ -36,7 +36,7 @@ def users_new():
         return _form_page()
     form = request.form
     try:
-        user = admin_ops.add_user(db(), password=form.get("password"), clock=clock(),
+        user = org_users.add_user(db(), password=form.get("password"), clock=clock(),
                                   **{f: form.get(f) for f in USER_FIELDS})
         db().commit()
     except DomainError as exc:
@@ -47,17 +47,17 @@ def users_new():
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
 def users_edit(user_id):
-    user = admin_ops.get_user(db(), user_id)
+    user = org_users.get_user(db(), user_id)
     if request.method == "GET":
         return _form_page(user)
     form = request.form
     try:
-        admin_ops.update_user(db(), current_user(), user_id,
+        org_users.update_user(db(), current_user(), user_id,
                               **{f: form.get(f) for f in USER_FIELDS if f != "username"})
         db().commit()
     except DomainError as exc:
         error = refusal(exc)
-        return _form_page(admin_ops.get_user(db(), user_id), values=form, error=error,
+        return _form_page(org_users.get_user(db(), user_id), values=form, error=error,
                           status=400)
     flash(_("Saved."), "success")
     return redirect(url_for("manage.users"))
@@ -65,7 +65,7 @@ def users_edit(user_id):
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def users_active(user_id):
-    user = admin_ops.set_user_active(db(), current_user(), user_id, request.form.get("active"))
+    user = org_users.set_user_active(db(), current_user(), user_id, request.form.get("active"))
     db().commit()
     flash(_("%(name)s is active again.", name=user.username) if user.active
           else _("%(name)s is deactivated and can no longer log in.", name=user.username),
@@ -76,7 +76,7 @@ def users_active(user_id):
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 def users_password(user_id):
     try:
-        user = admin_ops.reset_password(db(), user_id, request.form.get("password"))
+        user = org_users.reset_password(db(), user_id, request.form.get("password"))
         db().commit()
     except DomainError as exc:
         flash(refusal(exc), "danger")

@@ -10,7 +10,7 @@ POST /pops/<event_id>/customer   quick-create the unknown caller as my personal 
                                  open its tracking screen at "new contact record"
 
 A pop belongs to its agent only (anybody else gets 404). The panel is built afresh from the
-caller's number (models.popups.refresh_pop) so it applies the visibility rules as they are now;
+caller's number (models.telephony.popups.refresh_pop) so it applies the visibility rules as they are now;
 the call data (number, queue, direction, time of the ring) and a campaign call's campaign come
 from the event. Its title says which way the call goes: "来电" (incoming) or "去电" (an
 outbound call, e.g. the dialer's, with the campaign's name).
@@ -22,10 +22,10 @@ import datetime as dt
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.customers import create_customer
+from models.crm.customers import create_customer
 from models.errors import DomainError
-from models.popups import pop_event_for, refresh_pop
 from models.schema import STAGES
+from models.telephony.popups import pop_event_for, refresh_pop
 
 from .context import clock, current_user, db, refusal_text
 from .customer_forms import guarded, link_to, method_label, tz

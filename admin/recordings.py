@@ -4,7 +4,7 @@ GET /recordings/<id>        the recording: call, customer, contact record, playe
 GET /recordings/<id>/audio  the audio, with Range support (the <audio> element seeks with it)
 
 Allowed: the agent of the call, or a role with "may hear others' recordings"
-(models.recordings.can_hear). The URL carries only the numeric id; the file comes from the
+(models.crm.recordings.can_hear). The URL carries only the numeric id; the file comes from the
 row's key through recordings.store, which refuses anything outside the recordings folder
 (``..``, absolute paths, symlinks) even if a row were tampered with.
 """
@@ -20,9 +20,9 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from models.recordings import get_audible
+from models.crm.recordings import get_audible
+from models.crm.visibility import can_open
 from models.schema import ContactRecord, Customer, User
-from models.visibility import can_open
 from recordings.store import RecordingStore, UnsafePath, mimetype
 
 from .context import current_user, db

@@ -1,5 +1,5 @@
 """Opportunities (商机) and orders (订单): lists, detail pages, their actions and the printable
-quotation and coordination sheets (C7). Rules live in models.sales / models.sales_lists."""
+quotation and coordination sheets (C7). Rules live in models.crm.sales / models.crm.sales_lists."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,21 +10,39 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from models.company import company_tz, get_setting
+from models.crm.sales import (
+    add_order_follow_up,
+    create_opportunity,
+    create_order,
+    set_opportunity_state,
+    update_order_status,
+)
+from models.crm.sales_lists import (
+    OPPORTUNITY_SORTS,
+    OPPORTUNITY_VARIANTS,
+    ORDER_SORTS,
+    active_products,
+    assignable_users,
+    get_opportunity,
+    get_order,
+    list_opportunities,
+    list_orders,
+    may_update_order,
+    opportunity_counts,
+    order_counts,
+    order_follow_ups,
+    order_variants_for,
+    orders_from_opportunity,
+    set_opportunity_callback,
+    tracking_sheet,
+    user_names,
+)
+from models.crm.visibility import get_visible_customer
 from models.errors import InvalidValue
-from models.sales import (add_order_follow_up, create_opportunity, create_order,
-                          set_opportunity_state, update_order_status)
-from models.sales_lists import (OPPORTUNITY_SORTS, OPPORTUNITY_VARIANTS, ORDER_SORTS,
-                                active_products, assignable_users, get_opportunity, get_order,
-                                list_opportunities, list_orders, may_update_order,
-                                opportunity_counts, order_counts, order_follow_ups,
-                                order_variants_for, orders_from_opportunity,
-                                set_opportunity_callback, tracking_sheet, user_names)
-from models.schema.sales import (OPPORTUNITY_STATES, ORDER_STATES, PAYMENT_STATUSES,
-                                 SHIPPING_STATUSES)
-from models.visibility import get_visible_customer
+from models.schema.sales import OPPORTUNITY_STATES, ORDER_STATES, PAYMENT_STATUSES, SHIPPING_STATUSES
 
-from .customer_forms import parse_date
 from .context import clock, current_user, db
+from .customer_forms import parse_date
 from .labels import mark_label
 from .paging import page_size
 from .pdf import pdf_response, render_pdf

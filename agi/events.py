@@ -18,7 +18,7 @@ tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
 ``CallerIDNum`` of the calling channel (``Channel`` headers), else the dialled side's
 ``DestConnectedLineNum`` (an Originate's DialBegin has no calling channel). A queue call gives
 AgentCalled and DialBegin for the same ring: one pop per (call ``Linkedid``, agent).
-The pop is ``models.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
+The pop is ``models.telephony.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
 which admin/events.py streams to the agent's open pages. Callbacks run on the AMI client's one
 dispatcher thread in arrival order; a pop costs a few queries and one commit.
 
@@ -30,7 +30,7 @@ last name component is used, looked up in the incoming folder), and adds the Rec
 linked to the call (Uniqueid, Linkedid), the agent who answered (DialEnd ANSWER /
 AgentConnect), the dialer attempt (the recorded channel's Uniqueid is the Originate ChannelId),
 the customer (the attempt's, else the one customer with the caller's number) and the agent's
-contact record (models.recordings.belongs). Without the VarSet (an ``Events:`` filter without
+contact record (models.crm.recordings.belongs). Without the VarSet (an ``Events:`` filter without
 ``dialplan``), a ``<Uniqueid>.wav`` in the incoming folder is picked up at hangup all the same.
 ``ingest_recording`` is the same step for the FastAGI ``recording_done`` handler the dialplan
 runs as a hangup handler (dialplan/extensions_dialfunnel.conf). On a real Asterisk that
@@ -60,11 +60,11 @@ from sqlalchemy.exc import IntegrityError
 
 from agi.ami import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami_events import Message
-from models.channels import agent_endpoint
 from models.clock import SYSTEM_CLOCK
-from models.popups import clean_number, create_pop_event, user_for_extension
-from models.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
+from models.crm.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
 from models.schema import Recording
+from models.telephony.channels import agent_endpoint
+from models.telephony.popups import clean_number, create_pop_event, user_for_extension
 from recordings.store import RecordingStore, UnsafePath, incoming_name, safe_stem, shown, store_wav
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ class ScreenPopListener:
                 or _value(msg, "DestUniqueid") or "")
 
     def _direction(self, msg: Message) -> str:
-        """The call's kind by its context (models.recordings.kind_for_context)."""
+        """The call's kind by its context (models.crm.recordings.kind_for_context)."""
         return kind_for_context(msg.get("Context"), outbound=self.outbound_prefixes,
                                 agent=self.agent_prefixes)
 
@@ -515,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import signal
 
-    from dialfunnel.settings import load_settings
+    from config.settings import load_settings
     from models.db import make_engine, make_sessionmaker
     from models.migrate import upgrade
 

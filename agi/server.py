@@ -326,7 +326,7 @@ def peer_key(host: str) -> str:
 
 
 def server_options(settings) -> dict:
-    """FastAGIServer's keyword arguments from the settings (dialfunnel/settings.py).
+    """FastAGIServer's keyword arguments from the settings (config/settings.py).
     Raises ValueError for a timeout that is not positive or a negative limit."""
     for name in ("agi_command_timeout", "agi_media_timeout", "agi_result_timeout"):
         if getattr(settings, name) <= 0:
@@ -439,7 +439,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dialfunnel.settings import SettingsError, load_settings
+    from config.settings import SettingsError, load_settings
 
     opts = _parser().parse_args(argv)
     try:

@@ -12,7 +12,7 @@ What runs, all on this machine (loopback only; every loop is bounded in time):
   handler  `ivr?flow=main` when agi/handlers registers an `ivr` handler (the callers press
            --ivr-keys); otherwise `bench_ivr` below, which does what ivr_flows/main.yaml's
            "order status by caller ID" branch does: 6 AGI commands and one indexed lookup
-           (models.customers.find_by_phone); the server adds SET VARIABLE DIALFUNNEL_STATUS (7).
+           (models.crm.customers.find_by_phone); the server adds SET VARIABLE DIALFUNNEL_STATUS (7).
   callers  --client-procs separate processes (default 2) of simulated Asterisk channels (one
            thread each; one process would be held to one CPU by the GIL): the env block one
            line per write, replies from agi.pbxsim.agi_driver.SimChannel (the replies a real
@@ -89,7 +89,7 @@ SUCCESS = {"OK", "COMPLETED", "TRANSFER", "CALLBACK", "VOICEMAIL", "FAX"}
 @register("bench_ivr")
 def bench_ivr(agi, session, args):
     """ivr_flows/main.yaml's order-status-by-caller-ID branch, as AGI commands."""
-    from models.customers import find_by_phone
+    from models.crm.customers import find_by_phone
 
     agi.answer()                                                        # 1
     key = agi.stream_file(MENU_PROMPT, "0123456789*#")                  # 2 (caller presses 1)
@@ -536,11 +536,11 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
     import phonenumbers
     from sqlalchemy import func, select
 
+    from dialfunnel.demo import load_demo
     from models.clock import SYSTEM_CLOCK
     from models.db import make_engine, make_sessionmaker
     from models.migrate import upgrade
     from models.schema import Customer, Order, User
-    from dialfunnel.demo import load_demo
 
     engine = make_engine(url)
     upgrade(engine)

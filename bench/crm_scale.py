@@ -3,12 +3,12 @@
 Loads N customers (dialfunnel.fakedata), their operators and M contact records into a fresh
 schema, then times, with the project's own functions and on a warm cache:
 
-  a. an agent's dashboard counts (models.dashboard.dashboard_counts), day / week / month;
+  a. an agent's dashboard counts (models.crm.dashboard.dashboard_counts), day / week / month;
   b. a stage list page (target stage): the *mine* tab by updated_at desc, and the *shared*
      tab by name at offset 1000, each with the pager's total count;
-  c. a three-condition query-builder search (models.query.compile_query) within what the
-     agent may see (models.visibility.visible_filter), ordered by id, 50 rows;
-  d. a claim of a shared target customer (models.ownership.claim) and its commit.
+  c. a three-condition query-builder search (models.crm.query.compile_query) within what the
+     agent may see (models.crm.visibility.visible_filter), ordered by id, 50 rows;
+  d. a claim of a shared target customer (models.crm.ownership.claim) and its commit.
 
 It prints load times and, per database, the median / p95 / max in ms of each operation and
 whether the median meets the goal (< 150 ms; the goal is set for PostgreSQL at 1M customers,
@@ -52,15 +52,15 @@ from sqlalchemy.engine import make_url
 from dialfunnel import fakedata
 from models.clock import FakeClock
 from models.company import day_bounds
-from models.dashboard import dashboard_counts
+from models.crm.dashboard import dashboard_counts
+from models.crm.ownership import claim
+from models.crm.query import compile_query
+from models.crm.visibility import mine_filter, shared_filter, visible_filter
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
-from models.ownership import claim
-from models.query import compile_query
+from models.org.users import create_user
 from models.schema import AppSetting, ContactRecord, Customer, CustomerOperator, Role, User
 from models.setup import install_defaults
-from models.users import create_user
-from models.visibility import mine_filter, shared_filter, visible_filter
 
 DEFAULT_PG_URL = "postgresql+psycopg:///dialfunnel_bench?host=/var/run/postgresql"
 GOAL_MS = 150.0

@@ -23,7 +23,6 @@ ADAPT_TAPERED pacer and the naive pacer.
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 import dataclasses
 import datetime as dt
 import logging
@@ -34,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -48,12 +48,12 @@ from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
 from agi.server import FastAGIServer  # noqa: E402
-from models import agent_states, campaigns  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
+from models.dialer import agent_states, campaigns  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
+from models.org.users import create_user  # noqa: E402
 from models.schema import AgentStateLog, Customer, DialAttempt  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
-from models.users import create_user  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai

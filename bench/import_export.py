@@ -7,7 +7,7 @@
    and ~0.5% invalid rows (no name, an over-long value).
    It is written twice: as Excel and WPS save a workbook (shared strings, a dimension) and as
    openpyxl writes one (inline strings; also what pandas and our own export produce).
-2. Imports each file through models.importer (the code the web's background job runs:
+2. Imports each file through models.imports.importer (the code the web's background job runs:
    duplicate names checked against the file and the database, phones against both) into a
    fresh SQLite database, and into PostgreSQL when --pg-url is given. Each import runs in a
    child process, so its peak memory (ru_maxrss) is its own.
@@ -185,8 +185,8 @@ def fresh_database(url: str) -> None:
 
 def prepare(url: str, existing_names: list[str]) -> None:
     """Schema, defaults, two users and the customers already there."""
+    from models.org.users import create_user
     from models.schema import Customer
-    from models.users import create_user
     fresh_database(url)
     engine = make_engine(url)
     upgrade(engine)
@@ -211,7 +211,8 @@ def prepare(url: str, existing_names: list[str]) -> None:
 # the import, in a child process
 
 def child_import(path: str, url: str) -> None:
-    from models import import_templates, importer
+    from models.imports import importer
+    from models.imports import templates as import_templates
     from models.schema import ImportJob, User
     engine = make_engine(url)
     maker = make_sessionmaker(engine)
@@ -277,7 +278,7 @@ def child_web(url: str, data_dir: str, port: str) -> None:
     from werkzeug.serving import make_server
 
     from admin import create_app
-    from dialfunnel.settings import Settings
+    from config.settings import Settings
     engine = make_engine(url)
     app = create_app(Settings(data_dir=data_dir, secret_key="bench-secret"),
                      make_sessionmaker(engine))
@@ -347,7 +348,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def run_web_import(path: Path, url: str, work: Path) -> dict:
     """Upload `path` as tm, poll its job, and meanwhile browse as admin; the web's peak RSS."""
-    from models import import_templates
+    from models.imports import templates as import_templates
     from models.schema import User
     engine = make_engine(url)
     with make_sessionmaker(engine).begin() as session:

@@ -12,8 +12,8 @@ import threading
 from sqlalchemy import func, select
 
 from models.clock import SYSTEM_CLOCK
-from models.contact_records import emit_due_reminders
-from models.dashboard import dashboard_counts
+from models.crm.contact_records import emit_due_reminders
+from models.crm.dashboard import dashboard_counts
 from models.db import make_engine, make_sessionmaker
 from models.errors import DomainError
 from models.migrate import upgrade
@@ -101,7 +101,7 @@ def cmd_reset_password(settings, args):
     """A new password for a user (a forgotten one, or the demo's): typed, else generated."""
     import secrets
 
-    from models.admin_ops import reset_password
+    from models.org.users import reset_password
     _, maker = open_database(settings)
     password = args.password or secrets.token_urlsafe(9)
     with maker() as session:

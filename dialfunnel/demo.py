@@ -17,13 +17,29 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from models.company import company_tz, day_bounds
-from models.schema import (STAGES, CallScript, Competitor, Contact, ContactRecord, Customer,
-                           CustomerOperator, Document, ImportTemplate, OperatorHistory,
-                           Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem,
-                           Product, ResourceSite, User)
+from models.crm.stages import log_stage_rows
+from models.org.users import create_user
+from models.schema import (
+    STAGES,
+    CallScript,
+    Competitor,
+    Contact,
+    ContactRecord,
+    Customer,
+    CustomerOperator,
+    Document,
+    ImportTemplate,
+    OperatorHistory,
+    Opportunity,
+    OpportunityItem,
+    Order,
+    OrderFollowUp,
+    OrderItem,
+    Product,
+    ResourceSite,
+    User,
+)
 from models.setup import install_defaults
-from models.stages import log_stage_rows
-from models.users import create_user
 
 from . import fakedata as fd
 
@@ -590,7 +606,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
 def _demo_campaign(session: Session, admin_id: int, team: list[int], clock) -> int:
     """A predictive campaign over the shared target customers, left in draft: a manager starts
     it from the campaign page and the telemarketers go ready in their dialer panel."""
-    from models import campaigns
+    from models.dialer import campaigns
     admin = session.get(User, admin_id)
     campaign = campaigns.create_campaign(session, admin, clock=clock, name="演示:共享目标客户外呼",
                                          mode="predictive", filter_stage="target",

@@ -8,7 +8,7 @@ dies in between, the row still says "audio present" and the page finds the file 
 says so); the next round deletes nothing and marks the row. The other order could leave audio
 on disk that no row points at any more, which is what retention is there to prevent.
 
-(This module reaches the database through models.recordings; the rest of recordings/ needs
+(This module reaches the database through models.crm.recordings; the rest of recordings/ needs
 only the standard library and pydub.)
 """
 from __future__ import annotations
@@ -17,8 +17,7 @@ import logging
 import threading
 
 from models.clock import SYSTEM_CLOCK
-from models.recordings import due_for_purge, mark_deleted
-
+from models.crm.recordings import due_for_purge, mark_deleted
 from recordings.store import RecordingStore, UnsafePath
 
 log = logging.getLogger(__name__)

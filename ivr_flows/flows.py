@@ -368,7 +368,7 @@ class _Checker:
             opts["number"] = "${order_number}"
             self.var_refs.append(("order_number", data.line))
         if kind == "lookup" and self.prompts is not None and main in LOOKUPS:
-            from models.ivr import ORDER_STATUS_WORDS
+            from models.telephony.ivr import ORDER_STATUS_WORDS
             needed = list(LOOKUP_PROMPTS) + ["order-" + w for w in ORDER_STATUS_WORDS]
             missing = [p for p in needed if p not in self.prompts.texts]
             if missing:

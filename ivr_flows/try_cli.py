@@ -146,7 +146,7 @@ def _open_database(url: str | None):
     from models.setup import install_defaults
 
     if url is None:
-        from dialfunnel.settings import load_settings
+        from config.settings import load_settings
         settings = load_settings()
         if settings.db_url.startswith("sqlite") and not settings.database_url:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None, *, stdin=None, stdout=None, sessionmaker
     from sqlalchemy.orm import Session
 
     from models.clock import SYSTEM_CLOCK
-    from models.ivr import log_ivr_call
+    from models.telephony.ivr import log_ivr_call
 
     out = stdout or sys.stdout
     opts = _parser().parse_args(argv)

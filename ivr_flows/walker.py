@@ -50,7 +50,7 @@ class WalkResult:
     variables: dict[str, str] = dataclasses.field(default_factory=dict)
     customer_id: int | None = None
     exit_to: str | None = None
-    callback: object | None = None          # models.ivr.CallbackResult
+    callback: object | None = None          # models.telephony.ivr.CallbackResult
     error: str | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
     step_starts: list[int] = dataclasses.field(default_factory=list)  # channel.commands then
@@ -284,7 +284,7 @@ class Walker:
             return None, step.get("on_error")
 
     def _lookup(self, step: Step):
-        from models import ivr as rules
+        from models.telephony import ivr as rules
 
         def work():
             if step.main == "order_by_number":
@@ -320,8 +320,8 @@ class Walker:
         return step.get("next")
 
     def _callback(self, step: Step):
-        from models import ivr as rules
         from models.phones import normalize_phone
+        from models.telephony import ivr as rules
 
         number = self.interp(step.main)
         if not normalize_phone(number):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .schema import AppSetting
+from models.schema import AppSetting
+from models.values import Invalid, clean_text
 
 DEFAULTS = {
     "company.name": "达盟科技有限公司",
@@ -42,3 +44,37 @@ def day_bounds(tz: ZoneInfo, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.combine(day, dt.time.min, tzinfo=tz)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
     return start.astimezone(dt.timezone.utc), end.astimezone(dt.timezone.utc)
+
+
+# ---- company settings ------------------------------------------------------------------------
+
+def company_settings(session: Session) -> dict[str, str]:
+    return {"company_name": get_setting(session, "company.name"),
+            "time_zone": get_setting(session, "company.time_zone")}
+
+
+def check_time_zone(value: Any) -> str:
+    name = "" if value is None else str(value).strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise Invalid("admin.bad_time_zone", value=name) from None
+    if name not in time_zone_names():
+        raise Invalid("admin.bad_time_zone", value=name)
+    return name
+
+
+_ZONES: list[str] = []
+
+
+def time_zone_names() -> list[str]:
+    if not _ZONES:
+        _ZONES.extend(sorted(available_timezones()))
+    return _ZONES
+
+
+def update_company_settings(session: Session, *, company_name: Any, time_zone: Any) -> None:
+    name = clean_text(company_name, "company_name", 200, required=True)
+    zone = check_time_zone(time_zone)
+    set_setting(session, "company.name", name)
+    set_setting(session, "company.time_zone", zone)

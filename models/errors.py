@@ -11,7 +11,7 @@ class DomainError(Exception):
         super().__init__(f"{self.key} {params}" if params else self.key)
 
     def message(self, lang: str = "zh_CN") -> str:
-        from .messages import render
+        from models.messages import render
         return render(self.key, lang, **self.params)
 
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from .errors import InvalidValue, PermissionDenied
-from .schema import AppSetting, User
+from models.errors import InvalidValue, PermissionDenied
+from models.schema import AppSetting, User
 
 
 def _span(first: str, last: str) -> set[dt.date]:

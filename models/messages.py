@@ -52,7 +52,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "query.too_deep": ("查询条件嵌套太深", "Conditions are nested too deeply"),
     "query.too_many_conditions": ("查询条件太多", "Too many conditions"),
     "query.unknown_preset": ("未知的预设查询：{preset}", "Unknown preset: {preset}"),
-    # administration (models/admin_ops.py)
+    # administration (models.values, models.org.users, models.library, ...)
     "admin.required": ("请填写{field}", "{field} is required"),
     "admin.too_long": ("{field}太长（最多 {max} 个字符）", "{field} is too long (at most {max} characters)"),
     "admin.bad_integer": ("{field}必须是 {lo} 到 {hi} 之间的整数",
@@ -79,7 +79,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "admin.empty_file": ("文件是空的", "The file is empty"),
     "admin.file_too_large": ("文件太大（最大 {max} MB）", "The file is too large (at most {max} MB)"),
     "admin.document_missing": ("文件已不存在", "The file is no longer there"),
-    # Excel import (models/importer.py)
+    # Excel import (models/imports/importer.py)
     # the file
     "import.file_required": ("请选择要导入的 Excel 文件", "Choose the Excel file to import"),
     "import.not_excel": ("不是有效的 Excel 文件（只支持 .xlsx）",
@@ -194,7 +194,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
                          "Column {column} (“{field}”) is not a valid phone number: {value}"),
     "customer.bad_phone": ("{field}不是有效的电话号码：{value}",
                            "{field} is not a valid phone number: {value}"),
-    # dialing: campaigns, do-not-call list, holidays, dial attempts (models/campaigns.py,
+    # dialing: campaigns, do-not-call list, holidays, dial attempts (models/dialer/campaigns.py,
     # dnc.py, holidays.py, dialing.py)
     "campaign.not_found": ("外呼活动不存在", "No such campaign"),
     "campaign.unknown_field": ("未知的外呼活动设置：{field}", "Unknown campaign setting: {field}"),
@@ -227,7 +227,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "holiday.bad_date": ("无效的日期：{value}", "Invalid date: {value}"),
     "holiday.too_many": ("公司假日最多 {max} 天", "At most {max} company holidays"),
     "dial.attempt_not_found": ("呼叫记录不存在", "No such dial attempt"),
-    # agents' dialer states and campaign statistics (models/agent_states.py, campaign_stats.py)
+    # agents' dialer states and campaign statistics (models/dialer/agent_states.py, campaign_stats.py)
     "agent_state.bad_state": ("无效的坐席状态：{state}", "Invalid agent state: {state}"),
     "agent_state.illegal": ("当前状态下不能进行此操作", "This is not possible in your current state"),
     "agent_state.reason_required": ("请选择暂停原因", "Choose a reason for the pause"),
@@ -242,7 +242,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "agent_state.campaign_closed": ("该外呼活动已结束", "This campaign has ended"),
     "agent_state.changed": ("您的状态刚刚发生了变化，请重试", "Your state just changed: try again"),
     "campaign_stats.bad_report": ("无效的报表类型：{by}", "Invalid report: {by}"),
-    # preview dialling (models/preview.py)
+    # preview dialling (models/dialer/preview.py)
     "preview.not_preview": ("该外呼活动不是预览模式", "This campaign is not in preview mode"),
     "preview.not_ready": ("请先在该外呼活动中进入就绪状态", "Be ready in this campaign first"),
     "preview.not_running": ("该外呼活动当前未在运行", "The campaign is not running now"),
@@ -269,7 +269,7 @@ PARAM_NAMES: dict[str, tuple[str, str]] = {
     "uniqueid": ("通话编号", "call id"), "agent_ids": ("坐席", "agents"),
     "department": ("部门", "department"), "note": ("备注", "note"),
 }
-# The query builder's operators (models.query.OPERATORS), for refusals that name one.
+# The query builder's operators (models.crm.query.OPERATORS), for refusals that name one.
 OPERATOR_NAMES: dict[str, tuple[str, str]] = {
     "contains": ("包含", "contains"), "not_contains": ("不包含", "does not contain"),
     "eq": ("等于", "equals"), "ne": ("不等于", "is not"), "ge": ("大于或等于", "at least"),
@@ -285,7 +285,7 @@ def field_name(name: str, lang: str = "zh_CN", names: dict | None = None) -> str
     """A field or input as a person calls it: from `names` (an area's own labels), the
     customer fields or PARAM_NAMES. Text that is not a raw name (already a label, a column
     header the user typed) is kept; an unknown raw name is quoted, never shown bare."""
-    from .fields import FIELD_LABELS
+    from models.fields import FIELD_LABELS
     if not _RAW_NAME.fullmatch(name):
         return name
     pair = (names or {}).get(name) or FIELD_LABELS.get(name) or PARAM_NAMES.get(name)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .fields import QUERYABLE_FIELDS
-from .schema import QueryableField, Role, StageRule
+from models.fields import QUERYABLE_FIELDS
+from models.schema import QueryableField, Role, StageRule
 
 DEFAULT_ROLES = [
     dict(code="telemarketer", name_zh="电话营销", name_en="Telemarketer", daily_claim_quota=20),

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from models.clock import FakeClock
 from models.db import Base, make_engine, make_sessionmaker
 from models.migrate import upgrade
+from models.org.users import create_user
 from models.setup import install_defaults
-from models.users import create_user
 
 PG_URL = os.environ.get("DIALFUNNEL_TEST_DATABASE_URL")
 
@@ -98,16 +98,16 @@ _HASHES: dict[str, str] = {}
 def _fast_password_hashing(monkeypatch):
     """scrypt costs ~50 ms a password and every login verifies one: tests hash with a lower
     cost (still real scrypt, the cost is stored in the hash) and reuse one hash per password."""
-    import models.auth
-    import models.users
-    from models.auth import hash_password
-    monkeypatch.setattr(models.auth, "_N", 2 ** 10)
+    import models.org.auth
+    import models.org.users
+    from models.org.auth import hash_password
+    monkeypatch.setattr(models.org.auth, "_N", 2 ** 10)
 
     def cached(password):
         if password not in _HASHES:
             _HASHES[password] = hash_password(password)
         return _HASHES[password]
-    monkeypatch.setattr(models.users, "hash_password", cached)
+    monkeypatch.setattr(models.org.users, "hash_password", cached)
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def users(session, clock):
 @pytest.fixture
 def make_customer(session, users, clock):
     """make_customer('名称', stage=..., owner='tm' | None (shared) | ['tm', 'rep'])"""
-    from models.customers import create_customer
+    from models.crm.customers import create_customer
 
     counter = iter(range(1, 10 ** 6))
 
@@ -153,7 +153,7 @@ PASSWORDS = {"tm": "pw-tm", "tm2": "pw-tm2", "rep": "pw-rep", "mgr": "pw-mgr", "
 @pytest.fixture
 def app(Session, users, clock, tmp_path):
     from admin import create_app
-    from dialfunnel.settings import Settings
+    from config.settings import Settings
 
     flask_app = create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), Session,
                            clock=clock, testing=True)

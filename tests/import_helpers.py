@@ -116,7 +116,7 @@ def zip_bomb(unpacked_mb: int = 210) -> bytes:
 
 def make_template(session, user, clock, name: str = "标准模板"):
     """An import template of MAPPING with one header row, committed."""
-    from models import import_templates
+    from models.imports import templates as import_templates
 
     made = import_templates.save_template(session, user, None, name=name, mapping=MAPPING,
                                           header_rows=1, clock=clock)

@@ -9,9 +9,15 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from models import agent_states
-from models.agent_states import (agent_snapshot, call_ended, current, set_state,
-                                 take_ready_agent, team_states)
+from models.dialer import agent_states
+from models.dialer.agent_states import (
+    agent_snapshot,
+    call_ended,
+    current,
+    set_state,
+    take_ready_agent,
+    team_states,
+)
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import AgentStateLog, Campaign, CampaignAgent, DialAttempt, Event
 
@@ -223,7 +229,7 @@ def test_a_pause_racing_the_dialer_loses_cleanly(session, Session, users, campai
 @pytest.mark.parametrize("agents, calls", [(3, 8)])
 def test_racing_dialers_take_each_agent_at_most_once(Session, session, users, clock, agents,
                                                      calls):
-    from models.users import create_user
+    from models.org.users import create_user
     team = [create_user(session, f"racer{i}", f"坐席{i}", "pw", "telemarketer", clock=clock)
             for i in range(agents)]
     session.commit()

@@ -5,7 +5,7 @@ import datetime as dt
 from browser import log_in, shot
 from sqlalchemy import func, select
 
-from models.contact_records import add_contact_record
+from models.crm.contact_records import add_contact_record
 from models.schema import ContactRecord, Customer
 
 

@@ -3,7 +3,7 @@ import datetime as dt
 
 from browser import log_in, shot
 
-from models.contact_records import add_contact_record, emit_due_reminders
+from models.crm.contact_records import add_contact_record, emit_due_reminders
 
 
 def test_agent_logs_in_reads_grid_and_gets_reminder(live_server, browser_page, session, users,

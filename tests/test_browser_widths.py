@@ -2,7 +2,7 @@
 table hides a column behind a horizontal scroll bar (the 跟踪 column was clipped)."""
 from browser import log_in, shot
 
-from models.contact_records import add_contact_record
+from models.crm.contact_records import add_contact_record
 
 LISTS = ["/customers/reserve?tab=all", "/customers/target?tab=all", "/customers/potential?tab=all",
          "/customers/opportunity?tab=all", "/customers/closed?tab=all", "/customers/archive?tab=all",

@@ -7,7 +7,6 @@ import datetime as dt
 
 import pytest
 from sqlalchemy import select
-from web_helpers import committing, post
 
 from agi.ami import AMIClient
 from agi.dialer.engine import CAMPAIGN_REFRESH_SECONDS, Dialer
@@ -15,17 +14,24 @@ from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from models import agent_states, campaigns
-from models.agent_states import set_state
-from models.campaign_stats import live_stats
-from models.campaigns import (change_status, create_campaign, finish_if_done, refresh_leads,
-                              update_campaign)
-from models.dialing import finish_attempt, pick_leads
-from models.dnc import add_number
+from models.crm.stages import promote
+from models.dialer import agent_states, campaigns
+from models.dialer.agent_states import set_state
+from models.dialer.campaign_stats import live_stats
+from models.dialer.campaigns import (
+    change_status,
+    create_campaign,
+    finish_if_done,
+    refresh_leads,
+    update_campaign,
+)
+from models.dialer.dialing import finish_attempt, pick_leads
+from models.dialer.dnc import add_number
+from models.dialer.preview import preview_next
 from models.errors import DomainError
-from models.preview import preview_next
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
-from models.stages import promote
+
+from web_helpers import committing, post
 
 
 @pytest.fixture
@@ -135,7 +141,7 @@ def test_a_call_in_flight_keeps_the_campaign_running_even_without_its_lead(
         session, users, running, clock, make_customer):
     """The customer is deleted while the dialer calls it: its lead goes with it, the call
     does not."""
-    from models.customers import delete_customer
+    from models.crm.customers import delete_customer
     customer = make_customer(mobile="13800138025")
     c = running()
     attempt = pick_leads(session, c.id, 1, dialer_id="d1", clock=clock)[0]

@@ -7,13 +7,14 @@ import datetime as dt
 
 import pytest
 from test_dialing import past_attempt, pick, running  # noqa: F401  (fixture)
-from web_helpers import committing
 
-from models.agent_states import set_state
-from models.campaign_stats import live_stats, why_idle
-from models.dialing import finish_attempt
-from models.dnc import add_number
+from models.dialer.agent_states import set_state
+from models.dialer.campaign_stats import live_stats, why_idle
+from models.dialer.dialing import finish_attempt
+from models.dialer.dnc import add_number
 from models.schema import Campaign
+
+from web_helpers import committing
 
 UTC = dt.timezone.utc
 

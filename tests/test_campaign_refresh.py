@@ -9,12 +9,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from models.campaigns import change_status, create_campaign, refresh_leads
-from models.customers import delete_customer, update_customer
-from models.dialing import finish_attempt, pick_leads
-from models.ownership import claim
+from models.crm.customers import delete_customer, update_customer
+from models.crm.ownership import claim
+from models.crm.stages import demote, promote
+from models.dialer.campaigns import change_status, create_campaign, refresh_leads
+from models.dialer.dialing import finish_attempt, pick_leads
 from models.schema import CampaignLead, DialAttempt
-from models.stages import demote, promote
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import event
 from test_agent_states import make_attempt, make_campaign
 
-from models.campaign_stats import live_stats, report
+from models.dialer.campaign_stats import live_stats, report
 from models.errors import DomainError, NotFound
 from models.schema import AgentState, AgentStateLog
 

@@ -4,8 +4,16 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
-from models.campaigns import (DEFAULT_RETRY_RULES, active_campaigns, change_status, create_campaign,
-                              refresh_leads, set_team, team_ids, update_campaign)
+from models.dialer.campaigns import (
+    DEFAULT_RETRY_RULES,
+    active_campaigns,
+    change_status,
+    create_campaign,
+    refresh_leads,
+    set_team,
+    team_ids,
+    update_campaign,
+)
 from models.errors import DomainError, InvalidQuery, NotFound, PermissionDenied
 from models.schema import Campaign, CampaignLead, DoNotCall
 

@@ -10,8 +10,8 @@ import pytest
 from browser import log_in, shot
 from test_agent_states import make_attempt
 
-from models import campaigns as rules
-from models.agent_states import call_ended, set_state, take_ready_agent
+from models.dialer import campaigns as rules
+from models.dialer.agent_states import call_ended, set_state, take_ready_agent
 
 POLL = 0.2
 WITHIN_MS = 5000
@@ -146,6 +146,6 @@ def test_the_agents_panel_follows_the_dialer(live_server, browser_page, session,
     page.click("#wrap-ready")
     page.wait_for_selector('#dialer-state[data-state="ready"]')
     session.commit()
-    from models.agent_states import current
+    from models.dialer.agent_states import current
     assert current(session, users["tm"].id).state == "ready"
     session.commit()

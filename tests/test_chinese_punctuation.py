@@ -42,10 +42,10 @@ def catalog_texts():
 
 
 def table_texts():
-    from models.admin_ops import FIELD_NAMES as ADMIN_FIELDS
-    from models.campaigns import FIELD_NAMES as CAMPAIGN_FIELDS
+    from models.dialer.campaigns import FIELD_NAMES as CAMPAIGN_FIELDS
     from models.fields import FIELD_LABELS
     from models.messages import MESSAGES, OPERATOR_NAMES, PARAM_NAMES
+    from models.values import FIELD_NAMES as ADMIN_FIELDS
     from recordings.prompts import MESSAGES as AUDIO_MESSAGES
     for name, table in (("messages", MESSAGES), ("audio", AUDIO_MESSAGES),
                         ("fields", FIELD_LABELS), ("params", PARAM_NAMES),

@@ -4,11 +4,11 @@ import threading
 
 from sqlalchemy import func, select
 
+from models.crm.ownership import claim
 from models.db import make_engine, make_sessionmaker
 from models.errors import DomainError
-from models.ownership import claim
+from models.org.users import create_user
 from models.schema import ClaimLog, Customer, Role, User
-from models.users import create_user
 
 WORKERS = 24
 

@@ -10,7 +10,7 @@ import urllib.request
 from sqlalchemy import func, select
 
 from models.clock import SYSTEM_CLOCK
-from models.contact_records import add_contact_record
+from models.crm.contact_records import add_contact_record
 from models.schema import Customer, CustomerOperator, Event, User
 
 
@@ -86,7 +86,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
 def outbound_call_pops(Session, agent) -> Event:
     """The demo's draft campaign started (all day, for the test's sake) and the agent ready:
     the dialer calls through the PBX simulator and the answered call pops on the agent's page."""
-    from models import agent_states, campaigns
+    from models.dialer import agent_states, campaigns
     from models.schema import Campaign, DialAttempt
     with Session() as s:
         admin = s.scalar(select(User).where(User.username == "admin"))
@@ -120,8 +120,8 @@ def test_bad_config_is_a_clear_error(db_url, tmp_path):
 
 
 def test_reset_password(db_url, Session, tmp_path):
-    from models.auth import authenticate
-    from models.users import create_user
+    from models.org.auth import authenticate
+    from models.org.users import create_user
     with Session() as s:
         create_user(s, "zhao", "赵六", "old-password-1", "telemarketer")
         s.commit()

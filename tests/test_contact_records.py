@@ -3,8 +3,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from models.contact_records import (add_contact_record, delete_contact_record,
-                                    emit_due_reminders, update_contact_record)
+from models.crm.contact_records import (
+    add_contact_record,
+    delete_contact_record,
+    emit_due_reminders,
+    update_contact_record,
+)
 from models.errors import InvalidValue, NotYours, PermissionDenied
 from models.schema import Event
 
@@ -63,7 +67,7 @@ def test_reminders_become_events_once(session, users, clock, make_customer):
 
 
 def test_order_follow_up_reminder_becomes_event(session, users, clock, make_customer):
-    from models.sales import add_order_follow_up, create_order
+    from models.crm.sales import add_order_follow_up, create_order
     c = make_customer(stage="closed", owner="tm")
     order = create_order(session, users["tm"], c.id, [dict(product_name="安装", quantity=1,
                                                            unit_price=100)], clock=clock)

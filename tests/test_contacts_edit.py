@@ -1,4 +1,4 @@
-"""A customer's contacts (联系人) edited and deleted (C6): the rules in models/contacts.py and
+"""A customer's contacts (联系人) edited and deleted (C6): the rules in models/crm/contacts.py and
 the routes and controls of the detail and tracking screens."""
 import re
 from pathlib import Path
@@ -6,13 +6,14 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import delete, func, select
-from web_helpers import committing, post
 
-from models.contact_records import add_contact_record
-from models.contacts import add_contact, delete_contact, get_contact, update_contact
-from models.customers import find_by_phone
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import add_contact, delete_contact, get_contact, update_contact
+from models.crm.customers import find_by_phone
 from models.errors import InvalidValue, NotFound, NotYours, SharedEditForbidden
 from models.schema import Contact, ContactRecord
+
+from web_helpers import committing, post
 
 ROOT = Path(__file__).resolve().parents[1]
 

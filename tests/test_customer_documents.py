@@ -6,12 +6,16 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import committing, post
 
-from models.customer_documents import (customer_document_file, get_customer_document,
-                                       store_customer_document)
+from models.crm.customer_documents import (
+    customer_document_file,
+    get_customer_document,
+    store_customer_document,
+)
 from models.errors import InvalidValue, NotFound, SharedEditForbidden
 from models.schema import Document
+
+from web_helpers import committing, post
 
 CONTRACT = "采购合同 2026 版.pdf"
 

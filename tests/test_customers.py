@@ -1,14 +1,25 @@
 import pytest
 from sqlalchemy import func, select
 
-from models.customers import (count_dependents, create_customer, delete_customer,
-                              find_by_phone, find_duplicates, update_customer)
-from models.errors import (DuplicateName, FieldLocked, InvalidValue, NotYours, PermissionDenied,
-                           SharedEditForbidden)
-from models.schema import (Contact, ContactRecord, Customer, Document, OperatorHistory,
-                           Opportunity, Order)
-from models.contact_records import add_contact_record
-from models.sales import create_opportunity, create_order
+from models.crm.contact_records import add_contact_record
+from models.crm.customers import (
+    count_dependents,
+    create_customer,
+    delete_customer,
+    find_by_phone,
+    find_duplicates,
+    update_customer,
+)
+from models.crm.sales import create_opportunity, create_order
+from models.errors import (
+    DuplicateName,
+    FieldLocked,
+    InvalidValue,
+    NotYours,
+    PermissionDenied,
+    SharedEditForbidden,
+)
+from models.schema import Contact, ContactRecord, Customer, Document, OperatorHistory, Opportunity, Order
 
 
 def test_create_personal_by_default_with_history(session, users, clock):

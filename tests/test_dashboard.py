@@ -2,8 +2,8 @@ import datetime as dt
 
 import pytest
 
-from models.contact_records import add_contact_record
-from models.dashboard import cell_customers, dashboard_counts
+from models.crm.contact_records import add_contact_record
+from models.crm.dashboard import cell_customers, dashboard_counts
 from models.errors import InvalidValue
 
 UTC = dt.timezone.utc

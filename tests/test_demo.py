@@ -19,10 +19,26 @@ from models.company import company_tz, day_bounds
 from models.db import make_engine, make_sessionmaker
 from models.migrate import upgrade
 from models.phones import normalize_phone
-from models.schema import (STAGES, CallScript, Competitor, Contact, ContactRecord, Customer,
-                           CustomerOperator, Document, OperatorHistory, Opportunity,
-                           OpportunityItem, Order, OrderFollowUp, OrderItem, Product,
-                           ResourceSite, Role, User)
+from models.schema import (
+    STAGES,
+    CallScript,
+    Competitor,
+    Contact,
+    ContactRecord,
+    Customer,
+    CustomerOperator,
+    Document,
+    OperatorHistory,
+    Opportunity,
+    OpportunityItem,
+    Order,
+    OrderFollowUp,
+    OrderItem,
+    Product,
+    ResourceSite,
+    Role,
+    User,
+)
 from models.setup import install_defaults
 
 NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)   # 10:00 in Shanghai
@@ -209,7 +225,7 @@ def _check_demo(s, summary, now, customers, *, full=True):
     assert all(u.username.isascii() and not u.full_name.isascii() for u in users)
     assert {u["username"] for u in summary["users"]} == {u.username for u in users}
     assert all(len(u["password"]) >= 8 for u in summary["users"])
-    from models.auth import authenticate
+    from models.org.auth import authenticate
     first = summary["users"][0]
     assert authenticate(s, first["username"], first["password"]) is not None
     user_role = {u.id: u.role.code for u in users}

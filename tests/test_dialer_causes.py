@@ -17,9 +17,9 @@ from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from dialfunnel.settings import Settings
-from models import agent_states, campaigns
-from models.dialing import dead_causes_for
+from config.settings import Settings
+from models.dialer import agent_states, campaigns
+from models.dialer.dialing import dead_causes_for
 from models.schema import CampaignLead, Customer, DialAttempt
 from models.schema.campaigns import DIAL_OUTCOMES
 

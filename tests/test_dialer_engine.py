@@ -13,7 +13,7 @@ from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from models import agent_states, campaign_stats, campaigns
+from models.dialer import agent_states, campaign_stats, campaigns
 from models.schema import CampaignLead, Customer, DialAttempt
 
 START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
@@ -133,7 +133,7 @@ def test_a_live_answer_with_no_free_agent_is_abandoned_after_two_seconds(world, 
 
 
 def test_preview_the_agent_chooses_then_the_dialer_places_the_call(world, Session, users):
-    from models import preview
+    from models.dialer import preview
     campaign_id, dialer, driver, server, clock = world({"07": "answer", "08": "answer"}, mode="preview")
     driver.run_until(START.timestamp() + 10)
     assert server.actions("Originate") == []  # preview: nothing is dialled until an agent asks

@@ -21,7 +21,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from agi.server import FastAGIServer
-from models import agent_states, campaigns
+from models.dialer import agent_states, campaigns
 from models.schema import Customer, DialAttempt, Recording
 from recordings.store import RecordingStore
 

@@ -19,8 +19,8 @@ from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from models import agent_states, campaigns
 from models.clock import SystemClock
+from models.dialer import agent_states, campaigns
 from models.schema import CampaignLead, Customer, DialAttempt
 
 ROOT = Path(__file__).resolve().parents[1]

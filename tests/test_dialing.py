@@ -9,14 +9,20 @@ import pytest
 from sqlalchemy import select, text
 
 from agi.pbxsim.transcripts import ASTERISK, OURS, load, sent_by
-from models import dialing
-from models.campaigns import change_status, create_campaign, update_campaign
-from models.dialing import (classify, finish_attempt, mark_answered, open_attempts, pick_leads,
-                            record_amd, within_calling_hours)
-from models.dnc import add_number
+from models.dialer import dialing
+from models.dialer.campaigns import change_status, create_campaign, update_campaign
+from models.dialer.dialing import (
+    classify,
+    finish_attempt,
+    mark_answered,
+    open_attempts,
+    pick_leads,
+    record_amd,
+    within_calling_hours,
+)
+from models.dialer.dnc import add_number
 from models.errors import DomainError, NotFound, PermissionDenied
-from models.holidays import (CN_PUBLIC_HOLIDAYS, company_holidays, holiday_dates,
-                             set_company_holidays)
+from models.holidays import CN_PUBLIC_HOLIDAYS, company_holidays, holiday_dates, set_company_holidays
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
 
@@ -121,7 +127,7 @@ ASTERISK_CAUSES = [1, 2, 3, 4, 5, 6, 7, 8, 14, 16, 17, 18, 19, 20, 21, 22, 23, 2
 
 
 def test_every_cause_ends_in_an_outcome_that_is_handled():
-    from models.campaigns import DEFAULT_RETRY_RULES, RETRYABLE_OUTCOMES
+    from models.dialer.campaigns import DEFAULT_RETRY_RULES, RETRYABLE_OUTCOMES
     from models.schema.campaigns import DEAD_OUTCOMES, DIAL_OUTCOMES
     outcomes = {classify(reason, cause, answered=False, dead_causes=dead)
                 for cause in ASTERISK_CAUSES + [0, None] for reason in (0, 1, 3, 5, 8, None)

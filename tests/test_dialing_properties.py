@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from models.campaigns import create_campaign
 from models.clock import FakeClock
-from models.dialing import pick_leads
+from models.dialer.campaigns import create_campaign
+from models.dialer.dialing import pick_leads
 from models.holidays import CN_PUBLIC_HOLIDAYS
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt, DoNotCall
 from models.schema.campaigns import DEAD_OUTCOMES
@@ -55,7 +55,7 @@ moments = st.tuples(st.sampled_from(DAYS), office | edges | st.integers(0, 24 * 
 
 
 def allowed(spec: dict, lead: dict, now: dt.datetime) -> bool:
-    """The rules of the issue, read independently of models.dialing."""
+    """The rules of the issue, read independently of models.dialer.dialing."""
     local = now.astimezone(ZoneInfo(lead["zone"]))
     start, end = spec["hours"]
     if not start <= local.strftime("%H:%M") < end:

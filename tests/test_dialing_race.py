@@ -8,9 +8,9 @@ from collections import Counter, defaultdict
 
 from sqlalchemy import select
 
-from models.campaigns import change_status, create_campaign
 from models.db import make_engine, make_sessionmaker
-from models.dialing import finish_attempt, open_attempts, pick_leads
+from models.dialer.campaigns import change_status, create_campaign
+from models.dialer.dialing import finish_attempt, open_attempts, pick_leads
 from models.schema import CampaignLead, DialAttempt
 
 DIALERS = 4

@@ -2,8 +2,8 @@
 import pytest
 from sqlalchemy import select
 
-from models.campaigns import create_campaign, refresh_leads
-from models.dnc import add_number, import_numbers, is_blocked, remove_number
+from models.dialer.campaigns import create_campaign, refresh_leads
+from models.dialer.dnc import add_number, import_numbers, is_blocked, remove_number
 from models.errors import DomainError, PermissionDenied
 from models.schema import CampaignLead, DoNotCall
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from agi.group_commit import GroupCommit
 from models.db import begin_read, make_engine, make_sessionmaker
-from models.ivr import insert_ivr_calls, ivr_call_values
 from models.schema.ivr import IVRCall
+from models.telephony.ivr import insert_ivr_calls, ivr_call_values
 
 NOW = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
 

@@ -20,7 +20,7 @@ from agi.pbxsim.agi_driver import Scenario, build_env, run_call
 from agi.protocol import AGITimeout, Transport
 from agi.reply_timeouts import ReplyTimeouts
 from agi.server import FastAGIServer, default_peer_max_calls, peer_key, server_options
-from dialfunnel.settings import load_settings
+from config.settings import load_settings
 from models.db import make_sessionmaker
 
 from test_fastagi_process import Pipe

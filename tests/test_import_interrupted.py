@@ -1,6 +1,6 @@
 """An Excel import whose worker dies (the web process stops or restarts) is noticed as
 'interrupted' and resumed after its last committed row: no row twice, none lost, the report
-the same as for an uninterrupted import (models.importer, admin/imports.py)."""
+the same as for an uninterrupted import (models.imports.importer, admin/imports.py)."""
 from __future__ import annotations
 
 import os
@@ -14,12 +14,13 @@ from types import SimpleNamespace
 import pytest
 from import_helpers import company_rows, make_template, xlsx_bytes
 from sqlalchemy import func, select
-from web_helpers import post
 
-from models import importer
 from models.db import begin_read
-from models.import_messages import ImportNotFound, ImportRefused
+from models.imports import importer
+from models.imports.messages import ImportNotFound, ImportRefused
 from models.schema import Customer, CustomerOperator, ImportJob, OperatorHistory
+
+from web_helpers import post
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -200,7 +201,7 @@ def test_resumed_import_equals_an_uninterrupted_one(Session, session, users, mak
 
 CHILD = """
 import datetime as dt, sys, time
-from models import importer
+from models.imports import importer
 from models.clock import FakeClock
 from models.db import make_engine, make_sessionmaker
 

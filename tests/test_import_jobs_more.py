@@ -1,6 +1,6 @@
 """Follow-ups of the interrupted Excel import (C9): an interrupted job can be abandoned (its
 kept upload goes), the web app looks for interrupted jobs when it starts, and the operators
-are checked again by the rule when a job writes (models.importer, admin/imports.py)."""
+are checked again by the rule when a job writes (models.imports.importer, admin/imports.py)."""
 from __future__ import annotations
 
 import logging
@@ -9,15 +9,24 @@ import threading
 import pytest
 from import_helpers import company_rows, make_template, xlsx_bytes
 from sqlalchemy import select, update
-from test_import_interrupted import (Killed, customer_count, hook_after_commit,
-                                     interrupt_and_resume, interrupted_web_job, job_file, job_row,
-                                     kill, new_job)
-from web_helpers import post
+from test_import_interrupted import (
+    Killed,
+    customer_count,
+    hook_after_commit,
+    interrupt_and_resume,
+    interrupted_web_job,
+    job_file,
+    job_row,
+    kill,
+    new_job,
+)
 
-from models import importer
 from models.db import make_engine, make_sessionmaker
-from models.import_messages import ImportRefused, render
+from models.imports import importer
+from models.imports.messages import ImportRefused, render
 from models.schema import ImportJob, Role, User
+
+from web_helpers import post
 
 
 @pytest.fixture
@@ -157,7 +166,7 @@ def test_the_browser_abandons_after_a_confirmation(app, live_server, browser_pag
 
 def make_app(Session, clock, tmp_path):
     from admin import create_app
-    from dialfunnel.settings import Settings
+    from config.settings import Settings
     return create_app(Settings(data_dir=tmp_path, secret_key="test-secret"), Session,
                       clock=clock, testing=True)
 

@@ -10,10 +10,11 @@ import time
 
 import pytest
 from import_helpers import company_rows, make_template, xlsx_bytes
-from test_web_imports import ids, peek, started_job_id, upload, wait_for  # noqa: F401
 from test_importer import run_import, template  # noqa: F401 (fixtures)
+from test_web_imports import ids, peek, started_job_id, upload, wait_for  # noqa: F401
 
-from models import import_files, importer
+from models.imports import files as import_files
+from models.imports import importer
 from models.schema import ImportJob
 
 

@@ -13,10 +13,11 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from test_importer import run_import, template  # noqa: F401 (fixtures)
 
-from models import customers as customer_rules
-from models import import_files, importer
+from models.crm import customers as customer_rules
 from models.errors import DuplicateName
-from models.import_messages import ImportRefused
+from models.imports import files as import_files
+from models.imports import importer
+from models.imports.messages import ImportRefused
 from models.schema import Customer
 
 
@@ -288,8 +289,8 @@ def test_the_migration_backfills_name_keys(tmp_path):
 
 def test_the_demo_has_a_ready_template_whose_file_imports(Session, clock, tmp_path):
     from dialfunnel.demo import load_demo
-    from models import import_templates
     from models.clock import FakeClock
+    from models.imports import templates as import_templates
     from models.schema import ImportTemplate
     with Session() as s:
         load_demo(s, seed=3, customers=30, clock=FakeClock(clock.now()))

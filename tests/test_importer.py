@@ -1,4 +1,4 @@
-"""The Excel import's rules (models.importer, import_files, import_templates, web_collection)."""
+"""The Excel import's rules (models.imports.importer, import_files, import_templates, web_collection)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,13 +6,25 @@ import io
 import zipfile
 
 import pytest
-from import_helpers import (HEADER, MAPPING, company_rows, inline_row, make_template, random_bytes, raw_xlsx,
-                            xlsx_bytes, zip_bomb, zip_bytes)
+from import_helpers import (
+    HEADER,
+    MAPPING,
+    company_rows,
+    inline_row,
+    make_template,
+    random_bytes,
+    raw_xlsx,
+    xlsx_bytes,
+    zip_bomb,
+    zip_bytes,
+)
 from sqlalchemy import func, select
 
-from models import import_files, import_templates, importer, web_collection
 from models.errors import DuplicateName, PermissionDenied
-from models.import_messages import ImportNotFound, ImportRefused, render
+from models.imports import files as import_files
+from models.imports import importer, web_collection
+from models.imports import templates as import_templates
+from models.imports.messages import ImportNotFound, ImportRefused, render
 from models.schema import Customer, CustomerOperator, ImportJob, OperatorHistory, ResourceSite
 
 
@@ -401,7 +413,8 @@ RICH_SHARED = ('<si><t>普通</t></si>'
 ])
 def test_fast_reader_reads_what_openpyxl_reads(tmp_path, data):
     from openpyxl import load_workbook
-    from models import import_xlsx
+
+    from models.imports import xlsx as import_xlsx
     path = tmp_path / "a.xlsx"
     path.write_bytes(data)
     book = load_workbook(path, read_only=True, data_only=True)

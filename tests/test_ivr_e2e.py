@@ -17,11 +17,11 @@ from agi.handlers.ivr import make_ivr_handler
 from agi.pbxsim.agi_driver import Scenario, run_call
 from agi.server import FastAGIServer
 from ivr_flows import load_flows
-from models.contact_records import emit_due_reminders
-from models.ivr import CALLBACK_PROGRESS, unassigned_callbacks
-from models.sales import create_order, update_order_status
+from models.crm.contact_records import emit_due_reminders
+from models.crm.sales import create_order, update_order_status
 from models.schema import ContactRecord, Event
 from models.schema.ivr import IVRCall
+from models.telephony.ivr import CALLBACK_PROGRESS, unassigned_callbacks
 
 HOST = "127.0.0.1"
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -241,11 +241,11 @@ def test_after_hours_branch_with_a_fake_clock(ivr_server, Session, users, clock,
 
 
 def test_a_database_failure_in_a_lookup_goes_to_on_error(ivr_server, Session, monkeypatch):
-    import models.ivr
+    import models.telephony.ivr
 
     def broken(*args, **kwargs):
         raise OperationalError("SELECT", {}, Exception("server closed the connection"))
-    monkeypatch.setattr(models.ivr, "orders_for_caller", broken)
+    monkeypatch.setattr(models.telephony.ivr, "orders_for_caller", broken)
     result = call(ivr_server, ["2"])
     assert result.status == "TRANSFER"
     assert streamed(result)[-2:] == ["system-busy", "transfer-agent"]
@@ -321,22 +321,22 @@ JOURNEYS = {   # name: (keys, caller ID, when (Shanghai), expected outcome)
 def test_a_hangup_at_every_step_of_the_flows_ends_cleanly(ivr_server, Session, engine, session,
                                                           users, clock, results, make_customer,
                                                           monkeypatch):
-    import models.ivr
+    import models.telephony.ivr
 
     customer = make_customer(phone="13800138000", stage="closed", owner="tm")
     create_order(session, users["tm"], customer.id, ITEM, clock=clock)
     session.commit()
     base = clock.now()
-    real_orders = models.ivr.orders_for_caller
+    real_orders = models.telephony.ivr.orders_for_caller
     covered: set[tuple[str, str]] = set()
     runs = 0
     for name, (keys, caller, when, outcome) in JOURNEYS.items():
         if when == "lookup fails":
             def broken(*a, **k):
                 raise OperationalError("SELECT", {}, Exception("database is gone"))
-            monkeypatch.setattr(models.ivr, "orders_for_caller", broken)
+            monkeypatch.setattr(models.telephony.ivr, "orders_for_caller", broken)
         else:
-            monkeypatch.setattr(models.ivr, "orders_for_caller", real_orders)
+            monkeypatch.setattr(models.telephony.ivr, "orders_for_caller", real_orders)
         clock.set(shanghai(when) if when and when[0].isdigit() else base)
         full = call(ivr_server, keys, caller=caller, uniqueid=f"{name}-full")
         assert full.status == outcome, name
@@ -382,7 +382,7 @@ def test_without_on_error_a_database_failure_is_dberror_and_still_logged(Session
                                                                          tmp_path, monkeypatch):
     import shutil
 
-    import models.ivr
+    import models.telephony.ivr
     from ivr_flows import DEFAULT_DIR
 
     shutil.copy(DEFAULT_DIR / "prompts.yaml", tmp_path / "prompts.yaml")
@@ -402,7 +402,7 @@ def test_without_on_error_a_database_failure_is_dberror_and_still_logged(Session
 
         def broken(*a, **k):
             raise OperationalError("SELECT", {}, Exception("database is gone"))
-        monkeypatch.setattr(models.ivr, "orders_for_caller", broken)
+        monkeypatch.setattr(models.telephony.ivr, "orders_for_caller", broken)
         result = call(server, [], flow="bare")
         assert result.status == "DBERROR"
         logged = row(Session, result.uniqueid)

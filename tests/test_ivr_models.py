@@ -1,16 +1,24 @@
-"""models/ivr.py: order status for callers, callback requests and the IVR call log."""
+"""models/telephony/ivr.py: order status for callers, callback requests and the IVR call log."""
 from __future__ import annotations
 
 import datetime as dt
 
 from sqlalchemy import select
 
-from models.contact_records import add_contact_record, emit_due_reminders
-from models.ivr import (CALLBACK_PROGRESS, log_ivr_call, order_number_candidates, order_status,
-                        orders_for_caller, pick_operator, request_callback, unassigned_callbacks)
-from models.sales import create_order, update_order_status
+from models.crm.contact_records import add_contact_record, emit_due_reminders
+from models.crm.sales import create_order, update_order_status
 from models.schema import ContactRecord, Event
 from models.schema.ivr import IVRCall
+from models.telephony.ivr import (
+    CALLBACK_PROGRESS,
+    log_ivr_call,
+    order_number_candidates,
+    order_status,
+    orders_for_caller,
+    pick_operator,
+    request_callback,
+    unassigned_callbacks,
+)
 
 ITEM = [dict(product_name="安装服务", quantity=1, unit_price=100)]
 
@@ -123,7 +131,7 @@ def test_log_ivr_call_row(session, users, clock, make_customer):
 
 
 def test_deleting_a_customer_keeps_its_ivr_calls(session, users, clock, make_customer):
-    from models.customers import delete_customer
+    from models.crm.customers import delete_customer
     c = make_customer(phone="13800138000", owner="tm")
     done = request_callback(session, "13800138000", clock=clock)
     log_ivr_call(session, uniqueid="u", flow="main", outcome="CALLBACK", started_at=clock.now(),

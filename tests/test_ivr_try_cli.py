@@ -29,7 +29,7 @@ def test_walk_the_main_menu_to_an_agent(Session, clock):
 
 
 def test_type_ahead_retries_and_order_lookup(Session, session, users, clock, make_customer):
-    from models.sales import create_order
+    from models.crm.sales import create_order
     customer = make_customer(phone="13800138000", stage="closed", owner="tm")
     create_order(session, users["tm"], customer.id,
                  [dict(product_name="除湿机", quantity=1, unit_price=100)], clock=clock)

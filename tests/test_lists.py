@@ -1,16 +1,24 @@
-"""models.lists (list queries, Next), models.contacts and models.batch."""
+"""models.crm.lists (list queries, Next), models.crm.contacts and models.crm.batch."""
 import datetime as dt
 
 import pytest
 from sqlalchemy import select
 
-from models.batch import change_stage, run_batch
-from models.contact_records import add_contact_record
-from models.contacts import add_contact, contact_of
-from models.errors import (InvalidValue, NotYours, QuotaExceeded, SharedEditForbidden,
-                           StageRuleForbids)
-from models.lists import (ListSpec, index_in_list, list_page, list_rows, next_in_list,
-                          position_of, records_page, side_panel, visible_names)
+from models.crm.batch import change_stage, run_batch
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import add_contact, contact_of
+from models.crm.lists import (
+    ListSpec,
+    index_in_list,
+    list_page,
+    list_rows,
+    next_in_list,
+    position_of,
+    records_page,
+    side_panel,
+    visible_names,
+)
+from models.errors import InvalidValue, NotYours, QuotaExceeded, SharedEditForbidden, StageRuleForbids
 from models.schema import CallScript, ClaimLog, Customer, Document, Product, Role
 
 
@@ -269,7 +277,7 @@ def test_records_page_and_names(session, users, clock, make_customer):
     assert records_page(session, tm, everyone=True)[0].total == 3  # not a manager
     assert records_page(session, mgr, everyone=True)[0].total == 4
     # a record on a customer since given to someone else is no longer listed
-    from models.ownership import reassign
+    from models.crm.ownership import reassign
     reassign(session, mgr, a.id, tm2.id, clock=clock)
     session.commit()
     assert records_page(session, tm)[0].total == 0

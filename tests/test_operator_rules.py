@@ -1,19 +1,19 @@
 """Who may be made the operator of a new customer, in which stage and with which ownership
-(C2, C9): the same cases through creating (models.customers.create_customer) and importing
-(models.importer.check_options and the job), which must agree. The rule itself is
-models.ownership.check_new_customer."""
+(C2, C9): the same cases through creating (models.crm.customers.create_customer) and importing
+(models.imports.importer.check_options and the job), which must agree. The rule itself is
+models.crm.ownership.check_new_customer."""
 from __future__ import annotations
 
 import pytest
 from import_helpers import HEADER, make_template, xlsx_bytes
 from sqlalchemy import func, select
 
-from models import importer
-from models.customers import create_customer
+from models.crm.customers import create_customer
+from models.crm.ownership import check_new_customer
 from models.errors import DomainError, NotFound, PermissionDenied
-from models.ownership import check_new_customer
+from models.imports import importer
+from models.org.users import create_user
 from models.schema import Customer, ImportJob, OperatorHistory, User
-from models.users import create_user
 
 # A refusal, whichever words each path uses for it.
 REFUSALS = {"customer.stage_required": "stage_required", "import.stage_required": "stage_required",
@@ -180,10 +180,10 @@ def test_a_name_taken_meanwhile_is_a_duplicate_and_leaves_nothing(session, peopl
                                                                   monkeypatch):
     """The operators are set inside the savepoint that turns the unique index's refusal into
     DuplicateName (as if another user had added the name since the check)."""
-    import models.customers
+    import models.crm.customers
     create_customer(session, people["tm"], {"name": "同名公司"}, stage="target", clock=clock)
     session.commit()
-    monkeypatch.setattr(models.customers, "_name_taken", lambda *a, **k: False)
+    monkeypatch.setattr(models.crm.customers, "_name_taken", lambda *a, **k: False)
     with pytest.raises(DomainError) as err:
         create_customer(session, people["mgr"], {"name": "同名公司"}, stage="target",
                         ownership="personal", operator_ids=[people["tm2"].id], clock=clock)

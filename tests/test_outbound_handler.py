@@ -11,7 +11,7 @@ from sqlalchemy import select
 from agi.handlers import outbound, registry
 from agi.pbxsim.agi_driver import Scenario, run_call
 from agi.server import FastAGIServer
-from models import agent_states, campaigns, dialing
+from models.dialer import agent_states, campaigns, dialing
 from models.schema import Customer, DialAttempt
 from recordings.amd_corpus import generate
 

@@ -3,12 +3,27 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from models.errors import (AlreadyClaimed, InvalidValue, NotYours, PermissionDenied,
-                           QuotaExceeded, StageRuleForbids)
-from models.ownership import (claim, claim_many, claims_left, claims_today, force_release,
-                              reassign, release, screen, set_collaborators)
+from models.crm.ownership import (
+    claim,
+    claim_many,
+    claims_left,
+    claims_today,
+    force_release,
+    reassign,
+    release,
+    screen,
+    set_collaborators,
+)
+from models.crm.visibility import can_open, get_visible_customer
+from models.errors import (
+    AlreadyClaimed,
+    InvalidValue,
+    NotYours,
+    PermissionDenied,
+    QuotaExceeded,
+    StageRuleForbids,
+)
 from models.schema import ClaimLog, OperatorHistory, Role
-from models.visibility import can_open, get_visible_customer
 
 
 def history(session, customer):

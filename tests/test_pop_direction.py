@@ -11,14 +11,15 @@ import re
 import pytest
 from babel.messages.pofile import read_po
 from test_agent_states import make_attempt, make_campaign
-from web_helpers import committing, post
 
-from models import campaigns as rules
-from models.agent_states import current, set_state, take_ready_agent
-from models.contact_records import add_contact_record
-from models.contacts import add_contact
-from models.popups import build_pop, create_pop_event, refresh_pop
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import add_contact
+from models.dialer import campaigns as rules
+from models.dialer.agent_states import current, set_state, take_ready_agent
 from models.schema import Event
+from models.telephony.popups import build_pop, create_pop_event, refresh_pop
+
+from web_helpers import committing, post
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,5 @@
 """Outbound screen pops in a real Chromium page: the dialer puts a campaign call through to the
-agent (models.agent_states.take_ready_agent writes the pop), the page's event stream shows it
+agent (models.dialer.agent_states.take_ready_agent writes the pop), the page's event stream shows it
 titled "去电" with the campaign's name; an inbound pop stays "来电". When the panel cannot be
 loaded, pops.js's fallback line says the same."""
 from __future__ import annotations
@@ -9,10 +9,10 @@ from browser import log_in, shot
 from sqlalchemy import func, select
 from test_agent_states import make_attempt, make_campaign
 
-from models.agent_states import call_ended, set_state, take_ready_agent
-from models.dialing import finish_attempt
-from models.popups import create_pop_event
+from models.dialer.agent_states import call_ended, set_state, take_ready_agent
+from models.dialer.dialing import finish_attempt
 from models.schema import Event
+from models.telephony.popups import create_pop_event
 
 
 @pytest.fixture(autouse=True)

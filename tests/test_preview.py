@@ -9,16 +9,22 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from models import preview
-from models.agent_states import call_ended, current, set_state, take_ready_agent
-from models.campaigns import change_status, create_campaign
-from models.dialing import finish_attempt, mark_answered
-from models.dnc import add_number
+from models.dialer import preview
+from models.dialer.agent_states import call_ended, current, set_state, take_ready_agent
+from models.dialer.campaigns import change_status, create_campaign
+from models.dialer.dialing import finish_attempt, mark_answered
+from models.dialer.dnc import add_number
+from models.dialer.preview import (
+    SKIP_DELAY,
+    claim_dial_requests,
+    preview_card,
+    preview_next,
+    request_dial,
+    skip,
+)
 from models.errors import DomainError, NotFound, PermissionDenied
-from models.preview import (SKIP_DELAY, claim_dial_requests, preview_card, preview_next,
-                            request_dial, skip)
+from models.org.users import create_user
 from models.schema import AgentStateLog, CampaignLead, Customer, DialAttempt
-from models.users import create_user
 
 
 @pytest.fixture
@@ -67,7 +73,7 @@ def attempt_count(session):
 
 
 def test_a_preview_call_from_next_customer_to_ready(session, users, running, clock, make_customer):
-    from models.contact_records import add_contact_record
+    from models.crm.contact_records import add_contact_record
     tm = users["tm"]
     customer = make_customer("杭州电梯有限公司", mobile="13955556666", contact_person="周先生")
     add_contact_record(session, tm, customer.id, content="上次说月底再联系", clock=clock)
@@ -200,7 +206,7 @@ def test_dialling_checks_compliance_again(session, users, running, clock, make_c
     assert state(session, tm) == ("on_call", "preview", attempt.id)
     # Past 21:00 in the customer's zone.
     session.get(Customer, customer.id).do_not_call = False
-    from models.dnc import remove_number
+    from models.dialer.dnc import remove_number
     remove_number(session, users["mgr"], "+8613900000011")
     clock.advance(hours=11)
     session.commit()

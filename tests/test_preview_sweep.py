@@ -9,12 +9,17 @@ import pytest
 from sqlalchemy import func, select, update
 
 from agi.dialer.engine import PREVIEW_SWEEP_SECONDS, Dialer
-from models import preview
-from models.agent_states import current, set_state
-from models.campaigns import change_status, create_campaign, set_team
+from models.dialer import preview
+from models.dialer.agent_states import current, set_state
+from models.dialer.campaigns import change_status, create_campaign, set_team
+from models.dialer.preview import (
+    HOLD_LIMIT,
+    claim_dial_requests,
+    preview_next,
+    request_dial,
+    sweep_held_previews,
+)
 from models.errors import NotFound
-from models.preview import (HOLD_LIMIT, claim_dial_requests, preview_next, request_dial,
-                            sweep_held_previews)
 from models.schema import AgentState, CampaignLead, DialAttempt, User
 
 

@@ -7,9 +7,9 @@ import pytest
 from sqlalchemy import func, inspect, select
 
 from models.company import set_setting
+from models.crm.query import MAX_CONDITIONS, MAX_DEPTH, compile_query, preset_query
 from models.errors import InvalidQuery
 from models.phones import normalize_phone
-from models.query import MAX_CONDITIONS, MAX_DEPTH, compile_query, preset_query
 from models.schema import Customer, Opportunity, Order, QueryableField
 
 UTC = dt.timezone.utc

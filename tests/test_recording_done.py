@@ -13,7 +13,7 @@ from test_recordings_store import make_wav
 from agi.handlers import recording_done, registry
 from agi.pbxsim.agi_driver import Scenario, run_call
 from agi.server import FastAGIServer
-from models.contact_records import add_contact_record
+from models.crm.contact_records import add_contact_record
 from models.schema import Campaign, DialAttempt, Recording
 from recordings.store import RecordingStore
 

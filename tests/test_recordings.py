@@ -9,16 +9,23 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-
-from models.contact_records import add_contact_record
-from models.errors import InvalidValue, NotFound, PermissionDenied
-from models.recordings import (attach, can_hear, create_recording, get_audible,
-                               link_contact_record, recordings_of_customer, retention_days,
-                               set_retention_days)
-from models.schema import Recording, Role
-from dialfunnel.retention import purge_expired, run_once
-from recordings.store import RecordingStore, store_wav
 from test_recordings_store import make_wav
+
+from dialfunnel.retention import purge_expired, run_once
+from models.crm.contact_records import add_contact_record
+from models.crm.recordings import (
+    attach,
+    can_hear,
+    create_recording,
+    get_audible,
+    link_contact_record,
+    recordings_of_customer,
+    retention_days,
+    set_retention_days,
+)
+from models.errors import InvalidValue, NotFound, PermissionDenied
+from models.schema import Recording, Role
+from recordings.store import RecordingStore, store_wav
 
 
 @pytest.fixture
@@ -265,7 +272,7 @@ def test_missing_audio_file_is_a_clear_404(web, as_user, users, store, record_ca
 
 def test_pop_lists_recordings_and_says_when_audio_is_gone(web, as_user, session, users, store,
                                                           clock, make_customer, record_call):
-    from models.popups import create_pop_event
+    from models.telephony.popups import create_pop_event
     set_retention_days(session, 7)
     c = make_customer("温州正泰电器经销部", owner="tm", phone="0577-62877777")
     gone = record_call(users["tm"], c)
@@ -285,7 +292,7 @@ def test_pop_lists_recordings_and_says_when_audio_is_gone(web, as_user, session,
 def test_one_vocabulary_of_recording_kinds():
     """The dialplan's kinds (recording_done <kind>) and the listener's guesses by context are
     the kinds a recording row accepts."""
-    from models.recordings import kind_for_context
+    from models.crm.recordings import kind_for_context
     from models.schema.recordings import DIRECTIONS
     kinds = {"dialfunnel-inbound": "inbound", "dialfunnel-route": "inbound",
              "dialfunnel-outbound": "outbound", "dialfunnel-trunk-out": "agent", None: "inbound"}
@@ -297,7 +304,7 @@ def test_one_vocabulary_of_recording_kinds():
 
 
 def test_who_answered_from_the_channel_variables():
-    from models.channels import answered_extensions
+    from models.telephony.channels import answered_extensions
     assert answered_extensions(dialed_peer="PJSIP/8007-0000000a") == ["8007"]
     assert answered_extensions(dialed_peer="Local/8007@acc-phones-00000014;1",
                                transfer="agent:8007") == ["8007"]

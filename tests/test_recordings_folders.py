@@ -1,5 +1,5 @@
 """Every part that touches recordings uses the folders the settings name (recordings_dir,
-recordings_incoming; dialfunnel.settings.Settings.recordings_path / recordings_incoming_path):
+recordings_incoming; config.settings.Settings.recordings_path / recordings_incoming_path):
 on a real box MixMonitor writes to Asterisk's spool, not to <data_dir>/recordings/incoming."""
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from agi.handlers import registry
 from agi.pbxsim.agi_driver import Scenario, run_call
 from agi.server import FastAGIServer
 from dialfunnel.cli import start_pbx_and_listener, start_retention
-from dialfunnel.settings import Settings
-from models.recordings import create_recording
+from config.settings import Settings
+from models.crm.recordings import create_recording
 from models.schema import Recording
 from recordings.store import RecordingStore, store_wav
 

@@ -1,4 +1,4 @@
-"""C10 aggregations (models.reports) on hand-made data with exact numbers.
+"""C10 aggregations (models.crm.reports) on hand-made data with exact numbers.
 
 Timestamps are UTC in the database; days, weeks and months are Shanghai's (or the company
 zone's) calendar."""
@@ -9,15 +9,26 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from models.company import set_setting
-from models.contact_records import add_contact_record
-from models.customers import create_customer
+from models.crm.contact_records import add_contact_record
+from models.crm.customers import create_customer
+from models.crm.ownership import claim
+from models.crm.reports import (
+    METRICS,
+    check_range,
+    customers_by,
+    default_report_range,
+    offset_segments,
+    report,
+    resolve_scope,
+    review_counts,
+    review_lists,
+    review_range,
+    stage_funnel,
+    weekly_sales,
+)
+from models.crm.sales import create_opportunity, create_order
+from models.crm.stages import demote, promote
 from models.errors import InvalidValue, NotFound, PermissionDenied
-from models.ownership import claim
-from models.reports import (METRICS, offset_segments, report, resolve_scope, review_counts,
-                            review_lists, review_range, customers_by, stage_funnel,
-                            weekly_sales, default_report_range, check_range)
-from models.sales import create_opportunity, create_order
-from models.stages import demote, promote
 
 UTC = dt.timezone.utc
 SH = ZoneInfo("Asia/Shanghai")

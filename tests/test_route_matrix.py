@@ -5,10 +5,11 @@ import re
 
 import pytest
 from flask import url_for
-from web_helpers import login
 
-from models.contact_records import add_contact_record
-from models.sales import add_order_follow_up, create_opportunity, create_order
+from models.crm.contact_records import add_contact_record
+from models.crm.sales import add_order_follow_up, create_opportunity, create_order
+
+from web_helpers import login
 
 SECRET = "保密客户甲乙丙有限公司"
 PUBLIC = {"auth.login", "auth.set_language", "static", "bootstrap.static", "home.favicon"}

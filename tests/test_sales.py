@@ -3,9 +3,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
+from models.crm.sales import (
+    add_order_follow_up,
+    create_opportunity,
+    create_order,
+    set_opportunity_state,
+    update_order_status,
+)
 from models.errors import InvalidValue, NotYours, PermissionDenied
-from models.sales import (add_order_follow_up, create_opportunity, create_order,
-                          set_opportunity_state, update_order_status)
 from models.schema import Order, Product
 
 

@@ -1,16 +1,25 @@
-"""models.sales_lists: the C7 list variants, sorting, paging, visibility and the sheet data."""
+"""models.crm.sales_lists: the C7 list variants, sorting, paging, visibility and the sheet data."""
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 
-from models.contact_records import add_contact_record
+from models.crm.contact_records import add_contact_record
+from models.crm.ownership import reassign
+from models.crm.sales import create_opportunity, create_order, update_order_status
+from models.crm.sales_lists import (
+    get_opportunity,
+    get_order,
+    list_opportunities,
+    list_orders,
+    may_update_order,
+    opportunity_counts,
+    order_counts,
+    order_variants_for,
+    set_opportunity_callback,
+    tracking_sheet,
+)
 from models.errors import InvalidValue, NotFound, NotYours, PermissionDenied
-from models.ownership import reassign
-from models.sales import create_opportunity, create_order, update_order_status
-from models.sales_lists import (get_opportunity, get_order, list_opportunities, list_orders,
-                                may_update_order, opportunity_counts, order_counts,
-                                order_variants_for, set_opportunity_callback, tracking_sheet)
 from models.schema import Contact
 
 

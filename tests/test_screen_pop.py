@@ -1,4 +1,4 @@
-"""Screen pops (T3): the pop rule (models.popups), the AMI listener (agi.events) against the PBX
+"""Screen pops (T3): the pop rule (models.telephony.popups), the AMI listener (agi.events) against the PBX
 simulator over real AMI TCP, reconnects, recordings made at hangup, the FastAGI variant, and
 the pop panel on the web."""
 from __future__ import annotations
@@ -9,18 +9,19 @@ import time
 
 import pytest
 from sqlalchemy import select
+from test_recordings_store import make_wav
 
 from agi.ami import AMIClient
 from agi.events import ScreenPopListener, agent_endpoint
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
-from models.contact_records import add_contact_record
-from models.contacts import add_contact
-from models.popups import KIND, build_pop, clean_number, create_pop_event
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import add_contact
 from models.schema import Customer, Event, Recording
+from models.telephony.popups import KIND, build_pop, clean_number, create_pop_event
 from recordings.store import RecordingStore
-from test_recordings_store import make_wav
+
 from web_helpers import post
 
 SECRET = "dialfunnel-secret"

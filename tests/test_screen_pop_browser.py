@@ -16,18 +16,18 @@ import time
 import pytest
 from browser import ARTIFACTS, log_in, shot
 from sqlalchemy import select
+from test_recordings_store import make_wav
 
 from agi.ami import AMIClient
 from agi.events import ScreenPopListener
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
-from models.contact_records import add_contact_record
-from models.contacts import add_contact
-from models.recordings import create_recording
+from models.crm.contact_records import add_contact_record
+from models.crm.contacts import add_contact
+from models.crm.recordings import create_recording
 from models.schema import Customer
 from recordings.store import RecordingStore, store_wav
-from test_recordings_store import make_wav
 
 SECRET = "dialfunnel-secret"
 POLL = float(os.environ.get("DIALFUNNEL_POP_POLL", "0.25"))

@@ -3,10 +3,11 @@ search box and the top bar's quick search, each within what the user may see."""
 import re
 
 import pytest
-from web_helpers import committing
 
-from models.contacts import add_contact
-from models.search import phone_digits
+from models.crm.contacts import add_contact
+from models.crm.search import phone_digits
+
+from web_helpers import committing
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from dialfunnel.settings import SettingsError, load_settings
+from config.settings import SettingsError, load_settings
 
 
 def test_defaults_listen_on_loopback(tmp_path):

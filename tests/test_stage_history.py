@@ -1,5 +1,5 @@
 """Stage history (C1, C10): every change of a customer's stage writes one stage_history row,
-through models.stages only, and the reports count conversions from it so that past periods
+through models.crm.stages only, and the reports count conversions from it so that past periods
 never change."""
 from __future__ import annotations
 
@@ -9,20 +9,20 @@ import pathlib
 from zoneinfo import ZoneInfo
 
 import pytest
-from import_helpers import company_rows, xlsx_bytes
 import sqlalchemy as sa
+from import_helpers import company_rows, xlsx_bytes
 from sqlalchemy import insert, select
+from test_importer import run_import, template  # noqa: F401  (fixtures used below)
 
-from models.batch import run_batch
-from models.customers import create_customer, delete_customer
+from models.crm.batch import run_batch
+from models.crm.customers import create_customer, delete_customer
+from models.crm.ownership import screen
+from models.crm.reports import report, resolve_scope
+from models.crm.sales import create_opportunity, create_order, set_opportunity_state
+from models.crm.stages import demote, promote, set_stage
 from models.db import make_engine
 from models.migrate import upgrade
-from models.ownership import screen
-from models.reports import report, resolve_scope
-from models.sales import create_opportunity, create_order, set_opportunity_state
 from models.schema import Customer, StageHistory
-from models.stages import demote, promote, set_stage
-from test_importer import run_import, template  # noqa: F401  (fixtures used below)
 
 SH = ZoneInfo("Asia/Shanghai")
 D = dt.date
@@ -224,10 +224,10 @@ def test_backfilled_moves_count_as_before(session, users, clock, make_customer):
 
 # -- no other writer ----------------------------------------------------------------------
 
-WRITER = "models/stages.py"
+WRITER = "models/crm/stages.py"
 # Bulk inserts of new customers (their "stage" lies in row dicts), each logging its rows
-# through models.stages in the same transaction.
-BULK_WRITERS = {"models/importer.py": "log_new_stages", "dialfunnel/fakedata.py": None,
+# through models.crm.stages in the same transaction.
+BULK_WRITERS = {"models/imports/importer.py": "log_new_stages", "dialfunnel/fakedata.py": None,
                 "dialfunnel/demo.py": "log_stage_rows"}
 STAGE_ATTRS = {"stage", "stage_changed_at"}
 

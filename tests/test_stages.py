@@ -1,10 +1,10 @@
 import pytest
 from sqlalchemy import select
 
+from models.crm.sales import create_opportunity
+from models.crm.stages import demote, promote, set_contact_mark, set_tracking_mark
 from models.errors import InvalidValue, NotYours, StageRuleForbids
-from models.sales import create_opportunity
-from models.schema import Opportunity, OperatorHistory, StageRule
-from models.stages import demote, promote, set_contact_mark, set_tracking_mark
+from models.schema import OperatorHistory, Opportunity, StageRule
 
 
 def test_promote_to_any_higher_stage(session, users, clock, make_customer):

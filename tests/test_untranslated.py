@@ -42,8 +42,8 @@ def test_every_page_in_chinese_looks_up_only_translated_msgids(app, secret, as_u
 
 def test_refusals_name_fields_and_operators_in_words(as_user):
     """A refusal shows what a person calls the input, never its parameter name."""
+    from models.crm.query import InvalidQuery
     from models.errors import InvalidValue
-    from models.query import InvalidQuery
 
     assert InvalidValue(field="period").message("zh_CN").endswith("统计周期")
     assert InvalidValue(field="period").message("en").endswith("period")

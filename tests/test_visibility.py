@@ -1,7 +1,7 @@
 from sqlalchemy import select
 
+from models.crm.visibility import mine_filter, shared_filter, visible_filter
 from models.schema import Customer
-from models.visibility import mine_filter, shared_filter, visible_filter
 
 
 def names(session, where):

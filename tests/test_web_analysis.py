@@ -8,12 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
-from web_helpers import post
-
-from models.contact_records import add_contact_record
-from models.customers import create_customer
-from models.sales import create_opportunity, create_order
 from test_agent_states import make_attempt, make_campaign
+
+from models.crm.contact_records import add_contact_record
+from models.crm.customers import create_customer
+from models.crm.sales import create_opportunity, create_order
+
+from web_helpers import post
 
 SH = ZoneInfo("Asia/Shanghai")
 ROW = re.compile(r'<tr class="[^"]*" data-bucket="([^"]+)" data-user="([^"]+)">(.*?)</tr>', re.S)

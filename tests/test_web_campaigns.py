@@ -12,11 +12,12 @@ from babel.messages.pofile import read_po
 from openpyxl import load_workbook
 from sqlalchemy import select
 from test_agent_states import make_attempt
-from web_helpers import committing, post
 
-from models import campaigns as rules
-from models.agent_states import call_ended, current, set_state, take_ready_agent
+from models.dialer import campaigns as rules
+from models.dialer.agent_states import call_ended, current, set_state, take_ready_agent
 from models.schema import AgentStateLog, Campaign, CampaignAgent, DialAttempt, DoNotCall
+
+from web_helpers import committing, post
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -310,7 +311,7 @@ def test_every_campaign_text_has_a_chinese_translation():
 @pytest.fixture
 def preview_campaign(session, users, clock, make_customer):
     """A running preview campaign of tm (extension 8001) with one customer in its hopper."""
-    from models.contact_records import add_contact_record
+    from models.crm.contact_records import add_contact_record
     users["tm"].extension = "8001"
     customer = make_customer("宁波港务预览公司", mobile="13955557777", contact_person="钱女士")
     add_contact_record(session, users["tm"], customer.id, content="预览前的跟进记录", clock=clock)
@@ -322,8 +323,8 @@ def preview_campaign(session, users, clock, make_customer):
 
 
 def test_preview_in_the_dialer_widget(app, as_user, session, users, clock, preview_campaign):
-    from models.dialing import finish_attempt, mark_answered
-    from models.preview import claim_dial_requests
+    from models.dialer.dialing import finish_attempt, mark_answered
+    from models.dialer.preview import claim_dial_requests
     tm = as_user("tm")
     post(tm, "/dialer/state", {"state": "ready", "campaign_id": str(preview_campaign.id)})
     page = text(tm.get("/dialer"))

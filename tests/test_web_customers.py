@@ -8,12 +8,12 @@ import re
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from web_helpers import committing, post
 
-from models.contact_records import add_contact_record
-from models.schema import (ClaimLog, Contact, ContactRecord, Customer, Opportunity, Order,
-                           Product, Role)
-from models.sales import create_opportunity
+from models.crm.contact_records import add_contact_record
+from models.crm.sales import create_opportunity
+from models.schema import ClaimLog, Contact, ContactRecord, Customer, Opportunity, Order, Product, Role
+
+from web_helpers import committing, post
 
 
 @pytest.fixture

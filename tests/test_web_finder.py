@@ -7,12 +7,13 @@ import re
 
 import pytest
 from openpyxl import load_workbook
-from web_helpers import post
 
-from models.finder import find_customers, offered_fields, parse_tree, simple_tree
+from models.crm.finder import find_customers, offered_fields, parse_tree, simple_tree
+from models.crm.sales import create_order
 from models.errors import InvalidQuery
-from models.sales import create_order
 from models.schema import QueryableField
+
+from web_helpers import post
 
 ROW = re.compile(r'<tr data-id="(\d+)">')
 
@@ -220,7 +221,7 @@ def test_login_required(app):
     assert response.status_code == 302 and "/login" in response.headers["Location"]
 
 
-# -- models.finder ----------------------------------------------------------------------------
+# -- models.crm.finder ----------------------------------------------------------------------------
 
 def test_find_customers_model(session, users, people):
     names = lambda stmt: [c.name for c in session.scalars(stmt)]  # noqa: E731

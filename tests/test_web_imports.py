@@ -10,11 +10,11 @@ import pytest
 from import_helpers import MAPPING, company_rows, random_bytes, xlsx_bytes, zip_bomb
 from openpyxl import load_workbook
 from sqlalchemy import func, select
-from web_helpers import post
 
-from models import import_templates
+from models.imports import templates as import_templates
 from models.schema import Customer, ImportJob, ImportTemplate, ResourceSite
 
+from web_helpers import post
 
 # The test session must never stay in a transaction while the app or an import thread works:
 # on SQLite every transaction holds the database's write lock. So tests read through
@@ -338,9 +338,8 @@ def in_own_thread(work):
 
 
 def test_progress_bar_in_the_browser(live_server, session, ids, template, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     from browser import CHROMIUM, CHROMIUM_ARGS, log_in, shot
+    from playwright.sync_api import sync_playwright
 
     rows = company_rows(3000)
     rows[7][0] = None
@@ -456,9 +455,8 @@ def test_the_job_page_lists_columns_not_imported_and_banners(as_user, session, i
 
 def test_the_sheet_choice_in_the_browser(live_server, session, ids, template, tmp_path):
     """Choosing a workbook with two visible sheets offers them; the one picked is imported."""
-    from playwright.sync_api import sync_playwright
-
     from browser import CHROMIUM, CHROMIUM_ARGS, log_in
+    from playwright.sync_api import sync_playwright
 
     many, one = tmp_path / "两页.xlsx", tmp_path / "一页.xlsx"
     many.write_bytes(two_sheets())

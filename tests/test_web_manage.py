@@ -4,15 +4,15 @@ import re
 
 import pytest
 from sqlalchemy import func, select
-from web_helpers import committing, login, post
 
-from models.auth import verify_password
 from models.company import get_setting
+from models.crm.ownership import claim
+from models.crm.query import enabled_fields
 from models.errors import QuotaExceeded
-from models.ownership import claim
-from models.query import enabled_fields
-from models.schema import (CallScript, Competitor, Document, Product, ResourceSite, Role,
-                           StageRule, User)
+from models.org.auth import verify_password
+from models.schema import CallScript, Competitor, Document, Product, ResourceSite, Role, StageRule, User
+
+from web_helpers import committing, login, post
 
 ADMIN_PAGES = ["/manage/", "/manage/users", "/manage/users/new", "/manage/roles",
                "/manage/stage-rules", "/manage/fields", "/manage/scripts", "/manage/scripts/new",
@@ -587,7 +587,7 @@ def test_in_browser_confirm_delete_and_upload_size(live_server, browser_page, se
                                                    tmp_path):
     from browser import log_in, shot
 
-    from models.admin_ops import save_product
+    from models.library.catalogue import save_product
     save_product(session, code="P-1", name="呼叫中心软件", price="1280", active=True)
     session.commit()
     page = browser_page
@@ -621,7 +621,7 @@ def test_in_browser_confirm_delete_and_upload_size(live_server, browser_page, se
 
 
 def test_ivr_call_log_page(as_user, session, clock):
-    from models.ivr import log_ivr_call
+    from models.telephony.ivr import log_ivr_call
     log_ivr_call(session, uniqueid="1700000000.1", flow="main", outcome="TRANSFER",
                  started_at=clock.now(), duration_ms=12500, caller_id="13812345678",
                  path=["welcome", "main_menu", "to_agent"], digits=[["main_menu", "0"]],
@@ -643,6 +643,7 @@ def test_prompt_upload_converts_for_asterisk(as_user, app, tmp_path):
     import io
     import subprocess
     import wave
+
     from web_helpers import post
     src = tmp_path / "hello.ogg"
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i",

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
-from web_helpers import post
 
-from models.contact_records import add_contact_record
-from models.sales import create_opportunity, create_order
+from models.crm.contact_records import add_contact_record
+from models.crm.sales import create_opportunity, create_order
 from models.schema import Contact, Customer, Opportunity, Order, OrderFollowUp, Product
+
+from web_helpers import post
 
 
 def item(price, quantity=1, name="呼叫中心座席"):
@@ -362,7 +363,7 @@ def test_opportunity_sheet_pdf_in_english(as_user, data, tmp_path):
 @needs_poppler
 def test_order_sheet_pdf(as_user, session, users, data, tmp_path, clock):
     from models.company import set_setting
-    from models.sales import add_order_follow_up
+    from models.crm.sales import add_order_follow_up
     add_order_follow_up(session, users["tm"], data["order"].id, "已安排发货", clock=clock)
     set_setting(session, "company.name", "长城电话营销服务公司")
     session.commit()

@@ -1,9 +1,9 @@
 """Login, language, CSRF, the home grid and the event stream."""
 import datetime as dt
 
-from web_helpers import csrf_token, login, post
+from models.crm.contact_records import add_contact_record, emit_due_reminders
 
-from models.contact_records import add_contact_record, emit_due_reminders
+from web_helpers import csrf_token, login, post
 
 
 def test_login_required_and_wrong_password(app):

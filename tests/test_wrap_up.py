@@ -9,14 +9,15 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 from test_agent_states import make_campaign
-from web_helpers import committing, post
 
-from models.agent_states import call_ended, current, set_state, take_ready_agent
-from models.dialing import finish_attempt, mark_answered
+from models.crm.recordings import create_recording
+from models.dialer.agent_states import call_ended, current, set_state, take_ready_agent
+from models.dialer.dialing import finish_attempt, mark_answered
+from models.dialer.wrap_up import finish_wrap_up
 from models.errors import DomainError, InvalidValue
-from models.recordings import create_recording
 from models.schema import ContactRecord, Customer, DialAttempt, Recording
-from models.wrap_up import finish_wrap_up
+
+from web_helpers import committing, post
 
 SH = dt.timezone(dt.timedelta(hours=8))
 

@@ -33,8 +33,8 @@ from sqlalchemy import select
 from agi.amd import MAX_SECONDS as AMD_SECONDS
 from agi.ami import AMIActionError, AMIError
 from agi.dialer import pacing
-from models import agent_states, campaign_stats, campaigns, dialing, preview
 from models.clock import SYSTEM_CLOCK
+from models.dialer import agent_states, campaign_stats, campaigns, dialing, preview
 from models.schema import Campaign, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
 
@@ -300,7 +300,7 @@ class Dialer:
             log.warning("dialer: Originate of attempt %s unconfirmed: %s", line.attempt_id, exc)
 
     def _dial_previews(self, run: CampaignRun, now: float) -> None:
-        """Preview mode: the agent saw the customer and pressed dial (models.preview)."""
+        """Preview mode: the agent saw the customer and pressed dial (models.dialer.preview)."""
         with self.Session() as s:
             requests = preview.claim_dial_requests(s, run.campaign_id, self.dialer_id, clock=self.clock)
             s.commit()
@@ -561,7 +561,7 @@ class Dialer:
 
     def _sweep_previews(self, now: float) -> None:
         """Every PREVIEW_SWEEP_SECONDS: previews held past their limit, or by an agent who
-        left, go back to the hopper (models.preview.sweep_held_previews)."""
+        left, go back to the hopper (models.dialer.preview.sweep_held_previews)."""
         if now < self._next_preview_sweep:
             return
         self._next_preview_sweep = now + PREVIEW_SWEEP_SECONDS

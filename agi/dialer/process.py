@@ -7,7 +7,7 @@ import threading
 
 from agi.ami import AMIClient
 from agi.dialer.engine import Dialer
-from models.dialing import dead_causes_for
+from models.dialer.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
 

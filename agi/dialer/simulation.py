@@ -15,7 +15,7 @@ import uuid
 from sqlalchemy import select
 
 from agi.ami import AMIError
-from models import agent_states
+from models.dialer import agent_states
 from models.schema import AgentState, User
 
 

@@ -26,10 +26,10 @@ import logging
 import time
 
 from ivr_flows import FlowError, FlowLibrary, Walker
-from ivr_flows.flows import VAR_NAME, BUILTIN_VARS
+from ivr_flows.flows import BUILTIN_VARS, VAR_NAME
 from models.clock import SYSTEM_CLOCK
 from models.db import begin_read
-from models.ivr import insert_ivr_calls, ivr_call_values
+from models.telephony.ivr import insert_ivr_calls, ivr_call_values
 
 from ..group_commit import GroupCommit
 from . import register

@@ -5,7 +5,7 @@
 The channel's Uniqueid is the ChannelId the dialer gave Originate, so it names the attempt.
 First answering-machine detection (agi.amd; "unsure" counts as a person; none in preview
 mode, where the agent who chose the call hears it), then a ready agent of the campaign's team is taken
-(models.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
+(models.dialer.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
 Statuses the dialplan acts on:
   TRANSFER  DIALFUNNEL_TRANSFER=agent:<extension>
   MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty)
@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from models import agent_states, dialing
 from models.clock import SYSTEM_CLOCK
+from models.dialer import agent_states, dialing
 from models.schema import Campaign
 
 from . import register
@@ -38,7 +38,7 @@ def spool_dir() -> Path:
     """Where Asterisk's RECORD FILE writes the AMD steps: the MixMonitor folder of the settings."""
     if _config["spool_dir"] is not None:
         return Path(_config["spool_dir"])
-    from dialfunnel.settings import load_settings
+    from config.settings import load_settings
     return load_settings().recordings_incoming_path
 
 

@@ -6,7 +6,7 @@
 Arguments: the agents' extensions (one argument each, or joined with `&` or `,`; a dial
 string such as `PJSIP/8001` is reduced to its extension). The caller is the channel's caller
 ID (`agi_callerid`, `agi_calleridname`); the call is `agi_uniqueid`. Each extension that
-belongs to an active user gets the same pop as the AMI listener makes (models.popups).
+belongs to an active user gets the same pop as the AMI listener makes (models.telephony.popups).
 Sets DIALFUNNEL_POPS to how many pops were made. Status: OK, or NOAGENT when none matched.
 
 Loaded with `python -m agi.server --import agi.handlers.popup` (or imported by the package).
@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from agi.events import agent_endpoint
-from models.popups import create_pop_event, user_for_extension
+from models.telephony.popups import create_pop_event, user_for_extension
 
 from . import register
 

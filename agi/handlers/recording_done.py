@@ -14,8 +14,8 @@ the channel is already down, which these commands allow):
     dialled; agi_callerid is the extension or the company's caller ID);
   * an inbound call: agi_callerid is the customer's number;
   * who answered: DIALEDPEERNAME (after Dial), MEMBERINTERFACE / MEMBERNAME (after Queue),
-    else DIALFUNNEL_TRANSFER=agent:<ext> (models.channels.answered_extensions).
-The contact record follows by models.recordings.belongs (now, or when the agent writes it).
+    else DIALFUNNEL_TRANSFER=agent:<ext> (models.telephony.channels.answered_extensions).
+The contact record follows by models.crm.recordings.belongs (now, or when the agent writes it).
 
 Statuses: STORED; SKIPPED when the call's recording is already stored (the links it lacks are
 filled in) or the file is not there; REFUSED when the file name could leave the incoming
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import logging
 
-from models.channels import answered_extensions
 from models.clock import SYSTEM_CLOCK
-from models.popups import user_for_extension
 from models.schema.recordings import DIRECTIONS
+from models.telephony.channels import answered_extensions
+from models.telephony.popups import user_for_extension
 from recordings.store import RecordingStore, UnsafePath, incoming_name, shown
 
 from . import register
@@ -44,7 +44,7 @@ def configure(store: RecordingStore | None, clock=SYSTEM_CLOCK) -> None:
 
 
 def _settings_store() -> RecordingStore:
-    from dialfunnel.settings import load_settings
+    from config.settings import load_settings
     settings = load_settings()
     return RecordingStore(settings.recordings_path, settings.recordings_incoming_path)
 

@@ -17,7 +17,7 @@ from ..db import Base, UTCDateTime
 DIAL_MODES = ("preview", "progressive", "predictive")
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "stopped", "finished")
 LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted", "removed")
-# What an attempt ended as (models.dialing.classify). "answered" is a live person put through to
+# What an attempt ended as (models.dialer.dialing.classify). "answered" is a live person put through to
 # an agent; "abandoned" a live person no agent took within the abandon window; "dead" a cause
 # the trunk's carrier uses for dead numbers only (settings.dead_causes) that has no word of its own.
 DIAL_OUTCOMES = ("answered", "abandoned", "machine", "busy", "rejected", "noanswer", "absent",
@@ -34,7 +34,7 @@ class Campaign(Base):
     mode: Mapped[str] = mapped_column(String(16), default="predictive")
     status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
     # Which customers: a stage (None = any staged), an ownership mode (None = any) and a saved
-    # C8 query (models.query JSON), all ANDed.
+    # C8 query (models.crm.query JSON), all ANDed.
     filter_stage: Mapped[str | None] = mapped_column(String(16))
     filter_ownership: Mapped[str | None] = mapped_column(String(16))
     filter_query: Mapped[dict | None] = mapped_column(JSON)

@@ -139,7 +139,7 @@ class ContactRecord(Base):
 
 class StageHistory(Base):
     """客户阶段转变记录: one row per change of a customer's stage (None: the archive, no
-    stage). Written only by models.stages; the reports count conversions from it."""
+    stage). Written only by models.crm.stages; the reports count conversions from it."""
 
     __tablename__ = "stage_history"
 

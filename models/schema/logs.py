@@ -82,7 +82,7 @@ class ImportJob(Base):
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # an interrupted import (models/importer.py): the running worker's token and last sign of
+    # an interrupted import (models/imports/importer.py): the running worker's token and last sign of
     # life, and the last file row whose outcome is committed
     worker: Mapped[str | None] = mapped_column(String(32))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

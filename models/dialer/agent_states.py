@@ -1,0 +1,286 @@
+"""Agents' dialer states (T4): who is ready for the next answered call.
+
+Legal moves:
+  logged_out -> ready | paused        (into one campaign whose team the agent is on)
+  ready <-> paused                     (a pause names one of PAUSE_REASONS)
+  ready -> on_call                     (only take_ready_agent, when the dialer connects a call,
+                                        or models.dialer.preview.preview_next: the agent picks one)
+  on_call -> wrap_up                   (only call_ended)
+  on_call -> ready                     (only models.dialer.preview.skip: never dialled)
+  wrap_up -> ready | paused            (a disposition from DISPOSITIONS is required)
+  any -> logged_out                    (a preview not yet dialled goes back to the hopper)
+
+Every state is a span in ``agent_state_log`` (the open span is closed, a new one opened).
+State rows change only through conditional UPDATEs (``WHERE`` state, campaign, reason and
+attempt are the ones read), so a pause pressed while the dialer takes the agent, or two dialer
+processes taking one agent, cannot both win: the loser sees rowcount 0.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models.clock import SYSTEM_CLOCK
+from models.db import expire_loaded
+from models.dialer.dialing import release_undialled
+from models.errors import DomainError, NotFound, PermissionDenied
+from models.schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
+from models.schema.campaigns import AGENT_STATES
+from models.telephony.popups import create_pop_event, with_campaign
+
+# What the call came to, picked by the agent to leave wrap-up.
+DISPOSITIONS = ("interested", "not_interested", "callback", "wrong_person", "other")
+PAUSE_REASONS = ("break", "meal", "meeting", "training", "paperwork", "other")
+CLOSED_CAMPAIGN = ("stopped", "finished")
+SET_BY_HAND = {
+    "logged_out": {"ready", "paused"},
+    "ready": {"paused", "logged_out"},
+    "paused": {"ready", "paused", "logged_out"},
+    "on_call": {"logged_out"},
+    "wrap_up": {"ready", "paused", "logged_out"},
+}
+TAKE_TRIES = 20
+# on_call reasons of a preview (models.dialer.preview): the agent sees the customer, asked to dial,
+# the dialer is dialling; None once connected.
+PREVIEW_STEPS = ("preview", "dial", "dialling")
+HELD_UNDIALLED = ("preview", "dial")
+
+
+class Current(NamedTuple):
+    state: str
+    campaign_id: int | None
+    reason: str | None
+    attempt_id: int | None
+    since: dt.datetime | None
+
+
+def current(session: Session, user_id: int) -> Current:
+    row = session.execute(select(AgentState.state, AgentState.campaign_id, AgentState.reason,
+                                 AgentState.attempt_id, AgentState.since)
+                          .where(AgentState.user_id == user_id)).first()
+    return Current(*row) if row else Current("logged_out", None, None, None, None)
+
+
+def on_team(session: Session, campaign_id: int, user_id: int) -> bool:
+    return session.scalar(select(CampaignAgent.user_id).where(
+        CampaignAgent.campaign_id == campaign_id, CampaignAgent.user_id == user_id)) is not None
+
+
+def _ensure_row(session: Session, user_id: int, now: dt.datetime) -> None:
+    if session.scalar(select(AgentState.user_id).where(AgentState.user_id == user_id)):
+        return
+    try:
+        with session.begin_nested():
+            session.add(AgentState(user_id=user_id, state="logged_out", since=now))
+    except IntegrityError:
+        pass  # another request made it first
+
+
+def _is(column, value):
+    return column.is_(None) if value is None else column == value
+
+
+def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, state: str,
+          campaign_id: int | None, reason: str | None = None, attempt_id: int | None = None,
+          disposition: str | None = None) -> bool:
+    """Move the agent from exactly the row we read (state, campaign, reason, attempt) to
+    ``state``; False if it changed meanwhile. No legality check: callers own that."""
+    moved = session.execute(
+        update(AgentState)
+        .where(AgentState.user_id == user_id, AgentState.state == seen.state,
+               _is(AgentState.campaign_id, seen.campaign_id), _is(AgentState.reason, seen.reason),
+               _is(AgentState.attempt_id, seen.attempt_id))
+        .values(state=state, campaign_id=campaign_id, reason=reason, attempt_id=attempt_id,
+                since=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if moved != 1:
+        return False
+    session.execute(update(AgentStateLog)
+                    .where(AgentStateLog.user_id == user_id, AgentStateLog.ended_at.is_(None))
+                    .values(ended_at=now, disposition=disposition)
+                    .execution_options(synchronize_session=False))
+    session.add(AgentStateLog(user_id=user_id, campaign_id=campaign_id, state=state,
+                              reason=reason, started_at=now))
+    expire_loaded(session, AgentState, user_id)
+    session.flush()
+    return True
+
+
+def set_state(session: Session, user: User, state: str, *, campaign_id: int | None = None,
+              reason: str | None = None, disposition: str | None = None,
+              clock=SYSTEM_CLOCK) -> Current:
+    """The agent's own move (see the module docstring). Returns the new state."""
+    if state not in AGENT_STATES:
+        raise DomainError("agent_state.bad_state", state=state)
+    now = clock.now()
+    _ensure_row(session, user.id, now)
+    seen = current(session, user.id)
+    if state == seen.state and (state == "logged_out" or (
+            state == "ready" and campaign_id in (None, seen.campaign_id))):
+        return seen
+    if seen.state != "logged_out" and state != "logged_out" \
+            and campaign_id not in (None, seen.campaign_id):
+        raise DomainError("agent_state.other_campaign")
+    if state not in SET_BY_HAND[seen.state]:
+        raise DomainError("agent_state.illegal", before=seen.state, after=state)
+    if state == "paused" and reason not in PAUSE_REASONS:
+        raise DomainError("agent_state.reason_required")
+    if seen.state == "wrap_up" and state != "logged_out" and disposition not in DISPOSITIONS:
+        raise DomainError("agent_state.disposition_required")
+    if disposition is not None and disposition not in DISPOSITIONS:
+        raise DomainError("agent_state.disposition_required")
+    target = None
+    if state != "logged_out":
+        if seen.state == "logged_out":
+            if campaign_id is None:
+                raise DomainError("agent_state.campaign_required")
+            _check_can_join(session, user, campaign_id)
+            target = campaign_id
+        else:
+            target = seen.campaign_id
+    if not _move(session, user.id, seen, now, state=state, campaign_id=target,
+                 reason=reason if state == "paused" else None,
+                 disposition=disposition if seen.state == "wrap_up" else None):
+        raise DomainError("agent_state.changed")
+    if seen.state == "on_call" and seen.reason in HELD_UNDIALLED and seen.attempt_id:
+        release_undialled(session, seen.attempt_id, now)
+    return current(session, user.id)
+
+
+def _check_can_join(session: Session, user: User, campaign_id: int) -> None:
+    status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+    if status is None:
+        raise NotFound()
+    if not on_team(session, campaign_id, user.id):
+        raise PermissionDenied("agent_state.not_on_team")
+    if status in CLOSED_CAMPAIGN:
+        raise DomainError("agent_state.campaign_closed")
+
+
+def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> User | None:
+    """Put the attempt's answered call through to the longest-ready agent of its campaign's
+    team: that agent goes on_call, the attempt gets agent_id and connected_at, and the agent's
+    browser gets a screen pop. None when nobody is ready (the call is abandoned)."""
+    if attempt.agent_id is not None:
+        if attempt.connected_at is None:
+            return _connect_preview(session, attempt, clock.now())
+        return session.get(User, attempt.agent_id)
+    if attempt.ended_at is not None:
+        return None
+    now = clock.now()
+    for _ in range(TAKE_TRIES):
+        candidates = session.execute(
+            select(AgentState.user_id, AgentState.since)
+            .join(CampaignAgent, (CampaignAgent.user_id == AgentState.user_id)
+                  & (CampaignAgent.campaign_id == AgentState.campaign_id))
+            .join(User, User.id == AgentState.user_id)
+            .where(AgentState.campaign_id == attempt.campaign_id, AgentState.state == "ready",
+                   User.active.is_(True))
+            .order_by(AgentState.since, AgentState.user_id).limit(5)).all()
+        if not candidates:
+            return None
+        for user_id, _since in candidates:
+            seen = Current("ready", attempt.campaign_id, None, None, None)
+            if _move(session, user_id, seen, now, state="on_call", campaign_id=attempt.campaign_id,
+                     attempt_id=attempt.id):
+                agent = session.get(User, user_id)
+                attempt.agent_id = user_id
+                attempt.connected_at = now
+                session.flush()
+                _pop(session, agent, attempt, clock)
+                return agent
+    return None
+
+
+def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
+    """The screen pop of an outbound campaign call: the usual pop of the number (visibility
+    applied), the attempt's customer first, plus which campaign and attempt it is."""
+    event = create_pop_event(session, agent, attempt.number, clock=clock, call=dict(
+        uniqueid=attempt.channel_id, linkedid=attempt.channel_id, direction="outbound",
+        source="campaign"))
+    name = session.scalar(select(Campaign.name).where(Campaign.id == attempt.campaign_id))
+    event.payload = with_campaign(dict(event.payload), dict(
+        id=attempt.campaign_id, name=name, attempt_id=attempt.id, customer_id=attempt.customer_id))
+    session.flush()
+
+
+def _connect_preview(session: Session, attempt: DialAttempt, now: dt.datetime) -> User | None:
+    """A preview call (the agent chose it) was answered: connected to that agent if they are
+    still waiting on it; None otherwise (they left: the call is abandoned)."""
+    seen = current(session, attempt.agent_id)
+    if attempt.ended_at is not None or seen.state != "on_call" or seen.attempt_id != attempt.id:
+        return None
+    connected = session.execute(
+        update(DialAttempt)
+        .where(DialAttempt.id == attempt.id, DialAttempt.connected_at.is_(None),
+               DialAttempt.ended_at.is_(None))
+        .values(connected_at=now).execution_options(synchronize_session=False)).rowcount
+    session.refresh(attempt)
+    if connected and seen.reason is not None:
+        _move(session, attempt.agent_id, seen, now, state="on_call",
+              campaign_id=seen.campaign_id, attempt_id=attempt.id)
+    return session.get(User, attempt.agent_id) if attempt.connected_at is not None else None
+
+
+def call_ended(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> User | None:
+    """The call of ``attempt`` hung up: its agent goes on_call -> wrap_up (idempotent)."""
+    if attempt.agent_id is None:
+        return None
+    seen = current(session, attempt.agent_id)
+    if seen.state != "on_call" or seen.attempt_id != attempt.id:
+        return None
+    if not _move(session, attempt.agent_id, seen, clock.now(), state="wrap_up",
+                 campaign_id=seen.campaign_id, attempt_id=attempt.id):
+        return None
+    return session.get(User, attempt.agent_id)
+
+
+def agent_snapshot(session: Session, campaign_id: int) -> list[tuple[int, str, dt.datetime]]:
+    """(user_id, state, since) of every agent logged into the campaign."""
+    return [tuple(r) for r in session.execute(
+        select(AgentState.user_id, AgentState.state, AgentState.since)
+        .where(AgentState.campaign_id == campaign_id, AgentState.state != "logged_out")
+        .order_by(AgentState.user_id))]
+
+
+class TeamMember(NamedTuple):
+    user_id: int
+    name: str
+    state: str            # logged_out unless logged into this campaign
+    reason: str | None
+    since: dt.datetime | None
+
+
+def team_states(session: Session, campaign_id: int) -> list[TeamMember]:
+    """The campaign's team and anyone still logged into it, each with their state here."""
+    here = AgentState.campaign_id == campaign_id
+    team = select(CampaignAgent.user_id).where(CampaignAgent.campaign_id == campaign_id)
+    rows = session.execute(
+        select(User.id, User.full_name, AgentState.state, AgentState.reason, AgentState.since,
+               AgentState.campaign_id)
+        .outerjoin(AgentState, AgentState.user_id == User.id)
+        .where(User.id.in_(team) | (here & (AgentState.state != "logged_out")))
+        .order_by(User.id)).all()
+    out = []
+    for user_id, name, state, reason, since, cid in rows:
+        if cid != campaign_id or state is None:
+            state, reason, since = "logged_out", None, None
+        out.append(TeamMember(user_id, name, state, reason, since))
+    return out
+
+
+def my_campaign_ids(session: Session, user: User) -> list[int]:
+    return list(session.scalars(select(CampaignAgent.campaign_id)
+                                .where(CampaignAgent.user_id == user.id)))
+
+
+def open_attempt_of(session: Session, user_id: int) -> DialAttempt | None:
+    """The attempt the agent is on a call or wrapping up with."""
+    seen = current(session, user_id)
+    if seen.attempt_id is None or seen.state not in ("on_call", "wrap_up"):
+        return None
+    return session.get(DialAttempt, seen.attempt_id)

@@ -1,0 +1,200 @@
+"""Screen pops (来电弹屏, T3): what an agent's browser shows when a call rings their phone.
+
+``build_pop`` is the rule: the caller's number, normalised to E.164, finds the customers whose
+phone, mobile, fax or a contact's number it is. For each match the agent MAY OPEN (visibility,
+C2: shared, or one of its operators, or a manager/admin) the pop carries the details: stage,
+ownership, contacts, the latest contact records and recordings. A match the agent may NOT open
+(another agent's personal or collaborative customer) is only counted: the pop says "a known
+customer, owned by a colleague" and reveals no name, id or detail, and offers no quick-create
+(that would make a duplicate). No match at all: a quick-create form prefilled with the number.
+
+The payload is JSON (it is stored in the event row and streamed to the browser as is).
+``create_pop_event`` writes it as an ``Event(kind="screen_pop")`` for the agent; the AMI
+listener (agi/events.py), the FastAGI ``popup`` handler and the dialer (a campaign call put
+through to an agent, models.dialer.agent_states) call it. ``call.direction`` says whether the agent
+takes a call (``inbound``, the default) or one placed for them (``outbound``); a campaign's pop
+also carries ``campaign`` (id, name, attempt, customer).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.clock import SYSTEM_CLOCK
+from models.crm.customers import find_by_phone
+from models.crm.recordings import recording_summary, recordings_of_customer
+from models.crm.visibility import can_open, is_operator
+from models.errors import NotFound
+from models.phones import normalize_phone
+from models.schema import Contact, ContactRecord, Customer, Event, User
+
+KIND = "screen_pop"
+VERSION = 1
+MAX_CONTACTS = 8
+MAX_RECORDS = 5
+MAX_RECORDINGS = 5
+MAX_CONTENT = 300
+# What Asterisk and carriers put in CallerIDNum when there is no number.
+WITHHELD = {"", "<unknown>", "unknown", "anonymous", "restricted", "private", "unavailable", "s"}
+DIRECTIONS = ("inbound", "outbound")
+
+
+def clean_number(raw: str | None) -> str | None:
+    """The caller's number as Asterisk gave it, or None when it is withheld."""
+    text = (raw or "").strip()
+    if text.lower() in WITHHELD or not any(ch.isdigit() for ch in text):
+        return None
+    return text[:40]
+
+
+def user_for_extension(session: Session, extension: str | None) -> User | None:
+    """The active user whose phone extension this is."""
+    if not extension:
+        return None
+    return session.scalar(select(User).where(User.extension == extension, User.active.is_(True)))
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+
+
+def customer_card(session: Session, agent: User, customer: Customer) -> dict:
+    """The details of a customer the agent may open (callers check can_open first)."""
+    contacts = list(session.scalars(select(Contact).where(Contact.customer_id == customer.id)
+                                    .order_by(Contact.id).limit(MAX_CONTACTS)))
+    records = list(session.scalars(
+        select(ContactRecord).where(ContactRecord.customer_id == customer.id)
+        .order_by(ContactRecord.contacted_at.desc(), ContactRecord.id.desc()).limit(MAX_RECORDS)))
+    recordings = recordings_of_customer(session, agent, customer.id, limit=MAX_RECORDINGS)
+    names = _names(session, {r.user_id for r in records} | set(customer.operator_ids)
+                   | {r.user_id for r in recordings})
+    return dict(
+        id=customer.id, name=customer.name, stage=customer.stage, ownership=customer.ownership,
+        mine=is_operator(agent, customer), may_open=True,
+        operators=[names.get(i, "") for i in customer.operator_ids],
+        contact_person=customer.contact_person, phone=customer.phone, mobile=customer.mobile,
+        city=customer.city, industry=customer.industry, contact_mark=customer.contact_mark,
+        tracking_mark=customer.tracking_mark, do_not_call=customer.do_not_call,
+        next_callback_at=_iso(customer.next_callback_at),
+        last_contacted_at=_iso(customer.last_contacted_at),
+        contacts=[dict(id=c.id, name=c.name, title=c.title, phone=c.phone, mobile=c.mobile)
+                  for c in contacts],
+        records=[dict(id=r.id, contacted_at=_iso(r.contacted_at), method=r.method,
+                      progress=r.progress, content=(r.content or "")[:MAX_CONTENT],
+                      user=names.get(r.user_id, ""),
+                      next_callback_at=_iso(r.next_callback_at)) for r in records],
+        recordings=[dict(recording_summary(r, agent), user=names.get(r.user_id, ""))
+                    for r in recordings],
+    )
+
+
+def build_pop(session: Session, agent: User, number: str | None, *, caller_name: str | None = None,
+              call: dict | None = None, clock=SYSTEM_CLOCK) -> dict:
+    """The pop payload for a call from ``number`` ringing ``agent``.
+
+    status: ``known`` (at least one match the agent may open: ``customers`` holds their
+    cards), ``restricted`` (matches exist, none the agent may open), ``unknown`` (no match:
+    ``quick_create`` holds the number), ``internal`` (the number is a colleague's extension:
+    ``colleague`` names them). ``hidden`` counts matches the agent may not open."""
+    raw = clean_number(number)
+    e164 = normalize_phone(raw) if raw else None
+    colleague = user_for_extension(session, raw) if raw and len(raw) <= 32 else None
+    matches = find_by_phone(session, raw) if raw and colleague is None else []
+    cards, hidden = [], 0
+    for customer in matches:
+        if can_open(agent, customer):
+            cards.append(customer_card(session, agent, customer))
+        else:
+            hidden += 1
+    status = ("internal" if colleague else "known" if cards else "restricted" if hidden
+              else "unknown")
+    name = (caller_name or "").strip()
+    call = dict(call or {})
+    direction = call.get("direction") if call.get("direction") in DIRECTIONS else "inbound"
+    payload = dict(
+        v=VERSION, status=status, hidden=hidden, customers=cards,
+        call=dict(number=raw, e164=e164, withheld=raw is None,
+                  name=None if name.lower() in WITHHELD else name[:80],
+                  uniqueid=call.get("uniqueid"), linkedid=call.get("linkedid"),
+                  queue=call.get("queue"), direction=direction,
+                  source=call.get("source"), rung_at=clock.now().isoformat()),
+    )
+    if colleague is not None:
+        payload["colleague"] = dict(name=colleague.full_name, extension=colleague.extension)
+    if status == "unknown":
+        payload["quick_create"] = dict(phone=raw or "", contact_person=payload["call"]["name"] or "")
+    return payload
+
+
+def refresh_pop(session: Session, agent: User, stored: dict, *, clock=SYSTEM_CLOCK) -> dict:
+    """A stored pop built afresh for ``agent``: the customers as the visibility rules show them
+    now; the call (number, direction, time of the ring) and a campaign call's ``campaign`` as
+    the event recorded them, the campaign's customer first."""
+    call = dict(stored.get("call") or {})
+    fresh = build_pop(session, agent, call.get("number"), caller_name=call.get("name"),
+                      call=call, clock=clock)
+    fresh["call"]["rung_at"] = call.get("rung_at") or fresh["call"]["rung_at"]
+    if stored.get("campaign"):
+        with_campaign(fresh, stored["campaign"])
+    return fresh
+
+
+def with_campaign(payload: dict, campaign: dict) -> dict:
+    """A campaign call's pop: which campaign and attempt, and the customer it dialled first."""
+    payload["campaign"] = dict(campaign)
+    payload["customers"] = sorted(payload.get("customers", ()),
+                                  key=lambda card: card["id"] != campaign.get("customer_id"))
+    return payload
+
+
+POP_ONCE_WINDOW = dt.timedelta(minutes=10)
+
+
+def pop_for_call(session: Session, agent: User, linkedid: str | None, *,
+                 clock=SYSTEM_CLOCK) -> Event | None:
+    """The pop ``agent`` already got for the call ``linkedid`` in the last few minutes."""
+    if not linkedid:
+        return None
+    recent = session.scalars(
+        select(Event).where(Event.kind == KIND, Event.user_id == agent.id,
+                            Event.created_at >= clock.now() - POP_ONCE_WINDOW)
+        .order_by(Event.id.desc()).limit(50))
+    return next((e for e in recent if (e.payload.get("call") or {}).get("linkedid") == linkedid),
+                None)
+
+
+def create_pop_event(session: Session, agent: User, number: str | None, *,
+                     caller_name: str | None = None, call: dict | None = None,
+                     clock=SYSTEM_CLOCK) -> Event:
+    """Write the pop for ``agent`` (the web streams it to their open pages). One pop per call
+    and agent: the dialer pops a campaign call when it picks the agent, and the AMI listener
+    then sees the same call ring the agent's phone; the second returns the first pop."""
+    earlier = pop_for_call(session, agent, (call or {}).get("linkedid"), clock=clock)
+    if earlier is not None:
+        return earlier
+    payload = build_pop(session, agent, number, caller_name=caller_name, call=call, clock=clock)
+    event = Event(kind=KIND, user_id=agent.id, payload=payload, created_at=clock.now())
+    session.add(event)
+    session.flush()
+    return event
+
+
+def pop_event_for(session: Session, user: User, event_id: int) -> Event:
+    """A pop event of this user (anybody else's is NotFound: pops are private)."""
+    event = session.get(Event, event_id)
+    if event is None or event.kind != KIND or event.user_id != user.id:
+        raise NotFound()
+    return event
+
+
+def pop_customer_ids(payload: dict) -> list[int]:
+    return [c["id"] for c in payload.get("customers", ())]
