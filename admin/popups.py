@@ -1,6 +1,6 @@
 """Screen pops in the agent's browser (T3).
 
-The AMI listener (agi/events.py) writes a ``screen_pop`` event for the agent whose phone rings;
+The AMI listener (agi/ami/listener.py) writes a ``screen_pop`` event for the agent whose phone rings;
 admin/events.py streams it; static/pops.js receives it and loads
 
 GET  /pops/<event_id>            the pop panel for the current user: an HTML fragment when

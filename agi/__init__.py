@@ -1,7 +1,12 @@
-"""Everything that talks to Asterisk.
+"""Everything that talks to Asterisk, one room each:
 
-The FastAGI server (`server.py`, `dispatch.py`, `channel.py` — pyst2's command methods over
-sockets, `protocol.py`, `group_commit.py`) and its handlers (`handlers/`: ivr, popup, ping,
-recording_done, outbound), answering-machine detection (`amd.py`), the predictive dialer
-(`dialer/`), the AMI client (`ami.py`, `ami_events.py`), the AMI listener behind screen pops and
-recordings (`events.py`) and the PBX simulator (`pbxsim/`)."""
+- fastagi/   the FastAGI server and the AGI protocol (server, dispatch, channel: pyst2's
+             command methods over sockets, reply timeouts, group commit)
+- handlers/  what each AGI() of the dialplan runs: ivr, popup, ping, recording_done,
+             outbound (with answering-machine detection, amd)
+- ami/       the AMI client, its wire format, and the listener behind screen pops and
+             recordings
+- dialer/    the predictive dialer: engine, pacers, its process, the hand-clocked simulation
+- pbxsim/    the PBX simulator that speaks AGI and AMI as Asterisk 22 does (tests, demo, bench)
+
+The rooms may use config, models, recordings and ivr_flows; never admin (docs/architecture.md)."""

@@ -6,7 +6,7 @@ Prints figures; it is not a test.
     python bench/agi_load.py --database-url postgresql+psycopg:///dialfunnel_bench
 
 What runs, all on this machine (loopback only; every loop is bounded in time):
-  server   `python -m agi.server --workers 2 --max-calls 1100` (--workers: processes on one
+  server   `python -m agi.fastagi.server --workers 2 --max-calls 1100` (--workers: processes on one
            listening socket), a fresh one per row, on a database holding the demo company
            (dialfunnel.demo.load_demo).
   handler  `ivr?flow=main` when agi/handlers registers an `ivr` handler (the callers press
@@ -17,7 +17,7 @@ What runs, all on this machine (loopback only; every loop is bounded in time):
            thread each; one process would be held to one CPU by the GIL): the env block one
            line per write, replies from agi.pbxsim.agi_driver.SimChannel (the replies a real
            Asterisk 22 gives, see tests/fixtures/asterisk), the closing HANGUP.
-  classic  the same handler as classic AGI, one `python -m agi.server --stdin bench_ivr` process
+  classic  the same handler as classic AGI, one `python -m agi.fastagi.server --stdin bench_ivr` process
            per call fed over pipes (what Asterisk does for AGI(script)), for comparison.
 
 Two modes per number of channels:
@@ -109,8 +109,8 @@ def bench_ivr(agi, session, args):
 # -- the callers (run in their own process: `agi_load.py _client <json>`) ----------------------
 
 def _client_main(spec: dict) -> dict:
+    from agi.fastagi.protocol import Transport
     from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
-    from agi.protocol import Transport
 
     host, port, script = spec["host"], spec["port"], spec["script"]
     channels, duration, hold = spec["channels"], spec["duration"], spec["hold"]
@@ -280,7 +280,7 @@ def proc_status(pid: int) -> dict[str, str]:
 
 
 def family(pid: int) -> list[int]:
-    """`pid` and its worker processes (agi.server --workers N forks them)."""
+    """`pid` and its worker processes (agi.fastagi.server --workers N forks them)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as fh:
             return [pid] + [int(p) for p in fh.read().split()]
@@ -362,7 +362,7 @@ def server_env(url: str, workdir: Path) -> dict:
 
 def start_server(url: str, workdir: Path, port: int, log, opts):
     workers = opts.workers
-    cmd = [sys.executable, "-m", "agi.server", "--port", str(port), "--max-calls", "1100",
+    cmd = [sys.executable, "-m", "agi.fastagi.server", "--port", str(port), "--max-calls", "1100",
            "--workers", str(workers), "--import", "agi_load"]
     if opts.db_pool_size is not None:
         cmd += ["--db-pool-size", str(opts.db_pool_size)]
@@ -461,11 +461,11 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
 # -- classic AGI: one process per call over pipes --------------------------------------------
 
 def classic_call(url: str, workdir: Path, script: str, phone: str, keys: list[str]) -> dict:
+    from agi.fastagi.protocol import Transport
     from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
-    from agi.protocol import Transport
 
     handler = script.split("?")[0]
-    cmd = [sys.executable, "-m", "agi.server", "--stdin", script, "--import", "agi_load"]
+    cmd = [sys.executable, "-m", "agi.fastagi.server", "--stdin", script, "--import", "agi_load"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=server_env(url, workdir), stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(workdir))
@@ -602,11 +602,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="paced mode: calls/s offered; each call holds channels/rate seconds")
     p.add_argument("--duration", type=float, default=8.0, help="seconds of steady load per row")
     p.add_argument("--workers", type=int, default=2,
-                   help="server worker processes (agi.server --workers; default 2)")
+                   help="server worker processes (agi.fastagi.server --workers; default 2)")
     p.add_argument("--db-pool-size", type=int,
-                   help="per server worker (default: agi.server's)")
+                   help="per server worker (default: agi.fastagi.server's)")
     p.add_argument("--db-max-overflow", type=int,
-                   help="per server worker (default: agi.server's; PostgreSQL's max_connections "
+                   help="per server worker (default: agi.fastagi.server's; PostgreSQL's max_connections "
                         "is shared)")
     p.add_argument("--client-procs", type=int, default=2,
                    help="processes the simulated channels are spread over (default 2)")
@@ -674,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
     classic = None
     if opts.classic_calls:
         print(f"\nclassic AGI ({opts.classic_calls} calls, {opts.classic_concurrency} at a time, "
-              "one `python -m agi.server --stdin` process per call)...", flush=True)
+              "one `python -m agi.fastagi.server --stdin` process per call)...", flush=True)
         classic = run_classic(opts, url, workdir, script, phones)
         print(f"classic  calls {classic['calls']} ok {classic['ok']}  {classic['calls_per_s']:.2f} calls/s  "
               f"first command after {classic['first_ms_p50']:.0f} ms (p50, process start)  "

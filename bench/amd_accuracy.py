@@ -11,7 +11,7 @@ quote come from another seed. Steps:
             with "Hello?" and a pause).
   offline   recordings.amd.classify on each WAV: accuracy, confusion matrix, decision time (the
             audio heard when the decision fell), by language, kind and line condition.
-  live      (unless --no-live) every item again as a call: our FastAGI server runs agi.amd.detect
+  live      (unless --no-live) every item again as a call: our FastAGI server runs agi.handlers.amd.detect
             while the PBX simulator answers its RECORD FILE steps from the WAV; the labels must
             be the offline ones, and the time is what the call spends (whole 250 ms steps).
   methods   the alternative of one `RECORD FILE ... 3000 0 s=1` (Asterisk's silence rule,
@@ -71,10 +71,10 @@ def noise_band(item: dict) -> str:
 
 def live_labels(items: list[dict], folder: Path) -> list[tuple[str, float]]:
     """Each item as a call through the FastAGI server and the simulator: (label, seconds)."""
-    from agi.amd import detect
-    from agi.dispatch import Registry
+    from agi.fastagi.dispatch import Registry
+    from agi.fastagi.server import FastAGIServer, make_agi_engine
+    from agi.handlers.amd import detect
     from agi.pbxsim.agi_driver import Scenario, run_call
-    from agi.server import FastAGIServer, make_agi_engine
     from models.db import make_sessionmaker
 
     spool = folder / "spool"

@@ -40,14 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from agi.ami import AMIClient  # noqa: E402
+from agi.ami.client import AMIClient  # noqa: E402
 from agi.dialer import engine as dialer_engine  # noqa: E402
 from agi.dialer.simulation import Driver, SimulatedAgents  # noqa: E402
+from agi.fastagi.server import FastAGIServer  # noqa: E402
 from agi.handlers import outbound, recording_done, registry  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
-from agi.server import FastAGIServer  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.dialer import agent_states, campaigns  # noqa: E402
 from models.migrate import upgrade  # noqa: E402

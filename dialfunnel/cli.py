@@ -11,6 +11,7 @@ import threading
 
 from sqlalchemy import func, select
 
+from config.settings import SettingsError, load_settings
 from models.clock import SYSTEM_CLOCK
 from models.crm.contact_records import emit_due_reminders
 from models.crm.dashboard import dashboard_counts
@@ -19,8 +20,6 @@ from models.errors import DomainError
 from models.migrate import upgrade
 from models.schema import STAGES, User
 from models.setup import install_defaults
-
-from .settings import SettingsError, load_settings
 
 log = logging.getLogger("dialfunnel")
 
@@ -198,8 +197,8 @@ def cmd_run(settings, args):
 
 
 def start_fastagi(settings, maker, stop, simulate, shared=None):
+    from agi.fastagi.server import FastAGIServer, server_options
     from agi.handlers import registry
-    from agi.server import FastAGIServer, server_options
     server = FastAGIServer(registry, maker, settings.agi_host, settings.agi_port,
                            **server_options(settings)).start()
     if shared is not None:
@@ -217,7 +216,7 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
     ``recording_done``); otherwise the dialer connects answered calls itself."""
     import secrets
 
-    from agi.events import ScreenPopListener
+    from agi.ami.listener import ScreenPopListener
     from recordings.store import RecordingStore
     secret = settings.ami_secret
     port = settings.ami_port

@@ -64,7 +64,7 @@ class AMDResult:
     label: str                 # human | machine | unsure
     cause: str                 # HUMAN, LONGGREETING, MAXWORDLENGTH, MAXWORDS, INITIALSILENCE,
                                # ENDSILENCE, ENDSPEECH, TOOLONG, SHORT, NOAUDIO
-                               # (agi/amd.py adds HANGUP, NOFILE)
+                               # (agi/handlers/amd.py adds HANGUP, NOFILE)
     decided_after_ms: int      # audio heard when the decision fell
     initial_silence_ms: int    # before the first word (all of it when none came)
     greeting_ms: int           # speech in the greeting so far

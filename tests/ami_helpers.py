@@ -8,7 +8,7 @@ import socket
 import threading
 from pathlib import Path
 
-from agi.ami_events import Message, iter_messages
+from agi.ami.wire import Message, iter_messages
 from agi.pbxsim.transcripts import ASTERISK, OURS, Line, load
 
 FIXTURES = Path(__file__).parent / "fixtures" / "asterisk"

@@ -1,14 +1,14 @@
-"""Answering-machine detection on a live call: our FastAGI server runs agi.amd.detect while
+"""Answering-machine detection on a live call: our FastAGI server runs agi.handlers.amd.detect while
 the PBX simulator plays Asterisk, answering RECORD FILE with a generated greeting written into
 the spool both share, over a real TCP socket."""
 import shutil
 
 import pytest
 
-from agi.amd import detect
-from agi.dispatch import Registry
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.server import FastAGIServer, make_agi_engine
+from agi.handlers.amd import detect
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer, make_agi_engine
 from models.db import make_sessionmaker
 from recordings.amd_corpus import generate, read_manifest
 

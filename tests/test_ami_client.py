@@ -1,4 +1,4 @@
-"""agi.ami.AMIClient against Asterisk's recorded side of the transcripts (replayed over TCP):
+"""agi.ami.client.AMIClient against Asterisk's recorded side of the transcripts (replayed over TCP):
 what our client writes must equal the transcript's `<` bytes, and it must hand every event to the
 callbacks in the order Asterisk sent them."""
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from ami_helpers import ASTERISK, OURS, ReplayServer, joined, sessions, transcript_messages
 
-from agi.ami import AMIActionError, AMIAuthError, AMIClient, AMITimeout
-from agi.ami_events import Message, Parser, encode, iter_messages
+from agi.ami.client import AMIActionError, AMIAuthError, AMIClient, AMITimeout
+from agi.ami.wire import Message, Parser, encode, iter_messages
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from agi.pbxsim.transcripts import Line
-from ami_helpers import ASTERISK, OURS, ReplayServer, joined, sessions, transcript_messages
 
 ORIGINATE_FILES = [f"ami-originate-{n}.txt" for n in
                    ("answer", "busy", "congestion", "noanswer", "unallocated", "absent", "invalid")]

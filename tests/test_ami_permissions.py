@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from agi.ami import AMIActionError, AMIClient
+from agi.ami.client import AMIActionError, AMIClient
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 

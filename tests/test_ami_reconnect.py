@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from agi.ami import (AMIClient, AMIClosed, AMIConnectionError, AMIConnectionLost, backoff_delays)
+from agi.ami.client import AMIClient, AMIClosed, AMIConnectionError, AMIConnectionLost, backoff_delays
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from agi import ami
-from agi.ami import AMIClient, AMIConnectionLost
+from agi.ami.client import AMIClient, AMIConnectionLost
+from agi.ami import client as ami
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 

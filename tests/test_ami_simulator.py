@@ -9,14 +9,22 @@ import threading
 import time
 
 import pytest
+from ami_helpers import (
+    ASTERISK,
+    OURS,
+    drop_events,
+    first_channel_seq,
+    joined,
+    normalise,
+    sessions,
+    transcript_messages,
+)
 
-from agi.ami import AMIAuthError, AMIClient
-from agi.ami_events import Message, Parser, iter_messages
+from agi.ami.client import AMIAuthError, AMIClient
+from agi.ami.wire import Message, Parser, iter_messages
 from agi.pbxsim.ami_scenarios import OUTCOMES, Scenario
 from agi.pbxsim.ami_server import AMIServer, parse_callerid
 from agi.pbxsim.clock import FakeClock, ScaledClock
-from ami_helpers import (ASTERISK, OURS, drop_events, first_channel_seq, joined, normalise,
-                              sessions, transcript_messages)
 
 TRANSCRIPTS = [f"ami-originate-{n}.txt" for n in
                ("answer", "busy", "congestion", "noanswer", "unallocated", "absent", "invalid")]

@@ -465,7 +465,7 @@ def test_every_agi_url_names_a_known_handler(plan, handler_names):
 
 
 def test_missing_handlers_have_valid_names():
-    from agi.dispatch import Registry
+    from agi.fastagi.dispatch import Registry
     registry = Registry()
     for name in MISSING_HANDLERS:
         registry.register(name, lambda agi, session, args: None)  # raises on a bad name
@@ -1098,11 +1098,11 @@ def test_systemd_units(unit):
     assert "DIALFUNNEL_CONFIG=/etc/dialfunnel/dialfunnel.toml" in service["Environment"]
     (exec_start,) = service["ExecStart"]
     if unit == "dialfunnel-agi":
-        assert exec_start.startswith("/opt/dialfunnel/.venv/bin/python -m agi.server")
+        assert exec_start.startswith("/opt/dialfunnel/.venv/bin/python -m agi.fastagi.server")
         workers = int(re.search(r"--workers (\d+)", exec_start).group(1))
         per_worker = int(re.search(r"--max-calls (\d+)", exec_start).group(1))
         # --max-calls counts per worker process, and one address (Asterisk) may hold 7/8 of it
-        from agi.server import default_peer_max_calls
+        from agi.fastagi.server import default_peer_max_calls
         assert workers * default_peer_max_calls(per_worker) >= 1000
     else:
         assert exec_start.startswith("/opt/dialfunnel/.venv/bin/dialfunnel ")

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer.engine import CAMPAIGN_REFRESH_SECONDS, Dialer
 from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario

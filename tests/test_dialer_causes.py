@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer import engine
 from agi.dialer.engine import Dialer
 from agi.dialer.process import start_dialer

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer, other_channel_id
 from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario

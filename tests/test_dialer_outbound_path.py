@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer.engine import HANDLER_SECONDS, Dialer
 from agi.dialer.simulation import Driver, SimulatedAgents
-from agi.dispatch import Registry
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.server import FastAGIServer
 from agi.handlers import outbound, recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
-from agi.server import FastAGIServer
 from models.dialer import agent_states, campaigns
 from models.schema import Customer, DialAttempt, Recording
 from recordings.store import RecordingStore

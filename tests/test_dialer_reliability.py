@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer
 from agi.dialer.simulation import Driver, SimulatedAgents
 from agi.pbxsim.ami_scenarios import Scenario

@@ -1,5 +1,5 @@
 """The FastAGI server's database path: read transactions that take no SQLite write lock
-(models.db.begin_read) and the call log's group commit (agi/group_commit.py)."""
+(models.db.begin_read) and the call log's group commit (agi/fastagi/group_commit.py)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
-from agi.group_commit import GroupCommit
+from agi.fastagi.group_commit import GroupCommit
 from models.db import begin_read, make_engine, make_sessionmaker
 from models.schema.ivr import IVRCall
 from models.telephony.ivr import insert_ivr_calls, ivr_call_values

@@ -1,4 +1,4 @@
-"""`python -m agi.server` as a real process: SIGTERM shutdown of the FastAGI server, and the
+"""`python -m agi.fastagi.server` as a real process: SIGTERM shutdown of the FastAGI server, and the
 classic stdin/stdout AGI entry point (the EAGI transcript's env, SIGHUP on hangup)."""
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def env(tmp_path):
 
 
 def server_command(*extra):
-    return [sys.executable, "-m", "agi.server", "--import", "fastagi_test_handlers", *extra]
+    return [sys.executable, "-m", "agi.fastagi.server", "--import", "fastagi_test_handlers", *extra]
 
 
 class Pipe:

@@ -1,4 +1,4 @@
-"""Protocol pieces (agi/protocol.py, agi/channel.py) and the simulated Asterisk's command model
+"""Protocol pieces (agi/fastagi/protocol.py, agi/fastagi/channel.py) and the simulated Asterisk's command model
 (agi/pbxsim/agi_driver.py) beyond what the recorded transcripts show."""
 from __future__ import annotations
 
@@ -8,19 +8,29 @@ import threading
 import time
 
 import pytest
+from asterisk.agi import AGIAppError, AGIUnknownError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agi.channel import AGIChannel
-from agi.dispatch import Registry, logfmt
+from agi.fastagi.channel import AGIChannel
+from agi.fastagi.dispatch import Registry, logfmt
+from agi.fastagi.protocol import (
+    AGIConnectionLost,
+    AGIDeadChannel,
+    AGIProtocolError,
+    AGIResultHangup,
+    AGITimeout,
+    Transport,
+    collect_args,
+    parse_args,
+    parse_result,
+    parse_script,
+    quote,
+    read_env,
+)
+from agi.fastagi.server import FastAGIServer, make_agi_engine
 from agi.pbxsim.agi_driver import Press, Scenario, SimChannel, build_env, run_call
-from agi.protocol import (AGIConnectionLost, AGIDeadChannel, AGIProtocolError, AGIResultHangup,
-                          AGITimeout, Transport, collect_args, parse_args, parse_result,
-                          parse_script, quote, read_env)
-from agi.server import FastAGIServer, make_agi_engine
-from asterisk.agi import AGIAppError, AGIUnknownError
 from models.db import make_sessionmaker
-
 
 # -- pure functions -------------------------------------------------------------------------------
 

@@ -13,10 +13,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import text
 
-from agi.dispatch import Registry
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.protocol import AGIAppError
+from agi.fastagi.server import FastAGIServer, make_agi_engine
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.protocol import AGIAppError
-from agi.server import FastAGIServer, make_agi_engine
 from models.db import make_sessionmaker
 
 HOST = "127.0.0.1"

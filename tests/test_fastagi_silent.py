@@ -13,17 +13,16 @@ import time
 from pathlib import Path
 
 import pytest
+from test_fastagi_process import Pipe
 
-from agi.dispatch import Registry
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.protocol import AGITimeout, Transport
+from agi.fastagi.reply_timeouts import ReplyTimeouts
+from agi.fastagi.server import FastAGIServer, default_peer_max_calls, peer_key, server_options
 from agi.handlers.ping import ping
 from agi.pbxsim.agi_driver import Scenario, build_env, run_call
-from agi.protocol import AGITimeout, Transport
-from agi.reply_timeouts import ReplyTimeouts
-from agi.server import FastAGIServer, default_peer_max_calls, peer_key, server_options
 from config.settings import load_settings
 from models.db import make_sessionmaker
-
-from test_fastagi_process import Pipe
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -182,7 +181,7 @@ def test_each_command_waits_what_its_arguments_allow(line, seconds):
 
 
 def test_worker_processes_time_out_silent_sessions(tmp_path):
-    """`python -m agi.server --workers 2`, one slot each, the command timeout from the settings:
+    """`python -m agi.fastagi.server --workers 2`, one slot each, the command timeout from the settings:
     two silent sessions hold every slot; calls are refused until they are cut, then served."""
     environ = dict(os.environ)
     environ["PYTHONPATH"] = str(ROOT)
@@ -191,7 +190,7 @@ def test_worker_processes_time_out_silent_sessions(tmp_path):
     environ["DIALFUNNEL_AGI_COMMAND_TIMEOUT"] = "1"
     environ.pop("DIALFUNNEL_CONFIG", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "agi.server", "--port", "0", "--workers", "2", "--max-calls", "1",
+        [sys.executable, "-m", "agi.fastagi.server", "--port", "0", "--workers", "2", "--max-calls", "1",
          "--grace", "1"], cwd=ROOT, env=environ, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     silent = []

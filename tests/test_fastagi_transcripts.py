@@ -14,15 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
+from asterisk.agi import AGIInvalidCommand, AGIUsageError
 
-from agi.channel import AGIChannel
-from agi.dispatch import Registry
+from agi.fastagi.channel import AGIChannel
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.protocol import AGIDeadChannel, AGIHangup, AGIResultHangup, Transport, read_env
+from agi.fastagi.server import FastAGIServer, make_agi_engine
 from agi.pbxsim import transcripts
 from agi.pbxsim.agi_driver import Press, Scenario, build_env, run_call
-from agi.protocol import (AGIDeadChannel, AGIHangup, AGIResultHangup, Transport,
-                          read_env)
-from agi.server import FastAGIServer, make_agi_engine
-from asterisk.agi import AGIInvalidCommand, AGIUsageError
 from models.db import make_sessionmaker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "asterisk"

@@ -1,4 +1,4 @@
-"""`python -m agi.server --workers N`: N processes accept on one listening socket; SIGTERM stops
+"""`python -m agi.fastagi.server --workers N`: N processes accept on one listening socket; SIGTERM stops
 them all; a worker that dies is replaced, and one that keeps dying stops the server (exit 1)."""
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from test_fastagi_process import Pipe
 
 from agi.pbxsim.agi_driver import Scenario, run_call
-
-from test_fastagi_process import Pipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,7 +51,7 @@ class Server:
 
     def __init__(self, env, workers=2):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agi.server", "--import", "fastagi_worker_handlers",
+            [sys.executable, "-m", "agi.fastagi.server", "--import", "fastagi_worker_handlers",
              "--port", "0", "--workers", str(workers), "--grace", "5"],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE)
@@ -160,7 +159,7 @@ def os_threads(pid) -> int:
 
 
 def test_calls_are_green_threads_many_calls_on_one_os_thread_per_worker(server):
-    """`python -m agi.server` runs under gevent: 60 calls held at once do not start 60 OS
+    """`python -m agi.fastagi.server` runs under gevent: 60 calls held at once do not start 60 OS
     threads (with plain threads each worker would run one per call)."""
     pids = server.workers(2)
     results = []

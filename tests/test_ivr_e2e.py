@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from agi.dispatch import Registry
+from agi.fastagi.dispatch import Registry
+from agi.fastagi.server import FastAGIServer
 from agi.handlers.ivr import make_ivr_handler
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer
 from ivr_flows import load_flows
 from models.crm.contact_records import emit_due_reminders
 from models.crm.sales import create_order, update_order_status

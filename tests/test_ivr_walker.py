@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from asterisk.agi import AGIAppError
 
-from agi.protocol import AGIDeadChannel, AGIResultHangup
+from agi.fastagi.protocol import AGIDeadChannel, AGIResultHangup
 from ivr_flows import DEFAULT_DIR, FlowRuntimeError, Walker, load_flows
 from ivr_flows.flows import PROMPTS_FILE
 

@@ -8,9 +8,9 @@ import time
 import pytest
 from sqlalchemy import select
 
+from agi.fastagi.server import FastAGIServer
 from agi.handlers import outbound, registry
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer
 from models.dialer import agent_states, campaigns, dialing
 from models.schema import Customer, DialAttempt
 from recordings.amd_corpus import generate

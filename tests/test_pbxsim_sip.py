@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from test_recordings_store import make_wav
 
+from agi.fastagi.server import FastAGIServer
 from agi.handlers import recording_done, registry
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer
 from models.crm.contact_records import add_contact_record
 from models.schema import Campaign, DialAttempt, Recording
 from recordings.store import RecordingStore

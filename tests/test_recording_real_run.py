@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import select
 from test_recordings_store import make_wav
 
-from agi.ami_events import Message
-from agi.events import ScreenPopListener
+from agi.ami.listener import ScreenPopListener
+from agi.ami.wire import Message
+from agi.fastagi.server import FastAGIServer
 from agi.handlers import recording_done, registry
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer
 from models.schema import Campaign, DialAttempt, Recording
 from recordings.store import RecordingStore
 

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from test_recordings_store import make_wav
 from test_screen_pop import SECRET, _mixmonitor, agents, caller, pbx  # noqa: F401 (fixtures)
 
+from agi.fastagi.server import FastAGIServer
 from agi.handlers import registry
 from agi.pbxsim.agi_driver import Scenario, run_call
-from agi.server import FastAGIServer
-from dialfunnel.cli import start_pbx_and_listener, start_retention
 from config.settings import Settings
+from dialfunnel.cli import start_pbx_and_listener, start_retention
 from models.crm.recordings import create_recording
 from models.schema import Recording
 from recordings.store import RecordingStore, store_wav
@@ -117,7 +117,7 @@ def test_the_listener_process_uses_the_configured_folders(db_url, Session, agent
                DIALFUNNEL_RECORDINGS_INCOMING=settings.recordings_incoming,
                DIALFUNNEL_AMI_PORT=str(pbx.port), DIALFUNNEL_AMI_SECRET=SECRET)
     env.pop("DIALFUNNEL_CONFIG", None)
-    proc = subprocess.Popen([sys.executable, "-m", "agi.events"], env=env, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "agi.ami.listener"], env=env, stderr=subprocess.PIPE,
                             text=True)
     try:
         assert wait_for(lambda: [s for s in pbx.sessions if s.authenticated and s.events], 20)

@@ -1,4 +1,4 @@
-"""Screen pops (T3): the pop rule (models.telephony.popups), the AMI listener (agi.events) against the PBX
+"""Screen pops (T3): the pop rule (models.telephony.popups), the AMI listener (agi.ami.listener) against the PBX
 simulator over real AMI TCP, reconnects, recordings made at hangup, the FastAGI variant, and
 the pop panel on the web."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from test_recordings_store import make_wav
 
-from agi.ami import AMIClient
-from agi.events import ScreenPopListener, agent_endpoint
+from agi.ami.client import AMIClient
+from agi.ami.listener import ScreenPopListener, agent_endpoint
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
@@ -411,10 +411,10 @@ def test_listener_completes_a_recording_the_hangup_handler_stored_first(
     the agent), then the listener's Hangup adds the agent it saw answer, and with it the
     contact record the agent wrote during the call; also when the listener never saw the
     MIXMONITOR_FILENAME VarSet (and the WAV is gone already)."""
+    from agi.fastagi.server import FastAGIServer
     from agi.handlers import recording_done, registry
     from agi.pbxsim.agi_driver import Scenario as AGIScenario
     from agi.pbxsim.agi_driver import run_call
-    from agi.server import FastAGIServer
     c = make_customer("舟山海鲜批发有限公司", owner="tm", mobile="13800138222")
     handle = caller("13800138222")
     listener.pops.get(timeout=5)
@@ -453,7 +453,7 @@ def test_listener_completes_a_recording_the_hangup_handler_stored_first(
 
 
 def test_listener_as_its_own_process(db_url, session, agents, pbx, caller, tmp_path):
-    """`python -m agi.events` with the settings from the environment; SIGTERM ends it."""
+    """`python -m agi.ami.listener` with the settings from the environment; SIGTERM ends it."""
     import os
     import signal
     import subprocess
@@ -461,7 +461,7 @@ def test_listener_as_its_own_process(db_url, session, agents, pbx, caller, tmp_p
     env = dict(os.environ, DIALFUNNEL_DATABASE_URL=db_url, DIALFUNNEL_DATA_DIR=str(tmp_path),
                DIALFUNNEL_AMI_PORT=str(pbx.port), DIALFUNNEL_AMI_SECRET=SECRET,
                DIALFUNNEL_LOG_LEVEL="INFO")
-    proc = subprocess.Popen([sys.executable, "-m", "agi.events"], env=env, stderr=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "agi.ami.listener"], env=env, stderr=subprocess.PIPE,
                             text=True)
     try:
         deadline = time.monotonic() + 20
@@ -561,7 +561,7 @@ def test_quick_create_from_the_pop(web, as_user, session, agents, clock, make_cu
 def test_ingest_recording_for_a_fastagi_recording_done_handler(session, agents, store, clock,
                                                                make_customer):
     """The dialplan's hangup handler path: AGI(recording_done,<file>,<kind>) after StopMixMonitor."""
-    from agi.events import RecordingJob, ingest_recording
+    from agi.ami.listener import RecordingJob, ingest_recording
     c = make_customer("厦门鼓浪屿旅行社", owner="tm", phone="0592-2066666")
     make_wav(store.incoming / "1795713099.12.wav", seconds=1.5)
     job = RecordingJob("1795713099.12", "/var/spool/asterisk/monitor/dialfunnel/1795713099.12.wav",

@@ -18,8 +18,8 @@ from browser import ARTIFACTS, log_in, shot
 from sqlalchemy import select
 from test_recordings_store import make_wav
 
-from agi.ami import AMIClient
-from agi.events import ScreenPopListener
+from agi.ami.client import AMIClient
+from agi.ami.listener import ScreenPopListener
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock

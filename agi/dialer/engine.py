@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from agi.amd import MAX_SECONDS as AMD_SECONDS
-from agi.ami import AMIActionError, AMIError
+from agi.ami.client import AMIActionError, AMIError
 from agi.dialer import pacing
+from agi.handlers.amd import MAX_SECONDS as AMD_SECONDS
 from models.clock import SYSTEM_CLOCK
 from models.dialer import agent_states, campaign_stats, campaigns, dialing, preview
 from models.schema import Campaign, DialAttempt

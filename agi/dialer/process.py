@@ -5,7 +5,7 @@ import logging
 import socket
 import threading
 
-from agi.ami import AMIClient
+from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 

@@ -14,7 +14,7 @@ import uuid
 
 from sqlalchemy import select
 
-from agi.ami import AMIError
+from agi.ami.client import AMIError
 from models.dialer import agent_states
 from models.schema import AgentState, User
 

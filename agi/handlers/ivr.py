@@ -14,7 +14,7 @@ The flow comes from `?flow=NAME` (default main); other query parameters become f
 variables. DIALFUNNEL_STATUS is the flow's outcome: TRANSFER, VOICEMAIL, CALLBACK, FAX (an
 `end` step's word), COMPLETED, FAILED, HANGUP, NOFLOW, or ERROR / DBERROR. Every call, however
 it ends, leaves one row in ivr_calls (path, keys, outcome, duration), committed before the call
-goes back to the dialplan; concurrent calls share that transaction (agi/group_commit.py), and
+goes back to the dialplan; concurrent calls share that transaction (agi/fastagi/group_commit.py), and
 lookups read without taking SQLite's write lock (measured: bench/agi_load.py, README).
 
 `make_ivr_handler(flows_dir=..., clock=..., on_result=...)` builds the same handler over other
@@ -25,14 +25,13 @@ from __future__ import annotations
 import logging
 import time
 
+from agi.fastagi.group_commit import GroupCommit
+from agi.handlers.registry import register
 from ivr_flows import FlowError, FlowLibrary, Walker
 from ivr_flows.flows import BUILTIN_VARS, VAR_NAME
 from models.clock import SYSTEM_CLOCK
 from models.db import begin_read
 from models.telephony.ivr import insert_ivr_calls, ivr_call_values
-
-from ..group_commit import GroupCommit
-from . import register
 
 log = logging.getLogger("agi.ivr")
 

@@ -3,7 +3,7 @@
     same => n,AGI(agi://127.0.0.1:4573/outbound)
 
 The channel's Uniqueid is the ChannelId the dialer gave Originate, so it names the attempt.
-First answering-machine detection (agi.amd; "unsure" counts as a person; none in preview
+First answering-machine detection (agi.handlers.amd; "unsure" counts as a person; none in preview
 mode, where the agent who chose the call hears it), then a ready agent of the campaign's team is taken
 (models.dialer.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
 Statuses the dialplan acts on:
@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from agi.handlers.registry import register
 from models.clock import SYSTEM_CLOCK
 from models.dialer import agent_states, dialing
 from models.schema import Campaign
-
-from . import register
 
 HOLD_SECONDS = 2.0
 POLL_SECONDS = 0.1
@@ -45,7 +44,7 @@ def spool_dir() -> Path:
 def _detect(agi):
     detect = _config["detect"]
     if detect is None:
-        from agi.amd import detect
+        from agi.handlers.amd import detect
     return detect(agi, spool_dir=spool_dir())
 
 

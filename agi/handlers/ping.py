@@ -5,7 +5,7 @@
 """
 from sqlalchemy import text
 
-from . import register
+from agi.handlers.registry import register
 
 
 @register("ping")

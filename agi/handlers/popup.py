@@ -9,7 +9,7 @@ ID (`agi_callerid`, `agi_calleridname`); the call is `agi_uniqueid`. Each extens
 belongs to an active user gets the same pop as the AMI listener makes (models.telephony.popups).
 Sets DIALFUNNEL_POPS to how many pops were made. Status: OK, or NOAGENT when none matched.
 
-Loaded with `python -m agi.server --import agi.handlers.popup` (or imported by the package).
+Loaded with `python -m agi.fastagi.server --import agi.handlers.popup` (or imported by the package).
 Use either this handler or the AMI listener for a given call path, not both: the listener
 pops only when the phone really rings (and knows which queue member it was).
 """
@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import re
 
-from agi.events import agent_endpoint
+from agi.ami.listener import agent_endpoint
+from agi.handlers.registry import register
 from models.telephony.popups import create_pop_event, user_for_extension
-
-from . import register
 
 _SPLIT = re.compile(r"[&,\s]+")
 

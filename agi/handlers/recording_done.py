@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import logging
 
+from agi.handlers.registry import register
 from models.clock import SYSTEM_CLOCK
 from models.schema.recordings import DIRECTIONS
 from models.telephony.channels import answered_extensions
 from models.telephony.popups import user_for_extension
 from recordings.store import RecordingStore, UnsafePath, incoming_name, shown
-
-from . import register
 
 log = logging.getLogger(__name__)
 _config: dict = {"store": None, "clock": SYSTEM_CLOCK}
@@ -90,7 +89,7 @@ def call_facts(agi, session, kind: str) -> dict:
 
 @register("recording_done")
 def recording_done(agi, session, args):
-    from agi.events import RecordingJob, ingest_recording
+    from agi.ami.listener import RecordingJob, ingest_recording
     if not args or not args[0]:
         return "ERROR"
     try:

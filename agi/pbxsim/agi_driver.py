@@ -52,7 +52,7 @@ import wave
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Sequence
 
-from agi.protocol import DEAD_MESSAGE, AGIProtocolError, Transport, parse_args
+from agi.fastagi.protocol import DEAD_MESSAGE, AGIProtocolError, Transport, parse_args
 
 SAMPLE_RATE = 8000        # endpos counts samples at 8 kHz
 DEFAULT_SOUND = 8000      # length of a prompt the scenario does not list: 1 s

@@ -37,7 +37,7 @@ import time
 import uuid
 from typing import Callable
 
-from agi.ami_events import Message, Parser, encode
+from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for, sip_script

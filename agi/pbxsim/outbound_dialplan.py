@@ -16,7 +16,7 @@ real-run-2026-12/ami-a5):
   channel's variables, and only then the channel's Hangup event.
 
 A person (outcome ``answer``) says a short greeting and waits; a machine (``machine``) talks on,
-so the real AMD (agi/amd.py) decides as it would. With ``recordings_incoming`` the simulator
+so the real AMD (agi/handlers/amd.py) decides as it would. With ``recordings_incoming`` the simulator
 writes the call's MixMonitor file (``<Uniqueid>.wav``, short) there and lets RECORD FILE write
 there (``write_recordings=False``: only RECORD FILE's); without it nothing is written (AMD
 then hears nothing: "unsure", put through as a person).
@@ -34,8 +34,8 @@ import threading
 import wave
 from pathlib import Path
 
+from agi.fastagi.protocol import parse_args
 from agi.pbxsim import agi_driver
-from agi.protocol import parse_args
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Recordings (录音, T5): the rows, their links to the call, dialer attempt, agent, customer and
 contact record, who may hear them, and retention.
 
-Links come from two paths that complement each other (agi/events.py): the dialplan's
+Links come from two paths that complement each other (agi/ami/listener.py): the dialplan's
 recording_done handler, which stores the recording first, and the AMI listener at the
 channel's Hangup, which fills what is still missing (complete_links). A contact record belongs
 to a recording by one rule (``belongs``), applied when the recording is stored and when the

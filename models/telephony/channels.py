@@ -1,6 +1,6 @@
 """Asterisk channel names and the channel variables that name an agent's phone.
 
-Pure functions (no database): the AMI listener (agi/events.py) and the FastAGI
+Pure functions (no database): the AMI listener (agi/ami/listener.py) and the FastAGI
 ``recording_done`` handler both turn what Asterisk reports into an agent's extension here; the
 extension is matched against ``User.extension`` by models.telephony.popups.user_for_extension."""
 from __future__ import annotations

@@ -10,7 +10,7 @@ customer, owned by a colleague" and reveals no name, id or detail, and offers no
 
 The payload is JSON (it is stored in the event row and streamed to the browser as is).
 ``create_pop_event`` writes it as an ``Event(kind="screen_pop")`` for the agent; the AMI
-listener (agi/events.py), the FastAGI ``popup`` handler and the dialer (a campaign call put
+listener (agi/ami/listener.py), the FastAGI ``popup`` handler and the dialer (a campaign call put
 through to an agent, models.dialer.agent_states) call it. ``call.direction`` says whether the agent
 takes a call (``inbound``, the default) or one placed for them (``outbound``); a campaign's pop
 also carries ``campaign`` (id, name, attempt, customer).

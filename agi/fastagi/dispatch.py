@@ -19,7 +19,7 @@ dead channel, see fastagi-hangup.txt):
   DBERROR   the database failed or was too slow (pool / connect / statement timeouts)
   NOHANDLER no handler has that name
 and, for the log and the server's stats only (the connection is closed, nothing is sent):
-  TIMEOUT   Asterisk did not answer a command within its bound (agi/reply_timeouts.py)
+  TIMEOUT   Asterisk did not answer a command within its bound (agi/fastagi/reply_timeouts.py)
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ from typing import Callable
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from .channel import AGIChannel
-from .protocol import AGIError, AGIHangup
+from agi.fastagi.channel import AGIChannel
+from agi.fastagi.protocol import AGIError, AGIHangup
 
 STATUS_VARIABLE = "DIALFUNNEL_STATUS"
 OK, HANGUP, ERROR, DBERROR, NOHANDLER = "OK", "HANGUP", "ERROR", "DBERROR", "NOHANDLER"

@@ -6,7 +6,7 @@
     ...
     listener.stop()
 
-or ``python -m agi.events`` (settings as for the rest of dialfunnel).
+or ``python -m agi.ami.listener`` (settings as for the rest of dialfunnel).
 
 Screen pops. A call "rings an agent" when Asterisk reports (see the transcripts in
 tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
@@ -58,8 +58,8 @@ from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
-from agi.ami import AMIAuthError, AMIClient, AMIError, backoff_delays
-from agi.ami_events import Message
+from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
+from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
 from models.schema import Recording
@@ -511,7 +511,7 @@ def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m agi.events``: the listener with the dialfunnel settings, until SIGTERM."""
+    """``python -m agi.ami.listener``: the listener with the dialfunnel settings, until SIGTERM."""
     import argparse
     import signal
 
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.db import make_engine, make_sessionmaker
     from models.migrate import upgrade
 
-    parser = argparse.ArgumentParser(prog="agi.events", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="agi.ami.listener", description=__doc__.split("\n\n")[0])
     parser.add_argument("--recordings", help="recordings folder (default: setting recordings_dir)")
     parser.add_argument("--incoming", help="where MixMonitor writes (default: setting "
                         "recordings_incoming, or <--recordings>/incoming when that is given)")

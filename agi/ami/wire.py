@@ -1,5 +1,5 @@
 """AMI wire format: one message model and one incremental parser, shared by the client
-(agi.ami) and the PBX simulator (agi.pbxsim.ami_server).
+(agi.ami.client) and the PBX simulator (agi.pbxsim.ami_server).
 
 What Asterisk 22 sends (see tests/fixtures/asterisk/ami-login.txt):
   * on connect, the banner line ``Asterisk Call Manager/11.0.0\\r\\n`` with NO empty line after it;

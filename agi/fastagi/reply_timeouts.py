@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from .protocol import parse_args
+from agi.fastagi.protocol import parse_args
 
 DIGIT_WAIT = 10.0    # GET DATA without a timeout: the dialplan's response timeout (10 s, then 5)
 GET_DATA_MAX = 1024  # GET DATA without max digits: res_agi's default

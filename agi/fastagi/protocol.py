@@ -40,7 +40,7 @@ class AGIConnectionLost(AGISIGPIPEHangup):
 
 
 class AGIReplyTimeout(AGIConnectionLost, AGITimeout):
-    """No reply to a command within its bound (agi/reply_timeouts.py): the peer is treated as
+    """No reply to a command within its bound (agi/fastagi/reply_timeouts.py): the peer is treated as
     gone, like a hangup, and the connection is not used again."""
 
 

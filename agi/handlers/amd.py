@@ -25,9 +25,8 @@ import time
 import uuid
 from pathlib import Path
 
+from agi.fastagi.protocol import AGIAppError, AGIHangup
 from recordings.amd import UNSURE, AMDResult, Detector, Params
-
-from .protocol import AGIAppError, AGIHangup
 
 STEP_MS = 250
 MAX_SECONDS = 3.0          # the most audio heard before a decision
@@ -35,7 +34,7 @@ RATE = 8000                # Asterisk's `wav` format
 FLUSH_WAIT = 0.25          # Asterisk answers before it closes the file: wait this long for it
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
-log = logging.getLogger("agi.amd")
+log = logging.getLogger("agi.handlers.amd")
 
 
 def detect(agi, *, spool_dir, pbx_dir: str | None = None, max_seconds: float = MAX_SECONDS,

@@ -6,7 +6,7 @@ response forever, puts ``ActionID`` last (Asterisk echoes it second; we keep the
 cannot send ``Events:`` on Login nor ``ChannelId``/``OtherChannelId`` on Originate, starts its
 threads once in ``__init__`` so it cannot reconnect, and still has Python 2 code
 (``headers.has_key``). Wrapping it would mean replacing most of it, so this is a small client of its
-own (the wire format lives in agi.ami_events, shared with the PBX simulator).
+own (the wire format lives in agi.ami.wire, shared with the PBX simulator).
 
 Threads: the caller's thread sends; one reader thread per client reads, answers waiting actions
 (by ActionID) and, when the connection drops, reconnects with capped exponential backoff and
@@ -33,7 +33,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping
 
-from agi.ami_events import Message, Parser, encode
+from agi.ami.wire import Message, Parser, encode
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Why a subclass instead of pyst2 as it is (DESIGN.md, "Known traps", measured with pyst2 0.5.1):
   * `asterisk.fastagi` imports Python 2's `SocketServer`: it cannot even be imported on
-    Python 3, so the server is our own (agi/server.py) and this module never imports it.
+    Python 3, so the server is our own (agi/fastagi/server.py) and this module never imports it.
   * `AGI.__init__` installs a SIGHUP handler (ValueError outside the main thread, i.e. in every
     FastAGI call thread), writes debug lines to stderr and reads the env block with an unbounded
     readline(). We do not call it: the env is read by `protocol.read_env` (bounded) and passed in.
@@ -10,7 +10,7 @@ Why a subclass instead of pyst2 as it is (DESIGN.md, "Known traps", measured wit
     int("") for `HANGUP`), blocks forever on a silent peer and reads 520 blocks unbounded. Ours
     understands them: the unsolicited `HANGUP` line marks the channel hung up and reading goes
     on, `511` raises AGIDeadChannel, end of stream raises AGIConnectionLost, every read is
-    bounded (each command by its own bound, agi/reply_timeouts.py; past it AGIReplyTimeout, a
+    bounded (each command by its own bound, agi/fastagi/reply_timeouts.py; past it AGIReplyTimeout, a
     hangup), and `200 result=-1` raises AGIResultHangup when the channel did hang up (the
     `HANGUP` line follows ~40 ms later, so we wait briefly for it) and AGIAppError otherwise.
   * `_quote` does not escape `"` or `\\`; ours does, and refuses line breaks (command injection).
@@ -25,10 +25,22 @@ import time
 
 from asterisk import agi as pyst2
 
-from .protocol import (COMMAND_MAX, USAGE_MAX_LINES, AGIConnectionLost, AGIDeadChannel,
-                       AGIProtocolError, AGIReplyTimeout, AGIResultHangup, AGITimeout, Transport,
-                       collect_args, parse_result, parse_script, quote)
-from .reply_timeouts import ReplyTimeouts
+from agi.fastagi.protocol import (
+    COMMAND_MAX,
+    USAGE_MAX_LINES,
+    AGIConnectionLost,
+    AGIDeadChannel,
+    AGIProtocolError,
+    AGIReplyTimeout,
+    AGIResultHangup,
+    AGITimeout,
+    Transport,
+    collect_args,
+    parse_result,
+    parse_script,
+    quote,
+)
+from agi.fastagi.reply_timeouts import ReplyTimeouts
 
 HANGUP_GRACE = 0.5  # how long to wait for the HANGUP line after a `result=-1`
 

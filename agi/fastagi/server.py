@@ -1,9 +1,9 @@
 """The FastAGI server (SPEC T1) and the classic stdin/stdout AGI entry point.
 
-    python -m agi.server                       # FastAGI on agi_host:agi_port (127.0.0.1:4573)
-    python -m agi.server --port 0 --import my.handlers
-    python -m agi.server --workers 1           # one process (default: one per CPU, up to 4)
-    python -m agi.server --stdin [SCRIPT]      # classic AGI: one call over stdin/stdout
+    python -m agi.fastagi.server                       # FastAGI on agi_host:agi_port (127.0.0.1:4573)
+    python -m agi.fastagi.server --port 0 --import my.handlers
+    python -m agi.fastagi.server --workers 1           # one process (default: one per CPU, up to 4)
+    python -m agi.fastagi.server --stdin [SCRIPT]      # classic AGI: one call over stdin/stdout
 
 Worker processes: the socket is opened once, then `--workers` processes are forked; each
 accepts on it with its own call threads and its own database engine (pool), and the idle one takes
@@ -11,7 +11,7 @@ the next connection. One process is held to one CPU by the GIL (the IVR benchmar
 one process at 97-105% of a CPU); the `Supervisor` replaces a worker that dies and stops the
 whole server when they keep dying.
 
-In each worker, one thread per call, at most `max_calls` at once; as `python -m agi.server`
+In each worker, one thread per call, at most `max_calls` at once; as `python -m agi.fastagi.server`
 the threads are gevent's green threads (greenlets on one OS thread, `monkey.patch_all()`
 before anything is imported), in-process (tests, `dialfunnel run --demo`) plain threads. The
 code is the same: handlers use pyst2 and the blocking models/ functions as they are, and the
@@ -26,7 +26,7 @@ the lock with `models.db.begin_immediate` (a Python, hence cooperative, retry); 
 cooperatively under gevent by itself.
 
 Every read is bounded: the environment block by time, size and line count, each reply by its
-command's bound (agi/reply_timeouts.py: seconds for ordinary commands, the arguments' own
+command's bound (agi/fastagi/reply_timeouts.py: seconds for ordinary commands, the arguments' own
 timeouts and a media allowance for prompts and recordings, `result_timeout` only for EXEC Dial
 and the like), each write by `write_timeout`, and the database by the pool / connect /
 statement timeouts of `make_agi_engine`. A peer that goes silent loses its slot within seconds.
@@ -63,12 +63,12 @@ import threading
 import time
 from collections import Counter
 
-from .channel import HANGUP_GRACE, AGIChannel
-from .dispatch import Registry, logfmt, run_call
-from .protocol import ENV_TIMEOUT, AGIProtocolError, Transport, collect_args, read_env
-from .reply_timeouts import ReplyTimeouts
+from agi.fastagi.channel import HANGUP_GRACE, AGIChannel
+from agi.fastagi.dispatch import Registry, logfmt, run_call
+from agi.fastagi.protocol import ENV_TIMEOUT, AGIProtocolError, Transport, collect_args, read_env
+from agi.fastagi.reply_timeouts import ReplyTimeouts
 
-log = logging.getLogger("agi.server")
+log = logging.getLogger("agi.fastagi.server")
 
 DEFAULT_PORT = 4573
 
@@ -377,7 +377,7 @@ def serve_stdin(registry: Registry, sessionmaker, script: str | None = None, *,
     wrapper serves every handler:
 
         #!/bin/sh                      (agi-bin/dialfunnel-agi; Asterisk's argv is not passed on)
-        exec /opt/dialfunnel/.venv/bin/python -m agi.server --stdin
+        exec /opt/dialfunnel/.venv/bin/python -m agi.fastagi.server --stdin
 
         same => n,AGI(dialfunnel-agi,ivr?flow=main,arg1)
 
@@ -410,7 +410,7 @@ RESTART_WINDOW = 60.0   # ... in this many seconds; past that the server stops (
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m agi.server", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m agi.fastagi.server", description=__doc__.splitlines()[0])
     p.add_argument("--host", help="listen address (default: setting agi_host)")
     p.add_argument("--port", type=int, help="listen port, 0 for any free one (default: agi_port)")
     p.add_argument("--database-url", help="default: setting database_url")
@@ -446,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings()
         options = server_options(settings)
     except (SettingsError, ValueError) as exc:
-        print(f"agi.server: {exc}", file=sys.stderr)
+        print(f"agi.fastagi.server: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s")
