@@ -45,7 +45,7 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
         RECORDINGS_DIR=settings.recordings_path,
         PROMPTS_DIR=settings.prompts_path,
         RECORDINGS_INCOMING=settings.recordings_incoming_path,
-        SSE_POLL_SECONDS=0.25,  # ring -> pop p99 about 0.3 s (tests/test_screen_pop_browser.py)
+        SSE_POLL_SECONDS=0.25,  # ring -> pop p99 about 0.3 s (tests/browser/test_screen_pop_browser.py)
     )
     app.extensions["dialfunnel.sessionmaker"] = sessionmaker
     app.extensions["dialfunnel.clock"] = clock

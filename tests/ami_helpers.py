@@ -6,12 +6,12 @@ from __future__ import annotations
 import re
 import socket
 import threading
-from pathlib import Path
 
 from agi.ami.wire import Message, iter_messages
 from agi.pbxsim.transcripts import ASTERISK, OURS, Line, load
 
-FIXTURES = Path(__file__).parent / "fixtures" / "asterisk"
+from tests.repo_paths import ASTERISK as FIXTURES
+
 BANNER = b"Asterisk Call Manager/11.0.0\r\n"
 
 

@@ -17,7 +17,7 @@ from models.setup import install_defaults
 PG_URL = os.environ.get("DIALFUNNEL_TEST_DATABASE_URL")
 
 # Browser fixtures (one Chromium for the whole run): live_server, chromium, browser_page.
-pytest_plugins = ["browser"]
+pytest_plugins = ["tests.browser.chromium"]
 
 
 def pytest_collection_modifyitems(items):
@@ -164,7 +164,7 @@ def app(Session, users, clock, tmp_path):
 @pytest.fixture
 def as_user(app):
     """as_user('tm') -> a test client logged in as that user (through the real form)."""
-    from web_helpers import login
+    from tests.web_helpers import login
 
     def make(name):
         client = app.test_client()

@@ -3,13 +3,13 @@
 check, over every text a Chinese reader sees: the catalogs and the message tables."""
 from __future__ import annotations
 
-import pathlib
 import re
 
 import pytest
 from babel.messages.pofile import read_po
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+from tests.repo_paths import ROOT
+
 CHINESE = re.compile(r"[\u3400-\u9fff\u3000-\u303f\uff00-\uffef“”‘’—…]")
 
 

@@ -7,7 +7,7 @@ same XML elements without that object (same text: the plain <t>, then the <t> of
 run, phonetic runs left out). Everything else is openpyxl's own code: load_workbook's
 reader, the sheet parser (numbers, dates, booleans, cached formula results). These hooks use
 openpyxl internals; should they change, `sheet_values` falls back to the public iter_rows
-(tests/test_importer.py checks both give the same rows and that the fast path is in use)."""
+(tests/models/imports/test_importer.py checks both give the same rows and that the fast path is in use)."""
 from __future__ import annotations
 
 from openpyxl.reader.excel import ExcelReader
