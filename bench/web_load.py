@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -211,6 +211,64 @@ def create_stream_users(env: dict, count: int) -> tuple[list[str], str]:
     return [f"load{n:03d}" for n in range(1, count + 1)], password
 
 
+def import_export_module():
+    """bench/import_export.py: its file writer and its browser with uploads."""
+    import importlib.util
+    sys.path.insert(0, str(ROOT))
+    spec = importlib.util.spec_from_file_location("import_export", ROOT / "bench" / "import_export.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def prepare_import(env: dict, data_dir: Path, rows: int, username: str) -> tuple[Path, dict]:
+    """An Excel-style file of `rows` customers, and the form's choices: the template
+    `username` made, and `username` as the new customers' operator."""
+    import datetime as dt
+    ie = import_export_module()
+    path = data_dir / "web-load-import.xlsx"
+    ie.write_excel_style(path, ie.customer_rows(rows, dt.datetime.now(dt.timezone.utc))[0])
+    code = (
+        "import sys, json\n"
+        "from sqlalchemy import select\n"
+        "from models import import_templates\n"
+        "from models.db import make_engine, make_sessionmaker\n"
+        "from models.schema import User\n"
+        "from dialfunnel.settings import load_settings\n"
+        "maker = make_sessionmaker(make_engine(load_settings().db_url))\n"
+        "with maker.begin() as s:\n"
+        "    user = s.scalar(select(User).where(User.username == sys.argv[1]))\n"
+        "    print(import_templates.save_template(s, user, None, name='web-load',\n"
+        "          mapping=json.loads(sys.argv[2]), header_rows=1).id, user.id)\n")
+    out = subprocess.run([sys.executable, "-c", code, username, json.dumps(ie.COLUMNS)],
+                         env=env, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    template_id, user_id = out.split()[-2:]
+    return path, {"template": template_id, "operator": user_id}
+
+
+def run_import(port: int, user: dict, path: Path, choices: dict, stop_at: float) -> dict:
+    """Upload the file as `user`, then poll its job until it ends (or the run does)."""
+    ie = import_export_module()
+    browser = ie.Browser(f"http://127.0.0.1:{port}", user["username"], user["password"],
+                         follow=False)
+    started = time.monotonic()
+    location, upload_s = browser.upload(path, dict(choices, stage="reserve",
+                                                   allow_duplicates="1", import_valid_rows="1"))
+    if not location or "/jobs/" not in location:
+        return {"error": f"the upload was not accepted ({location})"}
+    poll = urlsplit(location).path.removesuffix("/view")   # the progress bar's JSON
+    job = {}
+    while time.monotonic() < stop_at + 600:
+        status, body, _ = browser.request(poll)
+        if status == 200:
+            job = json.loads(body)
+            if job["finished"]:
+                break
+        time.sleep(0.5)
+    return {"status": job.get("status"), "imported": job.get("imported"),
+            "upload_s": round(upload_s, 1), "wall_s": round(time.monotonic() - started, 1)}
+
+
 def start_web(env: dict, timeout: float = 60) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, "-m", "dialfunnel.cli", "web"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -250,11 +308,16 @@ def run(args) -> dict:
                        stdout=subprocess.DEVNULL)
         demo_users = json.loads((data_dir / "demo-logins.json").read_text())
         stream_users, password = create_stream_users(env, args.streams)
+        importer = None
+        if args.import_rows:
+            importer = next(u for u in demo_users if u["role"] == "telemarketer")
+            importer["file"], importer["choices"] = prepare_import(
+                env, data_dir, args.import_rows, importer["username"])
         print(f"demo ({args.customers} customers) and {args.streams} agents: "
               f"{time.monotonic() - started:.1f} s", flush=True)
         web, port = start_web(env)
         try:
-            return measure(args, web, port, demo_users, stream_users, password)
+            return measure(args, web, port, demo_users, stream_users, password, importer)
         finally:
             web.send_signal(signal.SIGTERM)
             try:
@@ -267,7 +330,7 @@ def run(args) -> dict:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
-def measure(args, web, port, demo_users, stream_users, password) -> dict:
+def measure(args, web, port, demo_users, stream_users, password, importer=None) -> dict:
     streams = Streams()
 
     def stream_for(username: str) -> socket.socket:
@@ -317,10 +380,14 @@ def measure(args, web, port, demo_users, stream_users, password) -> dict:
                 time.sleep(args.think)
         client.close()
 
-    rss_peak = 0
-    cpu_before, wall_before = tree_cpu_s(web.pid), time.monotonic()
     threads = [threading.Thread(target=client_loop, args=(n,), daemon=True)
                for n in range(args.clients)]
+    imported: dict = {}
+    if importer:
+        threads.append(threading.Thread(daemon=True, target=lambda: imported.update(run_import(
+            port, importer, importer["file"], importer["choices"], stop_at))))
+    rss_peak = 0
+    cpu_before, wall_before = tree_cpu_s(web.pid), time.monotonic()
     for thread in threads:
         thread.start()
     while any(t.is_alive() for t in threads) or time.monotonic() < stop_at:
@@ -337,6 +404,7 @@ def measure(args, web, port, demo_users, stream_users, password) -> dict:
         "max_ms": round(max(latencies) * 1000, 1) if latencies else None,
         "errors": len(errors), "rss_mib": round(rss_peak / 1024, 1),
         "web_cpu_percent": round(cpu * 100), "load_average": os.getloadavg()[0],
+        "import": imported or None,
     }
     streams.close_all()
     for error in sorted(set(errors))[:10]:
@@ -355,6 +423,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a client waits between two pages")
     parser.add_argument("--customers", type=int, default=2000, help="demo customers")
+    parser.add_argument("--import-rows", type=int, default=0,
+                        help="meanwhile a telemarketer imports an Excel file of this many rows")
     parser.add_argument("--database-url", help="default: SQLite in the data folder")
     parser.add_argument("--data-dir", help="kept after the run (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -370,6 +440,8 @@ def main(argv: list[str] | None = None) -> None:
           f"p99 {result['p99_ms']} ms  max {result['max_ms']} ms  errors {result['errors']}")
     print(f"  web memory (RSS, all processes, peak): {result['rss_mib']} MiB; web CPU "
           f"{result['web_cpu_percent']}% of one core; load average {result['load_average']:.1f}")
+    if result["import"]:
+        print(f"  import of {args.import_rows} rows meanwhile: {result['import']}")
 
 
 if __name__ == "__main__":

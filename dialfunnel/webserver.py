@@ -57,16 +57,7 @@ def wsgi_app(settings: Settings):
     """The Flask app on its own engine (one per worker process)."""
     from admin import create_app
     from models.db import make_engine, make_sessionmaker
-    app = create_app(settings, make_sessionmaker(make_engine(settings.db_url)))
-    app.config["PROMPT_JOB_RUNNER"] = os_thread_runner()
-    return app
-
-
-def os_thread_runner():
-    """threading.Thread as it was before gevent patched it: a CPU-bound job (speaking the
-    prompts) in a greenlet would hold the worker's event loop until it yields."""
-    from gevent import monkey
-    return monkey.get_original("threading", "Thread")
+    return create_app(settings, make_sessionmaker(make_engine(settings.db_url)))
 
 
 class WebServer(BaseApplication):
