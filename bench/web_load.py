@@ -269,7 +269,23 @@ def run_import(port: int, user: dict, path: Path, choices: dict, stop_at: float)
             "upload_s": round(upload_s, 1), "wall_s": round(time.monotonic() - started, 1)}
 
 
-def start_web(env: dict, timeout: float = 60) -> tuple[subprocess.Popen, int]:
+def wait_for_app(port: int, deadline: float) -> None:
+    """gunicorn says it listens before its workers have loaded the app."""
+    while True:
+        client = Client(port, timeout=10)
+        try:
+            if client.request("GET", "/login")[0] == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            client.close()
+        if time.monotonic() > deadline:
+            raise RuntimeError("the web app did not answer /login")
+        time.sleep(0.2)
+
+
+def start_web(env: dict, timeout: float = 120) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, "-m", "dialfunnel.cli", "web"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + timeout
@@ -282,7 +298,9 @@ def start_web(env: dict, timeout: float = 60) -> tuple[subprocess.Popen, int]:
         match = re.match(r"web on http://[^:]+:(\d+)/", line)
         if match:
             threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-            return proc, int(match.group(1))
+            port = int(match.group(1))
+            wait_for_app(port, deadline)
+            return proc, port
     proc.kill()
     raise RuntimeError("the web did not start:\n" + "".join(output))
 
