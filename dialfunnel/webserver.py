@@ -45,6 +45,9 @@ def gunicorn_options(settings: Settings) -> dict:
         # A stopping worker lets pages finish for this long, then cuts the SSE streams left
         # (each browser's EventSource reconnects with Last-Event-ID and loses nothing).
         "graceful_timeout": settings.web_graceful_timeout,
+        # The master restarts a worker whose event loop gave no sign of life for this long: a
+        # request computing without yielding (an upload's check, a large report) holds it.
+        "timeout": 120,
         "loglevel": settings.log_level.lower(),
         "errorlog": "-",
         "accesslog": None,

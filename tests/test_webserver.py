@@ -169,7 +169,7 @@ def test_the_deploy_config_file_is_read_over_the_settings():
                               "DIALFUNNEL_WEB_WORKERS": "3"})
     cfg = WebServer(settings, str(ROOT / "deploy" / "gunicorn.conf.py")).cfg
     assert cfg.bind == ["[::1]:8123"] and cfg.workers == 3
-    assert cfg.worker_class_str == "gevent" and cfg.keepalive == 75
+    assert cfg.worker_class_str == "gevent" and cfg.keepalive == 75 and cfg.timeout == 120
     assert cfg.forwarded_allow_ips == ["127.0.0.1", "::1"]
 
 
