@@ -17,6 +17,10 @@ class Settings:
     secret_key: str = ""
     web_host: str = "127.0.0.1"
     web_port: int = 8000
+    web_server: str = "gunicorn"    # `dialfunnel web`: "gunicorn" (gevent workers) or "threaded" (werkzeug)
+    web_workers: int = 2            # gunicorn worker processes (about one per CPU core)
+    web_worker_connections: int = 1000  # open connections per worker, SSE streams included
+    web_graceful_timeout: int = 5   # s a stopping worker lets pages finish before it cuts SSE streams
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     agi_command_timeout: int = 10   # s for Asterisk's reply to an ordinary AGI command
@@ -62,6 +66,9 @@ class Settings:
         return self.database_url or f"sqlite:///{(self.data_dir / 'dialfunnel.db').resolve()}"
 
 
+WEB_SERVERS = ("gunicorn", "threaded")
+
+
 class SettingsError(ValueError):
     pass
 
@@ -94,7 +101,14 @@ def load_settings(env: dict | None = None) -> Settings:
             clean[name] = int(value) if kind == "int" else Path(value) if kind == "Path" else str(value)
         except ValueError:
             raise SettingsError(f"setting {name} must be a number, not {value!r}") from None
-    return Settings(**clean)
+    settings = Settings(**clean)
+    if settings.web_server not in WEB_SERVERS:
+        raise SettingsError(f"setting web_server must be one of {', '.join(WEB_SERVERS)}, "
+                            f"not {settings.web_server!r}")
+    for name in ("web_workers", "web_worker_connections"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"setting {name} must be at least 1")
+    return settings
 
 
 def parse_dead_causes(value) -> dict[str, tuple[int, ...]]:

@@ -10,7 +10,8 @@
 #   1. apt-get install asterisk and what dialfunnel needs (Python venv, PDF and audio tools)
 #   2. a system user `dialfunnel` (in group asterisk: it reads recordings and faxes)
 #   3. dialfunnel from the working tree into the venv /opt/dialfunnel/.venv
-#   4. /etc/dialfunnel/dialfunnel.toml with a generated AMI secret and web secret key
+#   4. /etc/dialfunnel/dialfunnel.toml with a generated AMI secret and web secret key, and
+#      /etc/dialfunnel/gunicorn.conf.py (the web's gunicorn settings) from deploy/
 #   5. dialplan/*.conf into /etc/asterisk with their #include lines; manager.conf (AMI on loopback
 #      only) with the same AMI secret; generated passwords for the agent phones
 #   6. the database (migrated; demo data), systemd units, and a check that all of it is up
@@ -21,6 +22,7 @@ DEMO=${DIALFUNNEL_DEMO:-1}
 VENV=/opt/dialfunnel/.venv
 CONF_DIR=/etc/dialfunnel
 CONF=$CONF_DIR/dialfunnel.toml
+GUNICORN_CONF=$CONF_DIR/gunicorn.conf.py
 PHONES=$CONF_DIR/agent-phones.txt
 DATA_DIR=/var/lib/dialfunnel
 AST_ETC=/etc/asterisk
@@ -131,6 +133,8 @@ elif [ -z "$ami_secret" ]; then
     printf 'ami_secret = "%s"\n' "$ami_secret" >> "$CONF"
 fi
 [[ "$ami_secret" =~ ^[0-9A-Za-z_-]+$ ]] || die "ami_secret in $CONF: use letters, digits, _ and - only"
+# gunicorn's own settings for dialfunnel-web (its unit reads them from this path).
+install -o root -g dialfunnel -m 0640 "$SRC/deploy/gunicorn.conf.py" "$GUNICORN_CONF"
 # A configuration written by an older provision lacks the shared folders.
 [ -n "$(toml_value recordings_incoming)" ] || printf 'recordings_incoming = "%s"\n' "$MONITOR_DIR" >> "$CONF"
 [ -n "$(toml_value prompts_dir)" ] || printf 'prompts_dir = "%s"\n' "$SOUNDS_DIR" >> "$CONF"

@@ -268,8 +268,15 @@ def _wait_for_signal() -> threading.Event:
 
 
 def cmd_web(settings, args):
-    """The web app alone (systemd unit dialfunnel-web)."""
-    _, maker = open_database(settings)
+    """The web app alone (systemd unit dialfunnel-web): under gunicorn with gevent workers
+    (dialfunnel.webserver), or with web_server = "threaded" on werkzeug's threaded server."""
+    engine, maker = open_database(settings)
+    if settings.web_server == "gunicorn":
+        engine.dispose()
+        from .webserver import exec_gunicorn
+        exec_gunicorn(args.gunicorn_config)
+    elif args.gunicorn_config:
+        sys.exit("dialfunnel web: --gunicorn-config needs web_server = \"gunicorn\"")
     stop = _wait_for_signal()
     web = start_web(settings, maker)
     print(f"web on http://{settings.web_host}:{web.server_port}/", flush=True)
@@ -329,7 +336,8 @@ def quiet_request_handler():
 
 
 def start_web(settings, maker):
-    """The web app on a threaded WSGI server in the background (production: gunicorn)."""
+    """The web app on a threaded WSGI server in the background (the demo's; `dialfunnel web`
+    runs it under gunicorn)."""
     from werkzeug.serving import make_server
 
     from admin import create_app
@@ -369,7 +377,10 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true")
     gen.set_defaults(func=cmd_prompts_generate)
 
-    sub.add_parser("web", help="serve the web app only").set_defaults(func=cmd_web)
+    web = sub.add_parser("web", help="serve the web app only (gunicorn, gevent workers)")
+    web.add_argument("--gunicorn-config", metavar="FILE",
+                     help="a gunicorn config file read after the settings (deploy/gunicorn.conf.py)")
+    web.set_defaults(func=cmd_web)
     worker = sub.add_parser("worker", help="reminders, retention and screen pops only")
     worker.add_argument("--interval", type=float, default=15.0)
     worker.set_defaults(func=cmd_worker)
