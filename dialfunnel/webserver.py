@@ -21,7 +21,7 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
-from .settings import Settings, SettingsError, load_settings
+from config.settings import Settings, SettingsError, load_settings
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from dialfunnel.settings import SettingsError, load_settings
+from config.settings import SettingsError, load_settings
 from models.clock import SYSTEM_CLOCK
 from models.schema import Event
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.repo_paths import ROOT
+
+
 _spec = importlib.util.spec_from_file_location("web_load", ROOT / "bench" / "web_load.py")
 web_load = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(web_load)
