@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from models.clock import SYSTEM_CLOCK
 from models.crm.contact_records import add_contact_record
-from models.schema import Customer, CustomerOperator, Event, User
+from models.schema import ContactRecord, Customer, CustomerOperator, Event, User
 
 
 def dialfunnel(db_url, tmp_path, *args, web_port=None, **kw):
@@ -80,7 +80,12 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     assert "\x1b[" not in everything and '"GET /login' not in everything, "requests at DEBUG"
     with Session() as s:
         events = s.scalars(select(Event).where(Event.kind == "reminder")).all()
-        assert [(e.user_id, e.payload["record_id"]) for e in events] == [(agent.id, record.id)]
+        sent = [(e.user_id, e.payload["record_id"]) for e in events]
+        assert sent.count((agent.id, record.id)) == 1
+        # a demo callback may fall due while a slow machine runs this test: each one sent was due
+        for event in events:
+            other = s.get(ContactRecord, event.payload["record_id"])
+            assert other.remind_at <= event.created_at and other.user_id == event.user_id
 
 
 def outbound_call_pops(Session, agent) -> Event:
