@@ -11,8 +11,8 @@ recording_done hangup handler. ``--path engine``: the old shortcut, the dialer c
 answer itself at once (no AMD, no FastAGI).
 
 World (every value a flag): N agents (talk lognormal, mean 150 s; wrap-up 20 s), live answer
-rate 15% or 30%, answering machines 0%, 20% dead numbers (unallocated / absent / invalid,
-failing in 1–3 s), ring-to-answer 5–25 s, ring timeout 25 s, abandon cap 3%; the rest no answer
+rate 15% or 30%, answering machines 0%, 20% failing numbers (unallocated / invalid: dead for
+good; absent, 关机: retried later; failing in 1–3 s), ring-to-answer 5–25 s, ring timeout 25 s, abandon cap 3%; the rest no answer
 (rings out), busy and congestion. Abandon: a live answer nobody was free for in the handler's
 hold. Each scenario runs our predictive pacer, progressive 1:1 dialling, a reference
 ADAPT_TAPERED pacer and the naive pacer.
@@ -53,6 +53,7 @@ from models.dialer import agent_states, campaigns  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.org.users import create_user  # noqa: E402
 from models.schema import AgentStateLog, Customer, DialAttempt  # noqa: E402
+from models.schema.campaigns import DEAD_OUTCOMES  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
@@ -199,7 +200,8 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
         "on_call_pct": 100.0 * in_state.get("on_call", 0.0) / logged,
         "answered": answered, "abandoned": abandoned, "attempts": attempts,
         "machines": by_outcome.get("machine", 0),
-        "dead": sum(by_outcome.get(k, 0) for k in ("unallocated", "absent", "invalid")),
+        "dead": sum(by_outcome.get(k, 0) for k in DEAD_OUTCOMES),     # 空号, 错号: never again
+        "absent": by_outcome.get("absent", 0),                         # 关机: retried later
         "open": by_outcome.get(None, 0),
     }
 
@@ -222,7 +224,7 @@ def main() -> None:
     defaults = World()
     world_flags = {  # every world parameter: flag, help
         "talk_mean": "mean talk time (s, lognormal)", "talk_sigma": "sigma of the talk time's log",
-        "wrap": "agents' wrap-up (s)", "dead": "share of dead numbers",
+        "wrap": "agents' wrap-up (s)", "dead": "share of failing numbers (空号/错号 dead for good, 关机 retried)",
         "machine": "share of answering machines (AMD hears them)",
         "ring_min": "shortest ring before an answer (s)", "ring_max": "longest ring before an answer (s)",
         "ring_timeout": "the campaign's ring timeout (s)", "abandon_cap": "the campaign's abandon cap (%%)",
