@@ -1,4 +1,4 @@
-"""Outbound campaigns: the list, settings form, live view and report (`pages`), the
+"""Outbound campaigns: the list, settings form, live view and report (`settings`), the
 do-not-call list (`dnc`) and the agent's dialer panel (`dialer`).
 
 This module holds only the blueprint; the app factory imports the views beside it."""

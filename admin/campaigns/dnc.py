@@ -15,7 +15,7 @@ from ..context import clock, current_user, db
 from ..forms import local_dt
 from ..paging import pages_of
 from . import bp
-from .pages import _manager
+from .settings import _manager
 
 MAX_SEARCH = 40
 

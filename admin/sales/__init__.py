@@ -1,4 +1,4 @@
-"""Opportunities and orders (`pages`) and their PDF sheets (`pdf`: WeasyPrint, no network).
+"""Opportunities and orders (`opportunities`) and their PDF sheets (`pdf`: WeasyPrint, no network).
 
 This module holds only the blueprint; the app factory imports the views beside it."""
 from flask import Blueprint
