@@ -1,5 +1,6 @@
-"""Outbound campaigns: the list, settings form, live view and report (`settings`), the
-do-not-call list (`dnc`) and the agent's dialer panel (`dialer`).
+"""Outbound campaigns: the list and settings form (`settings`), the live view (`live`), the
+reports (`report`), the do-not-call list (`dnc`), the agent's dialer panel (`dialer`) and the
+labels they share (`common`).
 
 This module holds only the blueprint; the app factory imports the views beside it."""
 from flask import Blueprint

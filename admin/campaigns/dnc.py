@@ -15,14 +15,14 @@ from ..context import clock, current_user, db
 from ..forms import local_dt
 from ..paging import pages_of
 from . import bp
-from .settings import _manager
+from .common import manager_only
 
 MAX_SEARCH = 40
 
 
 @bp.route("/campaigns/dnc")
 def dnc_list():
-    _manager()
+    manager_only()
     session = db()
     q = request.args.get("q", "").strip()[:MAX_SEARCH]
     stmt = select(DoNotCall, User.full_name).outerjoin(User, User.id == DoNotCall.added_by_id)
@@ -39,7 +39,7 @@ def dnc_list():
 
 @bp.route("/campaigns/dnc/add", methods=["POST"])
 def dnc_add():
-    _manager()
+    manager_only()
     row = dnc.add_number(db(), current_user(), request.form.get("number", ""),
                          reason=request.form.get("reason"), clock=clock())
     db().commit()
@@ -49,7 +49,7 @@ def dnc_add():
 
 @bp.route("/campaigns/dnc/remove", methods=["POST"])
 def dnc_remove():
-    _manager()
+    manager_only()
     number = request.form.get("number", "")
     removed = dnc.remove_number(db(), current_user(), number)
     db().commit()
@@ -74,7 +74,7 @@ def numbers_of(data: bytes) -> list[str]:
 
 @bp.route("/campaigns/dnc/upload", methods=["POST"])
 def dnc_upload():
-    _manager()
+    manager_only()
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         flash(_("Choose a file."), "warning")
