@@ -63,8 +63,9 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
     labels.init_app(app)
     paging.init_app(app)
 
-    for package in BLUEPRINTS:
+    for package in BLUEPRINTS:   # every route first: a view may import another area's views
         load_views(package)
+    for package in BLUEPRINTS:
         app.register_blueprint(package.bp)
     from .imports.views import notice_at_start
     notice_at_start(app)  # import jobs whose worker died with an earlier process
