@@ -1,6 +1,8 @@
 """Application factory."""
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import secrets
 from pathlib import Path
 
@@ -10,7 +12,12 @@ from flask_wtf.csrf import CSRFProtect
 
 from models.clock import SYSTEM_CLOCK
 
-from . import context, i18n, labels, paging
+from . import (analysis, auth, campaigns, context, customers, events, finder, home, i18n, imports,
+               labels, manage, paging, popups, recordings, sales)
+
+# In this order: the registration order is the order Flask looks for a template.
+BLUEPRINTS = (auth, home, events, customers, sales, finder, imports, analysis, manage, popups,
+              recordings, campaigns)
 
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
@@ -56,15 +63,17 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
     labels.init_app(app)
     paging.init_app(app)
 
-    from .auth import bp as auth_bp
-    from .events import bp as events_bp
-    from .home import bp as home_bp
-    for bp in (auth_bp, home_bp, events_bp):
-        app.register_blueprint(bp)
-    from . import analysis, customers, finder, imports, manage, popups, recordings, sales
-    for module in (customers, sales, finder, imports, analysis, manage, popups, recordings):
-        app.register_blueprint(module.bp)
-    from . import campaigns
-    app.register_blueprint(campaigns.bp)
-    imports.notice_at_start(app)  # import jobs whose worker died with an earlier process
+    for package in BLUEPRINTS:   # every route first: a view may import another area's views
+        load_views(package)
+    for package in BLUEPRINTS:
+        app.register_blueprint(package.bp)
+    from .imports.views import notice_at_start
+    notice_at_start(app)  # import jobs whose worker died with an earlier process
     return app
+
+
+def load_views(package) -> None:
+    """Import every module of a blueprint package: importing a view module adds its routes to
+    the package's blueprint (the package itself imports none of them)."""
+    for module in pkgutil.iter_modules(package.__path__):
+        importlib.import_module(f"{package.__name__}.{module.name}")

@@ -1,5 +1,5 @@
 """Every list pages the same way: page numbers, a page-size choice and jump to a page, the
-list's other arguments kept (admin/paging.py, templates/_pager.html)."""
+list's other arguments kept (admin/paging.py, admin/templates/_pager.html)."""
 import re
 from urllib.parse import parse_qs, urlsplit
 

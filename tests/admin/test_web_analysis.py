@@ -238,7 +238,7 @@ def test_login_required(app):
 
 
 def test_svg_charts_escape_and_scale():
-    from admin.charts import bar_chart, funnel_chart, line_chart, nice_ceiling
+    from admin.analysis.charts import bar_chart, funnel_chart, line_chart, nice_ceiling
     svg = bar_chart([('<img src=x onerror="alert(1)">', 3), ("上海", 1)], title="a&b")
     assert "<img" not in svg and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in svg
     assert 'aria-label="a&amp;b"' in svg and svg.startswith("<svg") and svg.endswith("</svg>")

@@ -295,7 +295,7 @@ def test_the_edit_form_shows_the_retry_rules_in_force(as_user, session, campaign
 
 def test_every_campaign_text_has_a_chinese_translation():
     pattern = re.compile(r"""\b_l?\(\s*(['"])((?:\\.|(?!\1).)+)\1""")
-    sources = [*ROOT.glob("admin/campaigns*.py"), *ROOT.glob("admin/templates/campaigns/*.html")]
+    sources = [*ROOT.glob("admin/campaigns/*.py"), *ROOT.glob("admin/campaigns/templates/campaigns/*.html")]
     wanted = {m.group(2).replace("\\'", "'") for path in sources
               for m in pattern.finditer(path.read_text())}
     assert len(wanted) > 100

@@ -397,7 +397,7 @@ def test_tracking_sheet_pdf(as_user, session, users, data, tmp_path, clock):
 
 
 def test_pdf_fetcher_refuses_everything_but_local_files(app, tmp_path):
-    from admin.pdf import DEFAULT_FONT, LocalFileFetcher
+    from admin.sales.pdf import DEFAULT_FONT, LocalFileFetcher
     fetcher = LocalFileFetcher([DEFAULT_FONT.parent, app.static_folder])
     for url in ("http://example.com/x.png", "https://example.com/a.css", "ftp://h/x",
                 "data:text/plain,hi", "file:///etc/passwd",
@@ -410,15 +410,15 @@ def test_pdf_fetcher_refuses_everything_but_local_files(app, tmp_path):
 
 
 def test_hostile_names_never_make_the_pdf_fetch(as_user, session, users, data, monkeypatch):
-    import admin.pdf
+    import admin.sales.pdf
     seen = []
-    original = admin.pdf.LocalFileFetcher.fetch
+    original = admin.sales.pdf.LocalFileFetcher.fetch
 
     def spy(self, url, headers=None):
         seen.append(url)
         return original(self, url, headers)
 
-    monkeypatch.setattr(admin.pdf.LocalFileFetcher, "fetch", spy)
+    monkeypatch.setattr(admin.sales.pdf.LocalFileFetcher, "fetch", spy)
     opp = data["opp"]
     opp.title = '<img src="http://example.com/track.png"><link rel=stylesheet href="http://x/y">'
     session.commit()

@@ -335,10 +335,10 @@ def test_the_posts_need_the_csrf_token(as_user, session, mine, action):
 
 def test_every_contact_and_document_text_has_a_chinese_translation():
     pattern = re.compile(r"""\b_l?\(\s*(['"])((?:\\.|(?!\1).)+)\1""")
-    sources = [ROOT / "admin/customer_detail.py",
-               *(ROOT / "admin/templates/customers").glob("_contact*.html"),
-               ROOT / "admin/templates/customers/_documents.html",
-               ROOT / "admin/templates/customers/contact_edit.html"]
+    sources = [ROOT / "admin/customers/detail.py",
+               *(ROOT / "admin/customers/templates/customers").glob("_contact*.html"),
+               ROOT / "admin/customers/templates/customers/_documents.html",
+               ROOT / "admin/customers/templates/customers/contact_edit.html"]
     # adjacent Python string literals are one message
     joined = [re.sub(r'"\s*\n\s*"', "", path.read_text()) for path in sources]
     wanted = {m.group(2).replace("\\'", "'") for src in joined for m in pattern.finditer(src)}

@@ -1,6 +1,6 @@
 """An Excel import whose worker dies (the web process stops or restarts) is noticed as
 'interrupted' and resumed after its last committed row: no row twice, none lost, the report
-the same as for an uninterrupted import (models.imports.importer, admin/imports.py)."""
+the same as for an uninterrupted import (models.imports.importer, admin/imports/views.py)."""
 from __future__ import annotations
 
 import os

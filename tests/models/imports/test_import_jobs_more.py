@@ -1,6 +1,6 @@
 """Follow-ups of the interrupted Excel import (C9): an interrupted job can be abandoned (its
 kept upload goes), the web app looks for interrupted jobs when it starts, and the operators
-are checked again by the rule when a job writes (models.imports.importer, admin/imports.py)."""
+are checked again by the rule when a job writes (models.imports.importer, admin/imports/views.py)."""
 from __future__ import annotations
 
 import logging
@@ -230,12 +230,12 @@ def test_processes_starting_at_once_mark_each_job_once(Session, session, users, 
 def test_the_app_starts_when_the_database_cannot_be_used(tmp_path, clock, caplog, url):
     engine = make_engine(url.format(tmp=tmp_path))
     try:
-        with caplog.at_level(logging.WARNING, logger="admin.imports"):
+        with caplog.at_level(logging.WARNING, logger="admin.imports.views"):
             app = make_app(make_sessionmaker(engine), clock, tmp_path / "web")
     finally:
         engine.dispose()
     assert "imports.job_abandon" in app.view_functions
-    assert [r.getMessage() for r in caplog.records if r.name == "admin.imports"] == [
+    assert [r.getMessage() for r in caplog.records if r.name == "admin.imports.views"] == [
         "could not look for interrupted imports at start-up"]
 
 

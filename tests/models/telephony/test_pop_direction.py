@@ -147,8 +147,8 @@ def test_titles_in_english(as_user, session, users, clock, make_customer):
 
 def test_every_pop_text_has_a_chinese_translation():
     pattern = re.compile(r"""\b_l?\(\s*(['"])((?:\\.|(?!\1).)+)\1""")
-    sources = [ROOT / "admin/popups.py", *ROOT.glob("admin/templates/popups/*.html"),
-               ROOT / "admin/templates/campaigns/_preview_card.html"]
+    sources = [ROOT / "admin/popups/views.py", *ROOT.glob("admin/popups/templates/popups/*.html"),
+               ROOT / "admin/campaigns/templates/campaigns/_preview_card.html"]
     wanted = {m.group(2).replace("\\'", "'") for path in sources
               for m in pattern.finditer(path.read_text())}
     assert {"Incoming call", "Outbound call", "Campaign: %(name)s", "Contacts"} <= wanted
