@@ -19,7 +19,7 @@ tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
 ``DestConnectedLineNum`` (an Originate's DialBegin has no calling channel). A queue call gives
 AgentCalled and DialBegin for the same ring: one pop per (call ``Linkedid``, agent).
 The pop is ``models.telephony.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
-which admin/events.py streams to the agent's open pages. Callbacks run on the AMI client's one
+which admin/events/ streams to the agent's open pages. Callbacks run on the AMI client's one
 dispatcher thread in arrival order; a pop costs a few queries and one commit.
 
 Recordings. ``VarSet MIXMONITOR_FILENAME`` (dialplan class, ami-mixmonitor*.txt) tells which file

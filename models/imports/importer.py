@@ -38,7 +38,7 @@ never silently lost, and is resumed rather than restarted:
   stands, as when a name is taken while the rows are written. The unique customer name
   keeps a row from being imported twice in any case (a resume racing a worker that was only
   slow: the old run finds the token changed and rolls its batch back).
-- The uploaded file stays on disk until the job ends (admin/imports.py). Were it lost, the
+- The uploaded file stays on disk until the job ends (admin/imports/views.py). Were it lost, the
   resume ends the job 'failed' saying how many rows got in. An unexpected error after rows
   were written leaves the job 'interrupted' (resumable) rather than 'failed'. The rows are
   read with the template as it is when the job resumes.
