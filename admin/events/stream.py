@@ -1,19 +1,23 @@
 """Server-sent events: reminders (and later screen pops) for the logged-in user.
 
-The event table is polled, so it works on SQLite as on PostgreSQL. A stream ends after
+The event table is polled (once per process for every stream: hub.py), so it works on SQLite
+as on PostgreSQL. A stream ends after
 SSE_MAX_SECONDS; the browser's EventSource reconnects with Last-Event-ID and loses nothing."""
 from __future__ import annotations
 
 import json
+import queue
 import time
 
 from flask import Response, current_app, request, stream_with_context
 from sqlalchemy import func, select
 
+from models.db import begin_read
 from models.schema import Event
 
 from ..context import current_user
 from . import bp
+from .hub import hub_for
 
 
 
@@ -24,34 +28,61 @@ def _start_id(session, user_id: int) -> int:
     return session.scalar(select(func.max(Event.id)).where(Event.user_id == user_id)) or 0
 
 
+def _before(maker, user_id: int, last: int) -> list[tuple]:
+    """The user's rows after `last` committed so far."""
+    rows: list[tuple] = []
+    with maker() as s:
+        begin_read(s)
+        while True:
+            batch = s.execute(select(Event.id, Event.kind, Event.payload)
+                              .where(Event.user_id == user_id, Event.id > last)
+                              .order_by(Event.id).limit(500)).all()
+            rows += [tuple(row) for row in batch]
+            if len(batch) < 500:
+                break
+            last = batch[-1].id
+        s.rollback()
+    return rows
+
+
 @bp.route("/events/stream")
 def stream():
     user_id = current_user().id
     maker = current_app.extensions["dialfunnel.sessionmaker"]
     limit = current_app.config.get("SSE_MAX_SECONDS", 300)
-    poll = current_app.config.get("SSE_POLL_SECONDS", 1.0)
+    hub = hub_for(current_app)
     with maker() as s:
         last = _start_id(s, user_id)
 
     def generate():
         nonlocal last
-        started = idle = time.monotonic()
-        # Hand the browser an id at once, so a reconnect resumes from here and loses nothing.
-        yield f"retry: 2000\nid: {last}\n\n"
-        while time.monotonic() - started < limit:
-            with maker() as s:
-                rows = s.execute(select(Event.id, Event.kind, Event.payload)
-                                 .where(Event.user_id == user_id, Event.id > last)
-                                 .order_by(Event.id).limit(100)).all()
-            for row in rows:
-                last = row.id
-                yield f"id: {row.id}\nevent: {row.kind}\ndata: {json.dumps(row.payload, ensure_ascii=False)}\n\n"
-            if rows:
-                idle = time.monotonic()
-            elif time.monotonic() - idle > 15:
-                idle = time.monotonic()
-                yield ": keep-alive\n\n"
-            time.sleep(poll)
+        inbox = hub.subscribe(user_id)
+        try:
+            started = idle = time.monotonic()
+            # Hand the browser an id at once, so a reconnect resumes from here and loses nothing.
+            yield f"retry: 2000\nid: {last}\n\n"
+            pending = _before(maker, user_id, last)   # the hub has what comes after
+            while True:
+                for event_id, kind, payload in pending:
+                    if event_id > last:
+                        last, idle = event_id, time.monotonic()
+                        yield (f"id: {event_id}\nevent: {kind}\n"
+                               f"data: {json.dumps(payload, ensure_ascii=False)}\n\n")
+                left = limit - (time.monotonic() - started)
+                if left <= 0:
+                    return
+                if time.monotonic() - idle > 15:
+                    idle = time.monotonic()
+                    yield ": keep-alive\n\n"
+                try:
+                    pending = [inbox.get(timeout=min(left, 15.0))]
+                except queue.Empty:
+                    pending = []
+                    continue
+                while not inbox.empty():
+                    pending.append(inbox.get_nowait())
+        finally:
+            hub.unsubscribe(user_id, inbox)
 
     return Response(stream_with_context(generate()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
