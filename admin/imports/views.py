@@ -9,7 +9,6 @@ then offers to resume from the last committed row, or to abandon the job (the fi
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -41,6 +40,7 @@ from models.imports.messages import render as render_message
 from models.imports.templates import MAX_COLUMNS, MAX_HEADER_ROWS
 from models.schema import STAGES, ImportTemplate, User
 
+from ..background import run_in_background
 from ..context import clock, current_user, db, lang
 from ..spreadsheet import export_response
 from . import bp
@@ -150,7 +150,7 @@ def _run_in_background(job_id: int, path: Path) -> None:
         if importer.run_job(maker, job_id, path, clock_) in importer.FINISHED:
             path.unlink(missing_ok=True)
 
-    threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+    run_in_background(work, f"import-{job_id}")
 
 
 @bp.post("/imports/jobs/<int:job_id>/resume")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from recordings import prompt_job
 from recordings.prompts import MANIFEST, PROMPT_ID, AudioError, convert_upload
 
+from ..background import BackgroundThread
 from ..context import clock, lang
 from . import bp
 
@@ -65,7 +66,7 @@ def prompts_generate():
     from ivr_flows.flows import prompt_texts
     texts, voice = prompt_texts()
     if prompt_job.start(prompts_dir(), texts, voice, clock=clock(),
-                        run=current_app.config.get("PROMPT_JOB_RUNNER", prompt_job.threading.Thread)):
+                        run=current_app.config.get("PROMPT_JOB_RUNNER", BackgroundThread)):
         flash(_("Generating %(n)d prompts in the background.", n=len(texts)), "success")
     else:
         flash(_("The prompts are being generated already."), "info")
