@@ -279,7 +279,7 @@ def child_web(url: str, data_dir: str, port: str) -> None:
     from admin import create_app
     from dialfunnel.settings import Settings
     engine = make_engine(url)
-    app = create_app(Settings(data_dir=data_dir, secret_key="bench-secret"),
+    app = create_app(Settings(data_dir=Path(data_dir), secret_key="bench-secret"),
                      make_sessionmaker(engine))
     make_server("127.0.0.1", int(port), app, threaded=True).serve_forever()
 
