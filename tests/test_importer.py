@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 from import_helpers import (HEADER, MAPPING, company_rows, inline_row, make_template, random_bytes, raw_xlsx,
-                            xlsx_bytes, zip_bomb, zip_bytes)
+                            report_of, report_table_of, xlsx_bytes, zip_bomb, zip_bytes)
 from sqlalchemy import func, select
 
 from models import import_files, import_templates, importer, web_collection
@@ -48,7 +48,7 @@ def count(session, model=Customer, *where):
 
 
 def reasons(job):
-    return [(e["row"], e["status"], e.get("reason")) for e in job.report if e["status"] != "imported"]
+    return [(e["row"], e["status"], e.get("reason")) for e in report_of(job) if e["status"] != "imported"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -155,8 +155,8 @@ def test_import_creates_customers_like_create_customer(session, users, run_impor
     history = session.scalars(select(OperatorHistory).where(OperatorHistory.customer_id == c.id)).all()
     assert [(h.action, h.from_mode, h.to_mode, h.to_operators, h.actor_id) for h in history] == [
         ("import", None, "personal", [users["tm"].id], users["tm"].id)]
-    assert [e["status"] for e in job.report] == ["imported"] * 4
-    assert [e["row"] for e in job.report] == [2, 3, 4, 5]
+    assert [e["status"] for e in report_of(job)] == ["imported"] * 4
+    assert [e["row"] for e in report_of(job)] == [2, 3, 4, 5]
 
 
 def test_import_1000_rows_shared_archive(session, users, run_import):
@@ -187,7 +187,7 @@ def test_values_are_coerced_and_formulas_never_run(session, users, clock, run_im
              + '<row r="3"><c r="A3" t="inlineStr"><is><t>=HYPERLINK("http://evil.example","x")</t></is></c>'
                '<c r="C3" t="b"><v>0</v></c></row>')
     job = run_import(raw_xlsx(sheet), template_=tpl)
-    assert job.status == "done" and job.imported == 2, job.report
+    assert job.status == "done" and job.imported == 2, report_of(job)
     session.rollback()
     first = session.scalar(select(Customer).where(Customer.name == "数值公司"))
     assert (first.mobile, first.mobile_e164, first.do_not_call, first.profile) == (
@@ -206,7 +206,7 @@ def test_duplicates_not_allowed_reject_and_import_nothing(session, users, make_c
     assert (job.status, job.imported, job.rejected, job.duplicates) == ("rejected", 0, 2, 0)
     assert reasons(job) == [(3, "rejected", "import.duplicate_in_database"),
                             (5, "rejected", "import.duplicate_in_file")]
-    assert job.report[1]["params"] == {"row": 2}
+    assert report_of(job)[1]["params"] == {"row": 2}
     assert count(session) == 1
 
 
@@ -218,10 +218,10 @@ def test_duplicates_allowed_are_skipped_and_reported(session, users, make_custom
     assert reasons(job) == [(3, "duplicate", "import.duplicate_in_database"),
                             (5, "duplicate", "import.duplicate_in_file")]
     assert count(session) == 3
-    headers, table = importer.report_table(job, "zh_CN")
+    headers, table = report_table_of(job, "zh_CN")
     assert headers == ["行号", "客户名称", "结果", "原因", "提示"]
     assert table[1] == [3, "测试导入公司00002", "重复，已跳过", "客户名称已存在", ""]
-    assert importer.report_table(job, "en")[1][3][3] == "Same company name as row 2"
+    assert report_table_of(job, "en")[1][3][3] == "Same company name as row 2"
 
 
 def test_same_phone_is_a_warning_only(session, users, make_customer, run_import):
@@ -229,9 +229,9 @@ def test_same_phone_is_a_warning_only(session, users, make_customer, run_import)
     rows = company_rows(2) + [["同号公司", None, None, "13800000002", None, None]]
     job = run_import(xlsx_bytes(rows))
     assert (job.status, job.imported) == ("done", 3)
-    warned = {e["row"]: e.get("same_phone_as") for e in job.report}
+    warned = {e["row"]: e.get("same_phone_as") for e in report_of(job)}
     assert warned == {2: "老客户", 3: None, 4: "测试导入公司00002"}
-    headers, table = importer.report_table(job, "zh_CN")
+    headers, table = report_table_of(job, "zh_CN")
     assert table[0][4] == "可能重复：与“老客户”的电话相同"
 
 
@@ -249,8 +249,8 @@ def test_rejected_rows_stop_everything_unless_valid_rows_are_wanted(session, use
     assert reasons(job) == [(3, "rejected", "customer.name_required"),
                             (4, "rejected", "import.bad_value"),
                             (5, "rejected", "import.extra_data")]
-    assert [e["row"] for e in job.report] == [3, 4, 5]   # only the rejected rows
-    assert render("import.bad_value", "zh_CN", **job.report[1]["params"]) == "F 列“行业”的值无效"
+    assert [e["row"] for e in report_of(job)] == [3, 4, 5]   # only the rejected rows
+    assert render("import.bad_value", "zh_CN", **report_of(job)[1]["params"]) == "F 列“行业”的值无效"
     assert count(session) == 0
     again = run_import(data, import_valid_rows=True)
     assert (again.status, again.imported, again.rejected) == ("done", 1, 3)
@@ -322,7 +322,7 @@ def test_too_many_rows(session, run_import, monkeypatch):
     job = run_import(raw_xlsx(sheet, dimension="A1:F2"), import_valid_rows=True)
     assert failed_key(job) == "import.too_many_rows"
     assert count(session) == 0
-    assert len(run_import(xlsx_bytes(company_rows(5))).report) == 5
+    assert len(report_of(run_import(xlsx_bytes(company_rows(5))))) == 5
 
 
 def test_wrong_template(session, users, clock, run_import):

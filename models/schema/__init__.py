@@ -5,7 +5,7 @@ from .customers import (Customer, CustomerOperator, Contact, ContactRecord, Stag
 from .sales import Product, Opportunity, OpportunityItem, Order, OrderItem, OrderFollowUp
 from .library import Document, Competitor, ResourceSite, CallScript
 from .config import StageRule, QueryableField, ImportTemplate, AppSetting
-from .logs import OperatorHistory, ClaimLog, Event, ImportJob
+from .logs import OperatorHistory, ClaimLog, Event, ImportJob, ImportReportLine
 from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
 from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
@@ -16,5 +16,5 @@ __all__ = [
     "OWNERSHIP_MODES", "Product", "Opportunity", "OpportunityItem", "Order", "OrderItem",
     "OrderFollowUp", "Document", "Competitor", "ResourceSite", "CallScript", "StageRule",
     "QueryableField", "ImportTemplate", "AppSetting", "OperatorHistory", "ClaimLog", "Event",
-    "ImportJob", "StageHistory",
+    "ImportJob", "ImportReportLine", "StageHistory",
 ]
