@@ -54,7 +54,7 @@ from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -212,7 +212,7 @@ def prepare(url: str, existing_names: list[str]) -> None:
 
 def child_import(path: str, url: str) -> None:
     from models import import_templates, importer
-    from models.schema import ImportJob, User
+    from models.schema import ImportJob, ImportReportLine, User
     engine = make_engine(url)
     maker = make_sessionmaker(engine)
     with maker() as session:
@@ -234,7 +234,8 @@ def child_import(path: str, url: str) -> None:
         print(json.dumps(dict(
             status=job.status, error=job.error, rows=job.total_rows, imported=job.imported,
             duplicates=job.duplicates, rejected=job.rejected,
-            warnings=sum(1 for e in job.report if e.get("same_phone_as")),
+            warnings=session.scalar(select(func.count()).select_from(ImportReportLine).where(
+                ImportReportLine.job_id == job_id, ImportReportLine.same_phone_as.is_not(None))),
             wall=wall, cpu=cpu, rss_before_mb=rss_before / 1024,
             peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
     engine.dispose()

@@ -323,7 +323,7 @@ def warning_text(entry: dict, lang: str) -> str:
     return render("import.same_phone", lang, name=name) if name else ""
 
 
-REPORT_CHUNK = 5000    # report lines read per query
+REPORT_CHUNK = 2000    # report lines read per query
 
 
 def _problem_lines(stmt):

@@ -33,7 +33,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("params", sa.JSON(), nullable=True),
         sa.Column("same_phone_as", sa.String(length=200), nullable=True),
-        sa.ForeignKeyConstraint(["job_id"], ["import_jobs.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_import_report_lines_job_row", "import_report_lines", ["job_id", "row"],
@@ -51,6 +50,10 @@ def upgrade() -> None:
             conn.execute(sa.insert(lines), rows[start:start + BATCH])
     with op.batch_alter_table("import_jobs") as batch:
         batch.drop_column("report")
+    # only now: on SQLite the batch drops the old import_jobs, deleting its rows' lines
+    with op.batch_alter_table("import_report_lines") as batch:
+        batch.create_foreign_key("fk_import_report_lines_job_id", "import_jobs",
+                                 ["job_id"], ["id"], ondelete="CASCADE")
 
 
 def downgrade() -> None:
@@ -72,5 +75,6 @@ def downgrade() -> None:
         conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(report=report))
     with op.batch_alter_table("import_jobs") as batch:
         batch.alter_column("report", existing_type=sa.JSON(), nullable=False)
+    # (on SQLite that batch rebuilt import_jobs, deleting the lines: already copied)
     op.drop_index("ix_import_report_lines_job_row", table_name="import_report_lines")
     op.drop_table("import_report_lines")
