@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -210,6 +209,13 @@ def prepare(url: str, existing_names: list[str]) -> None:
 # ------------------------------------------------------------------------------------------
 # the import, in a child process
 
+def peak_kb(pid: int | str = "self") -> int:
+    """A process's peak resident memory (VmHWM). Not ru_maxrss: Linux keeps that across
+    fork and exec, so a child would report the generating parent's peak."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+
+
 def child_import(path: str, url: str) -> None:
     from models import import_templates, importer
     from models.schema import ImportJob, ImportReportLine, User
@@ -225,7 +231,7 @@ def child_import(path: str, url: str) -> None:
                                   import_valid_rows=True, **options)
         session.commit()
         job_id = job.id
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_kb()
     wall, cpu = time.perf_counter(), time.process_time()
     importer.run_job(maker, job_id, path)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -236,8 +242,7 @@ def child_import(path: str, url: str) -> None:
             duplicates=job.duplicates, rejected=job.rejected,
             warnings=session.scalar(select(func.count()).select_from(ImportReportLine).where(
                 ImportReportLine.job_id == job_id, ImportReportLine.same_phone_as.is_not(None))),
-            wall=wall, cpu=cpu, rss_before_mb=rss_before / 1024,
-            peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+            wall=wall, cpu=cpu, rss_before_mb=rss_before / 1024, peak_mb=peak_kb() / 1024)))
     engine.dispose()
 
 
@@ -412,9 +417,7 @@ def run_web_import(path: Path, url: str, work: Path) -> dict:
             if job_id else (None, b"", 0.0)
         done.set()
         other.join()
-        with open(f"/proc/{server.pid}/status") as status_file:
-            peak_kb = next(int(line.split()[1]) for line in status_file
-                           if line.startswith("VmHWM"))
+        web_peak_kb = peak_kb(server.pid)
     finally:
         server.terminate()
         server.wait()
@@ -425,7 +428,7 @@ def run_web_import(path: Path, url: str, work: Path) -> dict:
         page_failures=len(failures), p50=percentile(latencies, 0.5),
         p99=percentile(latencies, 0.99), page_max=max(latencies, default=0.0),
         report=report_s, report_status=report_status, report_mb=len(report_body) / 2 ** 20,
-        peak_mb=peak_kb / 1024)
+        peak_mb=web_peak_kb / 1024)
 
 
 # ------------------------------------------------------------------------------------------

@@ -67,8 +67,8 @@ import uuid
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 
-from sqlalchemy import (ARRAY, Integer, and_, delete, exists, func, insert, literal, null, or_,
-                        select, update)
+from sqlalchemy import (ARRAY, Integer, delete, exists, func, insert, literal, null, or_, select,
+                        tuple_, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -346,7 +346,7 @@ def report_entries(session: Session, job_id: int, *, problems_only: bool = False
     while left is None or left > 0:
         size = REPORT_CHUNK if left is None else min(REPORT_CHUNK, left)
         after = [] if last_row is None else [
-            or_(line.row > last_row, and_(line.row == last_row, line.id > last_id))]
+            tuple_(line.row, line.id) > tuple_(last_row, last_id)]
         chunk = session.execute(stmt.where(*after).order_by(line.row, line.id)
                                 .limit(size)).all()
         for line_id, row, name, status, reason, params, same_phone_as in chunk:
