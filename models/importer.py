@@ -80,6 +80,7 @@ from .errors import InvalidValue, NotFound, PermissionDenied
 from .fields import CUSTOMER_DATA_FIELDS, FIELD_LABELS
 from .import_files import ERROR_VALUES, SheetReader, cell_text, column_letter, is_blank
 from .import_messages import ImportNotFound, ImportRefused, render
+from .import_seen import SeenRows
 from .messages import field_name
 from .import_templates import get_template
 from .names import name_key
@@ -619,8 +620,7 @@ class ImportRun:
         self.session, self.job, self.clock, self.token = session, job, clock, token
         self.phase = job.status
         self.lines: list[dict] = []            # report lines, inserted with the next commit
-        self.seen_names: dict[str, int] = {}   # name -> first row that will be imported
-        self.seen_phones: dict[str, str] = {}  # e164 -> name of the first row with it
+        self.seen: SeenRows | None = None       # the file's earlier rows, while checking
         self.valid = 0
         # a resumed job: the rows up to resume_row were handled by the interrupted run
         self.resume_row = job.resume_row or 0
@@ -665,8 +665,6 @@ class ImportRun:
                 self.commit()
                 self.validate(sheet, template, spool)
             del sheet  # free the workbook's string table before writing
-            self.seen_names.clear()
-            self.seen_phones.clear()
             if job.rejected and not job.import_valid_rows and not self.resume_row:
                 self.set_status("rejected")      # nothing is written
             else:
@@ -710,6 +708,13 @@ class ImportRun:
         self.session.commit()
 
     def validate(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
+        self.seen = SeenRows()
+        try:
+            self.check_rows(sheet, template, spool)
+        finally:
+            self.seen.close()
+
+    def check_rows(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
         columns, rows = read_columns(sheet, template)
         self.column_notes(columns, template.header_rows)
         checker = RowChecker(columns, sheet.scan)
@@ -803,6 +808,12 @@ class ImportRun:
 
     def check_batch(self, batch: list, spool) -> None:
         """Duplicate names (earlier rows, the database) and phones already known."""
+        self.seen.load({name_key(data["name"]) for _, data, _ in batch},
+                       {p for _, _, phones in batch for p in phones if p})
+        self.check_loaded_batch(batch, spool)
+        self.seen.save()
+
+    def check_loaded_batch(self, batch: list, spool) -> None:
         if batch and batch[0][0] <= self.resume_row:
             done = [row for row in batch if row[0] <= self.resume_row]
             self.check_imported_before(done)
@@ -816,13 +827,13 @@ class ImportRun:
         for number, data, phones in batch:
             name = data["name"]
             key = name_key(name)
-            first = self.seen_names.get(key)
+            first = self.seen.names.get(key)
             if first is not None:
                 self.problem(number, name, "import.duplicate_in_file", {"row": first})
             elif key in existing:
                 self.problem(number, name, "import.duplicate_in_database")
             else:
-                self.seen_names[key] = number
+                self.seen.names.setdefault(key, number)
                 accepted.append((number, data, phones))
         known = self.phones_in_database({p for _, _, phones in accepted for p in phones if p})
         rows = self.phone_warnings(accepted, known)
@@ -841,7 +852,7 @@ class ImportRun:
         known = self.phones_in_database({p for _, _, phones in missing for p in phones if p},
                                         before=self.job.created_at)
         for number, data, _ in rows:
-            self.seen_names.setdefault(name_key(data["name"]), number)
+            self.seen.names.setdefault(name_key(data["name"]), number)
         for number, data, _, same in self.phone_warnings(rows, known):
             if number not in reported:
                 self.line(number, "imported", data["name"], same_phone_as=same)
@@ -853,10 +864,10 @@ class ImportRun:
             same = None
             for p in phones:
                 if p and same is None:
-                    same = known.get(p) or self.seen_phones.get(p)
+                    same = known.get(p) or self.seen.phones.get(p)
             for p in phones:
                 if p:
-                    self.seen_phones.setdefault(p, data["name"])
+                    self.seen.phones.setdefault(p, data["name"])
             out.append((number, data, phones, same))
         return out
 
