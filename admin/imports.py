@@ -215,6 +215,8 @@ def job_status(job_id: int):
 def job(job_id: int):
     session = db()
     job_ = _noticed([importer.get_job(session, current_user(), job_id)])[0]
+    session.commit()        # the rest only reads: beside the workers, not holding SQLite's lock
+    begin_read(session)
     template = session.get(ImportTemplate, job_.template_id) if job_.template_id else None
     operators = [session.get(User, uid) for uid in job_.operator_ids or []]
     ended = job_.status in importer.FINISHED
