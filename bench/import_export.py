@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import resource
 import socket
 import subprocess
 import sys
@@ -54,7 +53,7 @@ from xml.sax.saxutils import escape
 
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -210,10 +209,22 @@ def prepare(url: str, existing_names: list[str]) -> None:
 # ------------------------------------------------------------------------------------------
 # the import, in a child process
 
+def peak_kb(pid: int | str = "self") -> int:
+    """A process's peak resident memory (VmHWM). Not ru_maxrss: Linux keeps that across
+    fork and exec, so a child would report the generating parent's peak."""
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+
+
+def rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
+
+
 def child_import(path: str, url: str) -> None:
     from models.imports import importer
     from models.imports import templates as import_templates
-    from models.schema import ImportJob, User
+    from models.schema import ImportJob, ImportReportLine, User
     engine = make_engine(url)
     maker = make_sessionmaker(engine)
     with maker() as session:
@@ -226,7 +237,7 @@ def child_import(path: str, url: str) -> None:
                                   import_valid_rows=True, **options)
         session.commit()
         job_id = job.id
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = peak_kb()
     wall, cpu = time.perf_counter(), time.process_time()
     importer.run_job(maker, job_id, path)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -235,9 +246,9 @@ def child_import(path: str, url: str) -> None:
         print(json.dumps(dict(
             status=job.status, error=job.error, rows=job.total_rows, imported=job.imported,
             duplicates=job.duplicates, rejected=job.rejected,
-            warnings=sum(1 for e in job.report if e.get("same_phone_as")),
-            wall=wall, cpu=cpu, rss_before_mb=rss_before / 1024,
-            peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+            warnings=session.scalar(select(func.count()).select_from(ImportReportLine).where(
+                ImportReportLine.job_id == job_id, ImportReportLine.same_phone_as.is_not(None))),
+            wall=wall, cpu=cpu, rss_before_mb=rss_before / 1024, peak_mb=peak_kb() / 1024)))
     engine.dispose()
 
 
@@ -280,7 +291,7 @@ def child_web(url: str, data_dir: str, port: str) -> None:
     from admin import create_app
     from config.settings import Settings
     engine = make_engine(url)
-    app = create_app(Settings(data_dir=data_dir, secret_key="bench-secret"),
+    app = create_app(Settings(data_dir=Path(data_dir), secret_key="bench-secret"),
                      make_sessionmaker(engine))
     make_server("127.0.0.1", int(port), app, threaded=True).serve_forever()
 
@@ -394,6 +405,7 @@ def run_web_import(path: Path, url: str, work: Path) -> dict:
                                                   operator=tm_id, allow_duplicates="1",
                                                   import_valid_rows="1"))
         polls, poll_failures, poll_max, job = 0, 0, 0.0, {}
+        rss_at: dict[str, int] = {"upload": rss_kb(server.pid)}   # the web's largest RSS per phase
         job_id = location.split("/")[3] if location and "/jobs/" in location else None
         while job_id:
             status, body, seconds = tm.request(f"/imports/jobs/{job_id}",
@@ -404,17 +416,17 @@ def run_web_import(path: Path, url: str, work: Path) -> dict:
                 poll_failures += 1
             else:
                 job = json.loads(body)
+                rss_at[job["status"]] = max(rss_at.get(job["status"], 0), rss_kb(server.pid))
                 if job["finished"]:
                     break
             time.sleep(0.5)
         wall = time.perf_counter() - wall
         report_status, report_body, report_s = tm.request(f"/imports/jobs/{job_id}/report") \
             if job_id else (None, b"", 0.0)
+        rss_at["report"] = rss_kb(server.pid)
         done.set()
         other.join()
-        with open(f"/proc/{server.pid}/status") as status_file:
-            peak_kb = next(int(line.split()[1]) for line in status_file
-                           if line.startswith("VmHWM"))
+        web_peak_kb = peak_kb(server.pid)
     finally:
         server.terminate()
         server.wait()
@@ -425,7 +437,8 @@ def run_web_import(path: Path, url: str, work: Path) -> dict:
         page_failures=len(failures), p50=percentile(latencies, 0.5),
         p99=percentile(latencies, 0.99), page_max=max(latencies, default=0.0),
         report=report_s, report_status=report_status, report_mb=len(report_body) / 2 ** 20,
-        peak_mb=peak_kb / 1024)
+        peak_mb=web_peak_kb / 1024,
+        rss_mb={phase: round(kb / 1024) for phase, kb in rss_at.items()})
 
 
 # ------------------------------------------------------------------------------------------
@@ -439,6 +452,8 @@ def main() -> None:
     parser.add_argument("--workdir", help="where the files and the SQLite database go")
     parser.add_argument("--web", action="store_true",
                         help="also import through the web app while another user browses")
+    parser.add_argument("--web-only", action="store_true",
+                        help="only the import through the web (no direct import, no export)")
     parser.add_argument("--child-import", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-web", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -466,8 +481,8 @@ def main() -> None:
             files[kind] = path
     del rows
 
-    databases = [("SQLite", "sqlite:///" + str(work / "bench.db"))]
-    if args.pg_url:
+    databases = [] if args.web_only else [("SQLite", "sqlite:///" + str(work / "bench.db"))]
+    if args.pg_url and not args.web_only:
         databases.append(("PostgreSQL", args.pg_url))
     print()
     print("import (allow duplicates: skip; import valid rows; phones checked) — goal >= 5,000 rows/s, < 400 MB")
@@ -490,7 +505,7 @@ def main() -> None:
               f"{e['size_mb']:.1f} MB): query {e['fetch']:.1f} s + xlsx {e['build']:.1f} s "
               f"(cpu {e['cpu']:.1f} s) = {e['rows'] / total:,.0f} rows/s; xlsx alone "
               f"{e['rows'] / e['build']:,.0f} rows/s — goal >= 10,000 rows/s")
-    if args.web:
+    if args.web or args.web_only:
         url = "sqlite:///" + str(work / "bench.db")
         print()
         print("through the web on SQLite, another user browsing "
@@ -504,7 +519,8 @@ def main() -> None:
                   f"other user's pages {r['pages']} ({r['page_failures']} failed): p50 "
                   f"{r['p50']:.2f} s, p99 {r['p99']:.2f} s, max {r['page_max']:.2f} s; "
                   f"result report {r['report_mb']:.1f} MB in {r['report']:.1f} s "
-                  f"(HTTP {r['report_status']}); web peak memory {r['peak_mb']:.0f} MB")
+                  f"(HTTP {r['report_status']}); web peak memory {r['peak_mb']:.0f} MB "
+                  f"(MB by phase: {r['rss_mb']})")
             if r["status"] != "done":
                 print(f"  error: {r['error']}")
     print(f"\nfiles and the SQLite database are in {work}")

@@ -196,8 +196,8 @@ def create_stream_users(env: dict, count: int) -> tuple[list[str], str]:
     code = (
         "import sys\n"
         "from models.db import make_engine, make_sessionmaker\n"
-        "from models.auth import hash_password\n"
-        "import models.users as users\n"
+        "from models.org.auth import hash_password\n"
+        "import models.org.users as users\n"
         "from config.settings import load_settings\n"
         "hashed = hash_password(sys.argv[2])\n"
         "users.hash_password = lambda _p: hashed\n"
@@ -231,7 +231,7 @@ def prepare_import(env: dict, data_dir: Path, rows: int, username: str) -> tuple
     code = (
         "import sys, json\n"
         "from sqlalchemy import select\n"
-        "from models import import_templates\n"
+        "from models.imports import templates as import_templates\n"
         "from models.db import make_engine, make_sessionmaker\n"
         "from models.schema import User\n"
         "from config.settings import load_settings\n"

@@ -122,3 +122,19 @@ def make_template(session, user, clock, name: str = "标准模板"):
                                           header_rows=1, clock=clock)
     session.commit()
     return made
+
+
+def report_of(job) -> list[dict]:
+    """The job's report lines (models.imports.importer.report_entries), read with its session."""
+    from sqlalchemy.orm import object_session
+
+    from models.imports import importer
+    return list(importer.report_entries(object_session(job), job.id))
+
+
+def report_table_of(job, lang: str) -> tuple[list[str], list[list]]:
+    from sqlalchemy.orm import object_session
+
+    from models.imports import importer
+    headers, rows = importer.report_table(object_session(job), job, lang)
+    return headers, list(rows)

@@ -215,11 +215,10 @@ def job_status(job_id: int):
     """The progress bar's JSON (polled by imports.js)."""
     session = db()
     begin_read(session)     # beside the worker's writes: the poll never queues for the lock
-    job_ = importer.get_job(session, current_user(), job_id, with_report=False)
+    job_ = importer.get_job(session, current_user(), job_id)
     if importer.worker_gone(job_, clock()):     # marking it interrupted is a write
         session.rollback()
-        job_ = _noticed([importer.get_job(session, current_user(), job_id,
-                                          with_report=False)])[0]
+        job_ = _noticed([importer.get_job(session, current_user(), job_id)])[0]
     return jsonify(_job_json(job_))
 
 
@@ -227,27 +226,36 @@ def job_status(job_id: int):
 def job(job_id: int):
     session = db()
     job_ = _noticed([importer.get_job(session, current_user(), job_id)])[0]
+    session.commit()        # the rest only reads: beside the workers, not holding SQLite's lock
+    begin_read(session)
     template = session.get(ImportTemplate, job_.template_id) if job_.template_id else None
     operators = [session.get(User, uid) for uid in job_.operator_ids or []]
-    problems = [e for e in job_.report or [] if e["status"] != "imported" or e.get("same_phone_as")]
+    ended = job_.status in importer.FINISHED
+    problems = list(importer.report_entries(session, job_.id, problems_only=True,
+                                            limit=REPORT_ROWS_SHOWN)) if ended else []
+    more = importer.count_problems(session, job_.id) - len(problems) if ended else 0
     return render_template(
-        "imports/job.html", job=job_, info=_job_json(job_), template=template,
-        ended=job_.status in importer.FINISHED,
+        "imports/job.html", job=job_, info=_job_json(job_), template=template, ended=ended,
+        has_report=ended and importer.has_report(session, job_.id),
         operators=[u for u in operators if u is not None],
-        problems=problems[:REPORT_ROWS_SHOWN],
-        more_problems=max(len(problems) - REPORT_ROWS_SHOWN, 0),
+        problems=problems, more_problems=max(more, 0),
         reason_text=importer.reason_text, warning_text=importer.warning_text,
         status_label=_status_label, when=_when)
 
 
 @bp.get("/imports/jobs/<int:job_id>/report")
 def job_report(job_id: int):
-    job_ = importer.get_job(db(), current_user(), job_id)
-    db().commit()   # the report is built outside any transaction (SQLite: the write lock)
+    """The whole report as .xlsx, written to a temporary file as its lines are read (a
+    chunk at a time) and sent from there: memory does not grow with the report."""
+    session = db()
+    begin_read(session)     # SQLite: reads beside the workers instead of taking the write lock
+    job_ = importer.get_job(session, current_user(), job_id)
     if job_.status not in importer.FINISHED:
         raise ImportRefused("import_job.not_finished")
-    headers, rows = importer.report_table(job_, lang())
-    return export_response(headers, rows, _("import report %(id)s", id=job_.id), "xlsx")
+    headers, rows = importer.report_table(session, job_, lang())
+    response = export_response(headers, rows, _("import report %(id)s", id=job_.id), "xlsx")
+    session.rollback()      # end the read
+    return response
 
 
 # ------------------------------------------------------------------------------------------

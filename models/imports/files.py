@@ -26,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import column_index_from_string
 
 from models.imports.messages import ImportRefused
-from models.imports.xlsx import load_read_only, sheet_values
+from models.imports.xlsx import close_book, load_read_only, sheet_values
 
 MAX_ROWS = 200_000                      # data rows per file
 MAX_UNPACKED = 200 * 1024 * 1024        # bytes, all members together
@@ -242,7 +242,7 @@ class SheetReader:
             raise ImportRefused("import.not_excel") from None
 
     def close(self) -> None:
-        self.book.close()
+        close_book(self.book)
 
     def __enter__(self):
         return self

@@ -14,8 +14,10 @@ import before anything is written:
 A file-level refusal (not an .xlsx, too big, too many rows, wrong template) can only happen
 in the first pass, so it always leaves the database untouched.
 
-The job row carries the progress, the counts and the final row report. Unlike a rule
-function, `run_job` owns its session and commits: it is the worker.
+The job row carries the progress and the counts; the row report is a table of lines
+(ImportReportLine), written with the commits as the rows are checked and written, and read
+in chunks (`report_entries`): neither the worker nor a page holds a large report whole.
+Unlike a rule function, `run_job` owns its session and commits: it is the worker.
 
 An interrupted import (the web process stopped or restarted, killing the worker thread) is
 never silently lost, and is resumed rather than restarted:
@@ -26,14 +28,16 @@ never silently lost, and is resumed rather than restarted:
   its worker: `notice_interrupted`, called when the imports page or the job is viewed, marks
   it 'interrupted' (no OS process ids: the web may run as several processes or hosts, and
   a pid is reused). Should the worker only have been slow, its next commit takes the job back.
-- The write pass commits each batch together with `resume_row`, the file row of the batch's
-  last customer, and `imported`; when it starts it stores the rows that will not be written
-  (rejected, duplicates) in `report`. So after a crash, rows up to `resume_row` are exactly
-  those already handled: written, or listed in `report`.
+- The write pass commits each batch together with its report lines, `resume_row` (the file
+  row of the batch's last customer) and `imported`; the lines of the rows that will not be
+  written (rejected, duplicates) were committed before it starts. So after a crash, rows up
+  to `resume_row` are exactly those already handled, each with its line.
 - `resume_job` queues the job again with a new run. The run reads the whole file again,
-  keeps the stored outcome of the rows up to `resume_row` (rows not listed were imported,
-  reported as such with the phone warnings computed against the customers that existed
-  before the job), checks the rows after it as usual and writes only those. A job that had
+  keeps the lines of the rows up to `resume_row` (drops the others and the notes, which it
+  writes again; a row without a line, from a job interrupted before the lines had a table of
+  their own, was imported: so reported, with the phone warnings computed against the
+  customers that existed before the job), checks the rows after it as usual and writes only
+  those. A job that had
   started writing is never turned into 'rejected' by the second check: what was decided
   stands, as when a name is taken while the rows are written. The unique customer name
   keeps a row from being imported twice in any case (a resume racing a worker that was only
@@ -51,6 +55,8 @@ is about to write, new or resumed: one deactivated since the job was queued (or 
 interrupted) ends it 'failed' with nothing (more) written."""
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import itertools
 import json
@@ -62,11 +68,23 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from dataclasses import field as dc_field
-from operator import itemgetter
 
-from sqlalchemy import ARRAY, Integer, func, insert, literal, null, or_, select, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.clock import SYSTEM_CLOCK
@@ -79,6 +97,7 @@ from models.fields import CUSTOMER_DATA_FIELDS, FIELD_LABELS
 from models.imports import files as import_files
 from models.imports.files import ERROR_VALUES, SheetReader, cell_text, column_letter, is_blank
 from models.imports.messages import ImportNotFound, ImportRefused, render
+from models.imports.seen import SeenRows
 from models.imports.templates import get_template
 from models.messages import field_name
 from models.names import name_key
@@ -88,6 +107,7 @@ from models.schema import (
     Customer,
     CustomerOperator,
     ImportJob,
+    ImportReportLine,
     ImportTemplate,
     OperatorHistory,
     User,
@@ -171,7 +191,7 @@ def create_job(session: Session, actor: User, *, template: ImportTemplate, filen
                     stage=stage or ARCHIVE, ownership=ownership, operator_ids=list(operator_ids),
                     allow_duplicates=bool(allow_duplicates),
                     import_valid_rows=bool(import_valid_rows), status="queued", total_rows=0,
-                    processed_rows=0, imported=0, duplicates=0, rejected=0, report=[],
+                    processed_rows=0, imported=0, duplicates=0, rejected=0,
                     created_at=clock.now(), heartbeat_at=clock.now(), resume_row=0)
     session.add(job)
     session.flush()
@@ -182,12 +202,10 @@ def may_see_job(user: User, job: ImportJob) -> bool:
     return user.role.is_admin or job.user_id == user.id
 
 
-def get_job(session: Session, actor: User, job_id, *, with_report: bool = True) -> ImportJob:
-    """A job its owner (or an admin) may see; anyone else gets 'not found'. The progress
-    poll leaves out the report (it can hold a row per line of a large file)."""
-    options = [] if with_report else [defer(ImportJob.report)]
+def get_job(session: Session, actor: User, job_id) -> ImportJob:
+    """A job its owner (or an admin) may see; anyone else gets 'not found'."""
     try:
-        job = session.get(ImportJob, int(job_id), populate_existing=True, options=options)
+        job = session.get(ImportJob, int(job_id), populate_existing=True)
     except (TypeError, ValueError):
         job = None
     if job is None or not may_see_job(actor, job):
@@ -236,8 +254,8 @@ def notice_stale_jobs(session: Session, clock=SYSTEM_CLOCK) -> int:
     """Mark 'interrupted' every running job whose worker is gone (the web app calls it when it
     starts); returns how many (the caller commits). Safe when several processes do it at
     once: each UPDATE tests the status and heartbeat again, and rows go in id order."""
-    jobs = list(session.scalars(select(ImportJob).options(defer(ImportJob.report))
-                                .where(ImportJob.status.in_(RUNNING)).order_by(ImportJob.id)))
+    jobs = list(session.scalars(select(ImportJob).where(ImportJob.status.in_(RUNNING))
+                                .order_by(ImportJob.id)))
     return notice_interrupted(session, jobs, clock)
 
 
@@ -246,7 +264,7 @@ def abandon_job(session: Session, actor: User, job_id, *, clock=SYSTEM_CLOCK) ->
     how many rows got in (the caller commits, then removes the kept upload). Whoever may
     resume it may abandon it. Clearing `worker` keeps a worker that was only slow from taking
     the job back: its next commit finds the token gone and rolls its batch back."""
-    job = get_job(session, actor, job_id, with_report=False)
+    job = get_job(session, actor, job_id)
     if job.status != "interrupted":
         raise ImportRefused("import_job.not_abandonable")
     error = {"key": "import_job.abandoned",
@@ -267,7 +285,7 @@ def resume_job(session: Session, actor: User, job_id, *, file_kept: bool,
                clock=SYSTEM_CLOCK) -> ImportJob:
     """Queue an interrupted job again (the caller commits and starts `run_job`). Without its
     uploaded file it cannot go on: it ends 'failed', saying how many rows got in."""
-    job = get_job(session, actor, job_id, with_report=False)
+    job = get_job(session, actor, job_id)
     if job.status != "interrupted":
         raise ImportRefused("import_job.not_interrupted")
     now = clock.now()
@@ -328,16 +346,71 @@ def warning_text(entry: dict, lang: str) -> str:
     return render("import.same_phone", lang, name=name) if name else ""
 
 
-def report_table(job: ImportJob, lang: str) -> tuple[list[str], list[list]]:
-    """Headers and rows of the downloadable result report."""
+REPORT_CHUNK = 2000    # report lines read per query
+
+
+def _problem_lines(stmt):
+    line = ImportReportLine
+    return stmt.where(or_(line.status != "imported", line.same_phone_as.is_not(None)))
+
+
+def report_entries(session: Session, job_id: int, *, problems_only: bool = False,
+                   limit: int | None = None):
+    """The job's report lines in file-row order, as dicts: row, name, status, and reason,
+    params, same_phone_as when set. `problems_only`: the lines to look at (all but rows
+    imported without a warning). Read REPORT_CHUNK lines per query (each after the last
+    one read), so a large report is never held whole and no cursor stays open."""
+    line = ImportReportLine
+    stmt = select(line.id, line.row, line.name, line.status, line.reason, line.params,
+                  line.same_phone_as).where(line.job_id == job_id)
+    if problems_only:
+        stmt = _problem_lines(stmt)
+    last_row, last_id, left = None, None, limit
+    while left is None or left > 0:
+        size = REPORT_CHUNK if left is None else min(REPORT_CHUNK, left)
+        after = [] if last_row is None else [
+            tuple_(line.row, line.id) > tuple_(last_row, last_id)]
+        chunk = session.execute(stmt.where(*after).order_by(line.row, line.id)
+                                .limit(size)).all()
+        for line_id, row, name, status, reason, params, same_phone_as in chunk:
+            entry = {"row": row, "name": name, "status": status}
+            if reason:
+                entry["reason"] = reason
+            if params:
+                entry["params"] = params
+            if same_phone_as:
+                entry["same_phone_as"] = same_phone_as
+            yield entry
+        if len(chunk) < size:
+            return
+        last_row, last_id = chunk[-1][1], chunk[-1][0]
+        if left is not None:
+            left -= len(chunk)
+
+
+def count_problems(session: Session, job_id: int) -> int:
+    line = ImportReportLine
+    return session.scalar(_problem_lines(select(func.count()).select_from(line)
+                                         .where(line.job_id == job_id)))
+
+
+def has_report(session: Session, job_id: int) -> bool:
+    line = ImportReportLine
+    return bool(session.scalar(select(exists().where(line.job_id == job_id))))
+
+
+def report_table(session: Session, job: ImportJob, lang: str):
+    """Headers and rows (an iterator: read as they are written out) of the downloadable
+    result report."""
     english = lang.startswith("en")
     headers = (["Row", "Company name", "Status", "Reason", "Warning"] if english
                else ["行号", "客户名称", "结果", "原因", "提示"])
     status = {"imported": ("已导入", "imported"), "duplicate": ("重复，已跳过", "duplicate"),
               "rejected": ("已拒绝", "rejected"), "skipped": ("已跳过", "skipped"),
               "note": ("说明", "note")}
-    rows = [[e["row"], e.get("name") or "", status.get(e["status"], (e["status"],) * 2)[english],
-             reason_text(e, lang), warning_text(e, lang)] for e in job.report or []]
+    rows = ([e["row"], e.get("name") or "", status.get(e["status"], (e["status"],) * 2)[english],
+             reason_text(e, lang), warning_text(e, lang)]
+            for e in report_entries(session, job.id))
     return headers, rows
 
 
@@ -521,6 +594,24 @@ class RowChecker:
 # ------------------------------------------------------------------------------------------
 # the job
 
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim
+    except (OSError, AttributeError, TypeError):   # not glibc
+        return None
+
+
+_MALLOC_TRIM = _malloc_trim()
+
+
+def release_freed_memory() -> None:
+    """Give the memory the worker freed back to the system (glibc's malloc_trim). A worker
+    thread's arena otherwise keeps it: the web's peak grew ~2x what the same import needs in
+    a process of its own (bench/import_export.py --web)."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
 class JobTakenOver(Exception):
     """The job is no longer this run's (it was resumed by another run): stop, write nothing."""
 
@@ -568,15 +659,13 @@ class ImportRun:
     def __init__(self, session: Session, job: ImportJob, clock, token: str):
         self.session, self.job, self.clock, self.token = session, job, clock, token
         self.phase = job.status
-        self.problems: list[dict] = []        # rejected and duplicate rows, in row order
-        self.seen_names: dict[str, int] = {}   # name -> first row that will be imported
-        self.seen_phones: dict[str, str] = {}  # e164 -> name of the first row with it
+        self.lines: list[dict] = []            # report lines, inserted with the next commit
+        self.seen: SeenRows | None = None       # the file's earlier rows, while checking
         self.valid = 0
         # a resumed job: the rows up to resume_row were handled by the interrupted run
         self.resume_row = job.resume_row or 0
-        self.kept = {e["row"]: e for e in job.report or []
-                     if e["row"] <= self.resume_row and e["status"] in ("rejected", "duplicate")}
-        self.imported_before: list[dict] = []  # report entries of the rows it imported
+        self.kept: dict[int, str] = {}         # row -> status, of the rows it did not write
+        self.imported_before = 0               # rows it imported
         dialect = session.get_bind().dialect.name
         self.sqlite, self.postgresql = dialect == "sqlite", dialect == "postgresql"
 
@@ -597,6 +686,11 @@ class ImportRun:
             raise ImportRefused("import_template.not_found")
         self.actor = session.get(User, job.user_id) if job.user_id else None
         self.stage = check_stage(job.stage)
+        line = ImportReportLine
+        if self.resume_row:
+            self.kept = dict(session.execute(select(line.row, line.status).where(
+                line.job_id == job.id, line.row <= self.resume_row,
+                line.status.in_(("rejected", "duplicate")))).all())
         # The file is opened (its strings loaded, its XML scanned) and its rows read outside
         # any transaction: on SQLite every transaction holds the write lock (models/db.py).
         session.commit()
@@ -605,19 +699,18 @@ class ImportRun:
                 job.rejected = job.duplicates = job.processed_rows = 0  # counted again if resumed
                 self.set_status("validating")
                 job.total_rows = _declared_data_rows(sheet, template) or 0
+                # the lines this run writes again: notes, and rows the last run did not commit
+                session.execute(delete(line).where(line.job_id == job.id, or_(
+                    line.row > self.resume_row, line.status.in_(("note", "skipped")))))
                 self.commit()
                 self.validate(sheet, template, spool)
             del sheet  # free the workbook's string table before writing
-            self.seen_names.clear()
-            self.seen_phones.clear()
             if job.rejected and not job.import_valid_rows and not self.resume_row:
                 self.set_status("rejected")      # nothing is written
-                job.report = self.problems
             else:
                 self.check_operators()
                 self.set_status("importing")
-                job.processed_rows = len(self.imported_before)
-                job.report = list(self.problems)  # the rows not to write, should it be resumed
+                job.processed_rows = self.imported_before
                 self.commit()
                 spool.seek(0)
                 self.write(spool)
@@ -649,9 +742,19 @@ class ImportRun:
             .values(heartbeat_at=self.clock.now(), status=self.phase))
         if result.rowcount != 1:
             raise JobTakenOver(self.job.id)
+        if self.lines:
+            self.session.execute(insert(ImportReportLine.__table__), self.lines)
+            self.lines = []
         self.session.commit()
 
     def validate(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
+        self.seen = SeenRows()
+        try:
+            self.check_rows(sheet, template, spool)
+        finally:
+            self.seen.close()
+
+    def check_rows(self, sheet: SheetReader, template: ImportTemplate, spool) -> None:
         columns, rows = read_columns(sheet, template)
         self.column_notes(columns, template.header_rows)
         checker = RowChecker(columns, sheet.scan)
@@ -707,28 +810,30 @@ class ImportRun:
             self.note(header_row, "note", "import.columns_missing",
                       fields=[f for f in columns.missing])
 
+    def line(self, number: int, status: str, name=None, reason: str | None = None,
+             params: dict | None = None, same_phone_as: str | None = None) -> None:
+        """A report line, inserted with the next commit."""
+        self.lines.append(dict(job_id=self.job.id, row=number, status=status, name=name,
+                               reason=reason, params=params or None,
+                               same_phone_as=same_phone_as))
+
     def note(self, number: int, status: str, key: str, **params) -> None:
         """A line of the report that is neither a customer nor a refusal: a banner row
         skipped, columns not imported..."""
-        self.problems.append({"row": number, "name": None, "status": status, "reason": key,
-                              "params": params})
+        self.line(number, status, reason=key, params=params)
 
     def problem(self, number: int, name, key: str, params: dict | None = None) -> None:
         duplicate = key in DUPLICATE_KEYS and self.job.allow_duplicates
-        entry = {"row": number, "name": name, "status": "duplicate" if duplicate else "rejected",
-                 "reason": key}
-        if params:
-            entry["params"] = params
-        self.problems.append(entry)
+        self.line(number, "duplicate" if duplicate else "rejected", name, key, params)
         if duplicate:
             self.job.duplicates += 1
         else:
             self.job.rejected += 1
 
-    def keep(self, entry: dict) -> None:
-        """A rejected or duplicate row as the interrupted run of this job reported it."""
-        self.problems.append(entry)
-        if entry["status"] == "duplicate":
+    def keep(self, status: str) -> None:
+        """A rejected or duplicate row as the interrupted run of this job reported it (its
+        line stays)."""
+        if status == "duplicate":
             self.job.duplicates += 1
         else:
             self.job.rejected += 1
@@ -738,11 +843,18 @@ class ImportRun:
         so that waiting requests get their turn."""
         self.job.processed_rows = processed
         self.commit()
+        release_freed_memory()
         if pause and self.sqlite:
             time.sleep(SQLITE_PAUSE_SECONDS)
 
     def check_batch(self, batch: list, spool) -> None:
         """Duplicate names (earlier rows, the database) and phones already known."""
+        self.seen.load({name_key(data["name"]) for _, data, _ in batch},
+                       {p for _, _, phones in batch for p in phones if p})
+        self.check_loaded_batch(batch, spool)
+        self.seen.save()
+
+    def check_loaded_batch(self, batch: list, spool) -> None:
         if batch and batch[0][0] <= self.resume_row:
             done = [row for row in batch if row[0] <= self.resume_row]
             self.check_imported_before(done)
@@ -756,13 +868,13 @@ class ImportRun:
         for number, data, phones in batch:
             name = data["name"]
             key = name_key(name)
-            first = self.seen_names.get(key)
+            first = self.seen.names.get(key)
             if first is not None:
                 self.problem(number, name, "import.duplicate_in_file", {"row": first})
             elif key in existing:
                 self.problem(number, name, "import.duplicate_in_database")
             else:
-                self.seen_names[key] = number
+                self.seen.names.setdefault(key, number)
                 accepted.append((number, data, phones))
         known = self.phones_in_database({p for _, _, phones in accepted for p in phones if p})
         rows = self.phone_warnings(accepted, known)
@@ -770,14 +882,21 @@ class ImportRun:
         pickle.dump(rows, spool, protocol=pickle.HIGHEST_PROTOCOL)
 
     def check_imported_before(self, rows: list) -> None:
-        """Rows the interrupted run imported: reported as imported, with the phone warnings it
-        gave (against the customers that existed before the job: not its own)."""
-        for number, data, _ in rows:
-            self.seen_names.setdefault(name_key(data["name"]), number)
-        known = self.phones_in_database({p for _, _, phones in rows for p in phones if p},
+        """Rows the interrupted run imported. Their lines stay; a row without one (a job
+        interrupted before the lines had a table) is reported as imported, with the phone
+        warning it would have had (against the customers that existed before the job)."""
+        self.imported_before += len(rows)
+        line = ImportReportLine
+        reported = set(self.session.scalars(select(line.row).where(
+            line.job_id == self.job.id, self.one_of(line.row, [number for number, _, _ in rows]))))
+        missing = [row for row in rows if row[0] not in reported]
+        known = self.phones_in_database({p for _, _, phones in missing for p in phones if p},
                                         before=self.job.created_at)
+        for number, data, _ in rows:
+            self.seen.names.setdefault(name_key(data["name"]), number)
         for number, data, _, same in self.phone_warnings(rows, known):
-            self.imported_before.append(_imported_entry(number, data["name"], same))
+            if number not in reported:
+                self.line(number, "imported", data["name"], same_phone_as=same)
 
     def phone_warnings(self, rows: list, known: dict[str, str]) -> list:
         """(number, data, phones, name of a customer or an earlier row with one of its phones)."""
@@ -786,10 +905,10 @@ class ImportRun:
             same = None
             for p in phones:
                 if p and same is None:
-                    same = known.get(p) or self.seen_phones.get(p)
+                    same = known.get(p) or self.seen.phones.get(p)
             for p in phones:
                 if p:
-                    self.seen_phones.setdefault(p, data["name"])
+                    self.seen.phones.setdefault(p, data["name"])
             out.append((number, data, phones, same))
         return out
 
@@ -827,9 +946,8 @@ class ImportRun:
     # -- pass 2 --------------------------------------------------------------------------
 
     def write(self, spool) -> None:
-        imported: list[dict] = []
         pending: list = []
-        written = len(self.imported_before)
+        written = self.imported_before
         more = True
         while more:
             try:
@@ -838,24 +956,17 @@ class ImportRun:
                 more = False
             while len(pending) >= WRITE_BATCH or (pending and not more):
                 part, pending = pending[:WRITE_BATCH], pending[WRITE_BATCH:]
-                problems = len(self.problems)
-                done = self.insert_batch(part)
-                imported += done
+                self.job.imported += self.insert_batch(part)
                 written += len(part)
-                self.job.imported += len(done)
-                self.job.resume_row = part[-1][0]  # committed with the batch
-                if len(self.problems) > problems:  # names taken meanwhile: not written
-                    self.job.report = list(self.problems)
+                self.job.resume_row = part[-1][0]  # committed with the batch and its lines
                 self.progress(written, pause=True)
-        report = self.problems + self.imported_before + imported
-        report.sort(key=itemgetter("row"))
-        self.job.report = report
 
-    def insert_batch(self, rows: list, retry: bool = True) -> list[dict]:
-        """Insert the rows; returns their report entries. Should another user have added one
-        of the names since the validation, the insert fails and is retried without it."""
+    def insert_batch(self, rows: list, retry: bool = True) -> int:
+        """Insert the rows and note their report lines; returns how many were inserted.
+        Should another user have added one of the names since the validation, the insert
+        fails and is retried without it."""
         session = self.session
-        mark = len(self.problems)
+        mark = len(self.lines)
         if not retry:  # the insert hit a name added since the validation: skip those rows
             names = [data["name"] for _, data, _, _ in rows]
             keys = [name_key(n) for n in names]
@@ -871,7 +982,7 @@ class ImportRun:
             rows = [r for r in rows
                     if r[1]["name"] not in taken and name_key(r[1]["name"]) not in taken]
         if not rows:
-            return []
+            return 0
         now = self.clock.now()
         actor_id = self.actor.id if self.actor else None
         base = {**{f: None for f in CUSTOMER_DATA_FIELDS}, **DEFAULTS,
@@ -890,7 +1001,7 @@ class ImportRun:
             session.execute(insert(customers), params)
         except IntegrityError:  # a name taken between the check and the insert
             session.rollback()
-            del self.problems[mark:]
+            del self.lines[mark:]
             if not retry:
                 raise
             return self.insert_batch(rows, retry=False)
@@ -914,14 +1025,9 @@ class ImportRun:
                    literal(now, history.c.at.type)).where(is_new)))
         log_new_stages(session, select(customers.c.id).where(is_new), self.stage,
                        actor_id=actor_id, kind="import", now=now)
-        return [_imported_entry(number, data["name"], same) for number, data, _, same in rows]
-
-
-def _imported_entry(number: int, name: str, same_phone_as: str | None) -> dict:
-    entry = {"row": number, "name": name, "status": "imported"}
-    if same_phone_as:
-        entry["same_phone_as"] = same_phone_as
-    return entry
+        for number, data, _, same in rows:
+            self.line(number, "imported", data["name"], same_phone_as=same)
+        return len(rows)
 
 
 def _name_text(values, checker: RowChecker) -> str | None:

@@ -78,7 +78,6 @@ class ImportJob(Base):
     imported: Mapped[int] = mapped_column(default=0)
     duplicates: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
-    report: Mapped[list] = mapped_column(JSON, default=list)
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -87,3 +86,21 @@ class ImportJob(Base):
     worker: Mapped[str | None] = mapped_column(String(32))
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     resume_row: Mapped[int] = mapped_column(default=0)
+
+
+class ImportReportLine(Base):
+    """A line of an import job's result report (models/imports/importer.py): a file row's outcome
+    (imported, duplicate, rejected, skipped) or a note. A table rather than a value on the
+    job: a 200,000-row report is written as the rows are, and read a page at a time."""
+
+    __tablename__ = "import_report_lines"
+    __table_args__ = (Index("ix_import_report_lines_job_row", "job_id", "row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id", ondelete="CASCADE"))
+    row: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    params: Mapped[dict | None] = mapped_column(JSON)
+    same_phone_as: Mapped[str | None] = mapped_column(String(200))

@@ -50,10 +50,12 @@ def read(session, fn):
 
 
 def job_row(session, job_id: int) -> SimpleNamespace:
-    """The job's columns, read and let go (a rollback would expire an ORM object)."""
+    """The job's columns and its report lines, read and let go (a rollback would expire an
+    ORM object)."""
     def values():
         job = session.get(ImportJob, job_id, populate_existing=True)
-        return SimpleNamespace(**{c.key: getattr(job, c.key) for c in ImportJob.__table__.c})
+        return SimpleNamespace(**{c.key: getattr(job, c.key) for c in ImportJob.__table__.c},
+                               report=list(importer.report_entries(session, job_id)))
     return read(session, values)
 
 

@@ -18,7 +18,16 @@ from models.imports import importer
 from models.imports.messages import ImportRefused
 from models.schema import Customer
 
-from tests.import_helpers import HEADER, company_rows, inline_row, raw_xlsx, xlsx_bytes, zip_bytes
+from tests.import_helpers import (
+    HEADER,
+    company_rows,
+    inline_row,
+    raw_xlsx,
+    report_of,
+    report_table_of,
+    xlsx_bytes,
+    zip_bytes,
+)
 from tests.models.imports.test_importer import run_import, template  # noqa: F401 (fixtures)
 
 
@@ -28,7 +37,7 @@ def names(session) -> list[str]:
 
 
 def notes(job, lang="zh_CN") -> list[str]:
-    return [importer.reason_text(e, lang) for e in job.report
+    return [importer.reason_text(e, lang) for e in report_of(job)
             if e["status"] in ("note", "skipped")]
 
 
@@ -146,7 +155,7 @@ def test_banner_rows_are_skipped_and_vertical_merges_fill_their_rows(session, ru
     assert (b.city, b.industry) == ("上海", "制造")
     assert notes(job) == ["分隔标题行“—— 华东区 ——”（合并单元格 A2:F2），已跳过",
                           "分隔标题行“—— 华南区 ——”（合并单元格 A5:F5），已跳过"]
-    headers, table = importer.report_table(job, "zh_CN")
+    headers, table = report_table_of(job, "zh_CN")
     assert table[0][:3] == [2, "", "已跳过"]
 
 
@@ -163,7 +172,7 @@ def test_width_duplicates_on_import(session, users, make_customer, run_import):
     make_customer(name="ABC(上海)有限公司")
     rows = company_rows(0) + [["ＡＢＣ（上海）有限公司"], ["３Ｄ打印厂"], ["3D 打印厂"], ["新公司"]]
     job = run_import(xlsx_bytes(rows), allow_duplicates=True)
-    assert [(e["row"], e["status"], e.get("reason")) for e in job.report
+    assert [(e["row"], e["status"], e.get("reason")) for e in report_of(job)
             if e["status"] != "imported"] == [(2, "duplicate", "import.duplicate_in_database"),
                                                (4, "duplicate", "import.duplicate_in_file")]
     assert names(session) == ["ABC(上海)有限公司", "３Ｄ打印厂", "新公司"]
@@ -187,7 +196,7 @@ def test_full_width_phones_compare_equal(session, make_customer, run_import):
     make_customer(name="老客户", mobile="13800138001")
     rows = company_rows(0) + [["新客户", None, None, "１３８ ００１３ ８００１"]]
     job = run_import(xlsx_bytes(rows))
-    assert job.report[-1]["same_phone_as"] == "老客户"
+    assert report_of(job)[-1]["same_phone_as"] == "老客户"
 
 
 # ------------------------------------------------------------------------------------------
@@ -197,7 +206,7 @@ def test_invalid_phones_are_refused_row_by_row(session, run_import):
     rows = company_rows(1) + [["甲公司", None, "电话号码abc"], ["乙公司", None, None, "1390000000x"],
                               ["丙公司", None, "0571-8765 4321", "+86 138 0013 8000 "]]
     job = run_import(xlsx_bytes(rows), import_valid_rows=True)
-    rejected = [(e["row"], importer.reason_text(e, "zh_CN")) for e in job.report
+    rejected = [(e["row"], importer.reason_text(e, "zh_CN")) for e in report_of(job)
                 if e["status"] == "rejected"]
     assert rejected == [(3, "C 列“电话”不是有效的电话号码：电话号码abc"),
                         (4, "D 列“手机”不是有效的电话号码：1390000000x")]

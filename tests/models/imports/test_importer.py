@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import io
+import itertools
 import zipfile
 
 import pytest
@@ -23,6 +25,8 @@ from tests.import_helpers import (
     make_template,
     random_bytes,
     raw_xlsx,
+    report_of,
+    report_table_of,
     xlsx_bytes,
     zip_bomb,
     zip_bytes,
@@ -59,7 +63,7 @@ def count(session, model=Customer, *where):
 
 
 def reasons(job):
-    return [(e["row"], e["status"], e.get("reason")) for e in job.report if e["status"] != "imported"]
+    return [(e["row"], e["status"], e.get("reason")) for e in report_of(job) if e["status"] != "imported"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -166,8 +170,8 @@ def test_import_creates_customers_like_create_customer(session, users, run_impor
     history = session.scalars(select(OperatorHistory).where(OperatorHistory.customer_id == c.id)).all()
     assert [(h.action, h.from_mode, h.to_mode, h.to_operators, h.actor_id) for h in history] == [
         ("import", None, "personal", [users["tm"].id], users["tm"].id)]
-    assert [e["status"] for e in job.report] == ["imported"] * 4
-    assert [e["row"] for e in job.report] == [2, 3, 4, 5]
+    assert [e["status"] for e in report_of(job)] == ["imported"] * 4
+    assert [e["row"] for e in report_of(job)] == [2, 3, 4, 5]
 
 
 def test_import_1000_rows_shared_archive(session, users, run_import):
@@ -198,7 +202,7 @@ def test_values_are_coerced_and_formulas_never_run(session, users, clock, run_im
              + '<row r="3"><c r="A3" t="inlineStr"><is><t>=HYPERLINK("http://evil.example","x")</t></is></c>'
                '<c r="C3" t="b"><v>0</v></c></row>')
     job = run_import(raw_xlsx(sheet), template_=tpl)
-    assert job.status == "done" and job.imported == 2, job.report
+    assert job.status == "done" and job.imported == 2, report_of(job)
     session.rollback()
     first = session.scalar(select(Customer).where(Customer.name == "数值公司"))
     assert (first.mobile, first.mobile_e164, first.do_not_call, first.profile) == (
@@ -217,7 +221,7 @@ def test_duplicates_not_allowed_reject_and_import_nothing(session, users, make_c
     assert (job.status, job.imported, job.rejected, job.duplicates) == ("rejected", 0, 2, 0)
     assert reasons(job) == [(3, "rejected", "import.duplicate_in_database"),
                             (5, "rejected", "import.duplicate_in_file")]
-    assert job.report[1]["params"] == {"row": 2}
+    assert report_of(job)[1]["params"] == {"row": 2}
     assert count(session) == 1
 
 
@@ -229,10 +233,10 @@ def test_duplicates_allowed_are_skipped_and_reported(session, users, make_custom
     assert reasons(job) == [(3, "duplicate", "import.duplicate_in_database"),
                             (5, "duplicate", "import.duplicate_in_file")]
     assert count(session) == 3
-    headers, table = importer.report_table(job, "zh_CN")
+    headers, table = report_table_of(job, "zh_CN")
     assert headers == ["行号", "客户名称", "结果", "原因", "提示"]
     assert table[1] == [3, "测试导入公司00002", "重复，已跳过", "客户名称已存在", ""]
-    assert importer.report_table(job, "en")[1][3][3] == "Same company name as row 2"
+    assert report_table_of(job, "en")[1][3][3] == "Same company name as row 2"
 
 
 def test_same_phone_is_a_warning_only(session, users, make_customer, run_import):
@@ -240,9 +244,9 @@ def test_same_phone_is_a_warning_only(session, users, make_customer, run_import)
     rows = company_rows(2) + [["同号公司", None, None, "13800000002", None, None]]
     job = run_import(xlsx_bytes(rows))
     assert (job.status, job.imported) == ("done", 3)
-    warned = {e["row"]: e.get("same_phone_as") for e in job.report}
+    warned = {e["row"]: e.get("same_phone_as") for e in report_of(job)}
     assert warned == {2: "老客户", 3: None, 4: "测试导入公司00002"}
-    headers, table = importer.report_table(job, "zh_CN")
+    headers, table = report_table_of(job, "zh_CN")
     assert table[0][4] == "可能重复：与“老客户”的电话相同"
 
 
@@ -260,8 +264,8 @@ def test_rejected_rows_stop_everything_unless_valid_rows_are_wanted(session, use
     assert reasons(job) == [(3, "rejected", "customer.name_required"),
                             (4, "rejected", "import.bad_value"),
                             (5, "rejected", "import.extra_data")]
-    assert [e["row"] for e in job.report] == [3, 4, 5]   # only the rejected rows
-    assert render("import.bad_value", "zh_CN", **job.report[1]["params"]) == "F 列“行业”的值无效"
+    assert [e["row"] for e in report_of(job)] == [3, 4, 5]   # only the rejected rows
+    assert render("import.bad_value", "zh_CN", **report_of(job)[1]["params"]) == "F 列“行业”的值无效"
     assert count(session) == 0
     again = run_import(data, import_valid_rows=True)
     assert (again.status, again.imported, again.rejected) == ("done", 1, 3)
@@ -333,7 +337,7 @@ def test_too_many_rows(session, run_import, monkeypatch):
     job = run_import(raw_xlsx(sheet, dimension="A1:F2"), import_valid_rows=True)
     assert failed_key(job) == "import.too_many_rows"
     assert count(session) == 0
-    assert len(run_import(xlsx_bytes(company_rows(5))).report) == 5
+    assert len(report_of(run_import(xlsx_bytes(company_rows(5))))) == 5
 
 
 def test_wrong_template(session, users, clock, run_import):
@@ -434,6 +438,41 @@ def test_fast_reader_reads_what_openpyxl_reads(tmp_path, data):
         assert fallback == expected
 
 
+def test_shared_strings_are_read_as_the_rows_need_them_and_kept_encoded(tmp_path):
+    """A sheet of distinct text has a shared string per cell (200,000 rows: ~2 million,
+    180 MB as Python strings, read in full even by the upload's header check): the header
+    read reads only the first ones, and all of them are kept as one UTF-8 buffer."""
+    import tracemalloc
+    n = 20_000
+    strings = ["客户名称"] + ["华东贸易公司%05d" % i for i in range(n)]
+    shared = tmp_path / "shared.xlsx"
+    shared.write_bytes(raw_xlsx("".join(
+        '<row r="%d"><c r="A%d" t="s"><v>%d</v></c></row>' % (i + 1, i + 1, i)
+        for i in range(n + 1)), shared="".join("<si><t>%s</t></si>" % s for s in strings)))
+    inline = tmp_path / "inline.xlsx"
+    inline.write_bytes(raw_xlsx("".join(inline_row(i + 1, s) for i, s in enumerate(strings))))
+    with import_files.SheetReader(shared, scan=False) as reader:
+        assert next(reader.rows(1)) == (1, ["客户名称"])
+        assert len(reader.book.shared_string_table._ends) < n // 10
+
+    def kept_while_open(path) -> int:
+        """Memory held once every row was read (and checked), the file still open."""
+        tracemalloc.start()
+        try:
+            with import_files.SheetReader(path) as reader:
+                read = all(v == [s] for (_, v), s in itertools.zip_longest(reader.rows(1), strings))
+                gc.collect()    # the sheet parser's tree, freed once the rows are read
+                held = tracemalloc.get_traced_memory()[0]
+        finally:
+            tracemalloc.stop()
+        assert read
+        return held
+
+    table = kept_while_open(shared) - kept_while_open(inline)
+    # 12 characters a string: 37 bytes of UTF-8 and an offset here; a str object was 98
+    assert table < 60 * n, table
+
+
 def test_progress_percent():
     job = ImportJob(status="validating", total_rows=200, processed_rows=100, rejected=0, duplicates=0)
     assert importer.progress_percent(job) == 25
@@ -461,3 +500,49 @@ def test_quick_add_and_resource_sites(session, users, clock, make_customer):
     assert customer.operator_ids == [users["tm"].id] and same == ["老客户"]
     with pytest.raises(DuplicateName):
         web_collection.quick_add(session, users["tm"], {"name": "新找到的公司"}, clock=clock)
+
+
+def test_the_files_earlier_rows_are_kept_on_disk_first_row_winning():
+    """The in-file duplicate checks (a name's first row, a phone's first name) of a
+    200,000-row file held ~110 MB as dicts: they are a temporary SQLite file, read a batch
+    of keys at a time."""
+    import tracemalloc
+
+    from models.imports.seen import SeenRows
+    seen = SeenRows()
+    try:
+        seen.load(["甲", "乙"], ["+8613800000001"])
+        assert seen.names.get("甲") is None
+        seen.names.setdefault("甲", 2)
+        seen.names.setdefault("甲", 3)                # a later row never takes over
+        seen.phones.setdefault("+8613800000001", "甲公司")
+        assert (seen.names.get("甲"), seen.phones.get("+8613800000001")) == (2, "甲公司")
+        seen.save()
+        seen.load(["甲", "丙"], ["+8613800000001", "+8613800000002"])
+        seen.names.setdefault("甲", 9)
+        assert (seen.names.get("甲"), seen.names.get("丙")) == (2, None)
+        assert seen.phones.get("+8613800000001") == "甲公司"
+        seen.save()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for batch in range(40):                   # 40,000 rows of a name and 3 phones
+                rows = range(batch * 1000, batch * 1000 + 1000)
+                names = ["华东贸易有限公司%06d" % i for i in rows]
+                phones = ["+86%d%08d" % (k, i) for i in rows for k in (21, 138, 139)]
+                seen.load(names, phones)
+                for i, name in zip(rows, names):
+                    seen.names.setdefault(name, i + 2)
+                    for p in phones[(i % 1000) * 3:(i % 1000) * 3 + 3]:
+                        seen.phones.setdefault(p, name)
+                seen.save()
+            del rows, names, phones
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert held < 1_000_000, held                 # as dicts: ~20 MB
+        seen.load(["华东贸易有限公司000007"], ["+8613900039999"])
+        assert seen.names.get("华东贸易有限公司000007") == 9
+        assert seen.phones.get("+8613900039999") == "华东贸易有限公司039999"
+    finally:
+        seen.close()
