@@ -39,6 +39,10 @@ it stores the recording and the listener, at the Hangup, only fills the links st
 (a uniqueid is stored once; the two paths complement each other). ``--no-recordings`` leaves
 recordings to the handler alone.
 
+The call log (issue 13): unless ``call_log=False``, the same stream keeps ``calls`` and
+``call_legs`` (agi/ami/call_log.py: its own writer thread, so pops and the log do not wait for
+each other).
+
 Reconnects: the AMIClient reconnects with capped backoff by itself once it was connected; the
 first connection is retried here (Asterisk may start after us). Events lost while disconnected
 are lost (a call that rang during the gap gets no pop).
@@ -58,6 +62,7 @@ from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+from agi.ami.call_log import CallLog
 from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
@@ -131,10 +136,12 @@ class ScreenPopListener:
                  connect_backoff: tuple[float, float, float] = (0.5, 2.0, 30.0),
                  client_options: dict | None = None,
                  on_pop: Callable[[int, int, dict], None] | None = None,
-                 on_recording: Callable[[int], None] | None = None):
+                 on_recording: Callable[[int], None] | None = None,
+                 call_log: bool = True, call_log_options: dict | None = None):
         """``agent_contexts``: when set, a Local channel rings an agent only in these contexts
         (PJSIP/SIP channels always count). ``on_pop(event_id, user_id, payload)`` and
-        ``on_recording(recording_id)`` are called after each commit (metrics, tests)."""
+        ``on_recording(recording_id)`` are called after each commit (metrics, tests).
+        ``call_log``: also keep the call log (agi/ami/call_log.py) from the same stream."""
         self.maker = sessionmaker
         self.clock = clock
         self.store = store
@@ -160,12 +167,17 @@ class ScreenPopListener:
         self._threads: list[threading.Thread] = []
         self.stats = collections.Counter()
         self.connected = threading.Event()
+        self.call_log = CallLog(sessionmaker, self.client, clock=clock,
+                                agent_context_prefixes=self.agent_prefixes,
+                                **(call_log_options or {})) if call_log else None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ScreenPopListener":
         for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "VarSet",
                      "MixMonitorStop", "Hangup"):
             self.client.on(name, self.handle)
+        if self.call_log:
+            self.call_log.start()
         worker = threading.Thread(target=self._recording_worker, name="recording-ingest", daemon=True)
         worker.start()
         connector = threading.Thread(target=self._connect_loop, name="ami-listener-connect", daemon=True)
@@ -185,6 +197,8 @@ class ScreenPopListener:
             pass
         for t in self._threads:
             t.join(timeout=10)
+        if self.call_log:
+            self.call_log.stop()
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)

@@ -8,6 +8,7 @@ from .config import StageRule, QueryableField, ImportTemplate, AppSetting
 from .logs import OperatorHistory, ClaimLog, Event, ImportJob
 from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
+from .calls import Call, CallLeg  # noqa: F401  (the call log, issue 13)
 from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
     Campaign, CampaignAgent, CampaignLead, DialAttempt, DoNotCall, AgentState, AgentStateLog)
 
