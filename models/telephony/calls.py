@@ -10,7 +10,8 @@ What a call is (decided when its first channel, the one whose Uniqueid is the Li
 seen, and refined by its Dials):
   dialer         the first channel's Uniqueid is a dial attempt's Originate ChannelId;
   click_to_call  the first channel is an agent's phone being rung by an Originate (created in
-                 state Down), which then dials the customer;
+                 state Down, or the ;1 half of a Local channel: an outgoing channel), which then
+                 dials the customer;
   manual         the first channel is an agent's phone that rang in (state Ring), or a channel
                  dials out from the agents' outbound context (``dialfunnel-trunk-out``);
   internal       a manual call whose Dial rings another agent's phone;
@@ -146,7 +147,8 @@ def _classify(session: Session, call: Call, ch: Chan, leg: CallLeg) -> None:
         leg.number = call.to_number
         return
     if leg.user_id is not None:
-        call.direction = "click_to_call" if ch.state == DOWN else "manual"
+        rung = ch.state == DOWN or (ch.channel.startswith("Local/") and ch.channel.endswith(";1"))
+        call.direction = "click_to_call" if rung else "manual"
         call.user_id = leg.user_id
         extension = agent_endpoint(ch.channel)[0]
         call.from_number = number(extension)
