@@ -44,17 +44,26 @@ EVENTS = ("Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "H
 _SNAPSHOT = "snapshot"
 
 
-def chan(msg: Message, prefix: str = "") -> Chan | None:
+def headers(msg: Message) -> dict[str, str]:
+    """An event's headers by lower-cased name (the first of each), read once."""
+    out: dict[str, str] = {}
+    for key, value in msg.headers:
+        out.setdefault(key.lower(), value)
+    return out
+
+
+def chan(msg: Message | dict, prefix: str = "") -> Chan | None:
     """The channel a message is about (``Dest`` prefix: the dialled one)."""
-    name, uid = msg.get(prefix + "Channel"), msg.get(prefix + "Uniqueid")
+    h = msg if isinstance(msg, dict) else headers(msg)
+    p = prefix.lower()
+    name, uid = h.get(p + "channel"), h.get(p + "uniqueid")
     if not name or not uid:
         return None
-    state = msg.get(prefix + "ChannelState")
-    return Chan(channel=name, uniqueid=uid[:64], linkedid=(msg.get(prefix + "Linkedid") or uid)[:64],
+    state = h.get(p + "channelstate")
+    return Chan(channel=name, uniqueid=uid[:64], linkedid=(h.get(p + "linkedid") or uid)[:64],
                 state=int(state) if state and state.isdigit() else None,
-                caller_num=msg.get(prefix + "CallerIDNum"),
-                connected_num=msg.get(prefix + "ConnectedLineNum"),
-                context=msg.get(prefix + "Context"), exten=msg.get(prefix + "Exten"))
+                caller_num=h.get(p + "calleridnum"), connected_num=h.get(p + "connectedlinenum"),
+                context=h.get(p + "context"), exten=h.get(p + "exten"))
 
 
 def _int(value: str | None) -> int | None:
@@ -168,10 +177,17 @@ class CallLog:
     def _commit(self, session, events: list) -> None:
         if not events:
             return
+        started = time.perf_counter()
         try:
-            for msg, now, _ in events:
-                self._apply(session, msg, now)
+            calls.prefetch(session, {msg.get(p + "Linkedid") for msg, _, _ in events for p in ("", "Dest")},
+                           {msg.get(p + "Uniqueid") for msg, _, _ in events for p in ("", "Dest")})
+            with session.no_autoflush:
+                for msg, now, _ in events:
+                    self._apply(session, msg, now)
+            applied = time.perf_counter()
             session.commit()
+            self.stats["apply_ms"] += round((applied - started) * 1000)
+            self.stats["commit_ms"] += round((time.perf_counter() - applied) * 1000)
         except SQLAlchemyError:
             session.rollback()
             calls.forget(session)
@@ -213,31 +229,32 @@ class CallLog:
         if name in ("CoreShowChannel", "CoreShowChannelsComplete"):
             self._listed(session, msg, now)
             return
-        ch = chan(msg)
+        h = headers(msg)
+        ch = chan(h)
         if name == "Newchannel" or name in ("BridgeEnter", "BridgeLeave"):
             if ch:
                 calls.channel_seen(session, ch, now)
         elif name == "Hangup":
             if ch:
-                calls.channel_ended(session, ch, _int(msg.get("Cause")), now)
+                calls.channel_ended(session, ch, _int(h.get("cause")), now)
         elif name in ("DialBegin", "DialEnd"):
-            dest = chan(msg, "Dest")
+            dest = chan(h, "Dest")
             if dest is None:
                 return
             if name == "DialBegin":
                 agent_ctx = bool(ch) and kind_for_context(ch.context, agent=self.agent_prefixes) == "agent"
                 calls.dial_begin(session, ch, dest, now, from_agent_context=agent_ctx)
             else:
-                calls.dial_end(session, ch, dest, msg.get("DialStatus") or "", now)
+                calls.dial_end(session, ch, dest, h.get("dialstatus") or "", now)
         elif ch is None:
             return
         elif name == "QueueCallerJoin":
-            calls.queue_joined(session, ch, msg.get("Queue"), now)
+            calls.queue_joined(session, ch, h.get("queue"), now)
         elif name in ("QueueCallerAbandon", "QueueCallerLeave"):
             calls.queue_left(session, ch, now, abandoned=name == "QueueCallerAbandon",
-                             hold_time=_int(msg.get("HoldTime")))
+                             hold_time=_int(h.get("holdtime")))
         elif name == "AgentConnect":
-            calls.agent_connect(session, ch, msg.get("DestChannel") or msg.get("Interface"), now)
+            calls.agent_connect(session, ch, h.get("destchannel") or h.get("interface"), now)
         elif name in ("MusicOnHoldStart", "MusicOnHoldStop"):
             calls.hold(session, ch, name == "MusicOnHoldStart", now)
 

@@ -19,8 +19,9 @@ tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
 ``DestConnectedLineNum`` (an Originate's DialBegin has no calling channel). A queue call gives
 AgentCalled and DialBegin for the same ring: one pop per (call ``Linkedid``, agent).
 The pop is ``models.telephony.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
-which admin/events.py streams to the agent's open pages. Callbacks run on the AMI client's one
-dispatcher thread in arrival order; a pop costs a few queries and one commit.
+which admin/events.py streams to the agent's open pages. Events are handled in arrival order
+on one thread of the listener (the AMI client's dispatcher only queues them); a pop costs a
+few queries and one commit.
 
 Recordings. ``VarSet MIXMONITOR_FILENAME`` (dialplan class, ami-mixmonitor*.txt) tells which file
 a channel records to; when that channel hangs up (``Hangup``) or the recording is stopped
@@ -164,6 +165,7 @@ class ScreenPopListener:
         self._mixmonitor: dict[str, tuple[str, str | None]] = {}  # uniqueid → (file, linkedid)
         self._queued: collections.OrderedDict[str, None] = collections.OrderedDict()  # uniqueids
         self._jobs: queue.Queue = queue.Queue()
+        self._events: queue.Queue = queue.Queue()   # AMI events for pops and recordings
         self._threads: list[threading.Thread] = []
         self.stats = collections.Counter()
         self.connected = threading.Event()
@@ -175,19 +177,31 @@ class ScreenPopListener:
     def start(self) -> "ScreenPopListener":
         for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "VarSet",
                      "MixMonitorStop", "Hangup"):
-            self.client.on(name, self.handle)
+            self.client.on(name, self._events.put)
         if self.call_log:
             self.call_log.start()
         worker = threading.Thread(target=self._recording_worker, name="recording-ingest", daemon=True)
         worker.start()
+        popper = threading.Thread(target=self._event_worker, name="screen-pops", daemon=True)
+        popper.start()
         connector = threading.Thread(target=self._connect_loop, name="ami-listener-connect", daemon=True)
         connector.start()
-        self._threads = [worker, connector]
+        self._threads = [worker, popper, connector]
         return self
+
+    def _event_worker(self) -> None:
+        """Pops and recordings in arrival order, off the AMI client's dispatcher thread (which
+        also feeds the call log: a slow pop must not hold the call log's events back)."""
+        while True:
+            msg = self._events.get()
+            if msg is None:
+                return
+            self.handle(msg)
 
     def stop(self) -> None:
         self._stop.set()
         self._jobs.put(None)
+        self._events.put(None)
         try:
             if self.client.connected:
                 self.client.logoff()
@@ -222,7 +236,7 @@ class ScreenPopListener:
 
     # ------------------------------------------------------------------ events
     def handle(self, msg: Message) -> None:
-        """One AMI event (the client's dispatcher thread; tests may call it directly)."""
+        """One AMI event (the listener's event thread; tests may call it directly)."""
         name = msg.name
         try:
             if name == "DialBegin":

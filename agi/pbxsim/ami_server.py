@@ -442,7 +442,7 @@ class Call:
             return
         else:  # channel events with extra headers: NewCallerid, QueueCallerJoin, MusicOnHold*, ...
             body = self.chan(leg)
-        self.server.emit(kind, body + extra, when=self.t)
+        self.server.emit(kind, body + extra)
 
     def run_target(self, emit: bool) -> None:
         """The ;1 leg enters the Originate's Context/Exten and runs that context's apps."""
@@ -666,6 +666,7 @@ class AMIServer:
         self.timestamp_events = timestamp_events
         self.duplicate_events = False   # test hook: every event is sent twice
         self.record_events = False      # test hook: keep what was sent, for replay()
+        self.sent_count = 0             # events emitted (benchmarks)
         self.sent_events: list[tuple[str, bytes]] = []
         self._running = False
         self.received: list[Message] = []
@@ -787,15 +788,13 @@ class AMIServer:
         return f"{int(now)}.{next(self._uniqueid_seq)}"
 
     # --- events -------------------------------------------------------------------------------
-    def emit(self, event: str, headers: list[tuple[str, str]], when: float | None = None) -> None:
-        """Send an event to the sessions that take its class; ``when``: the simulated time it
-        happened (a call's step), else now."""
+    def emit(self, event: str, headers: list[tuple[str, str]]) -> None:
         privilege = PRIVILEGE.get(event, "call,all")
-        stamp = ([("Timestamp", f"{self.scheduler.now() if when is None else when:.6f}")]
-                 if self.timestamp_events else [])
+        stamp = [("Timestamp", f"{self.scheduler.now():.6f}")] if self.timestamp_events else []
         data = encode([("Event", event), ("Privilege", privilege)] + stamp + headers)
         with self._lock:
             sessions = list(self._sessions)
+            self.sent_count += 1
             if self.record_events:
                 self.sent_events.append((privilege, data))
         for s in sessions:

@@ -164,17 +164,31 @@ def find_by_phone(session: Session, raw: str) -> list[Customer]:
 
     A union of five indexed lookups: as one OR over the columns and the contacts PostgreSQL
     scanned the whole table (19 ms at 300k customers; 0.14 ms this way)."""
+    ids = _phone_union(raw)
+    if ids is None:
+        return []
+    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
+                                .order_by(Customer.id)))
+
+
+def _phone_union(raw: str | None):
     e164 = normalize_phone(raw)
     if not e164:
-        return []
-    ids = union(
+        return None
+    return union(
         select(Customer.id).where(Customer.phone_e164 == e164),
         select(Customer.id).where(Customer.mobile_e164 == e164),
         select(Customer.id).where(Customer.fax_e164 == e164),
         select(Contact.customer_id).where(Contact.phone_e164 == e164),
         select(Contact.customer_id).where(Contact.mobile_e164 == e164))
-    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
-                                .order_by(Customer.id)))
+
+
+def ids_by_phone(session: Session, raw: str | None, limit: int = 2) -> list[int]:
+    """The ids of find_by_phone's customers (at most ``limit``), without loading them."""
+    ids = _phone_union(raw)
+    if ids is None:
+        return []
+    return list(session.scalars(select(ids.subquery().c[0]).limit(limit)))
 
 
 DEPENDENTS = {"contacts": Contact, "contact_records": ContactRecord,

@@ -89,7 +89,9 @@ def wait_for(condition, timeout=10.0):
 
 
 def run(pbx, seconds, step=0.5):
-    """Move the simulator's clock in steps, letting every event of each step out."""
+    """Move the simulator's clock in steps, letting every event of each step out (what is due
+    runs before the clock moves on, so events carry the time they were due)."""
+    assert pbx.scheduler.settle()
     for _ in range(int(round(seconds / step))):
         pbx.clock.advance(seconds=step)
         assert pbx.scheduler.settle()
@@ -114,7 +116,7 @@ def secs(a, b) -> float:
 
 def placed(pbx, handle):
     """Wait until the simulator took the Originate (its answer comes before the call starts)."""
-    wait_for(lambda: handle.channel_id in pbx.calls)
+    wait_for(lambda: handle.channel_id in pbx.calls and pbx.calls[handle.channel_id].pc > 0)
     assert pbx.scheduler.settle()
     return handle
 
@@ -208,7 +210,7 @@ def test_dead_number_dialer_call(Session, session, agents, pbx, listener, phone,
 
 def test_agents_manual_call_from_the_phone(Session, agents, pbx, listener, make_customer):
     customer = make_customer("南京秦淮灯具厂", owner="tm", mobile="13900000077")
-    sim_call = pbx.phone_call("8001", "13900000077")
+    sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
     run(pbx, 7)
     call = ended_call(Session, sim_call.channel_id)
     assert (call.direction, call.user_id, call.from_number, call.to_number, call.customer_id) == (
@@ -309,7 +311,7 @@ def test_a_call_begun_while_the_connection_was_down_is_logged(Session, agents, p
     brings the call in (its start = now − Duration), its later events finish it."""
     pbx.refuse_connections = True
     pbx.drop_connections()
-    sim_call = pbx.phone_call("8001", "13900000077")
+    sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
     run(pbx, 1)
     assert listener.call_log.stats["reconciles"] == 1
     pbx.refuse_connections = False
