@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import random
+import re
 import sys
 import tempfile
 import threading
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from agi.ami.client import AMIClient  # noqa: E402
 from agi.ami.listener import ScreenPopListener  # noqa: E402
@@ -39,7 +40,7 @@ from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from models.db import Base, make_engine, make_sessionmaker  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.schema import Campaign, Customer, DialAttempt, Role, User  # noqa: E402
-from models.schema.calls import Call  # noqa: E402
+from models.schema.calls import Call, CallLeg  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 
 SECRET = "dialfunnel-secret"
@@ -139,6 +140,7 @@ def centre(args, db_url: str, extensions: list[str], campaign_id: int, ports, co
         started[kind] += 1
 
     sent_mark = 0
+    pbx.record_events = args.replay > 0
     while True:
         command = control.get() if not control.empty() else None
         if command == "mark":
@@ -150,10 +152,40 @@ def centre(args, db_url: str, extensions: list[str], campaign_id: int, ports, co
             place(rng.choices(kinds, weights)[0])
         time.sleep(0.02)
     ports.put((dict(started), pbx.sent_count - sent_mark))
+    if args.replay > 0:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and any(not c.done for c in list(pbx.calls.values())):
+            time.sleep(0.1)
+        pbx.record_events = False
+        ports.put(len(pbx.sent_events))
+        assert control.get() == "replay"
+        ports.put(replay(pbx, args.replay))
+        assert control.get() == "quit"
     time.sleep(0.5)
     dialer.close()
     pbx.stop()
     engine.dispose()
+
+
+def replay(pbx: AMIServer, rate: float) -> tuple[int, float]:
+    """Send the recorded stream again at ``rate`` events a second, each event stamped with the
+    time it is sent (so the latency is measured from there)."""
+    sessions = [s for s in pbx.sessions if s.events]
+    events = pbx.sent_events
+    started = time.monotonic()
+    sent = 0
+    stamp = re.compile(rb"^(Event: [^\r]*\r\nPrivilege: [^\r]*\r\nTimestamp: )[0-9.]+")
+    while sent < len(events):
+        due = min(len(events), int((time.monotonic() - started) * rate) + 1)
+        now = f"{time.time():.6f}".encode()
+        for privilege, data in events[sent:due]:
+            data = stamp.sub(lambda m: m.group(1) + now, data, count=1)
+            for session in sessions:
+                if session.wants(privilege):
+                    session.send(data)
+        sent = due
+        time.sleep(0.005)
+    return sent, time.monotonic() - started
 
 
 def main(argv=None) -> int:
@@ -168,6 +200,9 @@ def main(argv=None) -> int:
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--db-url", default=None, help="default: SQLite in a temp dir")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replay", type=float, default=0.0, metavar="RATE",
+                        help="then replay the recorded stream at RATE events/s into an emptied "
+                             "call log (load beyond what the simulator makes live on this box)")
     parser.add_argument("--no-pops", action="store_true",
                         help="the call log alone on the AMI client (no screen pops)")
     args = parser.parse_args(argv)
@@ -201,16 +236,7 @@ def main(argv=None) -> int:
                 latencies.extend(lat)
 
     received = collections.Counter()
-    listener = ScreenPopListener(maker, host="127.0.0.1", port=port, username="dialfunnel",
-                                 secret=SECRET, store=None,
-                                 call_log_options=dict(on_commit=on_commit))
-    listener.client.on("*", lambda msg: received.update(["events"]))
-    if args.no_pops:
-        listener.client.connect()
-        listener.call_log.start()
-    else:
-        listener.start()
-        assert listener.wait_connected(10), "the listener did not connect"
+    listener = start_listener(maker, port, on_commit, received, args.no_pops)
     time.sleep(args.warmup)
     control.put("mark")
     with lock:
@@ -221,35 +247,93 @@ def main(argv=None) -> int:
         measuring.clear()
         span, got = time.monotonic() - t0, received["events"] - got0
     backlog = listener.call_log._queue.qsize()
-    stats = dict(listener.call_log.stats)
     control.put("stop")
     started, sent = ports.get(timeout=60)
+    print(f"database: {engine.dialect.name}   agents: {args.agents}   calls up at once: {args.calls}"
+          f"   mix: {args.mix}   talk: {args.talk[0]:g}-{args.talk[1]:g} s")
+    report("live", maker, started, span, sent, got, committed, latencies, backlog,
+           dict(listener.call_log.stats))
+
+    if args.replay > 0:
+        recorded = ports.get(timeout=120)
+        assert listener.call_log.sync(60)
+        stop_listener(listener, args.no_pops)
+        with maker.begin() as s:    # the same calls again, from nothing
+            s.execute(delete(CallLeg))
+            s.execute(delete(Call))
+        latencies.clear()
+        committed.clear()
+        listener = start_listener(maker, port, on_commit, received, args.no_pops)
+        wait_until(lambda: listener.call_log.stats["reconciles"] >= 1)
+        got0 = received["events"]
+        with lock:
+            measuring.set()
+        control.put("replay")
+        count, seconds = ports.get(timeout=600)
+        listener.call_log.sync(60)
+        with lock:
+            measuring.clear()
+        got = received["events"] - got0
+        print(f"replayed {count:,} recorded events at {args.replay:,.0f}/s")
+        report("replay", maker, started, seconds, count, got, committed, latencies,
+               listener.call_log._queue.qsize(), dict(listener.call_log.stats))
+    control.put("quit")
     child.join(30)
-    if args.no_pops:
+    stop_listener(listener, args.no_pops)
+    engine.dispose()
+    return 0
+
+
+def start_listener(maker, port, on_commit, received, no_pops: bool) -> ScreenPopListener:
+    listener = ScreenPopListener(maker, host="127.0.0.1", port=port, username="dialfunnel",
+                                 secret=SECRET, store=None,
+                                 call_log_options=dict(on_commit=on_commit))
+    listener.client.on("*", lambda msg: received.update(["events"]))
+    if no_pops:
+        listener.client.connect()
+        listener.call_log.start()
+    else:
+        listener.start()
+        assert listener.wait_connected(10), "the listener did not connect"
+    return listener
+
+
+def stop_listener(listener, no_pops: bool) -> None:
+    if no_pops:
         listener.call_log.stop()
         listener.client.close()
     else:
         listener.stop()
+
+
+def wait_until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.05)
+
+
+def report(phase, maker, started, span, sent, got, committed, latencies, backlog, stats) -> None:
     with maker() as s:
         calls = s.scalar(select(func.count()).select_from(Call))
-        by_direction = dict(s.execute(select(Call.direction, func.count()).group_by(Call.direction)).all())
+        by_direction = dict(s.execute(select(Call.direction, func.count())
+                                      .group_by(Call.direction)).all())
         ended = s.scalar(select(func.count()).select_from(Call).where(Call.state == "ended"))
-    engine.dispose()
-
     lat = sorted(latencies)
-    def pct(p):  # noqa: E306
+
+    def pct(p):
         return lat[min(len(lat) - 1, int(p * len(lat)))] * 1000 if lat else float("nan")
-    print(f"database: {engine.dialect.name}   agents: {args.agents}   calls up at once: {args.calls}"
-          f"   mix: {args.mix}   talk: {args.talk[0]:g}-{args.talk[1]:g} s")
-    print(f"calls placed: {started}; logged: {calls} {by_direction}, ended: {ended}")
-    print(f"measured {span:.1f} s: the simulator sent {sent / span:,.0f} events/s, the listener "
+    if phase == "live":
+        print(f"calls placed: {started}")
+    print(f"[{phase}] calls logged: {calls} {by_direction}, ended: {ended}")
+    print(f"[{phase}] {span:.1f} s: the simulator sent {sent / span:,.0f} events/s, the listener "
           f"received {got / span:,.0f} events/s, the call log committed "
           f"{committed['events'] / span:,.0f} events/s in {committed['batches']} commits "
           f"({committed['events'] / max(1, committed['batches']):.1f} events/commit)")
-    print(f"Hangup (its Timestamp) → committed row: n={len(lat)}  p50 {pct(0.5):.1f} ms  "
-          f"p99 {pct(0.99):.1f} ms  max {pct(1.0):.1f} ms   (call-log queue at the end: {backlog})")
-    print(f"call log writer, whole run: {stats}")
-    return 0
+    print(f"[{phase}] Hangup (its Timestamp) → committed row: n={len(lat)}  p50 {pct(0.5):.1f} ms"
+          f"  p99 {pct(0.99):.1f} ms  max {pct(1.0):.1f} ms   (call-log queue left: {backlog})")
+    print(f"[{phase}] call log writer: {stats}")
 
 
 if __name__ == "__main__":
