@@ -179,11 +179,14 @@ class CallLog:
             return
         started = time.perf_counter()
         try:
-            calls.prefetch(session, {msg.get(p + "Linkedid") for msg, _, _ in events for p in ("", "Dest")},
-                           {msg.get(p + "Uniqueid") for msg, _, _ in events for p in ("", "Dest")})
+            heads = [headers(msg) for msg, _, _ in events]
+            calls.prefetch(session, {h.get(p + "linkedid") for h in heads for p in ("", "dest")},
+                           {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
+                           {h.get(p + k) for h in heads for p in ("", "dest")
+                            for k in ("calleridnum", "exten")})
             with session.no_autoflush:
-                for msg, now, _ in events:
-                    self._apply(session, msg, now)
+                for (msg, now, _), h in zip(events, heads):
+                    self._apply(session, msg, now, h)
             applied = time.perf_counter()
             session.commit()
             self.stats["apply_ms"] += round((applied - started) * 1000)
@@ -224,12 +227,12 @@ class CallLog:
             self._snapshot = None
 
     # ------------------------------------------------------------------ one event
-    def _apply(self, session, msg: Message, now: dt.datetime) -> None:
+    def _apply(self, session, msg: Message, now: dt.datetime, h: dict | None = None) -> None:
         name = msg.name
         if name in ("CoreShowChannel", "CoreShowChannelsComplete"):
             self._listed(session, msg, now)
             return
-        h = headers(msg)
+        h = h or headers(msg)
         ch = chan(h)
         if name == "Newchannel" or name in ("BridgeEnter", "BridgeLeave"):
             if ch:

@@ -35,6 +35,7 @@ import datetime as dt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from models.crm.customers import ids_by_phones
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
 from models.schema import DialAttempt
@@ -43,7 +44,7 @@ from models.telephony.channels import agent_endpoint
 from models.telephony.popups import clean_number, user_for_extension
 
 DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
-MAX_CACHED = 20000         # rows kept in session.info between events
+MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,14 +81,16 @@ def _cache(session: Session) -> dict:
     if cache is None:
         cache = session.info["call_log"] = dict(
             calls=collections.OrderedDict(), legs=collections.OrderedDict(), agents={},
-            absent_calls=set(), absent_legs=set(), open={})
+            absent_calls=set(), absent_legs=set(), open={}, attempts={}, customers={})
     return cache
 
 
-def prefetch(session: Session, linkedids, uniqueids) -> None:
-    """Load the rows a batch of events is about in two queries, and note which keys are not in
-    the database, so that applying the batch asks nothing more (group commit)."""
+def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
+    """Load what a batch of events is about in a few queries (its calls and legs, the dial
+    attempts of its new calls, the customers of the numbers it names), and note which keys are
+    not in the database, so that applying the batch asks nothing more (group commit)."""
     cache = _cache(session)
+    cache["attempts"], cache["customers"] = {}, {}
     for model, column, keys, store, absent in (
             (Call, Call.linkedid, linkedids, cache["calls"], "absent_calls"),
             (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
@@ -99,6 +102,31 @@ def prefetch(session: Session, linkedids, uniqueids) -> None:
                 _remember(store, key, row)
                 found.add(key)
         cache[absent] = set(missing) - found
+    new_calls = sorted(cache["absent_calls"])
+    cache["attempts"] = dict.fromkeys(new_calls)
+    for i in range(0, len(new_calls), 500):
+        for attempt in session.scalars(select(DialAttempt).where(
+                DialAttempt.channel_id.in_(new_calls[i:i + 500]))):
+            cache["attempts"][attempt.channel_id] = attempt
+    e164s = {number(raw) for raw in numbers}
+    cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
+
+
+def _attempt(session: Session, uniqueid: str) -> DialAttempt | None:
+    attempts = _cache(session)["attempts"]
+    if uniqueid in attempts:
+        return attempts[uniqueid]
+    return attempt_for_call(session, uniqueid)
+
+
+def _customer(session: Session, e164: str | None) -> int | None:
+    """The one customer with this number (models.crm.recordings.customer_for_number)."""
+    if not e164:
+        return None
+    known = _cache(session)["customers"].get(e164)
+    if known is not None:
+        return known[0] if len(known) == 1 else None
+    return customer_for_number(session, e164)
 
 
 def forget(session: Session) -> None:
@@ -176,7 +204,7 @@ def _open_legs(session: Session, call: Call) -> set[str]:
 
 def _classify(session: Session, call: Call, ch: Chan, leg: CallLeg) -> None:
     """What the call is, from its first channel (see the module's docstring)."""
-    attempt = attempt_for_call(session, ch.uniqueid)
+    attempt = _attempt(session, ch.uniqueid)
     if attempt is not None:
         call.direction, leg.role = "dialer", "customer"
         call.attempt_id, call.campaign_id = attempt.id, attempt.campaign_id
@@ -193,7 +221,7 @@ def _classify(session: Session, call: Call, ch: Chan, leg: CallLeg) -> None:
         if call.direction == "manual" and ch.exten not in (None, "", "s", extension):
             call.to_number = number(ch.exten)     # what the phone dialled
             if call.to_number:
-                call.customer_id = customer_for_number(session, call.to_number)
+                call.customer_id = _customer(session, call.to_number)
         return
     leg.role = "caller"
     call.to_number = number(ch.exten)
@@ -203,7 +231,7 @@ def _classify(session: Session, call: Call, ch: Chan, leg: CallLeg) -> None:
 def _caller_number(session: Session, call: Call, leg: CallLeg, ch: Chan) -> None:
     call.from_number = leg.number = number(ch.caller_num)
     if call.from_number and call.customer_id is None:
-        call.customer_id = customer_for_number(session, call.from_number)
+        call.customer_id = _customer(session, call.from_number)
 
 
 def _leg(session: Session, ch: Chan, now: dt.datetime, started: dt.datetime | None = None,
@@ -279,7 +307,7 @@ def dial_begin(session: Session, caller: Chan | None, dest: Chan, now: dt.dateti
         call.to_number = number(caller.exten)
         dest_leg.number = call.to_number
         if call.to_number and call.customer_id is None:
-            call.customer_id = customer_for_number(session, call.to_number)
+            call.customer_id = _customer(session, call.to_number)
 
 
 def dial_end(session: Session, caller: Chan | None, dest: Chan, status: str,
