@@ -159,3 +159,17 @@ def test_reconcile_adds_live_channels_and_closes_calls_that_are_gone(session, us
     call3 = session.scalar(select(Call).where(Call.linkedid == "csc-call3-agent"))
     assert (call3.state, call3.ended_at) == ("ended", since + dt.timedelta(seconds=3))
     assert session.scalar(select(CallLeg).where(CallLeg.uniqueid == "1796601250.72")).ended_at is not None
+
+
+def test_many_numbers_match_as_one_does(session, users, make_customer):
+    """ids_by_phones (the writer's batch lookup) gives find_by_phone's customers."""
+    from models.crm.contacts import add_contact
+    from models.crm.customers import find_by_phone, ids_by_phones
+    a = make_customer("甲公司", owner="tm", mobile="13800138000", phone="021-62345678")
+    b = make_customer("乙公司", owner=None, fax="021-62345678")
+    add_contact(session, users["admin"], b.id, dict(name="王工", mobile="13900000001"))
+    session.commit()
+    numbers = ["+8613800138000", "+862162345678", "+8613900000001", "+8613700000000"]
+    assert ids_by_phones(session, numbers) == {
+        n: [c.id for c in find_by_phone(session, n)] for n in numbers}
+    assert ids_by_phones(session, numbers)["+862162345678"] == sorted([a.id, b.id])
