@@ -62,6 +62,7 @@ def start_listener(Session, pbx, simclock):
         client_options=dict(backoff_initial=0.05, backoff_max=0.2)).start()
     assert listener.wait_connected(5)
     wait_for(lambda: listener.call_log.stats["reconciles"] >= 1)
+    assert listener.call_log.sync()
     return listener
 
 
@@ -316,6 +317,7 @@ def test_a_call_begun_while_the_connection_was_down_is_logged(Session, agents, p
     assert listener.call_log.stats["reconciles"] == 1
     pbx.refuse_connections = False
     wait_for(lambda: listener.call_log.stats["reconciles"] >= 2)
+    assert listener.call_log.sync()     # counted when applied; committed with its batch
     with Session() as s:
         call = s.scalar(select(Call).where(Call.linkedid == sim_call.channel_id))
         assert (call.state, call.started_at, call.direction) == ("ringing", T0, "manual")
