@@ -196,6 +196,7 @@ class AMIClient:
         counter = itertools.count(1)
         self._next_id = action_id_factory or (lambda action: f"{prefix}{next(counter)}")
         self._on_connect, self._on_disconnect = on_connect, on_disconnect
+        self._connect_callbacks: list[Callable[["AMIClient"], None]] = []
 
         self._cv = threading.Condition()
         self._state = DISCONNECTED
@@ -246,6 +247,11 @@ class AMIClient:
         Callbacks run on one dispatcher thread, in arrival order; exceptions are logged."""
         with self._cb_lock:
             self._callbacks.setdefault(event, []).append(callback)
+
+    def add_on_connect(self, callback: Callable[["AMIClient"], None]) -> None:
+        """Also call ``callback(client)`` after every login, the first and each reconnect (on the
+        thread that logged in: it must not wait for an action's response)."""
+        self._connect_callbacks.append(callback)
 
     def off(self, event: str, callback: EventCallback) -> None:
         with self._cb_lock:
@@ -473,6 +479,8 @@ class AMIClient:
             self._cv.notify_all()
         if self._on_connect:
             self._safe(self._on_connect, self)
+        for callback in list(self._connect_callbacks):
+            self._safe(callback, self)
 
     # ------------------------------------------------------------------ reader thread
     def _reader_loop(self) -> None:

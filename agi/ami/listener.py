@@ -19,8 +19,9 @@ tests/fixtures/asterisk: ami-dial.txt, ami-queue.txt):
 ``DestConnectedLineNum`` (an Originate's DialBegin has no calling channel). A queue call gives
 AgentCalled and DialBegin for the same ring: one pop per (call ``Linkedid``, agent).
 The pop is ``models.telephony.popups.create_pop_event``: an ``Event(kind="screen_pop")`` row for the agent,
-which admin/events/ streams to the agent's open pages. Callbacks run on the AMI client's one
-dispatcher thread in arrival order; a pop costs a few queries and one commit.
+which admin/events/ streams to the agent's open pages. Events are handled in arrival order
+on one thread of the listener (the AMI client's dispatcher only queues them); a pop costs a
+few queries and one commit.
 
 Recordings. ``VarSet MIXMONITOR_FILENAME`` (dialplan class, ami-mixmonitor*.txt) tells which file
 a channel records to; when that channel hangs up (``Hangup``) or the recording is stopped
@@ -38,6 +39,10 @@ handler runs BEFORE the channel's Hangup event (tests/fixtures/asterisk/real-run
 it stores the recording and the listener, at the Hangup, only fills the links still missing
 (a uniqueid is stored once; the two paths complement each other). ``--no-recordings`` leaves
 recordings to the handler alone.
+
+The call log (issue 13): unless ``call_log=False``, the same stream keeps ``calls`` and
+``call_legs`` (agi/ami/call_log.py: its own writer thread, so pops and the log do not wait for
+each other).
 
 Reconnects: the AMIClient reconnects with capped backoff by itself once it was connected; the
 first connection is retried here (Asterisk may start after us). Events lost while disconnected
@@ -58,6 +63,7 @@ from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+from agi.ami.call_log import CallLog
 from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
@@ -131,10 +137,12 @@ class ScreenPopListener:
                  connect_backoff: tuple[float, float, float] = (0.5, 2.0, 30.0),
                  client_options: dict | None = None,
                  on_pop: Callable[[int, int, dict], None] | None = None,
-                 on_recording: Callable[[int], None] | None = None):
+                 on_recording: Callable[[int], None] | None = None,
+                 call_log: bool = True, call_log_options: dict | None = None):
         """``agent_contexts``: when set, a Local channel rings an agent only in these contexts
         (PJSIP/SIP channels always count). ``on_pop(event_id, user_id, payload)`` and
-        ``on_recording(recording_id)`` are called after each commit (metrics, tests)."""
+        ``on_recording(recording_id)`` are called after each commit (metrics, tests).
+        ``call_log``: also keep the call log (agi/ami/call_log.py) from the same stream."""
         self.maker = sessionmaker
         self.clock = clock
         self.store = store
@@ -157,25 +165,43 @@ class ScreenPopListener:
         self._mixmonitor: dict[str, tuple[str, str | None]] = {}  # uniqueid → (file, linkedid)
         self._queued: collections.OrderedDict[str, None] = collections.OrderedDict()  # uniqueids
         self._jobs: queue.Queue = queue.Queue()
+        self._events: queue.Queue = queue.Queue()   # AMI events for pops and recordings
         self._threads: list[threading.Thread] = []
         self.stats = collections.Counter()
         self.connected = threading.Event()
+        self.call_log = CallLog(sessionmaker, self.client, clock=clock,
+                                agent_context_prefixes=self.agent_prefixes,
+                                **(call_log_options or {})) if call_log else None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ScreenPopListener":
         for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "VarSet",
                      "MixMonitorStop", "Hangup"):
-            self.client.on(name, self.handle)
+            self.client.on(name, self._events.put)
+        if self.call_log:
+            self.call_log.start()
         worker = threading.Thread(target=self._recording_worker, name="recording-ingest", daemon=True)
         worker.start()
+        popper = threading.Thread(target=self._event_worker, name="screen-pops", daemon=True)
+        popper.start()
         connector = threading.Thread(target=self._connect_loop, name="ami-listener-connect", daemon=True)
         connector.start()
-        self._threads = [worker, connector]
+        self._threads = [worker, popper, connector]
         return self
+
+    def _event_worker(self) -> None:
+        """Pops and recordings in arrival order, off the AMI client's dispatcher thread (which
+        also feeds the call log: a slow pop must not hold the call log's events back)."""
+        while True:
+            msg = self._events.get()
+            if msg is None:
+                return
+            self.handle(msg)
 
     def stop(self) -> None:
         self._stop.set()
         self._jobs.put(None)
+        self._events.put(None)
         try:
             if self.client.connected:
                 self.client.logoff()
@@ -185,6 +211,8 @@ class ScreenPopListener:
             pass
         for t in self._threads:
             t.join(timeout=10)
+        if self.call_log:
+            self.call_log.stop()
 
     def wait_connected(self, timeout: float | None = None) -> bool:
         return self.connected.wait(timeout)
@@ -208,7 +236,7 @@ class ScreenPopListener:
 
     # ------------------------------------------------------------------ events
     def handle(self, msg: Message) -> None:
-        """One AMI event (the client's dispatcher thread; tests may call it directly)."""
+        """One AMI event (the listener's event thread; tests may call it directly)."""
         name = msg.name
         try:
             if name == "DialBegin":

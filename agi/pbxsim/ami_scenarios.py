@@ -62,7 +62,10 @@ STATE_DESC = {0: "Down", 1: "Rsrvd", 2: "OffHook", 3: "Dialing", 4: "Ring", 5: "
 # 4 answered, 5 busy, 8 congestion.
 # --- outcomes the dialer can meet, as the README's table records them ----------------------
 OUTCOMES = ("answer", "machine", "busy", "congestion", "noanswer", "unallocated", "absent", "invalid")
-SCRIPTED_CALLS = ("dial", "queue")  # an Originate that plays an inbound call to an agent
+# An Originate that plays a call of another shape: an inbound call to an agent (dial, queue),
+# a caller who gives up in the queue, a click-to-call (the agent's phone, then the customer);
+# "manual" is an agent dialling from the phone (AMIServer.phone_call, no Originate).
+SCRIPTED_CALLS = ("dial", "queue", "queue_abandon", "click", "manual")
 
 DEFAULT_RATES = {  # a plausible cold-calling day; every campaign simulation sets its own
     "answer": 0.30, "machine": 0.05, "noanswer": 0.25, "busy": 0.10,
@@ -76,7 +79,8 @@ Duration = Union[float, tuple[float, float], Callable[[random.Random], float]]
 # ringing before the answer; answer_delay: Answer() with no media takes 0.5 s; talk_time: the far
 # side's Wait() before it hangs up; noanswer_wait: the far side's Wait() (AppData only).
 DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
-    "answer": {"setup_time": 0.0, "ring_time": 0.0, "answer_delay": 0.5, "talk_time": 3.0},
+    "answer": {"setup_time": 0.0, "ring_time": 0.0, "answer_delay": 0.5, "talk_time": 3.0,
+               "agent_ring": 2.0},   # agent_ring: outbound_agents' phone before it answers
     "busy": {"setup_time": 0.0},
     "congestion": {"setup_time": 0.0, "cause_lag": 0.0},   # cause_lag: ;1 Hangup → ;2 Hangup
     "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0},
@@ -87,6 +91,9 @@ DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
     "sip": {"setup_time": 1.0},      # the SIP carrier's final response, 1 s after it rang
     "dial": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
+    "queue_abandon": {"queue_wait": 3.0},                     # ami-queue-members: HoldTime 3
+    "click": {"agent_ring": 1.0, "ring_time": 2.0, "talk_time": 4.0},   # ami-click-to-call
+    "manual": {"ring_time": 2.0, "talk_time": 4.0},
 }
 DEFAULT_TIMING["machine"] = DEFAULT_TIMING["answer"]
 
@@ -104,7 +111,9 @@ class Scenario:
     rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
     numbers: dict[str, str] = field(default_factory=dict)    # exact number → outcome
     prefixes: dict[str, str] = field(default_factory=dict)   # number prefix → outcome (longest wins)
-    contexts: dict[str, str] = field(default_factory=lambda: {"tx-dial-in": "dial", "tx-queue-in": "queue"})
+    contexts: dict[str, str] = field(default_factory=lambda: {
+        "tx-dial-in": "dial", "tx-queue-in": "queue", "tx-queue-abandon": "queue_abandon",
+        "cap-phones": "click"})
     timing: dict[str, dict[str, Duration]] = field(default_factory=dict)  # merged over DEFAULT_TIMING
     dialplan: dict[str, list[tuple[str, str]]] = field(default_factory=lambda: dict(DEFAULT_DIALPLAN))
     dial_agent: str = "Local/agent@agents"       # what Dial() rings in the "dial" call
@@ -114,6 +123,14 @@ class Scenario:
     # after cause_lag) or "transcript" (ami-originate-congestion.txt: the ;2 Hangup comes first)
     congestion_order: str = "late-cause"
     trunk_context: str = "dialfunnel-inbound"    # the PJSIP trunk endpoint's context
+    # Extensions of agents: when given, each dial/queue call rings one of them (drawn per call:
+    # Local/<ext>@agents), instead of dial_agent / queue_member.
+    agents: list[str] = field(default_factory=list)
+    # An answered Originate into dialfunnel-outbound, when no FastAGI server runs the dialplan,
+    # is put through to one of these extensions' phones (PJSIP/<ext>), as the outbound
+    # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
+    outbound_agents: list[str] = field(default_factory=list)
+    carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -184,6 +201,9 @@ def target(emit=True):                   return _step("target", "o1", emit=emit)
 def bridge(event, leg=None, count=0):    return _step(event, leg, count=count)
 def member_status(status, taken, last_call="0"):
     return _step("QueueMemberStatus", None, status=status, taken=taken, last_call=last_call)
+
+
+def originate_vars(leg, reverse=False):  return _step("OriginateVars", leg, reverse=reverse)
 
 
 def newexten(leg, app, data="", priority=None, **kw):
@@ -496,6 +516,135 @@ QUEUE = INBOUND_START + [
     hangup("o1", 16),
 ]
 
+# --- a caller gives up in the queue (ami-queue-members.txt, captures-2026-12) -----------------
+# The capture's order once the caller's half hangs up: Hangup of that half, MusicOnHoldStop,
+# QueueCallerAbandon (HoldTime), QueueCallerLeave (Count 0), Hangup of the queue's half. The
+# queue runs on o2 here as in QUEUE (ami-queue.txt); o1 is the caller's half.
+QUEUE_ABANDON = INBOUND_START + [
+    queue_event("QueueCallerJoin", "o2", [("Queue", "{queue}"), ("Position", "1"), ("Count", "1")]),
+    queue_event("MusicOnHoldStart", "o2", [("Class", "default")]),
+    newstate("o2", 6),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    originate_response("Success", 4),
+    target(emit=False),
+    wait("queue_wait"),
+    soft_hangup_request("o1", 16),
+    hangup_request("o2", 16),
+    hangup("o1", 16),
+    queue_event("MusicOnHoldStop", "o2", []),
+    queue_event("QueueCallerAbandon", "o2", [("Queue", "{queue}"), ("Position", "1"),
+                                             ("OriginalPosition", "1"), ("HoldTime", "{queue_secs}")]),
+    queue_event("QueueCallerLeave", "o2", [("Queue", "{queue}"), ("Position", "1"), ("Count", "0")]),
+    soft_hangup_request("o2", 16),
+    hangup("o2", 16),
+]
+
+# --- click-to-call (ami-click-to-call.txt, captures-2026-12) ---------------------------------
+# o1/o2: the agent's phone, originated (Uniqueid = ChannelId); once it answers, o1 runs the
+# Originate's Context/Exten: Dial(Local/<Exten>@<carrier_context>) = c1/c2, the customer.
+# OriginateResponse comes when the agent answered, after the customer's DialBegin.
+CLICK = [
+    newchannel("o1"),
+    newchannel("o2"),
+    originate_vars("o1", reverse=True),
+    newcallerid("o1", set=CID, extra=PRES),
+    newconnectedline("o1", set=CONNECTED),
+    originate_vars("o2"),
+    newcallerid("o2", set={**CID, **CONNECTED}, extra=PRES),
+    newconnectedline("o2"),
+    localbridge("o1", "o2"),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "o1", status="RINGING"),
+    wait("agent_ring"),
+    newstate("o2", 6),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    set_("o1", Context="{orig_context}", Exten="{orig_exten}", Priority="2"),
+    newchannel("c1"),
+    newchannel("c2"),
+    set_("c1", CallerIDNum="{orig_exten}", CallerIDName="{cid_name}", **CONNECTED),
+    set_("c2", **CID, ConnectedLineNum="{orig_exten}", ConnectedLineName="{cid_name}"),
+    dial("DialBegin", "c1", caller="o1", dialstring="{customer_dialstring}"),
+    newstate("c1", 5),
+    originate_response("Success", 4),
+    dial("DialState", "c1", caller="o1", status="RINGING"),
+    wait("ring_time"),
+    newstate("c2", 6),
+    newstate("c1", 6),
+    dial("DialEnd", "c1", caller="o1", status="ANSWER"),
+    bridge("BridgeCreate", count=0),
+    bridge("BridgeEnter", "c1", count=1),
+    bridge("BridgeEnter", "o1", count=2),
+    wait("talk_time"),
+    hangup("c2", 16),
+    bridge("BridgeLeave", "c1", count=1),
+    hangup("c1", 16),
+    bridge("BridgeLeave", "o1", count=0),
+    bridge("BridgeDestroy", count=0),
+    hangup("o2", 16),
+    hangup("o1", 16),
+]
+
+# --- an agent dials from the phone (ami-a6agent, real-run-2026-12, with the rig's Local phone
+# replaced by the PJSIP phone a real agent has) ---------------------------------------------
+# o1: PJSIP/<ext> (rang in: state Ring, its caller ID the extension) running dialfunnel-agents
+# → dialfunnel-trunk-out; t1: the trunk channel to the customer.
+MANUAL = [
+    newchannel("o1"),
+    set_("o1", Context="dialfunnel-trunk-out"),
+    newchannel("t1"),
+    dial("DialBegin", "t1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
+    newstate("t1", 5),
+    dial("DialState", "t1", caller="o1", status="RINGING"),
+    wait("ring_time"),
+    newstate("t1", 6),
+    dial("DialEnd", "t1", caller="o1", status="ANSWER"),
+    bridge("BridgeCreate", count=0),
+    bridge("BridgeEnter", "t1", count=1),
+    newstate("o1", 6),
+    bridge("BridgeEnter", "o1", count=2),
+    wait("talk_time"),
+    hangup("t1", 16),
+    bridge("BridgeLeave", "t1", count=1),
+    bridge("BridgeLeave", "o1", count=0),
+    bridge("BridgeDestroy", count=0),
+    hangup("o1", 16),
+]
+
+# --- a dialer call put through to an agent without FastAGI (outbound_dialplan._to_agent's
+# events, which follow ami-a5): the customer answers, the agent's phone p1 rings and answers,
+# the customer hangs up after talk_time -----------------------------------------------------
+DIALER_AGENT = PROLOGUE + [
+    newexten("o2", "Answer"),
+    newstate("o2", 6),
+    device("INUSE"),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    originate_response("Success", 4),
+    target(emit=False),
+    newchannel("p1"),
+    dial("DialBegin", "p1", caller="o1", dialstring="{agent_ext}"),
+    newstate("p1", 5),
+    dial("DialState", "p1", caller="o1", status="RINGING"),
+    wait("agent_ring"),
+    newstate("p1", 6),
+    dial("DialEnd", "p1", caller="o1", status="ANSWER"),
+    bridge("BridgeEnter", "p1", count=1),
+    bridge("BridgeEnter", "o1", count=2),
+    wait("talk_time"),
+    soft_hangup_request("o2", 16),
+    hangup_request("o1", 16),
+    hangup("o2", 16),
+    bridge("BridgeLeave", "o1", count=1),
+    bridge("BridgeLeave", "p1", count=0),
+    soft_hangup_request("o1", 16),
+    hangup("p1", 16),
+    hangup("o1", 16),
+    device("NOT_INUSE"),
+]
+
 SCRIPTS: dict[str, list[Step]] = {
     "answer": ANSWER,
     "machine": ANSWER,  # the same on AMI; only the audio (AMD) differs
@@ -507,6 +656,9 @@ SCRIPTS: dict[str, list[Step]] = {
     "invalid": INVALID,
     "dial": DIAL,
     "queue": QUEUE,
+    "queue_abandon": QUEUE_ABANDON,
+    "click": CLICK,
+    "manual": MANUAL,
 }
 
 

@@ -20,7 +20,8 @@ With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`
 context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
 without it the call only plays its script (the far side talks, then hangs up).
 
-Test hooks: ``received`` (every action, in order), ``drop_connections()``,
+Test hooks: ``received`` (every action, in order), ``duplicate_events``, ``record_events`` +
+``replay()``, ``phone_call()`` (an agent dials from the phone), ``drop_connections()``,
 ``refuse_connections`` (accept and close at once), ``drop_on_next(action)`` (close the session
 instead of answering that action).
 """
@@ -40,7 +41,8 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
-from agi.pbxsim.ami_scenarios import CAUSE_TEXT, STATE_DESC, Scenario, script_for, sip_script
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, script_for,
+                                      sip_script)
 
 log = logging.getLogger(__name__)
 
@@ -256,27 +258,60 @@ class Call:
         if sip:  # one channel named after the trunk endpoint, in the endpoint's context
             self.legs["o1"].update(Channel=f"PJSIP/{self.context}-{seq:08x}", Exten="s",
                                    Context=server.scenario.trunk_context)
-        agent = None
-        if outcome == "dial":
-            agent = server.scenario.dial_agent
-        elif outcome == "queue":
-            agent = server.scenario.queue_member
+        scenario = server.scenario
+        dial_agent, member, agent_ext = scenario.dial_agent, scenario.queue_member, ""
+        if scenario.agents and outcome in ("dial", "queue"):
+            ext = rng.choice(scenario.agents)
+            dial_agent, member = f"Local/{ext}@agents", f"Local/{ext}@agents/n"
+        agent = dial_agent if outcome == "dial" else member if outcome == "queue" else None
         if agent:
             a_base, a_exten, a_ctx = split_dial(agent)
             self._pair("a", a_base, a_ctx, a_exten,
                        server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
+        orig_exten = msg.get("Exten") or ""
+        if outcome == "click":
+            ctx = scenario.carrier_context
+            self._pair("c", f"Local/{orig_exten}@{ctx}", ctx, orig_exten,
+                       server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
+        elif outcome == "manual":
+            del self.legs["o2"]
+            self.legs["o1"].update(Channel=f"{base}-{seq:08x}", ChannelState="4",
+                                   CallerIDNum=self.exten, ConnectedLineNum=orig_exten,
+                                   Context="dialfunnel-agents", Exten=orig_exten)
+            self._single("t1", f"PJSIP/dialfunnel-trunk-{server.next_channel_seq():08x}",
+                         "dialfunnel-inbound", "s", uid1, CallerIDNum=orig_exten,
+                         ConnectedLineNum=self.exten)
+        elif (outcome == "answer" and scenario.outbound_agents and not server.fastagi
+              and msg.get("Context") == outbound_dialplan.CONTEXT):
+            agent_ext = rng.choice(scenario.outbound_agents)
+            self._single("p1", f"PJSIP/{agent_ext}-{server.next_channel_seq():08x}",
+                         "dialfunnel-agents", "s", uid1, CallerIDNum=agent_ext)
+            self.steps = DIALER_AGENT
         ring = durations.get("ring_time", 0.0)
         talk = durations.get("talk_time", 0.0)
         self.fields = _Fields(
             self, cid_num=cid_num, cid_name=cid_name, dialstring=data, device=base,
-            agent_dialstring=server.scenario.dial_agent.partition("/")[2],
-            member=server.scenario.queue_member, queue=server.scenario.queue,
+            agent_dialstring=dial_agent.partition("/")[2],
+            member=member, queue=scenario.queue,
             ring_time=_secs(ring), talk_time=_secs(talk),
             noanswer_wait=_secs(durations.get("noanswer_wait", 60.0)),
             hold_time=str(int(ring)), ring_secs=str(int(ring)),
             talk_secs=str(int(durations.get("answer_delay", 0.0) + talk)),
+            queue_secs=str(int(durations.get("queue_wait", 0.0))),
+            orig_context=msg.get("Context") or "", orig_exten=orig_exten, agent_ext=agent_ext,
+            customer_dialstring=f"{orig_exten}@{scenario.carrier_context}",
         )
         self.bridge_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+    def _single(self, leg, channel, context, exten, linkedid, **fields):
+        """A channel without a Local partner (a PJSIP phone or trunk)."""
+        self.legs[leg] = {
+            "Channel": channel, "ChannelState": "0", "CallerIDNum": "<unknown>",
+            "CallerIDName": "<unknown>", "ConnectedLineNum": "<unknown>",
+            "ConnectedLineName": "<unknown>", "Language": "en", "AccountCode": "",
+            "Context": context, "Exten": exten, "Priority": "1",
+            "Uniqueid": self.server.new_uniqueid(self.t), "Linkedid": linkedid, "alive": False,
+            **fields}
 
     def _pair(self, prefix, base, context, exten, uid1, uid2, linkedid):
         seq = self.server.next_channel_seq()
@@ -342,6 +377,11 @@ class Call:
             return
         if kind == "target":
             self.run_target(args["emit"])
+            return
+        if kind == "OriginateVars":  # each Variable of the Originate: ;1 in reverse, ;2 in order
+            pairs = [v.partition("=") for v in self.msg.get_all("Variable")]
+            for name, _, value in (reversed(pairs) if args["reverse"] else pairs):
+                self.server.emit("VarSet", self.chan(leg) + [("Variable", name), ("Value", value)])
             return
         if leg in self.legs:
             self.apply(leg, args.get("set"))
@@ -452,12 +492,13 @@ class Call:
         if self.dial_open:
             self.execute("DialEnd", "o1", {"status": "CANCEL"})
         self.execute("SoftHangupRequest", leg, {"cause": cause})
-        if self.legs[partner]["alive"]:
+        paired = partner in self.legs and self.legs[partner]["alive"]
+        if paired:
             self.execute("HangupRequest", partner, {"cause": cause})
         self.execute("Hangup", leg, {"cause": cause})
         if not self.originate_sent:
             self.originate_response("Failure", 1)
-        if self.legs[partner]["alive"]:
+        if paired:
             self.execute("SoftHangupRequest", partner, {"cause": cause})
             self.execute("Hangup", partner, {"cause": cause})
         for other in others:
@@ -606,9 +647,11 @@ class AMIServer:
                  scenario: Scenario | None = None, clock=None, auth_fail_delay: float = 1.0,
                  channel_seq: int = 1, uniqueid_seq: int = 1, fastagi: tuple[str, int] | None = None,
                  recordings_incoming=None, write_recordings: bool = True,
-                 write_classes: dict[str, set[str]] | None = None):
+                 write_classes: dict[str, set[str]] | None = None, timestamp_events: bool = False):
         """``write_classes``: a user's manager.conf ``write =`` classes; an action outside them is
-        refused with "Permission denied" as Asterisk does (users not listed may do anything)."""
+        refused with "Permission denied" as Asterisk does (users not listed may do anything).
+        ``timestamp_events``: manager.conf's ``timestampevents = yes`` (a ``Timestamp`` header,
+        epoch seconds, after Privilege)."""
         self.host, self._port = host, port
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.write_classes = {u: set(c) for u, c in (write_classes or {}).items()}
@@ -620,6 +663,11 @@ class AMIServer:
         self.write_recordings = write_recordings        # False: RECORD FILE only (benchmark)
         self.rng = random.Random(f"server:{self.scenario.seed}")
         self.refuse_connections = False
+        self.timestamp_events = timestamp_events
+        self.duplicate_events = False   # test hook: every event is sent twice
+        self.record_events = False      # test hook: keep what was sent, for replay()
+        self.sent_count = 0             # events emitted (benchmarks)
+        self.sent_events: list[tuple[str, bytes]] = []
         self._running = False
         self.received: list[Message] = []
         self.calls: dict[str, Call] = {}  # by ChannelId, every call since start
@@ -742,12 +790,30 @@ class AMIServer:
     # --- events -------------------------------------------------------------------------------
     def emit(self, event: str, headers: list[tuple[str, str]]) -> None:
         privilege = PRIVILEGE.get(event, "call,all")
-        data = encode([("Event", event), ("Privilege", privilege)] + headers)
+        stamp = [("Timestamp", f"{self.scheduler.now():.6f}")] if self.timestamp_events else []
+        data = encode([("Event", event), ("Privilege", privilege)] + stamp + headers)
         with self._lock:
             sessions = list(self._sessions)
+            self.sent_count += 1
+            if self.record_events:
+                self.sent_events.append((privilege, data))
         for s in sessions:
             if s.wants(privilege):
                 s.send(data)
+                if self.duplicate_events:
+                    s.send(data)
+
+    def replay(self, start: int = 0) -> int:
+        """Send the recorded events (``record_events``) from ``start`` again, as a client that
+        reconnects to a proxy replaying its buffer would see them; returns how many."""
+        with self._lock:
+            sent = list(self.sent_events[start:])
+            sessions = list(self._sessions)
+        for privilege, data in sent:
+            for s in sessions:
+                if s.wants(privilege):
+                    s.send(data)
+        return len(sent)
 
     # --- actions ------------------------------------------------------------------------------
     def originate(self, session: Session, msg: Message) -> None:
@@ -782,6 +848,18 @@ class AMIServer:
         if call.async_:
             session.respond(aid, "Success", "Originate successfully queued")
         call.start()
+
+    def phone_call(self, extension: str, number: str) -> "Call":
+        """An agent dials ``number`` from the phone PJSIP/<extension> (the ``manual`` script):
+        no Originate, no AMI session to answer."""
+        msg = Message([("Action", "Originate"), ("Channel", f"PJSIP/{extension}"),
+                       ("Exten", number), ("Context", "dialfunnel-agents"), ("Async", "true")])
+        rng = random.Random(f"{self.scenario.seed}:manual:{extension}:{number}")
+        call = Call(self, None, msg, "manual", self.scenario.durations("manual", rng), rng)
+        with self._lock:
+            self.calls[call.channel_id] = call
+        call.start()
+        return call
 
     def user_event(self, session: Session, msg: Message) -> None:
         """manager.c action_userevent: ack, then a UserEvent carrying the other headers."""

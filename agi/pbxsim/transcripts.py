@@ -81,7 +81,9 @@ def parse(text: str) -> list[Line]:
 
 
 def load(path: str | Path) -> list[Line]:
-    return parse(Path(path).read_text(encoding="ascii"))
+    """Comment lines may hold UTF-8 (the captures name 午饭 in a header); protocol lines are
+    escaped ASCII (decode refuses anything else)."""
+    return parse(Path(path).read_text(encoding="utf-8"))
 
 
 def sent_by(lines: Iterable[Line], direction: str) -> list[bytes]:

@@ -164,17 +164,48 @@ def find_by_phone(session: Session, raw: str) -> list[Customer]:
 
     A union of five indexed lookups: as one OR over the columns and the contacts PostgreSQL
     scanned the whole table (19 ms at 300k customers; 0.14 ms this way)."""
+    ids = _phone_union(raw)
+    if ids is None:
+        return []
+    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
+                                .order_by(Customer.id)))
+
+
+def _phone_union(raw: str | None):
     e164 = normalize_phone(raw)
     if not e164:
-        return []
-    ids = union(
+        return None
+    return union(
         select(Customer.id).where(Customer.phone_e164 == e164),
         select(Customer.id).where(Customer.mobile_e164 == e164),
         select(Customer.id).where(Customer.fax_e164 == e164),
         select(Contact.customer_id).where(Contact.phone_e164 == e164),
         select(Contact.customer_id).where(Contact.mobile_e164 == e164))
-    return list(session.scalars(select(Customer).where(Customer.id.in_(ids))
-                                .order_by(Customer.id)))
+
+
+def ids_by_phones(session: Session, e164s) -> dict[str, list[int]]:
+    """find_by_phone for many E.164 numbers at once: number → its customers' ids (ascending)."""
+    numbers = sorted({n for n in e164s if n})
+    found: dict[str, set[int]] = {n: set() for n in numbers}
+    for i in range(0, len(numbers), 500):
+        chunk = numbers[i:i + 500]
+        rows = union(
+            select(Customer.phone_e164, Customer.id).where(Customer.phone_e164.in_(chunk)),
+            select(Customer.mobile_e164, Customer.id).where(Customer.mobile_e164.in_(chunk)),
+            select(Customer.fax_e164, Customer.id).where(Customer.fax_e164.in_(chunk)),
+            select(Contact.phone_e164, Contact.customer_id).where(Contact.phone_e164.in_(chunk)),
+            select(Contact.mobile_e164, Contact.customer_id).where(Contact.mobile_e164.in_(chunk)))
+        for number, customer_id in session.execute(rows):
+            found[number].add(customer_id)
+    return {n: sorted(ids) for n, ids in found.items()}
+
+
+def ids_by_phone(session: Session, raw: str | None, limit: int = 2) -> list[int]:
+    """The ids of find_by_phone's customers (at most ``limit``), without loading them."""
+    ids = _phone_union(raw)
+    if ids is None:
+        return []
+    return list(session.scalars(select(ids.subquery().c[0]).limit(limit)))
 
 
 DEPENDENTS = {"contacts": Contact, "contact_records": ContactRecord,

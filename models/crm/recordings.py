@@ -82,9 +82,9 @@ def kind_for_context(context: str | None, *, outbound: tuple[str, ...] = ("dialf
 # --- creating and linking ---------------------------------------------------------------------
 def customer_for_number(session: Session, number: str | None) -> int | None:
     """The one customer with this phone number (None when none or several match)."""
-    from models.crm.customers import find_by_phone
-    found = find_by_phone(session, number or "")
-    return found[0].id if len(found) == 1 else None
+    from models.crm.customers import ids_by_phone
+    found = ids_by_phone(session, number, limit=2)
+    return found[0] if len(found) == 1 else None
 
 
 def attempt_for_call(session: Session, uniqueid: str | None, attempt_id: int | None = None,

@@ -26,6 +26,7 @@ from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
+from models.telephony.calls import attempt_closed
 
 ANSWERED = 4   # OriginateResponse Reason: AST_CONTROL_ANSWER
 # Q.850 cause of the far side's Hangup (Asterisk's causes.h) → outcome. Over a SIP trunk the
@@ -295,6 +296,7 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     session.refresh(attempt)
     if closed.rowcount == 1:
         _settle(session, attempt, now)
+        attempt_closed(session, attempt)
     return attempt
 
 

@@ -1,0 +1,463 @@
+"""The call log's one writer (issue 13): ``calls`` and ``call_legs`` from what Asterisk reports.
+
+The AMI listener (agi/ami/call_log.py) calls these functions, one per event, in arrival order;
+the dialer (``attempt_closed``) and later the FastAGI handlers call them too. Every function is
+idempotent: rows are found by their unique keys (the call's ``linkedid``, the channel's
+``uniqueid``), every time is written once (the first write wins), and nothing changes a call
+once it ended, so a duplicated or replayed event never makes a second row or moves a time.
+
+What a call is (decided when its first channel, the one whose Uniqueid is the Linkedid, is
+seen, and refined by its Dials):
+  dialer         the first channel's Uniqueid is a dial attempt's Originate ChannelId;
+  click_to_call  the first channel is an agent's phone being rung by an Originate (created in
+                 state Down, or the ;1 half of a Local channel: an outgoing channel), which then
+                 dials the customer;
+  manual         the first channel is an agent's phone that rang in (state Ring), or a channel
+                 dials out from the agents' outbound context (``dialfunnel-trunk-out``);
+  internal       a manual call whose Dial rings another agent's phone;
+  inbound        anything else: a caller rang the company.
+The agent is the phone's user for click_to_call/manual, else the agent who answered (DialEnd
+ANSWER or AgentConnect on an agent's phone); the customer is the dial attempt's, else the one
+customer with the outside number (models.crm.recordings.customer_for_number, the screen pop's
+lookup). A call ends when its last known leg hung up.
+
+Functions never commit (the caller owns the transaction). They cache the rows they touch in
+``session.info`` (one long-lived session per writer thread); after a rollback call ``forget``.
+A writer applying events in batches calls ``prefetch`` first and applies them under
+``session.no_autoflush``: the batch then costs two reads and one flush.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from models.crm.customers import ids_by_phones
+from models.crm.recordings import attempt_for_call, customer_for_number
+from models.phones import normalize_phone
+from models.schema import DialAttempt
+from models.schema.calls import Call, CallLeg
+from models.telephony.channels import agent_endpoint
+from models.telephony.popups import clean_number, user_for_extension
+
+DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
+MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
+
+
+@dataclasses.dataclass(frozen=True)
+class Chan:
+    """One channel as an AMI event shows it (``<prefix>Channel``, ``<prefix>Uniqueid``, ...)."""
+    channel: str
+    uniqueid: str
+    linkedid: str
+    state: int | None = None
+    caller_num: str | None = None
+    connected_num: str | None = None
+    context: str | None = None
+    exten: str | None = None
+
+    @property
+    def local_half(self) -> bool:
+        return self.channel.startswith("Local/") and self.channel.endswith(";2")
+
+
+def number(raw: str | None) -> str | None:
+    """E.164 of a number when it is one, else the digits as given (an extension: 8001)."""
+    text = clean_number(raw)
+    if text is None:
+        return None
+    return normalize_phone(text) or text
+
+
+# --- the cache --------------------------------------------------------------------------------
+def _cache(session: Session) -> dict:
+    """calls/legs: rows by key; absent_*: keys known not to be in the database (``prefetch``,
+    this batch only); open: linkedid → uniqueids of the call's legs still up; agents: extension
+    → user id."""
+    cache = session.info.get("call_log")
+    if cache is None:
+        cache = session.info["call_log"] = dict(
+            calls=collections.OrderedDict(), legs=collections.OrderedDict(), agents={},
+            absent_calls=set(), absent_legs=set(), open={}, attempts={}, customers={})
+    return cache
+
+
+def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
+    """Load what a batch of events is about in a few queries (its calls and legs, the dial
+    attempts of its new calls, the customers of the numbers it names), and note which keys are
+    not in the database, so that applying the batch asks nothing more (group commit)."""
+    cache = _cache(session)
+    cache["attempts"], cache["customers"] = {}, {}
+    for model, column, keys, store, absent in (
+            (Call, Call.linkedid, linkedids, cache["calls"], "absent_calls"),
+            (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
+        missing = sorted({k for k in keys if k and k not in store})
+        found = set()
+        for i in range(0, len(missing), 500):
+            for row in session.scalars(select(model).where(column.in_(missing[i:i + 500]))):
+                key = row.linkedid if model is Call else row.uniqueid
+                _remember(store, key, row)
+                found.add(key)
+        cache[absent] = set(missing) - found
+    new_calls = sorted(cache["absent_calls"])
+    cache["attempts"] = dict.fromkeys(new_calls)
+    for i in range(0, len(new_calls), 500):
+        for attempt in session.scalars(select(DialAttempt).where(
+                DialAttempt.channel_id.in_(new_calls[i:i + 500]))):
+            cache["attempts"][attempt.channel_id] = attempt
+    e164s = {number(raw) for raw in numbers}
+    cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
+
+
+def _attempt(session: Session, uniqueid: str) -> DialAttempt | None:
+    attempts = _cache(session)["attempts"]
+    if uniqueid in attempts:
+        return attempts[uniqueid]
+    return attempt_for_call(session, uniqueid)
+
+
+def _customer(session: Session, e164: str | None) -> int | None:
+    """The one customer with this number (models.crm.recordings.customer_for_number)."""
+    if not e164:
+        return None
+    known = _cache(session)["customers"].get(e164)
+    if known is not None:
+        return known[0] if len(known) == 1 else None
+    return customer_for_number(session, e164)
+
+
+def forget(session: Session) -> None:
+    """Drop the cached rows (after a rollback: rows added in it were never written)."""
+    session.info.pop("call_log", None)
+
+
+def _remember(store: collections.OrderedDict, key: str, row) -> None:
+    store[key] = row
+    store.move_to_end(key)
+    while len(store) > MAX_CACHED:
+        store.popitem(last=False)
+
+
+def find_call(session: Session, linkedid: str) -> Call | None:
+    cache = _cache(session)
+    calls = cache["calls"]
+    call = calls.get(linkedid)
+    if call is None and linkedid not in cache["absent_calls"]:
+        call = session.scalar(select(Call).where(Call.linkedid == linkedid))
+        if call is not None:
+            _remember(calls, linkedid, call)
+    return call
+
+
+def find_leg(session: Session, uniqueid: str) -> CallLeg | None:
+    cache = _cache(session)
+    legs = cache["legs"]
+    leg = legs.get(uniqueid)
+    if leg is None and uniqueid not in cache["absent_legs"]:
+        leg = session.scalar(select(CallLeg).where(CallLeg.uniqueid == uniqueid))
+        if leg is not None:
+            _remember(legs, uniqueid, leg)
+    return leg
+
+
+def agent_of(session: Session, channel: str | None, caller_num: str | None = None) -> int | None:
+    """The user whose phone this channel is (by its name), else whose extension the caller-ID
+    number is (``caller_num``: a phone's own channel in the agents' context)."""
+    endpoint = agent_endpoint(channel)
+    agents = _cache(session)["agents"]
+    for ext in (endpoint[0] if endpoint else None, caller_num):
+        if not ext or len(ext) > 32:
+            continue
+        if ext not in agents:
+            user = user_for_extension(session, ext)
+            agents[ext] = user.id if user is not None else None
+        if agents[ext] is not None:
+            return agents[ext]
+    return None
+
+
+# --- rows -------------------------------------------------------------------------------------
+def _new_call(session: Session, ch: Chan, started: dt.datetime) -> Call:
+    call = Call(linkedid=ch.linkedid, direction="inbound", state="ringing", started_at=started,
+                ring_seconds=0.0, queue_seconds=0.0, talk_seconds=0.0, hold_seconds=0.0,
+                abandoned=False)
+    session.add(call)
+    cache = _cache(session)
+    _remember(cache["calls"], ch.linkedid, call)
+    cache["open"][ch.linkedid] = set()
+    return call
+
+
+def _open_legs(session: Session, call: Call) -> set[str]:
+    """The uniqueids of the call's legs still up (kept in memory; read once per call)."""
+    store = _cache(session)["open"]
+    if call.linkedid not in store:
+        store[call.linkedid] = set(session.scalars(
+            select(CallLeg.uniqueid).where(CallLeg.call_id == call.id, CallLeg.ended_at.is_(None))))
+        while len(store) > MAX_CACHED:
+            store.pop(next(iter(store)))
+    return store[call.linkedid]
+
+
+def _classify(session: Session, call: Call, ch: Chan, leg: CallLeg) -> None:
+    """What the call is, from its first channel (see the module's docstring)."""
+    attempt = _attempt(session, ch.uniqueid)
+    if attempt is not None:
+        call.direction, leg.role = "dialer", "customer"
+        call.attempt_id, call.campaign_id = attempt.id, attempt.campaign_id
+        call.customer_id = attempt.customer_id
+        call.to_number = number(attempt.number)
+        leg.number = call.to_number
+        return
+    if leg.user_id is not None:
+        rung = ch.state == DOWN or (ch.channel.startswith("Local/") and ch.channel.endswith(";1"))
+        call.direction = "click_to_call" if rung else "manual"
+        call.user_id = leg.user_id
+        extension = agent_endpoint(ch.channel)[0]
+        call.from_number = number(extension)
+        if call.direction == "manual" and ch.exten not in (None, "", "s", extension):
+            call.to_number = number(ch.exten)     # what the phone dialled
+            if call.to_number:
+                call.customer_id = _customer(session, call.to_number)
+        return
+    leg.role = "caller"
+    call.to_number = number(ch.exten)
+    _caller_number(session, call, leg, ch)
+
+
+def _caller_number(session: Session, call: Call, leg: CallLeg, ch: Chan) -> None:
+    call.from_number = leg.number = number(ch.caller_num)
+    if call.from_number and call.customer_id is None:
+        call.customer_id = _customer(session, call.from_number)
+
+
+def _leg(session: Session, ch: Chan, now: dt.datetime, started: dt.datetime | None = None,
+         ) -> tuple[Call, CallLeg] | None:
+    """The call and leg of a channel, made when first seen; None when the call already ended
+    (a late or replayed event)."""
+    call = find_call(session, ch.linkedid)
+    if call is None:
+        call = _new_call(session, ch, started or now)
+    if call.state == "ended":
+        return None
+    leg = find_leg(session, ch.uniqueid)
+    if leg is None:
+        user_id = None if ch.local_half else agent_of(session, ch.channel)
+        role = "agent" if user_id else "local" if ch.local_half else "other"
+        leg = CallLeg(call=call, uniqueid=ch.uniqueid, channel=ch.channel[:128], role=role,
+                      user_id=user_id, started_at=started or now)
+        _open_legs(session, call).add(ch.uniqueid)
+        session.add(leg)
+        _remember(_cache(session)["legs"], ch.uniqueid, leg)
+        if ch.uniqueid == ch.linkedid:
+            _classify(session, call, ch, leg)
+        if started is not None and started < call.started_at:
+            call.started_at = started
+    elif leg.role == "caller" and call.from_number is None and clean_number(ch.caller_num):
+        _caller_number(session, call, leg, ch)   # an Originate's channel gets its ID later
+    return call, leg
+
+
+def _seconds(later: dt.datetime | None, earlier: dt.datetime | None) -> float:
+    if later is None or earlier is None:
+        return 0.0
+    return max(0.0, (later - earlier).total_seconds())
+
+
+# --- events -----------------------------------------------------------------------------------
+def channel_seen(session: Session, ch: Chan, now: dt.datetime, *,
+                 started: dt.datetime | None = None) -> CallLeg | None:
+    """Newchannel (or a channel CoreShowChannels lists: ``started`` = now − its Duration)."""
+    found = _leg(session, ch, now, started)
+    return found[1] if found else None
+
+
+def dial_begin(session: Session, caller: Chan | None, dest: Chan, now: dt.datetime, *,
+               from_agent_context: bool = False) -> None:
+    """DialBegin. ``caller`` is None for the Dial an Originate makes itself;
+    ``from_agent_context``: the calling channel runs the agents' outbound context."""
+    found = _leg(session, dest, now)
+    if found is None:
+        return
+    call, dest_leg = found
+    if call.ringing_at is None:
+        call.ringing_at = now
+    if caller is None:
+        return
+    found = _leg(session, caller, now)
+    if found is None:
+        return
+    if from_agent_context and call.direction == "inbound":
+        call.direction = "manual"
+        call.user_id = call.user_id or agent_of(session, caller.channel, caller.caller_num)
+        call.from_number = call.from_number or number(caller.caller_num)
+    if call.direction not in ("manual", "click_to_call"):
+        return
+    if dest_leg.role == "agent":
+        if call.direction == "manual":
+            call.direction = "internal"
+            call.to_number = call.to_number or number(agent_endpoint(dest.channel)[0])
+        return
+    if dest_leg.role == "other":
+        dest_leg.role = "customer"
+    if call.to_number is None:
+        call.to_number = number(caller.exten)
+        dest_leg.number = call.to_number
+        if call.to_number and call.customer_id is None:
+            call.customer_id = _customer(session, call.to_number)
+
+
+def dial_end(session: Session, caller: Chan | None, dest: Chan, status: str,
+             now: dt.datetime) -> None:
+    """DialEnd: an ANSWER answers the dialled leg. It answers the call when a person of the
+    call answered: for an inbound call an agent (not the IVR or the queue answering the
+    caller), for a click-to-call the customer (not the agent's phone answering the Originate)."""
+    if status != "ANSWER":
+        return
+    found = _leg(session, dest, now)
+    if found is None:
+        return
+    call, leg = found
+    if leg.answered_at is None:
+        leg.answered_at = now
+    if leg.role == "agent" and call.user_id is None:
+        call.user_id = leg.user_id
+    if call.direction == "inbound" and leg.role != "agent":
+        return
+    if caller is None and call.direction == "click_to_call":
+        return
+    _answer(call, now)
+
+
+def _answer(call: Call, now: dt.datetime) -> None:
+    if call.answered_at is None:
+        call.answered_at = now
+        call.state = "up"
+
+
+def agent_connect(session: Session, caller: Chan, agent_channel: str | None,
+                  now: dt.datetime) -> None:
+    """AgentConnect: a queue put the caller through to a member."""
+    found = _leg(session, caller, now)
+    if found is None:
+        return
+    call, _ = found
+    if call.user_id is None:
+        call.user_id = agent_of(session, agent_channel)
+    _answer(call, now)
+
+
+def queue_joined(session: Session, ch: Chan, queue: str | None, now: dt.datetime) -> None:
+    found = _leg(session, ch, now)
+    if found is None:
+        return
+    call, _ = found
+    if call.queued_at is None:
+        call.queued_at, call.queue = now, (queue or "")[:64] or None
+
+
+def queue_left(session: Session, ch: Chan, now: dt.datetime, *, abandoned: bool = False,
+               hold_time: float | None = None) -> None:
+    """QueueCallerLeave, or QueueCallerAbandon (``abandoned``; it comes first)."""
+    found = _leg(session, ch, now)
+    if found is None:
+        return
+    call, _ = found
+    if abandoned:
+        call.abandoned = True
+    if call.queue_seconds == 0:
+        call.queue_seconds = (_seconds(now, call.queued_at) if call.queued_at
+                              else float(hold_time or 0))
+
+
+def hold(session: Session, ch: Chan, on: bool, now: dt.datetime) -> None:
+    """MusicOnHoldStart/Stop. Music before the answer is the queue's, not a hold."""
+    found = _leg(session, ch, now)
+    if found is None:
+        return
+    call, leg = found
+    if on:
+        if call.answered_at is not None and leg.hold_since is None:
+            leg.hold_since = now
+    else:
+        _end_hold(call, leg, now)
+
+
+def _end_hold(call: Call, leg: CallLeg, now: dt.datetime) -> None:
+    if leg.hold_since is not None:
+        call.hold_seconds += _seconds(now, leg.hold_since)
+        leg.hold_since = None
+
+
+def channel_ended(session: Session, ch: Chan, cause: int | None, now: dt.datetime) -> None:
+    """Hangup: the leg ends; the call ends with its last leg."""
+    found = _leg(session, ch, now)
+    if found is None:
+        return
+    call, leg = found
+    if leg.ended_at is not None:
+        return
+    _end_leg(call, leg, cause, now)
+    open_legs = _open_legs(session, call)
+    open_legs.discard(leg.uniqueid)
+    if not open_legs:
+        _close(session, call, now)
+
+
+def _end_leg(call: Call, leg: CallLeg, cause: int | None, now: dt.datetime) -> None:
+    leg.ended_at, leg.cause = now, cause
+    _end_hold(call, leg, now)
+    if cause and not call.hangup_cause:
+        call.hangup_cause = cause
+
+
+def _close(session: Session, call: Call, now: dt.datetime) -> None:
+    call.ended_at, call.state = now, "ended"
+    _cache(session)["open"].pop(call.linkedid, None)
+    if call.hangup_cause is None:
+        call.hangup_cause = 0
+    call.ring_seconds = _seconds(call.answered_at or now, call.ringing_at or call.started_at)
+    call.talk_seconds = _seconds(now, call.answered_at)
+    if call.attempt_id is not None and call.dial_status is None:
+        call.dial_status = session.scalar(select(DialAttempt.outcome)
+                                          .where(DialAttempt.id == call.attempt_id))
+
+
+def attempt_closed(session: Session, attempt: DialAttempt) -> None:
+    """The dialer closed an attempt: its call (if logged already) gets the status word."""
+    session.execute(update(Call).where(Call.attempt_id == attempt.id)
+                    .values(dial_status=attempt.outcome)
+                    .execution_options(synchronize_session=False))
+
+
+def reconcile(session: Session, live: list[tuple[Chan, float]], now: dt.datetime,
+              since: dt.datetime) -> tuple[int, int]:
+    """After a (re)connect, from CoreShowChannels taken at ``since``: ``live`` holds each live
+    channel and its age in seconds. Unknown live channels are added (started = now − age);
+    legs of calls still open that began before ``since`` and are not live are ended, and a
+    call without a live leg left is closed. Returns (legs added, calls closed)."""
+    alive = {ch.uniqueid for ch, _ in live}
+    prefetch(session, {ch.linkedid for ch, _ in live}, alive)
+    added = 0
+    for ch, age in live:
+        if find_leg(session, ch.uniqueid) is None:
+            if channel_seen(session, ch, now, started=now - dt.timedelta(seconds=age)):
+                added += 1
+    session.flush()
+    closed = 0
+    for call in session.scalars(select(Call).where(Call.state != "ended")):
+        if call.started_at >= since:
+            continue
+        _remember(_cache(session)["calls"], call.linkedid, call)
+        legs = list(session.scalars(select(CallLeg).where(CallLeg.call_id == call.id)))
+        for leg in legs:
+            if leg.ended_at is None and leg.uniqueid not in alive and leg.started_at < since:
+                _end_leg(call, leg, None, now)
+        _cache(session)["open"].pop(call.linkedid, None)
+        if all(leg.ended_at is not None for leg in legs):
+            _close(session, call, now)
+            closed += 1
+    return added, closed

@@ -1,0 +1,402 @@
+"""The call log fed by the AMI listener (issue 13), over real AMI TCP against the simulator:
+the rows each call shape writes, duplicated and replayed events, a listener restarted
+mid-call; and the simulator's new sequences against the captures of a real Asterisk 22."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+from sqlalchemy import select
+
+from agi.ami.client import AMIClient
+from agi.ami.listener import ScreenPopListener
+from agi.ami.wire import iter_messages
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock as SimClock
+from agi.pbxsim.transcripts import ASTERISK
+from models.dialer.dialing import finish_attempt
+from models.schema import Campaign, DialAttempt
+from models.schema.calls import Call, CallLeg
+
+from tests.ami_helpers import joined, sessions
+
+SECRET = "dialfunnel-secret"
+T0 = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def agents(session, users):
+    users["tm"].extension = "8001"
+    users["tm2"].extension = "8002"
+    session.commit()
+    return users
+
+
+@pytest.fixture
+def simclock():
+    return SimClock(T0)
+
+
+def make_pbx(simclock, **kw):
+    scenario = Scenario(seed=5, dial_agent="Local/8001@agents", queue_member="Local/8001@agents/n",
+                        outbound_agents=["8002"],
+                        numbers={"13900000001": "answer", "13900000404": "unallocated"},
+                        **kw)
+    return AMIServer(scenario=scenario, clock=simclock, auth_fail_delay=0, channel_seq=0,
+                     timestamp_events=True).start()
+
+
+@pytest.fixture
+def pbx(simclock):
+    server = make_pbx(simclock)
+    yield server
+    server.stop()
+
+
+def start_listener(Session, pbx, simclock):
+    listener = ScreenPopListener(
+        Session, host="127.0.0.1", port=pbx.port, username="dialfunnel", secret=SECRET,
+        clock=simclock, connect_backoff=(0.05, 2.0, 0.2),
+        client_options=dict(backoff_initial=0.05, backoff_max=0.2)).start()
+    assert listener.wait_connected(5)
+    wait_for(lambda: listener.call_log.stats["reconciles"] >= 1)
+    assert listener.call_log.sync()
+    return listener
+
+
+@pytest.fixture
+def listener(Session, pbx, simclock, agents):
+    listener = start_listener(Session, pbx, simclock)
+    yield listener
+    listener.stop()
+
+
+@pytest.fixture
+def phone(pbx):
+    """Another AMI client: Originates as the dialer or the web's click-to-call would."""
+    client = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET, events=False)
+    client.connect()
+    yield client
+    client.close()
+
+
+def wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def run(pbx, seconds, step=0.5):
+    """Move the simulator's clock in steps, letting every event of each step out (what is due
+    runs before the clock moves on, so events carry the time they were due)."""
+    assert pbx.scheduler.settle()
+    for _ in range(int(round(seconds / step))):
+        pbx.clock.advance(seconds=step)
+        assert pbx.scheduler.settle()
+
+
+def ended_call(Session, linkedid, timeout=10.0, state="ended") -> Call:
+    def get():
+        with Session() as s:
+            return s.scalar(select(Call).where(Call.linkedid == linkedid, Call.state == state))
+    wait_for(lambda: get() is not None, timeout)
+    return get()
+
+
+def legs_of(Session, call) -> dict[str, CallLeg]:
+    with Session() as s:
+        return {leg.channel: leg for leg in s.scalars(select(CallLeg).where(CallLeg.call_id == call.id))}
+
+
+def secs(a, b) -> float:
+    return round((a - b).total_seconds(), 3)
+
+
+def placed(pbx, handle):
+    """Wait until the simulator took the Originate (its answer comes before the call starts)."""
+    wait_for(lambda: handle.channel_id in pbx.calls and pbx.calls[handle.channel_id].pc > 0)
+    assert pbx.scheduler.settle()
+    return handle
+
+
+def queue_call(phone, number, context="tx-queue-in", pbx=None):
+    handle = phone.originate(f"Local/s@{context}", context="tx-caller", exten="s",
+                             caller_id=f'"Caller" <{number}>')
+    return placed(pbx, handle) if pbx else handle
+
+
+def make_attempt(session, clock, number, customer=None):
+    campaign = Campaign(name="双十二回访", status="running", mode="predictive",
+                        created_at=clock.now(), retry_rules={})
+    session.add(campaign)
+    session.flush()
+    attempt = DialAttempt(campaign_id=campaign.id, customer_id=customer.id if customer else None,
+                          number="+86" + number, channel_id=f"att-{number}", dialer_id="d1",
+                          started_at=clock.now(), talk_seconds=0.0)
+    session.add(attempt)
+    session.commit()
+    return attempt
+
+
+# --- the call shapes ---------------------------------------------------------------------------
+def test_inbound_through_the_queue_answered_by_an_agent(Session, agents, pbx, listener, phone,
+                                                        make_customer):
+    customer = make_customer("上海浦东物流有限公司", owner="tm2", mobile="13800138000")
+    handle = queue_call(phone, "13800138000", pbx=pbx)
+    run(pbx, 8)
+    call = ended_call(Session, handle.channel_id)
+    assert (call.direction, call.from_number, call.customer_id, call.user_id) == (
+        "inbound", "+8613800138000", customer.id, agents["tm"].id)
+    assert (call.queue, call.abandoned, call.queue_seconds) == ("sales", False, 2.0)
+    assert call.started_at == T0 and secs(call.answered_at, T0) == 2.0
+    assert (call.ring_seconds, call.talk_seconds, call.hangup_cause) == (2.0, 4.5, 16)
+    assert (call.attempt_id, call.dial_status, call.disposition, call.note) == (None,) * 4
+    legs = legs_of(Session, call)
+    assert sorted(leg.role for leg in legs.values()) == ["agent", "caller", "local", "local"]
+    [agent_leg] = [leg for leg in legs.values() if leg.role == "agent"]
+    assert agent_leg.user_id == agents["tm"].id and secs(agent_leg.answered_at, T0) == 2.0
+    assert all(leg.ended_at and leg.cause == 16 for leg in legs.values())
+
+
+def test_inbound_abandoned_in_the_queue(Session, agents, pbx, listener, phone):
+    handle = queue_call(phone, "02088886666", context="tx-queue-abandon", pbx=pbx)
+    run(pbx, 5)
+    call = ended_call(Session, handle.channel_id)
+    assert (call.direction, call.from_number, call.queue, call.abandoned) == (
+        "inbound", "+862088886666", "sales", True)
+    assert (call.queue_seconds, call.answered_at, call.user_id, call.talk_seconds) == (
+        3.0, None, None, 0.0)
+    assert secs(call.ended_at, T0) == 3.0 and call.ring_seconds == 3.0
+    assert call.hold_seconds == 0.0  # the queue's music is not a hold
+
+
+def test_dialer_call_answered_and_put_through(Session, session, agents, pbx, listener, phone,
+                                              clock, make_customer):
+    customer = make_customer("杭州西湖茶叶有限公司", owner=None, mobile="13900000001")
+    attempt = make_attempt(session, clock, "13900000001", customer)
+    placed(pbx, phone.originate("Local/13900000001@tx-outcomes", context="dialfunnel-outbound",
+                                exten="s", caller_id='"Shop" <02155550000>',
+                                channel_id=attempt.channel_id))
+    run(pbx, 6)
+    call = ended_call(Session, attempt.channel_id)
+    assert (call.direction, call.attempt_id, call.campaign_id, call.customer_id) == (
+        "dialer", attempt.id, attempt.campaign_id, customer.id)
+    assert (call.to_number, call.user_id, call.hangup_cause) == (
+        "+8613900000001", agents["tm2"].id, 16)
+    assert call.answered_at == T0 and call.talk_seconds == 5.0   # agent rang 2 s, talked 3 s
+    legs = legs_of(Session, call)
+    assert sorted(leg.role for leg in legs.values()) == ["agent", "customer", "local"]
+    assert call.dial_status is None   # the dialer has not closed the attempt yet
+    finish_attempt(session, attempt.channel_id, reason=4, cause=16, clock=clock)
+    session.commit()
+    with Session() as s:
+        assert s.get(Call, call.id).dial_status == session.get(DialAttempt, attempt.id).outcome
+
+
+def test_dead_number_dialer_call(Session, session, agents, pbx, listener, phone, clock):
+    attempt = make_attempt(session, clock, "13900000404")
+    finish_attempt(session, attempt.channel_id, reason=0, cause=1, clock=clock)  # closed first
+    session.commit()
+    placed(pbx, phone.originate("Local/13900000404@tx-outcomes", context="dialfunnel-outbound",
+                                exten="s", channel_id=attempt.channel_id))
+    run(pbx, 1)
+    call = ended_call(Session, attempt.channel_id)
+    assert (call.direction, call.attempt_id, call.to_number) == ("dialer", attempt.id, "+8613900000404")
+    assert (call.answered_at, call.talk_seconds, call.hangup_cause, call.dial_status) == (
+        None, 0.0, 1, "unallocated")
+
+
+def test_agents_manual_call_from_the_phone(Session, agents, pbx, listener, make_customer):
+    customer = make_customer("南京秦淮灯具厂", owner="tm", mobile="13900000077")
+    sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
+    run(pbx, 7)
+    call = ended_call(Session, sim_call.channel_id)
+    assert (call.direction, call.user_id, call.from_number, call.to_number, call.customer_id) == (
+        "manual", agents["tm"].id, "8001", "+8613900000077", customer.id)
+    assert (secs(call.answered_at, T0), call.ring_seconds, call.talk_seconds) == (2.0, 2.0, 4.0)
+    legs = legs_of(Session, call)
+    assert sorted(leg.role for leg in legs.values()) == ["agent", "customer"]
+
+
+def test_click_to_call(Session, agents, pbx, listener, phone, make_customer):
+    customer = make_customer("苏州园林设计院", owner="tm", mobile="13900000001")
+    handle = placed(pbx, phone.originate(
+        "Local/8001@cap-phones", context="cap-out", exten="13900000001",
+        caller_id='"Shop Hotline" <02155550000>', timeout_ms=30000,
+        variables={"DF_CALL_ID": "c2c-1", "DF_AGENT": "8001"}))
+    run(pbx, 8)
+    call = ended_call(Session, handle.channel_id)
+    assert (call.direction, call.user_id, call.from_number, call.to_number, call.customer_id) == (
+        "click_to_call", agents["tm"].id, "8001", "+8613900000001", customer.id)
+    # the agent's phone rang 1 s; the customer rang 2 s more, answered and talked 4 s
+    assert (secs(call.ringing_at, T0), secs(call.answered_at, T0)) == (0.0, 3.0)
+    assert (call.talk_seconds, call.hangup_cause) == (4.0, 16)
+    legs = legs_of(Session, call)
+    assert sorted(leg.role for leg in legs.values()) == ["agent", "customer", "local", "local"]
+
+
+# --- duplicated, replayed, restarted -----------------------------------------------------------
+def _row(Session, linkedid):
+    call = ended_call(Session, linkedid)
+    skip = {"id"}
+    values = {k: v for k, v in vars(call).items() if not k.startswith("_") and k not in skip}
+    legs = sorted((leg.uniqueid, leg.role, leg.started_at, leg.answered_at, leg.ended_at, leg.cause)
+                  for leg in legs_of(Session, call).values())
+    return values, legs
+
+
+def _count(Session, model):
+    with Session() as s:
+        return len(list(s.scalars(select(model))))
+
+
+def test_duplicated_events_write_each_row_once(Session, agents, pbx, listener, phone):
+    pbx.duplicate_events = True
+    handle = queue_call(phone, "13800138000", pbx=pbx)
+    run(pbx, 8)
+    values, legs = _row(Session, handle.channel_id)
+    assert (_count(Session, Call), _count(Session, CallLeg), len(legs)) == (1, 4, 4)
+    assert (values["queue_seconds"], values["talk_seconds"], values["user_id"]) == (
+        2.0, 4.5, agents["tm"].id)
+
+
+def test_replayed_events_change_nothing(Session, agents, pbx, listener, phone):
+    pbx.record_events = True
+    first = queue_call(phone, "13800138000", pbx=pbx)
+    second = placed(pbx, phone.originate("Local/8001@cap-phones", context="cap-out",
+                                         exten="13900000001"))
+    run(pbx, 8)
+    before = [_row(Session, h.channel_id) for h in (first, second)]
+    pbx.clock.advance(seconds=60)
+    assert pbx.replay() > 50
+    listener.call_log.sync()
+    time.sleep(0.3)     # the replayed bytes are on their way
+    listener.call_log.sync()
+    assert [_row(Session, h.channel_id) for h in (first, second)] == before
+    assert (_count(Session, Call), _count(Session, CallLeg)) == (2, 8)
+
+
+def test_listener_restarted_mid_call_reconciles(Session, agents, pbx, simclock, phone):
+    pbx.scenario.timing["queue"] = {"talk_time": 60.0}
+    listener = start_listener(Session, pbx, simclock)
+    gone = queue_call(phone, "13800138000", pbx=pbx)       # ends while the listener is down
+    run(pbx, 3)
+    ended_call(Session, gone.channel_id, state="up")   # the listener saw it answered
+    listener.stop()
+    run(pbx, 60)
+    born = queue_call(phone, "13800138001", context="tx-dial-in", pbx=pbx)   # starts while it is down
+    run(pbx, 1)
+    listener = start_listener(Session, pbx, simclock)
+    try:
+        closed = ended_call(Session, gone.channel_id)
+        assert secs(closed.ended_at, T0) == 64.0 and secs(closed.answered_at, T0) == 2.0
+        assert closed.user_id == agents["tm"].id
+        with Session() as s:
+            live = s.scalar(select(Call).where(Call.linkedid == born.channel_id))
+            assert (live.state, secs(live.started_at, T0), live.from_number) == (
+                "ringing", 63.0, "+8613800138001")
+        run(pbx, 6)
+        call = ended_call(Session, born.channel_id)
+        assert (call.user_id, secs(call.answered_at, T0)) == (agents["tm"].id, 65.0)
+        with Session() as s:
+            assert list(s.scalars(select(Call).where(Call.state != "ended"))) == []
+    finally:
+        listener.stop()
+
+
+def test_a_call_begun_while_the_connection_was_down_is_logged(Session, agents, pbx, listener):
+    """Events sent while the connection is down are lost; the reconnect's CoreShowChannels
+    brings the call in (its start = now − Duration), its later events finish it."""
+    pbx.refuse_connections = True
+    pbx.drop_connections()
+    sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
+    run(pbx, 1)
+    assert listener.call_log.stats["reconciles"] == 1
+    pbx.refuse_connections = False
+    wait_for(lambda: listener.call_log.stats["reconciles"] >= 2)
+    assert listener.call_log.sync()     # counted when applied; committed with its batch
+    with Session() as s:
+        call = s.scalar(select(Call).where(Call.linkedid == sim_call.channel_id))
+        assert (call.state, call.started_at, call.direction) == ("ringing", T0, "manual")
+    run(pbx, 7)
+    call = ended_call(Session, sim_call.channel_id)
+    assert (call.user_id, call.to_number, secs(call.answered_at, T0), call.hangup_cause) == (
+        agents["tm"].id, "+8613900000077", 2.0, 16)
+    assert len(legs_of(Session, call)) == 2
+
+
+# --- the simulator against the captures ------------------------------------------------------
+CAPTURES = "captures-2026-12/"
+KEY_EVENTS = {"Newchannel", "DialBegin", "DialState", "DialEnd", "OriginateResponse",
+              "BridgeCreate", "BridgeEnter", "BridgeLeave", "BridgeDestroy", "Hangup"}
+
+
+def _capture_events(name):
+    [lines] = [s for s in sessions(CAPTURES + name) if b"Originate" in joined(s, "<")]
+    return list(iter_messages(joined(lines, ASTERISK), expect_banner=True))
+
+
+def _key(msgs, variables=False):
+    out = []
+    for m in msgs:
+        if m.name in KEY_EVENTS:
+            out.append((m.name, m.get("Channel"), m.get("DestChannel"), m.get("DialStatus"),
+                        m.get("Cause"), m.get("Response")))
+        elif variables and m.name == "VarSet" and m.get("Variable", "").startswith("DF_"):
+            out.append((m.name, m.get("Channel"), m.get("Variable"), m.get("Value")))
+    return out
+
+
+def _sim_events(pbx, action, seconds):
+    client = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET, events=True)
+    got = []
+    client.on("*", got.append)
+    client.connect()
+    try:
+        placed(pbx, action(client))
+        run(pbx, seconds)
+        time.sleep(0.3)
+    finally:
+        client.close()
+    return got
+
+
+def test_simulated_click_to_call_is_the_captured_one(simclock):
+    captured = _capture_events("ami-click-to-call.txt")
+    pbx = make_pbx(simclock)
+    try:
+        got = _sim_events(pbx, lambda c: c.originate(
+            "Local/8001@cap-phones", context="cap-out", exten="13900000001", timeout_ms=30000,
+            caller_id='"Shop Hotline" <02155550000>', channel_id="c2c-0001-agent",
+            other_channel_id="c2c-0001-agent-phone",
+            variables={"DF_CALL_ID": "c2c-20261207-0001", "DF_AGENT": "8001"}), 8)
+    finally:
+        pbx.stop()
+    assert _key(got, variables=True) == _key(captured, variables=True)
+    # Linkedid is our ChannelId on every channel
+    assert {m.get("Linkedid") for m in got if m.name == "Newchannel"} == {"c2c-0001-agent"}
+
+
+def test_simulated_queue_abandon_is_the_captured_order():
+    def tail(msgs):
+        join = next(m for m in msgs if m.name == "QueueCallerJoin")
+        queue_uid = join.get("Uniqueid")
+        after = msgs[msgs.index(join):]
+        return [(m.name, "queue" if m.get("Uniqueid") == queue_uid else "caller") for m in after
+                if m.name in ("Hangup", "MusicOnHoldStop", "QueueCallerAbandon", "QueueCallerLeave")]
+    captured = [m for s in sessions(CAPTURES + "ami-queue-members.txt")
+                for m in iter_messages(joined(s, ASTERISK), expect_banner=True)]
+    pbx = make_pbx(SimClock(T0))
+    try:
+        got = _sim_events(pbx, lambda c: queue_call(c, "13900000009", "tx-queue-abandon"), 5)
+    finally:
+        pbx.stop()
+    assert tail(got) == tail(captured) == [
+        ("Hangup", "caller"), ("MusicOnHoldStop", "queue"), ("QueueCallerAbandon", "queue"),
+        ("QueueCallerLeave", "queue"), ("Hangup", "queue")]
+    abandon = next(m for m in got if m.name == "QueueCallerAbandon")
+    assert [k for k, _ in abandon.headers][-4:] == ["Queue", "Position", "OriginalPosition", "HoldTime"]
+

@@ -1,0 +1,175 @@
+"""The call log's writer (models/telephony/calls.py): first write wins, nothing moves once a
+call ended, reconciliation from a CoreShowChannels list a real Asterisk 22 sent."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from models.schema import Campaign, DialAttempt
+from models.schema.calls import Call, CallLeg
+from models.telephony import calls
+from models.telephony.calls import Chan
+
+from tests.ami_helpers import sessions, transcript_messages
+
+CALLER = Chan("PJSIP/carrier-00000001", "1700.1", "1700.1", 4, "13800138000", None,
+              "dialfunnel-inbound", "4008001234")
+AGENT = Chan("PJSIP/8001-00000002", "1700.2", "1700.1", 0, "8001", None, "dialfunnel-agents", "s")
+
+
+def rows(session):
+    session.commit()
+    return (list(session.scalars(select(Call))), list(session.scalars(select(CallLeg))))
+
+
+def inbound_call(session, clock, *, repeat=1):
+    """An inbound call rung to 8001, answered 3 s later, talked 60 s; each event ``repeat`` times
+    (later copies arrive a second later, as a replay would)."""
+    t0 = clock.now()
+    steps = [
+        (0, lambda now: calls.channel_seen(session, CALLER, now)),
+        (1, lambda now: calls.dial_begin(session, CALLER, AGENT, now)),
+        (4, lambda now: calls.dial_end(session, CALLER, AGENT, "ANSWER", now)),
+        (64, lambda now: calls.channel_ended(session, AGENT, 16, now)),
+        (64, lambda now: calls.channel_ended(session, CALLER, 16, now)),
+    ]
+    for offset, step in steps:
+        for copy in range(repeat):
+            step(t0 + dt.timedelta(seconds=offset + copy))
+    return t0
+
+
+def test_an_inbound_call_and_its_figures(session, users, clock, make_customer):
+    users["tm"].extension = "8001"
+    customer = make_customer("上海浦东物流有限公司", owner="tm", mobile="13800138000")
+    t0 = inbound_call(session, clock)
+    [call], legs = rows(session)
+    assert (call.direction, call.from_number, call.to_number, call.customer_id, call.user_id) == (
+        "inbound", "+8613800138000", "+864008001234", customer.id, users["tm"].id)
+    assert (call.started_at, call.ringing_at, call.answered_at) == (
+        t0, t0 + dt.timedelta(seconds=1), t0 + dt.timedelta(seconds=4))
+    assert (call.ring_seconds, call.talk_seconds, call.state, call.hangup_cause) == (3.0, 60.0, "ended", 16)
+    assert sorted((leg.role, leg.user_id) for leg in legs) == [("agent", users["tm"].id), ("caller", None)]
+
+
+def test_duplicated_and_replayed_events_write_once_and_move_no_time(session, users, clock):
+    users["tm"].extension = "8001"
+    t0 = inbound_call(session, clock, repeat=3)
+    [call], legs = rows(session)
+    assert len(legs) == 2
+    assert (call.answered_at, call.ended_at) == (t0 + dt.timedelta(seconds=4), t0 + dt.timedelta(seconds=64))
+    assert call.talk_seconds == 60.0
+
+
+def test_nothing_changes_once_the_call_ended(session, users, clock):
+    inbound_call(session, clock)
+    [before], _ = rows(session)
+    snapshot = dict(vars(before))
+    late = clock.now() + dt.timedelta(hours=1)
+    calls.channel_ended(session, CALLER, 34, late)
+    calls.channel_seen(session, Chan("PJSIP/x-00000009", "1700.9", "1700.1", 4), late)
+    calls.hold(session, CALLER, True, late)
+    [after], legs = rows(session)
+    assert {k: v for k, v in vars(after).items() if not k.startswith("_")} == \
+        {k: v for k, v in snapshot.items() if not k.startswith("_")}
+    assert len(legs) == 2
+
+
+def test_hold_counts_only_after_the_answer(session, users, clock):
+    users["tm"].extension = "8001"
+    t0 = clock.now()
+    at = lambda s: t0 + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, CALLER, at(0))
+    calls.queue_joined(session, CALLER, "sales", at(0))
+    calls.hold(session, CALLER, True, at(0))           # the queue's music
+    calls.dial_begin(session, CALLER, AGENT, at(5))
+    calls.hold(session, CALLER, False, at(7))
+    calls.dial_end(session, CALLER, AGENT, "ANSWER", at(7))
+    calls.queue_left(session, CALLER, at(7))
+    calls.hold(session, CALLER, True, at(20))
+    calls.hold(session, CALLER, True, at(25))          # duplicate: the first start stands
+    calls.hold(session, CALLER, False, at(50))
+    calls.hold(session, CALLER, False, at(55))         # duplicate stop: nothing more
+    calls.channel_ended(session, CALLER, 16, at(90))
+    calls.channel_ended(session, AGENT, 16, at(90))
+    [call], _ = rows(session)
+    assert (call.queue_seconds, call.hold_seconds, call.talk_seconds) == (7.0, 30.0, 83.0)
+
+
+def test_a_dialer_call_gets_the_attempts_status_whichever_ends_first(session, clock):
+    campaign = Campaign(name="活动", status="running", mode="predictive", created_at=clock.now(),
+                        retry_rules={})
+    session.add(campaign)
+    session.flush()
+    for n, attempt_first in ((1, True), (2, False)):
+        attempt = DialAttempt(campaign_id=campaign.id, number=f"+861390000000{n}",
+                              channel_id=f"chan-{n}", started_at=clock.now(), talk_seconds=0.0)
+        session.add(attempt)
+        session.flush()
+        far = Chan(f"PJSIP/dialfunnel-trunk-0000000{n}", f"chan-{n}", f"chan-{n}", 0)
+        calls.channel_seen(session, far, clock.now())
+        if attempt_first:
+            attempt.outcome = "unallocated"
+            calls.channel_ended(session, far, 1, clock.now())
+        else:
+            calls.channel_ended(session, far, 1, clock.now())
+            attempt.outcome = "unallocated"
+            calls.attempt_closed(session, attempt)
+    session.commit()
+    session.expire_all()
+    got = [(c.direction, c.to_number, c.hangup_cause, c.dial_status)
+           for c in session.scalars(select(Call).order_by(Call.id))]
+    assert got == [("dialer", "+8613900000001", 1, "unallocated"),
+                   ("dialer", "+8613900000002", 1, "unallocated")]
+
+
+def _listed():
+    """The CoreShowChannel events of the capture (2 bridged calls, 1 ringing)."""
+    from agi.ami.call_log import chan, _duration
+    msgs = [m for s in sessions("captures-2026-12/ami-coreshowchannels.txt")
+            for m in transcript_messages(s)]
+    return [(chan(m), _duration(m.get("Duration"))) for m in msgs
+            if m.name == "CoreShowChannel" and m.get("ActionID") == "csc-list"]
+
+
+def test_reconcile_adds_live_channels_and_closes_calls_that_are_gone(session, users, clock):
+    users["tm"].extension = "8001"
+    gone = Chan("PJSIP/8002-000000aa", "old.1", "old.1", 4, "8002", None, "dialfunnel-agents",
+                "13900000002")
+    since = clock.now()
+    calls.channel_seen(session, gone, since - dt.timedelta(minutes=5))
+    session.commit()
+    live = _listed()
+    assert len(live) == 12
+    added, closed = calls.reconcile(session, live, since + dt.timedelta(seconds=1), since)
+    assert (added, closed) == (12, 1)
+    session.commit()
+    by_linkedid = {c.linkedid: c for c in session.scalars(select(Call))}
+    assert by_linkedid["old.1"].state == "ended"
+    first = by_linkedid["csc-call1-agent"]
+    assert first.state == "ringing" and first.started_at == since + dt.timedelta(seconds=1 - 8)
+    assert (first.direction, first.user_id, first.from_number) == ("click_to_call", users["tm"].id, "8001")
+    # the same list again (a second reconnect) adds and closes nothing
+    assert calls.reconcile(session, live, since + dt.timedelta(seconds=2), since) == (0, 0)
+    # a call the list no longer shows is closed; its start stays
+    assert calls.reconcile(session, [x for x in live if x[0].linkedid != "csc-call3-agent"],
+                           since + dt.timedelta(seconds=3), since + dt.timedelta(seconds=2.5)) == (0, 1)
+    session.commit()
+    call3 = session.scalar(select(Call).where(Call.linkedid == "csc-call3-agent"))
+    assert (call3.state, call3.ended_at) == ("ended", since + dt.timedelta(seconds=3))
+    assert session.scalar(select(CallLeg).where(CallLeg.uniqueid == "1796601250.72")).ended_at is not None
+
+
+def test_many_numbers_match_as_one_does(session, users, make_customer):
+    """ids_by_phones (the writer's batch lookup) gives find_by_phone's customers."""
+    from models.crm.contacts import add_contact
+    from models.crm.customers import find_by_phone, ids_by_phones
+    a = make_customer("甲公司", owner="tm", mobile="13800138000", phone="021-62345678")
+    b = make_customer("乙公司", owner=None, fax="021-62345678")
+    add_contact(session, users["admin"], b.id, dict(name="王工", mobile="13900000001"))
+    session.commit()
+    numbers = ["+8613800138000", "+862162345678", "+8613900000001", "+8613700000000"]
+    assert ids_by_phones(session, numbers) == {
+        n: [c.id for c in find_by_phone(session, n)] for n in numbers}
+    assert ids_by_phones(session, numbers)["+862162345678"] == sorted([a.id, b.id])
