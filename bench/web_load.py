@@ -23,6 +23,7 @@ import concurrent.futures
 import http.client
 import json
 import os
+import random
 import re
 import selectors
 import shutil
@@ -380,6 +381,9 @@ def measure(args, web, port, demo_users, stream_users, password, importer=None) 
                 errors.append(f"login {user['username']}: {exc}")
             return
         i = n
+        pause = random.Random(n)
+        if args.think > 0:   # people do not start together
+            time.sleep(pause.uniform(0, args.think))
         while time.monotonic() < stop_at:
             path = PAGES[i % len(PAGES)]
             i += 1
@@ -394,8 +398,8 @@ def measure(args, web, port, demo_users, stream_users, password, importer=None) 
                     latencies.append(elapsed)
                 else:
                     errors.append(f"GET {path}: {status or exc_text}")
-            if args.think > 0:
-                time.sleep(args.think)
+            if args.think > 0:   # a person's pause varies: exponential, mean --think
+                time.sleep(pause.expovariate(1.0 / args.think))
         client.close()
 
     threads = [threading.Thread(target=client_loop, args=(n,), daemon=True)
@@ -439,7 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=20, help="clients loading pages")
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of page loads")
     parser.add_argument("--think", type=float, default=0.0,
-                        help="seconds a client waits between two pages")
+                        help="mean seconds a client waits between two pages (exponential); "
+                             "0: each client loads pages back to back")
     parser.add_argument("--customers", type=int, default=2000, help="demo customers")
     parser.add_argument("--import-rows", type=int, default=0,
                         help="meanwhile a telemarketer imports an Excel file of this many rows")
