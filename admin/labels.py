@@ -67,6 +67,7 @@ NAV = [  # endpoint, label, url kwargs, role flag needed
     ("finder.search", lambda: _("Find"), {}, None),
     ("imports.index", lambda: _("Import"), {}, None),
     ("analysis.review", lambda: _("Review"), {}, None),
+    ("calls.unanswered", lambda: _("Unanswered calls"), {}, None),
     ("campaigns.index", lambda: _("Campaigns"), {}, None),
     ("manage.index", lambda: _("Administration"), {}, "is_admin"),
 ]

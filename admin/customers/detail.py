@@ -38,6 +38,7 @@ from models.errors import DomainError
 from models.fields import CUSTOMER_DATA_FIELDS
 from models.schema import STAGES
 from models.stored_files import MAX_DOCUMENT_BYTES, remove_stored_file, safe_content_type
+from models.telephony.call_history import customer_calls
 
 from ..context import back, clock, current_user, db, lang, local_path, refusal_text
 from ..forms import guarded, parse_ids, parse_int
@@ -81,6 +82,7 @@ def detail(customer_id):
     sections = customer_sections(session, current_user(), customer_id)
     names = user_names(session, _people(customer, sections))
     return render_template("customers/detail.html", c=customer, s=sections, names=names,
+                           calls=customer_calls(session, current_user(), customer_id),
                            fields=FORM_FIELDS, long_fields=LONG_FIELDS,
                            values={f: getattr(customer, f) for f in FORM_FIELDS},
                            users=active_users(session) if _picks_users(customer) else [],

@@ -19,6 +19,7 @@ from models.crm.lists import (
 from models.crm.sales import create_opportunity, create_order
 from models.crm.visibility import get_visible_customer
 from models.schema.sales import OPPORTUNITY_STATES
+from models.telephony.call_history import customer_calls
 
 from ..context import back, clock, current_user, db
 from ..forms import parse_date, parse_decimal, parse_int, parse_local_datetime, tz
@@ -51,6 +52,7 @@ def track(customer_id):
                            **({} if at is None else {"at": at}))
     return render_template(
         "customers/track.html", c=customer, s=sections, names=names, spec=spec,
+        calls=customer_calls(session, user, customer_id),
         place=place, back_url=list_url(spec) if spec else None, next_url=next_url,
         company_tz_name=str(tz()),
         panel=side_panel(session, user, customer.stage), selling=selling,

@@ -9,6 +9,8 @@ from flask import url_for
 from models.crm.contact_records import add_contact_record
 from models.crm.sales import add_order_follow_up, create_opportunity, create_order
 
+from tests.call_helpers import abandoned_call, answered_call
+from tests.call_helpers import record as record_call
 from tests.web_helpers import login
 
 SECRET = "保密客户甲乙丙有限公司"
@@ -19,9 +21,13 @@ OPEN_TO_ALL_IN_MANAGE = {"manage.my_scripts", "manage.my_scripts_new", "manage.m
 
 @pytest.fixture
 def secret(session, users, clock, make_customer):
-    """A personal customer of tm2 with a record, an opportunity and an order."""
+    """A personal customer of tm2 with a record, an opportunity, an order, a recorded call and
+    an unanswered one."""
     c = make_customer(SECRET, stage="closed", owner="tm2", phone="021-62345678")
     tm2 = users["tm2"]
+    tm2.extension = "8002"
+    record_call(session, clock, answered_call(session, clock, "021-62345678", "8002"), tm2)
+    abandoned_call(session, clock, "021-62345678")
     record = add_contact_record(session, tm2, c.id, content="保密记录", clock=clock)
     opp = create_opportunity(session, tm2, c.id, "保密商机", amount=100, clock=clock)
     order = create_order(session, tm2, c.id, [dict(product_name="保密产品", quantity=1,
@@ -95,4 +101,6 @@ def test_matrix(app, secret, users):
 def test_the_owner_and_a_manager_do_see_it(app, secret, as_user):
     for name in ("tm2", "mgr"):
         page = as_user(name).get(f"/customers/{secret['customer_id']}")
-        assert page.status_code == 200 and SECRET in page.get_data(as_text=True)
+        body = page.get_data(as_text=True)
+        assert page.status_code == 200 and SECRET in body
+        assert body.count("<tr data-call=") == 2 and "<audio" in body   # its calls, playable
