@@ -33,12 +33,12 @@ import collections
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import String, any_, bindparam, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified, instance_state
 
 from models.crm.customers import ids_by_phones
+from models.db import among, key_chunks
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
 from models.schema import DialAttempt, User
@@ -91,20 +91,6 @@ def _cache(session: Session) -> dict:
     return cache
 
 
-def _among(session: Session, column, keys: list):
-    """``column IN keys``; on PostgreSQL ``= ANY(array)``: one parameter, so the statement's
-    text is the same whatever the number of keys (no long SQL to build and parse each time)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))
-    return column.in_(keys)
-
-
-def _chunks(session: Session, keys: list) -> list[list]:
-    if session.get_bind().dialect.name == "postgresql":
-        return [keys] if keys else []
-    return [keys[i:i + 500] for i in range(0, len(keys), 500)]
-
-
 def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
     """Load what a batch of events is about in a few queries (its calls and legs, the dial
     attempts of its new calls and the outcomes of its dialer calls, the customers of the
@@ -117,25 +103,25 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
             (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
         missing = sorted({k for k in keys if k and k not in store})
         found = set()
-        for chunk in _chunks(session, missing):
-            for row in session.scalars(select(model).where(_among(session, column, chunk))):
+        for chunk in key_chunks(session, missing):
+            for row in session.scalars(select(model).where(among(session, column, chunk))):
                 key = row.linkedid if model is Call else row.uniqueid
                 _remember(store, key, row)
                 found.add(key)
         cache[absent] = set(missing) - found
     new_calls = sorted(cache["absent_calls"])
     cache["attempts"] = dict.fromkeys(new_calls)
-    for chunk in _chunks(session, new_calls):
+    for chunk in key_chunks(session, new_calls):
         for attempt in session.scalars(select(DialAttempt).where(
-                _among(session, DialAttempt.channel_id, chunk))):
+                among(session, DialAttempt.channel_id, chunk))):
             cache["attempts"][attempt.channel_id] = attempt
             cache["outcomes"][attempt.id] = attempt.outcome
     calls = cache["calls"]
     open_attempts = sorted({call.attempt_id for key in linkedids if (call := calls.get(key))
                             is not None and call.attempt_id and call.dial_status is None})
-    for chunk in _chunks(session, open_attempts):
+    for chunk in key_chunks(session, open_attempts):
         cache["outcomes"].update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
-                                                 .where(_among(session, DialAttempt.id, chunk))).all())
+                                                 .where(among(session, DialAttempt.id, chunk))).all())
     if cache["agents_batches"] % AGENTS_EVERY == 0:
         cache["agents"] = {}
         for extension, user_id in session.execute(
@@ -187,7 +173,8 @@ def uniform(session: Session) -> None:
             continue
         state = instance_state(obj)
         for key in columns:
-            if key not in state.committed_state and key in state.dict:
+            if key in state.dict:
+                state.committed_state.pop(key, None)   # an unchanged value is sent as well
                 flag_modified(obj, key)
 
 
