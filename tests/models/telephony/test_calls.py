@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from models.schema import Campaign, DialAttempt
 from models.schema.calls import Call, CallLeg
@@ -197,7 +198,6 @@ def test_a_batch_flushes_one_update_per_table(session, users, clock):
 
     def seen(conn, cursor, statement, *_):
         statements.append(statement.split()[:2])
-    from sqlalchemy import event
     event.listen(engine, "before_cursor_execute", seen)
     try:
         later = t0 + dt.timedelta(seconds=5)
@@ -221,8 +221,6 @@ def test_a_batch_flushes_one_update_per_table(session, users, clock):
 def test_the_writer_leaves_what_others_write_on_a_live_call(session, users, clock):
     """The wrap-up's disposition and note and the dialer's status, written by another session
     while the call is up, survive the writer's next flush."""
-    from sqlalchemy import update
-    from sqlalchemy.orm import Session
     users["tm"].extension = "8001"
     t0 = clock.now()
     calls.channel_seen(session, CALLER, t0)
