@@ -6,7 +6,8 @@ import random
 import sqlite3
 import time
 
-from sqlalchemy import DateTime, create_engine, event
+from sqlalchemy import DateTime, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy import exc as exc_mod
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -114,6 +115,21 @@ def expire_loaded(session: Session, model, key) -> None:
     loaded = session.identity_map.get(session.identity_key(model, (key,)))
     if loaded is not None:
         session.expire(loaded)
+
+
+def among(session: Session, column, keys: list):
+    """``column IN keys``; on PostgreSQL ``= ANY(array)``: one parameter, so the statement's
+    text is the same whatever the number of keys (no long SQL to build and parse each time)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, keys, type_=ARRAY(column.type)))
+    return column.in_(keys)
+
+
+def key_chunks(session: Session, keys: list, size: int = 500) -> list[list]:
+    """The keys in chunks for ``among`` (one on PostgreSQL: an array has no length limit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return [keys] if keys else []
+    return [keys[i:i + size] for i in range(0, len(keys), size)]
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker:

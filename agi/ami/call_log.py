@@ -42,6 +42,9 @@ EVENTS = ("Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "H
           "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentConnect",
           "MusicOnHoldStart", "MusicOnHoldStop", "CoreShowChannel", "CoreShowChannelsComplete")
 _SNAPSHOT = "snapshot"
+# The events whose numbers may name the call's customer (a new call's first channel, a Dial);
+# a number another event brings is looked up when needed (models.telephony.calls._customer).
+_NUMBERED = {"Newchannel", "DialBegin", "CoreShowChannel"}
 
 
 def headers(msg: Message) -> dict[str, str]:
@@ -182,11 +185,13 @@ class CallLog:
             heads = [headers(msg) for msg, _, _ in events]
             calls.prefetch(session, {h.get(p + "linkedid") for h in heads for p in ("", "dest")},
                            {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
-                           {h.get(p + k) for h in heads for p in ("", "dest")
+                           {h.get(p + k) for (msg, _, _), h in zip(events, heads)
+                            if msg.name in _NUMBERED for p in ("", "dest")
                             for k in ("calleridnum", "exten")})
             with session.no_autoflush:
                 for (msg, now, _), h in zip(events, heads):
                     self._apply(session, msg, now, h)
+                calls.uniform(session)
             applied = time.perf_counter()
             session.commit()
             self.stats["apply_ms"] += round((applied - started) * 1000)

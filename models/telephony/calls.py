@@ -23,8 +23,9 @@ lookup). A call ends when its last known leg hung up.
 
 Functions never commit (the caller owns the transaction). They cache the rows they touch in
 ``session.info`` (one long-lived session per writer thread); after a rollback call ``forget``.
-A writer applying events in batches calls ``prefetch`` first and applies them under
-``session.no_autoflush``: the batch then costs two reads and one flush.
+A writer applying events in batches calls ``prefetch`` first, applies them under
+``session.no_autoflush`` and calls ``uniform`` before committing: the batch then costs a few
+reads and one flush with one INSERT and one UPDATE statement per table.
 """
 from __future__ import annotations
 
@@ -34,17 +35,20 @@ import datetime as dt
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified, instance_state
 
 from models.crm.customers import ids_by_phones
+from models.db import among, key_chunks
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
-from models.schema import DialAttempt
+from models.schema import DialAttempt, User
 from models.schema.calls import Call, CallLeg
 from models.telephony.channels import agent_endpoint
 from models.telephony.popups import clean_number, user_for_extension
 
 DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
 MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
+AGENTS_EVERY = 50          # prefetch reads the agents' extensions again every this many batches
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,38 +80,57 @@ def number(raw: str | None) -> str | None:
 def _cache(session: Session) -> dict:
     """calls/legs: rows by key; absent_*: keys known not to be in the database (``prefetch``,
     this batch only); open: linkedid → uniqueids of the call's legs still up; agents: extension
-    → user id."""
+    → user id (every active user's when ``all_agents``: loaded by ``prefetch``); outcomes: dial
+    attempt id → its outcome (``prefetch``, this batch only)."""
     cache = session.info.get("call_log")
     if cache is None:
         cache = session.info["call_log"] = dict(
             calls=collections.OrderedDict(), legs=collections.OrderedDict(), agents={},
-            absent_calls=set(), absent_legs=set(), open={}, attempts={}, customers={})
+            all_agents=False, agents_batches=0, absent_calls=set(), absent_legs=set(), open={}, attempts={},
+            customers={}, outcomes={})
     return cache
 
 
 def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
     """Load what a batch of events is about in a few queries (its calls and legs, the dial
-    attempts of its new calls, the customers of the numbers it names), and note which keys are
-    not in the database, so that applying the batch asks nothing more (group commit)."""
+    attempts of its new calls and the outcomes of its dialer calls, the customers of the
+    numbers it names, every ``AGENTS_EVERY`` batches the agents' extensions), and note which
+    keys are not in the database, so that applying the batch asks nothing more (group commit)."""
     cache = _cache(session)
-    cache["attempts"], cache["customers"] = {}, {}
+    cache["attempts"], cache["customers"], cache["outcomes"] = {}, {}, {}
     for model, column, keys, store, absent in (
             (Call, Call.linkedid, linkedids, cache["calls"], "absent_calls"),
             (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
         missing = sorted({k for k in keys if k and k not in store})
         found = set()
-        for i in range(0, len(missing), 500):
-            for row in session.scalars(select(model).where(column.in_(missing[i:i + 500]))):
+        for chunk in key_chunks(session, missing):
+            for row in session.scalars(select(model).where(among(session, column, chunk))):
                 key = row.linkedid if model is Call else row.uniqueid
                 _remember(store, key, row)
                 found.add(key)
         cache[absent] = set(missing) - found
     new_calls = sorted(cache["absent_calls"])
     cache["attempts"] = dict.fromkeys(new_calls)
-    for i in range(0, len(new_calls), 500):
+    for chunk in key_chunks(session, new_calls):
         for attempt in session.scalars(select(DialAttempt).where(
-                DialAttempt.channel_id.in_(new_calls[i:i + 500]))):
+                among(session, DialAttempt.channel_id, chunk))):
             cache["attempts"][attempt.channel_id] = attempt
+            cache["outcomes"][attempt.id] = attempt.outcome
+    calls = cache["calls"]
+    open_attempts = sorted({call.attempt_id for key in linkedids if (call := calls.get(key))
+                            is not None and call.attempt_id and call.dial_status is None})
+    for chunk in key_chunks(session, open_attempts):
+        cache["outcomes"].update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
+                                                 .where(among(session, DialAttempt.id, chunk))).all())
+    if cache["agents_batches"] % AGENTS_EVERY == 0:
+        cache["agents"] = {}
+        for extension, user_id in session.execute(
+                select(User.extension, User.id).where(User.active.is_(True),
+                                                      User.extension.is_not(None))
+                .order_by(User.id.desc())):
+            cache["agents"][extension] = user_id
+        cache["all_agents"] = True
+    cache["agents_batches"] += 1
     e164s = {number(raw) for raw in numbers}
     cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
 
@@ -127,6 +150,32 @@ def _customer(session: Session, e164: str | None) -> int | None:
     if known is not None:
         return known[0] if len(known) == 1 else None
     return customer_for_number(session, e164)
+
+
+# What the events decide (only this module writes them; the dialer writes dial_status, the
+# wrap-up disposition and note): ``uniform`` sends them all with every changed row.
+_EVENT_COLUMNS = {
+    Call: ("direction", "state", "from_number", "to_number", "started_at", "ringing_at",
+           "answered_at", "ended_at", "queued_at", "ring_seconds", "queue_seconds",
+           "talk_seconds", "hold_seconds", "hangup_cause", "queue", "abandoned"),
+    CallLeg: ("channel", "role", "number", "user_id", "started_at", "answered_at", "ended_at",
+              "cause", "hold_since"),
+}
+
+
+def uniform(session: Session) -> None:
+    """Before a batch's flush: mark the event columns of every changed call and leg changed,
+    so that the flush sends one UPDATE per table (one executemany) instead of one for each
+    combination of columns the events happened to change."""
+    for obj in list(session.dirty):
+        columns = _EVENT_COLUMNS.get(type(obj))
+        if columns is None:
+            continue
+        state = instance_state(obj)
+        for key in columns:
+            if key in state.dict:
+                state.committed_state.pop(key, None)   # an unchanged value is sent as well
+                flag_modified(obj, key)
 
 
 def forget(session: Session) -> None:
@@ -171,19 +220,25 @@ def agent_of(session: Session, channel: str | None, caller_num: str | None = Non
     for ext in (endpoint[0] if endpoint else None, caller_num):
         if not ext or len(ext) > 32:
             continue
-        if ext not in agents:
+        if ext not in agents and not _cache(session)["all_agents"]:
             user = user_for_extension(session, ext)
             agents[ext] = user.id if user is not None else None
-        if agents[ext] is not None:
+        if agents.get(ext) is not None:
             return agents[ext]
     return None
 
 
 # --- rows -------------------------------------------------------------------------------------
+# Given as None when a row is made, so that the row in memory holds every column: reading one
+# after the INSERT asks the database nothing.
+_UNSET_CALL = ("from_number", "to_number", "ringing_at", "answered_at", "ended_at", "queued_at",
+               "customer_id", "user_id", "campaign_id", "attempt_id", "hangup_cause",
+               "dial_status", "queue", "disposition", "note")
+_UNSET_LEG = ("number", "answered_at", "ended_at", "cause", "hold_since")
 def _new_call(session: Session, ch: Chan, started: dt.datetime) -> Call:
     call = Call(linkedid=ch.linkedid, direction="inbound", state="ringing", started_at=started,
                 ring_seconds=0.0, queue_seconds=0.0, talk_seconds=0.0, hold_seconds=0.0,
-                abandoned=False)
+                abandoned=False, **dict.fromkeys(_UNSET_CALL))
     session.add(call)
     cache = _cache(session)
     _remember(cache["calls"], ch.linkedid, call)
@@ -248,7 +303,7 @@ def _leg(session: Session, ch: Chan, now: dt.datetime, started: dt.datetime | No
         user_id = None if ch.local_half else agent_of(session, ch.channel)
         role = "agent" if user_id else "local" if ch.local_half else "other"
         leg = CallLeg(call=call, uniqueid=ch.uniqueid, channel=ch.channel[:128], role=role,
-                      user_id=user_id, started_at=started or now)
+                      user_id=user_id, started_at=started or now, **dict.fromkeys(_UNSET_LEG))
         _open_legs(session, call).add(ch.uniqueid)
         session.add(leg)
         _remember(_cache(session)["legs"], ch.uniqueid, leg)
@@ -422,8 +477,10 @@ def _close(session: Session, call: Call, now: dt.datetime) -> None:
     call.ring_seconds = _seconds(call.answered_at or now, call.ringing_at or call.started_at)
     call.talk_seconds = _seconds(now, call.answered_at)
     if call.attempt_id is not None and call.dial_status is None:
-        call.dial_status = session.scalar(select(DialAttempt.outcome)
-                                          .where(DialAttempt.id == call.attempt_id))
+        outcomes = _cache(session)["outcomes"]
+        call.dial_status = (outcomes[call.attempt_id] if call.attempt_id in outcomes else
+                            session.scalar(select(DialAttempt.outcome)
+                                           .where(DialAttempt.id == call.attempt_id)))
 
 
 def attempt_closed(session: Session, attempt: DialAttempt) -> None:

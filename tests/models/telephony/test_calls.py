@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from models.schema import Campaign, DialAttempt
 from models.schema.calls import Call, CallLeg
@@ -173,3 +174,70 @@ def test_many_numbers_match_as_one_does(session, users, make_customer):
     assert ids_by_phones(session, numbers) == {
         n: [c.id for c in find_by_phone(session, n)] for n in numbers}
     assert ids_by_phones(session, numbers)["+862162345678"] == sorted([a.id, b.id])
+
+
+def _second_call(n: int) -> tuple[Chan, Chan]:
+    caller = Chan(f"PJSIP/carrier-0000010{n}", f"1800.{n}", f"1800.{n}", 4, f"1390000000{n}",
+                  None, "dialfunnel-inbound", "4008001234")
+    agent = Chan(f"PJSIP/8001-0000020{n}", f"1800.{n}0", f"1800.{n}", 0, "8001", None,
+                 "dialfunnel-agents", "s")
+    return caller, agent
+
+
+def test_a_batch_flushes_one_update_per_table(session, users, clock):
+    """uniform: calls changed in different columns go out in one UPDATE statement per table."""
+    users["tm"].extension = "8001"
+    pairs = [_second_call(n) for n in (1, 2, 3)]
+    t0 = clock.now()
+    for caller, agent in pairs:
+        calls.channel_seen(session, caller, t0)
+        calls.dial_begin(session, caller, agent, t0)
+    session.commit()
+    statements = []
+    engine = session.get_bind()
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement.split()[:2])
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        later = t0 + dt.timedelta(seconds=5)
+        calls.queue_left(session, pairs[0][0], later, abandoned=True, hold_time=5)  # abandoned
+        calls.queue_joined(session, pairs[1][0], "sales", later)                 # queued_at
+        calls.channel_ended(session, pairs[2][1], 16, later)                      # a leg ends
+        calls.channel_ended(session, pairs[2][0], 16, later)                      # the call ends
+        calls.uniform(session)
+        session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements.count(["UPDATE", "calls"]) == 1
+    assert statements.count(["UPDATE", "call_legs"]) == 1
+    abandoned, queued, ended = (session.scalar(select(Call).where(Call.linkedid == c.linkedid))
+                                for c, _ in pairs)
+    assert (abandoned.abandoned, abandoned.queue_seconds, abandoned.queued_at) == (True, 5.0, None)
+    assert (queued.queued_at, queued.queue, queued.answered_at) == (later, "sales", None)
+    assert (ended.state, ended.ended_at, ended.hangup_cause) == ("ended", later, 16)
+
+
+def test_the_writer_leaves_what_others_write_on_a_live_call(session, users, clock):
+    """The wrap-up's disposition and note and the dialer's status, written by another session
+    while the call is up, survive the writer's next flush."""
+    users["tm"].extension = "8001"
+    t0 = clock.now()
+    calls.channel_seen(session, CALLER, t0)
+    calls.dial_begin(session, CALLER, AGENT, t0)
+    calls.dial_end(session, CALLER, AGENT, "ANSWER", t0 + dt.timedelta(seconds=2))
+    calls.uniform(session)
+    session.commit()
+    with Session(session.get_bind()) as other:
+        other.execute(update(Call).values(disposition="interested", note="回电", dial_status="answered"))
+        other.commit()
+    calls.hold(session, CALLER, True, t0 + dt.timedelta(seconds=10))
+    calls.hold(session, CALLER, False, t0 + dt.timedelta(seconds=20))
+    calls.channel_ended(session, AGENT, 16, t0 + dt.timedelta(seconds=30))
+    calls.channel_ended(session, CALLER, 16, t0 + dt.timedelta(seconds=30))
+    calls.uniform(session)
+    session.commit()
+    session.expire_all()
+    [call] = session.scalars(select(Call))
+    assert (call.disposition, call.note, call.dial_status) == ("interested", "回电", "answered")
+    assert (call.state, call.hold_seconds, call.talk_seconds) == ("ended", 10.0, 28.0)
