@@ -255,7 +255,7 @@ def main(argv=None) -> int:
            dict(listener.call_log.stats))
 
     if args.replay > 0:
-        recorded = ports.get(timeout=120)
+        ports.get(timeout=120)      # the simulator has the whole stream recorded
         assert listener.call_log.sync(60)
         stop_listener(listener, args.no_pops)
         with maker.begin() as s:    # the same calls again, from nothing
