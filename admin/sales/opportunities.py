@@ -2,7 +2,7 @@
 next callback, and the order made from it."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.company import company_tz
@@ -30,6 +30,7 @@ from . import bp
 from .shared import (
     BLANK_ITEM_ROWS,
     PER_PAGE,
+    customer_of_request,
     export_format,
     form_date,
     form_decimal,
@@ -69,10 +70,7 @@ def opportunities():
 @bp.route("/opportunities/new", methods=["GET", "POST"])
 def new_opportunity():
     user, session = current_user(), db()
-    customer_id = form_int(request.values.get("customer_id"), "customer_id")
-    if customer_id is None:
-        abort(404)
-    customer = get_visible_customer(session, user, customer_id)
+    customer = customer_of_request(session, user)
     if request.method == "POST":
         state = form_text("state") or "selling"
         opp = create_opportunity(session, user, customer.id, form_text("title"), items=form_items(),

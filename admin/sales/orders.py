@@ -2,7 +2,7 @@
 shipping status, and its follow-ups."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.company import company_tz
@@ -31,6 +31,7 @@ from . import bp
 from .shared import (
     BLANK_ITEM_ROWS,
     PER_PAGE,
+    customer_of_request,
     export_format,
     form_date,
     form_int,
@@ -70,10 +71,7 @@ def orders():
 @bp.route("/orders/new", methods=["GET", "POST"])
 def new_order():
     user, session = current_user(), db()
-    customer_id = form_int(request.values.get("customer_id"), "customer_id")
-    if customer_id is None:
-        abort(404)
-    customer = get_visible_customer(session, user, customer_id)
+    customer = customer_of_request(session, user)
     if request.method == "POST":
         order = create_order(session, user, customer.id, form_items(),
                              seller_id=form_int(request.form.get("seller_id"), "seller_id"),

@@ -10,6 +10,7 @@ from flask import abort, request
 from flask_babel import gettext as _
 
 from models.company import company_tz
+from models.crm.visibility import get_visible_customer
 from models.errors import InvalidValue
 
 from ..context import clock, current_user, db
@@ -80,6 +81,14 @@ def form_int(value: str | None, field: str) -> int | None:
         return int(value)
     except ValueError:
         raise InvalidValue(field=field) from None
+
+
+def customer_of_request(session, user):
+    """The customer a new opportunity or order is for (?customer_id=), if the user may open it."""
+    customer_id = form_int(request.values.get("customer_id"), "customer_id")
+    if customer_id is None:
+        abort(404)
+    return get_visible_customer(session, user, customer_id)
 
 
 def form_date(name: str) -> dt.date | None:
