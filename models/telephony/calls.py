@@ -41,10 +41,10 @@ from models.crm.customers import ids_by_phones
 from models.db import among, key_chunks
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
-from models.schema import DialAttempt, User
+from models.schema import DialAttempt
 from models.schema.calls import Call, CallLeg
 from models.telephony.channels import agent_endpoint
-from models.telephony.popups import clean_number, user_for_extension
+from models.telephony.popups import agent_extensions, clean_number, user_for_extension
 
 DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
 MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
@@ -123,12 +123,7 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
         cache["outcomes"].update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
                                                  .where(among(session, DialAttempt.id, chunk))).all())
     if cache["agents_batches"] % AGENTS_EVERY == 0:
-        cache["agents"] = {}
-        for extension, user_id in session.execute(
-                select(User.extension, User.id).where(User.active.is_(True),
-                                                      User.extension.is_not(None))
-                .order_by(User.id.desc())):
-            cache["agents"][extension] = user_id
+        cache["agents"] = agent_extensions(session)
         cache["all_agents"] = True
     cache["agents_batches"] += 1
     e164s = {number(raw) for raw in numbers}

@@ -56,6 +56,17 @@ def user_for_extension(session: Session, extension: str | None) -> User | None:
     return session.scalar(select(User).where(User.extension == extension, User.active.is_(True)))
 
 
+def agent_extensions(session: Session) -> dict[str, int]:
+    """Every active user's extension → user id: user_for_extension for many at once (the user
+    form keeps extensions unique; were two to share one, the lower id wins)."""
+    found: dict[str, int] = {}
+    for extension, user_id in session.execute(
+            select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
+            .order_by(User.id.desc())):
+        found[extension] = user_id
+    return found
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
