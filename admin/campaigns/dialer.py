@@ -168,6 +168,7 @@ def dialer_stream():
     maker = current_app.extensions["dialfunnel.sessionmaker"]
     limit = current_app.config.get("SSE_MAX_SECONDS", 300)
     poll = current_app.config.get("SSE_POLL_SECONDS", 1.0)
+    keepalive = current_app.config.get("SSE_KEEPALIVE_SECONDS", 15.0)
     first = current(db(), user_id)
     db().commit()
     if first.state == "logged_out":
@@ -190,7 +191,7 @@ def dialer_stream():
                 yield f"event: state\ndata: {json.dumps(dict(zip(('state', 'campaign_id', 'reason', 'attempt_id', 'idle'), key)))}\n\n"
                 if me.state == "logged_out":
                     return
-            elif time.monotonic() - idle > 15:
+            elif time.monotonic() - idle > keepalive:
                 idle = time.monotonic()
                 yield ": keep-alive\n\n"
             time.sleep(poll)

@@ -39,6 +39,7 @@ def live_stream(campaign_id):
     maker = current_app.extensions["dialfunnel.sessionmaker"]
     limit = current_app.config.get("SSE_MAX_SECONDS", 300)
     poll = current_app.config.get("CAMPAIGN_LIVE_POLL_SECONDS", 1.0)
+    keepalive = current_app.config.get("SSE_KEEPALIVE_SECONDS", 15.0)
     app_clock = clock()
     visible_campaign(db(), user, campaign_id)
     db().commit()
@@ -56,6 +57,9 @@ def live_stream(campaign_id):
             if key != last or time.monotonic() - sent_at > 10:
                 last, sent_at = key, time.monotonic()
                 yield f"event: stats\ndata: {json.dumps(stats, ensure_ascii=False)}\n\n"
+            elif time.monotonic() - sent_at > keepalive:
+                sent_at = time.monotonic()
+                yield ": keep-alive\n\n"
             time.sleep(poll)
 
     return Response(stream_with_context(generate()), mimetype="text/event-stream",

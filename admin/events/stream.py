@@ -50,6 +50,7 @@ def stream():
     user_id = current_user().id
     maker = current_app.extensions["dialfunnel.sessionmaker"]
     limit = current_app.config.get("SSE_MAX_SECONDS", 300)
+    keepalive = current_app.config.get("SSE_KEEPALIVE_SECONDS", 15.0)
     hub = hub_for(current_app)
     with maker() as s:
         last = _start_id(s, user_id)
@@ -71,11 +72,11 @@ def stream():
                 left = limit - (time.monotonic() - started)
                 if left <= 0:
                     return
-                if time.monotonic() - idle > 15:
+                if time.monotonic() - idle > keepalive:
                     idle = time.monotonic()
                     yield ": keep-alive\n\n"
                 try:
-                    pending = [inbox.get(timeout=min(left, 15.0))]
+                    pending = [inbox.get(timeout=min(left, keepalive))]
                 except queue.Empty:
                     pending = []
                     continue

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pathlib
 import threading
+import time
 
 import pytest
 
@@ -14,14 +15,64 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+class _InFlight:
+    """WSGI wrapper counting responses not yet closed (an event stream stays open until its
+    next write finds the browser gone)."""
+
+    def __init__(self, app):
+        self.app, self.count, self.lock = app, 0, threading.Lock()
+
+    def __call__(self, environ, start_response):
+        with self.lock:
+            self.count += 1
+        try:
+            body = self.app(environ, start_response)
+        except BaseException:
+            self._done()
+            raise
+        return _Counted(body, self._done)
+
+    def _done(self):
+        with self.lock:
+            self.count -= 1
+
+    def wait_idle(self, seconds: float) -> int:
+        deadline = time.monotonic() + seconds
+        while self.count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.count
+
+
+class _Counted:
+    def __init__(self, body, done):
+        self.body, self.done = body, done
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.done()
+
+
 @pytest.fixture
 def live_server(app):
+    """The app on a real port. On teardown it waits for every open response to end: a stream
+    still polling would hold table locks against the next test's TRUNCATE (PostgreSQL
+    deadlock)."""
     from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["SSE_KEEPALIVE_SECONDS"] = 0.5   # a closed browser is noticed within a second
+    counted = _InFlight(app)
+    server = make_server("127.0.0.1", 0, counted, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    left = counted.wait_idle(10)
+    assert left == 0, f"{left} response(s) still open 10 s after the browser closed"
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +87,8 @@ def chromium():
 
 
 @pytest.fixture
-def browser_page(chromium, request):
+def browser_page(live_server, chromium, request):
+    # Needs live_server so that it closes first: the server then sees its streams end.
     context = chromium.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
     page = context.new_page()
     page.set_default_timeout(10_000)
