@@ -1,11 +1,12 @@
-"""Default rows every installation starts with: roles, stage rules, queryable fields."""
+"""Default rows every installation starts with: roles, stage rules, queryable fields,
+dispositions."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.fields import QUERYABLE_FIELDS
-from models.schema import QueryableField, Role, StageRule
+from models.schema import Disposition, QueryableField, Role, StageRule
 
 DEFAULT_ROLES = [
     dict(code="telemarketer", name_zh="电话营销", name_en="Telemarketer", daily_claim_quota=20),
@@ -43,6 +44,19 @@ DEFAULT_QUERYABLE = ["name", "keyword", "contact_person", "phone", "mobile", "pr
                      "contact_mark", "tracking_mark", "number_status", "created_at",
                      "next_callback_at", "last_contacted_at"]
 
+# What a call came to: the dialer's first five, then the two that act on the number.
+DEFAULT_DISPOSITIONS = [
+    dict(code="interested", label_zh="有意向", label_en="Interested", counts_as_success=True),
+    dict(code="not_interested", label_zh="没有意向", label_en="Not interested"),
+    dict(code="callback", label_zh="稍后回访", label_en="Call back later", callback_required=True),
+    dict(code="wrong_person", label_zh="找错人", label_en="Wrong person", claims_customer=False),
+    dict(code="other", label_zh="其他", label_en="Other"),
+    dict(code="do_not_call", label_zh="要求不再来电", label_en="Asked not to be called",
+         add_to_dnc=True, claims_customer=False),
+    dict(code="dead_number", label_zh="空号/错号", label_en="Dead or wrong number",
+         mark_dead=True, claims_customer=False),
+]
+
 
 def install_defaults(session: Session) -> None:
     """Insert the defaults that are missing; never overwrite what an admin changed."""
@@ -62,4 +76,13 @@ def install_defaults(session: Session) -> None:
         if field not in have:
             session.add(QueryableField(field=field, enabled=field in DEFAULT_QUERYABLE,
                                        sort_order=order))
+    have = set(session.scalars(select(Disposition.code)))
+    for position, spec in enumerate(DEFAULT_DISPOSITIONS):
+        if spec["code"] not in have:
+            session.add(Disposition(**{"callback_required": False, "add_to_dnc": False,
+                                       "mark_dead": False, "stage_action": "none",
+                                       "stage_target": None, "counts_as_success": False,
+                                       "claims_customer": True,
+                                       "active": True, "position": (position + 1) * 10,
+                                       **spec}))
     session.flush()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort
+from flask import abort, g
 from flask_babel import gettext as _
 
 from models.dialer.agent_states import PAUSE_REASONS
 from models.schema.campaigns import AGENT_STATES, CAMPAIGN_STATUSES, DIAL_OUTCOMES
+from models.telephony.dispositions import labels as disposition_labels
 
-from ..context import current_user
+from ..context import current_user, db, lang
 from ..forms import local_dt
 from . import bp
 
@@ -31,9 +32,11 @@ def outcome_label(outcome: str) -> str:
 
 
 def disposition_label(value: str) -> str:
-    return {"interested": _("Interested"), "not_interested": _("Not interested"),
-            "callback": _("Call back later"), "wrong_person": _("Wrong person"),
-            "other": _("Other")}.get(value, value)
+    """The admin's label of a disposition code (models.telephony.dispositions), read once a
+    request."""
+    if "disposition_labels" not in g:
+        g.disposition_labels = disposition_labels(db(), lang())
+    return g.disposition_labels.get(value, value)
 
 
 def pause_label(value: str | None) -> str:

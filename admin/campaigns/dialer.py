@@ -24,7 +24,6 @@ from sqlalchemy import select
 from models.crm.visibility import can_open
 from models.dialer.agent_states import (
     CLOSED_CAMPAIGN,
-    DISPOSITIONS,
     PAUSE_REASONS,
     current,
     my_campaign_ids,
@@ -36,9 +35,11 @@ from models.dialer.preview import preview_card, preview_next, request_dial, skip
 from models.dialer.wrap_up import finish_wrap_up
 from models.errors import DomainError, NotFound
 from models.schema import Campaign, Customer
+from models.telephony.dispositions import active_dispositions
 
-from ..context import clock, current_user, db, refusal_text
+from ..context import clock, current_user, db
 from ..forms import method_label, parse_local_datetime
+from ..calls.wrap_up import after_wrap_up
 from ..popups.views import local_iso, track_link
 from . import bp
 
@@ -68,7 +69,7 @@ def panel_context(session, user) -> dict:
     return dict(me=me, joinable=joinable, campaign=campaign, call=call, preview=preview,
                 idle=idle, idle_key=_idle_key(idle),
                 card=card, steps=preview_steps(), reasons=PAUSE_REASONS,
-                dispositions=DISPOSITIONS, local_iso=local_iso, track_link=track_link,
+                dispositions=active_dispositions(session) if me.state == "wrap_up" else [], local_iso=local_iso, track_link=track_link,
                 method_label=method_label,
                 seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
 
@@ -116,14 +117,10 @@ def dialer_state():
         note=form.get("note", ""), reason=form.get("reason") or None,
         callback_at=parse_local_datetime(form.get("callback_date"), form.get("callback_time"),
                                          "next_callback_at"),
-        claim_customer=bool(form.get("claim")), clock=clock())
+        clock=clock())
     session.commit()
-    if done["record"] is not None:
-        flash(_("The call is logged on the customer's page."), "success")
-    if done["claim_refused"] is not None:
-        flash(refusal_text(done["claim_refused"]), "warning")
-    elif done["claimed"]:
-        flash(_("The customer is now yours."), "success")
+    if done is not None:
+        return after_wrap_up(done, url_for("campaigns.dialer"))
     return redirect(url_for("campaigns.dialer"))
 
 

@@ -6,9 +6,9 @@ import datetime as dt
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
-from models.dialer.agent_states import DISPOSITIONS
 from models.dialer.campaign_stats import REPORTS, report, visible_campaign
 from models.errors import InvalidValue
+from models.telephony.dispositions import codes as disposition_codes
 
 from ..context import clock, current_user, db
 from ..spreadsheet import export_response
@@ -28,7 +28,8 @@ def _date(name: str) -> dt.date | None:
         raise InvalidValue(field=name) from None
 
 
-def report_columns(by: str) -> list[tuple[str, str]]:
+def report_columns(by: str, dispositions: list[str] = ()) -> list[tuple[str, str]]:
+    """The report's columns; `dispositions`: the codes of the by-agent columns."""
     figures = [("calls", _("Calls")), ("completed", _("Completed")), ("answered", _("Answered")),
                ("abandoned", _("Abandoned")), ("machine", _("Answering machine")),
                ("dead", _("Dead numbers")), ("answer_rate", _("Answer rate")),
@@ -41,7 +42,7 @@ def report_columns(by: str) -> list[tuple[str, str]]:
         return [("name", _("Agent name")), ("calls", _("Calls")), ("talk_minutes", _("Talk minutes")),
                 ("agent_hours", _("Agent hours")),
                 ("talk_per_agent_hour", _("Talk minutes per agent-hour"))] + \
-            [(f"disposition:{d}", disposition_label(d)) for d in DISPOSITIONS]
+            [(f"disposition:{d}", disposition_label(d)) for d in dispositions]
     return [("outcome", _("Outcome")), ("calls", _("Calls")), ("share", _("Share")),
             ("talk_minutes", _("Talk minutes"))]
 
@@ -72,7 +73,7 @@ def report_page(campaign_id):
     start, end = _date("from"), _date("to")
     rows = report(session, campaign.id, by, clock=clock(), start=start, end=end)
     session.commit()
-    columns = report_columns(by)
+    columns = report_columns(by, disposition_codes(session))
     fmt = request.args.get("export")
     if fmt:
         if not user.role.can_export:

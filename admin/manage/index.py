@@ -24,6 +24,8 @@ SECTIONS = [
      _l("Daily claim quota and what each role may do.")),
     ("manage.stage_rules", _l("Stage rules"),
      _l("Per stage: editable fields, claim, release, promote, demote and marks.")),
+    ("manage.dispositions", _l("Dispositions"),
+     _l("What a call came to, picked in every wrap-up, and what each one does.")),
     ("manage.queryable_fields", _l("Queryable fields"),
      _l("The fields the query builder offers, in order.")),
     ("manage.scripts", _l("Reference call scripts"),

@@ -157,6 +157,17 @@ def link_contact_record(session: Session, record: ContactRecord,
     return len(linked)
 
 
+def link_call_recordings(session: Session, record: ContactRecord, linkedid: str) -> int:
+    """Attach the still unlinked recordings of one call (by its ``linkedid``) to the contact
+    record its wrap-up wrote (models.telephony.wrap_ups). Returns how many."""
+    found = list(session.scalars(select(Recording).where(Recording.linkedid == linkedid,
+                                                         Recording.contact_record_id.is_(None))))
+    for rec in found:
+        _link(rec, record)
+    session.flush()
+    return len(found)
+
+
 def _call_links(session: Session, *, uniqueid: str | None, attempt_id: int | None,
                 campaign_id: int | None, caller_number: str | None, customer_id: int | None,
                 user_id: int | None, started_at: dt.datetime | None) -> dict:

@@ -7,7 +7,8 @@ Legal moves:
                                         or models.dialer.preview.preview_next: the agent picks one)
   on_call -> wrap_up                   (only call_ended)
   on_call -> ready                     (only models.dialer.preview.skip: never dialled)
-  wrap_up -> ready | paused            (a disposition from DISPOSITIONS is required)
+  wrap_up -> ready | paused            (an active disposition is required:
+                                        models.telephony.dispositions)
   any -> logged_out                    (a preview not yet dialled goes back to the hopper)
 
 Every state is a span in ``agent_state_log`` (the open span is closed, a new one opened).
@@ -30,10 +31,9 @@ from models.dialer.dialing import release_undialled
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
 from models.schema.campaigns import AGENT_STATES
+from models.telephony.dispositions import get_active
 from models.telephony.popups import create_pop_event, with_campaign
 
-# What the call came to, picked by the agent to leave wrap-up.
-DISPOSITIONS = ("interested", "not_interested", "callback", "wrong_person", "other")
 PAUSE_REASONS = ("break", "meal", "meeting", "training", "paperwork", "other")
 CLOSED_CAMPAIGN = ("stopped", "finished")
 SET_BY_HAND = {
@@ -129,10 +129,8 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
         raise DomainError("agent_state.illegal", before=seen.state, after=state)
     if state == "paused" and reason not in PAUSE_REASONS:
         raise DomainError("agent_state.reason_required")
-    if seen.state == "wrap_up" and state != "logged_out" and disposition not in DISPOSITIONS:
-        raise DomainError("agent_state.disposition_required")
-    if disposition is not None and disposition not in DISPOSITIONS:
-        raise DomainError("agent_state.disposition_required")
+    if (seen.state == "wrap_up" and state != "logged_out") or disposition is not None:
+        get_active(session, disposition)
     target = None
     if state != "logged_out":
         if seen.state == "logged_out":

@@ -25,7 +25,7 @@ from models.clock import SYSTEM_CLOCK
 from models.company import company_tz
 from models.crm.reports import _by_company_day, utc_range
 from models.db import UTCDateTime
-from models.dialer.agent_states import DISPOSITIONS, on_team, team_states
+from models.dialer.agent_states import on_team, team_states
 from models.dialer.dialing import compliant, within_calling_hours
 from models.errors import DomainError, NotFound
 from models.holidays import holiday_dates
@@ -40,6 +40,7 @@ from models.schema import (
     User,
 )
 from models.schema.campaigns import AGENT_STATES, DEAD_OUTCOMES, DIAL_OUTCOMES
+from models.telephony.dispositions import codes as disposition_codes
 
 REPORTS = ("day", "agent", "outcome")
 LIVE = ("answered", "abandoned")
@@ -241,6 +242,7 @@ def _by_agent(session, campaign_id, lo, hi, now) -> list[dict]:
     ids = set(calls) | set(hours) | set(dispositions)
     names = dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all()) \
         if ids else {}
+    known = disposition_codes(session)
     rows = []
     for uid in sorted(ids, key=lambda i: (names.get(i, ""), i)):
         n, talk = calls.get(uid, (0, 0))
@@ -251,7 +253,7 @@ def _by_agent(session, campaign_id, lo, hi, now) -> list[dict]:
                          talk_per_agent_hour=round((talk or 0) / 60.0 / (seconds / 3600.0), 1)
                          if seconds else None,
                          dispositions={d: dispositions.get(uid, {}).get(d, 0)
-                                       for d in DISPOSITIONS}))
+                                       for d in known}))
     return rows
 
 

@@ -464,11 +464,6 @@ def active_campaigns(session: Session, *, clock=SYSTEM_CLOCK) -> list[Campaign]:
 
 # ---- leads -------------------------------------------------------------------------------------
 
-def dial_number(customer: Customer) -> str | None:
-    """The number a campaign dials for this customer: mobile first, else the landline."""
-    return customer.mobile_e164 or customer.phone_e164
-
-
 def dial_number_sql() -> ColumnElement:
     return func.coalesce(func.nullif(Customer.mobile_e164, ""), func.nullif(Customer.phone_e164, ""))
 

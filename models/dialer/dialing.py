@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
-from models.dialer.campaigns import DEFAULT_RETRY_RULES, dial_number, in_schedule
-from models.dialer.dnc import is_blocked, not_blocked
+from models.dialer.campaigns import DEFAULT_RETRY_RULES, in_schedule
+from models.dialer.dnc import is_blocked, mark_dead, not_blocked
 from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
@@ -305,15 +305,7 @@ def _settle(session: Session, attempt: DialAttempt, now: dt.datetime) -> None:
     outcome = attempt.outcome
     customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
     if outcome in DEAD_OUTCOMES:
-        if customer is not None and dial_number(customer) == attempt.number:
-            customer.number_status = outcome
-        # leads a dialer has locked are left alone (waiting could deadlock with its insert of
-        # this number); their customer's number_status keeps them from being dialled
-        queued = (select(CampaignLead.id)
-                  .where(CampaignLead.number == attempt.number, CampaignLead.status == "queued")
-                  .with_for_update(skip_locked=True))
-        session.execute(update(CampaignLead).where(CampaignLead.id.in_(queued))
-                        .values(status="dead"))
+        mark_dead(session, attempt.number, outcome, customer)
     lead = session.get(CampaignLead, attempt.lead_id, populate_existing=True) \
         if attempt.lead_id else None
     if lead is None:

@@ -1,6 +1,8 @@
 """The do-not-call list. A number is blocked when it is on the list (E.164) or its customer
 carries the do_not_call flag. Anyone may add a number (a callee asked not to be called);
-managers and admins remove numbers and import lists."""
+managers and admins remove numbers and import lists. Also dead numbers (mark_dead): never
+dialled again either. This module sits below models.telephony (docs/architecture.md): a
+wrap-up of any call may put its number here."""
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -13,8 +15,30 @@ from models.clock import SYSTEM_CLOCK
 from models.errors import InvalidValue, PermissionDenied
 from models.phones import normalize_phone
 from models.schema import CampaignLead, Customer, DoNotCall, User
+from models.schema.campaigns import DEAD_OUTCOMES
 
 MAX_REASON = 200
+
+
+def dial_number(customer: Customer) -> str | None:
+    """The number a campaign dials for this customer: mobile first, else the landline."""
+    return customer.mobile_e164 or customer.phone_e164
+
+
+def mark_dead(session: Session, number: str, status: str, customer: Customer | None = None) -> None:
+    """The number is dead for good (status one of DEAD_OUTCOMES: 空号, 改号, 错号...): when it
+    is the number `customer` is dialled on, the customer's number_status says so; queued leads
+    with it become "dead" (leads a dialer has locked are left alone: waiting could deadlock with
+    its insert of this number; their customer's number_status keeps them from being dialled)."""
+    if status not in DEAD_OUTCOMES:
+        raise ValueError(f"not a dead-number status: {status!r}")
+    if customer is not None and dial_number(customer) == number:
+        customer.number_status = status
+    queued = (select(CampaignLead.id)
+              .where(CampaignLead.number == number, CampaignLead.status == "queued")
+              .with_for_update(skip_locked=True))
+    session.execute(update(CampaignLead).where(CampaignLead.id.in_(queued))
+                    .values(status="dead"))
 
 
 def _number(raw) -> str:

@@ -19,6 +19,7 @@ from .customers import (
                         CustomerOperator,
                         StageHistory,
 )
+from .dispositions import Disposition  # noqa: F401  (wrap-up outcomes, issue 13)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
 from .library import CallScript, Competitor, Document, ResourceSite
 from .logs import ClaimLog, Event, ImportJob, ImportReportLine, OperatorHistory

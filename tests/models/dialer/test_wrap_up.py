@@ -1,7 +1,7 @@
 """A dialer call leaves its trace on the customer (issue 11): leaving wrap-up writes one
 contact record (who, when, how long, the disposition, the agent's note) linked to the call's
 recording; "call back later" sets the customer's callback and a reminder; a shared customer
-may be claimed."""
+is claimed (issue 13: automatically, unless the disposition does not claim)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -60,7 +60,7 @@ def test_interested_writes_the_record_and_may_claim(session, users, clock, call,
                            started_at=attempt.started_at, attempt_id=attempt.id, clock=clock)
     session.commit()
     done = finish_wrap_up(session, users["tm"], "ready", disposition="interested",
-                          note="要报价单，下周联系", claim_customer=True, clock=clock)
+                          note="要报价单，下周联系", clock=clock)
     session.commit()
     [record] = records_of(session, customer)
     assert (record.user_id, record.method, record.progress) == (users["tm"].id, "phone", "有意向")
@@ -69,7 +69,7 @@ def test_interested_writes_the_record_and_may_claim(session, users, clock, call,
     assert session.get(Recording, rec.id).contact_record_id == record.id
     session.expire_all()
     customer = session.get(Customer, customer.id)
-    assert done["claimed"] and customer.ownership == "personal"
+    assert done.claimed and customer.ownership == "personal"
     assert customer.operator_ids == [users["tm"].id] and customer.last_contacted_at is not None
     assert current(session, users["tm"].id).state == "ready"
 
@@ -102,17 +102,17 @@ def test_a_colleagues_customer_gets_the_record_and_a_refused_claim_loses_nothing
     theirs = make_customer("丙私人", owner="tm2", mobile="13800138002")
     call(theirs)
     done = finish_wrap_up(session, users["tm"], "ready", disposition="not_interested",
-                          claim_customer=True, clock=clock)
+                          clock=clock)
     session.commit()
-    assert len(records_of(session, theirs)) == 1 and not done["claimed"]
+    assert len(records_of(session, theirs)) == 1 and not done.claimed
     shared = make_customer("丁共享", owner=None, mobile="13800138003")
     call(shared)
     users["tm"].role.daily_claim_quota = 0
     session.commit()
     done = finish_wrap_up(session, users["tm"], "ready", disposition="interested",
-                          claim_customer=True, clock=clock)
+                          clock=clock)
     session.commit()
-    assert isinstance(done["claim_refused"], DomainError) and len(records_of(session, shared)) == 1
+    assert isinstance(done.claim_refused, DomainError) and len(records_of(session, shared)) == 1
     assert session.get(Customer, shared.id).ownership == "shared"
 
 
@@ -130,7 +130,7 @@ def test_the_wrap_up_form_logs_the_call_on_the_customers_page(as_user, session, 
     assert 'name="note"' in panel and 'name="callback_date"' in panel and 'id="wrap-claim"' in panel
     response = post(tm, "/dialer/state", {"state": "ready", "disposition": "callback",
                                           "note": "周五下午再打", "callback_date": "2026-11-28",
-                                          "callback_time": "15:30", "claim": "1"})
+                                          "callback_time": "15:30"})
     assert response.status_code == 302
     page = tm.get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "周五下午再打" in page and "稍后回访" in page and "还没有联系记录" not in page
