@@ -51,3 +51,22 @@ def record(session, clock, linkedid, user):
                            clock=clock)
     session.commit()
     return rec
+
+
+def dialer_call(session, clock, attempt, extension, *, talk=60, start=None):
+    """The call of a dial attempt (its Originate channel's Uniqueid is the attempt's channel_id)
+    put through to the phone ``extension``; returns its linkedid."""
+    n = next(SERIAL)
+    linkedid = attempt.channel_id
+    customer = Chan(f"PJSIP/carrier-{n:08x}", linkedid, linkedid, 0, attempt.number, None,
+                    "dialfunnel-outbound", "s")
+    agent = Chan(f"PJSIP/{extension}-{n:08x}", f"2001.{n}", linkedid, 0, extension, None,
+                 "dialfunnel-agents", "s")
+    t0 = start or clock.now()
+    calls.channel_seen(session, customer, t0)
+    calls.dial_begin(session, customer, agent, t0 + dt.timedelta(seconds=1))
+    calls.dial_end(session, customer, agent, "ANSWER", t0 + dt.timedelta(seconds=3))
+    for ch in (agent, customer):
+        calls.channel_ended(session, ch, 16, t0 + dt.timedelta(seconds=3 + talk))
+    session.commit()
+    return linkedid

@@ -130,10 +130,11 @@ def test_wrap_up_needs_a_disposition(session, users, campaign, clock):
     assert err.value.key == "agent_state.illegal"   # still on the call
     call_ended(session, attempt, clock=clock)
     assert call_ended(session, attempt, clock=clock) is None   # idempotent
-    for kw in ({}, dict(disposition="maybe")):
+    for kw, key in (({}, "agent_state.disposition_required"),
+                    (dict(disposition="maybe"), "disposition.unknown")):
         with pytest.raises(DomainError) as err:
             set_state(session, tm, "ready", clock=clock, **kw)
-        assert err.value.key == "agent_state.disposition_required"
+        assert err.value.key == key
     with pytest.raises(DomainError) as err:
         set_state(session, tm, "paused", disposition="callback", clock=clock)
     assert err.value.key == "agent_state.reason_required"
