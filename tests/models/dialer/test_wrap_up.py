@@ -137,3 +137,18 @@ def test_the_wrap_up_form_logs_the_call_on_the_customers_page(as_user, session, 
     session.expire_all()
     assert session.get(Customer, customer.id).next_callback_at == dt.datetime(
         2026, 11, 28, 7, 30, tzinfo=dt.timezone.utc)
+
+
+def test_the_dialer_panel_offers_the_suggested_stage_then_goes_back_to_the_panel(
+        as_user, session, users, clock, call, make_customer):
+    from models.telephony.dispositions import create_disposition
+    create_disposition(session, dict(code="keen", label_zh="很感兴趣", label_en="Keen",
+                                     active="1", stage_action="suggest", stage_target="potential"))
+    customer = make_customer("己私人", owner="tm", mobile="13800138005")
+    call(customer)
+    tm = as_user("tm")
+    assert 'value="keen"' in tm.get("/dialer/panel").get_data(as_text=True)
+    response = post(tm, "/dialer/state", {"state": "ready", "disposition": "keen"})
+    assert response.status_code == 302 and "/calls/suggestion/" in response.location
+    page = tm.get(response.location).get_data(as_text=True)
+    assert 'name="next" value="/dialer"' in page and 'id="suggestion-accept"' in page
