@@ -69,7 +69,8 @@ def panel_context(session, user) -> dict:
     return dict(me=me, joinable=joinable, campaign=campaign, call=call, preview=preview,
                 idle=idle, idle_key=_idle_key(idle),
                 card=card, steps=preview_steps(), reasons=PAUSE_REASONS,
-                dispositions=active_dispositions(session) if me.state == "wrap_up" else [], local_iso=local_iso, track_link=track_link,
+                dispositions=active_dispositions(session) if me.state == "wrap_up" else [],
+                local_iso=local_iso, track_link=track_link,
                 method_label=method_label,
                 seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
 

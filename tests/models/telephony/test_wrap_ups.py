@@ -13,7 +13,7 @@ from models.dialer.agent_states import current, set_state, take_ready_agent, cal
 from models.dialer.dialing import finish_attempt, mark_answered
 from models.dialer.dnc import is_blocked
 from models.dialer.wrap_up import finish_wrap_up
-from models.errors import DomainError, InvalidValue, NotFound, PermissionDenied
+from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import (
     CampaignLead,
     ContactRecord,
