@@ -51,3 +51,54 @@ def record(session, clock, linkedid, user):
                            clock=clock)
     session.commit()
     return rec
+
+
+def manual_call(session, extension, number, *, start, talk=60, answered=True, hold=0,
+                campaign_id=None):
+    """The phone ``extension`` dials ``number`` by hand; answered after 5 s (or not), talked
+    ``talk`` s with ``hold`` s of it on hold; returns its linkedid."""
+    n = next(SERIAL)
+    linkedid = f"2000.{n}"
+    phone = Chan(f"PJSIP/{extension}-{n:08x}", linkedid, linkedid, 4, extension, None,
+                 "dialfunnel-agents", number)
+    trunk = Chan(f"PJSIP/dialfunnel-trunk-{n:08x}", f"2001.{n}", linkedid, 0, number, None,
+                 "dialfunnel-trunk-out", "s")
+    at = lambda s: start + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, phone, at(0))
+    calls.dial_begin(session, phone, trunk, at(1), from_agent_context=True)
+    end = at(1 + 30)
+    if answered:
+        calls.dial_end(session, phone, trunk, "ANSWER", at(5))
+        if hold:
+            calls.hold(session, phone, True, at(10))
+            calls.hold(session, phone, False, at(10 + hold))
+        end = at(5 + talk)
+    for ch in (trunk, phone):
+        calls.channel_ended(session, ch, 16, end)
+    if campaign_id is not None:
+        calls.find_call(session, linkedid).campaign_id = campaign_id
+    session.commit()
+    return linkedid
+
+
+def dialer_call(session, attempt, extension, *, talk=60):
+    """The dialer's call of ``attempt`` (its channel_id and started_at) answered by the
+    customer after 8 s and put through to the phone ``extension``; returns its linkedid."""
+    n = next(SERIAL)
+    far = Chan(f"PJSIP/dialfunnel-trunk-{n:08x}", attempt.channel_id, attempt.channel_id, 0)
+    phone = Chan(f"PJSIP/{extension}-{n:08x}", f"2100.{n}", attempt.channel_id, 0, extension,
+                 None, "dialfunnel-agents", "s")
+    at = lambda s: attempt.started_at + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, far, at(0))
+    calls.dial_begin(session, far, phone, at(8))
+    calls.dial_end(session, far, phone, "ANSWER", at(10))
+    for ch in (phone, far):
+        calls.channel_ended(session, ch, 16, at(10 + talk))
+    session.commit()
+    return attempt.channel_id
+
+
+def set_disposition(session, linkedid, code):
+    """What the wrap-up writes on the call (the wrap-up form's own writer is elsewhere)."""
+    calls.find_call(session, linkedid).disposition = code
+    session.commit()
