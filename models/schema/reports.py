@@ -4,9 +4,10 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import JSON, Boolean, ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime
+from .users import User
 
 
 class ReportTemplate(Base):
@@ -22,3 +23,5 @@ class ReportTemplate(Base):
     spec: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    owner: Mapped[User] = relationship()
