@@ -124,7 +124,7 @@ class Table:
         return export_response(headers, body, filename, "xlsx")
 
 
-def _respond(table: Table, filename: str, template: str, **context):
+def _respond(table: Table, filename: str, page: str, **context):
     viewer = current_user()
     if request.args.get("export"):
         if request.args["export"] != "xlsx":
@@ -137,7 +137,7 @@ def _respond(table: Table, filename: str, template: str, **context):
 
     def this_page(**extra) -> str:
         return url_for(request.endpoint, **request.view_args, **args, **extra)
-    return render_template(template, tab="calls", table=table,
+    return render_template(page, tab="calls", table=table,
                            printing=bool(request.args.get("print")),
                            can_export=viewer.role.can_export, this_page=this_page, **context)
 
