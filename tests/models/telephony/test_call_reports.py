@@ -165,3 +165,40 @@ def test_refusals_and_rules(session, users, world):
     assert success_codes(session) == {"interested"}
     assert visible_user_ids(users["tm"]) == (users["tm"].id,)
     assert visible_user_ids(users["mgr"]) is None
+
+
+def test_template_specs_are_whitelisted_and_run_for_the_viewer(session, users, clock, world):
+    from models.errors import PermissionDenied
+    from models.telephony.report_templates import (
+        clean_spec,
+        date_range,
+        run_args,
+        save_template,
+    )
+    raw = dict(rows="team", period="week", range="last_month",
+               columns=["successes", "calls_made", "calls_made"], directions=["manual"],
+               team_id=str(world["two"].id), user_id="")
+    spec = clean_spec(session, raw)
+    assert spec == dict(rows="team", period="week", range="last_month",
+                        columns=["calls_made", "successes"], directions=["manual"],
+                        team_id=world["two"].id)
+    now = sh(12, 3, 0, 30)                          # UTC: still 2 December
+    assert date_range(session, spec, now) == (D(2026, 11, 1), D(2026, 11, 30))
+    assert date_range(session, {**spec, "range": "this_week"}, now) == (D(2026, 11, 30),
+                                                                         D(2026, 12, 3))
+    filters, group, period = run_args(session, users["tm"], spec, now)
+    assert (filters.user_ids, filters.team_id, filters.directions, group, period) == (
+        (users["tm"].id,), world["two"].id, ("manual",), "team", "week")
+    with pytest.raises(PermissionDenied):           # a salesperson names a colleague
+        run_args(session, users["tm"], {**spec, "user_id": users["tm2"].id}, now)
+    for bad in (dict(columns=[]), dict(columns="calls_made"), dict(columns=["id"]),
+                dict(rows="calls.user_id"), dict(period="hour"), dict(range="custom"),
+                dict(range="custom", **{"from": "2026-11-30", "to": "2026-11-01"}),
+                dict(directions=["internal"]), dict(team_id="99999"), dict(user_id="1 OR 1=1")):
+        with pytest.raises(InvalidValue):
+            clean_spec(session, {**raw, **bad})
+    with pytest.raises(PermissionDenied):
+        save_template(session, users["tm"], "我的", raw, clock=clock)
+    with pytest.raises(InvalidValue):
+        save_template(session, users["mgr"], "x" * 101, raw, clock=clock)
+    assert save_template(session, users["mgr"], " 周报 ", raw, clock=clock).name == "周报"
