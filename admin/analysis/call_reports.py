@@ -3,14 +3,11 @@
 Every page prints (print=1) and exports to .xlsx (export=xlsx). Figures: models.telephony."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.crm.reports import default_report_range, may_review_others, team_members
 from models.errors import InvalidValue
-from models.schema import Campaign
 from models.telephony import report_templates as templates
 from models.telephony.call_reports import (
     DIRECTIONS,
@@ -19,9 +16,9 @@ from models.telephony.call_reports import (
     NO_CAMPAIGN,
     Filters,
     call_figures,
+    campaign_choices,
     visible_user_ids,
 )
-from sqlalchemy import select
 
 from ..campaigns.common import disposition_label
 from ..context import clock, current_user, db
@@ -147,7 +144,7 @@ def _agents():
 
 
 def _teams():
-    return list(db().execute(select(Campaign.id, Campaign.name).order_by(Campaign.name)))
+    return campaign_choices(db())
 
 
 # -- 电话日访问量统计报表 ----------------------------------------------------------------------

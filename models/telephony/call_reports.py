@@ -308,6 +308,12 @@ def call_figures(session: Session, filters: Filters, *, group: str | None = "age
     return [Row(k, names.get(k), b, cells[(k, b)]) for k, b in sorted(cells, key=order)]
 
 
+def campaign_choices(session: Session) -> list[tuple[int, str]]:
+    """(id, name) of every campaign: the teams and campaigns a report can name."""
+    return [tuple(r) for r in session.execute(select(Campaign.id, Campaign.name)
+                                              .order_by(Campaign.name, Campaign.id))]
+
+
 def totals_for(session: Session, filters: Filters) -> Figures:
     """Everything in `filters` together (the work review's cards)."""
     filters.check(None)
