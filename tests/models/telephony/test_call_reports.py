@@ -202,3 +202,19 @@ def test_template_specs_are_whitelisted_and_run_for_the_viewer(session, users, c
     with pytest.raises(InvalidValue):
         save_template(session, users["mgr"], "x" * 101, raw, clock=clock)
     assert save_template(session, users["mgr"], " 周报 ", raw, clock=clock).name == "周报"
+
+
+def test_days_follow_a_zone_with_daylight_saving(session, users, clock):
+    """New York springs forward on 8 March 2026: that day has 23 hours."""
+    from models.company import set_setting
+    set_setting(session, "company.time_zone", "America/New_York")
+    users["tm"].extension = "8001"
+    ny = ZoneInfo("America/New_York")
+    for when in (dt.datetime(2026, 3, 7, 23, 30, tzinfo=ny),     # UTC 04:30 on the 8th
+                 dt.datetime(2026, 3, 8, 23, 30, tzinfo=ny),     # UTC 03:30 on the 9th
+                 dt.datetime(2026, 3, 9, 0, 30, tzinfo=ny)):
+        manual_call(session, "8001", "13800138000", start=when, answered=False)
+    rows = call_figures(session, Filters(D(2026, 3, 7), D(2026, 3, 9)), period="day",
+                        totals=False)
+    assert [(r.bucket, r.figures.calls_made) for r in rows] == [
+        (D(2026, 3, 7), 1), (D(2026, 3, 8), 1), (D(2026, 3, 9), 1)]
