@@ -10,9 +10,9 @@ from models.company import company_tz
 from models.crm.reports import (
     METRICS,
     PERIODS,
-    ReportRow,
     REVIEW_PRESETS,
     STAGE_MOVE_STAGES,
+    ReportRow,
     check_range,
     customers_by,
     default_report_range,
@@ -30,8 +30,8 @@ from models.crm.reports import (
 from models.errors import InvalidValue
 from models.telephony.call_reports import Filters, call_figures, totals_for, visible_user_ids
 
-from ..context import clock, current_user, db
 from ..campaigns.common import disposition_label
+from ..context import clock, current_user, db
 from ..labels import field_label, stage_label
 from ..spreadsheet import export_response
 from . import bp, charts
@@ -133,7 +133,8 @@ def review():
         "analysis/review.html", tab="review", scope=scope, scope_label=_scope_label(scope),
         scope_choices=_scope_choices(viewer), preset=preset, presets=REVIEW_PRESETS,
         start=start, end=end, counts=counts, calls=calls, lists=lists, limit=LIST_LIMIT,
-        money=money, duration=duration, disposition_label=disposition_label, when=lambda m: _when(m, company_tz(session)), method_label=method_label)
+        money=money, duration=duration, disposition_label=disposition_label,
+        when=lambda m: _when(m, company_tz(session)), method_label=method_label)
 
 
 @bp.route("/review/charts", endpoint="charts")
@@ -217,7 +218,8 @@ def reports():
         default_start, default_end = default_report_range(session, period, clock().now())
         start, end = start or default_start, end or default_end
     check_range(start, end, period)
-    rows = with_calls(session, scope, period, start, end, report(session, scope, period, start, end))
+    rows = with_calls(session, scope, period, start, end,
+                      report(session, scope, period, start, end))
     labels = metric_labels()
 
     fmt = request.args.get("export")
@@ -247,12 +249,10 @@ def with_calls(session, scope, period, start, end, rows):
         figures += call_figures(session, filters, group=None, period=period, totals=False)
     else:
         figures = [f for f in figures if f.key is not None]
-    names = {}
     for f in figures:
         row = by_cell.get((f.bucket, f.key))
         if row is None:
             row = by_cell[(f.bucket, f.key)] = ReportRow(f.bucket, f.key, f.name)
-        names[f.key] = f.name
         for column in CALL_COLUMNS:
             row.values[column] = f.figures.value(column)
     for row in by_cell.values():
