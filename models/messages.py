@@ -289,6 +289,9 @@ PARAM_NAMES: dict[str, tuple[str, str]] = {
     "opportunity_id": ("商机", "opportunity"), "password": ("密码", "password"),
     "uniqueid": ("通话编号", "call id"), "agent_ids": ("坐席", "agents"),
     "department": ("部门", "department"), "note": ("备注", "note"),
+    "from": ("开始日期", "start date"), "rows": ("报表行", "report rows"),
+    "template_name": ("模板名称", "template name"), "user_id": ("业务员", "salesperson"),
+    "team_id": ("团队", "team"), "campaign_id": ("外呼活动", "campaign"),
 }
 # The query builder's operators (models.crm.query.OPERATORS), for refusals that name one.
 OPERATOR_NAMES: dict[str, tuple[str, str]] = {

@@ -53,20 +53,56 @@ def record(session, clock, linkedid, user):
     return rec
 
 
-def dialer_call(session, clock, attempt, extension, *, talk=60, start=None):
-    """The call of a dial attempt (its Originate channel's Uniqueid is the attempt's channel_id)
-    put through to the phone ``extension``; returns its linkedid."""
+def manual_call(session, extension, number, *, start, talk=60, answered=True, hold=0,
+                campaign_id=None):
+    """The phone ``extension`` dials ``number`` by hand; answered after 5 s (or not), talked
+    ``talk`` s with ``hold`` s of it on hold; returns its linkedid."""
     n = next(SERIAL)
-    linkedid = attempt.channel_id
-    customer = Chan(f"PJSIP/carrier-{n:08x}", linkedid, linkedid, 0, attempt.number, None,
-                    "dialfunnel-outbound", "s")
-    agent = Chan(f"PJSIP/{extension}-{n:08x}", f"2001.{n}", linkedid, 0, extension, None,
-                 "dialfunnel-agents", "s")
-    t0 = start or clock.now()
-    calls.channel_seen(session, customer, t0)
-    calls.dial_begin(session, customer, agent, t0 + dt.timedelta(seconds=1))
-    calls.dial_end(session, customer, agent, "ANSWER", t0 + dt.timedelta(seconds=3))
-    for ch in (agent, customer):
-        calls.channel_ended(session, ch, 16, t0 + dt.timedelta(seconds=3 + talk))
+    linkedid = f"2000.{n}"
+    phone = Chan(f"PJSIP/{extension}-{n:08x}", linkedid, linkedid, 4, extension, None,
+                 "dialfunnel-agents", number)
+    trunk = Chan(f"PJSIP/dialfunnel-trunk-{n:08x}", f"2001.{n}", linkedid, 0, number, None,
+                 "dialfunnel-trunk-out", "s")
+    at = lambda s: start + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, phone, at(0))
+    calls.dial_begin(session, phone, trunk, at(1), from_agent_context=True)
+    end = at(1 + 30)
+    if answered:
+        calls.dial_end(session, phone, trunk, "ANSWER", at(5))
+        if hold:
+            calls.hold(session, phone, True, at(10))
+            calls.hold(session, phone, False, at(10 + hold))
+        end = at(5 + talk)
+    for ch in (trunk, phone):
+        calls.channel_ended(session, ch, 16, end)
+    if campaign_id is not None:
+        calls.find_call(session, linkedid).campaign_id = campaign_id
     session.commit()
     return linkedid
+
+
+def dialer_call(session, attempt, extension, *, talk=60, start=None):
+    """The dialer's call of ``attempt`` (its Originate channel's Uniqueid is the attempt's
+    channel_id), answered by the customer after 8 s and put through to the phone
+    ``extension``; ``start`` defaults to the attempt's start. Returns its linkedid."""
+    n = next(SERIAL)
+    linkedid = attempt.channel_id
+    far = Chan(f"PJSIP/dialfunnel-trunk-{n:08x}", linkedid, linkedid, 0, attempt.number, None,
+               "dialfunnel-outbound", "s")
+    phone = Chan(f"PJSIP/{extension}-{n:08x}", f"2100.{n}", linkedid, 0, extension, None,
+                 "dialfunnel-agents", "s")
+    t0 = start or attempt.started_at
+    at = lambda s: t0 + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, far, at(0))
+    calls.dial_begin(session, far, phone, at(8))
+    calls.dial_end(session, far, phone, "ANSWER", at(10))
+    for ch in (phone, far):
+        calls.channel_ended(session, ch, 16, at(10 + talk))
+    session.commit()
+    return linkedid
+
+
+def set_disposition(session, linkedid, code):
+    """What the wrap-up writes on the call (the wrap-up form's own writer is elsewhere)."""
+    calls.find_call(session, linkedid).disposition = code
+    session.commit()

@@ -12,6 +12,7 @@ from models.crm.reports import (
     PERIODS,
     REVIEW_PRESETS,
     STAGE_MOVE_STAGES,
+    ReportRow,
     check_range,
     customers_by,
     default_report_range,
@@ -23,10 +24,13 @@ from models.crm.reports import (
     review_range,
     stage_funnel,
     team_members,
+    today,
     weekly_sales,
 )
 from models.errors import InvalidValue
+from models.telephony.call_reports import Filters, call_figures, totals_for, visible_user_ids
 
+from ..campaigns.common import disposition_label
 from ..context import clock, current_user, db
 from ..labels import field_label, stage_label
 from ..spreadsheet import export_response
@@ -50,7 +54,13 @@ def metric_labels() -> dict[str, str]:
             **moves, "opportunities": _("Opportunities"),
             "opportunity_amount": _("Opportunity amount"), "orders": _("Orders"),
             "order_value": _("Order value"), "calls_made": _("Calls made"),
-            "calls_answered": _("Calls answered"), "talk_seconds": _("Talk time")}
+            "calls_answered": _("Calls answered"), "talk_seconds": _("Talk time"),
+            "handle_seconds": _("Average handle time"), "successes": _("Successes")}
+
+
+# The call figures (models.telephony.call_reports) the review's report shows beside METRICS.
+CALL_COLUMNS = ("calls_made", "calls_answered", "talk_seconds", "handle_seconds", "successes")
+COLUMNS = (*METRICS, *CALL_COLUMNS)
 
 
 def period_choice_label(period: str) -> str:
@@ -117,12 +127,14 @@ def review():
         start, end = start or end, end or start
         check_range(start, end, "month")
     counts = review_counts(session, scope, start, end)
+    calls = totals_for(session, Filters(start, end, user_ids=scope.user_ids))
     lists = review_lists(session, viewer, scope, start, end, limit=LIST_LIMIT)
     return render_template(
         "analysis/review.html", tab="review", scope=scope, scope_label=_scope_label(scope),
         scope_choices=_scope_choices(viewer), preset=preset, presets=REVIEW_PRESETS,
-        start=start, end=end, counts=counts, lists=lists, limit=LIST_LIMIT, money=money,
-        duration=duration, when=lambda m: _when(m, company_tz(session)), method_label=method_label)
+        start=start, end=end, counts=counts, calls=calls, lists=lists, limit=LIST_LIMIT,
+        money=money, duration=duration, disposition_label=disposition_label,
+        when=lambda m: _when(m, company_tz(session)), method_label=method_label)
 
 
 @bp.route("/review/charts", endpoint="charts")
@@ -146,11 +158,52 @@ def charts_page():
         labels, [(_("Opportunity amount"), [w.opportunity_amount for w in weeks]),
                  (_("Order value"), [w.order_value for w in weeks])],
         title=_("Amounts per week"), fmt=lambda v: f"{v:,.0f}")
+    calls = _call_charts(session, viewer)
     return render_template(
-        "analysis/charts.html", tab="charts",
+        "analysis/charts.html", tab="charts", calls=calls,
         funnel=charts.funnel_chart(funnel, title=_("Stage funnel")), funnel_rows=funnel,
         bars=bars, counts=counts, amounts=amounts, weeks=weeks, money=money,
         field_label=field_label)
+
+
+CALL_CHART_DAYS = 14
+
+
+def _call_charts(session, viewer) -> dict:
+    """Calls per day (the last two weeks), calls per agent and dispositions (this month), of
+    the calls the viewer may see (his own; a manager everybody's)."""
+    now = clock().now()
+    end = today(session, now)
+    users = visible_user_ids(viewer)
+    days = call_figures(session, Filters(end - dt.timedelta(days=CALL_CHART_DAYS - 1), end,
+                                         user_ids=users), group=None, period="day",
+                        totals=False)
+    per_day = {r.bucket: r.figures for r in days}
+    labels, made, answered = [], [], []
+    for i in range(CALL_CHART_DAYS):
+        day = end - dt.timedelta(days=CALL_CHART_DAYS - 1 - i)
+        figures = per_day.get(day)
+        labels.append(f"{day:%m-%d}")
+        made.append(figures.calls_made if figures else 0)
+        answered.append(figures.calls_answered if figures else 0)
+    month = Filters(end.replace(day=1), end, user_ids=users)
+    agents = [r for r in call_figures(session, month, group="agent", period=None)
+              if r.key is not None]
+    agents.sort(key=lambda r: (-r.figures.total_calls, r.name or ""))
+    total = next((r.figures for r in call_figures(session, month, group=None, period=None)),
+                 None)
+    dispositions = sorted((total.dispositions if total else {}).items(),
+                          key=lambda kv: (-kv[1], kv[0]))
+    return dict(
+        per_day=charts.line_chart(labels, [(_("Calls made"), made),
+                                           (_("Calls answered"), answered)],
+                                  title=_("Calls per day")),
+        per_agent=charts.bar_chart([(r.name or "", r.figures.total_calls) for r in agents[:10]],
+                                   title=_("Calls per salesperson this month"),
+                                   empty=_("No calls yet.")),
+        dispositions=charts.bar_chart([(disposition_label(c), n) for c, n in dispositions],
+                                      title=_("Dispositions this month"),
+                                      empty=_("No calls yet.")))
 
 
 @bp.route("/review/reports")
@@ -165,7 +218,8 @@ def reports():
         default_start, default_end = default_report_range(session, period, clock().now())
         start, end = start or default_start, end or default_end
     check_range(start, end, period)
-    rows = report(session, scope, period, start, end)
+    rows = with_calls(session, scope, period, start, end,
+                      report(session, scope, period, start, end))
     labels = metric_labels()
 
     fmt = request.args.get("export")
@@ -181,8 +235,32 @@ def reports():
         template, tab="reports", scope=scope, scope_label=_scope_label(scope),
         scope_choices=_scope_choices(viewer), period=period, periods=PERIODS,
         period_choice_label=period_choice_label, start=start, end=end, rows=rows,
-        metrics=METRICS, labels=labels, bucket_label=lambda b: bucket_label(b, period),
+        metrics=COLUMNS, labels=labels, bucket_label=lambda b: bucket_label(b, period),
         cell=_cell, agent=_agent, can_export=viewer.role.can_export)
+
+
+def with_calls(session, scope, period, start, end, rows):
+    """The report's rows with the call figures of the same agent and period added; an agent
+    with calls and nothing else gets a row of his own."""
+    by_cell = {(r.bucket, r.user_id): r for r in rows}
+    filters = Filters(start, end, user_ids=scope.user_ids)
+    figures = call_figures(session, filters, group="agent", period=period)
+    if scope.kind == "team":           # and the team's total per period
+        figures += call_figures(session, filters, group=None, period=period, totals=False)
+    else:
+        figures = [f for f in figures if f.key is not None]
+    for f in figures:
+        row = by_cell.get((f.bucket, f.key))
+        if row is None:
+            row = by_cell[(f.bucket, f.key)] = ReportRow(f.bucket, f.key, f.name)
+        for column in CALL_COLUMNS:
+            row.values[column] = f.figures.value(column)
+    for row in by_cell.values():
+        for column in CALL_COLUMNS:
+            row.values.setdefault(column, 0)
+    return sorted(by_cell.values(), key=lambda r: (
+        r.bucket is None, r.bucket or dt.date.min, r.user_id is None, r.user_name or "",
+        r.user_id or 0))
 
 
 def duration(seconds: int) -> str:
@@ -193,7 +271,7 @@ def duration(seconds: int) -> str:
 
 def _cell(row, metric: str) -> str:
     value = row.values[metric]
-    if metric == "talk_seconds":
+    if metric in ("talk_seconds", "handle_seconds"):
         return duration(value)
     return money(value) if metric in ("opportunity_amount", "order_value") else str(value)
 
@@ -203,8 +281,8 @@ def _agent(row) -> str:
 
 
 def _export(rows, period, labels, fmt):
-    headers = [_("Period"), _("Agent"), *(labels[m] for m in METRICS)]
-    body = ([bucket_label(r.bucket, period), _agent(r), *(r.values[m] for m in METRICS)]
+    headers = [_("Period"), _("Agent"), *(labels[m] for m in COLUMNS)]
+    body = ([bucket_label(r.bucket, period), _agent(r), *(r.values[m] for m in COLUMNS)]
             for r in rows)
     return export_response(headers, body, "report", fmt)
 

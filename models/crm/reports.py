@@ -14,10 +14,8 @@ too. Rows backfilled when the table was created (kind 'backfill': a customer's s
 time) count as before it existed: a customer whose stage changed after its creation counts,
 under that stage, for its operators.
 
-Calls are the dial attempts an agent had (models.dialer.dialing): the campaign calls put through to
-them and the preview calls they dialled, counted on the day they were dialled; answered when
-the customer answered (an answering machine is not), talk time from answer to hang-up. An
-agent's calls from the phone come with the call log (issue 13)."""
+Call figures are not here: models.telephony.call_reports counts them from the call log, on
+this module's calendar; the pages put both side by side."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,7 +35,6 @@ from models.schema import (
     ContactRecord,
     Customer,
     CustomerOperator,
-    DialAttempt,
     Opportunity,
     Order,
     StageHistory,
@@ -49,10 +46,9 @@ REVIEW_PRESETS = ("today", "week", "month")
 MAX_BUCKETS = {"day": 400, "week": 260, "month": 120, "year": 20}
 CHART_FIELDS = ("source", "industry", "city")
 STAGE_MOVE_STAGES = ("target", "potential", "opportunity", "closed")
-CALL_METRICS = ("calls_made", "calls_answered", "talk_seconds")
 METRICS = ("contact_records", "new_customers",
            *(f"to_{stage}" for stage in STAGE_MOVE_STAGES),
-           "opportunities", "opportunity_amount", "orders", "order_value", *CALL_METRICS)
+           "opportunities", "opportunity_amount", "orders", "order_value")
 AMOUNT_METRICS = ("opportunity_amount", "order_value")
 CENT = Decimal("0.01")
 ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-/]+")
@@ -283,11 +279,7 @@ def review_counts(session: Session, scope: Scope, start: dt.date, end: dt.date) 
         select(func.count(), func.coalesce(func.sum(Order.amount), 0)).where(
             Order.ordered_on >= start, Order.ordered_on <= end,
             *_where(_of_scope(Order.seller_id, scope)))).one()
-    calls = session.execute(select(*_call_aggregates()).where(
-        DialAttempt.started_at >= lo, DialAttempt.started_at < hi,
-        *_where(_of_scope(DialAttempt.agent_id, scope), DialAttempt.agent_id.is_not(None)))).one()
     return dict(
-        **dict(zip(CALL_METRICS, _call_values(calls))),
         new_customers=count(Customer, Customer.created_at, Customer.created_by_id),
         contact_records=count(ContactRecord, ContactRecord.contacted_at, ContactRecord.user_id),
         opportunities=opp_count, opportunity_amount=_money(opp_amount),
@@ -456,13 +448,6 @@ def report(session: Session, scope: Scope, period: str, start: dt.date,
         add(_as_date(day), uid, "orders", count)
         add(_as_date(day), uid, "order_value", amount)
 
-    for day, uid, *calls in _by_company_day(
-            session, DialAttempt.started_at, start, end, keys=(DialAttempt.agent_id,),
-            aggregates=_call_aggregates(),
-            where=_where(_of_scope(DialAttempt.agent_id, scope), DialAttempt.agent_id.is_not(None))):
-        for metric, value in zip(CALL_METRICS, _call_values(calls)):
-            add(day, uid, metric, value)
-
     moves = StageHistory.__table__.join(Customer.__table__,
                                         Customer.id == StageHistory.customer_id)
     for day, uid, stage, count in _by_company_day(        # moves made by a user
@@ -486,19 +471,6 @@ def report(session: Session, scope: Scope, period: str, start: dt.date,
             moves = team_moves.setdefault(bucket_start(day, period), {})
             moves[f"to_{stage}"] = moves.get(f"to_{stage}", 0) + count
     return _assemble(session, scope, period, start, end, cells, team_moves)
-
-
-def _call_aggregates() -> tuple:
-    """count, answered, talk seconds of dial attempts (see the module's docstring)."""
-    answered = and_(DialAttempt.answered_at.is_not(None),
-                    or_(DialAttempt.outcome.is_(None), DialAttempt.outcome != "machine"))
-    return (func.count(), func.coalesce(func.sum(case((answered, 1), else_=0)), 0),
-            func.coalesce(func.sum(DialAttempt.talk_seconds), 0))
-
-
-def _call_values(row) -> tuple[int, int, int]:
-    made, answered, talk = row
-    return int(made or 0), int(answered or 0), int(round(float(talk or 0)))
 
 
 def _stage_rank(column):

@@ -24,6 +24,7 @@ from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
 from .library import CallScript, Competitor, Document, ResourceSite
 from .logs import ClaimLog, Event, ImportJob, ImportReportLine, OperatorHistory
 from .recordings import Recording  # noqa: F401  (recordings table, T5)
+from .reports import ReportTemplate  # noqa: F401  (saved call reports, issue 13)
 from .sales import Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem, Product
 from .users import Role, User
 

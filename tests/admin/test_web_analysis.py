@@ -13,6 +13,13 @@ from models.crm.contact_records import add_contact_record
 from models.crm.customers import create_customer
 from models.crm.sales import create_opportunity, create_order
 
+from tests.call_helpers import (
+    abandoned_call,
+    answered_call,
+    dialer_call,
+    manual_call,
+    set_disposition,
+)
 from tests.models.dialer.test_agent_states import make_attempt, make_campaign
 from tests.web_helpers import post
 
@@ -34,8 +41,10 @@ def report_cells(response):
             for bucket, user, body in ROW.findall(html)}
 
 
-def calls(made, answered, talk):
-    return {"calls_made": str(made), "calls_answered": str(answered), "talk_seconds": talk}
+def calls(made, answered, talk, handle, successes=0):
+    out = {"calls_made": str(made), "calls_answered": str(answered), "talk_seconds": talk,
+           "handle_seconds": handle, "successes": str(successes)}
+    return {k: v for k, v in out.items() if v not in ("0", "0:00:00")}
 
 
 def review_counts(response):
@@ -65,13 +74,16 @@ def world(session, users, clock, make_customer):
     create_order(session, tm, a.id, [dict(product_name="座席", quantity=2, unit_price="150")],
                  clock=clock)
     campaign = make_campaign(session, clock, [tm, tm2])
-    for when, agent, outcome, talk in (
-            (sh(11, 25, 14), tm, "answered", 30.0), (sh(11, 26, 9, 40), tm, "answered", 65.0),
-            (sh(11, 26, 9, 45), tm, "noanswer", 0.0), (sh(11, 26, 9, 50), tm, "machine", 0.0),
-            (sh(11, 26, 9, 55), tm2, "answered", 10.0), (sh(11, 26, 9, 56), None, "busy", 0.0)):
-        answered = when + dt.timedelta(seconds=8) if outcome in ("answered", "machine") else None
-        make_attempt(session, clock, campaign, customer=a, started=when, outcome=outcome, talk=talk,
-                     agent=agent, ended=True, answered_at=answered)
+    tm.extension, tm2.extension = "8001", "8002"       # calls of the call log (issue 13)
+    manual_call(session, "8001", "13800138000", start=sh(11, 25, 14), talk=30)
+    attempt = make_attempt(session, clock, campaign, customer=a, started=sh(11, 26, 9, 40),
+                           outcome="answered", talk=65.0, agent=tm, ended=True)
+    set_disposition(session, dialer_call(session, attempt, "8001", talk=65), "interested")
+    manual_call(session, "8001", "13800138001", start=sh(11, 26, 9, 45), answered=False)
+    make_attempt(session, clock, campaign, customer=a, started=sh(11, 26, 9, 50),
+                 outcome="machine", ended=True)     # never put through: nobody's call
+    answered_call(session, clock, "13900139000", "8002", talk=10, start=sh(11, 26, 9, 55))
+    abandoned_call(session, clock, "13900139001", start=sh(11, 26, 9, 56))
     clock.set(sh(11, 26, 10))
     c = make_customer("丙共享", stage="target", owner=None, city="上海", industry="软件")
     session.commit()
@@ -85,9 +97,10 @@ def test_work_review_today_and_periods(as_user, users, world):
     assert "工作回顾" in page and "今天" in page and "开始日期" in page and "结束日期" in page
     assert review_counts(response) == {
         "new_customers": "0", "contact_records": "1", "opportunities": "1", "orders": "1",
-        "calls_made": "3", "calls_answered": "1", "talk_time": "0:01:05"}
-    assert "金额 1,000.50" in page and "金额 300.00" in page
-    assert "接入电话系统" not in page and "客户（而非答录机）接听的算作接通" in page
+        "calls_made": "2", "calls_answered": "0", "talk_time": "0:01:05",
+        "handle_time": "0:01:05", "successes": "1"}
+    assert "金额 1,000.50" in page and "金额 300.00" in page and "有意向 1" in page
+    assert "接入电话系统" not in page and "—" not in page and "呼出电话：" in page
     assert "凌晨联系" in page and "晚上联系" not in page and "乙的记录" not in page
     assert "SO20261126-0001" in page and "CRM 项目" in page
     week = tm.get("/review?preset=week")
@@ -98,7 +111,8 @@ def test_work_review_today_and_periods(as_user, users, world):
     custom = tm.get("/review?from=2026-11-25&to=2026-11-25")
     assert review_counts(custom) == {
         "new_customers": "0", "contact_records": "1", "opportunities": "0", "orders": "0",
-        "calls_made": "1", "calls_answered": "1", "talk_time": "0:00:30"}
+        "calls_made": "1", "calls_answered": "0", "talk_time": "0:00:30",
+        "handle_time": "0:00:30", "successes": "0"}
     assert "乙秘密" not in month.get_data(as_text=True)
 
 
@@ -140,7 +154,7 @@ def test_charts_follow_visibility(as_user, world, make_customer):
     make_customer("注入", owner="tm", city="<script>alert(1)</script>", industry="软件")
     tm = as_user("tm")
     page = tm.get("/review/charts").get_data(as_text=True)
-    assert page.count("<svg") == 6
+    assert page.count("<svg") == 9
     assert "客户阶段漏斗" in page and "客户按城市分布" in page
     assert "深圳" not in page and "私密行业" not in page and "私密来源" not in page
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)" in page
@@ -161,13 +175,13 @@ def test_day_report_per_agent(as_user, users, world):
     me = str(users["tm"].id)
     assert cells == {
         ("2026-11-24", me): {},
-        ("2026-11-25", me): {"contact_records": "1", **calls(1, 1, "0:00:30")},
+        ("2026-11-25", me): {"contact_records": "1", **calls(1, 0, "0:00:30", "0:00:30")},
         ("2026-11-26", me): {"contact_records": "1", "to_opportunity": "1", "to_closed": "1",
                              "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                             "order_value": "300.00", **calls(3, 1, "0:01:05")},
+                             "order_value": "300.00", **calls(2, 0, "0:01:05", "0:01:05", 1)},
         ("total", me): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                         "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                        "order_value": "300.00", **calls(4, 2, "0:01:35")}}
+                        "order_value": "300.00", **calls(3, 0, "0:01:35", "0:00:48", 1)}}
     page = tm.get("/review/reports").get_data(as_text=True)   # default: this month by day
     assert 'value="2026-11-01"' in page and 'value="2026-11-26"' in page
     assert "乙" not in page
@@ -180,22 +194,24 @@ def test_team_week_report(as_user, users, world):
     tm, tm2, admin = (str(users[n].id) for n in ("tm", "tm2", "admin"))
     assert cells == {
         ("2026-11-16", "team"): {},
-        ("2026-11-23", tm2): {"contact_records": "1", **calls(1, 1, "0:00:10")},
+        ("2026-11-23", tm2): {"contact_records": "1", **calls(0, 1, "0:00:10", "0:00:10")},
         ("2026-11-23", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                              "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                             "order_value": "300.00", **calls(4, 2, "0:01:35")},
+                             "order_value": "300.00", **calls(3, 0, "0:01:35", "0:00:48", 1)},
         ("2026-11-23", admin): {"new_customers": "1"},
         ("2026-11-23", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
                                  "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
-                                 "orders": "1", "order_value": "300.00", **calls(5, 3, "0:01:45")},
-        ("total", tm2): {"contact_records": "1", **calls(1, 1, "0:00:10")},
+                                 "orders": "1", "order_value": "300.00",
+                                 **calls(3, 1, "0:01:45", "0:00:35", 1)},
+        ("total", tm2): {"contact_records": "1", **calls(0, 1, "0:00:10", "0:00:10")},
         ("total", tm): {"contact_records": "2", "to_opportunity": "1", "to_closed": "1",
                         "opportunities": "1", "opportunity_amount": "1,000.50", "orders": "1",
-                        "order_value": "300.00", **calls(4, 2, "0:01:35")},
+                        "order_value": "300.00", **calls(3, 0, "0:01:35", "0:00:48", 1)},
         ("total", admin): {"new_customers": "1"},
         ("total", "team"): {"contact_records": "3", "new_customers": "1", "to_opportunity": "1",
                             "to_closed": "1", "opportunities": "1", "opportunity_amount": "1,000.50",
-                            "orders": "1", "order_value": "300.00", **calls(5, 3, "0:01:45")}}
+                            "orders": "1", "order_value": "300.00",
+                            **calls(3, 1, "0:01:45", "0:00:35", 1)}}
     page = mgr.get("/review/reports?period=month&scope=team").get_data(as_text=True)
     assert "团队合计" in page and "2026-11 " not in page and ">2026-11<" in page
 
@@ -213,7 +229,7 @@ def test_report_export_and_print(as_user, users, world):
     rows = list(load_workbook(io.BytesIO(response.data)).active.values)
     assert rows[0][:4] == ("时段", "业务员", "联系记录", "新建客户")
     assert rows[-1][:4] == ("合计", "团队合计", 3, 3)
-    assert rows[-1][-7:] == (1, 1000.5, 1, 300.0, 5, 3, 105)   # talk time in seconds
+    assert rows[-1][-9:] == (1, 1000.5, 1, 300.0, 3, 1, 105, 35, 1)   # durations in seconds
     text = mgr.get(f"/review/reports?{args}&scope=user:{users['tm'].id}&export=csv").data
     lines = list(csv.reader(io.StringIO(text.decode("utf-8-sig"))))
     assert lines[1][:4] == ["2026-11", "李红光", "2", "1"]

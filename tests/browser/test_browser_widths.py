@@ -7,7 +7,8 @@ from tests.browser.chromium import log_in, shot
 LISTS = ["/customers/reserve?tab=all", "/customers/target?tab=all", "/customers/potential?tab=all",
          "/customers/opportunity?tab=all", "/customers/closed?tab=all", "/customers/archive?tab=all",
          "/records", "/opportunities", "/orders", "/find?field=name&op=contains&value=公司",
-         "/campaigns/dnc", "/review/reports?scope=team", "/review", "/"]
+         "/campaigns/dnc", "/review/reports?scope=team", "/review", "/review/calls",
+         "/review/calls/custom", "/review/calls/templates", "/"]
 
 OVERFLOW = """() => {
   const out = [];

@@ -214,8 +214,7 @@ def test_review_counts_and_lists(session, users, world):
     me = resolve_scope(session, tm, "me")
     assert review_counts(session, me, start, end) == dict(
         new_customers=0, contact_records=1, opportunities=1,
-        opportunity_amount=Decimal("1000.50"), orders=1, order_value=Decimal("300.00"),
-        calls_made=0, calls_answered=0, talk_seconds=0)
+        opportunity_amount=Decimal("1000.50"), orders=1, order_value=Decimal("300.00"))
     month = review_range(session, "month", world["d"].created_at)
     assert month == (D(2026, 11, 1), D(2026, 11, 26))
     assert review_counts(session, me, *month)["contact_records"] == 2
@@ -231,8 +230,7 @@ def test_review_counts_and_lists(session, users, world):
     team = resolve_scope(session, mgr, "team")
     assert review_counts(session, team, *month) == dict(
         new_customers=3, contact_records=3, opportunities=2,
-        opportunity_amount=Decimal("6000.50"), orders=2, order_value=Decimal("1100.00"),
-        calls_made=0, calls_answered=0, talk_seconds=0)
+        opportunity_amount=Decimal("6000.50"), orders=2, order_value=Decimal("1100.00"))
 
 
 def test_review_lists_name_only_customers_the_viewer_may_see(session, users, clock, world):
@@ -310,4 +308,4 @@ def test_weekly_sales(session, users, clock, world):
 def test_metrics_names():
     assert METRICS == ("contact_records", "new_customers", "to_target", "to_potential",
                        "to_opportunity", "to_closed", "opportunities", "opportunity_amount",
-                       "orders", "order_value", "calls_made", "calls_answered", "talk_seconds")
+                       "orders", "order_value")   # calls: models.telephony.call_reports

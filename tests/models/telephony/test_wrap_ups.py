@@ -186,7 +186,7 @@ def dialer_call_to(session, tm, clock):
         mark_answered(session, attempt.channel_id, clock=clock)
         assert take_ready_agent(session, attempt, clock=clock).id == tm.id
         session.commit()
-        linkedid = dialer_call(session, clock, attempt, "8001", talk=70)
+        linkedid = dialer_call(session, attempt, "8001", talk=70, start=clock.now())
         clock.advance(seconds=75)
         finish_attempt(session, attempt.channel_id, reason=4, cause=16, clock=clock)
         call_ended(session, attempt, clock=clock)
