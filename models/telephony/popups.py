@@ -14,6 +14,10 @@ listener (agi/ami/listener.py), the FastAGI ``popup`` handler and the dialer (a 
 through to an agent, models.dialer.agent_states) call it. ``call.direction`` says whether the agent
 takes a call (``inbound``, the default) or one placed for them (``outbound``); a campaign's pop
 also carries ``campaign`` (id, name, attempt, customer).
+
+号码隐藏: a masking agent's cards hold masked numbers (``customer_card``); the stored event keeps
+the caller's number (the panel is rebuilt from it), which ``refresh_pop`` and the event stream
+mask on the way to the browser (``masked_pop``).
 """
 from __future__ import annotations
 
