@@ -21,6 +21,7 @@ from models.phones import normalize_phone
 
 STARS = "****"
 _EXTENSION = re.compile(r"(转|分机|ext|x|#)", re.IGNORECASE)
+_MASKED = re.compile(r"^(\+\d{1,3} )?\d{0,3}\*+\d{0,4}$")   # what mask() writes
 
 
 def _mask_digits(digits: str) -> str:
@@ -45,7 +46,7 @@ def mask(number: str | None) -> str | None:
     text = unicodedata.normalize("NFKC", str(number)).strip()
     text = _EXTENSION.split(text)[0].strip()
     digits = "".join(ch for ch in text if ch.isdigit())
-    if not digits or ("*" in text and len(digits) <= 7):   # no number, or masked already
+    if not digits or _MASKED.match(text):
         return number
     if _international(text, digits):
         e164 = normalize_phone(text)

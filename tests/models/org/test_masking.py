@@ -54,3 +54,12 @@ def test_shown_and_kept_follow_the_role(session, users):
     assert kept(tm, "13812348000", "13900001111") == "13900001111"
     assert kept(tm, "13812348000", "") == ""
     assert kept(mgr, "13812348000", "138****8000") == "138****8000"
+
+
+@pytest.mark.parametrize("number", ["13812348000", "+8613812348000", "021-62345678", "95555"])
+def test_a_masked_number_is_not_masked_again(number):
+    assert mask(mask(number)) == mask(number)
+
+
+def test_stars_do_not_let_a_number_through():
+    assert mask("*13812348000") == "138****8000"
