@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFProtect
 from models.clock import SYSTEM_CLOCK
 
 from . import (analysis, auth, calls, campaigns, context, customers, events, finder, home, i18n,
-               imports, labels, manage, paging, popups, recordings, sales)
+               imports, labels, manage, masking, paging, popups, recordings, sales)
 
 # In this order: the registration order is the order Flask looks for a template.
 BLUEPRINTS = (auth, home, events, customers, sales, finder, imports, analysis, manage, popups,
@@ -61,6 +61,7 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
     i18n.init_app(app)
     context.init_app(app)
     labels.init_app(app)
+    masking.init_app(app)
     paging.init_app(app)
 
     for package in BLUEPRINTS:   # every route first: a view may import another area's views

@@ -65,7 +65,7 @@ def install_defaults(session: Session) -> None:
         if spec["code"] not in have:
             session.add(Role(**{"can_edit_shared": False, "can_delete": False, "can_export": False,
                                 "can_hear_others_recordings": False, "can_manage": False,
-                                "is_admin": False, **spec}))
+                                "mask_numbers": False, "is_admin": False, **spec}))
     have = set(session.scalars(select(StageRule.stage)))
     for spec in DEFAULT_STAGE_RULES:
         if spec["stage"] not in have:

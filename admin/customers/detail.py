@@ -43,6 +43,7 @@ from models.telephony.call_history import customer_calls
 from ..context import back, clock, current_user, db, lang, local_path, refusal_text
 from ..forms import guarded, parse_ids, parse_int
 from ..labels import stage_label
+from ..masking import shown_values
 from . import bp
 from .forms import customer_form_data
 
@@ -84,7 +85,7 @@ def detail(customer_id):
     return render_template("customers/detail.html", c=customer, s=sections, names=names,
                            calls=customer_calls(session, current_user(), customer_id),
                            fields=FORM_FIELDS, long_fields=LONG_FIELDS,
-                           values={f: getattr(customer, f) for f in FORM_FIELDS},
+                           values=shown_values({f: getattr(customer, f) for f in FORM_FIELDS}),
                            users=active_users(session) if _picks_users(customer) else [],
                            **customer_view(customer))
 
@@ -177,7 +178,7 @@ def edit_contact_view(customer_id, contact_id):
     contact = guarded(get_contact, session, user, customer_id, contact_id)
     back_to = (local_path(request.values.get("next"))
                or url_for("customers.track", customer_id=customer_id))
-    values = {f: getattr(contact, f) or "" for f in CONTACT_FIELDS}
+    values = shown_values({f: getattr(contact, f) or "" for f in CONTACT_FIELDS})
     error = None
     if request.method == "POST":
         values = {f: request.form.get(f, "") for f in CONTACT_FIELDS}

@@ -30,6 +30,7 @@ from models.schema import STAGES
 from ..context import back, clock, current_user, db, lang, local_path
 from ..forms import local_naive, parse_ids
 from ..labels import column_label, field_label, mark_label, ownership_label, stage_label
+from ..masking import field_value
 from ..paging import page_number, page_size
 from ..spreadsheet import export_response
 from . import bp
@@ -164,7 +165,7 @@ def _export(spec: ListSpec, fmt: str):
 
     def rows():
         for c in list_rows(session, user, spec, clock=clock()):
-            yield [getattr(c, f) for f in EXPORT_FIELDS] + [
+            yield [field_value(c, f, user) for f in EXPORT_FIELDS] + [
                 stage_label(c.stage), ownership_label(c.ownership),
                 ", ".join(names.get(uid, "") for uid in c.operator_ids),
                 mark_label(c.contact_mark), mark_label(c.tracking_mark),

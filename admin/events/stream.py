@@ -13,7 +13,9 @@ from flask import Response, current_app, request, stream_with_context
 from sqlalchemy import func, select
 
 from models.db import begin_read
+from models.org.masking import masks
 from models.schema import Event
+from models.telephony.popups import KIND as POP_KIND, masked_pop
 
 from ..context import current_user
 from . import bp
@@ -48,6 +50,7 @@ def _before(maker, user_id: int, last: int) -> list[tuple]:
 @bp.route("/events/stream")
 def stream():
     user_id = current_user().id
+    masked = masks(current_user())   # 号码隐藏: the pops this user gets are masked
     maker = current_app.extensions["dialfunnel.sessionmaker"]
     limit = current_app.config.get("SSE_MAX_SECONDS", 300)
     keepalive = current_app.config.get("SSE_KEEPALIVE_SECONDS", 15.0)
@@ -67,6 +70,8 @@ def stream():
                 for event_id, kind, payload in pending:
                     if event_id > last:
                         last, idle = event_id, time.monotonic()
+                        if masked and kind == POP_KIND:
+                            payload = masked_pop(payload)
                         yield (f"id: {event_id}\nevent: {kind}\n"
                                f"data: {json.dumps(payload, ensure_ascii=False)}\n\n")
                 left = limit - (time.monotonic() - started)

@@ -24,6 +24,7 @@ from models.schema import STAGES
 
 from ..context import current_user, db, lang
 from ..labels import field_label, mark_label, ownership_label, stage_label
+from ..masking import field_value
 from ..paging import pages_of
 from ..spreadsheet import export_response
 from . import bp
@@ -109,8 +110,8 @@ def _when(moment, tz) -> str:
     return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
-def _cell(customer, column: str, tz):
-    value = getattr(customer, column)
+def _cell(customer, column: str, tz, user=None):
+    value = field_value(customer, column, user)
     if column == "stage":
         return stage_label(value)
     if column == "ownership":
@@ -204,12 +205,13 @@ def _url_with(**changes) -> str:
 def _export(session, stmt, fmt: str):
     tz = company_tz(session)
     customers = session.scalars(stmt.limit(EXPORT_LIMIT))
+    user = current_user()
 
     def value(customer, column):
         raw = getattr(customer, column)
         if column.endswith("_at"):
             return raw.astimezone(tz).replace(tzinfo=None) if raw else None
-        return _cell(customer, column, tz)
+        return _cell(customer, column, tz, user)
 
     rows = ([value(c, column) for column in EXPORT_COLUMNS] for c in customers)
     return export_response([field_label(c) for c in EXPORT_COLUMNS], rows, "customers", fmt)

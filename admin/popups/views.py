@@ -24,6 +24,7 @@ from flask_babel import gettext as _
 
 from models.crm.customers import create_customer
 from models.errors import DomainError
+from models.org.masking import kept
 from models.schema import STAGES
 from models.telephony.popups import pop_event_for, refresh_pop
 
@@ -87,7 +88,8 @@ def quick_create(event_id):
     call = (event.payload or {}).get("call") or {}
     values = dict(name=form.get("name", "").strip(),
                   contact_person=form.get("contact_person", "").strip() or None,
-                  phone=form.get("phone", "").strip() or call.get("number") or None)
+                  phone=kept(user, call.get("number"), form.get("phone", "").strip())
+                  or call.get("number") or None)
     stage = form.get("stage") if form.get("stage") in STAGES else "target"
     try:
         customer = create_customer(session, user, values, stage=stage, ownership="personal",

@@ -14,6 +14,7 @@ from models.crm.visibility import get_visible_customer
 from models.errors import DuplicateName, FieldLocked, InvalidValue, PermissionDenied, SharedEditForbidden
 from models.fields import CUSTOMER_DATA_FIELDS, PHONE_COLUMNS
 from models.names import name_key
+from models.org.masking import kept
 from models.phones import is_valid_phone, normalize_phone
 from models.schema import Contact, ContactRecord, Customer, Document, Opportunity, Order, User
 
@@ -115,6 +116,8 @@ def update_customer(session: Session, actor: User, customer_id: int, changes: di
     customer = get_visible_customer(session, actor, customer_id)
     if customer.ownership == "shared" and not actor.role.can_edit_shared:
         raise SharedEditForbidden()
+    changes = {f: kept(actor, getattr(customer, f), v) if f in PHONE_COLUMNS else v
+               for f, v in changes.items()}   # a masking user's form holds 138****8000
     values = {field: clean_value(field, value) for field, value in changes.items()}
     changed = {f: v for f, v in values.items() if getattr(customer, f) != v}
     if not changed:

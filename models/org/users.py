@@ -137,7 +137,7 @@ def reset_password(session: Session, user_id: Any, password: Any) -> User:
 # ---- role permissions ------------------------------------------------------------------------
 
 ROLE_FLAGS = ("can_edit_shared", "can_delete", "can_export", "can_hear_others_recordings",
-              "can_manage")
+              "can_manage", "mask_numbers")
 MAX_QUOTA = 10000
 
 

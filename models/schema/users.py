@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..db import Base, UTCDateTime
@@ -23,6 +23,8 @@ class Role(Base):
     # Managers see every customer, force-release and reassign operators.
     can_manage: Mapped[bool] = mapped_column(Boolean, default=False)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # 号码隐藏: the role's users see masked phone numbers (models/org/masking.py).
+    mask_numbers: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class User(Base):

@@ -14,9 +14,14 @@ listener (agi/ami/listener.py), the FastAGI ``popup`` handler and the dialer (a 
 through to an agent, models.dialer.agent_states) call it. ``call.direction`` says whether the agent
 takes a call (``inbound``, the default) or one placed for them (``outbound``); a campaign's pop
 also carries ``campaign`` (id, name, attempt, customer).
+
+号码隐藏: a masking agent's cards hold masked numbers (``customer_card``); the stored event keeps
+the caller's number (the panel is rebuilt from it), which ``refresh_pop`` and the event stream
+mask on the way to the browser (``masked_pop``).
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from sqlalchemy import select
@@ -27,6 +32,7 @@ from models.crm.customers import find_by_phone
 from models.crm.recordings import recording_summary, recordings_of_customer
 from models.crm.visibility import can_open, is_operator
 from models.errors import NotFound
+from models.org.masking import mask, masks, shown
 from models.phones import normalize_phone
 from models.schema import Contact, ContactRecord, Customer, Event, User
 
@@ -92,13 +98,14 @@ def customer_card(session: Session, agent: User, customer: Customer) -> dict:
         id=customer.id, name=customer.name, stage=customer.stage, ownership=customer.ownership,
         mine=is_operator(agent, customer), may_open=True,
         operators=[names.get(i, "") for i in customer.operator_ids],
-        contact_person=customer.contact_person, phone=customer.phone, mobile=customer.mobile,
+        contact_person=customer.contact_person, phone=shown(agent, customer.phone),
+        mobile=shown(agent, customer.mobile),
         city=customer.city, industry=customer.industry, contact_mark=customer.contact_mark,
         tracking_mark=customer.tracking_mark, do_not_call=customer.do_not_call,
         next_callback_at=_iso(customer.next_callback_at),
         last_contacted_at=_iso(customer.last_contacted_at),
-        contacts=[dict(id=c.id, name=c.name, title=c.title, phone=c.phone, mobile=c.mobile)
-                  for c in contacts],
+        contacts=[dict(id=c.id, name=c.name, title=c.title, phone=shown(agent, c.phone),
+                       mobile=shown(agent, c.mobile)) for c in contacts],
         records=[dict(id=r.id, contacted_at=_iso(r.contacted_at), method=r.method,
                       progress=r.progress, content=(r.content or "")[:MAX_CONTENT],
                       user=names.get(r.user_id, ""),
@@ -156,7 +163,31 @@ def refresh_pop(session: Session, agent: User, stored: dict, *, clock=SYSTEM_CLO
     fresh["call"]["rung_at"] = call.get("rung_at") or fresh["call"]["rung_at"]
     if stored.get("campaign"):
         with_campaign(fresh, stored["campaign"])
-    return fresh
+    return shown_pop(agent, fresh)
+
+
+def shown_pop(agent: User, payload: dict) -> dict:
+    """The pop as it reaches ``agent``'s browser: every number masked for a masking role
+    (号码隐藏). The stored event keeps the caller's number: the panel is rebuilt from it."""
+    if not masks(agent):
+        return payload
+    return masked_pop(payload)
+
+
+def masked_pop(payload: dict) -> dict:
+    """A copy of a pop payload with every number masked (models/org/masking.py)."""
+    out = copy.deepcopy(payload)
+    call = out.get("call") or {}
+    for key in ("number", "e164"):
+        if call.get(key):
+            call[key] = mask(call[key])
+    if out.get("quick_create"):
+        out["quick_create"]["phone"] = mask(out["quick_create"].get("phone"))
+    for card in out.get("customers", ()):
+        for row in (card, *card.get("contacts", ())):
+            for key in ("phone", "mobile"):
+                row[key] = mask(row.get(key))
+    return out
 
 
 def with_campaign(payload: dict, campaign: dict) -> dict:
