@@ -24,6 +24,7 @@ from models.dialer.dnc import add_number
 from models.org.users import update_role
 from models.schema import Contact, Customer, Role
 from models.telephony.ivr import log_ivr_call, request_callback
+from models.telephony import calls
 from models.telephony.popups import create_pop_event
 
 from tests.call_helpers import abandoned_call, answered_call
@@ -98,7 +99,8 @@ def world(session, users, clock, make_customer):
                       phone="021-62345678", fax="0755-26473918", contact_person="周先生")
     contact = add_contact(session, tm, c.id, dict(name="吴女士", mobile="13987654321",
                                                   phone="010-85296374"), clock=clock)
-    record_call(session, clock, answered_call(session, clock, "+8613812348000", "8001"), tm)
+    answered = answered_call(session, clock, "+8613812348000", "8001")   # tm's wrap-up is pending
+    record_call(session, clock, answered, tm)
     abandoned_call(session, clock, "13812348000")
     abandoned_call(session, clock, "15066663333")
     rec = create_recording(session, uniqueid="1700.9", file_key="k2.mp3", fmt="mp3",
@@ -121,7 +123,7 @@ def world(session, users, clock, make_customer):
     unknown_pop = create_pop_event(session, tm, "15066663333", clock=clock)
     session.commit()
     session.refresh(c)
-    return dict(stage=c.stage, customer_id=c.id, contact_id=contact.id, recording_id=rec.id,
+    return dict(stage=c.stage, customer_id=c.id, call_id=calls.find_call(session, answered).id, contact_id=contact.id, recording_id=rec.id,
                 record_id=record.id, opportunity_id=opp.id, order_id=order.id,
                 campaign_id=campaign.id, event_id=pop.id, unknown_pop_id=unknown_pop.id,
                 campaign=campaign)
