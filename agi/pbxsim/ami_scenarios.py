@@ -131,6 +131,15 @@ class Scenario:
     # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
     outbound_agents: list[str] = field(default_factory=list)
     carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
+    # Click-to-call as the project does it (agi/dialer/click_to_call.py): an Originate of an
+    # agent's phone PJSIP/<ext> into this context plays a CLICK_* script by the phone's state:
+    # phones[ext] = "answer" (default), "busy" (declines: 486), "noanswer" (rings past the
+    # Originate's Timeout), "unavailable" (not registered), "inuse" (on another call: only
+    # ExtensionState shows it; an Originate to it is answered like "answer").
+    click_context: str = "dialfunnel-click-to-call"
+    phones: dict[str, str] = field(default_factory=dict)
+    hint_context: str = "dialfunnel-hints"       # ExtensionState knows the phones' hints here
+    hint_pattern: str = r"80\d\d"               # the dialplan's exten => _80XX,hint,PJSIP/${EXTEN}
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -148,9 +157,15 @@ class Scenario:
         names = [k for k, v in self.rates.items() if v > 0]
         return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
 
+    def click_outcome(self, extension: str) -> str:
+        """The script an Originate of this agent's phone into ``click_context`` plays."""
+        state = self.phones.get(extension, "answer")
+        return "click_" + ("answer" if state == "inuse" else state)
+
     def durations(self, outcome: str, rng: random.Random) -> dict[str, float]:
         kind = "cause" if parse_cause(outcome) is not None else \
-            "sip" if parse_sip(outcome) is not None else outcome
+            "sip" if parse_sip(outcome) is not None else \
+            "click" if outcome.startswith("click_") else outcome
         spec = {**DEFAULT_TIMING.get(kind, {}), **self.timing.get(kind, {})}
         out = {}
         for name in sorted(spec):
@@ -645,6 +660,57 @@ DIALER_AGENT = PROLOGUE + [
     device("NOT_INUSE"),
 ]
 
+# --- click-to-call of an agent's PJSIP phone (agi/dialer/click_to_call.py) --------------------
+# The capture's sequence (CLICK) with the two Local pairs replaced by what a real phone and the
+# real trunk are: o1 = PJSIP/<ext>-N, one channel (Uniqueid = our ChannelId), as the SIP trunk
+# of real-run-2026-12 shows an originated PJSIP channel (SIP_PROLOGUE: no ;2, no LocalBridge);
+# c1 = PJSIP/dialfunnel-trunk-N, the customer, dialled by o1 from dialfunnel-trunk-out. The key
+# events are the capture's without its ;2 halves (test_click_to_call_sim): OriginateResponse
+# (Success, 4) after the customer's DialBegin; each leg leaves the bridge, then hangs up.
+CLICK_PHONE = [
+    newchannel("o1"),
+    originate_vars("o1", reverse=True),
+    newcallerid("o1", set=CID, extra=PRES),
+    newconnectedline("o1", set=CONNECTED),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "o1", status="RINGING"),
+    wait("agent_ring"),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    set_("o1", Context="dialfunnel-trunk-out", Exten="{orig_exten}", Priority="8",
+         CallerIDNum="{agent_ext}", CallerIDName="<unknown>"),
+    newchannel("c1"),
+    set_("c1", CallerIDNum="{orig_exten}", ConnectedLineNum="{agent_ext}"),
+    dial("DialBegin", "c1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
+    newstate("c1", 5),
+    originate_response("Success", 4),
+    dial("DialState", "c1", caller="o1", status="RINGING"),
+    wait("ring_time"),
+    newstate("c1", 6),
+    dial("DialEnd", "c1", caller="o1", status="ANSWER"),
+    bridge("BridgeCreate", count=0),
+    bridge("BridgeEnter", "c1", count=1),
+    bridge("BridgeEnter", "o1", count=2),
+    wait("talk_time"),
+    bridge("BridgeLeave", "c1", count=1),
+    hangup("c1", 16),
+    bridge("BridgeLeave", "o1", count=0),
+    bridge("BridgeDestroy", count=0),
+    hangup("o1", 16),
+]
+# Modelled, not recorded: a phone that is not registered gives no channel at all; the async
+# Originate only fails.
+CLICK_UNAVAILABLE = [originate_response("Failure", 0)]
+
+
+def click_script(outcome: str) -> list[Step]:
+    """``click_answer``, ``click_busy`` (the phone answers 486, as the trunk of ami-sip-causes),
+    ``click_noanswer`` (rings past the Timeout, as ami-a5's trunk), ``click_unavailable``."""
+    return {"click_answer": CLICK_PHONE, "click_busy": sip_failure(486),
+            "click_noanswer": SIP_NOANSWER, "click_unavailable": CLICK_UNAVAILABLE}[outcome]
+
+
 SCRIPTS: dict[str, list[Step]] = {
     "answer": ANSWER,
     "machine": ANSWER,  # the same on AMI; only the audio (AMD) differs
@@ -686,4 +752,6 @@ def demo_scenario(seed: int = 0) -> Scenario:
         "answer": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (30.0, 120.0)},
         "machine": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (15.0, 25.0)},
         "busy": quick, "congestion": quick, "unallocated": quick, "absent": quick, "invalid": quick,
-        "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0}})
+        "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0},
+        "click": {"agent_ring": (2.0, 4.0), "ring_time": (3.0, 8.0), "talk_time": (30.0, 90.0),
+                  "setup_time": 1.0}})
