@@ -254,7 +254,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview.do_not_call": ("该号码在禁呼名单中，请跳过", "This number is on the do-not-call list: skip it"),
     "preview.outside_hours": ("现在不在该客户的可呼叫时间内，请跳过",
                               "It is outside this customer's calling hours: skip it"),
-    # click-to-call (models/telephony/click_to_call.py, agi/dialer/click_to_call.py)
+    # click-to-call (models/dialer/click_to_call.py, agi/dialer/click_to_call.py)
     "click_to_call.bad_target": ("无法识别要拨打的号码", "Which number to call is not clear"),
     "click_to_call.no_such_call": ("该未接来电不存在或您无权查看", "No such unanswered call"),
     "click_to_call.no_number": ("该号码无效，无法拨打", "This is not a number that can be dialled"),

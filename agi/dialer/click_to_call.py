@@ -1,6 +1,6 @@
 """Click-to-call's originating side (issue 13), driven by the dialer process's loop.
 
-Every ``poll()`` claims the queued requests (models.telephony.click_to_call.claim_requests: one
+Every ``poll()`` claims the queued requests (models.dialer.click_to_call.claim_requests: one
 dialer each), asks the PBX whether the agent's phone is free (AMI ``ExtensionState`` in the
 dialplan's ``dialfunnel-hints``: 0 Idle goes ahead, 4 Unavailable is a phone not registered,
 any other known state a phone in use; -1, no hint, goes ahead and lets the Originate tell), then
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from agi.ami.client import AMIActionError, AMIError
 from models.clock import SYSTEM_CLOCK
-from models.telephony import click_to_call as c2c
+from models.dialer import click_to_call as c2c
 
 log = logging.getLogger(__name__)
 

@@ -88,7 +88,7 @@ class CallLeg(Base):
     call: Mapped[Call] = relationship()
 
 
-# Click-to-call (issue 13, models/telephony/click_to_call.py): queued by the web, claimed by the
+# Click-to-call (issue 13, models/dialer/click_to_call.py): queued by the web, claimed by the
 # dialer process (agi/dialer/click_to_call.py), moved along by the AMI events of its call.
 CALL_REQUEST_STATES = ("queued", "dialing", "ringing_agent", "ringing_customer", "talking",
                        "ended", "failed")

@@ -1,4 +1,4 @@
-"""Click-to-call requests (models/telephony/click_to_call.py): what is queued, every refusal
+"""Click-to-call requests (models/dialer/click_to_call.py): what is queued, every refusal
 queues (and so dials) nothing, one claim per request, states only move forward."""
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from models.dialer import dnc
 from models.errors import DomainError, NotFound, NotYours
 from models.schema import Event
 from models.schema.calls import Call, CallRequest
-from models.telephony import click_to_call as c2c
+from models.dialer import click_to_call as c2c
 
 
 @pytest.fixture
