@@ -14,6 +14,7 @@ from agi.dialer.click_to_call import ClickToCall
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
+from models.clock import SYSTEM_CLOCK
 from models.schema.calls import Call, CallLeg, CallRequest
 from models.dialer import click_to_call as c2c
 
@@ -65,7 +66,7 @@ def click(Session, pbx, simclock):
 
 def request(Session, users, name, customer_id, target="mobile", clock=None):
     with Session() as s:
-        r = c2c.request_call(s, s.merge(users[name]), customer_id, target, clock=clock)
+        r = c2c.request_call(s, s.merge(users[name]), customer_id, target, clock=clock or SYSTEM_CLOCK)
         s.commit()
         return r.id, r.channel_id
 
@@ -163,3 +164,25 @@ def test_an_originate_to_a_phone_that_is_gone_fails_without_a_hangup(
     assert pbx.scheduler.settle()
     settle(click, Session, request_id, "failed")
     assert state_of(Session, request_id) == ("failed", "click_to_call.phone_unregistered")
+
+
+def test_the_dialer_process_places_click_to_calls(Session, agents, make_customer):
+    """start_dialer (what `dialfunnel run` and `dialfunnel dialer` start) runs click-to-call in
+    its loop: a request made on the web is dialled and followed to its end, in real time."""
+    import dataclasses
+
+    from agi.dialer.process import start_dialer
+    from config.settings import Settings
+
+    customer = make_customer(owner="tm", mobile="13900000005")
+    timing = {"click": {"agent_ring": 0.2, "ring_time": 0.2, "talk_time": 0.3}}
+    with AMIServer(scenario=Scenario(timing=timing), auth_fail_delay=0) as server:
+        dialer, thread = start_dialer(dataclasses.replace(Settings(), dialer_id="p"), Session,
+                                      port=server.port, secret="dialfunnel-secret")
+        try:
+            request_id, _ = request(Session, agents, "tm", customer.id)
+            wait_for(lambda: state_of(Session, request_id)[0] == "ended", 10)
+        finally:
+            dialer.stop()
+            thread.join(10)
+    assert server.actions("Originate")[0]["Channel"] == "PJSIP/8001"
