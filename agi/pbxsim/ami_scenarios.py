@@ -92,7 +92,8 @@ DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
     "dial": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue_abandon": {"queue_wait": 3.0},                     # ami-queue-members: HoldTime 3
-    "click": {"agent_ring": 1.0, "ring_time": 2.0, "talk_time": 4.0},   # ami-click-to-call
+    "click": {"agent_ring": 1.0, "ring_time": 2.0, "talk_time": 4.0,    # ami-click-to-call
+              "setup_time": 1.0, "noanswer_wait": 60.0},   # the customer's failure; Dial(...,60)
     "manual": {"ring_time": 2.0, "talk_time": 4.0},
 }
 DEFAULT_TIMING["machine"] = DEFAULT_TIMING["answer"]
@@ -157,10 +158,16 @@ class Scenario:
         names = [k for k, v in self.rates.items() if v > 0]
         return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
 
-    def click_outcome(self, extension: str) -> str:
-        """The script an Originate of this agent's phone into ``click_context`` plays."""
+    def click_outcome(self, extension: str, number: str) -> str:
+        """The script an Originate of this agent's phone into ``click_context`` plays: the
+        phone's, then the customer's when ``numbers`` lists the number dialled (busy, noanswer,
+        congestion, absent); any other customer answers."""
         state = self.phones.get(extension, "answer")
-        return "click_" + ("answer" if state == "inuse" else state)
+        if state not in ("answer", "inuse"):
+            return "click_" + state
+        customer = self.numbers.get(number)
+        return f"click_customer_{customer}" if customer in ("busy", "noanswer", "congestion", "absent") \
+            else "click_answer"
 
     def durations(self, outcome: str, rng: random.Random) -> dict[str, float]:
         kind = "cause" if parse_cause(outcome) is not None else \
@@ -702,11 +709,34 @@ CLICK_PHONE = [
 # Modelled, not recorded: a phone that is not registered gives no channel at all; the async
 # Originate only fails.
 CLICK_UNAVAILABLE = [originate_response("Failure", 0)]
+_CLICK_DIALLED = CLICK_PHONE[:CLICK_PHONE.index(dial("DialState", "c1", caller="o1", status="RINGING")) + 1]
+
+
+def _click_customer_fails(cause: int, status: str, ring: str) -> list[Step]:
+    """The agent answered, the customer's trunk leg failed (the SIP trunk's order of
+    ami-sip-causes: HangupRequest, DialEnd, Hangup); Dial() returns and dialfunnel-trunk-out
+    hangs the agent up (16)."""
+    return _CLICK_DIALLED + [
+        wait(ring),
+        hangup_request("c1", cause),
+        dial("DialEnd", "c1", caller="o1", status=status),
+        hangup("c1", cause),
+        soft_hangup_request("o1", 16),
+        hangup("o1", 16),
+    ]
+
+
+CLICK_CUSTOMER = {"busy": _click_customer_fails(17, "BUSY", "setup_time"),
+                  "noanswer": _click_customer_fails(19, "NOANSWER", "noanswer_wait"),
+                  "congestion": _click_customer_fails(34, "CONGESTION", "setup_time"),
+                  "absent": _click_customer_fails(20, "CHANUNAVAIL", "setup_time")}
 
 
 def click_script(outcome: str) -> list[Step]:
     """``click_answer``, ``click_busy`` (the phone answers 486, as the trunk of ami-sip-causes),
     ``click_noanswer`` (rings past the Timeout, as ami-a5's trunk), ``click_unavailable``."""
+    if outcome.startswith("click_customer_"):
+        return CLICK_CUSTOMER[outcome[len("click_customer_"):]]
     return {"click_answer": CLICK_PHONE, "click_busy": sip_failure(486),
             "click_noanswer": SIP_NOANSWER, "click_unavailable": CLICK_UNAVAILABLE}[outcome]
 

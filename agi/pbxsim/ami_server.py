@@ -845,7 +845,7 @@ class AMIServer:
             self._attempts[number] = attempt + 1
         rng = random.Random(f"{self.scenario.seed}:{number}:{attempt}")
         if msg.get("Context") == self.scenario.click_context and msg["Channel"].upper().startswith("PJSIP/"):
-            outcome = self.scenario.click_outcome(number)
+            outcome = self.scenario.click_outcome(number, msg.get("Exten") or "")
         else:
             outcome = self.scenario.outcome_for(number, context, rng)
         durations = self.scenario.durations(outcome, rng)

@@ -22,6 +22,7 @@ from tests.agi.ami.test_call_log import ended_call, run, start_listener, wait_fo
 
 T0 = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)   # 10:00 in Shanghai
 PHONES = {"8002": "busy", "8003": "noanswer", "8004": "unavailable", "8005": "inuse"}
+CUSTOMERS = {"13900000006": "busy", "13900000007": "noanswer"}
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def agents(session, users):
 
 @pytest.fixture
 def pbx(simclock):
-    server = AMIServer(scenario=Scenario(seed=3, phones=dict(PHONES)), clock=simclock,
+    server = AMIServer(scenario=Scenario(seed=3, phones=dict(PHONES), numbers=dict(CUSTOMERS)), clock=simclock,
                        auth_fail_delay=0, channel_seq=0).start()
     yield server
     server.stop()
@@ -148,6 +149,25 @@ def test_the_agents_phone_that_cannot_take_the_call_fails_the_request(
     run(pbx, seconds)
     settle(click, Session, request_id, "failed")
     assert state_of(Session, request_id) == ("failed", reason)
+
+
+@pytest.mark.parametrize("number, seconds, reason", [
+    ("13900000006", 3.0, "click_to_call.customer_busy"),
+    ("13900000007", 62.0, "click_to_call.customer_no_answer"),   # dialfunnel-trunk-out's Dial(,60)
+])
+def test_a_customer_who_does_not_answer_fails_the_request_and_the_call_is_logged(
+        Session, agents, pbx, listener, click, simclock, make_customer, number, seconds, reason):
+    customer = make_customer(owner="tm", mobile=number)
+    request_id, channel_id = request(Session, agents, "tm", customer.id, clock=simclock)
+    click.poll(force=True)
+    assert pbx.scheduler.settle()
+    run(pbx, 1.0)
+    settle(click, Session, request_id, "ringing_customer")
+    run(pbx, seconds)
+    settle(click, Session, request_id, "failed")
+    assert state_of(Session, request_id) == ("failed", reason)
+    call = ended_call(Session, channel_id)
+    assert (call.direction, call.customer_id, call.answered_at) == ("click_to_call", customer.id, None)
 
 
 def test_an_originate_to_a_phone_that_is_gone_fails_without_a_hangup(
