@@ -42,6 +42,7 @@ from models.schema.calls import Call, CallRequest
 from models.telephony.call_history import unanswered_filter
 
 KIND = "call_request"
+PREFIX = "c2c-"     # every click-to-call's ChannelId (its linkedid) starts so
 ACTIVE = ("queued", "dialing", "ringing_agent", "ringing_customer", "talking")
 FINAL = ("ended", "failed")
 _ORDER = {state: n for n, state in enumerate(ACTIVE + ("ended",))}
@@ -137,12 +138,17 @@ def request_call(session: Session, user: User, customer_id: int | None, target: 
                           contact_id=contact.id if contact else None,
                           source_call_id=source.id if source else None, target=target[:32],
                           number=e164, extension=user.extension, state="queued",
-                          channel_id=f"c2c-{uuid.uuid4()}", hangup_wanted=False,
+                          channel_id=f"{PREFIX}{uuid.uuid4()}", hangup_wanted=False,
                           created_at=now, updated_at=now)
     session.add(request)
     session.flush()
     _publish(session, request, now)
     return request
+
+
+def is_click_to_call(linkedid: str | None) -> bool:
+    """Whether a call is a click-to-call (the user asked for it on the page: no screen pop)."""
+    return bool(linkedid) and linkedid.startswith(PREFIX)
 
 
 def _publish(session: Session, request: CallRequest, now: dt.datetime) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from agi.ami.client import AMIClient
 from agi.dialer.click_to_call import ClickToCall
@@ -15,6 +15,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
 from models.clock import SYSTEM_CLOCK
+from models.schema import Event
 from models.schema.calls import Call, CallLeg, CallRequest
 from models.dialer import click_to_call as c2c
 
@@ -113,6 +114,8 @@ def test_a_click_to_call_rings_the_agent_then_the_customer_and_ends(
         status = c2c.status(s, s.merge(agents["tm"]), request_id)
     assert roles == ["agent", "customer"]
     assert (status["state"], status["call_id"]) == ("ended", call.id)
+    with Session() as s:   # the agent's phone rang for the call they clicked: no screen pop
+        assert s.scalar(select(func.count()).select_from(Event).where(Event.kind == "screen_pop")) == 0
 
 
 def test_the_user_hangs_up_from_the_page(Session, agents, pbx, listener, click, simclock, make_customer):
