@@ -4,14 +4,14 @@
 never the number. Every answer is JSON; a refusal is {error, message} (models' refusal keys)."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.errors import DomainError
 from models.messages import render
 from models.dialer import click_to_call as c2c
 
-from ..context import clock, current_user, db, lang
+from ..context import clock, current_user, db, lang, refusal_text, requires
 from . import bp
 
 
@@ -60,3 +60,23 @@ def dial_hangup(request_id: int):
     status = c2c.status(db(), current_user(), request_id)
     db().commit()
     return _answer(status)
+
+
+@bp.route("/calls/settings", methods=["GET", "POST"])
+@requires("is_admin")
+def settings():
+    values, error, status = c2c.manual_hours(db()), None, 200
+    if request.method == "POST":
+        try:
+            c2c.set_manual_hours(db(), only=request.form.get("only") == "1",
+                                 start=request.form.get("start") or "", end=request.form.get("end") or "")
+            db().commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("calls.settings"))
+        except DomainError as exc:
+            db().rollback()
+            error, status = refusal_text(exc), 400
+            values = dict(only=request.form.get("only") == "1", start=request.form.get("start") or "",
+                          end=request.form.get("end") or "")
+    db().commit()
+    return render_template("calls/settings.html", values=values, error=error), status

@@ -31,8 +31,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
-from models.company import get_setting
+from models.company import get_setting, set_setting
 from models.crm.visibility import get_visible_customer
+from models.dialer.campaigns import HHMM
 from models.dialer.dialing import within_calling_hours
 from models.dialer.dnc import is_blocked
 from models.errors import DomainError, NotFound
@@ -104,13 +105,30 @@ def _target(session: Session, user: User, customer_id: int | None,
     raise DomainError("click_to_call.bad_target")
 
 
+def manual_hours(session: Session) -> dict:
+    """The company's rule for manual calls: {"only": bool, "start": "HH:MM", "end": "HH:MM"}."""
+    return dict(only=_setting(session, "calls.manual_hours_only") in ("1", "true", "yes"),
+                start=_setting(session, "calls.manual_hours_start"),
+                end=_setting(session, "calls.manual_hours_end"))
+
+
+def set_manual_hours(session: Session, *, only: bool, start: str, end: str) -> None:
+    """An admin sets the rule (start before end, HH:MM as the campaigns' hours)."""
+    start, end = (start or "").strip(), (end or "").strip()
+    if not (HHMM.fullmatch(start) and HHMM.fullmatch(end)) or start >= end:
+        raise DomainError("campaign.bad_hours")
+    set_setting(session, "calls.manual_hours_only", "1" if only else "0")
+    set_setting(session, "calls.manual_hours_start", start)
+    set_setting(session, "calls.manual_hours_end", end)
+
+
 def manual_hours_refusal(session: Session, customer: Customer | None, now: dt.datetime) -> str | None:
     """"click_to_call.outside_hours" when the company forbids manual calls now (the dialer's
     calling-hours rule, in the customer's zone, else the company's)."""
-    if _setting(session, "calls.manual_hours_only") not in ("1", "true", "yes"):
+    rule = manual_hours(session)
+    if not rule["only"]:
         return None
-    hours = SimpleNamespace(hours_start=_setting(session, "calls.manual_hours_start"),
-                            hours_end=_setting(session, "calls.manual_hours_end"), skip_holidays=False)
+    hours = SimpleNamespace(hours_start=rule["start"], hours_end=rule["end"], skip_holidays=False)
     zone = customer.time_zone if customer is not None else get_setting(session, "company.time_zone")
     return None if within_calling_hours(hours, zone, now) else "click_to_call.outside_hours"
 

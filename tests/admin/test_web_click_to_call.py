@@ -131,3 +131,22 @@ def test_the_unanswered_page_calls_back_in_one_click(as_user, session, mine, use
     response = dial(as_user("tm"), customer_id, target)
     assert response.status_code == 200
     assert session.get(CallRequest, response.get_json()["id"]).number == "+8613800138000"
+
+
+def test_an_admin_sets_the_hours_manual_calls_are_allowed_in(as_user, session, mine, clock):
+    customer, _ = mine
+    admin = as_user("admin")
+    assert 'href="/calls/settings"' in admin.get("/manage/settings").get_data(as_text=True)
+    assert as_user("tm").get("/calls/settings").status_code == 403
+    token = csrf_token(admin, "/calls/settings")
+    bad = admin.post("/calls/settings", data={"csrf_token": token, "only": "1", "start": "18:00",
+                                              "end": "09:00"})
+    assert bad.status_code == 400 and "开始时间必须早于结束时间" in bad.get_data(as_text=True)
+    saved = admin.post("/calls/settings", data={"csrf_token": token, "only": "1", "start": "09:00",
+                                                "end": "18:00"})
+    assert saved.status_code == 302
+    clock.set(clock.now().replace(hour=12))          # 20:00 in Shanghai
+    response = dial(as_user("tm"), customer.id, "mobile")
+    assert response.status_code == 400
+    assert response.get_json()["message"] == "公司规定现在不允许手动外呼"
+    assert requests(session) == 0
