@@ -1,6 +1,8 @@
 // Click-to-call (点击拨号): a .dial-button posts which number (customer + field) to /calls/dial,
-// then a live box follows the call (polling /calls/dial/<id>): ringing, talking with a running
-// timer, a hang-up button; at the end the wrap-up page opens. Refusals are shown as they come.
+// then a live box follows the call: ringing, talking with a running timer, a hang-up button; at
+// the end the wrap-up page opens. Refusals are shown as they come. Each move of the call is a
+// "call_request" event on the page's event stream (app.js): the box asks /calls/dial/<id> then;
+// it also asks every 2 s in case the stream is down. Load it before app.js.
 (function () {
   "use strict";
   var script = document.currentScript;
@@ -89,13 +91,24 @@
     }
   }
 
+  function refresh() {
+    if (current) { send(data.dialUrl + "/" + current).then(show).catch(function () {}); }
+  }
+
   function follow(id) {
     current = id;
     clearInterval(poll);
-    poll = setInterval(function () {
-      send(data.dialUrl + "/" + id).then(show).catch(function () {});
-    }, 1000);
+    poll = setInterval(refresh, 2000);
   }
+
+  document.addEventListener("dialfunnel:stream", function (e) {
+    e.detail.addEventListener("call_request", function (m) {
+      if (current && JSON.parse(m.data).id === current) {
+        if (box) { box.dataset.stream = "seen"; }
+        refresh();
+      }
+    });
+  });
 
   function hangUp() {
     if (!current) { return; }

@@ -1,7 +1,7 @@
 """Click-to-call in a real Chromium page: the tracking screen's dial button → the dialer
-process Originates over real AMI TCP to the PBX simulator → the live box shows the phone
-ringing, then the talk with a running timer → at the hang-up the page goes to the wrap-up of
-the call the call log wrote (/calls/<id>/wrap-up)."""
+process Originates over real AMI TCP to the PBX simulator → the live box, moved by the page's
+event stream, shows the talk with a running timer → at the hang-up the page goes to the
+wrap-up of the call the call log wrote (/calls/<id>/wrap-up)."""
 from __future__ import annotations
 
 import dataclasses
@@ -64,6 +64,7 @@ def test_click_to_call_from_the_tracking_screen_to_the_wrap_up(
     assert page.inner_text("#dial-box .dial-state") == "通话中"
     assert re.fullmatch(r"0:0\d", page.inner_text("#dial-box .dial-timer"))
     assert page.is_visible("#dial-box .dial-hangup")
+    assert page.get_attribute("#dial-box", "data-stream") == "seen"   # moved by the event stream
     shot(page, "click-to-call-talking")
     page.wait_for_url(re.compile(r"/calls/\d+/wrap-up$"), timeout=15_000)
     with Session() as s:
