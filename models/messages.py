@@ -275,6 +275,27 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview.do_not_call": ("该号码在禁呼名单中，请跳过", "This number is on the do-not-call list: skip it"),
     "preview.outside_hours": ("现在不在该客户的可呼叫时间内，请跳过",
                               "It is outside this customer's calling hours: skip it"),
+    # click-to-call (models/dialer/click_to_call.py, agi/dialer/click_to_call.py)
+    "click_to_call.bad_target": ("无法识别要拨打的号码", "Which number to call is not clear"),
+    "click_to_call.no_such_call": ("该未接来电不存在或您无权查看", "No such unanswered call"),
+    "click_to_call.no_number": ("该号码无效，无法拨打", "This is not a number that can be dialled"),
+    "click_to_call.do_not_call": ("该号码在禁呼名单中，不能拨打", "This number is on the do-not-call list"),
+    "click_to_call.outside_hours": ("公司规定现在不允许手动外呼", "The company does not allow manual calls at this hour"),
+    "click_to_call.no_extension": ("您还没有分机号，请联系管理员", "You have no phone extension: ask an administrator"),
+    "click_to_call.already_calling": ("您正在通话中，请先结束当前通话", "You are already on a call: end it first"),
+    "click_to_call.not_found": ("该呼叫不存在", "No such call"),
+    "click_to_call.expired": ("拨号请求超时未处理（拨号服务未运行？）", "The call was not placed in time (is the dialer running?)"),
+    "click_to_call.phone_unregistered": ("您的话机未注册（未上线）", "Your phone is not registered"),
+    "click_to_call.phone_busy": ("您的话机正忙", "Your phone is busy"),
+    "click_to_call.agent_no_answer": ("您的话机未接听", "Your phone did not answer"),
+    "click_to_call.customer_busy": ("对方忙", "The customer's line is busy"),
+    "click_to_call.customer_no_answer": ("对方未接听", "The customer did not answer"),
+    "click_to_call.customer_unreachable": ("对方无法接通", "The customer cannot be reached"),
+    "click_to_call.not_answered": ("通话未接通", "The call was not answered"),
+    "click_to_call.cancelled": ("已取消", "Cancelled"),
+    "click_to_call.pbx_unreachable": ("无法连接电话系统", "The phone system cannot be reached"),
+    "click_to_call.lost": ("呼叫状态丢失（拨号服务重启）", "The call was lost (the dialer restarted)"),
+    "click_to_call.failed": ("呼叫失败", "The call failed"),
 }
 
 

@@ -68,6 +68,7 @@ from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
+from models.dialer.click_to_call import is_click_to_call
 from models.schema import Recording
 from models.telephony.channels import agent_endpoint
 from models.telephony.popups import clean_number, create_pop_event, user_for_extension
@@ -285,6 +286,8 @@ class ScreenPopListener:
         if context is not None and self.agent_contexts is not None and context not in self.agent_contexts:
             return
         key = self._call_key(msg)
+        if is_click_to_call(key):   # the agent's own phone rung for the call they clicked
+            return
         number, caller_name = self._caller(msg)
         with self.maker() as session:
             agent = user_for_extension(session, extension)

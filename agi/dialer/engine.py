@@ -109,8 +109,9 @@ class Dialer:
     def __init__(self, sessionmaker, ami, *, clock=SYSTEM_CLOCK, dialer_id: str | None = None,
                  trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
                  route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None,
-                 dead_causes=dialing.DEFAULT_DEAD_CAUSES):
+                 dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None):
         self.Session = sessionmaker
+        self.click_to_call = click_to_call    # agi.dialer.click_to_call.ClickToCall, run here too
         self.ami = ami
         self.clock = clock
         self.dialer_id = dialer_id or f"dialer-{uuid.uuid4().hex[:8]}"
@@ -156,6 +157,9 @@ class Dialer:
             if msg is not None:
                 self._handle(msg)
                 self.step()
+            if self.click_to_call is not None:
+                self.click_to_call.step()
+                self.click_to_call.poll()
             now = _epoch(self.clock)
             if now >= self._next_tick or self._holding_due(now):
                 self.tick()

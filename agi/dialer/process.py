@@ -6,6 +6,7 @@ import socket
 import threading
 
 from agi.ami.client import AMIClient
+from agi.dialer.click_to_call import ClickToCall
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -27,12 +28,15 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     ami = AMIClient(settings.ami_host, port, settings.ami_username, secret, events="call,user",
                     on_connect=lambda _client: holder and holder[0].request_reconcile())
     kwargs = {"clock": clock} if clock is not None else {}
+    click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
-                    route_answers=route_answers,
+                    route_answers=route_answers, click_to_call=click,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs)
     holder.append(dialer)
     dialer.attach()
+    click.attach()
     ami.connect()
+    click.settle_lost()
 
     def run():
         try:

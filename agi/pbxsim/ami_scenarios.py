@@ -92,7 +92,8 @@ DEFAULT_TIMING: dict[str, dict[str, Duration]] = {
     "dial": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue": {"ring_time": 2.0, "answer_delay": 0.5, "talk_time": 4.0},
     "queue_abandon": {"queue_wait": 3.0},                     # ami-queue-members: HoldTime 3
-    "click": {"agent_ring": 1.0, "ring_time": 2.0, "talk_time": 4.0},   # ami-click-to-call
+    "click": {"agent_ring": 1.0, "ring_time": 2.0, "talk_time": 4.0,    # ami-click-to-call
+              "setup_time": 1.0, "noanswer_wait": 60.0},   # the customer's failure; Dial(...,60)
     "manual": {"ring_time": 2.0, "talk_time": 4.0},
 }
 DEFAULT_TIMING["machine"] = DEFAULT_TIMING["answer"]
@@ -131,6 +132,15 @@ class Scenario:
     # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
     outbound_agents: list[str] = field(default_factory=list)
     carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
+    # Click-to-call as the project does it (agi/dialer/click_to_call.py): an Originate of an
+    # agent's phone PJSIP/<ext> into this context plays a CLICK_* script by the phone's state:
+    # phones[ext] = "answer" (default), "busy" (declines: 486), "noanswer" (rings past the
+    # Originate's Timeout), "unavailable" (not registered), "inuse" (on another call: only
+    # ExtensionState shows it; an Originate to it is answered like "answer").
+    click_context: str = "dialfunnel-click-to-call"
+    phones: dict[str, str] = field(default_factory=dict)
+    hint_context: str = "dialfunnel-hints"       # ExtensionState knows the phones' hints here
+    hint_pattern: str = r"80\d\d"               # the dialplan's exten => _80XX,hint,PJSIP/${EXTEN}
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -148,9 +158,21 @@ class Scenario:
         names = [k for k, v in self.rates.items() if v > 0]
         return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
 
+    def click_outcome(self, extension: str, number: str) -> str:
+        """The script an Originate of this agent's phone into ``click_context`` plays: the
+        phone's, then the customer's when ``numbers`` lists the number dialled (busy, noanswer,
+        congestion, absent); any other customer answers."""
+        state = self.phones.get(extension, "answer")
+        if state not in ("answer", "inuse"):
+            return "click_" + state
+        customer = self.numbers.get(number)
+        return f"click_customer_{customer}" if customer in ("busy", "noanswer", "congestion", "absent") \
+            else "click_answer"
+
     def durations(self, outcome: str, rng: random.Random) -> dict[str, float]:
         kind = "cause" if parse_cause(outcome) is not None else \
-            "sip" if parse_sip(outcome) is not None else outcome
+            "sip" if parse_sip(outcome) is not None else \
+            "click" if outcome.startswith("click_") else outcome
         spec = {**DEFAULT_TIMING.get(kind, {}), **self.timing.get(kind, {})}
         out = {}
         for name in sorted(spec):
@@ -645,6 +667,80 @@ DIALER_AGENT = PROLOGUE + [
     device("NOT_INUSE"),
 ]
 
+# --- click-to-call of an agent's PJSIP phone (agi/dialer/click_to_call.py) --------------------
+# The capture's sequence (CLICK) with the two Local pairs replaced by what a real phone and the
+# real trunk are: o1 = PJSIP/<ext>-N, one channel (Uniqueid = our ChannelId), as the SIP trunk
+# of real-run-2026-12 shows an originated PJSIP channel (SIP_PROLOGUE: no ;2, no LocalBridge);
+# c1 = PJSIP/dialfunnel-trunk-N, the customer, dialled by o1 from dialfunnel-trunk-out. The key
+# events are the capture's without its ;2 halves (test_click_to_call_sim): OriginateResponse
+# (Success, 4) after the customer's DialBegin; each leg leaves the bridge, then hangs up.
+CLICK_PHONE = [
+    newchannel("o1"),
+    originate_vars("o1", reverse=True),
+    newcallerid("o1", set=CID, extra=PRES),
+    newconnectedline("o1", set=CONNECTED),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "o1", status="RINGING"),
+    wait("agent_ring"),
+    newstate("o1", 6),
+    dial("DialEnd", "o1", status="ANSWER"),
+    set_("o1", Context="dialfunnel-trunk-out", Exten="{orig_exten}", Priority="8",
+         CallerIDNum="{agent_ext}", CallerIDName="<unknown>"),
+    newchannel("c1"),
+    set_("c1", CallerIDNum="{orig_exten}", ConnectedLineNum="{agent_ext}"),
+    dial("DialBegin", "c1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
+    newstate("c1", 5),
+    originate_response("Success", 4),
+    dial("DialState", "c1", caller="o1", status="RINGING"),
+    wait("ring_time"),
+    newstate("c1", 6),
+    dial("DialEnd", "c1", caller="o1", status="ANSWER"),
+    bridge("BridgeCreate", count=0),
+    bridge("BridgeEnter", "c1", count=1),
+    bridge("BridgeEnter", "o1", count=2),
+    wait("talk_time"),
+    bridge("BridgeLeave", "c1", count=1),
+    hangup("c1", 16),
+    bridge("BridgeLeave", "o1", count=0),
+    bridge("BridgeDestroy", count=0),
+    hangup("o1", 16),
+]
+# Modelled, not recorded: a phone that is not registered gives no channel at all; the async
+# Originate only fails.
+CLICK_UNAVAILABLE = [originate_response("Failure", 0)]
+_CLICK_DIALLED = CLICK_PHONE[:CLICK_PHONE.index(dial("DialState", "c1", caller="o1", status="RINGING")) + 1]
+
+
+def _click_customer_fails(cause: int, status: str, ring: str) -> list[Step]:
+    """The agent answered, the customer's trunk leg failed (the SIP trunk's order of
+    ami-sip-causes: HangupRequest, DialEnd, Hangup); Dial() returns and dialfunnel-trunk-out
+    hangs the agent up (16)."""
+    return _CLICK_DIALLED + [
+        wait(ring),
+        hangup_request("c1", cause),
+        dial("DialEnd", "c1", caller="o1", status=status),
+        hangup("c1", cause),
+        soft_hangup_request("o1", 16),
+        hangup("o1", 16),
+    ]
+
+
+CLICK_CUSTOMER = {"busy": _click_customer_fails(17, "BUSY", "setup_time"),
+                  "noanswer": _click_customer_fails(19, "NOANSWER", "noanswer_wait"),
+                  "congestion": _click_customer_fails(34, "CONGESTION", "setup_time"),
+                  "absent": _click_customer_fails(20, "CHANUNAVAIL", "setup_time")}
+
+
+def click_script(outcome: str) -> list[Step]:
+    """``click_answer``, ``click_busy`` (the phone answers 486, as the trunk of ami-sip-causes),
+    ``click_noanswer`` (rings past the Timeout, as ami-a5's trunk), ``click_unavailable``."""
+    if outcome.startswith("click_customer_"):
+        return CLICK_CUSTOMER[outcome[len("click_customer_"):]]
+    return {"click_answer": CLICK_PHONE, "click_busy": sip_failure(486),
+            "click_noanswer": SIP_NOANSWER, "click_unavailable": CLICK_UNAVAILABLE}[outcome]
+
+
 SCRIPTS: dict[str, list[Step]] = {
     "answer": ANSWER,
     "machine": ANSWER,  # the same on AMI; only the audio (AMD) differs
@@ -686,4 +782,6 @@ def demo_scenario(seed: int = 0) -> Scenario:
         "answer": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (30.0, 120.0)},
         "machine": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (15.0, 25.0)},
         "busy": quick, "congestion": quick, "unallocated": quick, "absent": quick, "invalid": quick,
-        "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0}})
+        "noanswer": {"setup_time": 0.0, "noanswer_wait": 60.0},
+        "click": {"agent_ring": (2.0, 4.0), "ring_time": (3.0, 8.0), "talk_time": (30.0, 90.0),
+                  "setup_time": 1.0}})

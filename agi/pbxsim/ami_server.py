@@ -8,7 +8,8 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 ``auth_fail_delay`` real seconds, then the connection is closed, like Asterisk), Logoff (Goodbye,
 "Thanks for all the fish.", close), Ping, Originate (async: answered at once with
 "Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
-when the call is answered or fails), Hangup (``Cause``). Anything else gets
+when the call is answered or fails), Hangup (``Cause``), ExtensionState (the agents' phones, see
+``Scenario.phones``). Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -41,8 +42,8 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
-from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, script_for,
-                                      sip_script)
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, click_script,
+                                      script_for, sip_script)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ PRIVILEGE = {
 ACTION_AUTHORITY = {
     "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
+    "extensionstate": {"call", "reporting"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -237,9 +239,10 @@ class Call:
         self.channel = msg["Channel"]
         data = self.channel.partition("/")[2]
         base, self.exten, self.context = split_dial(self.channel)
-        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") else None
-        self.steps = sip or script_for(outcome, durations,
-                                       congestion_order=server.scenario.congestion_order)
+        click = outcome.startswith("click_")
+        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") and not click else None
+        self.steps = click_script(outcome) if click else sip or script_for(
+            outcome, durations, congestion_order=server.scenario.congestion_order)
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
@@ -269,7 +272,13 @@ class Call:
             self._pair("a", a_base, a_ctx, a_exten,
                        server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
         orig_exten = msg.get("Exten") or ""
-        if outcome == "click":
+        if click:   # the agent's phone, one PJSIP channel; the customer through the trunk
+            del self.legs["o2"]
+            agent_ext = self.exten
+            self.legs["o1"].update(Channel=f"{base}-{seq:08x}", Exten="s", Context="dialfunnel-agents")
+            self._single("c1", f"PJSIP/dialfunnel-trunk-{server.next_channel_seq():08x}",
+                         scenario.trunk_context, "s", uid1)
+        elif outcome == "click":
             ctx = scenario.carrier_context
             self._pair("c", f"Local/{orig_exten}@{ctx}", ctx, orig_exten,
                        server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
@@ -602,6 +611,8 @@ class Session:
             server.user_event(self, msg)
         elif name == "coreshowchannels":
             server.core_show_channels(self, msg)
+        elif name == "extensionstate":
+            server.extension_state(self, msg)
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -833,7 +844,10 @@ class AMIServer:
             attempt = self._attempts.get(number, 0)
             self._attempts[number] = attempt + 1
         rng = random.Random(f"{self.scenario.seed}:{number}:{attempt}")
-        outcome = self.scenario.outcome_for(number, context, rng)
+        if msg.get("Context") == self.scenario.click_context and msg["Channel"].upper().startswith("PJSIP/"):
+            outcome = self.scenario.click_outcome(number, msg.get("Exten") or "")
+        else:
+            outcome = self.scenario.outcome_for(number, context, rng)
         durations = self.scenario.durations(outcome, rng)
         try:
             durations["timeout"] = int(msg.get("Timeout") or 30000) / 1000.0
@@ -842,6 +856,8 @@ class AMIServer:
         if outcome in ("answer", "machine") and durations.get("ring_time", 0) >= durations["timeout"]:
             outcome = "noanswer"
             durations = {**self.scenario.durations(outcome, rng), "timeout": durations["timeout"]}
+        if outcome == "click_answer" and durations.get("agent_ring", 0) >= durations["timeout"]:
+            outcome = "click_noanswer"
         call = Call(self, session, msg, outcome, durations, rng)
         with self._lock:
             self.calls[call.channel_id] = call
@@ -893,6 +909,35 @@ class AMIServer:
                     ("BridgeId", "")]))
         session.send(encode([("Event", "CoreShowChannelsComplete")] + head
                             + [("EventList", "Complete"), ("ListItems", str(count))]))
+
+    def extension_state(self, session: Session, msg: Message) -> None:
+        """manager.c action_extensionstate: the hint's state, from the scenario's phones and
+        the calls live on them (Ringing while an Originate rings the phone, InUse once up)."""
+        aid = msg.get("ActionID")
+        exten = msg.get("Exten") or ""
+        if not exten:
+            session.respond(aid, "Error", "Extension not specified")
+            return
+        context = msg.get("Context") or "default"
+        scenario = self.scenario
+        hinted = context == scenario.hint_context and re.fullmatch(scenario.hint_pattern, exten)
+        status = -1
+        if hinted:
+            status = {"unavailable": 4, "inuse": 1}.get(scenario.phones.get(exten, ""), 0)
+            if status == 0:
+                status = self.phone_state(exten)
+        text = {-1: "Unknown", 0: "Idle", 1: "InUse", 4: "Unavailable", 8: "Ringing"}[status]
+        session.respond(aid, "Success", "Extension Status", extra=[
+            ("Exten", exten), ("Context", context), ("Hint", f"PJSIP/{exten}" if hinted else ""),
+            ("Status", str(status)), ("StatusText", text)])
+
+    def phone_state(self, exten: str) -> int:
+        """0 Idle, 8 Ringing, 1 InUse: the phone PJSIP/<exten>'s live channels."""
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.done]
+        states = [leg["ChannelState"] for call in calls for leg in call.legs.values()
+                  if leg["alive"] and leg["Channel"].startswith(f"PJSIP/{exten}-")]
+        return 0 if not states else 1 if "6" in states else 8
 
     def find_leg(self, name_or_uid: str) -> tuple[Call, str] | None:
         with self._lock:

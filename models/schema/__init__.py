@@ -1,5 +1,5 @@
 """All tables. Import from here: `from models.schema import Customer`."""
-from .calls import Call, CallLeg  # noqa: F401  (the call log, issue 13)
+from .calls import Call, CallLeg, CallRequest  # noqa: F401  (the call log, issue 13)
 from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
                         AgentState,
                         AgentStateLog,

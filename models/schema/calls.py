@@ -86,3 +86,39 @@ class CallLeg(Base):
     hold_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # music on hold began
 
     call: Mapped[Call] = relationship()
+
+
+# Click-to-call (issue 13, models/dialer/click_to_call.py): queued by the web, claimed by the
+# dialer process (agi/dialer/click_to_call.py), moved along by the AMI events of its call.
+CALL_REQUEST_STATES = ("queued", "dialing", "ringing_agent", "ringing_customer", "talking",
+                       "ended", "failed")
+
+
+class CallRequest(Base):
+    __tablename__ = "call_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    source_call_id: Mapped[int | None] = mapped_column(   # the unanswered call called back
+        ForeignKey("calls.id", ondelete="SET NULL"))
+    target: Mapped[str] = mapped_column(String(32))       # which number was asked for
+    number: Mapped[str] = mapped_column(String(40))       # E.164
+    extension: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    reason: Mapped[str | None] = mapped_column(String(48))  # why it failed (message key)
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)  # Originate ChannelId
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    dialer_id: Mapped[str | None] = mapped_column(String(64))
+    hangup_wanted: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the customer answered
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_call_requests_state", "state"),
+        Index("ix_call_requests_user_created", "user_id", "created_at"),
+    )

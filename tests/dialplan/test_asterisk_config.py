@@ -170,6 +170,7 @@ class Context:
     name: str
     extensions: dict[str, list[Step]]
     includes: list[str]
+    hints: dict[str, str] = dataclasses.field(default_factory=dict)   # exten → device
 
 
 def top_split(text: str, sep: str, maxsplit: int = -1) -> list[str]:
@@ -245,6 +246,11 @@ def parse_dialplan(path: Path) -> dict[str, Context]:
 
 def _add_step(ctx: Context, exten: str, rest: str, where: str, number: int, first: bool) -> None:
     prio_text, _, app_text = rest.partition(",")
+    if prio_text.strip() == "hint" and first:   # exten => 8001,hint,PJSIP/8001 (device state)
+        if exten in ctx.hints or not re.fullmatch(r"PJSIP/[\w${}]+(&PJSIP/[\w${}]+)*", app_text.strip()):
+            raise ConfError(f"{where}: bad or second hint for {exten}: {app_text!r}")
+        ctx.hints[exten] = app_text.strip()
+        return
     match = re.fullmatch(r"\s*(\d+|n)(?:\(([A-Za-z][A-Za-z0-9_-]*)\))?\s*", prio_text)
     if not match:
         raise ConfError(f"{where}: bad priority {prio_text!r}")
@@ -1183,3 +1189,29 @@ def test_every_prompt_the_dialplan_plays_is_generated(plan):
         folder, _, prompt_id = sound.rpartition("/")
         assert folder == sound_dir, f"{sound}: not under the prompts' sound_dir {sound_dir}"
         assert prompt_id in texts, f"the dialplan plays {sound}, which prompts.yaml lacks"
+
+
+def test_click_to_call_dials_the_customer_through_the_trunk_recorded(plan):
+    """The agent's phone answered the Originate (agi/dialer/click_to_call.py): the customer is
+    dialled as by the agent, with the company caller ID when the site set one."""
+    call = Call(plan, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001",
+                                                "CALLERID(num)": "13800138000"})
+    call.run("dialfunnel-click-to-call", "13800138000")
+    assert call.used("Dial") == [["PJSIP/13800138000@dialfunnel-trunk", "60", "T"]]
+    assert call.vars["DIALFUNNEL_AGENT"] == "8001"
+    assert call.vars["CALLERID(num)"] == "8001"
+    assert_recorded_and_reported(call, "agent")
+    site = copy.deepcopy(plan)
+    for step in site["dialfunnel-config"].extensions["s"]:
+        if step.args == "DF_OUTBOUND_CALLERID=":
+            step.args = "DF_OUTBOUND_CALLERID=02150001234"
+    call = Call(site, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001"})
+    call.run("dialfunnel-click-to-call", "02155550000")
+    assert call.vars["CALLERID(num)"] == "02150001234"
+    assert call.used("Dial") == [["PJSIP/02155550000@dialfunnel-trunk", "60", "T"]]
+
+
+def test_agent_phones_have_hints_for_extension_state(plan):
+    hints = plan["dialfunnel-hints"].hints
+    assert hints == {"_80XX": "PJSIP/${EXTEN}"}
+    assert pattern_regex("_80XX").match("8001") and pattern_regex("_80XX").match("8010")
