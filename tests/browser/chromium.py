@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pathlib
+import socket
 import threading
 import time
 
@@ -16,31 +17,41 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 class _InFlight:
-    """WSGI wrapper counting responses not yet closed (an event stream stays open until its
-    next write finds the browser gone)."""
+    """WSGI wrapper that knows the responses not yet closed and their sockets: an event stream
+    stays open until a write finds the browser gone, which under load can take a while."""
 
     def __init__(self, app):
-        self.app, self.count, self.lock = app, 0, threading.Lock()
+        self.app, self.lock, self.open = app, threading.Lock(), {}
 
     def __call__(self, environ, start_response):
+        key = object()
         with self.lock:
-            self.count += 1
+            self.open[key] = environ.get("werkzeug.socket")
         try:
             body = self.app(environ, start_response)
         except BaseException:
-            self._done()
+            self._done(key)
             raise
-        return _Counted(body, self._done)
+        return _Counted(body, lambda: self._done(key))
 
-    def _done(self):
+    def _done(self, key):
         with self.lock:
-            self.count -= 1
+            self.open.pop(key, None)
 
-    def wait_idle(self, seconds: float) -> int:
+    def close_all(self, seconds: float) -> int:
+        """Cut every open connection (a stream's next write then fails and its generator is
+        closed), and wait for the responses to end; how many did not."""
+        with self.lock:
+            sockets = [s for s in self.open.values() if s is not None]
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         deadline = time.monotonic() + seconds
-        while self.count and time.monotonic() < deadline:
+        while self.open and time.monotonic() < deadline:
             time.sleep(0.02)
-        return self.count
+        return len(self.open)
 
 
 class _Counted:
@@ -60,9 +71,9 @@ class _Counted:
 
 @pytest.fixture
 def live_server(app):
-    """The app on a real port. On teardown it waits for every open response to end: a stream
-    still polling would hold table locks against the next test's TRUNCATE (PostgreSQL
-    deadlock)."""
+    """The app on a real port. On teardown it cuts the open connections and waits for every
+    response to end: a stream still polling would hold table locks against the next test's
+    TRUNCATE (PostgreSQL deadlock)."""
     from werkzeug.serving import make_server
     app.config["SSE_KEEPALIVE_SECONDS"] = 0.5   # a closed browser is noticed within a second
     counted = _InFlight(app)
@@ -71,8 +82,8 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
-    left = counted.wait_idle(10)
-    assert left == 0, f"{left} response(s) still open 10 s after the browser closed"
+    left = counted.close_all(10)
+    assert left == 0, f"{left} response(s) still open 10 s after their connections were cut"
 
 
 @pytest.fixture(scope="session")
