@@ -80,13 +80,14 @@ def number(raw: str | None) -> str | None:
 def _cache(session: Session) -> dict:
     """calls/legs: rows by key; absent_*: keys known not to be in the database (``prefetch``,
     this batch only); open: linkedid → uniqueids of the call's legs still up; agents: extension
-    → user id (every active user's when ``all_agents``: loaded by ``prefetch``); outcomes: dial
+    → user id (every active user's, loaded by ``prefetch``; an extension not among them is asked
+    for once, an agent given it since is then known); outcomes: dial
     attempt id → its outcome (``prefetch``, this batch only)."""
     cache = session.info.get("call_log")
     if cache is None:
         cache = session.info["call_log"] = dict(
             calls=collections.OrderedDict(), legs=collections.OrderedDict(), agents={},
-            all_agents=False, agents_batches=0, absent_calls=set(), absent_legs=set(), open={}, attempts={},
+            agents_batches=0, absent_calls=set(), absent_legs=set(), open={}, attempts={},
             customers={}, outcomes={})
     return cache
 
@@ -124,7 +125,6 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
                                                  .where(among(session, DialAttempt.id, chunk))).all())
     if cache["agents_batches"] % AGENTS_EVERY == 0:
         cache["agents"] = agent_extensions(session)
-        cache["all_agents"] = True
     cache["agents_batches"] += 1
     e164s = {number(raw) for raw in numbers}
     cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
@@ -215,7 +215,7 @@ def agent_of(session: Session, channel: str | None, caller_num: str | None = Non
     for ext in (endpoint[0] if endpoint else None, caller_num):
         if not ext or len(ext) > 32:
             continue
-        if ext not in agents and not _cache(session)["all_agents"]:
+        if ext not in agents:     # not an agent at the last load: maybe given since
             user = user_for_extension(session, ext)
             agents[ext] = user.id if user is not None else None
         if agents.get(ext) is not None:

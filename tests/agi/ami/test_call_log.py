@@ -221,6 +221,21 @@ def test_agents_manual_call_from_the_phone(Session, agents, pbx, listener, make_
     assert sorted(leg.role for leg in legs.values()) == ["agent", "customer"]
 
 
+def test_an_extension_given_while_the_listener_runs_is_known_at_once(
+        Session, session, agents, pbx, listener, make_customer):
+    """The listener loads the agents' extensions now and then; an extension not among them is
+    asked for, so a phone given to a user a minute ago is his at its first call."""
+    first = placed(pbx, pbx.phone_call("8001", "13900000078"))
+    run(pbx, 7)
+    ended_call(Session, first.channel_id)        # the listener has loaded the extensions
+    agents["rep"].extension = "8009"
+    session.commit()
+    sim_call = placed(pbx, pbx.phone_call("8009", "13900000079"))
+    run(pbx, 7)
+    call = ended_call(Session, sim_call.channel_id)
+    assert (call.direction, call.user_id) == ("manual", agents["rep"].id)
+
+
 def test_click_to_call(Session, agents, pbx, listener, phone, make_customer):
     customer = make_customer("苏州园林设计院", owner="tm", mobile="13900000001")
     handle = placed(pbx, phone.originate(
