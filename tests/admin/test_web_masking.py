@@ -13,6 +13,7 @@ import zipfile
 
 import pytest
 from flask import url_for
+from sqlalchemy import select
 
 from models.crm.contact_records import add_contact_record
 from models.crm.contacts import add_contact
@@ -22,7 +23,7 @@ from models.dialer import campaigns as rules
 from models.dialer.agent_states import take_ready_agent
 from models.dialer.dnc import add_number
 from models.org.users import update_role
-from models.schema import Contact, Customer, Role
+from models.schema import Contact, Customer, DoNotCall, Role
 from models.telephony.ivr import log_ivr_call, request_callback
 from models.telephony import calls
 from models.telephony.popups import create_pop_event
@@ -333,14 +334,22 @@ def test_the_preview_card_of_a_masking_agent(as_user, session, users, world, clo
     assert not leaked(panel)
 
 
-def test_the_admin_pages_of_a_masking_admin(as_user, session, users, world):
+def test_the_admin_pages_of_a_masking_admin(as_user, session, users, world, clock):
     set_masking(session, "admin")
     admin = as_user("admin")
     page = admin.get("/manage/ivr-calls").get_data(as_text=True)
     assert page.count("150****3333") == 2 and not leaked(page)     # the caller, the callback
-    # The do-not-call list: masked, and no form that would post the number back.
+    # The do-not-call list: masked; its remove button names the row, not the number.
     page = admin.get("/campaigns/dnc").get_data(as_text=True)
-    assert "150****4444" in page and not leaked(page) and "/campaigns/dnc/remove" not in page
+    assert "150****4444" in page and not leaked(page)
+    key = re.search(r'name="key" value="([^"]+)"', page).group(1)
+    assert post(admin, "/campaigns/dnc/remove", {"key": key[:5] + "0" * 32}).status_code == 302
+    assert session.scalar(select(DoNotCall).where(DoNotCall.number == "+8615077774444"))
+    done = post(admin, "/campaigns/dnc/remove", {"key": key}, follow_redirects=True)
+    assert "150****4444" in done.get_data(as_text=True) and not leaked(done.get_data(as_text=True))
+    assert session.scalar(select(DoNotCall).where(DoNotCall.number == "+8615077774444")) is None
     set_masking(session, "admin", on=False)
+    add_number(session, users["mgr"], "15077774444", clock=clock)
+    session.commit()
     page = admin.get("/campaigns/dnc").get_data(as_text=True)
     assert "+8615077774444" in page and "/campaigns/dnc/remove" in page
