@@ -24,8 +24,8 @@ from models.dialer.agent_states import take_ready_agent
 from models.dialer.dnc import add_number
 from models.org.users import update_role
 from models.schema import Contact, Customer, DoNotCall, Role
-from models.telephony.ivr import log_ivr_call, request_callback
 from models.telephony import calls
+from models.telephony.ivr import log_ivr_call, request_callback
 from models.telephony.popups import create_pop_event
 
 from tests.call_helpers import abandoned_call, answered_call
@@ -124,8 +124,8 @@ def world(session, users, clock, make_customer):
     unknown_pop = create_pop_event(session, tm, "15066663333", clock=clock)
     session.commit()
     session.refresh(c)
-    return dict(stage=c.stage, customer_id=c.id, call_id=calls.find_call(session, answered).id, contact_id=contact.id, recording_id=rec.id,
-                record_id=record.id, opportunity_id=opp.id, order_id=order.id,
+    return dict(stage=c.stage, customer_id=c.id, call_id=calls.find_call(session, answered).id,
+                contact_id=contact.id, recording_id=rec.id, record_id=record.id, opportunity_id=opp.id, order_id=order.id,
                 campaign_id=campaign.id, event_id=pop.id, unknown_pop_id=unknown_pop.id,
                 campaign=campaign)
 
