@@ -125,7 +125,8 @@ def world(session, users, clock, make_customer):
     session.commit()
     session.refresh(c)
     return dict(stage=c.stage, customer_id=c.id, call_id=calls.find_call(session, answered).id,
-                contact_id=contact.id, recording_id=rec.id, record_id=record.id, opportunity_id=opp.id, order_id=order.id,
+                contact_id=contact.id, recording_id=rec.id, record_id=record.id,
+                opportunity_id=opp.id, order_id=order.id,
                 campaign_id=campaign.id, event_id=pop.id, unknown_pop_id=unknown_pop.id,
                 campaign=campaign)
 
