@@ -1,4 +1,10 @@
-"""Creating, editing, finding duplicates of and deleting customers (C1, C3, C4)."""
+"""Creating, editing, finding duplicates of and deleting customers (C1, C3, C4).
+
+Customers the system creates itself (an IVR caller who asked for a callback:
+models.telephony.ivr) have no actor: `created_by_id` is NULL and `source` says where they came
+from; the stage and operator history rows get actor NULL, which those logs already read as "the
+system". No built-in user exists: nothing could log in as it, and no report or user list shows
+it as a person."""
 from __future__ import annotations
 
 from sqlalchemy import delete, func, or_, select, union
@@ -76,12 +82,15 @@ def _flush_unique_name(session: Session, name: str) -> None:
         raise DuplicateName(name=name) from None
 
 
-def create_customer(session: Session, actor: User, data: dict, *, stage: str | None = "reserve",
-                    operator_ids: list[int] | None = None, ownership: str = "personal",
-                    clock=SYSTEM_CLOCK) -> Customer:
+def create_customer(session: Session, actor: User | None, data: dict, *,
+                    stage: str | None = "reserve", operator_ids: list[int] | None = None,
+                    ownership: str = "personal", clock=SYSTEM_CLOCK) -> Customer:
     """Add a customer. `ownership` personal (default operator: the actor), collaborative
     (operator_ids, 2+) or shared; who may be the operator is models.crm.ownership's
-    check_new_customer, as for an import. Duplicate names are refused."""
+    check_new_customer, as for an import. Duplicate names are refused. `actor` None: the
+    system creates it (see the module's docstring); only a shared customer then."""
+    if actor is None and ownership != "shared":
+        raise PermissionDenied()
     stage, operators = check_new_customer(session, actor, stage=stage, ownership=ownership,
                                           operator_ids=operator_ids)
     values = {field: clean_value(field, value) for field, value in data.items()}
@@ -91,7 +100,8 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
     if _name_taken(session, name):
         raise DuplicateName(name=name)
     now = clock.now()
-    customer = Customer(ownership="shared", created_by_id=actor.id, created_at=now,
+    customer = Customer(ownership="shared", created_by_id=actor.id if actor else None,
+                        created_at=now,
                         updated_at=now, contact_mark="not_contacted",
                         tracking_mark="tracking", time_zone="Asia/Shanghai", do_not_call=False,
                         number_status="unknown")

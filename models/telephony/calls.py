@@ -485,6 +485,19 @@ def attempt_closed(session: Session, attempt: DialAttempt) -> None:
                     .execution_options(synchronize_session=False))
 
 
+def attach_customer(session: Session, linkedid: str | None, customer_id: int) -> bool:
+    """The customer of a call found while it runs (an IVR caller who became one): set when
+    the call has none yet. Safe beside the listener: it writes ``customer_id`` only from the
+    events (a value, never None over a value), and its flushes send only changed columns."""
+    if not linkedid:
+        return False
+    done = session.execute(update(Call).where(Call.linkedid == linkedid,
+                                              Call.customer_id.is_(None))
+                           .values(customer_id=customer_id)
+                           .execution_options(synchronize_session=False))
+    return done.rowcount == 1
+
+
 def reconcile(session: Session, live: list[tuple[Chan, float]], now: dt.datetime,
               since: dt.datetime) -> tuple[int, int]:
     """After a (re)connect, from CoreShowChannels taken at ``since``: ``live`` holds each live
