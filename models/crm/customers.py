@@ -17,6 +17,7 @@ from models.crm.ownership import check_new_customer
 from models.crm.stage_rules import rule_for
 from models.crm.stages import set_stage
 from models.crm.visibility import get_visible_customer
+from models.db import among, key_chunks
 from models.errors import DuplicateName, FieldLocked, InvalidValue, PermissionDenied, SharedEditForbidden
 from models.fields import CUSTOMER_DATA_FIELDS, PHONE_COLUMNS
 from models.names import name_key
@@ -197,14 +198,13 @@ def ids_by_phones(session: Session, e164s) -> dict[str, list[int]]:
     """find_by_phone for many E.164 numbers at once: number → its customers' ids (ascending)."""
     numbers = sorted({n for n in e164s if n})
     found: dict[str, set[int]] = {n: set() for n in numbers}
-    for i in range(0, len(numbers), 500):
-        chunk = numbers[i:i + 500]
-        rows = union(
-            select(Customer.phone_e164, Customer.id).where(Customer.phone_e164.in_(chunk)),
-            select(Customer.mobile_e164, Customer.id).where(Customer.mobile_e164.in_(chunk)),
-            select(Customer.fax_e164, Customer.id).where(Customer.fax_e164.in_(chunk)),
-            select(Contact.phone_e164, Contact.customer_id).where(Contact.phone_e164.in_(chunk)),
-            select(Contact.mobile_e164, Contact.customer_id).where(Contact.mobile_e164.in_(chunk)))
+    for chunk in key_chunks(session, numbers):
+        rows = union(*(select(column, owner).where(among(session, column, chunk))
+                       for column, owner in ((Customer.phone_e164, Customer.id),
+                                             (Customer.mobile_e164, Customer.id),
+                                             (Customer.fax_e164, Customer.id),
+                                             (Contact.phone_e164, Contact.customer_id),
+                                             (Contact.mobile_e164, Contact.customer_id))))
         for number, customer_id in session.execute(rows):
             found[number].add(customer_id)
     return {n: sorted(ids) for n, ids in found.items()}
