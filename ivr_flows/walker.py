@@ -329,10 +329,12 @@ class Walker:
         at = self.clock.now() + dt.timedelta(minutes=step.get("delay_minutes"))
         if step.get("at_next_open") and self._next_open is not None and self._next_open > at:
             at = self._next_open
+        linkedid = self.call_linkedid()
 
         def work():
             return rules.request_callback(self.session, number, at=at, flow=self._flow,
-                                          clock=self.clock)
+                                          caller_name=self.vars.get("caller_name"),
+                                          linkedid=linkedid, clock=self.clock)
 
         done, error_target = self._db_step(step, work)
         if error_target:
@@ -346,6 +348,11 @@ class Walker:
         self.vars["callback_number"] = done.number
         self._pending = "CALLBACK"
         return step.get("next")
+
+    def call_linkedid(self) -> str | None:
+        """The call the channel is part of (Asterisk's linkedid): here its own uniqueid; the
+        FastAGI walker asks the channel (agi/handlers/ivr.py)."""
+        return self.vars.get("uniqueid") or None
 
     def _exit_variables(self, name: str, value: str) -> None:
         self.channel.set_variable(name, value)

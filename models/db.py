@@ -6,7 +6,7 @@ import random
 import sqlite3
 import time
 
-from sqlalchemy import DateTime, any_, bindparam, create_engine, event
+from sqlalchemy import DateTime, any_, bindparam, create_engine, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy import exc as exc_mod
 from sqlalchemy.engine import Engine
@@ -147,3 +147,12 @@ def begin_read(session: Session) -> None:
             session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         else:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def lock_key(session: Session, key: str) -> None:
+    """Serialise the transactions about `key` until this one ends: a PostgreSQL advisory lock
+    (for a row that does not exist yet, so no row lock can do it). SQLite's transactions that
+    write hold the write lock from their BEGIN IMMEDIATE: they are serial already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                        {"key": key})

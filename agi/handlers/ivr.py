@@ -75,6 +75,13 @@ class IVRWalker(Walker):
             return work()
         return super()._db_step(step, read)
 
+    def call_linkedid(self) -> str | None:
+        """CHANNEL(linkedid): the IVR runs on a Local channel's ;2 half, not the call's first
+        channel (one command, only for a callback request). pyst2 answers "hangup" when the
+        caller has gone: the uniqueid stands in then."""
+        value = (self.channel.get_full_variable("${CHANNEL(linkedid)}") or "").strip()
+        return value if value not in ("", "hangup") else super().call_linkedid()
+
 
 def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
                      clock=SYSTEM_CLOCK, answer: bool = True, on_result=None):

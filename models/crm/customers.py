@@ -1,4 +1,10 @@
-"""Creating, editing, finding duplicates of and deleting customers (C1, C3, C4)."""
+"""Creating, editing, finding duplicates of and deleting customers (C1, C3, C4).
+
+Customers the system creates itself (an IVR caller who asked for a callback:
+models.telephony.ivr) have no actor: `created_by_id` is NULL and `source` says where they came
+from; the stage and operator history rows get actor NULL, which those logs already read as "the
+system". No built-in user exists: nothing could log in as it, and no report or user list shows
+it as a person."""
 from __future__ import annotations
 
 from sqlalchemy import delete, func, or_, select, union
@@ -11,6 +17,7 @@ from models.crm.ownership import check_new_customer
 from models.crm.stage_rules import rule_for
 from models.crm.stages import set_stage
 from models.crm.visibility import get_visible_customer
+from models.db import among, key_chunks
 from models.errors import DuplicateName, FieldLocked, InvalidValue, PermissionDenied, SharedEditForbidden
 from models.fields import CUSTOMER_DATA_FIELDS, PHONE_COLUMNS
 from models.names import name_key
@@ -77,12 +84,15 @@ def _flush_unique_name(session: Session, name: str) -> None:
         raise DuplicateName(name=name) from None
 
 
-def create_customer(session: Session, actor: User, data: dict, *, stage: str | None = "reserve",
-                    operator_ids: list[int] | None = None, ownership: str = "personal",
-                    clock=SYSTEM_CLOCK) -> Customer:
+def create_customer(session: Session, actor: User | None, data: dict, *,
+                    stage: str | None = "reserve", operator_ids: list[int] | None = None,
+                    ownership: str = "personal", clock=SYSTEM_CLOCK) -> Customer:
     """Add a customer. `ownership` personal (default operator: the actor), collaborative
     (operator_ids, 2+) or shared; who may be the operator is models.crm.ownership's
-    check_new_customer, as for an import. Duplicate names are refused."""
+    check_new_customer, as for an import. Duplicate names are refused. `actor` None: the
+    system creates it (see the module's docstring); only a shared customer then."""
+    if actor is None and ownership != "shared":
+        raise PermissionDenied()
     stage, operators = check_new_customer(session, actor, stage=stage, ownership=ownership,
                                           operator_ids=operator_ids)
     values = {field: clean_value(field, value) for field, value in data.items()}
@@ -92,7 +102,8 @@ def create_customer(session: Session, actor: User, data: dict, *, stage: str | N
     if _name_taken(session, name):
         raise DuplicateName(name=name)
     now = clock.now()
-    customer = Customer(ownership="shared", created_by_id=actor.id, created_at=now,
+    customer = Customer(ownership="shared", created_by_id=actor.id if actor else None,
+                        created_at=now,
                         updated_at=now, contact_mark="not_contacted",
                         tracking_mark="tracking", time_zone="Asia/Shanghai", do_not_call=False,
                         number_status="unknown")
@@ -190,14 +201,13 @@ def ids_by_phones(session: Session, e164s) -> dict[str, list[int]]:
     """find_by_phone for many E.164 numbers at once: number → its customers' ids (ascending)."""
     numbers = sorted({n for n in e164s if n})
     found: dict[str, set[int]] = {n: set() for n in numbers}
-    for i in range(0, len(numbers), 500):
-        chunk = numbers[i:i + 500]
-        rows = union(
-            select(Customer.phone_e164, Customer.id).where(Customer.phone_e164.in_(chunk)),
-            select(Customer.mobile_e164, Customer.id).where(Customer.mobile_e164.in_(chunk)),
-            select(Customer.fax_e164, Customer.id).where(Customer.fax_e164.in_(chunk)),
-            select(Contact.phone_e164, Contact.customer_id).where(Contact.phone_e164.in_(chunk)),
-            select(Contact.mobile_e164, Contact.customer_id).where(Contact.mobile_e164.in_(chunk)))
+    for chunk in key_chunks(session, numbers):
+        rows = union(*(select(column, owner).where(among(session, column, chunk))
+                       for column, owner in ((Customer.phone_e164, Customer.id),
+                                             (Customer.mobile_e164, Customer.id),
+                                             (Customer.fax_e164, Customer.id),
+                                             (Contact.phone_e164, Contact.customer_id),
+                                             (Contact.mobile_e164, Contact.customer_id))))
         for number, customer_id in session.execute(rows):
             found[number].add(customer_id)
     return {n: sorted(ids) for n, ids in found.items()}

@@ -19,7 +19,7 @@ class IVRCall(Base):
     HANGUP when the caller hung up before the flow ended. A callback request is kept here too:
     `callback_number`/`callback_at`, and `callback_record_id` when it became a contact record
     with a reminder for the customer's operator; a request with no operator to remind (unknown
-    caller, shared customer) has `callback_record_id` NULL: see models.telephony.ivr.unassigned_callbacks.
+    caller: a new shared reserve customer; a shared customer) has `callback_record_id` NULL: see models.telephony.ivr.unassigned_callbacks.
     """
 
     __tablename__ = "ivr_calls"

@@ -24,18 +24,20 @@ lookup). A call ends when its last known leg hung up.
 Functions never commit (the caller owns the transaction). They cache the rows they touch in
 ``session.info`` (one long-lived session per writer thread); after a rollback call ``forget``.
 A writer applying events in batches calls ``prefetch`` first, applies them under
-``session.no_autoflush`` and calls ``uniform`` before committing: the batch then costs a few
-reads and one flush with one INSERT and one UPDATE statement per table.
+``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
+few reads, one UPDATE and one INSERT statement per table (on SQLite the INSERTs are the flush's).
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 import datetime as dt
+import functools
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import flag_modified, instance_state
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from models.crm.customers import ids_by_phones
 from models.db import among, key_chunks
@@ -148,7 +150,7 @@ def _customer(session: Session, e164: str | None) -> int | None:
 
 
 # What the events decide (only this module writes them; the dialer writes dial_status, the
-# wrap-up disposition and note): ``uniform`` sends them all with every changed row.
+# wrap-up disposition and note): ``write_batch`` sends them all with every changed row.
 _EVENT_COLUMNS = {
     Call: ("direction", "state", "from_number", "to_number", "started_at", "ringing_at",
            "answered_at", "ended_at", "queued_at", "ring_seconds", "queue_seconds",
@@ -156,21 +158,119 @@ _EVENT_COLUMNS = {
     CallLeg: ("channel", "role", "number", "user_id", "started_at", "answered_at", "ended_at",
               "cause", "hold_since"),
 }
+# Set once by the events, and written by others too (the dialer's status, the customer an IVR
+# caller became: ``attach_customer``): the row's value, once it has one, stays.
+_FIRST_WINS = {Call: ("customer_id", "user_id", "campaign_id", "attempt_id", "dial_status"),
+               CallLeg: ()}
 
 
-def uniform(session: Session) -> None:
-    """Before a batch's flush: mark the event columns of every changed call and leg changed,
-    so that the flush sends one UPDATE per table (one executemany) instead of one for each
-    combination of columns the events happened to change."""
+def _update_statement(model):
+    table = model.__table__
+    values = {c: bindparam(c) for c in _EVENT_COLUMNS[model]}
+    values.update({c: func.coalesce(table.c[c], bindparam(c)) for c in _FIRST_WINS[model]})
+    return update(table).where(table.c.id == bindparam("_id")).values(values)
+
+
+_UPDATES = {model: _update_statement(model) for model in _EVENT_COLUMNS}
+
+
+def write_batch(session: Session) -> None:
+    """Before a batch's commit: its changes to rows already written go out in one UPDATE per
+    table, of every column above, always the same statement (the flush would send one per
+    combination of changed columns, and psycopg parses each new text); those rows are then
+    clean. On PostgreSQL the batch's new rows are written here too: one INSERT ... SELECT FROM
+    unnest(arrays) RETURNING per table, and the UPDATE is one UPDATE ... FROM unnest(arrays)
+    (one statement for the whole batch, not one per row)."""
+    with session.no_autoflush:
+        postgres = session.get_bind().dialect.name == "postgresql"
+        for model in _EVENT_COLUMNS:
+            params = _changed_rows(session, model)
+            if not params:
+                continue
+            if postgres:
+                columns = ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
+                session.execute(_pg_update(model), {c: [p[c] for p in params] for c in columns})
+            else:
+                session.execute(_UPDATES[model], [dict(p, _id=p["id"]) for p in params])
+        if postgres:
+            _pg_insert_new(session)
+
+
+def _changed_rows(session: Session, model) -> list[dict]:
+    """The values of the changed rows of ``model`` (the objects are then clean)."""
+    out = []
+    columns = ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
+    allowed = set(columns)
     for obj in list(session.dirty):
-        columns = _EVENT_COLUMNS.get(type(obj))
-        if columns is None:
+        if type(obj) is not model:
             continue
         state = instance_state(obj)
-        for key in columns:
-            if key in state.dict:
-                state.committed_state.pop(key, None)   # an unchanged value is sent as well
-                flag_modified(obj, key)
+        changed = [key for key in state.committed_state if key in model.__table__.c]
+        if not changed or not set(changed) <= allowed:
+            continue      # nothing to write, or a column only the flush knows how to send
+        out.append({c: state.dict.get(c) for c in columns})
+        for key in changed:
+            set_committed_value(obj, key, state.dict.get(key))
+    return out
+
+
+def _typed_arrays(model, columns) -> tuple[str, list]:
+    """``unnest(CAST(:a AS type[]), ...)``'s argument list and its typed parameters."""
+    dialect = postgresql.dialect()
+    table = model.__table__
+    casts = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])"
+                      for c in columns)
+    return casts, [bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
+
+
+@functools.cache
+def _pg_update(model):
+    columns = ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
+    casts, params = _typed_arrays(model, columns)
+    sets = ", ".join(f"{c} = COALESCE(t.{c}, v.{c})" if c in _FIRST_WINS[model] else f"{c} = v.{c}"
+                     for c in columns[1:])
+    return text(f"UPDATE {model.__tablename__} AS t SET {sets} FROM unnest({casts})"
+                f" AS v({', '.join(columns)}) WHERE t.id = v.id").bindparams(*params)
+
+
+@functools.cache
+def _pg_insert(model):
+    columns = tuple(c.name for c in model.__table__.columns if c.name != "id")
+    casts, params = _typed_arrays(model, columns)
+    key = "linkedid" if model is Call else "uniqueid"
+    return text(f"INSERT INTO {model.__tablename__} ({', '.join(columns)})"
+                f" SELECT * FROM unnest({casts}) RETURNING {key}, id").bindparams(*params), columns
+
+
+def _pg_insert_new(session: Session) -> None:
+    """Write the batch's new calls, then their new legs, each table in one statement that
+    returns the ids by key, then make the objects persistent as if loaded (the commit's flush
+    has nothing left to send for them)."""
+    new = {Call: [], CallLeg: []}
+    for obj in session.new:
+        if type(obj) in new:
+            new[type(obj)].append(obj)
+    for model, objs in new.items():
+        if not objs:
+            continue
+        if model is CallLeg:
+            for leg in objs:
+                leg.call_id = leg.call.id
+        statement, columns = _pg_insert(model)
+        table = model.__table__
+        defaults = {c: (table.c[c].default.arg if table.c[c].default is not None
+                        and table.c[c].default.is_scalar else None) for c in columns}
+        dicts = [instance_state(obj).dict for obj in objs]
+        ids = dict(session.execute(statement, {c: [d.get(c, defaults[c]) for d in dicts]
+                                               for c in columns}).all())
+        key = "linkedid" if model is Call else "uniqueid"
+        for obj in objs:
+            obj.id = ids[getattr(obj, key)]
+    for obj in new[CallLeg] + new[Call]:
+        session.expunge(obj)
+    for obj in new[Call] + new[CallLeg]:
+        make_transient_to_detached(obj)
+        session.add(obj)
 
 
 def forget(session: Session) -> None:
@@ -483,6 +583,19 @@ def attempt_closed(session: Session, attempt: DialAttempt) -> None:
     session.execute(update(Call).where(Call.attempt_id == attempt.id)
                     .values(dial_status=attempt.outcome)
                     .execution_options(synchronize_session=False))
+
+
+def attach_customer(session: Session, linkedid: str | None, customer_id: int) -> bool:
+    """The customer of a call found while it runs (an IVR caller who became one): set when
+    the call has none yet. Safe beside the listener: it writes ``customer_id`` only from the
+    events (a value, never None over a value), and its flushes send only changed columns."""
+    if not linkedid:
+        return False
+    done = session.execute(update(Call).where(Call.linkedid == linkedid,
+                                              Call.customer_id.is_(None))
+                           .values(customer_id=customer_id)
+                           .execution_options(synchronize_session=False))
+    return done.rowcount == 1
 
 
 def reconcile(session: Session, live: list[tuple[Chan, float]], now: dt.datetime,

@@ -8,10 +8,16 @@ Callback requests (choice documented in docs and in `request_callback`):
   * a matched customer with an active operator gets a contact record authored by that operator,
     with the next callback and a reminder at the callback time; `emit_due_reminders` turns it
     into a `reminder` event for that operator (the one rule for reminders, C6);
-  * an unknown caller, or a shared customer (nobody owns it), creates nothing in the CRM: the
-    request stays on the IVR call log row (`callback_number`, `callback_at`, no record) and
-    `unassigned_callbacks()` lists those for a manager to hand out. No reserve customer is
-    invented from a bare caller ID.
+  * a caller who matches no customer becomes one: a reserve customer (储备客户) in the shared
+    pool, created by the system (no creator, source `IVR_SOURCE`: models.crm.customers), named
+    after the caller-ID name or "来电客户 138****8000", with the number (E.164) and the
+    request's time as its next callback. The same number asking again finds that customer;
+    two requests at once are serialised (models.db.lock_key), so one number makes one customer;
+  * the call (its `calls` row, by linkedid) gets the customer when exactly one matches (or was
+    just made); a number several customers share picks nobody for the call;
+  * nobody is reminded of a shared customer (a new one included): the request stays on the IVR
+    call log row (`callback_number`, `callback_at`, no record) and `unassigned_callbacks()`
+    lists those for a manager to hand out, a customer to screen or claim beside each.
 """
 from __future__ import annotations
 
@@ -19,18 +25,25 @@ import dataclasses
 import datetime as dt
 import re
 
+import phonenumbers
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
 from models.company import company_tz
 from models.crm.contact_records import add_contact_record
-from models.crm.customers import find_by_phone
+from models.crm.customers import create_customer, find_by_phone, find_duplicates
+from models.db import lock_key
+from models.errors import DuplicateName
+from models.org.masking import mask
 from models.phones import normalize_phone
 from models.schema import ContactRecord, Customer, CustomerOperator, Order, User
 from models.schema.ivr import IVRCall
+from models.telephony.calls import attach_customer
 
 CALLBACK_PROGRESS = "IVR回电请求"
+IVR_SOURCE = "IVR回电"           # the source of the customers IVR callers become
+CALLER_PREFIX = "来电客户"         # their name, before the masked number, when the caller ID has none
 DEDUP_WINDOW = dt.timedelta(hours=24)  # a second request for the same customer reuses the first
 
 
@@ -138,6 +151,7 @@ class CallbackResult:
     operator: User | None = None
     record: ContactRecord | None = None
     reused: bool = False              # an open IVR callback request already existed
+    created: bool = False             # the caller matched nobody and became this new customer
 
     @property
     def assigned(self) -> bool:
@@ -165,13 +179,16 @@ def pick_operator(session: Session, customer: Customer) -> User | None:
 
 
 def request_callback(session: Session, number: str | None, *, at: dt.datetime | None = None,
-                     flow: str = "", clock=SYSTEM_CLOCK) -> CallbackResult | None:
+                     flow: str = "", caller_name: str | None = None,
+                     linkedid: str | None = None, clock=SYSTEM_CLOCK) -> CallbackResult | None:
     """A caller asked to be called back on `number` (raw caller ID or typed digits).
 
     Returns None when `number` is not a possible phone number. Otherwise the request is
-    matched to a customer and, when it has an operator, written as a contact record with the
-    next callback `at` (default: now) and a reminder for that operator. A second request for
-    the same customer while the first reminder has not fired yet reuses it (moves nothing)."""
+    matched to a customer (a caller matching none becomes a new reserve customer, named from
+    `caller_name` when it is a name) and the call `linkedid` gets that customer; when it has
+    an operator the request is written as a contact record with the next callback `at`
+    (default: now) and a reminder for that operator. A second request for the same customer
+    while the first reminder has not fired yet reuses it (moves nothing)."""
     e164 = normalize_phone(number)
     if not e164:
         return None
@@ -180,15 +197,23 @@ def request_callback(session: Session, number: str | None, *, at: dt.datetime | 
     if at.tzinfo is None:
         raise ValueError("callback time must be timezone-aware")
     result = CallbackResult(number=e164, at=at)
-    for customer in _customers_for(session, e164):
+    customers = _customers_for(session, e164)
+    if not customers:
+        lock_key(session, "ivr-caller:" + e164)
+        customers = _customers_for(session, e164)   # made by a request we waited for?
+        if not customers:
+            customers = [_reserve_customer(session, e164, caller_name, at, clock)]
+            result.created = True
+    if len(customers) == 1:
+        attach_customer(session, linkedid, customers[0].id)
+    for customer in customers:
         operator = pick_operator(session, customer)
         if operator is None:
             continue
         result.customer, result.operator = customer, operator
         break
     else:
-        customers = _customers_for(session, e164)
-        result.customer = customers[0] if customers else None
+        result.customer = customers[0]
         return result
     # Serialise requests for one customer (PostgreSQL row lock; SQLite writers queue anyway),
     # so two calls at once still make one record.
@@ -212,6 +237,46 @@ def request_callback(session: Session, number: str | None, *, at: dt.datetime | 
         session, result.operator, result.customer.id, content=content, method="phone",
         progress=CALLBACK_PROGRESS, next_callback_at=at, remind=True, clock=clock)
     return result
+
+
+def masked_number(e164: str) -> str:
+    """138****8000: a number as a customer's name may show it (a Chinese number without its
+    country code; models.org.masking's one rule)."""
+    return mask(e164[3:] if e164.startswith("+86") else e164)
+
+
+def _caller_id_name(raw: str | None) -> str | None:
+    """The caller-ID name when it is one (not empty, "unknown" or the number again)."""
+    text = (raw or "").strip()[:60]
+    if text.lower() in ("", "unknown", "anonymous", "restricted", "private", "withheld"):
+        return None
+    return None if re.fullmatch(r"[\d\s+().\-]*", text) else text
+
+
+def _reserve_customer(session: Session, e164: str, caller_name: str | None,
+                      at: dt.datetime, clock) -> Customer:
+    """The reserve customer an unknown caller becomes (see the module's docstring). Names are
+    unique: a name taken by another customer gets the masked number, then (2), (3)..."""
+    masked = masked_number(e164)
+    name = _caller_id_name(caller_name)
+    base = f"{name} {masked}" if name else f"{CALLER_PREFIX} {masked}"
+    names = ([name] if name else []) + [base] + [f"{base} ({n})" for n in range(2, 100)]
+    mobile = phonenumbers.number_type(phonenumbers.parse(e164)) in (
+        phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    for candidate in names:
+        if find_duplicates(session, name=candidate, limit=1):
+            continue
+        try:
+            customer = create_customer(
+                session, None, {"name": candidate, "mobile" if mobile else "phone": e164,
+                                "source": IVR_SOURCE},
+                stage="reserve", ownership="shared", clock=clock)
+        except DuplicateName:      # taken meanwhile by another customer
+            continue
+        customer.next_callback_at = at
+        session.flush()
+        return customer
+    raise DuplicateName(name=base)
 
 
 def unassigned_callbacks(session: Session, *, since: dt.datetime | None = None,
@@ -277,7 +342,7 @@ def recent_ivr_calls(session: Session, *, limit: int = 100,
                                 .limit(limit)))
 
 
-__all__ = ["CALLBACK_PROGRESS", "ORDER_STATUS_WORDS", "CallbackResult", "OrderStatus",
+__all__ = ["CALLBACK_PROGRESS", "IVR_SOURCE", "masked_number", "ORDER_STATUS_WORDS", "CallbackResult", "OrderStatus",
            "caller_customer", "insert_ivr_calls", "ivr_call_values", "log_ivr_call",
            "order_number_candidates", "order_status", "orders_for_caller", "pick_operator",
            "recent_ivr_calls", "request_callback", "unassigned_callbacks"]

@@ -3,7 +3,8 @@
 ``build_pop`` is the rule: the caller's number, normalised to E.164, finds the customers whose
 phone, mobile, fax or a contact's number it is. For each match the agent MAY OPEN (visibility,
 C2: shared, or one of its operators, or a manager/admin) the pop carries the details: stage,
-ownership, contacts, the latest contact records and recordings. A match the agent may NOT open
+ownership, contacts, the latest contact records, calls (models.telephony.call_history, each
+recording marked playable or not for this agent) and recordings. A match the agent may NOT open
 (another agent's personal or collaborative customer) is only counted: the pop says "a known
 customer, owned by a colleague" and reveals no name, id or detail, and offers no quick-create
 (that would make a duplicate). No match at all: a quick-create form prefilled with the number.
@@ -35,12 +36,15 @@ from models.errors import NotFound
 from models.org.masking import mask, masks, shown
 from models.phones import normalize_phone
 from models.schema import Contact, ContactRecord, Customer, Event, User
+from models.telephony.call_history import calls_of
 
 KIND = "screen_pop"
 VERSION = 1
 MAX_CONTACTS = 8
 MAX_RECORDS = 5
 MAX_RECORDINGS = 5
+MAX_CALLS = 5
+MAX_NOTE = 120
 MAX_CONTENT = 300
 # What Asterisk and carriers put in CallerIDNum when there is no number.
 WITHHELD = {"", "<unknown>", "unknown", "anonymous", "restricted", "private", "unavailable", "s"}
@@ -84,6 +88,18 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
 
 
+def call_item(entry) -> dict:
+    """One of a card's calls (a call_history.CallEntry): when, who, direction, duration,
+    outcome, disposition, note, and its recordings with whether the agent may hear them."""
+    call = entry.call
+    return dict(id=call.id, started_at=_iso(call.started_at), user=entry.agent,
+                direction=call.direction, seconds=round(entry.seconds, 1), outcome=entry.outcome,
+                disposition=call.disposition, note=(call.note or "")[:MAX_NOTE] or None,
+                recordings=[dict(id=h.recording.id, may_hear=h.may_hear,
+                                 removed=h.recording.deleted_at is not None)
+                            for h in entry.recordings])
+
+
 def customer_card(session: Session, agent: User, customer: Customer) -> dict:
     """The details of a customer the agent may open (callers check can_open first)."""
     contacts = list(session.scalars(select(Contact).where(Contact.customer_id == customer.id)
@@ -112,6 +128,7 @@ def customer_card(session: Session, agent: User, customer: Customer) -> dict:
                       next_callback_at=_iso(r.next_callback_at)) for r in records],
         recordings=[dict(recording_summary(r, agent), user=names.get(r.user_id, ""))
                     for r in recordings],
+        calls=[call_item(e) for e in calls_of(session, agent, customer.id, limit=MAX_CALLS)],
     )
 
 

@@ -634,6 +634,14 @@ def test_ivr_call_log_page(as_user, session, clock):
     page = admin.get("/manage/ivr-calls").get_data(as_text=True)
     assert "语音导航通话" in page and "welcome › main_menu › to_agent" in page
     assert "queue:sales" in page and "12.5" in page and "HANGUP" in page
+    # an unknown caller's callback request: waiting, with the reserve customer it became
+    from models.telephony.ivr import request_callback
+    done = request_callback(session, "13600001111", clock=clock)
+    log_ivr_call(session, uniqueid="1700000000.3", flow="main", outcome="CALLBACK",
+                 started_at=clock.now(), duration_ms=9000, caller_id="13600001111", callback=done)
+    session.commit()
+    page = admin.get("/manage/ivr-calls").get_data(as_text=True)
+    assert f'href="/customers/{done.customer.id}">+8613600001111</a>' in page
     only = admin.get("/manage/ivr-calls?outcome=HANGUP").get_data(as_text=True)
     assert "queue:sales" not in only and "HANGUP" in only
     assert as_user("mgr").get("/manage/ivr-calls").status_code == 403

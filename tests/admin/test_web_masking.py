@@ -42,9 +42,10 @@ NUMBERS = {
     "010-85296374": "010****6374",       # a contact's phone
     "15066663333": "150****3333",        # a caller who matched no customer
     "15077774444": "150****4444",        # a number on the do-not-call list
+    "15099992222": "150****2222",        # an IVR caller who asked for a callback
 }
 SECRET_DIGITS = ["13812348000", "62345678", "26473918", "13987654321", "85296374",
-                 "15066663333", "15077774444"]
+                 "15066663333", "15077774444", "15099992222"]
 
 
 TYPED = "138 1234 8000"   # a number a masking user knows and searches by
@@ -111,9 +112,9 @@ def world(session, users, clock, make_customer):
     opp = create_opportunity(session, tm, c.id, "掩码商机", amount=100, clock=clock)
     order = create_order(session, tm, c.id, [dict(product_name="掩码产品", quantity=1,
                                                   unit_price=100)], clock=clock)
-    callback = request_callback(session, "15066663333", clock=clock)
+    callback = request_callback(session, "15099992222", clock=clock)
     log_ivr_call(session, uniqueid="1700.10", flow="main", outcome="CALLBACK",
-                 started_at=clock.now(), duration_ms=5000, caller_id="15066663333",
+                 started_at=clock.now(), duration_ms=5000, caller_id="15099992222",
                  callback=callback)
     add_number(session, users["mgr"], "15077774444", clock=clock)
     campaign = rules.create_campaign(session, users["mgr"], clock=clock, name="掩码外呼",
@@ -339,7 +340,7 @@ def test_the_admin_pages_of_a_masking_admin(as_user, session, users, world, cloc
     set_masking(session, "admin")
     admin = as_user("admin")
     page = admin.get("/manage/ivr-calls").get_data(as_text=True)
-    assert page.count("150****3333") == 2 and not leaked(page)     # the caller, the callback
+    assert page.count("150****2222") == 2 and not leaked(page)     # the caller, the callback
     # The do-not-call list: masked; its remove button names the row, not the number.
     page = admin.get("/campaigns/dnc").get_data(as_text=True)
     assert "150****4444" in page and not leaked(page)

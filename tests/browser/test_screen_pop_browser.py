@@ -7,6 +7,7 @@ The stream polls the event table every SSE_POLL_SECONDS (DIALFUNNEL_POP_POLL her
 0.25 s; the app's default is 1 s) and, as in production, does not end every 2 s."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import queue
@@ -28,6 +29,7 @@ from models.schema import Customer
 from recordings.store import RecordingStore, store_wav
 
 from tests.browser.chromium import ARTIFACTS, log_in, shot
+from tests.call_helpers import answered_call
 from tests.recordings.test_recordings_store import make_wav
 
 SECRET = "dialfunnel-secret"
@@ -124,8 +126,10 @@ def test_known_caller_pops_with_customer_contacts_records_and_recording(
     wav = make_wav(store.incoming / "1795713036.5.wav", seconds=2)
     with open(wav, "rb") as fh:
         key, info = store_wav(store, fh, "1795713036.5", clock.now())
-    create_recording(session, uniqueid="1795713036.5", file_key=key, fmt=info.format,
-                     duration_ms=info.duration_ms, size_bytes=info.size_bytes,
+    earlier = answered_call(session, clock, "0512-62881234", "8001", talk=2,
+                            start=clock.now() - dt.timedelta(days=1))   # the call recorded
+    create_recording(session, uniqueid="1795713036.5", linkedid=earlier, file_key=key,
+                     fmt=info.format, duration_ms=info.duration_ms, size_bytes=info.size_bytes,
                      user_id=agents["tm"].id, customer_id=c.id, clock=clock)
     session.commit()
     page = browser_page
@@ -139,6 +143,8 @@ def test_known_caller_pops_with_customer_contacts_records_and_recording(
     assert "钱工" in pop.locator(".pop-contacts").inner_text()
     assert "报价阶段" in pop.locator(".pop-records").inner_text()
     assert "0:02" in pop.locator(".pop-recordings").inner_text()
+    logged = pop.locator(".pop-calls .pop-call").last     # the ringing call may be listed first
+    assert "0:02" in logged.inner_text() and logged.locator("audio.pop-call-audio").count() == 1
     # the recording plays in the browser: metadata loads through the guarded, ranged audio URL
     duration = page.evaluate("""() => new Promise((resolve, reject) => {
         const a = document.querySelector('#screen-pops audio.recording-audio');

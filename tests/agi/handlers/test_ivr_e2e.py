@@ -9,7 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from agi.fastagi.dispatch import Registry
@@ -19,9 +19,11 @@ from agi.pbxsim.agi_driver import Scenario, run_call
 from ivr_flows import load_flows
 from models.crm.contact_records import emit_due_reminders
 from models.crm.sales import create_order, update_order_status
-from models.schema import ContactRecord, Event
+from models.schema import ContactRecord, Customer, Event
+from models.schema.calls import Call
 from models.schema.ivr import IVRCall
-from models.telephony.ivr import CALLBACK_PROGRESS, unassigned_callbacks
+from models.telephony.calls import Chan, channel_seen
+from models.telephony.ivr import CALLBACK_PROGRESS, IVR_SOURCE, unassigned_callbacks
 
 HOST = "127.0.0.1"
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -57,9 +59,10 @@ def ivr_server(Session, clock, results):
 _numbers = iter(range(1, 10 ** 9))
 
 
-def call(server, keys=(), *, caller="13800138000", flow="main", uniqueid=None, **scenario):
+def call(server, keys=(), *, caller="13800138000", flow="main", uniqueid=None, name=None,
+         **scenario):
     uniqueid = uniqueid or f"1790000000.{next(_numbers)}"
-    result = run_call(HOST, server.port, f"ivr?flow={flow}", callerid=caller,
+    result = run_call(HOST, server.port, f"ivr?flow={flow}", callerid=caller, calleridname=name,
                       env={"agi_uniqueid": uniqueid}, scenario=Scenario(keys=keys, **scenario))
     result.uniqueid = uniqueid
     assert result.error == "", result.error
@@ -127,6 +130,71 @@ def test_callback_from_an_unknown_number_is_logged_unassigned(ivr_server, Sessio
     assert result.status == "COMPLETED"
     assert streamed(result).count("callback-number-invalid") == 2
     assert row(Session, result.uniqueid).callback_number is None
+
+
+def inbound_call(Session, clock, caller: str) -> str:
+    """The call log's row of an inbound call from `caller` (its first channel, the trunk's,
+    written by the listener's writer as Newchannel would); returns its linkedid."""
+    linkedid = f"1790000100.{next(_numbers)}"
+    with Session() as s:
+        channel_seen(s, Chan(channel=f"PJSIP/trunk-{linkedid}", uniqueid=linkedid,
+                             linkedid=linkedid, state=4, caller_num=caller, exten="4008001234",
+                             context="dialfunnel-inbound"), clock.now())
+        s.commit()
+    return linkedid
+
+
+def test_unknown_caller_asking_for_a_callback_becomes_a_reserve_customer(ivr_server, Session,
+                                                                          users, clock):
+    linkedid = inbound_call(Session, clock, "13800008000")
+    result = call(ivr_server, ["3"], caller="13800008000", linkedid=linkedid)
+    assert result.status == "CALLBACK"
+    assert 'GET FULL VARIABLE "${CHANNEL(linkedid)}"' in result.commands
+    logged = row(Session, result.uniqueid)
+    with Session() as s:
+        customer = s.scalars(select(Customer)).one()
+        assert (customer.name, customer.mobile, customer.source, customer.stage,
+                customer.ownership, customer.created_by_id) == (
+            "来电客户 138****8000", "+8613800008000", IVR_SOURCE, "reserve", "shared", None)
+        assert customer.next_callback_at == logged.callback_at == clock.now()
+        assert s.scalar(select(Call.customer_id).where(Call.linkedid == linkedid)) == customer.id
+        assert [r.uniqueid for r in unassigned_callbacks(s)] == [result.uniqueid]
+    assert (logged.customer_id, logged.callback_number, logged.callback_record_id) == (
+        customer.id, "+8613800008000", None)
+    # the same caller again: the same customer, on this call too
+    clock.advance(minutes=5)
+    linkedid = inbound_call(Session, clock, "13800008000")
+    again = call(ivr_server, ["3"], caller="13800008000", linkedid=linkedid, name="王先生")
+    assert row(Session, again.uniqueid).customer_id == customer.id
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 1
+        assert s.scalar(select(Call.customer_id).where(Call.linkedid == linkedid)) == customer.id
+
+
+def test_a_caller_id_name_names_the_customer_and_two_calls_at_once_make_one(ivr_server,
+                                                                             Session, users):
+    with ThreadPoolExecutor(4) as pool:
+        done = list(pool.map(lambda _: call(ivr_server, ["3"], caller="02088886666",
+                                            name="Zhang Wei"), range(4)))
+    assert {r.status for r in done} == {"CALLBACK"}
+    with Session() as s:
+        customer = s.scalars(select(Customer)).one()
+        assert (customer.name, customer.phone_e164) == ("Zhang Wei", "+862088886666")
+    assert {row(Session, r.uniqueid).customer_id for r in done} == {customer.id}
+
+
+def test_a_number_several_customers_share_gets_no_new_customer_and_no_guess(
+        ivr_server, Session, users, clock, make_customer):
+    one = make_customer("甲公司", phone="13500001111", owner=None)
+    make_customer("乙公司", mobile="13500001111", owner=None)
+    linkedid = inbound_call(Session, clock, "13500001111")
+    result = call(ivr_server, ["3"], caller="13500001111", linkedid=linkedid)
+    assert result.status == "CALLBACK"
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(Customer)) == 2
+        assert s.scalar(select(Call.customer_id).where(Call.linkedid == linkedid)) is None
+        assert [r.uniqueid for r in unassigned_callbacks(s)] == [result.uniqueid]
+    assert row(Session, result.uniqueid).customer_id == one.id   # the first, as the page shows
 
 
 def test_order_status_by_order_number(ivr_server, Session, session, users, clock, make_customer):

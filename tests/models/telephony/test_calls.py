@@ -185,7 +185,7 @@ def _second_call(n: int) -> tuple[Chan, Chan]:
 
 
 def test_a_batch_flushes_one_update_per_table(session, users, clock):
-    """uniform: calls changed in different columns go out in one UPDATE statement per table."""
+    """write_batch: calls changed in different columns go out in one UPDATE statement per table."""
     users["tm"].extension = "8001"
     pairs = [_second_call(n) for n in (1, 2, 3)]
     t0 = clock.now()
@@ -205,7 +205,7 @@ def test_a_batch_flushes_one_update_per_table(session, users, clock):
         calls.queue_joined(session, pairs[1][0], "sales", later)                 # queued_at
         calls.channel_ended(session, pairs[2][1], 16, later)                      # a leg ends
         calls.channel_ended(session, pairs[2][0], 16, later)                      # the call ends
-        calls.uniform(session)
+        calls.write_batch(session)
         session.commit()
     finally:
         event.remove(engine, "before_cursor_execute", seen)
@@ -226,7 +226,7 @@ def test_the_writer_leaves_what_others_write_on_a_live_call(session, users, cloc
     calls.channel_seen(session, CALLER, t0)
     calls.dial_begin(session, CALLER, AGENT, t0)
     calls.dial_end(session, CALLER, AGENT, "ANSWER", t0 + dt.timedelta(seconds=2))
-    calls.uniform(session)
+    calls.write_batch(session)
     session.commit()
     with Session(session.get_bind()) as other:
         other.execute(update(Call).values(disposition="interested", note="回电", dial_status="answered"))
@@ -235,9 +235,62 @@ def test_the_writer_leaves_what_others_write_on_a_live_call(session, users, cloc
     calls.hold(session, CALLER, False, t0 + dt.timedelta(seconds=20))
     calls.channel_ended(session, AGENT, 16, t0 + dt.timedelta(seconds=30))
     calls.channel_ended(session, CALLER, 16, t0 + dt.timedelta(seconds=30))
-    calls.uniform(session)
+    calls.write_batch(session)
     session.commit()
     session.expire_all()
     [call] = session.scalars(select(Call))
     assert (call.disposition, call.note, call.dial_status) == ("interested", "回电", "answered")
     assert (call.state, call.hold_seconds, call.talk_seconds) == ("ended", 10.0, 28.0)
+
+
+def test_a_batch_writes_one_statement_per_table_whatever_columns_changed(
+        session, users, clock, make_customer):
+    """write_batch: calls changing different columns, the agent who answered (first written
+    wins) among them, and new calls: one UPDATE and one INSERT per table. The customer another
+    session gave a call meanwhile (an IVR caller who became one) stays."""
+    users["tm"].extension = "8001"
+    customer = make_customer("来电客户 139****0001", owner=None)
+    pairs = [_second_call(n) for n in (1, 2, 3)]
+    t0 = clock.now()
+    for caller, agent in pairs:
+        calls.channel_seen(session, caller, t0)
+        calls.dial_begin(session, caller, agent, t0)
+    calls.write_batch(session)
+    session.commit()
+    with Session(session.get_bind()) as other:
+        assert calls.attach_customer(other, pairs[0][0].linkedid, customer.id)
+        other.commit()
+    statements = []
+    engine = session.get_bind()
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement.split()[:2])
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        later = t0 + dt.timedelta(seconds=5)
+        batch = pairs + [_second_call(4), _second_call(5)]
+        calls.prefetch(session, {c.linkedid for c, _ in batch},
+                       {ch.uniqueid for pair in batch for ch in pair}, ["13900000004"])
+        with session.no_autoflush:                       # as the AMI listener's writer does
+            calls.dial_end(session, pairs[0][0], pairs[0][1], "ANSWER", later)   # user_id too
+            calls.queue_joined(session, pairs[1][0], "sales", later)
+            calls.channel_ended(session, pairs[2][1], 16, later)
+            calls.channel_ended(session, pairs[2][0], 16, later)
+            for caller, agent in batch[3:]:
+                calls.channel_seen(session, caller, later)
+                calls.dial_begin(session, caller, agent, later)
+        calls.write_batch(session)
+        session.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert statements.count(["UPDATE", "calls"]) == statements.count(["UPDATE", "call_legs"]) == 1
+    if engine.dialect.name == "postgresql":   # SQLite's inserts stay the flush's (no round trips)
+        assert statements.count(["INSERT", "INTO"]) == 2
+    session.expire_all()
+    answered = session.scalar(select(Call).where(Call.linkedid == pairs[0][0].linkedid))
+    assert (answered.user_id, answered.customer_id, answered.state) == (
+        users["tm"].id, customer.id, "up")
+    assert {c.linkedid: c.state for c in session.scalars(select(Call))} == {
+        "1800.1": "up", "1800.2": "ringing", "1800.3": "ended", "1800.4": "ringing",
+        "1800.5": "ringing"}
+    assert len(session.scalars(select(CallLeg)).all()) == 10

@@ -7,11 +7,13 @@ from sqlalchemy import select
 
 from models.crm.contact_records import add_contact_record, emit_due_reminders
 from models.crm.sales import create_order, update_order_status
-from models.schema import ContactRecord, Event
+from models.schema import ContactRecord, Event, StageHistory
 from models.schema.ivr import IVRCall
 from models.telephony.ivr import (
     CALLBACK_PROGRESS,
+    IVR_SOURCE,
     log_ivr_call,
+    masked_number,
     order_number_candidates,
     order_status,
     orders_for_caller,
@@ -89,22 +91,50 @@ def test_collaborative_customer_goes_to_the_operator_who_last_worked_it(session,
     assert pick_operator(session, c).id == users["tm"].id          # inactive operators skipped
 
 
-def test_unknown_caller_and_shared_customer_stay_unassigned(session, users, clock, make_customer):
+def test_unknown_caller_becomes_a_reserve_customer_and_stays_unassigned(session, users, clock,
+                                                                         make_customer):
     shared = make_customer(phone="13722223333", owner=None)
     assert request_callback(session, "unknown", clock=clock) is None
     assert request_callback(session, "12", clock=clock) is None
-    nobody = request_callback(session, "13600001111", clock=clock)
-    assert not nobody.assigned and nobody.customer is None and nobody.number == "+8613600001111"
+    at = clock.now() + dt.timedelta(minutes=30)
+    nobody = request_callback(session, "13600001111", at=at, clock=clock)
+    assert not nobody.assigned and nobody.created and nobody.number == "+8613600001111"
+    new = nobody.customer
+    assert (new.name, new.mobile, new.mobile_e164, new.phone, new.source) == (
+        "来电客户 136****1111", "+8613600001111", "+8613600001111", None, IVR_SOURCE)
+    assert (new.stage, new.ownership, new.operator_ids, new.created_by_id) == (
+        "reserve", "shared", [], None)
+    assert new.next_callback_at == at
+    history = session.scalars(select(StageHistory).where(StageHistory.customer_id == new.id)).one()
+    assert (history.to_stage, history.actor_id, history.kind) == ("reserve", None, "create")
     on_shared = request_callback(session, "13722223333", clock=clock)
-    assert not on_shared.assigned and on_shared.customer.id == shared.id
+    assert not on_shared.assigned and on_shared.customer.id == shared.id and not on_shared.created
     assert session.scalar(select(ContactRecord.id)) is None
+    again = request_callback(session, "+86 136 0000 1111", clock=clock)
+    assert (again.customer.id, again.created) == (new.id, False)
     for n, cb in enumerate((nobody, on_shared)):
         log_ivr_call(session, uniqueid=f"u{n}", flow="main", outcome="CALLBACK",
                      started_at=clock.now(), duration_ms=1200, caller_id=cb.number, callback=cb)
     session.commit()
     rows = unassigned_callbacks(session)
     assert {r.callback_number for r in rows} == {"+8613600001111", "+8613722223333"}
-    assert {r.customer_id for r in rows} == {None, shared.id}
+    assert {r.customer_id for r in rows} == {new.id, shared.id}
+
+
+def test_new_customer_names(session, users, clock, make_customer):
+    assert masked_number("+8613800008000") == "138****8000"
+    assert masked_number("+862088886666") == "20****6666"     # masking's rule: 4 digits hidden
+    make_customer("来电客户 138****8000", phone="13900008000")
+    make_customer("王先生")
+    named = request_callback(session, "13800008000", caller_name="王先生", clock=clock)
+    assert named.customer.name == "王先生 138****8000"
+    plain = request_callback(session, "13811118000", caller_name="13811118000", clock=clock)
+    assert plain.customer.name == "来电客户 138****8000 (2)"
+    landline = request_callback(session, "020-8888 6666", caller_name="unknown", clock=clock)
+    assert (landline.customer.name, landline.customer.phone) == ("来电客户 20****6666",
+                                                                 "+862088886666")
+    assert request_callback(session, "13822223333", caller_name="李四",
+                            clock=clock).customer.name == "李四"
 
 
 def test_callback_prefers_an_operated_customer_among_several(session, users, clock, make_customer):
