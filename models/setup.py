@@ -1,10 +1,11 @@
 """Default rows every installation starts with: roles, stage rules, queryable fields,
-dispositions."""
+dispositions, pause codes."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.dialer.pause_codes import install_defaults as install_pause_codes
 from models.fields import QUERYABLE_FIELDS
 from models.schema import Disposition, QueryableField, Role, StageRule
 
@@ -85,4 +86,5 @@ def install_defaults(session: Session) -> None:
                                        "claims_customer": True,
                                        "active": True, "position": (position + 1) * 10,
                                        **spec}))
+    install_pause_codes(session)
     session.flush()
