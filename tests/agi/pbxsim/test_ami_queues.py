@@ -151,7 +151,7 @@ def test_a_queued_caller_is_not_offered_to_a_paused_member():
                            ("Paused", "true"), ("Reason", "meal")]))
         events = call(2)
         assert not [m for m in events if m.name == "AgentCalled"]
-        assert [m.name for m in events if m.name.startswith("QueueCaller")] == [
+        assert [m.name for m in events if (m.name or "").startswith("QueueCaller")] == [
             "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave"]
 
 
