@@ -6,6 +6,7 @@ import socket
 import threading
 
 from agi.ami.client import AMIClient
+from agi.dialer import queue_members
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -32,6 +33,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs)
     holder.append(dialer)
     dialer.attach()
+    queue_members.start(maker, ami, settings)
     ami.connect()
 
     def run():

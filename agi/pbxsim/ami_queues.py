@@ -163,14 +163,16 @@ class QueueBook:
             if not hits:
                 session.respond(aid, "Error", "Interface not found")
                 return
-            session.respond(aid, "Success", "Interface paused successfully" if paused
-                            else "Interface unpaused successfully")
+            changes = []
             for queue, member in hits:
-                before = queue.available()
+                changes.append((queue, member, queue.available()))
                 member.paused = paused
                 member.reason = (msg.get("Reason") or "") if paused else ""
                 if paused:
                     member.last_pause = now
+            session.respond(aid, "Success", "Interface paused successfully" if paused
+                            else "Interface unpaused successfully")
+            for queue, member, before in changes:
                 self._device(f"Queue:{queue.name}_pause_{iface}", paused)
                 self._avail_changed(queue, before)
                 self.server.emit("QueueMemberPause", self._member_block(queue, member))

@@ -9,6 +9,7 @@ Legal moves:
   logged_out -> ready | paused        (into one campaign whose team the agent is on, and/or
                                        the inbound queues)
   ready <-> paused                     (a pause names an active pause code: models.dialer.pause_codes)
+  ready -> ready                       (an agent of the queues only joins a campaign)
   ready -> on_call                     (only take_ready_agent, when the dialer connects a call,
                                         or models.dialer.preview.preview_next: the agent picks one)
   on_call -> wrap_up                   (only call_ended, inbound_ended)
@@ -137,7 +138,7 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
         None if seen.state == "logged_out" else seen.campaign_id)
     if joining and seen.state != "logged_out" and seen.campaign_id is not None:
         raise DomainError("agent_state.other_campaign")
-    if state not in SET_BY_HAND[seen.state]:
+    if state not in SET_BY_HAND[seen.state] and not (joining and state == seen.state == "ready"):
         raise DomainError("agent_state.illegal", before=seen.state, after=state)
     if state == "paused":
         check_pause_code(session, reason)

@@ -21,7 +21,7 @@ MAX_LABEL = 40
 FLAGS = ("productive", "active")
 DEFAULTS = [
     dict(code="break", label_zh="小休", label_en="Break"),
-    dict(code="meal", label_zh="用餐", label_en="Meal"),
+    dict(code="meal", label_zh="午饭", label_en="Meal"),
     dict(code="meeting", label_zh="开会", label_en="Meeting", productive=True),
     dict(code="training", label_zh="培训", label_en="Training", productive=True),
     dict(code="paperwork", label_zh="文书工作", label_en="Paperwork", productive=True),

@@ -2,9 +2,10 @@
 membership should be from it (``desired_members``, which agi.dialer.queue_members applies).
 
 The queues an agent may log in to are the installation's ``queues`` setting, given by the
-caller. A member is available in the queues only while the agent is ready; paused (QueuePause
-Reason = the pause code), on a call or in wrap-up (Reason = the state) otherwise, so a queue
-never offers a call to an agent the dialer could not give one to either."""
+caller. A member is available in the queues only while the agent is ready; paused otherwise, so
+a queue never offers a call to an agent the dialer could not give one to either. The pause's
+Reason (Asterisk's PausedReason, what queue_log and a wallboard show) is the pause code's
+Chinese label (``午饭``; the code itself when it has none), or the state (on_call, wrap_up)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -13,7 +14,7 @@ from typing import NamedTuple
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from models.schema import AgentQueue, AgentState, User
+from models.schema import AgentQueue, AgentState, PauseCode, User
 
 
 class Member(NamedTuple):
@@ -21,7 +22,7 @@ class Member(NamedTuple):
     interface: str          # PJSIP/<extension>
     name: str               # MemberName: the agent's name
     paused: bool
-    reason: str             # QueuePause Reason: the pause code, or the state
+    reason: str             # QueuePause Reason: the pause code's label, or the state
 
 
 def interface_of(extension: str) -> str:
@@ -49,17 +50,18 @@ def desired_members(session: Session) -> list[Member]:
     """Every queue membership Asterisk should have now, by (queue, interface)."""
     rows = session.execute(
         select(AgentQueue.queue, User.extension, User.full_name, User.username, AgentState.state,
-               AgentState.reason)
+               AgentState.reason, PauseCode.label_zh)
         .join(User, User.id == AgentQueue.user_id)
         .outerjoin(AgentState, AgentState.user_id == AgentQueue.user_id)
+        .outerjoin(PauseCode, PauseCode.code == AgentState.reason)
         .where(User.active.is_(True), User.extension.is_not(None), User.extension != "")
         .order_by(AgentQueue.queue, User.extension)).all()
     out = []
-    for queue, ext, full_name, username, state, reason in rows:
+    for queue, ext, full_name, username, state, reason, label in rows:
         state = state or "logged_out"
         if state == "logged_out":
             continue
         paused = state != "ready"
-        why = (reason or "") if state == "paused" else ("" if not paused else state)
+        why = (label or reason or "") if state == "paused" else ("" if not paused else state)
         out.append(Member(queue, interface_of(ext), full_name or username, paused, why))
     return out
