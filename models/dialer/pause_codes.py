@@ -4,7 +4,8 @@ agi.dialer.queue_members) and the reports (models.dialer.state_time).
 
 A productive code (training, a meeting) counts as work in the reports' utilisation; every pause
 is out of occupancy alike. Codes never change once made (agent_state_log keeps them); a code is
-retired by making it inactive, so old spans keep their label."""
+retired by making it inactive, so old spans keep their label. The defaults (the six fixed
+reasons of old) are models.setup's."""
 from __future__ import annotations
 
 import re
@@ -19,26 +20,6 @@ from models.values import as_bool
 CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
 MAX_LABEL = 40
 FLAGS = ("productive", "active")
-DEFAULTS = [
-    dict(code="break", label_zh="小休", label_en="Break"),
-    dict(code="meal", label_zh="午饭", label_en="Meal"),
-    dict(code="meeting", label_zh="开会", label_en="Meeting", productive=True),
-    dict(code="training", label_zh="培训", label_en="Training", productive=True),
-    dict(code="paperwork", label_zh="文书工作", label_en="Paperwork", productive=True),
-    dict(code="other", label_zh="其他", label_en="Other"),
-]
-
-
-def install_defaults(session: Session) -> None:
-    """The six reasons of old, where missing (an admin's changes are kept)."""
-    have = set(session.scalars(select(PauseCode.code)))
-    for position, spec in enumerate(DEFAULTS):
-        if spec["code"] not in have:
-            session.add(PauseCode(**{"productive": False, "active": True,
-                                     "position": (position + 1) * 10, **spec}))
-    session.flush()
-
-
 def all_codes(session: Session) -> list[PauseCode]:
     """Every pause code, active or not, in the admin's order."""
     return list(session.scalars(select(PauseCode).order_by(PauseCode.position, PauseCode.code)))

@@ -25,7 +25,7 @@ def text(response) -> str:
 def test_the_admin_adds_and_edits_a_pause_code(as_user, session):
     admin = as_user("admin")
     listing = text(admin.get("/manage/pause-codes"))
-    assert "午饭" in listing and "文书工作" in listing
+    assert "用餐" in listing and "整理资料" in listing
     assert "/manage/pause-codes" in text(admin.get("/manage/"))
     bad = post(admin, "/manage/pause-codes/new", {"code": "Bad!", "label_zh": "辅导", "label_en": "Coaching"})
     assert bad.status_code == 400 and "辅导" in text(bad)
@@ -71,7 +71,7 @@ def test_the_panel_logs_in_to_queues_and_pauses_with_a_code_of_the_table(as_user
     page = text(tm.get("/dialer"))
     assert 'id="queue-sales" checked' in page
     assert f'id="join-{campaign.id}"' in page                        # blended: join a campaign too
-    assert '<option value="meal">午饭</option>' in page
+    assert '<option value="meal">用餐</option>' in page
     post(tm, "/dialer/state", {"state": "ready", "campaign_id": str(campaign.id)})
     session.expire_all()
     assert current(session, users["tm"].id)[:2] == ("ready", campaign.id)
@@ -82,7 +82,7 @@ def test_the_panel_logs_in_to_queues_and_pauses_with_a_code_of_the_table(as_user
     assert post(tm, "/dialer/state", {"state": "paused", "reason": "meal"}).status_code == 302
     session.expire_all()
     assert current(session, users["tm"].id).reason == "meal"
-    assert "午饭" in text(tm.get("/dialer/panel"))
+    assert "用餐" in text(tm.get("/dialer/panel"))
     response = tm.post("/dialer/queues", data={})          # no token: refused
     assert response.status_code == 400
     session.expire_all()
@@ -110,7 +110,7 @@ def test_the_daily_report_shows_time_by_state(as_user, session, users, clock, ca
     session.commit()
     page = text(as_user("mgr").get("/review/calls?from=2026-11-26&to=2026-11-26"))
     assert 'id="state-time"' in page and "坐席各状态时长" in page
-    assert 'data-reason="meal">午饭 0:30:00' in page
+    assert 'data-reason="meal">用餐 0:30:00' in page
     assert "0:50:00" in page
     mine = text(as_user("tm2").get("/review/calls?from=2026-11-26&to=2026-11-26"))
     assert 'id="state-time-empty"' in mine                           # others' time is not shown

@@ -15,6 +15,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
 from models.dialer.agent_states import current, set_queues, set_state, take_ready_agent
+from models.dialer.pause_codes import update_code
 
 from tests.models.dialer.test_agent_states import make_attempt, make_campaign
 
@@ -22,7 +23,7 @@ SECRET = "dialfunnel-secret"
 QUEUES = ("sales",)
 
 
-def wait_for(cond, timeout=5.0):
+def wait_for(cond, timeout=15.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -35,6 +36,7 @@ def wait_for(cond, timeout=5.0):
 def agents(session, users):
     users["tm"].extension = "8001"
     users["tm2"].extension = "8002"
+    update_code(session, "meal", dict(label_zh="午饭", label_en="Lunch", active=True))  # the admin's words
     session.commit()
     return users
 

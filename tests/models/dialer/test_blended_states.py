@@ -13,6 +13,7 @@ from models.dialer.agent_states import (
     take_ready_agent,
 )
 from models.dialer.queue_logins import Member, desired_members, queues_of
+from models.dialer.pause_codes import update_code
 from models.errors import DomainError, InvalidValue
 
 from tests.models.dialer.test_agent_states import make_attempt, make_campaign
@@ -23,6 +24,7 @@ QUEUES = ("sales", "service")
 @pytest.fixture
 def tm(session, users):
     users["tm"].extension = "8001"
+    update_code(session, "meal", dict(label_zh="午饭", label_en="Lunch", active=True))  # the admin's words
     session.commit()
     return users["tm"]
 

@@ -7,6 +7,7 @@ from models.dialer import pause_codes
 from models.dialer.agent_states import current, set_state
 from models.errors import DomainError, InvalidValue, NotFound
 from models.schema import PauseCode
+from models.setup import install_defaults
 
 from tests.models.dialer.test_agent_states import make_campaign
 
@@ -14,7 +15,7 @@ from tests.models.dialer.test_agent_states import make_campaign
 def test_defaults_are_the_six_reasons_of_old_in_order(session):
     assert [p.code for p in pause_codes.all_codes(session)] == [
         "break", "meal", "meeting", "training", "paperwork", "other"]
-    assert pause_codes.labels(session)["meal"] == "午饭"
+    assert pause_codes.labels(session)["meal"] == "用餐"
     assert pause_codes.labels(session, "en")["meal"] == "Meal"
     assert pause_codes.productive_codes(session) == {"meeting", "training", "paperwork"}
 
@@ -22,7 +23,7 @@ def test_defaults_are_the_six_reasons_of_old_in_order(session):
 def test_install_keeps_what_the_admin_changed(session):
     pause_codes.update_code(session, "meal", dict(label_zh="吃饭", label_en="Lunch", active=False,
                                                   position=5))
-    pause_codes.install_defaults(session)
+    install_defaults(session)
     row = session.get(PauseCode, "meal")
     assert (row.label_zh, row.active, row.position) == ("吃饭", False, 5)
 
