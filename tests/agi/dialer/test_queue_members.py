@@ -14,9 +14,19 @@ from agi.dialer.queue_members import QueueMembers
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
-from models.dialer.agent_states import current, set_queues, set_state, take_ready_agent
+from models.dialer.agent_states import (
+    current,
+    inbound_connected,
+    inbound_ended,
+    set_queues,
+    set_state,
+    take_ready_agent,
+)
 from models.dialer.pause_codes import update_code
 
+from models.schema import User
+
+from tests.agi.dialer.test_dialer_engine import START, attempts, world  # noqa: F401  (fixture)
 from tests.models.dialer.test_agent_states import make_attempt, make_campaign
 
 SECRET = "dialfunnel-secret"
@@ -159,3 +169,28 @@ def test_a_queue_call_answered_moves_the_agent_and_the_dialer_waits(
         assert listener.stats["queue_connects"] == 1 and listener.stats["queue_completes"] == 1
     finally:
         listener.stop()
+
+
+def test_the_dialer_dials_for_nobody_on_a_queue_call_or_paused(world, Session, users):
+    """The engine against the simulator (progressive): one agent on a queue call, the other
+    paused: no line is dialled; once the queue call's wrap-up ends, a call is put through to
+    him."""
+    campaign_id, dialer, driver, server, clock = world({"07": "answer", "08": "answer"})
+    with Session() as s:
+        inbound_connected(s, users["tm"].id, clock=clock)
+        set_state(s, s.get(User, users["tm2"].id), "paused", reason="break", clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 30)
+    assert server.actions("Originate") == []
+    with Session() as s:
+        inbound_ended(s, users["tm"].id, clock=clock)
+        assert current(s, users["tm"].id).state == "wrap_up"
+        s.commit()
+    driver.run_until(START.timestamp() + 40)
+    assert server.actions("Originate") == []            # wrap-up: still nothing
+    with Session() as s:
+        set_state(s, s.get(User, users["tm"].id), "ready", clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 50)
+    assert len(server.actions("Originate")) == 1
+    assert [a.agent_id for a in attempts(Session, campaign_id)] == [users["tm"].id]
