@@ -62,7 +62,8 @@ def _clean(values: dict) -> dict:
     out = {}
     for name in ("label_zh", "label_en"):
         text = str(values.get(name) or "").strip()
-        if not text or len(text) > MAX_LABEL:
+        # the Chinese label is QueuePause's Reason: an AMI header holds no line break
+        if not text or len(text) > MAX_LABEL or any(ord(c) < 32 for c in text):
             raise InvalidValue("pause_code.label_required", max=MAX_LABEL)
         out[name] = text
     for flag in FLAGS:

@@ -38,8 +38,9 @@ def test_create_checks_code_and_labels(session):
     for bad in ("Coach", "c", "教练", "a b"):
         with pytest.raises(InvalidValue):
             pause_codes.create_code(session, dict(code=bad, label_zh="x", label_en="x"))
-    with pytest.raises(InvalidValue):
-        pause_codes.create_code(session, dict(code="nolabel", label_zh="", label_en="x"))
+    for label in ("", "午\r\nAction: Hangup"):     # the label goes into an AMI header
+        with pytest.raises(InvalidValue):
+            pause_codes.create_code(session, dict(code="badlabel", label_zh=label, label_en="x"))
     with pytest.raises(NotFound):
         pause_codes.update_code(session, "nope", dict(label_zh="x", label_en="x"))
 
