@@ -37,10 +37,15 @@ class Settings:
     prompts_dir: str = ""           # where Asterisk plays the IVR prompts from; empty: <data_dir>/sounds/dialfunnel
     dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
     dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
+    queues: str = "sales"           # the inbound queues agents log in to (comma-separated, queues.conf names)
     # trunk name → the Q.850 causes that mark a number dead for good ("*": any other trunk; none
     # given: 1, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
     # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [q.strip() for q in self.queues.split(",") if q.strip()]
 
     @property
     def recordings_path(self) -> Path:

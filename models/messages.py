@@ -256,6 +256,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "disposition.bad_stage_action": ("无效的阶段操作：{action}", "Invalid stage action: {action}"),
     "disposition.stage_target_required": ("“建议”或“直接”改变阶段时请选择目标阶段",
                                           "Choose the stage to suggest or make"),
+    # pause codes and queue logins (models/dialer/pause_codes.py, agent_states.py)
+    "pause_code.unknown": ("未知的暂停原因：{code}", "Unknown pause code: {code}"),
+    "pause_code.inactive": ("暂停原因“{label}”已停用，请选择其他原因",
+                            "The pause code “{label}” is no longer in use: choose another"),
+    "pause_code.bad_code": ("代码只能包含小写字母、数字和下划线，以字母开头，2 至 32 个字符",
+                            "The code takes 2 to 32 lower-case letters, digits and underscores, "
+                            "starting with a letter"),
+    "pause_code.duplicate_code": ("代码已存在：{code}", "The code {code} is taken"),
+    "pause_code.label_required": ("请填写中文和英文名称（最多 {max} 个字符）",
+                                  "Give the Chinese and English labels (at most {max} characters)"),
+    "agent_state.unknown_queue": ("没有这个呼入队列：{queue}", "No such inbound queue: {queue}"),
     "agent_state.campaign_required": ("请选择要加入的外呼活动", "Choose a campaign to join"),
     "agent_state.other_campaign": ("您已在另一个外呼活动中，请先退出",
                                    "You are in another campaign: log out of it first"),

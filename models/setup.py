@@ -1,12 +1,12 @@
 """Default rows every installation starts with: roles, stage rules, queryable fields,
-dispositions."""
+dispositions, pause codes."""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.fields import QUERYABLE_FIELDS
-from models.schema import Disposition, QueryableField, Role, StageRule
+from models.schema import Disposition, PauseCode, QueryableField, Role, StageRule
 
 DEFAULT_ROLES = [
     dict(code="telemarketer", name_zh="电话营销", name_en="Telemarketer", daily_claim_quota=20),
@@ -57,6 +57,16 @@ DEFAULT_DISPOSITIONS = [
          mark_dead=True, claims_customer=False),
 ]
 
+# The six fixed reasons of old, with their old translations (models.dialer.pause_codes).
+DEFAULT_PAUSE_CODES = [
+    dict(code="break", label_zh="休息", label_en="Break"),
+    dict(code="meal", label_zh="用餐", label_en="Meal"),
+    dict(code="meeting", label_zh="开会", label_en="Meeting", productive=True),
+    dict(code="training", label_zh="培训", label_en="Training", productive=True),
+    dict(code="paperwork", label_zh="整理资料", label_en="Paperwork", productive=True),
+    dict(code="other", label_zh="其他", label_en="Other"),
+]
+
 
 def install_defaults(session: Session) -> None:
     """Insert the defaults that are missing; never overwrite what an admin changed."""
@@ -85,4 +95,9 @@ def install_defaults(session: Session) -> None:
                                        "claims_customer": True,
                                        "active": True, "position": (position + 1) * 10,
                                        **spec}))
+    have = set(session.scalars(select(PauseCode.code)))
+    for position, spec in enumerate(DEFAULT_PAUSE_CODES):
+        if spec["code"] not in have:
+            session.add(PauseCode(**{"productive": False, "active": True,
+                                     "position": (position + 1) * 10, **spec}))
     session.flush()

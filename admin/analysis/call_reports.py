@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.crm.reports import default_report_range, may_review_others, team_members
+from models.dialer.state_time import state_time
 from models.errors import InvalidValue
 from models.telephony import report_templates as templates
 from models.telephony.call_reports import (
@@ -166,7 +167,9 @@ def call_daily():
     filters = Filters(start, end, user_ids=users, team_id=team_id)
     rows = call_figures(session, filters, group="agent", period="day")
     table = Table(rows, "agent", "day", DAILY_COLUMNS)
+    states = state_time(session, start, end, now=clock().now(), user_ids=users)
     return _respond(table, "daily-calls", "analysis/call_daily.html", start=start, end=end,
+                    states=states, duration=duration,
                     manager=manager, agents=_agents() if manager else [],
                     teams=_teams() if manager else [], user_id=user_id, team_id=team_id)
 

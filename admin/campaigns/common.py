@@ -8,7 +8,7 @@ import datetime as dt
 from flask import abort, g
 from flask_babel import gettext as _
 
-from models.dialer.agent_states import PAUSE_REASONS
+from models.dialer.pause_codes import labels as pause_code_labels
 from models.schema.campaigns import AGENT_STATES, CAMPAIGN_STATUSES, DIAL_OUTCOMES
 from models.telephony.dispositions import labels as disposition_labels
 
@@ -40,10 +40,14 @@ def disposition_label(value: str) -> str:
 
 
 def pause_label(value: str | None) -> str:
-    return {"break": _("Break"), "meal": _("Meal"), "meeting": _("Meeting"),
-            "training": _("Training"), "paperwork": _("Paperwork"),
-            "other": _("Other"), "preview": _("Previewing"), "dial": _("Waiting for the dialer…"),
-            "dialling": _("Dialling…")}.get(value, value or "")
+    """The admin's label of a pause code (models.dialer.pause_codes, read once a request), or
+    the words of a preview step / a queue call."""
+    if "pause_code_labels" not in g:
+        g.pause_code_labels = pause_code_labels(db(), lang())
+    if value in g.pause_code_labels:
+        return g.pause_code_labels[value]
+    return {"preview": _("Previewing"), "dial": _("Waiting for the dialer…"),
+            "dialling": _("Dialling…"), "inbound": _("Inbound queue call")}.get(value, value or "")
 
 
 def mode_label(mode: str) -> str:
@@ -99,7 +103,8 @@ def live_labels() -> dict:
     """What campaigns.js needs to draw the live figures in the page's language."""
     return dict(states={s: state_label(s) for s in AGENT_STATES},
                 outcomes={o: outcome_label(o) for o in DIAL_OUTCOMES},
-                reasons={r: pause_label(r) for r in PAUSE_REASONS + ("preview", "dial", "dialling")},
+                reasons={r: pause_label(r) for r in [*pause_code_labels(db(), lang()),
+                                                     "preview", "dial", "dialling", "inbound"]},
                 statuses={s: status_label(s) for s in CAMPAIGN_STATUSES},
                 over_cap=_("over the cap"), within_cap=_("within the cap"))
 

@@ -1,4 +1,5 @@
-"""The agent's dialer widget: join a campaign of one's team, go ready, pause with a reason,
+"""The agent's dialer widget: log in to the inbound queues (the ``queues`` setting) and/or join
+a campaign of one's team (blended: one state for both), go ready, pause with a pause code,
 pick a disposition to leave wrap-up (models.dialer.agent_states). In a preview campaign the ready
 agent takes the next customer, reads the card, then dials or skips (models.dialer.preview). The panel
 follows the agent's state over server-sent events (the dialer moves the agent to on_call and
@@ -24,14 +25,17 @@ from sqlalchemy import select
 from models.crm.visibility import can_open
 from models.dialer.agent_states import (
     CLOSED_CAMPAIGN,
-    PAUSE_REASONS,
+    INBOUND,
     current,
     my_campaign_ids,
     open_attempt_of,
+    set_queues,
     set_state,
 )
 from models.dialer.campaign_stats import why_idle
+from models.dialer.pause_codes import active_codes
 from models.dialer.preview import preview_card, preview_next, request_dial, skip
+from models.dialer.queue_logins import queues_of
 from models.dialer.wrap_up import finish_wrap_up
 from models.errors import DomainError, NotFound
 from models.schema import Campaign, Customer
@@ -68,11 +72,16 @@ def panel_context(session, user) -> dict:
         if campaign is not None and me.state == "ready" else None
     return dict(me=me, joinable=joinable, campaign=campaign, call=call, preview=preview,
                 idle=idle, idle_key=_idle_key(idle),
-                card=card, steps=preview_steps(), reasons=PAUSE_REASONS,
+                card=card, steps=preview_steps(), reasons=[p.code for p in active_codes(session)],
+                queues=_queue_names(), my_queues=queues_of(session, user.id), inbound=INBOUND,
                 dispositions=active_dispositions(session) if me.state == "wrap_up" else [],
                 local_iso=local_iso, track_link=track_link,
                 method_label=method_label,
                 seconds=int((clock().now() - me.since).total_seconds()) if me.since else None)
+
+
+def _queue_names() -> list[str]:
+    return current_app.config["DIALFUNNEL_SETTINGS"].queue_names
 
 
 def _idle_key(idle: dict | None) -> str:
@@ -108,7 +117,8 @@ def dialer_panel():
 def dialer_state():
     form = request.form
     session, user = db(), current_user()
-    if current(session, user.id).state != "wrap_up":
+    me = current(session, user.id)
+    if me.state != "wrap_up" or me.reason == INBOUND:   # a queue call is wrapped up on its own page
         set_state(session, user, form.get("state", ""), campaign_id=_int(form.get("campaign_id")),
                   reason=form.get("reason") or None, clock=clock())
         session.commit()
@@ -122,6 +132,15 @@ def dialer_state():
     session.commit()
     if done is not None:
         return after_wrap_up(done, url_for("campaigns.dialer"))
+    return redirect(url_for("campaigns.dialer"))
+
+
+@bp.route("/dialer/queues", methods=["POST"])
+def dialer_queues():
+    """Log in to exactly the ticked inbound queues (none ticked: out of every queue)."""
+    session, user = db(), current_user()
+    set_queues(session, user, request.form.getlist("queue"), allowed=_queue_names(), clock=clock())
+    session.commit()
     return redirect(url_for("campaigns.dialer"))
 
 

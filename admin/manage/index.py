@@ -26,6 +26,8 @@ SECTIONS = [
      _l("Per stage: editable fields, claim, release, promote, demote and marks.")),
     ("manage.dispositions", _l("Dispositions"),
      _l("What a call came to, picked in every wrap-up, and what each one does.")),
+    ("manage.pause_codes", _l("Pause codes"),
+     _l("Why agents pause: the reasons offered, and which count as productive time.")),
     ("manage.queryable_fields", _l("Queryable fields"),
      _l("The fields the query builder offers, in order.")),
     ("manage.scripts", _l("Reference call scripts"),

@@ -40,6 +40,10 @@ it stores the recording and the listener, at the Hangup, only fills the links st
 (a uniqueid is stored once; the two paths complement each other). ``--no-recordings`` leaves
 recordings to the handler alone.
 
+Agent states (issue 14): a queue call the agent answers (``AgentConnect``) puts him on_call and
+its end (``AgentComplete``) into wrap-up (models.dialer.agent_states.inbound_connected /
+inbound_ended), so the dialer gives him nothing meanwhile.
+
 The call log (issue 13): unless ``call_log=False``, the same stream keeps ``calls`` and
 ``call_legs`` (agi/ami/call_log.py: its own writer thread, so pops and the log do not wait for
 each other).
@@ -69,6 +73,7 @@ from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
 from models.dialer.click_to_call import is_click_to_call
+from models.dialer.agent_states import inbound_connected, inbound_ended
 from models.schema import Recording
 from models.telephony.channels import agent_endpoint
 from models.telephony.popups import clean_number, create_pop_event, user_for_extension
@@ -176,8 +181,8 @@ class ScreenPopListener:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ScreenPopListener":
-        for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "VarSet",
-                     "MixMonitorStop", "Hangup"):
+        for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "AgentComplete",
+                     "VarSet", "MixMonitorStop", "Hangup"):
             self.client.on(name, self._events.put)
         if self.call_log:
             self.call_log.start()
@@ -246,6 +251,10 @@ class ScreenPopListener:
                 self._agent_called(msg)
             elif name in ("DialEnd", "AgentConnect"):
                 self._answered(msg)
+                if name == "AgentConnect":
+                    self._queue_call(msg, connected=True)
+            elif name == "AgentComplete":
+                self._queue_call(msg, connected=False)
             elif name == "VarSet":
                 self._varset(msg)
             elif name in ("MixMonitorStop", "Hangup"):
@@ -344,6 +353,23 @@ class ScreenPopListener:
         if agent_id is not None:
             with self._lock:
                 state.answered_user = agent_id
+
+    def _queue_call(self, msg: Message, *, connected: bool) -> None:
+        """The member's agent state follows his queue call (the member Interface names him)."""
+        endpoint = agent_endpoint(msg.get("Interface")) or agent_endpoint(msg.get("DestChannel"))
+        if not endpoint:
+            return
+        with self.maker() as session:
+            agent = user_for_extension(session, endpoint[0])
+            if agent is None:
+                session.rollback()
+                return
+            move = inbound_connected if connected else inbound_ended
+            if move(session, agent.id, clock=self.clock):
+                session.commit()
+                self.stats["queue_connects" if connected else "queue_completes"] += 1
+            else:
+                session.rollback()
 
     def _expire(self, now_mono: float) -> None:
         """Under self._lock: forget old pops and calls."""

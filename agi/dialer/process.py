@@ -7,6 +7,7 @@ import threading
 
 from agi.ami.client import AMIClient
 from agi.dialer.click_to_call import ClickToCall
+from agi.dialer import queue_members
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -35,6 +36,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     holder.append(dialer)
     dialer.attach()
     click.attach()
+    queue_members.start(maker, ami, settings)
     ami.connect()
     click.settle_lost()
 

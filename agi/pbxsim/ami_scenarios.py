@@ -120,6 +120,9 @@ class Scenario:
     dial_agent: str = "Local/agent@agents"       # what Dial() rings in the "dial" call
     queue: str = "sales"
     queue_member: str = "Local/agent1@agents/n"  # the queue's static member
+    # The PBX's queues (name → strategy), dialplan/queues_dialfunnel.conf's; once a queue has
+    # members added by QueueAdd, its callers go to those (agi.pbxsim.ami_queues).
+    queue_strategies: dict[str, str] = field(default_factory=lambda: {"sales": "rrmemory"})
     # Congestion(): "late-cause" (ami-a5: OriginateResponse, ;1 Hangup 0, then the ;2 Hangup 34
     # after cause_lag) or "transcript" (ami-originate-congestion.txt: the ;2 Hangup comes first)
     congestion_order: str = "late-cause"
@@ -494,7 +497,7 @@ DIAL = INBOUND_START + [
 ]
 
 # --- inbound call through Queue(sales) (trimmed ami-queue.txt) -------------------------------
-QUEUE_IDS = [("Queue", "{queue}"), ("Interface", "{member}"), ("MemberName", "{member}")]
+QUEUE_IDS = [("Queue", "{queue}"), ("Interface", "{member}"), ("MemberName", "{member_name}")]
 
 QUEUE = INBOUND_START + [
     queue_event("QueueCallerJoin", "o2", [("Queue", "{queue}"), ("Position", "1"), ("Count", "1")]),

@@ -9,7 +9,8 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 "Thanks for all the fish.", close), Ping, Originate (async: answered at once with
 "Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
 when the call is answered or fails), Hangup (``Cause``), ExtensionState (the agents' phones, see
-``Scenario.phones``). Anything else gets
+``Scenario.phones``), QueueAdd/QueueRemove/QueuePause/QueueStatus (``ami_queues``: a queue
+caller goes to a free unpaused member). Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -42,6 +43,7 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
+from agi.pbxsim.ami_queues import QueueBook
 from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, click_script,
                                       script_for, sip_script)
 
@@ -53,6 +55,8 @@ DEFAULT_USERS = {"dialfunnel": "dialfunnel-secret"}
 PRIVILEGE = {
     "Newexten": "dialplan,all", "VarSet": "dialplan,all",
     "QueueCallerJoin": "agent,all", "QueueCallerLeave": "agent,all", "QueueMemberStatus": "agent,all",
+    "QueueCallerAbandon": "agent,all", "QueueMemberAdded": "agent,all",
+    "QueueMemberPause": "agent,all", "QueueMemberRemoved": "agent,all",
     "AgentCalled": "agent,all", "AgentConnect": "agent,all", "AgentComplete": "agent,all",
     "FullyBooted": "system,all", "SuccessfulAuth": "security,all", "UserEvent": "user,all",
     "HangupHandlerPush": "dialplan,all", "HangupHandlerRun": "dialplan,all",
@@ -63,6 +67,7 @@ ACTION_AUTHORITY = {
     "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
     "extensionstate": {"call", "reporting"},
+    "queueadd": {"agent"}, "queueremove": {"agent"}, "queuepause": {"agent"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -231,7 +236,7 @@ class Call:
     """One Originate being played out: its legs, its script and where it is in it."""
 
     def __init__(self, server: "AMIServer", session: "Session", msg: Message, outcome: str,
-                 durations: dict[str, float], rng: random.Random):
+                 durations: dict[str, float], rng: random.Random, queue_member=None):
         self.server, self.session, self.msg = server, session, msg
         self.outcome, self.durations, self.rng = outcome, durations, rng
         self.action_id = msg.get("ActionID")
@@ -266,6 +271,9 @@ class Call:
         if scenario.agents and outcome in ("dial", "queue"):
             ext = rng.choice(scenario.agents)
             dial_agent, member = f"Local/{ext}@agents", f"Local/{ext}@agents/n"
+        if queue_member is not None:  # a dynamic member logged in with QueueAdd
+            member = queue_member.interface
+        self.queue_member = queue_member
         agent = dial_agent if outcome == "dial" else member if outcome == "queue" else None
         if agent:
             a_base, a_exten, a_ctx = split_dial(agent)
@@ -302,6 +310,7 @@ class Call:
             self, cid_num=cid_num, cid_name=cid_name, dialstring=data, device=base,
             agent_dialstring=dial_agent.partition("/")[2],
             member=member, queue=scenario.queue,
+            member_name=queue_member.name if queue_member is not None else member,
             ring_time=_secs(ring), talk_time=_secs(talk),
             noanswer_wait=_secs(durations.get("noanswer_wait", 60.0)),
             hold_time=str(int(ring)), ring_secs=str(int(ring)),
@@ -359,6 +368,9 @@ class Call:
 
     def finish(self) -> None:
         self.done = True  # the call stays in server.calls (outcome, durations) for inspection
+        if self.queue_member is not None:
+            self.server.queues.call_done(self.fields["queue"], self.queue_member.interface)
+            self.queue_member = None
 
     def fmt(self, value) -> str:
         value = str(value)
@@ -436,8 +448,9 @@ class Call:
             extra = []
         elif kind == "QueueMemberStatus":
             member = self.fields["member"]
-            body = [("Queue", self.fields["queue"]), ("MemberName", member), ("Interface", member),
-                    ("StateInterface", member), ("Membership", "static"), ("Penalty", "0"),
+            body = [("Queue", self.fields["queue"]), ("MemberName", self.fields["member_name"]),
+                    ("Interface", member), ("StateInterface", member),
+                    ("Membership", "static" if self.queue_member is None else "dynamic"), ("Penalty", "0"),
                     ("CallsTaken", args["taken"]), ("LastCall", self.fmt(args["last_call"])),
                     ("LastPause", "0"), ("LoginTime", str(int(self.server.started_at))), ("InCall", "0"),
                     ("Status", str(args["status"])), ("Paused", "0"), ("PausedReason", ""),
@@ -451,6 +464,8 @@ class Call:
             return
         else:  # channel events with extra headers: NewCallerid, QueueCallerJoin, MusicOnHold*, ...
             body = self.chan(leg)
+            if kind.startswith("QueueCaller"):
+                self.server.queues.caller_event(kind, self.fields["queue"], self, leg)
         self.server.emit(kind, body + extra)
 
     def run_target(self, emit: bool) -> None:
@@ -613,6 +628,14 @@ class Session:
             server.core_show_channels(self, msg)
         elif name == "extensionstate":
             server.extension_state(self, msg)
+        elif name == "queueadd":
+            server.queues.add(self, msg)
+        elif name == "queueremove":
+            server.queues.remove(self, msg)
+        elif name == "queuepause":
+            server.queues.pause(self, msg)
+        elif name == "queuestatus":
+            server.queues.status(self, msg)
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -693,6 +716,7 @@ class AMIServer:
         self._accept_thread: threading.Thread | None = None
         self.scheduler: Scheduler | None = None
         self.started_at = 0.0
+        self.queues = QueueBook(self, self.scenario.queue_strategies)
 
     def may(self, user: str | None, action: str) -> bool:
         classes = self.write_classes.get(user or "")
@@ -858,7 +882,13 @@ class AMIServer:
             durations = {**self.scenario.durations(outcome, rng), "timeout": durations["timeout"]}
         if outcome == "click_answer" and durations.get("agent_ring", 0) >= durations["timeout"]:
             outcome = "click_noanswer"
-        call = Call(self, session, msg, outcome, durations, rng)
+        member = None
+        if outcome == "queue" and self.queues.has_members(self.scenario.queue):
+            member = self.queues.offer(self.scenario.queue)
+            if member is None:  # every member paused or busy: the caller waits, then gives up
+                outcome = "queue_abandon"
+                durations = {**self.scenario.durations(outcome, rng), "timeout": durations["timeout"]}
+        call = Call(self, session, msg, outcome, durations, rng, queue_member=member)
         with self._lock:
             self.calls[call.channel_id] = call
         if call.async_:

@@ -1,15 +1,25 @@
 """Agents' dialer states (T4): who is ready for the next answered call.
 
+One state whichever way calls come (blended, issue 14): an agent is ready for one campaign's
+dialer calls and/or for the inbound queues he is logged in to (``set_queues``; Asterisk's
+membership follows: models.dialer.queue_logins). A pause, a call or a wrap-up keeps both the
+dialer (take_ready_agent picks only ready agents) and the queues away.
+
 Legal moves:
-  logged_out -> ready | paused        (into one campaign whose team the agent is on)
-  ready <-> paused                     (a pause names one of PAUSE_REASONS)
+  logged_out -> ready | paused        (into one campaign whose team the agent is on, and/or
+                                       the inbound queues)
+  ready <-> paused                     (a pause names an active pause code: models.dialer.pause_codes)
+  ready -> ready                       (an agent of the queues only joins a campaign)
   ready -> on_call                     (only take_ready_agent, when the dialer connects a call,
                                         or models.dialer.preview.preview_next: the agent picks one)
-  on_call -> wrap_up                   (only call_ended)
+  on_call -> wrap_up                   (only call_ended, inbound_ended)
+  ready | paused -> on_call            (only inbound_connected: a queue call answered, reason
+                                        "inbound"; its wrap-up needs no disposition)
   on_call -> ready                     (only models.dialer.preview.skip: never dialled)
   wrap_up -> ready | paused            (an active disposition is required:
                                         models.telephony.dispositions)
-  any -> logged_out                    (a preview not yet dialled goes back to the hopper)
+  any -> logged_out                    (a preview not yet dialled goes back to the hopper;
+                                        the queue logins end too)
 
 Every state is a span in ``agent_state_log`` (the open span is closed, a new one opened).
 State rows change only through conditional UPDATEs (``WHERE`` state, campaign, reason and
@@ -28,13 +38,15 @@ from sqlalchemy.orm import Session
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
 from models.dialer.dialing import release_undialled
-from models.errors import DomainError, NotFound, PermissionDenied
+from models.dialer.pause_codes import check_active as check_pause_code
+from models.dialer.queue_logins import queues_of, replace_queues
+from models.errors import DomainError, InvalidValue, NotFound, PermissionDenied
 from models.schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
 from models.schema.campaigns import AGENT_STATES
 from models.telephony.dispositions import get_active
 from models.telephony.popups import create_pop_event, with_campaign
 
-PAUSE_REASONS = ("break", "meal", "meeting", "training", "paperwork", "other")
+INBOUND = "inbound"      # the reason of on_call / wrap_up for a queue call
 CLOSED_CAMPAIGN = ("stopped", "finished")
 SET_BY_HAND = {
     "logged_out": {"ready", "paused"},
@@ -122,31 +134,77 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
     if state == seen.state and (state == "logged_out" or (
             state == "ready" and campaign_id in (None, seen.campaign_id))):
         return seen
-    if seen.state != "logged_out" and state != "logged_out" \
-            and campaign_id not in (None, seen.campaign_id):
+    joining = state != "logged_out" and campaign_id is not None and campaign_id != (
+        None if seen.state == "logged_out" else seen.campaign_id)
+    if joining and seen.state != "logged_out" and seen.campaign_id is not None:
         raise DomainError("agent_state.other_campaign")
-    if state not in SET_BY_HAND[seen.state]:
+    if state not in SET_BY_HAND[seen.state] and not (joining and state == seen.state == "ready"):
         raise DomainError("agent_state.illegal", before=seen.state, after=state)
-    if state == "paused" and reason not in PAUSE_REASONS:
-        raise DomainError("agent_state.reason_required")
-    if (seen.state == "wrap_up" and state != "logged_out") or disposition is not None:
+    if state == "paused":
+        check_pause_code(session, reason)
+    if (seen.state == "wrap_up" and seen.reason != INBOUND and state != "logged_out") \
+            or disposition is not None:
         get_active(session, disposition)
     target = None
     if state != "logged_out":
-        if seen.state == "logged_out":
-            if campaign_id is None:
-                raise DomainError("agent_state.campaign_required")
+        if joining:
             _check_can_join(session, user, campaign_id)
             target = campaign_id
         else:
-            target = seen.campaign_id
+            target = None if seen.state == "logged_out" else seen.campaign_id
+            if target is None and not queues_of(session, user.id):
+                raise DomainError("agent_state.campaign_required")
     if not _move(session, user.id, seen, now, state=state, campaign_id=target,
                  reason=reason if state == "paused" else None,
                  disposition=disposition if seen.state == "wrap_up" else None):
         raise DomainError("agent_state.changed")
     if seen.state == "on_call" and seen.reason in HELD_UNDIALLED and seen.attempt_id:
         release_undialled(session, seen.attempt_id, now)
+    if state == "logged_out":
+        replace_queues(session, user.id, [], now)
     return current(session, user.id)
+
+
+def set_queues(session: Session, user: User, queues, *, allowed, clock=SYSTEM_CLOCK) -> Current:
+    """Log the agent in to exactly ``queues`` (of the ``allowed`` ones, the ``queues``
+    setting). A logged-out agent logging in to a queue becomes ready; an agent in no campaign
+    leaving his last queue is logged out."""
+    queues = sorted({str(q).strip() for q in queues if str(q).strip()})
+    for name in queues:
+        if name not in allowed:
+            raise InvalidValue("agent_state.unknown_queue", queue=name[:64])
+    now = clock.now()
+    _ensure_row(session, user.id, now)
+    replace_queues(session, user.id, queues, now)
+    seen = current(session, user.id)
+    if queues and seen.state == "logged_out":
+        if not _move(session, user.id, seen, now, state="ready", campaign_id=None):
+            raise DomainError("agent_state.changed")
+    elif not queues and seen.campaign_id is None and seen.state in ("ready", "paused"):
+        if not _move(session, user.id, seen, now, state="logged_out", campaign_id=None):
+            raise DomainError("agent_state.changed")
+    return current(session, user.id)
+
+
+def inbound_connected(session: Session, user_id: int, *, clock=SYSTEM_CLOCK) -> bool:
+    """The agent answered a queue call (AMI AgentConnect): on_call whatever he was doing but
+    another call, so the dialer gives him nothing meanwhile. False when not moved (logged
+    out, already on a call, or an outbound wrap-up still owed its disposition)."""
+    seen = current(session, user_id)
+    if seen.state not in ("ready", "paused") and not (
+            seen.state == "wrap_up" and seen.reason == INBOUND):
+        return False
+    return _move(session, user_id, seen, clock.now(), state="on_call",
+                 campaign_id=seen.campaign_id, reason=INBOUND)
+
+
+def inbound_ended(session: Session, user_id: int, *, clock=SYSTEM_CLOCK) -> bool:
+    """The queue call ended (AMI AgentComplete): on_call -> wrap_up (idempotent)."""
+    seen = current(session, user_id)
+    if seen.state != "on_call" or seen.reason != INBOUND:
+        return False
+    return _move(session, user_id, seen, clock.now(), state="wrap_up",
+                 campaign_id=seen.campaign_id, reason=INBOUND)
 
 
 def _check_can_join(session: Session, user: User, campaign_id: int) -> None:

@@ -1,6 +1,7 @@
 """All tables. Import from here: `from models.schema import Customer`."""
 from .calls import Call, CallLeg, CallRequest  # noqa: F401  (the call log, issue 13)
 from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
+                        AgentQueue,
                         AgentState,
                         AgentStateLog,
                         Campaign,
@@ -8,6 +9,7 @@ from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
                         CampaignLead,
                         DialAttempt,
                         DoNotCall,
+                        PauseCode,
 )
 from .config import AppSetting, ImportTemplate, QueryableField, StageRule
 from .customers import (

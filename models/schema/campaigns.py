@@ -168,3 +168,29 @@ class AgentStateLog(Base):
         Index("ix_agent_state_log_campaign_started", "campaign_id", "started_at"),
         Index("ix_agent_state_log_user_started", "user_id", "started_at"),
     )
+
+
+class PauseCode(Base):
+    """A reason an agent may pause for (小休原因), chosen by the admin (issue 14). Codes never
+    change once made (agent_state_log keeps them); a code is retired by making it inactive."""
+
+    __tablename__ = "pause_codes"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label_zh: Mapped[str] = mapped_column(String(40))
+    label_en: Mapped[str] = mapped_column(String(60))
+    # productive: the time counts as work in the reports' utilisation (training, meetings)
+    productive: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AgentQueue(Base):
+    """An inbound queue an agent is logged in to (a dynamic member of it on Asterisk, kept so by
+    agi.dialer.queue_members)."""
+
+    __tablename__ = "agent_queues"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
