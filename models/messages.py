@@ -275,6 +275,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "preview.do_not_call": ("该号码在禁呼名单中，请跳过", "This number is on the do-not-call list: skip it"),
     "preview.outside_hours": ("现在不在该客户的可呼叫时间内，请跳过",
                               "It is outside this customer's calling hours: skip it"),
+    # supervision (issue 14): listen / whisper / barge
+    "spy.bad_mode": ("无效的监听方式：{mode}", "Invalid supervision mode: {mode}"),
+    "spy.not_your_team": ("该坐席不在您的团队中，不能监听", "This agent is not on your team"),
+    "spy.not_on_call": ("该坐席当前没有正在进行的通话", "This agent is not on a live call"),
+    "spy.no_extension": ("您还没有分机号，无法接听监听电话，请联系管理员",
+                         "You have no phone extension to take the call: ask an administrator"),
+    "spy.self": ("不能监听自己的通话", "You cannot supervise your own call"),
 }
 
 
