@@ -6,6 +6,7 @@ import socket
 import threading
 
 from agi.ami.client import AMIClient
+from agi.console.spy import SpyRunner
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -32,7 +33,9 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs)
     holder.append(dialer)
     dialer.attach()
+    spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, **kwargs).attach()  # listen/whisper/barge
     ami.connect()
+    spies.start()
 
     def run():
         try:
@@ -41,6 +44,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
             log.exception("dialer stopped on an error")
             raise
         finally:
+            spies.stop()
             ami.close()
     thread = threading.Thread(target=run, name="dialer", daemon=True)
     thread.start()

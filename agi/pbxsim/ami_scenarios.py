@@ -131,6 +131,9 @@ class Scenario:
     # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
     outbound_agents: list[str] = field(default_factory=list)
     carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
+    # The dialplan's DF_CONF_AGENT_LEAVES: "stay" (the others talk on when the agent leaves the
+    # three-way room) or "end" (they are hung up with the agent).
+    agent_leaves: str = "stay"
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -644,6 +647,38 @@ DIALER_AGENT = PROLOGUE + [
     hangup("o1", 16),
     device("NOT_INUSE"),
 ]
+
+# --- a phone rung by an Originate (PJSIP/<extension>: a manager's phone into ChanSpy, a colleague
+# into a three-way room). Modelled on ami-chanspy.txt's supervisor phone (OriginateResponse, then
+# Newstate Up and DialEnd ANSWER, then the Originate's target) with one PJSIP channel instead of
+# the rig's Local pair; no answer / busy as a SIP phone ends them (480 → 19, 486 → 17).
+PHONE_PROLOGUE = [
+    newchannel("o1"),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "o1", status="RINGING"),
+]
+PHONE_SCRIPTS: dict[str, list[Step]] = {
+    "answer": PHONE_PROLOGUE + [
+        wait("agent_ring"),
+        originate_response("Success", 4),
+        newstate("o1", 6),
+        dial("DialEnd", "o1", status="ANSWER"),
+        target(),
+    ],
+    "noanswer": PHONE_PROLOGUE + [
+        wait("timeout"),
+        dial("DialEnd", "o1", status="NOANSWER"),
+        hangup("o1", 19),
+        originate_response("Failure", 3),
+    ],
+    "busy": PHONE_PROLOGUE + [
+        wait("setup_time"),
+        dial("DialEnd", "o1", status="BUSY"),
+        hangup("o1", 17),
+        originate_response("Failure", 5),
+    ],
+}
 
 SCRIPTS: dict[str, list[Step]] = {
     "answer": ANSWER,

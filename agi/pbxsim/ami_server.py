@@ -8,7 +8,8 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 ``auth_fail_delay`` real seconds, then the connection is closed, like Asterisk), Logoff (Goodbye,
 "Thanks for all the fish.", close), Ping, Originate (async: answered at once with
 "Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
-when the call is answered or fails), Hangup (``Cause``). Anything else gets
+when the call is answered or fails), Hangup (``Cause``), Redirect (ExtraChannel) into a three-way
+room, ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``). Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -41,8 +42,9 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
-from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, script_for,
-                                      sip_script)
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, STATE_DESC, Scenario,
+                                      script_for, sip_script)
+from agi.pbxsim.rooms import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ PRIVILEGE = {
 ACTION_AUTHORITY = {
     "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
+    "redirect": {"call"}, "confbridgelist": {"reporting"}, "confbridgekick": {"call"},
+    "confbridgemute": {"call"}, "confbridgeunmute": {"call"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -237,9 +241,11 @@ class Call:
         self.channel = msg["Channel"]
         data = self.channel.partition("/")[2]
         base, self.exten, self.context = split_dial(self.channel)
-        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") else None
-        self.steps = sip or script_for(outcome, durations,
-                                       congestion_order=server.scenario.congestion_order)
+        phone = re.fullmatch(r"PJSIP/(\d+)", self.channel) and PHONE_SCRIPTS.get(outcome)
+        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") and not phone else None
+        self.steps = phone or sip or script_for(outcome, durations,
+                                                congestion_order=server.scenario.congestion_order)
+        self.bridged: list[str] = []   # the legs in the call's basic bridge
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
@@ -258,6 +264,9 @@ class Call:
         if sip:  # one channel named after the trunk endpoint, in the endpoint's context
             self.legs["o1"].update(Channel=f"PJSIP/{self.context}-{seq:08x}", Exten="s",
                                    Context=server.scenario.trunk_context)
+        if phone:  # the phone's one channel, in the agents' endpoint context
+            del self.legs["o2"]
+            self.legs["o1"].update(Channel=f"{base}-{seq:08x}", Exten="s", Context="dialfunnel-agents")
         scenario = server.scenario
         dial_agent, member, agent_ext = scenario.dial_agent, scenario.queue_member, ""
         if scenario.agents and outcome in ("dial", "queue"):
@@ -437,15 +446,28 @@ class Call:
             body = [("Device", self.fields["device"]), ("State", args["state"])]
         elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
             body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
+            if kind == "BridgeEnter" and leg not in self.bridged:
+                self.bridged.append(leg)
+            elif kind == "BridgeLeave" and leg in self.bridged:
+                self.bridged.remove(leg)
         elif kind == "OriginateResponse":
             self.originate_response(args["response"], args["reason"])
             return
         else:  # channel events with extra headers: NewCallerid, QueueCallerJoin, MusicOnHold*, ...
             body = self.chan(leg)
         self.server.emit(kind, body + extra)
+        if kind == "Hangup":
+            if leg in self.bridged:
+                self.bridged.remove(leg)
+            self.server.rooms.channel_gone(self, leg)
 
     def run_target(self, emit: bool) -> None:
         """The ;1 leg enters the Originate's Context/Exten and runs that context's apps."""
+        if self.server.rooms.handles(self):   # a three-way room or ChanSpy (rooms.py)
+            self.handed_off = True
+            self.legs["o1"].update(Context=self.msg.get("Context", ""), Exten=self.msg.get("Exten", ""))
+            self.server.rooms.originated(self)
+            return
         if self.msg.get("Application"):
             return
         o1 = self.legs["o1"]
@@ -602,6 +624,14 @@ class Session:
             server.user_event(self, msg)
         elif name == "coreshowchannels":
             server.core_show_channels(self, msg)
+        elif name == "redirect":
+            server.rooms.redirect(self, msg)
+        elif name == "confbridgelist":
+            server.rooms.confbridge_list(self, msg)
+        elif name == "confbridgekick":
+            server.rooms.confbridge_kick(self, msg)
+        elif name in ("confbridgemute", "confbridgeunmute"):
+            server.rooms.confbridge_mute(self, msg, name == "confbridgemute")
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -682,6 +712,7 @@ class AMIServer:
         self._accept_thread: threading.Thread | None = None
         self.scheduler: Scheduler | None = None
         self.started_at = 0.0
+        self.rooms = Rooms(self, self.scenario.agent_leaves)
 
     def may(self, user: str | None, action: str) -> bool:
         classes = self.write_classes.get(user or "")
@@ -919,4 +950,6 @@ class AMIServer:
             cause = 16
         call, leg = found
         session.respond(aid, "Success", "Channel Hungup")
-        self.scheduler.at(self.scheduler.now(), lambda when: call.hang_up(leg, cause, when))
+        self.scheduler.at(self.scheduler.now(),
+                          lambda when: self.rooms.hang_up(call, leg, cause, when)
+                          or call.hang_up(leg, cause, when))
