@@ -9,7 +9,9 @@ ami-chanspy.txt; kept events in the same order, same headers):
   * Redirect: "Dual Redirect successful" with ExtraChannel, else "Redirect successful";
     BridgeLeave (ExtraChannel first), BridgeCreate of the room (base/softmix, ConfBridge,
     the room's name), BridgeLeave of the other leg, BridgeDestroy of the basic bridge,
-    ConfbridgeStart; then per leg BridgeEnter + ConfbridgeJoin (ExtraChannel first). An
+    ConfbridgeStart; then per leg BridgeEnter + ConfbridgeJoin (ExtraChannel first). A single
+    Redirect: ConfbridgeStart comes before the peer left behind leaves the bridge and is hung
+    up (16), then the redirected leg joins. An
     originated third party: ConfbridgeJoin, then BridgeEnter. BridgeNumChannels counts
     ConfBridge's announcer too. A redirected leg shows the target Context/Exten (Priority 1
     in its BridgeLeave, the ConfBridge() priority once in the room).
@@ -198,31 +200,43 @@ class Rooms:
                 call.gen += 1                     # the call's script stops: its legs move
                 call.t = when
                 call.legs[leg].update(Context=context, Exten=exten, Priority="1")
-            rooms_to = {}
-            for (call, leg), context, exten in moves:
-                if context in CONFERENCE_CONTEXTS:
-                    name = ROOM_PREFIX + exten
-                    rooms_to[name] = self.rooms.get(name)
-            new_rooms = {n: self._new_room(n) for n, r in rooms_to.items() if r is None}
-            first = True
+            names = {ROOM_PREFIX + exten for _, context, exten in moves if context in CONFERENCE_CONTEXTS}
+            new_rooms = [self._new_room(n) for n in sorted(names) if n not in self.rooms]
+            created = False
             for (call, leg), _, _ in leaving:
                 if leg in call.bridged:
                     call.bridged.remove(leg)
                     call.execute("BridgeLeave", leg, {"count": len(call.bridged)})
-                    if first:
-                        for room in new_rooms.values():
-                            self.emit("BridgeCreate", room.bridge(0))
-                        first = False
-                    if not call.bridged:
-                        call.execute("BridgeDestroy", None, {"count": 0})
-            if first:
-                for room in new_rooms.values():
-                    self.emit("BridgeCreate", room.bridge(0))
-            for room in new_rooms.values():
+                if not created:
+                    for room in new_rooms:
+                        self.emit("BridgeCreate", room.bridge(0))
+                    created = True
+                if (call, leg) == leaving[-1][0] and not call.bridged:
+                    call.execute("BridgeDestroy", None, {"count": 0})
+            for room in new_rooms:
                 self.emit("ConfbridgeStart", room.conference(1))
+            for call in {id(c): c for (c, _), _, _ in moves}.values():
+                self._drop_left_behind(call)
             for (call, leg), context, exten in leaving:
                 if context in CONFERENCE_CONTEXTS:
                     self._enter(self.rooms[ROOM_PREFIX + exten], call, leg, context, originated=False)
+
+    def _drop_left_behind(self, call) -> None:
+        """A single Redirect out of a two-party bridge (ami-redirect-confbridge-single.txt): the
+        peer left in the bridge has no dialplan to return to and is hung up (16)."""
+        for leg in list(call.bridged):
+            call.bridged.remove(leg)
+            call.execute("BridgeLeave", leg, {"count": len(call.bridged)})
+            if not call.bridged:
+                call.execute("BridgeDestroy", None, {"count": 0})
+            partner = self._partner(call, leg)
+            if partner:
+                call.execute("HangupRequest", partner, {"cause": 16})
+            call.execute("Hangup", leg, {"cause": 16})
+            if partner:
+                call.execute("SoftHangupRequest", partner, {"cause": 16})
+                call.execute("Hangup", partner, {"cause": 16})
+        self._maybe_finish(call)
 
     # --- an Originate answered into a conference or into ChanSpy ----------------------------
     def handles(self, call) -> bool:

@@ -197,15 +197,28 @@ def test_a_dual_redirect_a_third_party_and_three_hangups_as_captured(pbx, ami):
     assert next(m for m in ami.events_seen if m.name == "ConfbridgeJoin")["Conference"] == "dialfunnel-7"
 
 
-def test_a_single_redirect_answers_redirect_successful(pbx, ami):
-    theirs = next(m for m in captured("ami-redirect-confbridge-single.txt")
-                  if m.get("Message", "").startswith("Redirect"))
+def test_a_single_redirect_hangs_up_the_peer_left_behind_as_captured(pbx, ami):
+    expected_all = captured("ami-redirect-confbridge-single.txt")
+    at = next(i for i, m in enumerate(expected_all) if m.get("Message") == "Redirect successful")
+    theirs = expected_all[at]
+    sent = [m for s in sessions(CAPTURES + "ami-redirect-confbridge-single.txt")
+            for m in transcript_messages(s, "<")]
+    [action] = [m for m in sent if m.get("Action") == "Redirect"]
+    join = next(i for i, m in enumerate(expected_all) if m.name == "ConfbridgeJoin")
+    left = next(m["Channel"] for m in expected_all[at:join] if m.name == "Hangup")
+    expected = conf_sequence(expected_all[at + 1:join + 1], {action["Channel"]: "moved", left: "left"})
+    assert [e[0] for e in expected] == ["BridgeLeave", "BridgeCreate", "ConfbridgeStart", "BridgeLeave",
+                                        "BridgeDestroy", "Hangup", "BridgeEnter", "ConfbridgeJoin"]
+
     call = live_call(pbx)
-    ours = ami.send_action("Redirect", [("Channel", call.legs["o1"]["Channel"]),
-                                        ("Context", "dialfunnel-conference-agent"), ("Exten", "8"),
-                                        ("Priority", 1)])
+    moved, other = call.legs["o1"]["Channel"], call.legs["t1"]["Channel"]
+    before = len(ami.events_seen)
+    ours = ami.send_action("Redirect", [("Channel", moved), ("Context", "dialfunnel-conference-agent"),
+                                        ("Exten", "8"), ("Priority", 1)])
     assert (names(ours), ours["Message"]) == (names(theirs), theirs["Message"]) == (
         ["Response", "ActionID", "Message"], "Redirect successful")
+    settle(pbx, 0.2, until=lambda: any(m.name == "ConfbridgeJoin" for m in ami.events_seen))
+    assert conf_sequence(ami.events_seen[before:], {moved: "moved", other: "left"}) == expected
     missing = ami.send_action("Redirect", [("Channel", "PJSIP/9999-00000001"), ("Context", "x"), ("Exten", "1")])
     assert (missing.response, missing["Message"]) == ("Error", "Channel does not exist: PJSIP/9999-00000001")
 
