@@ -5,16 +5,19 @@ ChanSpyStart / ChanSpyStop come as a real Asterisk 22 sends them, and the spy_se
 starts and ends; a whisper on another team's call is refused before anything rings."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from sqlalchemy import select
 
 from agi.ami.client import AMIClient
 from agi.console import spy
 from agi.console.spy import SpyRunner
+from agi.dialer.process import start_dialer
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
-from models.clock import FakeClock
+from config.settings import Settings
 from models.errors import PermissionDenied
 from models.schema import Campaign, CampaignAgent
 from models.schema.supervision import SpySession
@@ -170,3 +173,20 @@ def test_bad_values_never_reach_ami(ami, pbx):
         with pytest.raises(spy.SpyError):
             spy.originate_spy(ami, channel_id="spy-x", **kw)
     assert pbx.actions("Originate") == []
+
+
+def test_the_dialer_process_rings_the_manager_for_a_queued_request(Session, session, pbx, listener, floor, clock):
+    """agi/dialer/process.py starts the spy runner beside the dialer: a request made on a page
+    rings the manager within a poll."""
+    live_call(Session, pbx, listener)
+    settings = dataclasses.replace(Settings(), dialer_id="p", ami_host="127.0.0.1")
+    dialer, thread = start_dialer(settings, Session, port=pbx.port, secret=SECRET, clock=clock)
+    try:
+        supervision.request_spy(session, floor["mgr"], floor["tm"].id, "listen", clock)
+        session.commit()
+        wait_for(lambda: [m["Channel"] for m in pbx.actions("Originate")] == ["PJSIP/8009"])
+        wait_for(lambda: row(Session).dialer_id == "p")
+    finally:
+        dialer.stop()
+        thread.join(10)
+    assert not thread.is_alive()
