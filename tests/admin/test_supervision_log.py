@@ -2,8 +2,6 @@
 only, in Chinese."""
 from __future__ import annotations
 
-import datetime as dt
-
 from models.schema import Campaign, CampaignAgent
 from models.telephony import calls, supervision
 from models.telephony.calls import Chan

@@ -12,10 +12,10 @@ from agi.console import conference
 from agi.console.conference import ConferenceError
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock as SimClock
 from models.schema.calls import Call, CallLeg
 
 from tests.agi.ami.test_call_log import SECRET, T0, run, start_listener, wait_for
-from agi.pbxsim.clock import FakeClock as SimClock
 
 CUSTOMER = "13800138000"
 OUTSIDE = "13900000009"
