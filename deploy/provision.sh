@@ -146,6 +146,7 @@ install_conf() {  # install_conf NAME < content: /etc/asterisk/NAME, readable by
 }
 install_conf extensions_dialfunnel.conf < "$SRC/dialplan/extensions_dialfunnel.conf"
 install_conf queues_dialfunnel.conf < "$SRC/dialplan/queues_dialfunnel.conf"
+install_conf confbridge_dialfunnel.conf < "$SRC/dialplan/confbridge_dialfunnel.conf"
 sed "s/^secret = $AMI_PLACEHOLDER\$/secret = $ami_secret/" "$SRC/dialplan/manager_dialfunnel.conf" \
     | install_conf manager_dialfunnel.conf
 grep -q "^secret = $ami_secret\$" "$AST_ETC/manager_dialfunnel.conf" \
@@ -168,7 +169,7 @@ if grep -q '^password = CHANGE_ME_' "$AST_ETC/pjsip_dialfunnel.conf"; then
     die "pjsip_dialfunnel.conf: an agent phone password placeholder was not replaced"
 fi
 
-for name in extensions queues pjsip; do
+for name in extensions queues pjsip confbridge; do
     ensure_line "$AST_ETC/$name.conf" "#include ${name}_dialfunnel.conf"
 done
 

@@ -307,6 +307,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "click_to_call.pbx_unreachable": ("无法连接电话系统", "The phone system cannot be reached"),
     "click_to_call.lost": ("呼叫状态丢失（拨号服务重启）", "The call was lost (the dialer restarted)"),
     "click_to_call.failed": ("呼叫失败", "The call failed"),
+    # supervision (issue 14): listen / whisper / barge
+    "spy.bad_mode": ("无效的监听方式：{mode}", "Invalid supervision mode: {mode}"),
+    "spy.not_your_team": ("该坐席不在您的团队中，不能监听", "This agent is not on your team"),
+    "spy.not_on_call": ("该坐席当前没有正在进行的通话", "This agent is not on a live call"),
+    "spy.no_extension": ("您还没有分机号，无法接听监听电话，请联系管理员",
+                         "You have no phone extension to take the call: ask an administrator"),
+    "spy.self": ("不能监听自己的通话", "You cannot supervise your own call"),
 }
 
 

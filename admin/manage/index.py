@@ -42,6 +42,8 @@ SECTIONS = [
      _l("Prompts the IVR plays: upload your own recording over the spoken text.")),
     ("manage.ivr_calls", _l("IVR calls"),
      _l("Every call the IVR answered: path, keys, outcome; callbacks nobody was reminded of.")),
+    ("manage.supervision_log", _l("Supervision log"),
+     _l("Every listen, whisper and barge: who, on whose call, when and how long.")),
 ]
 
 

@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 EVENTS = ("Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "Hangup",
           "QueueCallerJoin", "QueueCallerAbandon", "QueueCallerLeave", "AgentConnect",
-          "MusicOnHoldStart", "MusicOnHoldStop", "CoreShowChannel", "CoreShowChannelsComplete")
+          "MusicOnHoldStart", "MusicOnHoldStop", "CoreShowChannel", "CoreShowChannelsComplete",
+          "ConfbridgeJoin")
 _SNAPSHOT = "snapshot"
 # The events whose numbers may name the call's customer (a new call's first channel, a Dial);
 # a number another event brings is looked up when needed (models.telephony.calls._customer).
@@ -271,6 +272,8 @@ class CallLog:
             calls.agent_connect(session, ch, h.get("destchannel") or h.get("interface"), now)
         elif name in ("MusicOnHoldStart", "MusicOnHoldStop"):
             calls.hold(session, ch, name == "MusicOnHoldStart", now)
+        elif name == "ConfbridgeJoin":
+            calls.conference_joined(session, ch, h.get("conference"), now)
 
     def _listed(self, session, msg: Message, now: dt.datetime) -> None:
         if self._snapshot is None or msg.action_id != self._snapshot[0]:

@@ -8,6 +8,7 @@ import threading
 from agi.ami.client import AMIClient
 from agi.dialer.click_to_call import ClickToCall
 from agi.dialer import queue_members
+from agi.console.spy import SpyRunner
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -37,8 +38,10 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     dialer.attach()
     click.attach()
     queue_members.start(maker, ami, settings)
+    spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, **kwargs).attach()  # listen/whisper/barge
     ami.connect()
     click.settle_lost()
+    spies.start()
 
     def run():
         try:
@@ -47,6 +50,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
             log.exception("dialer stopped on an error")
             raise
         finally:
+            spies.stop()
             ami.close()
     thread = threading.Thread(target=run, name="dialer", daemon=True)
     thread.start()

@@ -144,6 +144,9 @@ class Scenario:
     phones: dict[str, str] = field(default_factory=dict)
     hint_context: str = "dialfunnel-hints"       # ExtensionState knows the phones' hints here
     hint_pattern: str = r"80\d\d"               # the dialplan's exten => _80XX,hint,PJSIP/${EXTEN}
+    # The dialplan's DF_CONF_AGENT_LEAVES: "stay" (the others talk on when the agent leaves the
+    # three-way room) or "end" (they are hung up with the agent).
+    agent_leaves: str = "stay"
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,
@@ -743,6 +746,37 @@ def click_script(outcome: str) -> list[Step]:
     return {"click_answer": CLICK_PHONE, "click_busy": sip_failure(486),
             "click_noanswer": SIP_NOANSWER, "click_unavailable": CLICK_UNAVAILABLE}[outcome]
 
+# --- a phone rung by an Originate (PJSIP/<extension>: a manager's phone into ChanSpy, a colleague
+# into a three-way room). Modelled on ami-chanspy.txt's supervisor phone (OriginateResponse, then
+# Newstate Up and DialEnd ANSWER, then the Originate's target) with one PJSIP channel instead of
+# the rig's Local pair; no answer / busy as a SIP phone ends them (480 → 19, 486 → 17).
+PHONE_PROLOGUE = [
+    newchannel("o1"),
+    dial("DialBegin", "o1", dialstring="{dialstring}"),
+    newstate("o1", 5),
+    dial("DialState", "o1", status="RINGING"),
+]
+PHONE_SCRIPTS: dict[str, list[Step]] = {
+    "answer": PHONE_PROLOGUE + [
+        wait("agent_ring"),
+        originate_response("Success", 4),
+        newstate("o1", 6),
+        dial("DialEnd", "o1", status="ANSWER"),
+        target(),
+    ],
+    "noanswer": PHONE_PROLOGUE + [
+        wait("timeout"),
+        dial("DialEnd", "o1", status="NOANSWER"),
+        hangup("o1", 19),
+        originate_response("Failure", 3),
+    ],
+    "busy": PHONE_PROLOGUE + [
+        wait("setup_time"),
+        dial("DialEnd", "o1", status="BUSY"),
+        hangup("o1", 17),
+        originate_response("Failure", 5),
+    ],
+}
 
 SCRIPTS: dict[str, list[Step]] = {
     "answer": ANSWER,

@@ -10,7 +10,8 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 "Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
 when the call is answered or fails), Hangup (``Cause``), ExtensionState (the agents' phones, see
 ``Scenario.phones``), QueueAdd/QueueRemove/QueuePause/QueueStatus (``ami_queues``: a queue
-caller goes to a free unpaused member). Anything else gets
+caller goes to a free unpaused member), Redirect (ExtraChannel) into a three-way room,
+ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``). Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -44,8 +45,9 @@ from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
-from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, click_script,
-                                      script_for, sip_script)
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, STATE_DESC, Scenario,
+                                      click_script, script_for, sip_script)
+from agi.pbxsim.rooms import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ ACTION_AUTHORITY = {
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
     "extensionstate": {"call", "reporting"},
     "queueadd": {"agent"}, "queueremove": {"agent"}, "queuepause": {"agent"},
+    "redirect": {"call"}, "confbridgelist": {"reporting"}, "confbridgekick": {"call"},
+    "confbridgemute": {"call"}, "confbridgeunmute": {"call"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -245,9 +249,12 @@ class Call:
         data = self.channel.partition("/")[2]
         base, self.exten, self.context = split_dial(self.channel)
         click = outcome.startswith("click_")
-        sip = sip_script(outcome) if self.channel.upper().startswith("PJSIP/") and not click else None
-        self.steps = click_script(outcome) if click else sip or script_for(
+        phone = not click and re.fullmatch(r"PJSIP/(\d+)", self.channel) and PHONE_SCRIPTS.get(outcome)
+        sip = (sip_script(outcome) if self.channel.upper().startswith("PJSIP/") and not click
+               and not phone else None)
+        self.steps = click_script(outcome) if click else phone or sip or script_for(
             outcome, durations, congestion_order=server.scenario.congestion_order)
+        self.bridged: list[str] = []   # the legs in the call's basic bridge
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
@@ -266,6 +273,9 @@ class Call:
         if sip:  # one channel named after the trunk endpoint, in the endpoint's context
             self.legs["o1"].update(Channel=f"PJSIP/{self.context}-{seq:08x}", Exten="s",
                                    Context=server.scenario.trunk_context)
+        if phone:  # the phone's one channel, in the agents' endpoint context
+            del self.legs["o2"]
+            self.legs["o1"].update(Channel=f"{base}-{seq:08x}", Exten="s", Context="dialfunnel-agents")
         scenario = server.scenario
         dial_agent, member, agent_ext = scenario.dial_agent, scenario.queue_member, ""
         if scenario.agents and outcome in ("dial", "queue"):
@@ -459,6 +469,10 @@ class Call:
             body = [("Device", self.fields["device"]), ("State", args["state"])]
         elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
             body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
+            if kind == "BridgeEnter" and leg not in self.bridged:
+                self.bridged.append(leg)
+            elif kind == "BridgeLeave" and leg in self.bridged:
+                self.bridged.remove(leg)
         elif kind == "OriginateResponse":
             self.originate_response(args["response"], args["reason"])
             return
@@ -467,9 +481,18 @@ class Call:
             if kind.startswith("QueueCaller"):
                 self.server.queues.caller_event(kind, self.fields["queue"], self, leg)
         self.server.emit(kind, body + extra)
+        if kind == "Hangup":
+            if leg in self.bridged:
+                self.bridged.remove(leg)
+            self.server.rooms.channel_gone(self, leg)
 
     def run_target(self, emit: bool) -> None:
         """The ;1 leg enters the Originate's Context/Exten and runs that context's apps."""
+        if self.server.rooms.handles(self):   # a three-way room or ChanSpy (rooms.py)
+            self.handed_off = True
+            self.legs["o1"].update(Context=self.msg.get("Context", ""), Exten=self.msg.get("Exten", ""))
+            self.server.rooms.originated(self)
+            return
         if self.msg.get("Application"):
             return
         o1 = self.legs["o1"]
@@ -636,6 +659,14 @@ class Session:
             server.queues.pause(self, msg)
         elif name == "queuestatus":
             server.queues.status(self, msg)
+        elif name == "redirect":
+            server.rooms.redirect(self, msg)
+        elif name == "confbridgelist":
+            server.rooms.confbridge_list(self, msg)
+        elif name == "confbridgekick":
+            server.rooms.confbridge_kick(self, msg)
+        elif name in ("confbridgemute", "confbridgeunmute"):
+            server.rooms.confbridge_mute(self, msg, name == "confbridgemute")
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -717,6 +748,7 @@ class AMIServer:
         self.scheduler: Scheduler | None = None
         self.started_at = 0.0
         self.queues = QueueBook(self, self.scenario.queue_strategies)
+        self.rooms = Rooms(self, self.scenario.agent_leaves)
 
     def may(self, user: str | None, action: str) -> bool:
         classes = self.write_classes.get(user or "")
@@ -994,4 +1026,6 @@ class AMIServer:
             cause = 16
         call, leg = found
         session.respond(aid, "Success", "Channel Hungup")
-        self.scheduler.at(self.scheduler.now(), lambda when: call.hang_up(leg, cause, when))
+        self.scheduler.at(self.scheduler.now(),
+                          lambda when: self.rooms.hang_up(call, leg, cause, when)
+                          or call.hang_up(leg, cause, when))

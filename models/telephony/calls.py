@@ -33,6 +33,7 @@ import collections
 import dataclasses
 import datetime as dt
 import functools
+import re
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
@@ -389,11 +390,13 @@ def _leg(session: Session, ch: Chan, now: dt.datetime, started: dt.datetime | No
     """The call and leg of a channel, made when first seen; None when the call already ended
     (a late or replayed event)."""
     call = find_call(session, ch.linkedid)
+    leg = find_leg(session, ch.uniqueid)
+    if leg is not None and leg.call is not call:
+        call = leg.call     # a third party moved into a three-way call (conference_joined)
     if call is None:
         call = _new_call(session, ch, started or now)
     if call.state == "ended":
         return None
-    leg = find_leg(session, ch.uniqueid)
     if leg is None:
         user_id = None if ch.local_half else agent_of(session, ch.channel)
         role = "agent" if user_id else "local" if ch.local_half else "other"
@@ -555,6 +558,38 @@ def channel_ended(session: Session, ch: Chan, cause: int | None, now: dt.datetim
     open_legs.discard(leg.uniqueid)
     if not open_legs:
         _close(session, call, now)
+
+
+ROOM = re.compile(r"dialfunnel-(\d+)")   # a three-way room: dialfunnel-<the call's id>
+
+
+def conference_joined(session: Session, ch: Chan, conference: str | None, now: dt.datetime) -> None:
+    """ConfbridgeJoin. The room dialfunnel-<n> belongs to call n (agi/console/conference.py
+    names it so): a channel of another call that joins it (a colleague or an outside number
+    originated into the room, with its own linkedid) is moved into call n with every leg of its
+    own call, whose row goes; later events of those legs find call n through the leg. So the
+    three-way call keeps every leg and ends with its last one."""
+    match = ROOM.fullmatch(conference or "")
+    if not match:
+        return
+    call = session.get(Call, int(match.group(1)))
+    if call is None or call.state == "ended":
+        return
+    found = _leg(session, ch, now)
+    if found is None or found[0] is call:
+        return
+    other = found[0]
+    session.flush()
+    moved = list(session.scalars(select(CallLeg).where(CallLeg.call_id == other.id)))
+    opened = _open_legs(session, call)
+    for leg in moved:
+        leg.call = call
+        if leg.ended_at is None:
+            opened.add(leg.uniqueid)
+    cache = _cache(session)
+    cache["open"].pop(other.linkedid, None)
+    _remember(cache["calls"], other.linkedid, call)
+    session.delete(other)
 
 
 def _end_leg(call: Call, leg: CallLeg, cause: int | None, now: dt.datetime) -> None:

@@ -29,6 +29,7 @@ EXTENSIONS = DIALPLAN / "extensions_dialfunnel.conf"
 MANAGER = DIALPLAN / "manager_dialfunnel.conf"
 PJSIP = DIALPLAN / "pjsip_dialfunnel.conf"
 QUEUES = DIALPLAN / "queues_dialfunnel.conf"
+CONFBRIDGE = DIALPLAN / "confbridge_dialfunnel.conf"
 PROVISION = ROOT / "deploy" / "provision.sh"
 UNITS = ROOT / "deploy" / "systemd"
 VAGRANTFILE = ROOT / "Vagrantfile"
@@ -50,12 +51,11 @@ MISSING_HANDLERS = {"fax_done": "issue 11 (T8: paperless fax)"}
 # that the dialplan is well formed. The value is what would trigger them.
 UNTRIGGERED_BRANCHES = {
     "DIALFUNNEL_IVR": "the outbound handler naming an outbound IVR flow (T9, voice campaigns)",
-    "dialfunnel-conference": "an AMI Redirect into the three-way room (T6)",
 }
 
 # Dialplan applications of a stock Asterisk 22 that these files may use (exact spelling).
 KNOWN_APPS = {
-    "AGI", "Answer", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup", "MixMonitor",
+    "AGI", "Answer", "ChanSpy", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup", "MixMonitor",
     "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX", "Set", "StopMixMonitor",
     "UserEvent", "VoiceMail", "VoiceMailMain",
 }
@@ -963,11 +963,76 @@ def test_agents_internal_numbers(plan):
     assert find_extension(plan, "dialfunnel-agents", "9999") is None, "no catch-all for agents"
 
 
-def test_three_way_conference_room(plan):
-    """Dialplan syntax only: no code moves calls into the room yet (UNTRIGGERED_BRANCHES)."""
+@pytest.mark.parametrize("leaves, profile", [("stay", "dialfunnel_party_stays"), ("end", "dialfunnel_party")])
+def test_three_way_conference_room(plan, leaves, profile):
+    """agi/console/conference.py redirects the agent into -agent and the customer (and
+    originates third parties) into dialfunnel-conference, room = the call's id."""
     call = Call(plan, lambda *a: {})
-    call.run("dialfunnel-conference", "1234")
-    assert call.used("ConfBridge") == [["dialfunnel-1234"]]
+    call.run("dialfunnel-conference-agent", "1234")
+    assert call.used("ConfBridge") == [["dialfunnel-1234", "dialfunnel_bridge", "dialfunnel_agent"]]
+    plan = copy.deepcopy(plan)
+    config = plan["dialfunnel-config"].extensions["s"]
+    [step] = [s for s in config if s.args.startswith("DF_CONF_AGENT_LEAVES=")]
+    step.args = f"DF_CONF_AGENT_LEAVES={leaves}"
+    call = Call(plan, lambda *a: {})
+    assert call.run("dialfunnel-conference", "1234") == "hangup"
+    assert call.used("ConfBridge") == [["dialfunnel-1234", "dialfunnel_bridge", profile]]
+
+
+def test_the_stock_setting_keeps_the_call_when_the_agent_leaves(plan):
+    call = Call(plan, lambda *a: {})
+    call.run("dialfunnel-conference", "77")
+    assert call.used("ConfBridge")[0][2] == "dialfunnel_party_stays"
+
+
+def test_confbridge_profiles_mark_the_agent_and_end_marked_is_a_choice(plan):
+    sections, includes = parse_conf(CONFBRIDGE)
+    assert not includes
+    profiles = {s.name: s for s in sections}
+    used = {top_split(step.args, ",")[2] for ctx in ("dialfunnel-conference", "dialfunnel-conference-agent")
+            for step in plan[ctx].extensions["_X."] if step.app == "ConfBridge"}
+    assert profiles["dialfunnel_bridge"].one("type") == "bridge"
+    assert profiles["dialfunnel_agent"].one("type") == "user"
+    assert profiles["dialfunnel_agent"].one("marked") == "yes"
+    assert profiles["dialfunnel_party"].one("end_marked") == "yes"
+    assert profiles["dialfunnel_party_stays"].one("end_marked") == "no"
+    for name in ("dialfunnel_agent", "dialfunnel_party", "dialfunnel_party_stays"):
+        assert profiles[name].one("type") == "user"
+        assert profiles[name].one("quiet") == "yes"
+        assert profiles[name].one("announce_only_user") == "no"
+    assert "dialfunnel_agent" in used and "${DF_CONF_USER}" in used
+
+
+@pytest.mark.parametrize("mode, options", [("listen", "qE"), ("whisper", "qwE"), ("barge", "qBE")])
+def test_spy_modes_ring_the_manager_into_chanspy(plan, mode, options):
+    call = Call(plan, lambda *a: {}, {"DF_SPY_TARGET": "PJSIP/8001-0000002a", "CALLERID(num)": "8009"})
+    assert call.run("dialfunnel-spy", mode) == "hangup"
+    assert call.used("ChanSpy") == [["PJSIP/8001-0000002a", options]]
+
+
+def test_the_spy_target_cannot_add_chanspy_options_or_reach_the_spy_without_a_mode(plan):
+    call = Call(plan, lambda *a: {}, {"DF_SPY_TARGET": "PJSIP/8001-0000002a,qBv(4)"})
+    call.run("dialfunnel-spy", "listen")
+    assert call.used("ChanSpy") == [["PJSIP/8001-0000002aqBv4", "qE"]]
+    call = Call(plan, lambda *a: {}, {"DF_SPY_TARGET": "PJSIP/8001-0000002a"})
+    call.run("dialfunnel-spy", "spy")
+    assert call.used("ChanSpy") == []
+    call = Call(plan, lambda *a: {}, {"DF_SPY_TARGET": ",,"})
+    call.run("dialfunnel-spy", "whisper")
+    assert call.used("ChanSpy") == []
+
+
+def test_the_spy_context_is_for_supervisors_only(plan):
+    """No phone reaches dialfunnel-spy: no context includes it, no endpoint has it."""
+    assert all("dialfunnel-spy" not in ctx.includes for ctx in plan.values())
+    sections, _ = parse_conf(PJSIP)
+    assert all("dialfunnel-spy" not in s.get("context") for s in sections)
+    for ctx in plan.values():
+        for steps in ctx.extensions.values():
+            for step in steps:
+                for raw in jump_targets(step):
+                    if ctx.name != "dialfunnel-spy":
+                        assert "dialfunnel-spy" not in raw
 
 
 # -- manager.conf snippet --------------------------------------------------------------------
@@ -1137,7 +1202,7 @@ def test_vagrantfile():
 
 def test_dialplan_readme_describes_every_file():
     readme = (DIALPLAN / "README.md").read_text()
-    for path in (EXTENSIONS, MANAGER, PJSIP, QUEUES):
+    for path in (EXTENSIONS, MANAGER, PJSIP, QUEUES, CONFBRIDGE):
         assert path.name in readme
     assert "#include" in readme and "Vagrantfile" in readme
     for handler in DIALPLAN_HANDLERS:

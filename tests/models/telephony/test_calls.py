@@ -294,3 +294,30 @@ def test_a_batch_writes_one_statement_per_table_whatever_columns_changed(
         "1800.1": "up", "1800.2": "ringing", "1800.3": "ended", "1800.4": "ringing",
         "1800.5": "ringing"}
     assert len(session.scalars(select(CallLeg)).all()) == 10
+
+
+def test_a_third_party_joining_the_three_way_room_becomes_a_leg_of_the_call(session, users, clock):
+    """ConfbridgeJoin of dialfunnel-<call id>: the colleague's own call (another linkedid) is
+    folded into the room's call, which ends only with its last leg."""
+    users["tm"].extension, users["tm2"].extension = "8001", "8002"
+    t0 = clock.now()
+    calls.channel_seen(session, CALLER, t0)
+    calls.dial_end(session, CALLER, AGENT, "ANSWER", t0)
+    session.commit()
+    call = calls.find_call(session, "1700.1")
+    colleague = Chan("PJSIP/8002-00000009", "spy-or-3rd", "spy-or-3rd", 0, "8002", None, "dialfunnel-agents", "s")
+    calls.channel_seen(session, colleague, t0)
+    calls.conference_joined(session, AGENT, f"dialfunnel-{call.id}", t0)        # already ours
+    calls.conference_joined(session, colleague, f"dialfunnel-{call.id}", t0)
+    calls.conference_joined(session, colleague, "some-other-room", t0)
+    session.commit()
+    [row] = session.scalars(select(Call)).all()
+    assert sorted(leg.channel for leg in session.scalars(select(CallLeg))) == [
+        "PJSIP/8001-00000002", "PJSIP/8002-00000009", "PJSIP/carrier-00000001"]
+    for ch in (AGENT, CALLER):
+        calls.channel_ended(session, ch, 16, t0 + dt.timedelta(seconds=30))
+    session.commit()
+    assert row.state == "up"                      # the colleague still talks
+    calls.channel_ended(session, colleague, 16, t0 + dt.timedelta(seconds=90))
+    session.commit()
+    assert (row.state, row.talk_seconds) == ("ended", 90.0)
