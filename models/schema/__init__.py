@@ -27,6 +27,7 @@ from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .reports import ReportTemplate  # noqa: F401  (saved call reports, issue 13)
 from .sales import Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem, Product
 from .users import Role, User
+from .wallboard import WallboardAlert, WallboardAlertFiring  # noqa: F401  (issue 14)
 
 __all__ = [
     "Role", "User", "Customer", "CustomerOperator", "Contact", "ContactRecord", "STAGES",
