@@ -209,9 +209,9 @@ class Wallboard:
 
     # -- alerts -----------------------------------------------------------------------------
 
-    def fire_alerts(self, session: Session, board: dict, now: dt.datetime) -> list[Event]:
-        """Write an ``alert`` event for each alert occurrence not fired before; marks the
-        firing rows of the board (board["firing"]: {manager id: [(section, key, kind)]})."""
+    def evaluate_alerts(self, session: Session, board: dict, now: dt.datetime) -> list[tuple]:
+        """Mark the firing rows of the board (board["firing"]: {manager id: [(section, key,
+        kind)]}) and return the occurrences this builder has not fired yet (one read)."""
         alerts = session.execute(
             select(WallboardAlert.id, WallboardAlert.manager_id, WallboardAlert.kind,
                    WallboardAlert.threshold, Role.is_admin)
@@ -219,29 +219,40 @@ class Wallboard:
             .where(WallboardAlert.active.is_(True), User.active.is_(True),
                    Role.can_manage.is_(True))).all()
         board["firing"] = firing = {}
-        events = []
-        day = board["day"]
+        current, new = set(), []
         for alert_id, manager_id, kind, threshold, admin in alerts:
             team = None if admin else _team_from_board(board, manager_id)
             for section, key, occurrence, payload in _occurrences(
-                    board, kind, threshold, now, team, None if admin else manager_id, day):
+                    board, kind, threshold, now, team, None if admin else manager_id,
+                    board["day"]):
                 firing.setdefault(manager_id, []).append((section, key, kind))
-                if (alert_id, occurrence) in self._fired:
-                    continue
-                self._fired.add((alert_id, occurrence))
-                try:
-                    with session.begin_nested():
-                        session.add(WallboardAlertFiring(alert_id=alert_id, occurrence=occurrence,
-                                                         fired_at=now))
-                except IntegrityError:
-                    continue   # another process fired it
-                event = Event(kind=ALERT_EVENT, user_id=manager_id, created_at=now,
-                              payload=dict(payload, alert_id=alert_id, kind=kind,
-                                           threshold=threshold))
-                session.add(event)
-                events.append(event)
+                current.add((alert_id, occurrence))
+                if (alert_id, occurrence) not in self._fired:
+                    new.append((alert_id, occurrence, manager_id, dict(
+                        payload, alert_id=alert_id, kind=kind, threshold=threshold)))
+        self._fired = current   # what is over its threshold now: memory stays bounded
+        return new
+
+    @staticmethod
+    def fire(session: Session, occurrences: list[tuple], now: dt.datetime) -> list[Event]:
+        """The firing row and the ``alert`` event of each occurrence no process fired before."""
+        events = []
+        for alert_id, occurrence, manager_id, payload in occurrences:
+            try:
+                with session.begin_nested():
+                    session.add(WallboardAlertFiring(alert_id=alert_id, occurrence=occurrence,
+                                                     fired_at=now))
+            except IntegrityError:
+                continue   # fired already, by this process earlier or by another
+            event = Event(kind=ALERT_EVENT, user_id=manager_id, created_at=now, payload=payload)
+            session.add(event)
+            events.append(event)
         session.flush()
         return events
+
+    def fire_alerts(self, session: Session, board: dict, now: dt.datetime) -> list[Event]:
+        """evaluate_alerts then fire, in one session."""
+        return self.fire(session, self.evaluate_alerts(session, board, now), now)
 
 
 def _count_if(condition):
@@ -362,14 +373,14 @@ def add_alert(session: Session, manager: User, kind: Any, threshold: Any, *, now
     if not manager.role.can_manage:
         raise NotFound()
     if kind not in ALERT_KINDS:
-        raise InvalidValue(field="kind")
+        raise InvalidValue(field="alert_kind")
     try:
         value = float(str(threshold).strip())
     except ValueError:
-        raise InvalidValue(field="threshold") from None
+        raise InvalidValue(field="alert_threshold") from None
     low, high = ALERT_LIMITS[kind]
     if not low <= value <= high:
-        raise InvalidValue(field="threshold")
+        raise InvalidValue(field="alert_threshold")
     alert = WallboardAlert(manager_id=manager.id, kind=kind, threshold=value, active=True,
                            created_at=now)
     session.add(alert)

@@ -1,0 +1,100 @@
+"""One wallboard builder per web process, for every open wallboard stream.
+
+Why this is not "polling the database per agent": the builder (one thread per process, alive
+while at least one wallboard stream or manager is connected) rebuilds the whole board every
+tick (settings.wallboard_tick_ms, default 500 ms) with a fixed handful of set-based queries
+(models.dialer.wallboard: about fifteen statements, the same for 5 agents or 500, counted by
+tests/models/dialer/test_wallboard.py), reading what the AMI listener and the dialer write (the
+call log, agent_states, dial_attempts). It hands the new board to every stream only when
+something in it changed; each stream cuts its viewer's part out in memory and sends the diff.
+So the database load is one build per tick per process, whatever the number of agents and
+viewers; an AMI event reaches the browser within one tick plus the build (bench/wallboard.py).
+
+Alerts are evaluated on each build; the rare write (a new occurrence) goes through its own
+session. Under gunicorn's gevent workers the thread and queues are green, as the event hub's
+(admin/events/hub.py)."""
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+
+from models.db import begin_read
+from models.dialer.wallboard import Wallboard
+
+log = logging.getLogger(__name__)
+
+
+class BoardHub:
+    def __init__(self, maker, clock, tick: float):
+        self.maker, self.clock, self.tick = maker, clock, tick
+        self.wallboard = Wallboard()
+        self._lock = threading.Lock()
+        self._subscribers: set[queue.Queue] = set()
+        self._thread: threading.Thread | None = None
+        self._key: str | None = None
+        self.latest: dict | None = None
+        self.builds = 0
+
+    def subscribe(self) -> queue.Queue:
+        """A queue that gets each new board (the latest one first, when there is one)."""
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            if self.latest is not None:
+                q.put(self.latest)
+            self._subscribers.add(q)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="wallboard", daemon=True)
+                self._thread.start()
+        return q
+
+    def unsubscribe(self, q: queue.Queue) -> None:
+        with self._lock:
+            self._subscribers.discard(q)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if not self._subscribers:
+                    self._thread = self.latest = self._key = None
+                    return
+            started = time.monotonic()
+            try:
+                self.build()
+            except Exception:   # a dead database: the streams wait, the next tick tries again
+                log.exception("wallboard: building the board failed")
+            time.sleep(max(0.0, self.tick - (time.monotonic() - started)))
+
+    def build(self) -> dict:
+        now = self.clock.now()
+        with self.maker() as s:
+            begin_read(s)
+            board = self.wallboard.build(s, now)
+            new = self.wallboard.evaluate_alerts(s, board, now)
+            s.rollback()
+        if new:
+            with self.maker() as s:
+                self.wallboard.fire(s, new, now)
+                s.commit()
+        self.builds += 1
+        key = json.dumps({k: v for k, v in board.items() if k != "now"}, sort_keys=True,
+                         default=str)
+        if key != self._key:
+            self._key = key
+            with self._lock:
+                self.latest = board
+                targets = list(self._subscribers)
+            for q in targets:
+                q.put(board)
+        return board
+
+
+def board_for(app) -> BoardHub:
+    hub = app.extensions.get("dialfunnel.wallboard")
+    if hub is None:
+        hub = app.extensions["dialfunnel.wallboard"] = BoardHub(
+            app.extensions["dialfunnel.sessionmaker"], app.extensions["dialfunnel.clock"],
+            app.config.get("WALLBOARD_TICK_SECONDS", 0.5))
+    return hub
