@@ -148,3 +148,15 @@ def queue_call(session, number, queue, *, start, wait, extension=None, talk=60):
             calls.channel_ended(session, ch, 16, at(wait + talk))
     session.commit()
     return linkedid
+
+
+def hang_up(session, linkedid, now):
+    """Every open leg of the call hangs up at ``now`` (the Hangup events, through the writer)."""
+    from sqlalchemy import select
+
+    from models.schema.calls import CallLeg
+    call = calls.find_call(session, linkedid)
+    for leg in session.scalars(select(CallLeg).where(CallLeg.call_id == call.id,
+                                                     CallLeg.ended_at.is_(None))).all():
+        calls.channel_ended(session, Chan(leg.channel, leg.uniqueid, linkedid), 16, now)
+    session.commit()

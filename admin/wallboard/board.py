@@ -1,7 +1,8 @@
 """One wallboard builder per web process, for every open wallboard stream.
 
 Why this is not "polling the database per agent": the builder (one thread per process, alive
-while at least one wallboard stream or manager is connected) rebuilds the whole board every
+while a wallboard stream is open, or the event stream of a manager who set alerts: the pops
+must reach him on any page) rebuilds the whole board every
 tick (settings.wallboard_tick_ms, default 500 ms) with a fixed handful of set-based queries
 (models.dialer.wallboard: about fifteen statements, the same for 5 agents or 500, counted by
 tests/models/dialer/test_wallboard.py), reading what the AMI listener and the dialer write (the
@@ -33,6 +34,7 @@ class BoardHub:
         self.wallboard = Wallboard()
         self._lock = threading.Lock()
         self._subscribers: set[queue.Queue] = set()
+        self._watchers = 0   # managers' pages open elsewhere: their alerts must still pop
         self._thread: threading.Thread | None = None
         self._key: str | None = None
         self.latest: dict | None = None
@@ -45,19 +47,32 @@ class BoardHub:
             if self.latest is not None:
                 q.put(self.latest)
             self._subscribers.add(q)
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="wallboard", daemon=True)
-                self._thread.start()
+            self._start()
         return q
 
     def unsubscribe(self, q: queue.Queue) -> None:
         with self._lock:
             self._subscribers.discard(q)
 
+    def watch(self) -> None:
+        """Keep building (for the alerts) while a manager with alerts has a page open."""
+        with self._lock:
+            self._watchers += 1
+            self._start()
+
+    def unwatch(self) -> None:
+        with self._lock:
+            self._watchers -= 1
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="wallboard", daemon=True)
+            self._thread.start()
+
     def _run(self) -> None:
         while True:
             with self._lock:
-                if not self._subscribers:
+                if not self._subscribers and not self._watchers:
                     self._thread = self.latest = self._key = None
                     return
             started = time.monotonic()

@@ -369,6 +369,13 @@ def alerts_of(session: Session, manager: User) -> list[WallboardAlert]:
                                 .order_by(WallboardAlert.id)))
 
 
+def has_active_alerts(session: Session, user: User) -> bool:
+    if not user.role.can_manage:
+        return False
+    return session.scalar(select(WallboardAlert.id).where(
+        WallboardAlert.manager_id == user.id, WallboardAlert.active.is_(True)).limit(1)) is not None
+
+
 def add_alert(session: Session, manager: User, kind: Any, threshold: Any, *, now) -> WallboardAlert:
     if not manager.role.can_manage:
         raise NotFound()

@@ -141,3 +141,17 @@ def test_an_alert_pops_once_on_the_managers_stream(app, as_user, session, users,
     popped = [data for kind, data in events(mgr.get("/events/stream?after=0")) if kind == "alert"]
     assert len(popped) == 1 and popped[0]["seconds"] >= 180
     assert not [k for k, _d in events(as_user("admin").get("/events/stream?after=0")) if k == "alert"]
+
+
+def test_an_alert_pops_on_any_page_of_the_manager(app, as_user, session, users, floor):
+    """No wallboard open anywhere: the manager's own event stream keeps the alerts evaluated."""
+    mgr = as_user("mgr")
+    assert post(mgr, "/wallboard/alerts", dict(kind="long_call", threshold="2")).status_code == 302
+    app.config.update(WALLBOARD_TICK_SECONDS=0.05, SSE_MAX_SECONDS=1.0)
+    popped = [data for kind, data in events(mgr.get("/events/stream")) if kind == "alert"]
+    assert [(d["kind"], d["subject"]) for d in popped] == [("long_call", "李红光")]
+    # Once the stream is gone the builder stops.
+    hub = app.extensions["dialfunnel.wallboard"]
+    if hub._thread is not None:
+        hub._thread.join(timeout=2)
+    assert hub._thread is None
