@@ -6,9 +6,10 @@ campaign) with a fixed handful of set-based queries, whatever the number of agen
 streams are in admin/wallboard/).
 
 Figures:
-- agent: the dialer state (agent_states) with its reason and since; an agent with an open call
-  in the call log (``calls.user_id``, state ringing/up) is shown ``ringing``/``on_call`` from that
-  call even when logged out of the dialer (an inbound or hand-dialled call). The current call:
+- agent: the dialer state (agent_states) with its reason and since; an agent on an open call
+  of the call log (state ringing/up; the call's agent ``calls.user_id`` or an open leg of the
+  agent's phone ``call_legs.user_id``: a queue rings the phone before the call has an agent) is
+  shown ``ringing``/``on_call`` from that call even when not in the dialer's ready/paused. The current call:
   the other party's number (masked for a masking viewer), customer, direction, campaign and
   ``answered_at`` (the talk timer). Today's calls and talk time: the call figures of the company
   day (models.telephony.call_reports: calls made + answered, talk seconds).
@@ -45,7 +46,7 @@ from models.company import company_tz, day_bounds, get_setting
 from models.dialer.campaign_stats import abandons_24h_of, pct, placed
 from models.errors import InvalidValue, NotFound
 from models.org.masking import mask
-from models.schema import (AgentState, Call, Campaign, CampaignAgent, Customer, DialAttempt,
+from models.schema import (AgentState, Call, CallLeg, Campaign, CampaignAgent, Customer, DialAttempt,
                            Event, Role, User)
 from models.schema.wallboard import ALERT_KINDS, WallboardAlert, WallboardAlertFiring
 from models.telephony.call_reports import Filters, call_figures
@@ -90,14 +91,12 @@ class Wallboard:
         open_calls = self._open_calls(session)
         queues = self._queues(session, day_bounds(tz, today)[0], open_calls)
         campaigns, teams = self._campaigns(session, now)
-        for call in open_calls:
-            agent = agents.get(call["user_id"]) if call["user_id"] is not None else None
-            if agent is None or (agent["call"] and agent["call"]["started_at"] > call["started_at"]):
-                continue
-            agent["call"] = {k: call[k] for k in ("linkedid", "number", "customer", "customer_id",
-                                                  "direction", "campaign_id", "started_at",
-                                                  "answered_at")}
-            agent["call"]["campaign"] = teams["names"].get(call["campaign_id"])
+        for call in open_calls:   # the latest call of an agent on two is shown
+            for agent in filter(None, map(agents.get, call["agent_ids"])):
+                agent["call"] = {k: call[k] for k in (
+                    "linkedid", "number", "customer", "customer_id", "direction", "campaign_id",
+                    "started_at", "answered_at")}
+                agent["call"]["campaign"] = teams["names"].get(call["campaign_id"])
         for agent in agents.values():
             call = agent["call"]
             if call and agent["state"] in ("logged_out", "ready", "paused"):
@@ -108,40 +107,56 @@ class Wallboard:
         self._refresh_today(session, now, today, open_calls)
         for user_id, agent in agents.items():
             agent["today_calls"], agent["today_talk"] = self._today.get(user_id, (0, 0))
-        return dict(now=now.isoformat(), day=today.isoformat(), agents=agents, queues=queues, campaigns=campaigns,
-                    teams=teams, calls=open_calls)
+        return dict(now=now.isoformat(), day=today.isoformat(), agents=agents, queues=queues,
+                    campaigns=campaigns, teams=teams, calls=open_calls)
 
     # -- the queries ------------------------------------------------------------------------
 
     def _agents(self, session: Session, now: dt.datetime) -> dict[int, dict]:
         on_call = select(Call.user_id).where(Call.state.in_(OPEN), Call.user_id.is_not(None))
+        on_leg = select(CallLeg.user_id).join(Call, Call.id == CallLeg.call_id).where(
+            Call.state.in_(OPEN), CallLeg.ended_at.is_(None), CallLeg.user_id.is_not(None))
         rows = session.execute(
             select(User.id, User.full_name, User.extension, AgentState.state, AgentState.reason,
                    AgentState.since, AgentState.campaign_id)
             .outerjoin(AgentState, AgentState.user_id == User.id)
             .where(User.active.is_(True),
                    or_(User.id.in_(select(CampaignAgent.user_id)),
-                       AgentState.state.not_in(("logged_out",)), User.id.in_(on_call)))
+                       AgentState.state.not_in(("logged_out",)), User.id.in_(on_call),
+                       User.id.in_(on_leg)))
             .order_by(User.full_name, User.id)).all()
         return {uid: dict(id=uid, name=name, extension=ext, state=state or "logged_out",
                           reason=reason, since=since, campaign_id=cid, call=None)
                 for uid, name, ext, state, reason, since, cid in rows}
 
     def _open_calls(self, session: Session) -> list[dict]:
+        """The calls ringing or up, each with the agents on it: the call's agent and every
+        agent whose phone leg is open (an inbound call rings an agent before it has one)."""
+        leg = CallLeg.__table__.alias("agent_leg")
         rows = session.execute(
             select(Call.linkedid, Call.direction, Call.state, Call.from_number, Call.to_number,
                    Call.started_at, Call.answered_at, Call.queued_at, Call.queue, Call.user_id,
-                   Call.customer_id, Call.campaign_id, Customer.name)
+                   Call.customer_id, Call.campaign_id, Customer.name, leg.c.user_id)
             .outerjoin(Customer, Customer.id == Call.customer_id)
+            .outerjoin(leg, (leg.c.call_id == Call.id) & leg.c.user_id.is_not(None)
+                       & leg.c.ended_at.is_(None))
             .where(Call.state.in_(OPEN)).order_by(Call.started_at, Call.id)).all()
-        return [dict(linkedid=r.linkedid, direction=r.direction, state=r.state,
-                     number=r.from_number if r.direction == "inbound" else r.to_number,
-                     started_at=r.started_at, answered_at=r.answered_at, queued_at=r.queued_at,
-                     queue=r.queue, user_id=r.user_id, customer_id=r.customer_id,
-                     customer=r.name, campaign_id=r.campaign_id,
-                     waiting=r.queue is not None and r.queued_at is not None
-                     and r.answered_at is None)
-                for r in rows]
+        found: dict[str, dict] = {}
+        for r in rows:
+            call = found.get(r.linkedid)
+            if call is None:
+                call = found[r.linkedid] = dict(
+                    linkedid=r.linkedid, direction=r.direction, state=r.state,
+                    number=r.from_number if r.direction == "inbound" else r.to_number,
+                    started_at=r.started_at, answered_at=r.answered_at, queued_at=r.queued_at,
+                    queue=r.queue, user_id=r.user_id, customer_id=r.customer_id,
+                    customer=r.name, campaign_id=r.campaign_id,
+                    agent_ids=[r.user_id] if r.user_id is not None else [],
+                    waiting=r.queue is not None and r.queued_at is not None
+                    and r.answered_at is None)
+            if r[-1] is not None and r[-1] not in call["agent_ids"]:
+                call["agent_ids"].append(r[-1])
+        return list(found.values())
 
     def _queues(self, session: Session, start: dt.datetime, open_calls: list[dict]) -> dict:
         threshold = service_level_seconds(session)
@@ -285,8 +300,9 @@ def _occurrences(board, kind, threshold, now, team, owner_id, day):
         return team is None or user_id in team
     if kind == "long_call":
         for call in board["calls"]:
-            agent = board["agents"].get(call["user_id"])
-            if agent and call["answered_at"] and mine(agent["id"]) and \
+            agent = next((board["agents"][uid] for uid in call["agent_ids"]
+                          if uid in board["agents"] and mine(uid)), None)
+            if agent and call["answered_at"] and \
                     now - call["answered_at"] > dt.timedelta(minutes=threshold):
                 yield ("agents", agent["id"], "call:" + call["linkedid"],
                        dict(subject=agent["name"],

@@ -204,3 +204,22 @@ def test_the_queries_do_not_grow_with_the_agents(session, engine, users, clock):
             session.rollback()
         counts.append(_statements(engine, build))
     assert counts[0] == counts[1] and counts[0] <= 18, counts
+
+
+def test_a_queue_call_ringing_an_agent_shows_on_the_agent(session, floor, users, clock):
+    """Before the answer the call has no agent; the ringing phone's leg names him."""
+    from models.telephony import calls
+    from models.telephony.calls import Chan
+    caller = Chan("PJSIP/carrier-0000ab01", "3100.1", "3100.1", 4, "+8613900000009", None,
+                  "dialfunnel-inbound", "4008001234")
+    phone = Chan("PJSIP/8002-0000ab02", "3100.2", "3100.1", 0, "8002", None,
+                 "dialfunnel-agents", "s")
+    calls.channel_seen(session, caller, clock.now() - 10 * S)
+    calls.queue_joined(session, caller, "sales", clock.now() - 10 * S)
+    calls.dial_begin(session, caller, phone, clock.now() - 2 * S)
+    session.commit()
+    board = Wallboard().build(session, clock.now())
+    tm2 = board["agents"][users["tm2"].id]
+    assert tm2["state"] == "ringing" and tm2["call"]["number"] == "+8613900000009"
+    assert tm2["call"]["direction"] == "inbound" and tm2["call"]["answered_at"] is None
+    assert board["queues"]["sales"]["waiting"] == 2
