@@ -23,7 +23,7 @@ import threading
 import time
 
 from models.db import begin_read
-from models.dialer.wallboard import Wallboard
+from models.dialer.wallboard import Wallboard, diff, view
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class BoardHub:
         self._key: str | None = None
         self.latest: dict | None = None
         self.builds = 0
+        self._messages: dict[tuple, tuple[dict, str | None]] = {}
 
     def subscribe(self) -> queue.Queue:
         """A queue that gets each new board (the latest one first, when there is one)."""
@@ -98,12 +99,41 @@ class BoardHub:
                          default=str)
         if key != self._key:
             self._key = key
+            board["serial"] = self.builds
             with self._lock:
                 self.latest = board
                 targets = list(self._subscribers)
             for q in targets:
                 q.put(board)
         return board
+
+
+    def message(self, before: dict | None, board: dict, viewer, sent: dict | None) -> tuple[dict, str | None]:
+        """(the viewer's part of `board`, the SSE message to send after `before`), computed
+        once for every stream of the same viewer that was at the same board (the usual case:
+        a wall of screens, a manager with two tabs)."""
+        key = (before["serial"] if before else None, board["serial"], viewer.id,
+               viewer.role.is_admin, viewer.role.mask_numbers)
+        with self._lock:
+            found = self._messages.get(key)
+        if found is not None:
+            return found
+        part = view(board, viewer)
+        if sent is None:
+            text = _sse("board", part)
+        else:
+            change = diff(sent, part)
+            text = _sse("diff", change) if change is not None else None
+        with self._lock:
+            if any(k[1] != board["serial"] for k in self._messages):   # only the newest board's
+                self._messages = {k: v for k, v in self._messages.items()
+                                  if k[1] == board["serial"]}
+            self._messages[key] = (part, text)
+        return part, text
+
+
+def _sse(kind: str, data: dict) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def board_for(app) -> BoardHub:

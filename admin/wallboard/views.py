@@ -5,7 +5,6 @@ whole part) and `diff` events (what changed), cut by models.dialer.wallboard.vie
 board the process builds (board.py)."""
 from __future__ import annotations
 
-import json
 import queue
 import time
 from types import SimpleNamespace
@@ -114,10 +113,6 @@ def delete_alert(alert_id):
     return redirect(url_for("wallboard.index"))
 
 
-def _sse(kind: str, data: dict) -> str:
-    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
 @bp.route("/wallboard/stream")
 @requires("can_manage")
 def stream():
@@ -131,7 +126,7 @@ def stream():
         try:
             started = time.monotonic()
             yield "retry: 2000\n\n"
-            sent = None
+            before = sent = None
             while True:
                 left = limit - (time.monotonic() - started)
                 if left <= 0:
@@ -143,14 +138,10 @@ def stream():
                     continue
                 while not inbox.empty():   # a slow reader skips to the newest board
                     board = inbox.get_nowait()
-                part = rules.view(board, viewer)
-                if sent is None:
-                    yield _sse("board", part)
-                else:
-                    change = rules.diff(sent, part)
-                    if change is not None:
-                        yield _sse("diff", change)
-                sent = part
+                sent, text = hub.message(before, board, viewer, sent)
+                before = board
+                if text is not None:
+                    yield text
         finally:
             hub.unsubscribe(inbox)
 
