@@ -73,10 +73,13 @@ def index():
     if board is None:
         board = rules.Wallboard().build(session, clock().now())
     alerts = rules.alerts_of(session, user)
+    service_level = rules.service_level_seconds(session)
     session.commit()
     return render_template("wallboard/index.html", initial=rules.view(board, _viewer(user)),
                            labels=labels(), alerts=alerts, kinds=ALERT_KINDS,
-                           kind_label=kind_label, limits=rules.ALERT_LIMITS)
+                           kind_label=kind_label, admin=user.role.is_admin,
+                           service_level=service_level)
+
 
 
 @bp.route("/wallboard/alerts", methods=["POST"])
@@ -88,6 +91,20 @@ def add_alert():
                         request.form.get("threshold"), now=clock().now())
         session.commit()
         flash(_("Alert saved."), "success")
+    except DomainError as exc:
+        session.rollback()
+        flash(refusal_text(exc), "danger")
+    return redirect(url_for("wallboard.index"))
+
+
+@bp.route("/wallboard/service-level", methods=["POST"])
+@requires("is_admin")
+def set_service_level():
+    session = db()
+    try:
+        rules.set_service_level_seconds(session, current_user(), request.form.get("seconds"))
+        session.commit()
+        flash(_("Service-level threshold saved."), "success")
     except DomainError as exc:
         session.rollback()
         flash(refusal_text(exc), "danger")

@@ -42,9 +42,9 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from models.company import company_tz, day_bounds, get_setting
+from models.company import DEFAULTS, company_tz, day_bounds, get_setting, set_setting
 from models.dialer.campaign_stats import abandons_24h_of, pct, placed
-from models.errors import InvalidValue, NotFound
+from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.org.masking import mask
 from models.schema import (AgentState, Call, CallLeg, Campaign, CampaignAgent, Customer, DialAttempt,
                            Event, Role, User)
@@ -284,7 +284,21 @@ def service_level_seconds(session: Session) -> int:
     try:
         return max(1, int(get_setting(session, SERVICE_LEVEL_KEY)))
     except ValueError:
-        return 20
+        return int(DEFAULTS[SERVICE_LEVEL_KEY])
+
+
+def set_service_level_seconds(session: Session, user: User, value: Any) -> int:
+    """The company's service-level threshold (admins only), 1 to 600 seconds."""
+    if not user.role.is_admin:
+        raise PermissionDenied()
+    try:
+        seconds = int(str(value).strip())
+    except ValueError:
+        raise InvalidValue(field="service_level_seconds") from None
+    if not 1 <= seconds <= 600:
+        raise InvalidValue(field="service_level_seconds")
+    set_setting(session, SERVICE_LEVEL_KEY, str(seconds))
+    return seconds
 
 
 def _team_from_board(board: dict, manager_id: int) -> set[int]:

@@ -155,3 +155,18 @@ def test_an_alert_pops_on_any_page_of_the_manager(app, as_user, session, users, 
     if hub._thread is not None:
         hub._thread.join(timeout=2)
     assert hub._thread is None
+
+
+def test_an_admin_sets_the_service_level_threshold(app, as_user, session, users):
+    from models.dialer.wallboard import service_level_seconds
+    assert service_level_seconds(session) == 20
+    mgr, admin = as_user("mgr"), as_user("admin")
+    assert 'id="service-level-form"' not in mgr.get("/wallboard").get_data(as_text=True)
+    assert post(mgr, "/wallboard/service-level", dict(seconds="30")).status_code == 403
+    assert 'value="20"' in admin.get("/wallboard").get_data(as_text=True)
+    post(admin, "/wallboard/service-level", dict(seconds="0"))
+    post(admin, "/wallboard/service-level", dict(seconds="半分钟"))
+    assert service_level_seconds(session) == 20
+    assert post(admin, "/wallboard/service-level", dict(seconds="30")).status_code == 302
+    session.commit()
+    assert service_level_seconds(session) == 30

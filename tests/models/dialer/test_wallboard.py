@@ -223,3 +223,20 @@ def test_a_queue_call_ringing_an_agent_shows_on_the_agent(session, floor, users,
     assert tm2["state"] == "ringing" and tm2["call"]["number"] == "+8613900000009"
     assert tm2["call"]["direction"] == "inbound" and tm2["call"]["answered_at"] is None
     assert board["queues"]["sales"]["waiting"] == 2
+
+
+def test_the_service_level_follows_the_company_setting(session, floor, users, clock):
+    from models.dialer.wallboard import set_service_level_seconds
+    from models.errors import PermissionDenied
+    with pytest.raises(PermissionDenied):
+        set_service_level_seconds(session, users["mgr"], "30")
+    set_service_level_seconds(session, users["admin"], "30")
+    sales = Wallboard().build(session, clock.now())["queues"]["sales"]
+    assert (sales["threshold"], sales["within"], sales["service_level"]) == (30, 2, 100.0)
+
+
+def test_manager_team_is_the_part_the_wallboard_shows(session, floor, users, clock):
+    from models.dialer.wallboard import manager_team
+    board = Wallboard().build(session, clock.now())
+    assert manager_team(session, users["mgr"]) == {int(k) for k in view(board, users["mgr"])["agents"]}
+    assert manager_team(session, users["admin"]) is None
