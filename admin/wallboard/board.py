@@ -4,7 +4,7 @@ Why this is not "polling the database per agent": the builder (one thread per pr
 while a wallboard stream is open, or the event stream of a manager who set alerts: the pops
 must reach him on any page) rebuilds the whole board every
 tick (settings.wallboard_tick_ms, default 500 ms) with a fixed handful of set-based queries
-(models.dialer.wallboard: about fifteen statements, the same for 5 agents or 500, counted by
+(models.dialer.wallboard: under twenty statements, the same for 5 agents or 50, counted by
 tests/models/dialer/test_wallboard.py), reading what the AMI listener and the dialer write (the
 call log, agent_states, dial_attempts). It hands the new board to every stream only when
 something in it changed; each stream cuts its viewer's part out in memory and sends the diff.

@@ -58,6 +58,7 @@ TODAY_REFRESH = dt.timedelta(seconds=30)   # today's figures also refresh when a
 ALERT_LIMITS = {"long_call": (1, 600), "long_pause": (1, 600), "queue_wait": (1, 3600),
                 "abandon_near_cap": (0, 100)}
 OPEN = ("ringing", "up")
+DISBANDED = ("finished",)   # a finished campaign's team is nobody's team any more
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -65,13 +66,13 @@ def _iso(moment: dt.datetime | None) -> str | None:
 
 
 def manager_team(session: Session, user: User) -> set[int] | None:
-    """The user ids of a manager's team: the agents of the campaigns he created; None for an
-    admin (everybody)."""
+    """The user ids of a manager's team: the agents of the campaigns he created (not
+    finished); None for an admin (everybody). The board applies the same rule in memory."""
     if user.role.is_admin:
         return None
     return set(session.scalars(
         select(CampaignAgent.user_id).join(Campaign, Campaign.id == CampaignAgent.campaign_id)
-        .where(Campaign.created_by_id == user.id)))
+        .where(Campaign.created_by_id == user.id, Campaign.status.not_in(DISBANDED))))
 
 
 class Wallboard:
@@ -185,7 +186,7 @@ class Wallboard:
         for cid, name, owner, user_id in session.execute(
                 select(Campaign.id, Campaign.name, Campaign.created_by_id, CampaignAgent.user_id)
                 .outerjoin(CampaignAgent, CampaignAgent.campaign_id == Campaign.id)
-                .where(Campaign.status.not_in(("finished",)))):
+                .where(Campaign.status.not_in(DISBANDED))):
             owners[cid], names[cid] = owner, name
             if user_id is not None:
                 teams.setdefault(cid, []).append(user_id)
