@@ -2,14 +2,16 @@
 
 Why this is not "polling the database per agent": the builder (one thread per process, alive
 while a wallboard stream is open, or the event stream of a manager who set alerts: the pops
-must reach him on any page) rebuilds the whole board every
-tick (settings.wallboard_tick_ms, default 500 ms) with a fixed handful of set-based queries
-(models.dialer.wallboard: under twenty statements, the same for 5 agents or 50, counted by
-tests/models/dialer/test_wallboard.py), reading what the AMI listener and the dialer write (the
-call log, agent_states, dial_attempts). It hands the new board to every stream only when
-something in it changed; each stream cuts its viewer's part out in memory and sends the diff.
-So the database load is one build per tick per process, whatever the number of agents and
-viewers; an AMI event reaches the browser within one tick plus the build (bench/wallboard.py).
+must reach him on any page) rebuilds the whole board every tick (settings.wallboard_tick_ms,
+default 500 ms) with a fixed handful of set-based queries (models.dialer.wallboard: under
+twenty statements, the same for 5 agents or 50, counted by tests/models/dialer/
+test_wallboard.py), reading what the AMI listener and the dialer write (the call log,
+agent_states, dial_attempts). It hands a board to the streams only when something in it
+changed; each viewer's part and diff is cut from it in memory, once per viewer and board
+however many screens show it (`message`). So the database load is one build per tick per
+process, whatever the number of agents and viewers, and a change reaches the browser within a
+tick plus the build (bench/wallboard.py: p99 about 0.6-0.7 s with 200 agents). Waking on a
+PostgreSQL NOTIFY instead would need every writer to send one and does not exist on SQLite.
 
 Alerts are evaluated on each build; the rare write (a new occurrence) goes through its own
 session. Under gunicorn's gevent workers the thread and queues are green, as the event hub's
