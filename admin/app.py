@@ -13,11 +13,11 @@ from flask_wtf.csrf import CSRFProtect
 from models.clock import SYSTEM_CLOCK
 
 from . import (analysis, auth, calls, campaigns, context, customers, events, finder, home, i18n,
-               imports, labels, manage, masking, paging, popups, recordings, sales)
+               imports, labels, manage, masking, paging, popups, recordings, sales, wallboard)
 
 # In this order: the registration order is the order Flask looks for a template.
 BLUEPRINTS = (auth, home, events, customers, sales, finder, imports, analysis, manage, popups,
-              recordings, campaigns, calls)
+              recordings, campaigns, calls, wallboard)
 
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()
@@ -53,6 +53,7 @@ def create_app(settings, sessionmaker, *, clock=SYSTEM_CLOCK, testing: bool = Fa
         PROMPTS_DIR=settings.prompts_path,
         RECORDINGS_INCOMING=settings.recordings_incoming_path,
         SSE_POLL_SECONDS=0.25,  # ring -> pop p99 about 0.3 s (tests/browser/test_screen_pop_browser.py)
+        WALLBOARD_TICK_SECONDS=settings.wallboard_tick_ms / 1000.0,
     )
     app.extensions["dialfunnel.sessionmaker"] = sessionmaker
     app.extensions["dialfunnel.clock"] = clock

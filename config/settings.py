@@ -42,6 +42,7 @@ class Settings:
     # given: 1, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
     # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
+    wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
 
     @property
     def queue_names(self) -> list[str]:
@@ -110,7 +111,7 @@ def load_settings(env: dict | None = None) -> Settings:
     if settings.web_server not in WEB_SERVERS:
         raise SettingsError(f"setting web_server must be one of {', '.join(WEB_SERVERS)}, "
                             f"not {settings.web_server!r}")
-    for name in ("web_workers", "web_worker_connections"):
+    for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
     return settings

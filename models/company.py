@@ -14,6 +14,8 @@ from models.values import Invalid, clean_text
 DEFAULTS = {
     "company.name": "达盟科技有限公司",
     "company.time_zone": "Asia/Shanghai",
+    # a queue call answered within this many seconds of joining meets the service level
+    "wallboard.service_level_seconds": "20",
 }
 
 

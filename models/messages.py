@@ -331,6 +331,8 @@ PARAM_NAMES: dict[str, tuple[str, str]] = {
     "from": ("开始日期", "start date"), "rows": ("报表行", "report rows"),
     "template_name": ("模板名称", "template name"), "user_id": ("业务员", "salesperson"),
     "team_id": ("团队", "team"), "campaign_id": ("外呼活动", "campaign"),
+    "alert_kind": ("提醒类型", "alert type"), "alert_threshold": ("提醒阈值", "alert threshold"),
+    "service_level_seconds": ("服务水平时限", "service-level threshold"),
 }
 # The query builder's operators (models.crm.query.OPERATORS), for refusals that name one.
 OPERATOR_NAMES: dict[str, tuple[str, str]] = {

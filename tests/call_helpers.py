@@ -106,3 +106,57 @@ def set_disposition(session, linkedid, code):
     """What the wrap-up writes on the call (the wrap-up form's own writer is elsewhere)."""
     calls.find_call(session, linkedid).disposition = code
     session.commit()
+
+
+def open_manual_call(session, extension, number, *, start, answered=True):
+    """The phone ``extension`` dials ``number`` by hand at ``start``; the customer answers 5 s
+    later (or not yet) and the call goes on. Returns its linkedid."""
+    n = next(SERIAL)
+    linkedid = f"2200.{n}"
+    phone = Chan(f"PJSIP/{extension}-{n:08x}", linkedid, linkedid, 4, extension, None,
+                 "dialfunnel-agents", number)
+    trunk = Chan(f"PJSIP/dialfunnel-trunk-{n:08x}", f"2201.{n}", linkedid, 0, number, None,
+                 "dialfunnel-trunk-out", "s")
+    calls.channel_seen(session, phone, start)
+    calls.dial_begin(session, phone, trunk, start + dt.timedelta(seconds=1),
+                     from_agent_context=True)
+    if answered:
+        calls.dial_end(session, phone, trunk, "ANSWER", start + dt.timedelta(seconds=5))
+    session.commit()
+    return linkedid
+
+
+def queue_call(session, number, queue, *, start, wait, extension=None, talk=60):
+    """An inbound call from ``number`` that joins ``queue`` at ``start``; after ``wait``
+    seconds the phone ``extension`` answers it (talks ``talk`` s, then both hang up), or, with
+    no extension, it is still waiting. Returns its linkedid."""
+    n = next(SERIAL)
+    linkedid = f"2300.{n}"
+    caller = Chan(f"PJSIP/carrier-{n:08x}", linkedid, linkedid, 4, number, None,
+                  "dialfunnel-inbound", "4008001234")
+    at = lambda s: start + dt.timedelta(seconds=s)  # noqa: E731
+    calls.channel_seen(session, caller, at(0))
+    calls.queue_joined(session, caller, queue, at(0))
+    if extension is not None:
+        agent = Chan(f"PJSIP/{extension}-{n:08x}", f"2301.{n}", linkedid, 0, extension, None,
+                     "dialfunnel-agents", "s")
+        calls.dial_begin(session, caller, agent, at(wait - 1))
+        calls.dial_end(session, caller, agent, "ANSWER", at(wait))
+        calls.queue_left(session, caller, at(wait))
+        calls.agent_connect(session, caller, agent.channel, at(wait))
+        for ch in (agent, caller):
+            calls.channel_ended(session, ch, 16, at(wait + talk))
+    session.commit()
+    return linkedid
+
+
+def hang_up(session, linkedid, now):
+    """Every open leg of the call hangs up at ``now`` (the Hangup events, through the writer)."""
+    from sqlalchemy import select
+
+    from models.schema.calls import CallLeg
+    call = calls.find_call(session, linkedid)
+    for leg in session.scalars(select(CallLeg).where(CallLeg.call_id == call.id,
+                                                     CallLeg.ended_at.is_(None))).all():
+        calls.channel_ended(session, Chan(leg.channel, leg.uniqueid, linkedid), 16, now)
+    session.commit()

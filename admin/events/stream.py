@@ -13,11 +13,13 @@ from flask import Response, current_app, request, stream_with_context
 from sqlalchemy import func, select
 
 from models.db import begin_read
+from models.dialer.wallboard import has_active_alerts
 from models.org.masking import masks
 from models.schema import Event
 from models.telephony.popups import KIND as POP_KIND, masked_pop
 
 from ..context import current_user
+from ..wallboard.board import board_for
 from . import bp
 from .hub import hub_for
 
@@ -57,10 +59,14 @@ def stream():
     hub = hub_for(current_app)
     with maker() as s:
         last = _start_id(s, user_id)
+        # a manager's wallboard alerts are evaluated while he is here (admin/wallboard/board.py)
+        board = board_for(current_app) if has_active_alerts(s, current_user()) else None
 
     def generate():
         nonlocal last
         inbox = hub.subscribe(user_id)
+        if board is not None:
+            board.watch()
         try:
             started = idle = time.monotonic()
             # Hand the browser an id at once, so a reconnect resumes from here and loses nothing.
@@ -89,6 +95,8 @@ def stream():
                     pending.append(inbox.get_nowait())
         finally:
             hub.unsubscribe(user_id, inbox)
+            if board is not None:
+                board.unwatch()
 
     return Response(stream_with_context(generate()), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -39,5 +39,14 @@
     var href = script.dataset.customerUrl ? script.dataset.customerUrl.replace("0", data.customer_id) : null;
     toast(script.dataset.reminderTitle, data.customer_name + (data.progress ? " · " + data.progress : ""), href);
   });
+  // A wallboard alert a manager set (models/dialer/wallboard.py) fired.
+  source.addEventListener("alert", function (e) {
+    var data = JSON.parse(e.data);
+    var kinds = JSON.parse(script.dataset.alertLabels || "{}");
+    var value = data.rate !== undefined ? data.rate + "% / " + data.cap + "%"
+      : Math.floor(data.seconds / 60) + ":" + ("0" + data.seconds % 60).slice(-2);
+    toast(script.dataset.alertTitle, (kinds[data.kind] || data.kind) + ": " + data.subject + " · " + value,
+          null);
+  });
   document.dispatchEvent(new CustomEvent("dialfunnel:stream", { detail: source }));
 })();
