@@ -24,7 +24,8 @@ Times go out as ISO instants; the browser counts the timers itself, so a row cha
 its state does.
 
 Who sees what: an admin everything; a manager the agents on the teams of the campaigns he
-created (``manager_team``), those campaigns, and every queue (queues belong to no team).
+leads (models.org.teams: the board applies the same rule in memory), those campaigns, and every
+queue (queues belong to no team).
 Nobody else opens the wallboard.
 
 Alerts (wallboard_alerts), evaluated on each build against the manager's part of the board:
@@ -46,8 +47,19 @@ from models.company import DEFAULTS, company_tz, day_bounds, get_setting, set_se
 from models.dialer.campaign_stats import abandons_24h_of, pct, placed
 from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.org.masking import mask
-from models.schema import (AgentState, Call, CallLeg, Campaign, CampaignAgent, Customer, DialAttempt,
-                           Event, Role, User)
+from models.org.teams import DISBANDED, leads
+from models.schema import (
+    AgentState,
+    Call,
+    CallLeg,
+    Campaign,
+    CampaignAgent,
+    Customer,
+    DialAttempt,
+    Event,
+    Role,
+    User,
+)
 from models.schema.wallboard import ALERT_KINDS, WallboardAlert, WallboardAlertFiring
 from models.telephony.call_reports import Filters, call_figures
 
@@ -58,21 +70,10 @@ TODAY_REFRESH = dt.timedelta(seconds=30)   # today's figures also refresh when a
 ALERT_LIMITS = {"long_call": (1, 600), "long_pause": (1, 600), "queue_wait": (1, 3600),
                 "abandon_near_cap": (0, 100)}
 OPEN = ("ringing", "up")
-DISBANDED = ("finished",)   # a finished campaign's team is nobody's team any more
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment else None
-
-
-def manager_team(session: Session, user: User) -> set[int] | None:
-    """The user ids of a manager's team: the agents of the campaigns he created (not
-    finished); None for an admin (everybody). The board applies the same rule in memory."""
-    if user.role.is_admin:
-        return None
-    return set(session.scalars(
-        select(CampaignAgent.user_id).join(Campaign, Campaign.id == CampaignAgent.campaign_id)
-        .where(Campaign.created_by_id == user.id, Campaign.status.not_in(DISBANDED))))
 
 
 class Wallboard:
@@ -304,7 +305,7 @@ def set_service_level_seconds(session: Session, user: User, value: Any) -> int:
 
 def _team_from_board(board: dict, manager_id: int) -> set[int]:
     owners, teams = board["teams"]["owners"], board["teams"]["teams"]
-    return {uid for cid, owner in owners.items() if owner == manager_id
+    return {uid for cid, owner in owners.items() if leads(manager_id, owner, teams.get(cid, ()))
             for uid in teams.get(cid, ())}
 
 
@@ -339,7 +340,8 @@ def _occurrences(board, kind, threshold, now, team, owner_id, day):
         for campaign in board["campaigns"].values():
             rate = campaign["abandon_rate"]
             if rate is None or rate < campaign["abandon_cap_pct"] - threshold or \
-                    (owner_id is not None and campaign["owner"] != owner_id):
+                    (owner_id is not None and not leads(owner_id, campaign["owner"],
+                                                        board["teams"]["teams"].get(campaign["id"], ()))):
                 continue
             yield ("campaigns", campaign["id"], f"abandon:{campaign['id']}:{day}",
                    dict(subject=campaign["name"], rate=rate, cap=campaign["abandon_cap_pct"]))
@@ -372,7 +374,8 @@ def view(board: dict, viewer: User, team: set[int] | None = None) -> dict:
     queues = {name: dict(q, oldest=_iso(q["oldest"]), alert=marks.get(("queues", name)))
               for name, q in board["queues"].items()}
     campaigns = {str(cid): dict(c, alert=marks.get(("campaigns", cid)))
-                 for cid, c in board["campaigns"].items() if admin or c["owner"] == viewer.id}
+                 for cid, c in board["campaigns"].items()
+                 if admin or leads(viewer.id, c["owner"], board["teams"]["teams"].get(cid, ()))}
     return dict(now=board["now"], agents=agents, queues=queues, campaigns=campaigns)
 
 

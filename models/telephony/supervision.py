@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
 from models.errors import DomainError, PermissionDenied
-from models.schema import Campaign, CampaignAgent, User
+from models.org.teams import team_agent_ids
+from models.schema import User
 from models.schema.calls import Call, CallLeg
 from models.schema.supervision import SPY_MODES, SpySession
 
@@ -32,21 +33,13 @@ class SpyRefused(DomainError):
     key = "spy.not_on_call"
 
 
-def team_agent_ids(session: Session, manager: User):
-    """A select of the user ids a manager's campaigns have on their teams."""
-    mine = select(Campaign.id).where(Campaign.created_by_id == manager.id)
-    member = select(CampaignAgent.campaign_id).where(CampaignAgent.user_id == manager.id)
-    return select(CampaignAgent.user_id).where(
-        or_(CampaignAgent.campaign_id.in_(mine), CampaignAgent.campaign_id.in_(member)))
-
-
 def may_supervise(session: Session, manager: User, agent_id: int) -> bool:
     if manager.role.is_admin:
         return True
     if not manager.role.can_manage or agent_id == manager.id:
         return False
     return session.scalar(select(User.id).where(
-        User.id == agent_id, User.id.in_(team_agent_ids(session, manager)))) is not None
+        User.id == agent_id, User.id.in_(team_agent_ids(manager)))) is not None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -236,7 +236,7 @@ def test_the_service_level_follows_the_company_setting(session, floor, users, cl
 
 
 def test_manager_team_is_the_part_the_wallboard_shows(session, floor, users, clock):
-    from models.dialer.wallboard import manager_team
+    from models.org.teams import manager_team
     board = Wallboard().build(session, clock.now())
     assert manager_team(session, users["mgr"]) == {int(k) for k in view(board, users["mgr"])["agents"]}
     assert manager_team(session, users["admin"]) is None
