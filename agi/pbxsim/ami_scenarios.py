@@ -131,6 +131,11 @@ class Scenario:
     # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
     outbound_agents: list[str] = field(default_factory=list)
     carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
+    # The call controls (agi/pbxsim/ami_console.py): extensions ExtensionState reports InUse
+    # though no channel of theirs is live (a colleague on a call elsewhere), and the features.conf
+    # atxfer code ("": none configured, Atxfer is refused).
+    busy_extensions: set[str] = field(default_factory=set)
+    atxfer_code: str = "*2"
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,

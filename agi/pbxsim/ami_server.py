@@ -39,6 +39,7 @@ import uuid
 from typing import Callable
 
 from agi.ami.wire import Message, Parser, encode
+from agi.pbxsim import ami_console
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, STATE_DESC, Scenario, script_for,
@@ -61,6 +62,8 @@ PRIVILEGE = {
 ACTION_AUTHORITY = {
     "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
+    "redirect": {"call"}, "bridge": {"call"}, "muteaudio": {"system"}, "blindtransfer": {"call"},
+    "atxfer": {"call"}, "cancelatxfer": {"call"}, "extensionstate": {"call", "reporting"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -302,6 +305,12 @@ class Call:
             customer_dialstring=f"{orig_exten}@{scenario.carrier_context}",
         )
         self.bridge_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # the call controls (ami_console): who is where now
+        self.bridged = False
+        self.on_hold: str | None = None      # the leg a Redirect put on music on hold
+        self.consulting: str | None = None   # the transferer of an Atxfer in progress
+        self.consult_id: str | None = None
+        self.muted: dict[str, bool] = {}
 
     def _single(self, leg, channel, context, exten, linkedid, **fields):
         """A channel without a Local partner (a PJSIP phone or trunk)."""
@@ -348,6 +357,11 @@ class Call:
                 return
         self.finish()
 
+    def interrupt(self, when: float) -> None:
+        """A call control moved the call: its script stops; the parties stay until hung up."""
+        self.gen += 1
+        self.t = when
+
     def finish(self) -> None:
         self.done = True  # the call stays in server.calls (outcome, durations) for inspection
 
@@ -365,8 +379,8 @@ class Call:
         d["ChannelStateDesc"] = STATE_DESC[int(d["ChannelState"])]
         return [(prefix + k, d[k]) for k in CHANNEL_FIELDS]
 
-    def bridge_headers(self, count: int) -> list[tuple[str, str]]:
-        return [("BridgeUniqueid", self.bridge_id), ("BridgeType", "basic"),
+    def bridge_headers(self, count: int, bridge_id: str | None = None) -> list[tuple[str, str]]:
+        return [("BridgeUniqueid", bridge_id or self.bridge_id), ("BridgeType", "basic"),
                 ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"),
                 ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(count)),
                 ("BridgeVideoSourceMode", "none")]
@@ -437,6 +451,10 @@ class Call:
             body = [("Device", self.fields["device"]), ("State", args["state"])]
         elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
             body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
+            if kind == "BridgeEnter" and args["count"] == 2:
+                self.bridged = True
+            elif kind == "BridgeDestroy":
+                self.bridged = False
         elif kind == "OriginateResponse":
             self.originate_response(args["response"], args["reason"])
             return
@@ -487,6 +505,9 @@ class Call:
             return
         self.gen += 1
         self.t = when
+        if self.consulting == leg:
+            ami_console.complete_atxfer(self, leg)
+            return
         partner = leg[0] + ("2" if leg.endswith("1") else "1")
         others = [k for k in self.legs if k not in (leg, partner) and self.legs[k]["alive"]]
         if self.dial_open:
@@ -602,6 +623,8 @@ class Session:
             server.user_event(self, msg)
         elif name == "coreshowchannels":
             server.core_show_channels(self, msg)
+        elif name in ami_console.ACTIONS:
+            ami_console.ACTIONS[name](server, self, msg)
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -902,6 +925,14 @@ class AMIServer:
                 if leg["alive"] and name_or_uid in (leg["Channel"], leg["Uniqueid"]):
                     return call, key
         return None
+
+    def extension_in_use(self, extension: str) -> bool:
+        """A live channel of the phone ``extension`` (PJSIP/<ext>-N or Local/<ext>@...)."""
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.done]
+        prefixes = (f"PJSIP/{extension}-", f"Local/{extension}@")
+        return any(leg["alive"] and leg["Channel"].startswith(prefixes)
+                   for call in calls for leg in call.legs.values())
 
     def hangup(self, session: Session, msg: Message) -> None:
         aid = msg.get("ActionID")

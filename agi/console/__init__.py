@@ -1,0 +1,1 @@
+"""The agents' call controls over AMI (issue 14), run from the dialer process."""

@@ -1,0 +1,177 @@
+"""The call bar's controls run over a real AMI socket against the simulator, with the call log
+(fed by the AMI listener) checked after each: hold/resume, mute, blind and attended transfers,
+the refusals (a busy colleague, a call that just ended)."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from agi.ami.client import AMIClient
+from agi.console.commands import CommandRunner
+from models.errors import DomainError
+from models.schema.call_commands import CallCommand
+from models.schema.calls import Call, CallLeg
+from models.telephony.call_commands import request_command
+
+from tests.agi.ami.test_call_log import (SECRET, agents, ended_call, listener, make_pbx, phone,  # noqa: F401
+                                         placed, run, simclock, wait_for)
+
+CUSTOMER = "13800000004"
+
+
+@pytest.fixture
+def pbx(simclock):
+    server = make_pbx(simclock, timing={"click": {"agent_ring": 1.0, "ring_time": 2.0,
+                                                  "talk_time": 600.0}})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runner(Session, pbx, simclock):
+    client = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET, events=False)
+    client.connect()
+    yield CommandRunner(Session, client, runner_id="test", clock=simclock)
+    client.close()
+
+
+def up_call(Session, pbx, phone, listener, agent):
+    """A click-to-call of the agent 8001 to the customer, talking."""
+    handle = placed(pbx, phone.originate("Local/8001@cap-phones", context="cap-out",
+                                         exten=CUSTOMER, timeout_ms=30000))
+    run(pbx, 4)
+    assert listener.call_log.sync()
+    with Session() as s:
+        call = s.scalar(select(Call).where(Call.linkedid == handle.channel_id))
+        assert call.state == "up"
+    return handle.channel_id
+
+
+def control(Session, runner, pbx, listener, user, action, args=None, *, clock, then=0.5):
+    with Session() as s:
+        command = request_command(s, s.merge(user), action, args, clock=clock)
+        s.commit()
+        command_id = command.id
+    assert runner.run_once() == 1
+    run(pbx, then)
+    assert listener.call_log.sync()
+    with Session() as s:
+        return s.get(CallCommand, command_id)
+
+
+def legs(Session, linkedid):
+    with Session() as s:
+        call = s.scalar(select(Call).where(Call.linkedid == linkedid))
+        return call, list(s.scalars(select(CallLeg).where(CallLeg.call_id == call.id)
+                                    .order_by(CallLeg.id)))
+
+
+def hang_up_customer(pbx, phone, listener, linkedid):
+    call = pbx.calls[linkedid]
+    phone.hangup(call.legs["c1"]["Channel"])
+    run(pbx, 0.5)
+    assert listener.call_log.sync()
+
+
+def test_hold_then_resume_counts_the_hold_seconds(Session, agents, pbx, listener, phone, runner,
+                                                   simclock):
+    tm = agents["tm"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    held = control(Session, runner, pbx, listener, tm, "hold", clock=simclock, then=7)
+    assert held.state == "done", held.reason
+    assert [m["Context"] for m in pbx.actions("Redirect")] == ["dialfunnel-hold"]
+    resumed = control(Session, runner, pbx, listener, tm, "resume", clock=simclock)
+    assert resumed.state == "done", resumed.reason
+    hang_up_customer(pbx, phone, listener, linkedid)
+    call = ended_call(Session, linkedid)
+    assert call.hold_seconds == pytest.approx(7.0, abs=0.01)
+
+
+def test_mute_and_unmute_the_agent(Session, agents, pbx, listener, phone, runner, simclock):
+    tm = agents["tm"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    assert control(Session, runner, pbx, listener, tm, "mute", clock=simclock).state == "done"
+    assert pbx.calls[linkedid].muted == {"o1": True}
+    [sent] = pbx.actions("MuteAudio")
+    assert (sent["Direction"], sent["State"]) == ("in", "on")
+    assert control(Session, runner, pbx, listener, tm, "unmute", clock=simclock).state == "done"
+    assert pbx.calls[linkedid].muted == {"o1": False}
+
+
+def test_blind_transfer_to_a_colleague_keeps_the_call(Session, agents, pbx, listener, phone,
+                                                      runner, simclock):
+    tm, tm2 = agents["tm"], agents["tm2"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    done = control(Session, runner, pbx, listener, tm, "blind_transfer",
+                   {"kind": "extension", "target": "8002"}, clock=simclock, then=2)
+    assert done.state == "done", done.reason
+    call, rows = legs(Session, linkedid)
+    assert call.state == "up" and call.user_id == tm.id
+    target = [leg for leg in rows if leg.user_id == tm2.id]
+    assert [leg.channel.split("-")[0] for leg in target] == ["PJSIP/8002"]
+    agent_leg = next(leg for leg in rows if leg.user_id == tm.id)
+    assert agent_leg.ended_at is not None and target[0].ended_at is None
+    hang_up_customer(pbx, phone, listener, linkedid)
+    assert ended_call(Session, linkedid).state == "ended"
+
+
+def test_attended_transfer_completed(Session, agents, pbx, listener, phone, runner, simclock):
+    tm, tm2 = agents["tm"], agents["tm2"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    consult = control(Session, runner, pbx, listener, tm, "attended_transfer",
+                      {"kind": "user", "target": "张军"}, clock=simclock, then=2)
+    assert consult.state == "done", consult.reason
+    with pytest.raises(DomainError, match="call_bar.already_held"):
+        with Session() as s:
+            request_command(s, s.merge(tm), "hold", clock=simclock)
+    done = control(Session, runner, pbx, listener, tm, "complete_transfer", clock=simclock, then=3)
+    assert done.state == "done", done.reason
+    call, rows = legs(Session, linkedid)
+    assert call.state == "up" and call.user_id == tm.id
+    assert any(leg.user_id == tm2.id and leg.ended_at is None for leg in rows)
+    assert all(leg.ended_at is not None for leg in rows if leg.user_id == tm.id)
+    hang_up_customer(pbx, phone, listener, linkedid)
+    call = ended_call(Session, linkedid)
+    assert call.hold_seconds == pytest.approx(2.0, abs=0.01)   # music while the agent consulted
+
+
+def test_attended_transfer_cancelled(Session, agents, pbx, listener, phone, runner, simclock):
+    tm, tm2 = agents["tm"], agents["tm2"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    control(Session, runner, pbx, listener, tm, "attended_transfer",
+            {"kind": "extension", "target": "8002"}, clock=simclock, then=2)
+    done = control(Session, runner, pbx, listener, tm, "cancel_transfer", clock=simclock)
+    assert done.state == "done", done.reason
+    call, rows = legs(Session, linkedid)
+    assert call.state == "up"
+    assert all(leg.ended_at is not None for leg in rows if leg.user_id == tm2.id)
+    assert any(leg.user_id == tm.id and leg.ended_at is None for leg in rows)
+    assert [m["Channel"] for m in pbx.actions("CancelAtxfer")] == [pbx.calls[linkedid].legs["o1"]["Channel"]]
+
+
+def test_transfer_to_a_busy_colleague_is_refused_before_anything_moves(
+        Session, agents, pbx, listener, phone, runner, simclock):
+    tm = agents["tm"]
+    pbx.scenario.busy_extensions.add("8002")
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    failed = control(Session, runner, pbx, listener, tm, "blind_transfer",
+                     {"kind": "extension", "target": "8002"}, clock=simclock)
+    assert failed.state == "failed" and "InUse" in failed.reason
+    assert pbx.actions("BlindTransfer") == []
+    assert pbx.calls[linkedid].bridged
+
+
+def test_hold_of_a_call_that_just_ended(Session, agents, pbx, listener, phone, runner, simclock):
+    tm = agents["tm"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    with Session() as s:
+        command = request_command(s, s.merge(tm), "hold", clock=simclock)
+        s.commit()
+    hang_up_customer(pbx, phone, listener, linkedid)       # before the runner got to it
+    ended_call(Session, linkedid)
+    assert runner.run_once() == 1
+    with Session() as s:
+        failed = s.get(CallCommand, command.id)
+        assert failed.state == "failed" and failed.reason.startswith("Channel does not exist")
+        with pytest.raises(DomainError, match="call_bar.no_call"):
+            request_command(s, s.merge(tm), "hold", clock=simclock)
