@@ -24,8 +24,9 @@ from __future__ import annotations
 import re
 import uuid
 
-ATXFER_CODE = "*2"      # features.conf atxfer (dialplan/README.md)
 ABORT_CODE = "*1"       # features.conf atxferabort
+FEATURE_SECONDS = 0.26  # Atxfer/CancelAtxfer: the queued DTMF is detected this much later
+DIGITS_SECONDS = 0.24   # then the target's exten, and the target is dialled
 _STATUS_TEXT = {-1: "Unknown", 0: "Idle", 1: "InUse"}
 
 
@@ -54,18 +55,44 @@ def _peer(call, leg: str) -> str:
     return "c1" if leg == "o1" else "o1"
 
 
-def _target_legs(call, context: str, exten: str, prefix: str) -> list[str]:
-    """The target's channels: ``Local/<exten>@<context>`` dialled by the feature (a pair), or a
-    phone the transferee dials (PJSIP/<exten>-N; an outside number: the trunk)."""
+def _phone_legs(call, context: str, exten: str, prefix: str) -> tuple[str, str | None]:
+    """The phone a transfer context's Dial rings (``Scenario.transfer_dials``): a Local pair
+    (``prefix``1/2; the rig's cap-phones) or one channel (PJSIP/<ext>-N; an outside number: the
+    trunk). Returns (the leg that answers, its ;2 half or None)."""
     server = call.server
-    if prefix == "t":
-        call._pair("t", f"Local/{exten}@{context}", context, exten, server.new_uniqueid(call.t),
+    dial = server.scenario.transfer_dials.get(context, "PJSIP/{exten}").format(exten=exten)
+    if dial.startswith("Local/"):
+        local_exten, _, local_context = dial[len("Local/"):].partition("@")
+        call._pair(prefix, dial, local_context, local_exten, server.new_uniqueid(call.t),
                    server.new_uniqueid(call.t), call.channel_id)
-        return ["t1", "t2"]
-    device = exten if re.fullmatch(r"\d{3,6}", exten) else "dialfunnel-trunk"
-    call._single(prefix, f"PJSIP/{device}-{server.next_channel_seq():08x}", context, exten,
+        return prefix + "1", prefix + "2"
+    device = dial if re.fullmatch(r"PJSIP/\d{3,6}", dial) else "PJSIP/dialfunnel-trunk"
+    call._single(prefix + "1", f"{device}-{server.next_channel_seq():08x}", context, exten,
                  call.channel_id)
-    return [prefix]
+    return prefix + "1", None
+
+
+def _target_legs(call, context: str, exten: str) -> tuple[str, str]:
+    """The Atxfer feature dials ``Local/<exten>@<context>`` (t1 joins the consultation bridge,
+    t2 runs the context)."""
+    server = call.server
+    call._pair("t", f"Local/{exten}@{context}", context, exten, server.new_uniqueid(call.t),
+               server.new_uniqueid(call.t), call.channel_id)
+    return "t1", "t2"
+
+
+def _ring(call, caller: str | None, phone: tuple[str, str | None], dialstring: str) -> None:
+    for leg in phone:
+        if leg:
+            call.execute("Newchannel", leg, {})
+    call.execute("DialBegin", phone[0], {"caller": caller, "dialstring": dialstring})
+
+
+def _answer(call, caller: str | None, phone: tuple[str, str | None]) -> None:
+    if phone[1]:
+        call.execute("Newstate", phone[1], {"state": 6})
+    call.execute("Newstate", phone[0], {"state": 6})
+    call.execute("DialEnd", phone[0], {"caller": caller, "status": "ANSWER"})
 
 
 def _emit(call, kind: str, leg: str, extra=()) -> None:
@@ -79,9 +106,10 @@ def redirect(server, session, msg) -> None:
     if not name:
         session.respond(aid, "Error", "Channel not specified")
         return
-    if not msg.get("Context") or not msg.get("Exten"):
-        session.respond(aid, "Error", "Context and Exten must be set")
-        return
+    for header in ("Context", "Exten", "Priority"):
+        if not msg.get(header):
+            session.respond(aid, "Error", f"{header} not specified")
+            return
     found = server.find_leg(name)
     if not found:
         session.respond(aid, "Error", f"Channel does not exist: {name}")
@@ -153,12 +181,12 @@ def mute_audio(server, session, msg) -> None:
 
 def blind_transfer(server, session, msg) -> None:
     aid = msg.get("ActionID")
+    if msg.get("Channel") and not msg.get("Exten"):
+        session.respond(aid, "Error", "No extension specified")
+        return
     found = _leg_of(server, session, aid, msg.get("Channel"), "No channel specified",
                     "Channel specified does not exist")
     if not found:
-        return
-    if not msg.get("Exten"):
-        session.respond(aid, "Error", "No extension specified")
         return
     call, leg = found
     if not call.bridged or leg not in ("o1", "c1"):
@@ -167,6 +195,7 @@ def blind_transfer(server, session, msg) -> None:
     session.respond(aid, "Success", "Transfer succeeded")
     context, exten = msg.get("Context") or call.legs[leg]["Context"], msg["Exten"]
     peer = _peer(call, leg)
+    phone: list = []
 
     def run(when):
         call.interrupt(when)
@@ -180,22 +209,22 @@ def blind_transfer(server, session, msg) -> None:
                 call.execute("Hangup", half, {"cause": 16})
         _bridge(call, "BridgeLeave", call.bridge_id, 0, peer)
         call.legs[peer].update(Context=context, Exten=exten, Priority="1")
-        [target] = _target_legs(call, context, exten, "x")
-        call.execute("Newchannel", target, {})
-        call.execute("DialBegin", target, {"caller": peer, "dialstring": exten})
+        phone.extend(_phone_legs(call, context, exten, "x"))
+        _ring(call, peer, phone, exten)
+        call.execute("Newstate", phone[0], {"state": 5})
         _bridge(call, "BridgeDestroy", call.bridge_id, 0)
         call.bridged = False
+        call.execute("DialState", phone[0], {"caller": peer, "status": "RINGING"})
         server.scheduler.at(when + call.durations.get("agent_ring", 1.0), answered)
 
     def answered(when):
         if call.done or not call.legs[peer]["alive"]:
             return
         call.t = when
-        call.execute("Newstate", "x", {"state": 6})
-        call.execute("DialEnd", "x", {"caller": peer, "status": "ANSWER"})
+        _answer(call, peer, phone)
         call.bridge_id = _new_bridge(call)
         _bridge(call, "BridgeCreate", call.bridge_id, 0)
-        _bridge(call, "BridgeEnter", call.bridge_id, 1, "x")
+        _bridge(call, "BridgeEnter", call.bridge_id, 1, phone[0])
         _bridge(call, "BridgeEnter", call.bridge_id, 2, peer)
         call.bridged = True
     server.scheduler.at(server.scheduler.now(), run)
@@ -203,12 +232,12 @@ def blind_transfer(server, session, msg) -> None:
 
 def atxfer(server, session, msg) -> None:
     aid = msg.get("ActionID")
+    if msg.get("Channel") and not msg.get("Exten"):
+        session.respond(aid, "Error", "No extension specified")
+        return
     found = _leg_of(server, session, aid, msg.get("Channel"), "No channel specified",
                     "Channel specified does not exist")
     if not found:
-        return
-    if not msg.get("Exten"):
-        session.respond(aid, "Error", "No extension specified")
         return
     if not server.scenario.atxfer_code:
         session.respond(aid, "Error", "No attended transfer feature code found")
@@ -222,7 +251,9 @@ def atxfer(server, session, msg) -> None:
     def dtmf(digit):
         _emit(call, "DTMFEnd", leg, [("Digit", digit), ("DurationMs", "0"), ("Direction", "Received")])
 
-    def run(when):
+    phone: list = []
+
+    def run(when):        # the feature code, ~0.26 s after the action (DTMF detection)
         call.interrupt(when)
         for digit in digits[:2]:
             dtmf(digit)
@@ -230,15 +261,27 @@ def atxfer(server, session, msg) -> None:
             return               # not in a bridge: the digits reach nobody
         server.emit("Hold", call.chan(leg))
         _emit(call, "MusicOnHoldStart", peer, [("Class", "default")])
+        server.scheduler.at(when + DIGITS_SECONDS, dialled)
+
+    def dialled(when):    # the exten collected: the target is dialled, the agent moves
+        call.t = when
         for digit in digits[2:]:
             dtmf(digit)
-        for half in _target_legs(call, context, exten, "t"):
+        target = _target_legs(call, context, exten)
+        for half in target:
             call.execute("Newchannel", half, {})
         call.consult_id = _new_bridge(call)
         _bridge(call, "BridgeCreate", call.consult_id, 0)
+        phone.extend(_phone_legs(call, context, exten, "p"))
+        _ring(call, "t2", phone, server.scenario.transfer_dials.get(context, "PJSIP/{exten}")
+              .format(exten=exten).partition("/")[2])
         _bridge(call, "BridgeEnter", call.consult_id, 1, "t1")
+        call.execute("Newstate", phone[0], {"state": 5})
         _bridge(call, "BridgeLeave", call.bridge_id, 1, leg)
         _bridge(call, "BridgeEnter", call.consult_id, 2, leg)
+        call.execute("Newstate", "t1", {"state": 5})
+        call.execute("DialState", "t1", {"status": "RINGING"})
+        call.execute("DialState", phone[0], {"caller": "t2", "status": "RINGING"})
         call.consulting = leg
         server.scheduler.at(when + call.durations.get("agent_ring", 1.0), answered)
 
@@ -246,9 +289,15 @@ def atxfer(server, session, msg) -> None:
         if call.consulting != leg or not call.legs["t1"]["alive"]:
             return
         call.t = when
-        for half in ("t1", "t2"):
-            call.execute("Newstate", half, {"state": 6})
-    server.scheduler.at(server.scheduler.now(), run)
+        _answer(call, "t2", phone)
+        call.execute("Newstate", "t2", {"state": 6})
+        call.target_bridge = _new_bridge(call)
+        _bridge(call, "BridgeCreate", call.target_bridge, 0)
+        _bridge(call, "BridgeEnter", call.target_bridge, 1, phone[0])
+        call.execute("Newstate", "t1", {"state": 6})
+        call.execute("DialEnd", "t1", {"status": "ANSWER"})
+        _bridge(call, "BridgeEnter", call.target_bridge, 2, "t2")
+    server.scheduler.at(server.scheduler.now() + FEATURE_SECONDS, run)
 
 
 def complete_atxfer(call, leg: str) -> None:
@@ -296,16 +345,24 @@ def cancel_atxfer(server, session, msg) -> None:
         server.emit("Unhold", call.chan(leg))
         _bridge(call, "BridgeLeave", call.consult_id, 0, "t1")
         _bridge(call, "BridgeDestroy", call.consult_id, 0)
-        for half in ("t1", "t2"):
-            if call.legs[half]["alive"]:
+        call.execute("Hangup", "t1", {"cause": 16})
+        bridged = [k for k in ("t2", "p1") if k in call.legs]
+        for n, half in enumerate(bridged):
+            _bridge(call, "BridgeLeave", call.target_bridge, len(bridged) - n - 1, half)
+            if n == len(bridged) - 1 and call.target_bridge:
+                _bridge(call, "BridgeDestroy", call.target_bridge, 0)
+            if half == "t2":
+                call.execute("Hangup", half, {"cause": 16})
+        for half in ("p1", "p2"):
+            if half in call.legs and call.legs[half]["alive"]:
                 call.execute("Hangup", half, {"cause": 16})
         call.consulting = None
-    server.scheduler.at(server.scheduler.now(), run)
+    server.scheduler.at(server.scheduler.now() + FEATURE_SECONDS, run)
 
 
 def extension_state(server, session, msg) -> None:
     aid = msg.get("ActionID")
-    exten, context = msg.get("Exten") or "", msg.get("Context") or ""
+    exten, context = msg.get("Exten") or "", msg.get("Context") or "default"
     if not exten:
         session.respond(aid, "Error", "Extension not specified")
         return

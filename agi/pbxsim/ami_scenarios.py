@@ -136,6 +136,10 @@ class Scenario:
     # atxfer code ("": none configured, Atxfer is refused).
     busy_extensions: set[str] = field(default_factory=set)
     atxfer_code: str = "*2"
+    # What a transfer context's Dial rings ({exten}: the transfer's exten); any other context
+    # rings PJSIP/{exten} (an outside number: the trunk).
+    transfer_dials: dict[str, str] = field(default_factory=lambda: {
+        "cap-xfer": "Local/{exten}@cap-phones", "dialfunnel-transfer": "PJSIP/{exten}"})
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,

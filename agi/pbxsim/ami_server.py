@@ -310,6 +310,7 @@ class Call:
         self.on_hold: str | None = None      # the leg a Redirect put on music on hold
         self.consulting: str | None = None   # the transferer of an Atxfer in progress
         self.consult_id: str | None = None
+        self.target_bridge: str | None = None   # the transfer target's own bridge (t2 + phone)
         self.muted: dict[str, bool] = {}
 
     def _single(self, leg, channel, context, exten, linkedid, **fields):
