@@ -14,7 +14,7 @@ Transfer targets (``args``: ``kind`` and ``target``) are resolved here into the 
 context and exten (dialplan/extensions_dialfunnel.conf):
   extension  an active user's extension             dialfunnel-transfer,<ext>
   user       a colleague by user id or name         dialfunnel-transfer,<his ext>
-  queue      one of TRANSFER_QUEUES                 dialfunnel-transfer,queue-<name>
+  queue      one of TRANSFER_QUEUES                 dialfunnel-transfer,<name>
   number     an outside number, E.164, not on the   dialfunnel-transfer,<digits>
              do-not-call list
 """
@@ -171,7 +171,7 @@ def resolve_target(session: Session, user: User, kind: str | None, target: str |
     if kind == "queue":
         if text not in TRANSFER_QUEUES:
             raise DomainError("call_bar.unknown_queue", queue=text)
-        return dict(kind=kind, context=TRANSFER_CONTEXT, exten=f"queue-{text}", label=text,
+        return dict(kind=kind, context=TRANSFER_CONTEXT, exten=text, label=text,
                     user_id=None)
     e164 = normalize_phone(text)
     if e164 is None:

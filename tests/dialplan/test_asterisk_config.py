@@ -56,8 +56,8 @@ UNTRIGGERED_BRANCHES = {
 # Dialplan applications of a stock Asterisk 22 that these files may use (exact spelling).
 KNOWN_APPS = {
     "AGI", "Answer", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup", "MixMonitor",
-    "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX", "Set", "StopMixMonitor",
-    "UserEvent", "VoiceMail", "VoiceMailMain",
+    "MusicOnHold", "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX", "Set",
+    "StopMixMonitor", "UserEvent", "VoiceMail", "VoiceMailMain", "Wait",
 }
 
 
@@ -170,6 +170,7 @@ class Context:
     name: str
     extensions: dict[str, list[Step]]
     includes: list[str]
+    hints: dict[str, str] = dataclasses.field(default_factory=dict)   # exten => <name>,hint,<device>
 
 
 def top_split(text: str, sep: str, maxsplit: int = -1) -> list[str]:
@@ -245,6 +246,11 @@ def parse_dialplan(path: Path) -> dict[str, Context]:
 
 def _add_step(ctx: Context, exten: str, rest: str, where: str, number: int, first: bool) -> None:
     prio_text, _, app_text = rest.partition(",")
+    if prio_text.strip() == "hint":
+        if not first or not re.fullmatch(r"[A-Za-z0-9]+/\S+", app_text.strip()):
+            raise ConfError(f"{where}: a hint is `exten => <name>,hint,<Tech/device>`")
+        ctx.hints[exten] = app_text.strip()
+        return
     match = re.fullmatch(r"\s*(\d+|n)(?:\(([A-Za-z][A-Za-z0-9_-]*)\))?\s*", prio_text)
     if not match:
         raise ConfError(f"{where}: bad priority {prio_text!r}")
@@ -621,6 +627,9 @@ class Call:
         return "".join(out)
 
     def lookup(self, name: str) -> str:
+        exists = re.fullmatch(r"CHANNEL_EXISTS\((.*)\)", name)
+        if exists:
+            return "1" if exists.group(1) in self.vars.get("LIVE_CHANNELS", "").split() else "0"
         match = re.fullmatch(r"(CUT|FILTER)\((.*)\)", name)
         if match and match.group(1) == "CUT":
             var, delim, field = top_split(match.group(2), ",")
@@ -722,7 +731,8 @@ class Call:
             self.vars.update(self.results)
             # Bridged, then the other side hung up: without Dial's g / Queue's c option the
             # caller is hung up too (ami-dial.txt), so the dialplan does not go on.
-            if app == "Dial" and self.vars.get("DIALSTATUS") == "ANSWER":
+            if app == "Dial" and self.vars.get("DIALSTATUS") == "ANSWER" and \
+                    "g" not in (args[2] if len(args) > 2 else ""):
                 raise Hangup()
             if app == "Queue" and "QUEUESTATUS" in self.results and not self.vars.get("QUEUESTATUS"):
                 raise Hangup()
@@ -924,7 +934,7 @@ def test_outbound_machine_and_ivr(plan):
 def test_agents_dial_out_through_the_trunk_recorded(plan, number):
     call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"})
     call.run("dialfunnel-agents", number)
-    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "T"]]
+    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "gT"]]
     assert call.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
     assert_recorded_and_reported(call, "agent")
@@ -962,6 +972,95 @@ def test_three_way_conference_room(plan):
     call = Call(plan, lambda *a: {})
     call.run("dialfunnel-conference", "1234")
     assert call.used("ConfBridge") == [["dialfunnel-1234"]]
+
+
+# -- the call bar's hold and transfers (agi/console/commands.py) ----------------------------
+
+def test_the_call_bar_reaches_its_contexts(plan):
+    from agi.console.commands import STATUS_CONTEXT
+    from models.telephony.call_commands import HOLD_CONTEXT, TRANSFER_CONTEXT, TRANSFER_QUEUES
+    assert HOLD_CONTEXT in plan and TRANSFER_CONTEXT in plan
+    assert find_extension(plan, HOLD_CONTEXT, "s") == (HOLD_CONTEXT, "s")
+    assert plan[STATUS_CONTEXT].hints == {"_80XX": "PJSIP/${EXTEN}"}, "ExtensionState needs hints"
+    queues = {s.name for s in parse_conf(QUEUES)[0]}
+    for queue in TRANSFER_QUEUES:
+        assert queue in queues and find_extension(plan, TRANSFER_CONTEXT, queue) == (TRANSFER_CONTEXT, queue)
+
+
+def _dial_option_targets(step):
+    """The dialplan locations a Dial's F() / b() options name (context^exten^priority)."""
+    options = top_split(step.args, ",")[2] if len(top_split(step.args, ",")) > 2 else ""
+    for match in re.finditer(r"([Fb])\(([^()^]+)\^([^()^]+)\^(\d+)", options):
+        yield match.group(1), match.group(2), match.group(3), int(match.group(4))
+
+
+def test_dial_options_name_existing_places(plan):
+    seen = set()
+    for ctx in plan.values():
+        for steps in ctx.extensions.values():
+            for step in steps:
+                if step.app == "Dial":
+                    for option, context, exten, priority in _dial_option_targets(step):
+                        found = find_extension(plan, context, exten)
+                        assert found and plan[found[0]].extensions[found[1]][0].priority == priority
+                        seen.add((option, context, exten))
+    assert seen == {("F", "dialfunnel-hold", "agent"), ("b", "dialfunnel-hold", "peer")}
+
+
+def test_hold_music_for_the_customer(plan):
+    call = Call(plan, lambda *a: {})
+    assert call.run("dialfunnel-hold", "s") == "hangup"
+    assert call.used("MusicOnHold") == [["", "600"]]
+
+
+def test_the_agent_waits_while_the_customer_is_held(plan):
+    held = Call(plan, lambda *a: {}, variables={
+        "DF_HELD_PEER": "PJSIP/dialfunnel-trunk-00000007", "LIVE_CHANNELS": "PJSIP/dialfunnel-trunk-00000007"})
+    with pytest.raises(AssertionError, match="dialplan loop"):
+        held.run("dialfunnel-hold", "agent", max_steps=40)     # until the Bridge action takes it
+    assert len(held.used("Wait")) > 5
+    gone = Call(plan, lambda *a: {}, variables={"DF_HELD_PEER": "PJSIP/dialfunnel-trunk-00000007"})
+    assert gone.run("dialfunnel-hold", "agent") == "hangup" and not gone.used("Wait")
+
+
+def test_an_agents_own_call_survives_the_customers_hold(plan):
+    """dialfunnel-trunk-out's Dial has g: when the customer is redirected to the hold music the
+    agent's channel goes on, and waits while the customer is held."""
+    peer = "PJSIP/dialfunnel-trunk-00000007"
+    call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001", "LIVE_CHANNELS": peer},
+                results={"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": peer})
+    with pytest.raises(AssertionError, match="dialplan loop"):
+        call.run("dialfunnel-agents", "13800138000", max_steps=60)
+    assert call.vars["DF_HELD_PEER"] == peer and call.used("Wait")
+    ended = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"},
+                 results={"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": peer})
+    assert ended.run("dialfunnel-agents", "13800138000") == "hangup"   # the customer hung up
+
+
+def test_the_dialers_agent_leg_survives_the_customers_hold(plan):
+    """The agent's phone is the called side of the dialer's call: F() sends it to the hold
+    wait when the customer leaves the bridge, b() told it who the customer is."""
+    call = outbound_call(plan, {"DIALFUNNEL_STATUS": "OK", "DIALFUNNEL_TRANSFER": "agent:8002"},
+                         results={"DIALSTATUS": "ANSWER"})
+    [dial] = call.used("Dial")
+    assert dial[2].startswith("t") and "F(dialfunnel-hold^agent^1)" in dial[2]
+    assert "b(dialfunnel-hold^peer^1(" in dial[2]
+    phone = Call(plan, lambda *a: {})
+    phone.vars["ARG1"] = "PJSIP/dialfunnel-trunk-00000003"
+    assert phone.run("dialfunnel-hold", "peer") == "returned"
+    assert phone.vars["DF_HELD_PEER"] == "PJSIP/dialfunnel-trunk-00000003"
+
+
+@pytest.mark.parametrize("exten, app, first_args", [
+    ("8002", "Dial", ["PJSIP/8002", "20", "tT"]),
+    ("sales", "Queue", ["sales", "t"]),
+    ("8613900000001", "Dial", ["PJSIP/+8613900000001@dialfunnel-trunk", "60", "T"]),
+])
+def test_transfer_targets(plan, exten, app, first_args):
+    call = Call(plan, lambda *a: {})
+    assert call.run("dialfunnel-transfer", exten) == "hangup"
+    assert call.ended_in()[0] == app
+    assert call.ended_in()[1][:len(first_args)] == first_args
 
 
 # -- manager.conf snippet --------------------------------------------------------------------

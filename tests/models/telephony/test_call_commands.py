@@ -134,7 +134,7 @@ def test_transfer_targets_are_checked(session, agent, users, clock, args, key):
 @pytest.mark.parametrize("args, exten", [
     ({"kind": "extension", "target": "8002"}, "8002"),
     ({"kind": "user", "target": "tm2"}, "8002"),
-    ({"kind": "queue", "target": "sales"}, "queue-sales"),
+    ({"kind": "queue", "target": "sales"}, "sales"),
     ({"kind": "number", "target": "139-0000-0001"}, "8613900000001"),
 ])
 def test_transfer_targets_resolve_to_the_transfer_context(session, agent, users, clock, args, exten):
