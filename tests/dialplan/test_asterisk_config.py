@@ -845,7 +845,8 @@ def test_inbound_ivr_outcomes(plan, variables, app, args):
 def test_inbound_agent_not_answering_falls_back_to_the_queue(plan):
     call = inbound(plan, {"DIALFUNNEL_STATUS": "OK", "DIALFUNNEL_TRANSFER": "agent:8003"},
                    results={"DIALSTATUS": "NOANSWER"})
-    assert call.used("Dial")[0][:3] == ["PJSIP/8003", "20", "t"]
+    assert call.used("Dial")[0][:2] == ["PJSIP/8003", "20"]
+    assert call.used("Dial")[0][2].startswith("tF(dialfunnel-hold^agent^1)")   # kept on a hold
     assert call.used("Queue")[0][0] == "sales"
 
 
@@ -988,8 +989,9 @@ def test_the_call_bar_reaches_its_contexts(plan):
 
 
 def _dial_option_targets(step):
-    """The dialplan locations a Dial's F() / b() options name (context^exten^priority)."""
-    options = top_split(step.args, ",")[2] if len(top_split(step.args, ",")) > 2 else ""
+    """The dialplan locations a Dial's or Queue's F() / b() options name (context^exten^priority)."""
+    args = top_split(step.args, ",")
+    options = args[1 if step.app == "Queue" else 2] if len(args) > (1 if step.app == "Queue" else 2) else ""
     for match in re.finditer(r"([Fb])\(([^()^]+)\^([^()^]+)\^(\d+)", options):
         yield match.group(1), match.group(2), match.group(3), int(match.group(4))
 
@@ -999,7 +1001,7 @@ def test_dial_options_name_existing_places(plan):
     for ctx in plan.values():
         for steps in ctx.extensions.values():
             for step in steps:
-                if step.app == "Dial":
+                if step.app in ("Dial", "Queue"):
                     for option, context, exten, priority in _dial_option_targets(step):
                         found = find_extension(plan, context, exten)
                         assert found and plan[found[0]].extensions[found[1]][0].priority == priority
