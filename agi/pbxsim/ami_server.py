@@ -582,8 +582,11 @@ class Session:
                 if not data:
                     break
                 for msg in parser.feed(data):
-                    if self.closed or not self.handle(msg):
-                        return
+                    try:
+                        if self.closed or not self.handle(msg):
+                            return
+                    finally:
+                        self.server.action_done()
         except OSError:
             pass
         finally:
@@ -694,6 +697,7 @@ class AMIServer:
         self.sent_events: list[tuple[str, bytes]] = []
         self._running = False
         self.received: list[Message] = []
+        self.handled = 0                  # actions answered (and what they schedule, queued)
         self.calls: dict[str, Call] = {}  # by ChannelId, every call since start
         self._lock = threading.RLock()
         self._sessions: list[Session] = []
@@ -784,6 +788,21 @@ class AMIServer:
             if action.lower() in self._drops:
                 self._drops.remove(action.lower())
                 return True
+        return False
+
+    def action_done(self) -> None:
+        with self._lock:
+            self.handled += 1
+
+    def wait_handled(self, timeout: float = 5.0) -> bool:
+        """Test hook: every action received so far was handled (what it schedules is queued,
+        so ``scheduler.settle()`` then waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.handled >= len(self.received):
+                    return True
+            time.sleep(0.005)
         return False
 
     def record(self, session: Session, msg: Message) -> None:

@@ -66,6 +66,7 @@ def control(Session, runner, pbx, listener, user, action, args=None, *, clock, t
         s.commit()
         command_id = command.id
     assert runner.run_once() == 1
+    assert pbx.wait_handled()
     run(pbx, then)
     caught_up(listener)
     with Session() as s:
@@ -82,6 +83,7 @@ def legs(Session, linkedid):
 def hang_up_customer(pbx, phone, listener, linkedid):
     call = pbx.calls[linkedid]
     phone.hangup(call.legs["c1"]["Channel"])
+    assert pbx.wait_handled()
     run(pbx, 0.5)
     caught_up(listener)
 

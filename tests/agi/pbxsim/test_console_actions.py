@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import socket
 import threading
-import time
 
 import pytest
 
@@ -67,7 +66,7 @@ def replay(lines, pbx):
         answered = len(pbx.received)
         sock.sendall(data)
         wait_for(lambda: len(pbx.received) > answered)   # the simulator has read it
-        time.sleep(0.05)        # and handled it (what it schedules is then pending)
+        assert pbx.wait_handled()     # and handled it (what it schedules is then pending)
         assert pbx.scheduler.settle()
     reader.join(timeout=10)
     sock.close()
