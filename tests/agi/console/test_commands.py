@@ -192,3 +192,28 @@ def test_hold_of_a_call_that_just_ended(Session, agents, pbx, listener, phone, r
         assert failed.state == "failed" and failed.reason.startswith("Channel does not exist")
         with pytest.raises(DomainError, match="call_bar.no_call"):
             request_command(s, s.merge(tm), "hold", clock=simclock)
+
+
+def test_the_dialer_process_runs_the_controls(Session, agents, pbx, listener, phone, simclock):
+    """agi/dialer/process.py starts the console runner beside the dialer."""
+    import dataclasses
+
+    from agi.dialer.process import start_dialer
+    from config.settings import Settings
+
+    tm = agents["tm"]
+    up_call(Session, pbx, phone, listener, tm)
+    with Session() as s:
+        command_id = request_command(s, s.merge(tm), "mute", clock=simclock).id
+        s.commit()
+    settings = dataclasses.replace(Settings(), dialer_id="console-test")
+    dialer, thread = start_dialer(settings, Session, port=pbx.port, secret=SECRET, clock=simclock)
+    try:
+        def state():
+            with Session() as s:
+                return s.get(CallCommand, command_id).state
+        wait_for(lambda: state() == "done")
+        assert [m["Direction"] for m in pbx.actions("MuteAudio")] == ["in"]
+    finally:
+        dialer.stop()
+        thread.join(10)
