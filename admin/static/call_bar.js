@@ -34,7 +34,7 @@
 
   function badge(text, kind) {
     var b = document.createElement("span");
-    b.className = "badge text-bg-" + kind;
+    b.className = "badge ms-1 text-bg-" + kind;
     b.textContent = text;
     return b;
   }
