@@ -288,6 +288,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "call_bar.held_or_consulting": ("通话保持或咨询转接中，不能转接",
                                     "Resume the call or end the consultation first"),
     "call_bar.not_consulting": ("当前没有咨询转接", "No consultation is in progress"),
+    "call_bar.consulting": ("咨询转接中：请先完成或取消转接", "Complete or cancel the transfer first"),
     "call_bar.bad_target_kind": ("请选择转接类型（分机、同事、队列或外部号码）",
                                  "Choose an extension, a colleague, a queue or an outside number"),
     "call_bar.target_required": ("请填写转接目标", "Give the transfer target"),

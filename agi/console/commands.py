@@ -11,7 +11,8 @@ raises ``Refused`` or AMIActionError to fail.
 
 What each control does (the captures in tests/fixtures/asterisk/captures-2026-12):
   hangup     ends the call for the agent: Hangup of the agent's channel. The customer's side
-             then ends with it (the bridge breaks), a transfer already made goes on.
+             then ends with it (the bridge breaks), a transfer already made goes on; a
+             customer on hold is hung up too (no bridge to break).
   hold       Redirect of the customer's channel into dialfunnel-hold (MusicOnHold); the agent's
              leg stays in the dialplan (Dial option g, dialplan/README.md).
   resume     the AMI Bridge action: the agent's and the customer's channels bridged again.
@@ -63,6 +64,8 @@ def _send(ami, name: str, headers: list[tuple[str, object]]):
 @action("hangup")
 def hangup(ami, args: dict) -> None:
     _send(ami, "Hangup", [("Channel", args["agent_channel"])])
+    if args.get("held") and args.get("customer_channel"):   # not left alone with the music
+        _send(ami, "Hangup", [("Channel", args["customer_channel"])])
 
 
 @action("hold")
@@ -144,11 +147,20 @@ class CommandRunner:
         except Refused as refused:
             return str(refused)
         except AMIActionError as error:
-            return error.response.get("Message") or "refused by the PBX"
+            return _named(error.response.get("Message") or "refused by the PBX", args)
         except AMIError as error:
             log.warning("call control %s: %s", name, error)
-            return f"PBX: {error}"
+            return _named(f"PBX: {error}", args)
         return None
+
+
+def _named(reason: str, args: dict) -> str:
+    """The PBX's message with the channels called by their part (a channel's name may hold the
+    customer's number, which the agent's role may not see)."""
+    for key, word in (("customer_channel", "customer"), ("agent_channel", "agent")):
+        if args.get(key):
+            reason = reason.replace(args[key], word)
+    return reason
 
 
 def run_forever(runner: CommandRunner, stop, *, interval: float = 0.2) -> None:

@@ -509,6 +509,9 @@ class Call:
         if self.consulting == leg:
             ami_console.complete_atxfer(self, leg)
             return
+        if self.on_hold and not self.bridged:
+            self._hang_up_apart(leg, cause)
+            return
         partner = leg[0] + ("2" if leg.endswith("1") else "1")
         others = [k for k in self.legs if k not in (leg, partner) and self.legs[k]["alive"]]
         if self.dial_open:
@@ -528,6 +531,24 @@ class Call:
         self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
         self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
         self.finish()
+
+
+    def _hang_up_apart(self, leg: str, cause: int) -> None:
+        """A Redirect took the parties apart (hold): only this channel and its Local partner
+        end; the other party stays where it is (music on hold, or the agent's wait)."""
+        partner = leg[0] + ("2" if leg.endswith("1") else "1")
+        paired = partner in self.legs and self.legs[partner]["alive"]
+        self.execute("SoftHangupRequest", leg, {"cause": cause})
+        if paired:
+            self.execute("HangupRequest", partner, {"cause": cause})
+        self.execute("Hangup", leg, {"cause": cause})
+        if paired:
+            self.execute("SoftHangupRequest", partner, {"cause": cause})
+            self.execute("Hangup", partner, {"cause": cause})
+        if leg == self.on_hold:
+            self.on_hold = None
+        if not any(other["alive"] for other in self.legs.values()):
+            self.finish()
 
 
 # ---------------------------------------------------------------------------------- sessions

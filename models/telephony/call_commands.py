@@ -105,7 +105,9 @@ def _refusal(status: CallStatus, action: str) -> str | None:
     if status.pending is not None:
         return "call_bar.pending"
     if action == "hangup":
-        return None
+        # during a consultation the agent's hang-up would complete the transfer (Asterisk's
+        # atxfer): the agent completes or cancels it by name instead
+        return "call_bar.consulting" if status.consulting else None
     if status.customer_leg is None:
         return "call_bar.no_customer"
     rules = {
@@ -198,7 +200,8 @@ def request_command(session: Session, user: User, action: str, args: dict | None
         args = args or {}
         resolved = resolve_target(session, user, args.get("kind"), args.get("target"))
     resolved.update(agent_channel=status.agent_leg.channel,
-                    customer_channel=status.customer_leg.channel if status.customer_leg else None)
+                    customer_channel=status.customer_leg.channel if status.customer_leg else None,
+                    held=status.held)
     if action in ("complete_transfer", "cancel_transfer"):
         consult = session.scalars(select(CallCommand).where(
             CallCommand.call_id == status.call.id, CallCommand.action == "attended_transfer",

@@ -189,7 +189,7 @@ def test_hold_of_a_call_that_just_ended(Session, agents, pbx, listener, phone, r
     assert runner.run_once() == 1
     with Session() as s:
         failed = s.get(CallCommand, command.id)
-        assert failed.state == "failed" and failed.reason.startswith("Channel does not exist")
+        assert failed.state == "failed" and failed.reason == "Channel does not exist: customer"
         with pytest.raises(DomainError, match="call_bar.no_call"):
             request_command(s, s.merge(tm), "hold", clock=simclock)
 
@@ -217,3 +217,17 @@ def test_the_dialer_process_runs_the_controls(Session, agents, pbx, listener, ph
     finally:
         dialer.stop()
         thread.join(10)
+
+
+def test_hang_up_while_held_ends_the_customers_music_too(Session, agents, pbx, listener, phone,
+                                                           runner, simclock):
+    tm = agents["tm"]
+    linkedid = up_call(Session, pbx, phone, listener, tm)
+    control(Session, runner, pbx, listener, tm, "hold", clock=simclock, then=2)
+    done = control(Session, runner, pbx, listener, tm, "hangup", clock=simclock)
+    assert done.state == "done", done.reason
+    call = pbx.calls[linkedid]
+    assert [m["Channel"] for m in pbx.actions("Hangup")] == [call.legs["o1"]["Channel"],
+                                                             call.legs["c1"]["Channel"]]
+    ended = ended_call(Session, linkedid)
+    assert ended.hold_seconds == pytest.approx(2.0, abs=0.01)

@@ -110,6 +110,7 @@ def test_complete_and_cancel_only_during_a_consultation(session, agent, clock):
     done(session, request_command(session, agent, "attended_transfer",
                                   {"kind": "user", "target": "张军"}, clock=clock), clock)
     assert refused(session, agent, "hold", clock=clock) == "call_bar.already_held"
+    assert refused(session, agent, "hangup", clock=clock) == "call_bar.consulting"
     command = request_command(session, agent, "cancel_transfer", clock=clock)
     assert command.args["target"]["label"] == "张军 (8002)"
 
