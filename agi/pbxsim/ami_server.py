@@ -8,7 +8,8 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 ``auth_fail_delay`` real seconds, then the connection is closed, like Asterisk), Logoff (Goodbye,
 "Thanks for all the fish.", close), Ping, Originate (async: answered at once with
 "Originate successfully queued", then the outcome's events from ``ami_scenarios``; sync: answered
-when the call is answered or fails), Hangup (``Cause``). Anything else gets
+when the call is answered or fails), Hangup (``Cause``), the call bar's Redirect, Bridge,
+MuteAudio, BlindTransfer, Atxfer, CancelAtxfer and ExtensionState (``ami_console``). Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -20,7 +21,8 @@ With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`
 context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
 without it the call only plays its script (the far side talks, then hangs up).
 
-Test hooks: ``received`` (every action, in order), ``duplicate_events``, ``record_events`` +
+Test hooks: ``received`` (every action, in order), ``wait_handled()`` (every action received
+was answered and what it schedules is queued), ``duplicate_events``, ``record_events`` +
 ``replay()``, ``phone_call()`` (an agent dials from the phone), ``drop_connections()``,
 ``refuse_connections`` (accept and close at once), ``drop_on_next(action)`` (close the session
 instead of answering that action).
