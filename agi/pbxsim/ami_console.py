@@ -32,6 +32,8 @@ _STATUS_TEXT = {-1: "Unknown", 0: "Idle", 1: "InUse"}
 
 def _bridge(call, kind: str, bridge_id: str, count: int, leg: str | None = None) -> None:
     headers = call.bridge_headers(count, bridge_id) + (call.chan(leg) if leg else [])
+    if bridge_id == call.bridge_id:
+        call.track_bridge(kind, leg)
     call.server.emit(kind, headers)
 
 
@@ -50,9 +52,11 @@ def _leg_of(server, session, aid, name: str | None, missing: str, unknown: str):
     return found
 
 
-def _peer(call, leg: str) -> str:
-    """The other party in the call's bridge (o1 ↔ c1)."""
-    return "c1" if leg == "o1" else "o1"
+def _peer(call, leg: str) -> str | None:
+    """The other party in the call's bridge (the customer of a click-to-call or a dialer call
+    put through to an agent, or the agent)."""
+    others = [member for member in call.bridge_members if member != leg]
+    return others[0] if others else None
 
 
 def _phone_legs(call, context: str, exten: str, prefix: str) -> tuple[str, str | None]:
@@ -119,16 +123,16 @@ def redirect(server, session, msg) -> None:
 
     def run(when):
         call.interrupt(when)
-        peer = _peer(call, leg)
-        if call.bridged:
+        peer, bridged = _peer(call, leg), call.bridged
+        if bridged:
             _bridge(call, "BridgeLeave", call.bridge_id, 1, leg)
             _bridge(call, "BridgeLeave", call.bridge_id, 0, peer)
         call.legs[leg].update(Context=msg["Context"], Exten=msg["Exten"],
                               Priority=str(int(msg.get("Priority") or 1) + 1))
         _emit(call, "MusicOnHoldStart", leg, [("Class", "default")])
-        if call.bridged:
+        if bridged:
             _bridge(call, "BridgeDestroy", call.bridge_id, 0)
-        call.bridged, call.on_hold = False, leg
+        call.on_hold = leg
     server.scheduler.at(server.scheduler.now(), run)
 
 
@@ -157,7 +161,7 @@ def bridge(server, session, msg) -> None:
         if call.on_hold == leg2:
             _emit(call, "MusicOnHoldStop", leg2)
         _bridge(call, "BridgeEnter", call.bridge_id, 2, leg2)
-        call.bridged, call.on_hold = True, None
+        call.on_hold = None
     server.scheduler.at(server.scheduler.now(), run)
 
 
@@ -189,7 +193,7 @@ def blind_transfer(server, session, msg) -> None:
     if not found:
         return
     call, leg = found
-    if not call.bridged or leg not in ("o1", "c1"):
+    if not call.bridged or leg not in call.bridge_members:
         session.respond(aid, "Error", "Transfer invalid")
         return
     session.respond(aid, "Success", "Transfer succeeded")
@@ -213,7 +217,6 @@ def blind_transfer(server, session, msg) -> None:
         _ring(call, peer, phone, exten)
         call.execute("Newstate", phone[0], {"state": 5})
         _bridge(call, "BridgeDestroy", call.bridge_id, 0)
-        call.bridged = False
         call.execute("DialState", phone[0], {"caller": peer, "status": "RINGING"})
         server.scheduler.at(when + call.durations.get("agent_ring", 1.0), answered)
 
@@ -226,7 +229,6 @@ def blind_transfer(server, session, msg) -> None:
         _bridge(call, "BridgeCreate", call.bridge_id, 0)
         _bridge(call, "BridgeEnter", call.bridge_id, 1, phone[0])
         _bridge(call, "BridgeEnter", call.bridge_id, 2, peer)
-        call.bridged = True
     server.scheduler.at(server.scheduler.now(), run)
 
 

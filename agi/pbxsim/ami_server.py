@@ -314,6 +314,7 @@ class Call:
         self.consult_id: str | None = None
         self.target_bridge: str | None = None   # the transfer target's own bridge (t2 + phone)
         self.muted: dict[str, bool] = {}
+        self.bridge_members: list[str] = []      # the legs in the bridge of bridge_id
 
     def _single(self, leg, channel, context, exten, linkedid, **fields):
         """A channel without a Local partner (a PJSIP phone or trunk)."""
@@ -359,6 +360,18 @@ class Call:
             if self.handed_off:
                 return
         self.finish()
+
+    def track_bridge(self, kind: str, leg: str | None) -> None:
+        """Who is in the call's bridge (the call controls act on the parties in it)."""
+        if kind == "BridgeCreate":
+            self.bridge_members = []
+        elif kind == "BridgeEnter" and leg not in self.bridge_members:
+            self.bridge_members.append(leg)
+        elif kind == "BridgeLeave" and leg in self.bridge_members:
+            self.bridge_members.remove(leg)
+        elif kind == "BridgeDestroy":
+            self.bridge_members = []
+        self.bridged = len(self.bridge_members) == 2
 
     def interrupt(self, when: float) -> None:
         """A call control moved the call: its script stops; the parties stay until hung up."""
@@ -454,10 +467,7 @@ class Call:
             body = [("Device", self.fields["device"]), ("State", args["state"])]
         elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
             body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
-            if kind == "BridgeEnter" and args["count"] == 2:
-                self.bridged = True
-            elif kind == "BridgeDestroy":
-                self.bridged = False
+            self.track_bridge(kind, leg)
         elif kind == "OriginateResponse":
             self.originate_response(args["response"], args["reason"])
             return

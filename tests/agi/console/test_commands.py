@@ -231,3 +231,42 @@ def test_hang_up_while_held_ends_the_customers_music_too(Session, agents, pbx, l
                                                              call.legs["c1"]["Channel"]]
     ended = ended_call(Session, linkedid)
     assert ended.hold_seconds == pytest.approx(2.0, abs=0.01)
+
+
+def test_a_dialer_call_put_through_to_an_agent(Session, session, agents, simclock, clock,
+                                              make_customer):
+    """The dialer's call: the customer's channel first, the agent's phone (PJSIP/8002) rung for
+    it. The agent holds, resumes, then sends the customer to a colleague."""
+    from tests.agi.ami.test_call_log import make_attempt, start_listener
+
+    pbx = make_pbx(simclock, timing={"answer": {"setup_time": 0.0, "ring_time": 0.0,
+                                                "answer_delay": 0.5, "talk_time": 600.0,
+                                                "agent_ring": 2.0}})
+    listener = start_listener(Session, pbx, simclock)
+    client = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET, events=False)
+    client.connect()
+    try:
+        runner = CommandRunner(Session, client, runner_id="test", clock=simclock)
+        customer = make_customer("杭州西湖茶叶有限公司", owner=None, mobile="13900000001")
+        attempt = make_attempt(session, clock, "13900000001", customer)
+        placed(pbx, client.originate("Local/13900000001@tx-outcomes", context="dialfunnel-outbound",
+                                     exten="s", channel_id=attempt.channel_id))
+        run(pbx, 4)
+        caught_up(listener)
+        tm2 = agents["tm2"]
+        assert control(Session, runner, pbx, listener, tm2, "hold", clock=simclock,
+                       then=3).state == "done"
+        resumed = control(Session, runner, pbx, listener, tm2, "resume", clock=simclock)
+        assert resumed.state == "done", resumed.reason
+        [bridge] = pbx.actions("Bridge")
+        assert bridge["Channel1"].startswith("PJSIP/8002-")
+        moved = control(Session, runner, pbx, listener, tm2, "blind_transfer",
+                        {"kind": "user", "target": "李红光"}, clock=simclock, then=2)
+        assert moved.state == "done", moved.reason
+        call, rows = legs(Session, attempt.channel_id)
+        assert call.state == "up" and call.user_id == tm2.id and call.hold_seconds == 3.0
+        assert any(leg.user_id == agents["tm"].id and leg.ended_at is None for leg in rows)
+    finally:
+        client.close()
+        listener.stop()
+        pbx.stop()
