@@ -1,12 +1,13 @@
 // The agent's call bar (admin/console/templates/console/_call_bar.html): the state and the
-// current call stay live (a `call_bar` or `screen_pop` event on the page's stream, app.js, makes
-// it ask /call-bar again; so does a slow timer, for calls that start or end without an event),
+// current call stay live (a `call_bar` event on the page's stream, app.js: a control ran, the
+// call log saw the agent's call answered or ended; or a `screen_pop` makes it ask /call-bar
+// again; a slow timer catches what no event says, such as the agent's dialer state),
 // the controls POST to /call-bar/<action> with the page's CSRF token, and the keyboard
 // shortcuts listed in the bar's "?" help drive them.
 (function () {
   var bar = document.getElementById("call-bar");
   if (!bar || !window.fetch) { return; }
-  var REFRESH_MS = 5000;
+  var REFRESH_MS = 30000;
   var shown = null;       // the last state from the server
   var loadedAt = Date.now();
   var token = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";

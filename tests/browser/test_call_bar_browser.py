@@ -77,7 +77,7 @@ def test_hold_by_keyboard_and_resume_by_button(live_server, browser_page, Sessio
         handle = phone.originate("Local/8001@cap-phones", context="cap-out", exten="13800000004",
                                  timeout_ms=30000)
         advance(pbx, 4)
-        page.wait_for_selector("#call-bar .call-bar-number", timeout=15_000)   # the bar's refresh
+        page.wait_for_selector("#call-bar .call-bar-number", timeout=5_000)   # the call log's event
         assert page.inner_text("#call-bar .call-bar-number") == "+8613800000004"
         assert page.is_enabled('#call-bar button[data-action="hold"]')
         assert page.is_disabled('#call-bar button[data-action="resume"]')
@@ -101,7 +101,7 @@ def test_hold_by_keyboard_and_resume_by_button(live_server, browser_page, Sessio
                 return s.scalar(select(Call).where(Call.linkedid == handle.channel_id,
                                                    Call.state == "ended"))
         page.wait_for_function("document.querySelector('#call-bar-call').textContent.trim() === '无通话'",
-                               timeout=15_000)
+                               timeout=5_000)
         call = ended()
         assert call is not None and call.hold_seconds == pytest.approx(5.0, abs=0.01)
     finally:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from agi.ami.client import AMIClient
 from agi.console.commands import CommandRunner
 from models.errors import DomainError
+from models.schema import Event
 from models.schema.call_commands import CallCommand
 from models.schema.calls import Call, CallLeg
 from models.telephony.call_commands import request_command
@@ -126,6 +127,10 @@ def test_blind_transfer_to_a_colleague_keeps_the_call(Session, agents, pbx, list
     assert [leg.channel.split("-")[0] for leg in target] == ["PJSIP/8002"]
     agent_leg = next(leg for leg in rows if leg.user_id == tm.id)
     assert agent_leg.ended_at is not None and target[0].ended_at is None
+    with Session() as s:     # both call bars hear of it (the web asks for the call again)
+        told = s.execute(select(Event.user_id, Event.payload).where(Event.kind == "call_bar")).all()
+    assert (tm2.id, {"linkedid": linkedid, "change": "answered"}) in told
+    assert (tm.id, {"linkedid": linkedid, "change": "ended"}) in told
     hang_up_customer(pbx, phone, listener, linkedid)
     assert ended_call(Session, linkedid).state == "ended"
 
