@@ -21,7 +21,6 @@ context and exten (dialplan/extensions_dialfunnel.conf):
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -246,9 +245,3 @@ def publish(session: Session, command: CallCommand, *, clock=SYSTEM_CLOCK) -> No
     session.add(Event(kind=KIND, user_id=command.user_id, created_at=clock.now(), payload=dict(
         command_id=command.id, call_id=command.call_id, action=command.action,
         state=command.state, reason=command.reason, target=command.args.get("label"))))
-
-
-def hold_elapsed(status: CallStatus, now: dt.datetime) -> float:
-    """Seconds the customer has been on hold now (0 when not held)."""
-    since = status.customer_leg.hold_since if status.customer_leg else None
-    return max(0.0, (now - since).total_seconds()) if since else 0.0
