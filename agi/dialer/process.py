@@ -9,6 +9,7 @@ from agi.ami.client import AMIClient
 from agi.dialer.click_to_call import ClickToCall
 from agi.dialer import queue_members
 from agi.console.spy import SpyRunner
+from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
 from models.dialer.dialing import dead_causes_for
 
@@ -54,4 +55,6 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
             ami.close()
     thread = threading.Thread(target=run, name="dialer", daemon=True)
     thread.start()
+    runner = CommandRunner(maker, ami, runner_id=dialer.dialer_id, **kwargs)   # the call bar's controls
+    threading.Thread(target=run_forever, args=(runner, dialer._stop), name="console", daemon=True).start()
     return dialer, thread

@@ -147,6 +147,15 @@ class Scenario:
     # The dialplan's DF_CONF_AGENT_LEAVES: "stay" (the others talk on when the agent leaves the
     # three-way room) or "end" (they are hung up with the agent).
     agent_leaves: str = "stay"
+    # The call controls (agi/pbxsim/ami_console.py): extensions ExtensionState reports InUse
+    # though no channel of theirs is live (a colleague on a call elsewhere), and the features.conf
+    # atxfer code ("": none configured, Atxfer is refused).
+    busy_extensions: set[str] = field(default_factory=set)
+    atxfer_code: str = "*2"
+    # What a transfer context's Dial rings ({exten}: the transfer's exten); any other context
+    # rings PJSIP/{exten} (an outside number: the trunk).
+    transfer_dials: dict[str, str] = field(default_factory=lambda: {
+        "cap-xfer": "Local/{exten}@cap-phones", "dialfunnel-transfer": "PJSIP/{exten}"})
 
     def outcome_for(self, number: str, context: str, rng: random.Random) -> str:
         """``dial``/``queue`` for the inbound contexts; else the number's outcome: listed number,

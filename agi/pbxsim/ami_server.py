@@ -11,7 +11,9 @@ Actions: Login (``Events: on|off|<classes>``; a wrong secret is refused after
 when the call is answered or fails), Hangup (``Cause``), ExtensionState (the agents' phones, see
 ``Scenario.phones``), QueueAdd/QueueRemove/QueuePause/QueueStatus (``ami_queues``: a queue
 caller goes to a free unpaused member), Redirect (ExtraChannel) into a three-way room,
-ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``). Anything else gets
+ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``), the call bar's
+Redirect (to hold), Bridge, MuteAudio, BlindTransfer, Atxfer, CancelAtxfer (``ami_console``).
+Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
 Everything that acts on time runs on one scheduler thread driven by the given clock (see
@@ -23,7 +25,8 @@ With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`
 context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
 without it the call only plays its script (the far side talks, then hangs up).
 
-Test hooks: ``received`` (every action, in order), ``duplicate_events``, ``record_events`` +
+Test hooks: ``received`` (every action, in order), ``wait_handled()`` (every action received
+was answered and what it schedules is queued), ``duplicate_events``, ``record_events`` +
 ``replay()``, ``phone_call()`` (an agent dials from the phone), ``drop_connections()``,
 ``refuse_connections`` (accept and close at once), ``drop_on_next(action)`` (close the session
 instead of answering that action).
@@ -42,6 +45,7 @@ import uuid
 from typing import Callable
 
 from agi.ami.wire import Message, Parser, encode
+from agi.pbxsim import ami_console
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
@@ -68,10 +72,11 @@ PRIVILEGE = {
 ACTION_AUTHORITY = {
     "ping": set(), "originate": {"originate"}, "hangup": {"system", "call"},
     "userevent": {"user"}, "coreshowchannels": {"system", "reporting"},
-    "extensionstate": {"call", "reporting"},
     "queueadd": {"agent"}, "queueremove": {"agent"}, "queuepause": {"agent"},
-    "redirect": {"call"}, "confbridgelist": {"reporting"}, "confbridgekick": {"call"},
+    "confbridgelist": {"reporting"}, "confbridgekick": {"call"},
     "confbridgemute": {"call"}, "confbridgeunmute": {"call"},
+    "redirect": {"call"}, "bridge": {"call"}, "muteaudio": {"system"}, "blindtransfer": {"call"},
+    "atxfer": {"call"}, "cancelatxfer": {"call"}, "extensionstate": {"call", "reporting"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -254,7 +259,6 @@ class Call:
                and not phone else None)
         self.steps = click_script(outcome) if click else phone or sip or script_for(
             outcome, durations, congestion_order=server.scenario.congestion_order)
-        self.bridged: list[str] = []   # the legs in the call's basic bridge
         self.pc = 0
         self.gen = 0
         self.t = server.scheduler.now()
@@ -330,6 +334,14 @@ class Call:
             customer_dialstring=f"{orig_exten}@{scenario.carrier_context}",
         )
         self.bridge_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        # the call controls (ami_console): who is where now
+        self.bridged = False
+        self.on_hold: str | None = None      # the leg a Redirect put on music on hold
+        self.consulting: str | None = None   # the transferer of an Atxfer in progress
+        self.consult_id: str | None = None
+        self.target_bridge: str | None = None   # the transfer target's own bridge (t2 + phone)
+        self.muted: dict[str, bool] = {}
+        self.bridge_members: list[str] = []      # the legs in the bridge of bridge_id
 
     def _single(self, leg, channel, context, exten, linkedid, **fields):
         """A channel without a Local partner (a PJSIP phone or trunk)."""
@@ -376,6 +388,23 @@ class Call:
                 return
         self.finish()
 
+    def track_bridge(self, kind: str, leg: str | None) -> None:
+        """Who is in the call's bridge (the call controls act on the parties in it)."""
+        if kind == "BridgeCreate":
+            self.bridge_members = []
+        elif kind == "BridgeEnter" and leg not in self.bridge_members:
+            self.bridge_members.append(leg)
+        elif kind == "BridgeLeave" and leg in self.bridge_members:
+            self.bridge_members.remove(leg)
+        elif kind == "BridgeDestroy":
+            self.bridge_members = []
+        self.bridged = len(self.bridge_members) == 2
+
+    def interrupt(self, when: float) -> None:
+        """A call control moved the call: its script stops; the parties stay until hung up."""
+        self.gen += 1
+        self.t = when
+
     def finish(self) -> None:
         self.done = True  # the call stays in server.calls (outcome, durations) for inspection
         if self.queue_member is not None:
@@ -396,8 +425,8 @@ class Call:
         d["ChannelStateDesc"] = STATE_DESC[int(d["ChannelState"])]
         return [(prefix + k, d[k]) for k in CHANNEL_FIELDS]
 
-    def bridge_headers(self, count: int) -> list[tuple[str, str]]:
-        return [("BridgeUniqueid", self.bridge_id), ("BridgeType", "basic"),
+    def bridge_headers(self, count: int, bridge_id: str | None = None) -> list[tuple[str, str]]:
+        return [("BridgeUniqueid", bridge_id or self.bridge_id), ("BridgeType", "basic"),
                 ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"),
                 ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(count)),
                 ("BridgeVideoSourceMode", "none")]
@@ -469,10 +498,7 @@ class Call:
             body = [("Device", self.fields["device"]), ("State", args["state"])]
         elif kind in ("BridgeCreate", "BridgeDestroy", "BridgeEnter", "BridgeLeave"):
             body = self.bridge_headers(args["count"]) + (self.chan(leg) if leg else [])
-            if kind == "BridgeEnter" and leg not in self.bridged:
-                self.bridged.append(leg)
-            elif kind == "BridgeLeave" and leg in self.bridged:
-                self.bridged.remove(leg)
+            self.track_bridge(kind, leg)
         elif kind == "OriginateResponse":
             self.originate_response(args["response"], args["reason"])
             return
@@ -482,8 +508,7 @@ class Call:
                 self.server.queues.caller_event(kind, self.fields["queue"], self, leg)
         self.server.emit(kind, body + extra)
         if kind == "Hangup":
-            if leg in self.bridged:
-                self.bridged.remove(leg)
+            self.track_bridge("BridgeLeave", leg)
             self.server.rooms.channel_gone(self, leg)
 
     def run_target(self, emit: bool) -> None:
@@ -534,6 +559,12 @@ class Call:
             return
         self.gen += 1
         self.t = when
+        if self.consulting == leg:
+            ami_console.complete_atxfer(self, leg)
+            return
+        if self.on_hold and not self.bridged:
+            self._hang_up_apart(leg, cause)
+            return
         partner = leg[0] + ("2" if leg.endswith("1") else "1")
         others = [k for k in self.legs if k not in (leg, partner) and self.legs[k]["alive"]]
         if self.dial_open:
@@ -553,6 +584,24 @@ class Call:
         self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
         self.execute("DeviceStateChange", None, {"state": "NOT_INUSE"})
         self.finish()
+
+
+    def _hang_up_apart(self, leg: str, cause: int) -> None:
+        """A Redirect took the parties apart (hold): only this channel and its Local partner
+        end; the other party stays where it is (music on hold, or the agent's wait)."""
+        partner = leg[0] + ("2" if leg.endswith("1") else "1")
+        paired = partner in self.legs and self.legs[partner]["alive"]
+        self.execute("SoftHangupRequest", leg, {"cause": cause})
+        if paired:
+            self.execute("HangupRequest", partner, {"cause": cause})
+        self.execute("Hangup", leg, {"cause": cause})
+        if paired:
+            self.execute("SoftHangupRequest", partner, {"cause": cause})
+            self.execute("Hangup", partner, {"cause": cause})
+        if leg == self.on_hold:
+            self.on_hold = None
+        if not any(other["alive"] for other in self.legs.values()):
+            self.finish()
 
 
 # ---------------------------------------------------------------------------------- sessions
@@ -607,8 +656,11 @@ class Session:
                 if not data:
                     break
                 for msg in parser.feed(data):
-                    if self.closed or not self.handle(msg):
-                        return
+                    try:
+                        if self.closed or not self.handle(msg):
+                            return
+                    finally:
+                        self.server.action_done()
         except OSError:
             pass
         finally:
@@ -659,7 +711,7 @@ class Session:
             server.queues.pause(self, msg)
         elif name == "queuestatus":
             server.queues.status(self, msg)
-        elif name == "redirect":
+        elif name == "redirect" and server.rooms.takes_redirect(msg):
             server.rooms.redirect(self, msg)
         elif name == "confbridgelist":
             server.rooms.confbridge_list(self, msg)
@@ -667,6 +719,8 @@ class Session:
             server.rooms.confbridge_kick(self, msg)
         elif name in ("confbridgemute", "confbridgeunmute"):
             server.rooms.confbridge_mute(self, msg, name == "confbridgemute")
+        elif name in ami_console.ACTIONS:
+            ami_console.ACTIONS[name](server, self, msg)
         else:
             self.respond(aid, "Error", "Invalid/unknown command")
         return True
@@ -735,6 +789,7 @@ class AMIServer:
         self.sent_events: list[tuple[str, bytes]] = []
         self._running = False
         self.received: list[Message] = []
+        self.handled = 0                  # actions answered (and what they schedule, queued)
         self.calls: dict[str, Call] = {}  # by ChannelId, every call since start
         self._lock = threading.RLock()
         self._sessions: list[Session] = []
@@ -827,6 +882,21 @@ class AMIServer:
             if action.lower() in self._drops:
                 self._drops.remove(action.lower())
                 return True
+        return False
+
+    def action_done(self) -> None:
+        with self._lock:
+            self.handled += 1
+
+    def wait_handled(self, timeout: float = 5.0) -> bool:
+        """Test hook: every action received so far was handled (what it schedules is queued,
+        so ``scheduler.settle()`` then waits for it)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if self.handled >= len(self.received):
+                    return True
+            time.sleep(0.005)
         return False
 
     def record(self, session: Session, msg: Message) -> None:
@@ -986,8 +1056,12 @@ class AMIServer:
         status = -1
         if hinted:
             status = {"unavailable": 4, "inuse": 1}.get(scenario.phones.get(exten, ""), 0)
+            if status == 0 and exten in scenario.busy_extensions:   # on a call elsewhere
+                status = 1
             if status == 0:
                 status = self.phone_state(exten)
+            if status == 0 and self.extension_in_use(exten):   # a Local/<ext>@... phone
+                status = 1
         text = {-1: "Unknown", 0: "Idle", 1: "InUse", 4: "Unavailable", 8: "Ringing"}[status]
         session.respond(aid, "Success", "Extension Status", extra=[
             ("Exten", exten), ("Context", context), ("Hint", f"PJSIP/{exten}" if hinted else ""),
@@ -1009,6 +1083,14 @@ class AMIServer:
                 if leg["alive"] and name_or_uid in (leg["Channel"], leg["Uniqueid"]):
                     return call, key
         return None
+
+    def extension_in_use(self, extension: str) -> bool:
+        """A live channel of the phone ``extension`` (PJSIP/<ext>-N or Local/<ext>@...)."""
+        with self._lock:
+            calls = [c for c in self.calls.values() if not c.done]
+        prefixes = (f"PJSIP/{extension}-", f"Local/{extension}@")
+        return any(leg["alive"] and leg["Channel"].startswith(prefixes)
+                   for call in calls for leg in call.legs.values())
 
     def hangup(self, session: Session, msg: Message) -> None:
         aid = msg.get("ActionID")

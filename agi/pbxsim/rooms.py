@@ -168,6 +168,12 @@ class Rooms:
             call.finish()
 
     # --- Redirect ---------------------------------------------------------------------------
+    @staticmethod
+    def takes_redirect(msg) -> bool:
+        """A Redirect into a three-way room (the call bar's hold Redirect is ami_console's)."""
+        return (msg.get("Context") in CONFERENCE_CONTEXTS
+                or msg.get("ExtraContext") in CONFERENCE_CONTEXTS)
+
     def redirect(self, session, msg) -> None:
         """manager.c action_redirect: one channel, or two with ExtraChannel ("Dual")."""
         aid = msg.get("ActionID")
@@ -204,14 +210,14 @@ class Rooms:
             new_rooms = [self._new_room(n) for n in sorted(names) if n not in self.rooms]
             created = False
             for (call, leg), _, _ in leaving:
-                if leg in call.bridged:
-                    call.bridged.remove(leg)
-                    call.execute("BridgeLeave", leg, {"count": len(call.bridged)})
+                if leg in call.bridge_members:
+                    call.bridge_members.remove(leg)
+                    call.execute("BridgeLeave", leg, {"count": len(call.bridge_members)})
                 if not created:
                     for room in new_rooms:
                         self.emit("BridgeCreate", room.bridge(0))
                     created = True
-                if (call, leg) == leaving[-1][0] and not call.bridged:
+                if (call, leg) == leaving[-1][0] and not call.bridge_members:
                     call.execute("BridgeDestroy", None, {"count": 0})
             for room in new_rooms:
                 self.emit("ConfbridgeStart", room.conference(1))
@@ -224,10 +230,10 @@ class Rooms:
     def _drop_left_behind(self, call) -> None:
         """A single Redirect out of a two-party bridge (ami-redirect-confbridge-single.txt): the
         peer left in the bridge has no dialplan to return to and is hung up (16)."""
-        for leg in list(call.bridged):
-            call.bridged.remove(leg)
-            call.execute("BridgeLeave", leg, {"count": len(call.bridged)})
-            if not call.bridged:
+        for leg in list(call.bridge_members):
+            call.bridge_members.remove(leg)
+            call.execute("BridgeLeave", leg, {"count": len(call.bridge_members)})
+            if not call.bridge_members:
                 call.execute("BridgeDestroy", None, {"count": 0})
             partner = self._partner(call, leg)
             if partner:
@@ -289,8 +295,8 @@ class Rooms:
 
     def _bridgepeer(self, spy: Spy) -> None:
         spyee, leg = spy.spyee, spy.spyee_leg
-        peers = [k for k in spyee.bridged if k != leg]
-        if leg in spyee.bridged and len(peers) == 1:
+        peers = [k for k in spyee.bridge_members if k != leg]
+        if leg in spyee.bridge_members and len(peers) == 1:
             peer = peers[0]
             spyee.execute("VarSet", peer, {"variable": "BRIDGEPEER", "value": spyee.legs[leg]["Channel"]})
             spyee.execute("VarSet", leg, {"variable": "BRIDGEPEER", "value": spyee.legs[peer]["Channel"]})

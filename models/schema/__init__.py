@@ -1,5 +1,6 @@
 """All tables. Import from here: `from models.schema import Customer`."""
 from .calls import Call, CallLeg, CallRequest  # noqa: F401  (the call log, issue 13)
+from .call_commands import CallCommand  # noqa: F401  (the call bar's controls, issue 14)
 from .campaigns import (  # noqa: F401  (outbound campaigns, T4)
                         AgentQueue,
                         AgentState,

@@ -23,6 +23,8 @@ lookup). A call ends when its last known leg hung up.
 
 Functions never commit (the caller owns the transaction). They cache the rows they touch in
 ``session.info`` (one long-lived session per writer thread); after a rollback call ``forget``.
+An agent whose call is answered or whose leg ends gets a ``call_bar`` event (the web's call
+bar asks for the call again); written once, as the times are.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
 few reads, one UPDATE and one INSERT statement per table (on SQLite the INSERTs are the flush's).
@@ -44,7 +46,7 @@ from models.crm.customers import ids_by_phones
 from models.db import among, key_chunks
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
-from models.schema import DialAttempt
+from models.schema import DialAttempt, Event
 from models.schema.calls import Call, CallLeg
 from models.telephony.channels import agent_endpoint
 from models.telephony.popups import agent_extensions, clean_number, user_for_extension
@@ -476,19 +478,30 @@ def dial_end(session: Session, caller: Chan | None, dest: Chan, status: str,
     call, leg = found
     if leg.answered_at is None:
         leg.answered_at = now
+        if leg.role == "agent" and call.answered_at is not None:   # joins a call going on
+            _tell_agent(session, leg.user_id, call.linkedid, "answered", now)
     if leg.role == "agent" and call.user_id is None:
         call.user_id = leg.user_id
     if call.direction == "inbound" and leg.role != "agent":
         return
     if caller is None and call.direction == "click_to_call":
         return
-    _answer(call, now)
+    _answer(session, call, now)
 
 
-def _answer(call: Call, now: dt.datetime) -> None:
+def _answer(session: Session, call: Call, now: dt.datetime) -> None:
     if call.answered_at is None:
         call.answered_at = now
         call.state = "up"
+        _tell_agent(session, call.user_id, call.linkedid, "answered", now)
+
+
+def _tell_agent(session: Session, user_id: int | None, linkedid: str, change: str,
+                now: dt.datetime) -> None:
+    """The agent's call bar hears that the call changed (admin/console)."""
+    if user_id is not None:
+        session.add(Event(kind="call_bar", user_id=user_id, created_at=now,
+                          payload=dict(linkedid=linkedid, change=change)))
 
 
 def agent_connect(session: Session, caller: Chan, agent_channel: str | None,
@@ -500,7 +513,7 @@ def agent_connect(session: Session, caller: Chan, agent_channel: str | None,
     call, _ = found
     if call.user_id is None:
         call.user_id = agent_of(session, agent_channel)
-    _answer(call, now)
+    _answer(session, call, now)
 
 
 def queue_joined(session: Session, ch: Chan, queue: str | None, now: dt.datetime) -> None:
@@ -554,6 +567,8 @@ def channel_ended(session: Session, ch: Chan, cause: int | None, now: dt.datetim
     if leg.ended_at is not None:
         return
     _end_leg(call, leg, cause, now)
+    if leg.role == "agent":
+        _tell_agent(session, leg.user_id, call.linkedid, "ended", now)
     open_legs = _open_legs(session, call)
     open_legs.discard(leg.uniqueid)
     if not open_legs:

@@ -235,7 +235,9 @@ def test_the_screen_pop_of_a_masking_agent(app, as_user, session, users, world, 
     tm = as_user("tm")
     app.config.update(SSE_MAX_SECONDS=0.3, SSE_POLL_SECONDS=0.05)
     stream = tm.get("/events/stream", query_string=dict(after=0)).get_data(as_text=True)
-    pops = [json.loads(line[6:]) for line in stream.splitlines() if line.startswith("data: ")]
+    lines = stream.splitlines()
+    pops = [json.loads(line[6:]) for before, line in zip(lines, lines[1:])
+            if before == "event: screen_pop" and line.startswith("data: ")]
     assert len(pops) == 2 and not leaked(stream)
     known = pops[0]
     assert known["status"] == "known" and known["call"]["number"] == "138****8000"

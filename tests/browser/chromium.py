@@ -26,7 +26,7 @@ class _InFlight:
     def __call__(self, environ, start_response):
         key = object()
         with self.lock:
-            self.open[key] = environ.get("werkzeug.socket")
+            self.open[key] = (environ.get("werkzeug.socket"), environ.get("PATH_INFO"))
         try:
             body = self.app(environ, start_response)
         except BaseException:
@@ -38,11 +38,11 @@ class _InFlight:
         with self.lock:
             self.open.pop(key, None)
 
-    def close_all(self, seconds: float) -> int:
+    def close_all(self, seconds: float) -> list[str]:
         """Cut every open connection (a stream's next write then fails and its generator is
-        closed), and wait for the responses to end; how many did not."""
+        closed), and wait for the responses to end; the paths of those that did not."""
         with self.lock:
-            sockets = [s for s in self.open.values() if s is not None]
+            sockets = [s for s, _path in self.open.values() if s is not None]
         for sock in sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -51,7 +51,7 @@ class _InFlight:
         deadline = time.monotonic() + seconds
         while self.open and time.monotonic() < deadline:
             time.sleep(0.02)
-        return len(self.open)
+        return sorted(path for _s, path in self.open.values())
 
 
 class _Counted:
@@ -70,7 +70,7 @@ class _Counted:
 
 
 @pytest.fixture
-def live_server(app):
+def live_server(app, request):
     """The app on a real port. On teardown it cuts the open connections and waits for every
     response to end: a stream still polling would hold table locks against the next test's
     TRUNCATE (PostgreSQL deadlock)."""
@@ -82,8 +82,12 @@ def live_server(app):
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    if "session" in request.fixturenames:
+        # The test's own transaction would keep a request waiting for its lock (SQLite's write
+        # lock, PostgreSQL's row locks): it is over, end it first.
+        request.getfixturevalue("session").rollback()
     left = counted.close_all(10)
-    assert left == 0, f"{left} response(s) still open 10 s after their connections were cut"
+    assert not left, f"responses still open 10 s after their connections were cut: {left}"
 
 
 @pytest.fixture(scope="session")

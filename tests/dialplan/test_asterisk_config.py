@@ -55,9 +55,9 @@ UNTRIGGERED_BRANCHES = {
 
 # Dialplan applications of a stock Asterisk 22 that these files may use (exact spelling).
 KNOWN_APPS = {
-    "AGI", "Answer", "ChanSpy", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup", "MixMonitor",
-    "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX", "Set", "StopMixMonitor",
-    "UserEvent", "VoiceMail", "VoiceMailMain",
+    "AGI", "Answer", "ChanSpy", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup",
+    "MixMonitor", "MusicOnHold", "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX",
+    "Set", "StopMixMonitor", "UserEvent", "VoiceMail", "VoiceMailMain", "Wait",
 }
 
 
@@ -627,6 +627,9 @@ class Call:
         return "".join(out)
 
     def lookup(self, name: str) -> str:
+        exists = re.fullmatch(r"CHANNEL_EXISTS\((.*)\)", name)
+        if exists:
+            return "1" if exists.group(1) in self.vars.get("LIVE_CHANNELS", "").split() else "0"
         match = re.fullmatch(r"(CUT|FILTER)\((.*)\)", name)
         if match and match.group(1) == "CUT":
             var, delim, field = top_split(match.group(2), ",")
@@ -728,7 +731,8 @@ class Call:
             self.vars.update(self.results)
             # Bridged, then the other side hung up: without Dial's g / Queue's c option the
             # caller is hung up too (ami-dial.txt), so the dialplan does not go on.
-            if app == "Dial" and self.vars.get("DIALSTATUS") == "ANSWER":
+            if app == "Dial" and self.vars.get("DIALSTATUS") == "ANSWER" and \
+                    "g" not in (args[2] if len(args) > 2 else ""):
                 raise Hangup()
             if app == "Queue" and "QUEUESTATUS" in self.results and not self.vars.get("QUEUESTATUS"):
                 raise Hangup()
@@ -841,7 +845,8 @@ def test_inbound_ivr_outcomes(plan, variables, app, args):
 def test_inbound_agent_not_answering_falls_back_to_the_queue(plan):
     call = inbound(plan, {"DIALFUNNEL_STATUS": "OK", "DIALFUNNEL_TRANSFER": "agent:8003"},
                    results={"DIALSTATUS": "NOANSWER"})
-    assert call.used("Dial")[0][:3] == ["PJSIP/8003", "20", "t"]
+    assert call.used("Dial")[0][:2] == ["PJSIP/8003", "20"]
+    assert call.used("Dial")[0][2].startswith("tF(dialfunnel-hold^agent^1)")   # kept on a hold
     assert call.used("Queue")[0][0] == "sales"
 
 
@@ -930,7 +935,7 @@ def test_outbound_machine_and_ivr(plan):
 def test_agents_dial_out_through_the_trunk_recorded(plan, number):
     call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"})
     call.run("dialfunnel-agents", number)
-    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "T"]]
+    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "gT"]]
     assert call.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
     assert_recorded_and_reported(call, "agent")
@@ -1033,6 +1038,96 @@ def test_the_spy_context_is_for_supervisors_only(plan):
                 for raw in jump_targets(step):
                     if ctx.name != "dialfunnel-spy":
                         assert "dialfunnel-spy" not in raw
+
+
+# -- the call bar's hold and transfers (agi/console/commands.py) ----------------------------
+
+def test_the_call_bar_reaches_its_contexts(plan):
+    from agi.console.commands import STATUS_CONTEXT
+    from models.telephony.call_commands import HOLD_CONTEXT, TRANSFER_CONTEXT, TRANSFER_QUEUES
+    assert HOLD_CONTEXT in plan and TRANSFER_CONTEXT in plan
+    assert find_extension(plan, HOLD_CONTEXT, "s") == (HOLD_CONTEXT, "s")
+    assert plan[STATUS_CONTEXT].hints == {"_80XX": "PJSIP/${EXTEN}"}, "ExtensionState needs hints"
+    queues = {s.name for s in parse_conf(QUEUES)[0]}
+    for queue in TRANSFER_QUEUES:
+        assert queue in queues and find_extension(plan, TRANSFER_CONTEXT, queue) == (TRANSFER_CONTEXT, queue)
+
+
+def _dial_option_targets(step):
+    """The dialplan locations a Dial's or Queue's F() / b() options name (context^exten^priority)."""
+    args = top_split(step.args, ",")
+    options = args[1 if step.app == "Queue" else 2] if len(args) > (1 if step.app == "Queue" else 2) else ""
+    for match in re.finditer(r"([Fb])\(([^()^]+)\^([^()^]+)\^(\d+)", options):
+        yield match.group(1), match.group(2), match.group(3), int(match.group(4))
+
+
+def test_dial_options_name_existing_places(plan):
+    seen = set()
+    for ctx in plan.values():
+        for steps in ctx.extensions.values():
+            for step in steps:
+                if step.app in ("Dial", "Queue"):
+                    for option, context, exten, priority in _dial_option_targets(step):
+                        found = find_extension(plan, context, exten)
+                        assert found and plan[found[0]].extensions[found[1]][0].priority == priority
+                        seen.add((option, context, exten))
+    assert seen == {("F", "dialfunnel-hold", "agent"), ("b", "dialfunnel-hold", "peer")}
+
+
+def test_hold_music_for_the_customer(plan):
+    call = Call(plan, lambda *a: {})
+    assert call.run("dialfunnel-hold", "s") == "hangup"
+    assert call.used("MusicOnHold") == [["", "600"]]
+
+
+def test_the_agent_waits_while_the_customer_is_held(plan):
+    held = Call(plan, lambda *a: {}, variables={
+        "DF_HELD_PEER": "PJSIP/dialfunnel-trunk-00000007", "LIVE_CHANNELS": "PJSIP/dialfunnel-trunk-00000007"})
+    with pytest.raises(AssertionError, match="dialplan loop"):
+        held.run("dialfunnel-hold", "agent", max_steps=40)     # until the Bridge action takes it
+    assert len(held.used("Wait")) > 5
+    gone = Call(plan, lambda *a: {}, variables={"DF_HELD_PEER": "PJSIP/dialfunnel-trunk-00000007"})
+    assert gone.run("dialfunnel-hold", "agent") == "hangup" and not gone.used("Wait")
+
+
+def test_an_agents_own_call_survives_the_customers_hold(plan):
+    """dialfunnel-trunk-out's Dial has g: when the customer is redirected to the hold music the
+    agent's channel goes on, and waits while the customer is held."""
+    peer = "PJSIP/dialfunnel-trunk-00000007"
+    call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001", "LIVE_CHANNELS": peer},
+                results={"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": peer})
+    with pytest.raises(AssertionError, match="dialplan loop"):
+        call.run("dialfunnel-agents", "13800138000", max_steps=60)
+    assert call.vars["DF_HELD_PEER"] == peer and call.used("Wait")
+    ended = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"},
+                 results={"DIALSTATUS": "ANSWER", "DIALEDPEERNAME": peer})
+    assert ended.run("dialfunnel-agents", "13800138000") == "hangup"   # the customer hung up
+
+
+def test_the_dialers_agent_leg_survives_the_customers_hold(plan):
+    """The agent's phone is the called side of the dialer's call: F() sends it to the hold
+    wait when the customer leaves the bridge, b() told it who the customer is."""
+    call = outbound_call(plan, {"DIALFUNNEL_STATUS": "OK", "DIALFUNNEL_TRANSFER": "agent:8002"},
+                         results={"DIALSTATUS": "ANSWER"})
+    [dial] = call.used("Dial")
+    assert dial[2].startswith("t") and "F(dialfunnel-hold^agent^1)" in dial[2]
+    assert "b(dialfunnel-hold^peer^1(" in dial[2]
+    phone = Call(plan, lambda *a: {})
+    phone.vars["ARG1"] = "PJSIP/dialfunnel-trunk-00000003"
+    assert phone.run("dialfunnel-hold", "peer") == "returned"
+    assert phone.vars["DF_HELD_PEER"] == "PJSIP/dialfunnel-trunk-00000003"
+
+
+@pytest.mark.parametrize("exten, app, first_args", [
+    ("8002", "Dial", ["PJSIP/8002", "20", "tT"]),
+    ("sales", "Queue", ["sales", "t"]),
+    ("8613900000001", "Dial", ["PJSIP/+8613900000001@dialfunnel-trunk", "60", "T"]),
+])
+def test_transfer_targets(plan, exten, app, first_args):
+    call = Call(plan, lambda *a: {})
+    assert call.run("dialfunnel-transfer", exten) == "hangup"
+    assert call.ended_in()[0] == app
+    assert call.ended_in()[1][:len(first_args)] == first_args
 
 
 # -- manager.conf snippet --------------------------------------------------------------------
@@ -1263,7 +1358,7 @@ def test_click_to_call_dials_the_customer_through_the_trunk_recorded(plan):
     call = Call(plan, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001",
                                                 "CALLERID(num)": "13800138000"})
     call.run("dialfunnel-click-to-call", "13800138000")
-    assert call.used("Dial") == [["PJSIP/13800138000@dialfunnel-trunk", "60", "T"]]
+    assert call.used("Dial") == [["PJSIP/13800138000@dialfunnel-trunk", "60", "gT"]]
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
     assert call.vars["CALLERID(num)"] == "8001"
     assert_recorded_and_reported(call, "agent")
@@ -1274,7 +1369,7 @@ def test_click_to_call_dials_the_customer_through_the_trunk_recorded(plan):
     call = Call(site, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001"})
     call.run("dialfunnel-click-to-call", "02155550000")
     assert call.vars["CALLERID(num)"] == "02150001234"
-    assert call.used("Dial") == [["PJSIP/02155550000@dialfunnel-trunk", "60", "T"]]
+    assert call.used("Dial") == [["PJSIP/02155550000@dialfunnel-trunk", "60", "gT"]]
 
 
 def test_agent_phones_have_hints_for_extension_state(plan):

@@ -219,7 +219,8 @@ def test_a_single_redirect_hangs_up_the_peer_left_behind_as_captured(pbx, ami):
         ["Response", "ActionID", "Message"], "Redirect successful")
     settle(pbx, 0.2, until=lambda: any(m.name == "ConfbridgeJoin" for m in ami.events_seen))
     assert conf_sequence(ami.events_seen[before:], {moved: "moved", other: "left"}) == expected
-    missing = ami.send_action("Redirect", [("Channel", "PJSIP/9999-00000001"), ("Context", "x"), ("Exten", "1")])
+    missing = ami.send_action("Redirect", [("Channel", "PJSIP/9999-00000001"), ("Context", "x"), ("Exten", "1"),
+                                           ("Priority", 1)])
     assert (missing.response, missing["Message"]) == ("Error", "Channel does not exist: PJSIP/9999-00000001")
 
 

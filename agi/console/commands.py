@@ -1,0 +1,172 @@
+"""Runs the call bar's controls (models/telephony/call_commands.py) over AMI.
+
+    runner = CommandRunner(sessionmaker, ami_client, runner_id="host-1")
+    runner.run_once()      # from the dialer process's loop (agi/dialer/engine.py)
+
+Each queued control is claimed by one runner (a conditional UPDATE), committed as "running",
+then run; it ends "done", or "failed" with the PBX's message (or ours: a busy colleague). A new
+control is one function registered in ``ACTIONS`` (``@action("name")``): it gets the AMI client
+and the command's ``args`` (the agent's and the customer's channels, the resolved target) and
+raises ``Refused`` or AMIActionError to fail.
+
+What each control does (the captures in tests/fixtures/asterisk/captures-2026-12):
+  hangup     ends the call for the agent: Hangup of the agent's channel. The customer's side
+             then ends with it (the bridge breaks), a transfer already made goes on; a
+             customer on hold is hung up too (no bridge to break).
+  hold       Redirect of the customer's channel into dialfunnel-hold (MusicOnHold); the agent's
+             leg stays in the dialplan (Dial option g, dialplan/README.md).
+  resume     the AMI Bridge action: the agent's and the customer's channels bridged again.
+  mute       MuteAudio of the agent's channel, direction in (the customer no longer hears the
+             agent); unmute the same with State off.
+  blind_transfer     ExtensionState first for a colleague (busy → refused, nothing moves), then
+             BlindTransfer of the agent's channel: its bridge peer, the customer, runs
+             dialfunnel-transfer,<exten>; the agent's channel is hung up by the PBX.
+  attended_transfer  the same check, then Atxfer of the agent's channel to the target: the
+             customer hears music while the agent consults.
+  complete_transfer  the agent's channel hangs up: the target takes the agent's place.
+  cancel_transfer    CancelAtxfer: the agent is back with the customer, the target hung up.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from agi.ami.client import AMIActionError, AMIError
+from models.clock import SYSTEM_CLOCK
+from models.telephony import call_commands
+from models.telephony.call_commands import HOLD_CONTEXT
+
+log = logging.getLogger(__name__)
+
+AMI_TIMEOUT = 5.0
+STATUS_CONTEXT = "dialfunnel-hints"   # where the agents' hints are (ExtensionState)
+IDLE = "0"
+
+
+class Refused(Exception):
+    """A control the PBX must not run (the reason is shown to the agent)."""
+
+
+ACTIONS: dict[str, Callable] = {}
+
+
+def action(name: str):
+    def register(fn):
+        ACTIONS[name] = fn
+        return fn
+    return register
+
+
+def _send(ami, name: str, headers: list[tuple[str, object]]):
+    return ami.send_action(name, headers, timeout=AMI_TIMEOUT, check=True)
+
+
+@action("hangup")
+def hangup(ami, args: dict) -> None:
+    _send(ami, "Hangup", [("Channel", args["agent_channel"])])
+    if args.get("held") and args.get("customer_channel"):   # not left alone with the music
+        _send(ami, "Hangup", [("Channel", args["customer_channel"])])
+
+
+@action("hold")
+def hold(ami, args: dict) -> None:
+    _send(ami, "Redirect", [("Channel", args["customer_channel"]), ("Context", HOLD_CONTEXT),
+                            ("Exten", "s"), ("Priority", 1)])
+
+
+@action("resume")
+def resume(ami, args: dict) -> None:
+    _send(ami, "Bridge", [("Channel1", args["agent_channel"]),
+                          ("Channel2", args["customer_channel"])])
+
+
+def _mute(ami, args: dict, state: str) -> None:
+    _send(ami, "MuteAudio", [("Channel", args["agent_channel"]), ("Direction", "in"),
+                             ("State", state)])
+
+
+action("mute")(lambda ami, args: _mute(ami, args, "on"))
+action("unmute")(lambda ami, args: _mute(ami, args, "off"))
+
+
+def _check_free(ami, args: dict) -> None:
+    """A colleague must be idle before the customer is sent to him."""
+    if not args.get("user_id"):
+        return
+    state = _send(ami, "ExtensionState", [("Exten", args["exten"]), ("Context", STATUS_CONTEXT)])
+    if (state.get("Status") or "").strip() != IDLE:
+        raise Refused(f"{args['label']}: {state.get('StatusText') or 'busy'}")
+
+
+@action("blind_transfer")
+def blind_transfer(ami, args: dict) -> None:
+    _check_free(ami, args)
+    _send(ami, "BlindTransfer", [("Channel", args["agent_channel"]),
+                                 ("Context", args["context"]), ("Exten", args["exten"])])
+
+
+@action("attended_transfer")
+def attended_transfer(ami, args: dict) -> None:
+    _check_free(ami, args)
+    _send(ami, "Atxfer", [("Channel", args["agent_channel"]), ("Exten", args["exten"]),
+                          ("Context", args["context"])])
+
+
+@action("complete_transfer")
+def complete_transfer(ami, args: dict) -> None:
+    _send(ami, "Hangup", [("Channel", args["agent_channel"])])
+
+
+@action("cancel_transfer")
+def cancel_transfer(ami, args: dict) -> None:
+    _send(ami, "CancelAtxfer", [("Channel", args["agent_channel"])])
+
+
+class CommandRunner:
+    def __init__(self, sessionmaker, ami, *, runner_id: str, clock=SYSTEM_CLOCK):
+        self.Session, self.ami, self.runner_id, self.clock = sessionmaker, ami, runner_id, clock
+
+    def run_once(self) -> int:
+        """Claim the queued controls and run them; returns how many ran."""
+        with self.Session() as s:
+            claimed = call_commands.claim_commands(s, self.runner_id)
+            s.commit()
+            for command in claimed:
+                reason = self._run(command.action, dict(command.args))
+                call_commands.finish_command(s, command, reason, clock=self.clock)
+                s.commit()
+            return len(claimed)
+
+    def _run(self, name: str, args: dict) -> str | None:
+        """None when done, else why it failed."""
+        fn = ACTIONS.get(name)
+        if fn is None:
+            return f"unknown control {name}"
+        try:
+            fn(self.ami, args)
+        except Refused as refused:
+            return str(refused)
+        except AMIActionError as error:
+            return _named(error.response.get("Message") or "refused by the PBX", args)
+        except AMIError as error:
+            log.warning("call control %s: %s", name, error)
+            return _named(f"PBX: {error}", args)
+        return None
+
+
+def _named(reason: str, args: dict) -> str:
+    """The PBX's message with the channels called by their part (a channel's name may hold the
+    customer's number, which the agent's role may not see)."""
+    for key, word in (("customer_channel", "customer"), ("agent_channel", "agent")):
+        if args.get(key):
+            reason = reason.replace(args[key], word)
+    return reason
+
+
+def run_forever(runner: CommandRunner, stop, *, interval: float = 0.2) -> None:
+    """The dialer process's console loop: the controls queued are run within ``interval``."""
+    while not stop.wait(interval):
+        try:
+            runner.run_once()
+        except Exception:
+            log.exception("call controls: a round failed")
