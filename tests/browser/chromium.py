@@ -40,18 +40,20 @@ class _InFlight:
 
     def close_all(self, seconds: float) -> list[str]:
         """Cut every open connection (a stream's next write then fails and its generator is
-        closed), and wait for the responses to end; the paths of those that did not."""
-        with self.lock:
-            sockets = [s for s, _path in self.open.values() if s is not None]
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        closed; a reader waiting for the browser gets EOF), again for any request that came in
+        meanwhile, and wait for the responses to end; the paths of those that did not."""
         deadline = time.monotonic() + seconds
-        while self.open and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return sorted(path for _s, path in self.open.values())
+        while True:
+            with self.lock:
+                sockets = [s for s, _path in self.open.values() if s is not None]
+                if not sockets or time.monotonic() > deadline:
+                    return sorted(path for _s, path in self.open.values())
+            for sock in sockets:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            time.sleep(0.05)
 
 
 class _Counted:
