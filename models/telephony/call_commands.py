@@ -230,9 +230,11 @@ def resolve_party(session: Session, user: User, kind: str | None, target: str | 
 
 
 def parties(session: Session, status: CallStatus) -> list[dict]:
-    """Who is on the call now (its live legs in the call log), the agent first."""
+    """Who is on the call now (its live legs in the call log but a Local channel's far half),
+    the agent first."""
     legs = session.scalars(select(CallLeg).where(CallLeg.call_id == status.call.id,
-                                                 CallLeg.ended_at.is_(None)).order_by(CallLeg.id))
+                                                 CallLeg.ended_at.is_(None),
+                                                 CallLeg.role != "local").order_by(CallLeg.id))
     found = []
     for leg in legs:
         user = session.get(User, leg.user_id) if leg.user_id else None
