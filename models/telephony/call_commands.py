@@ -21,8 +21,8 @@ context and exten (dialplan/extensions_dialfunnel.conf):
 Three-way (T6, agi/console/conference.py): ``conference`` rings a party (a colleague, the
 agent's manager: kind ``manager``, or an outside number) into the call's room
 (room_for_call: the call's id) and, once answered, moves the agent and the customer in;
-``add_party`` rings one more; ``drop_party`` kicks a party (``args["channel"]``, one of the
-call's live legs: ``parties``). While in the room, hold and transfers are refused; the
+``add_party`` rings one more; ``drop_party`` kicks a party (``args["leg"]``: the id of one of
+the call's live legs, ``parties``). While in the room, hold and transfers are refused; the
 agent's hang-up only leaves the room (dialplan DF_CONF_AGENT_LEAVES).
 """
 from __future__ import annotations
@@ -238,9 +238,11 @@ def parties(session: Session, status: CallStatus) -> list[dict]:
     found = []
     for leg in legs:
         user = session.get(User, leg.user_id) if leg.user_id else None
-        found.append(dict(channel=leg.channel, role=leg.role, user_id=leg.user_id,
+        found.append(dict(leg=leg.id, channel=leg.channel, role=leg.role, user_id=leg.user_id,
                           name=user.full_name if user else None,
-                          me=leg.id == status.agent_leg.id))
+                          me=leg.id == status.agent_leg.id,
+                          customer=status.customer_leg is not None
+                          and leg.id == status.customer_leg.id))
     return sorted(found, key=lambda p: not p["me"])
 
 
@@ -262,11 +264,12 @@ def request_command(session: Session, user: User, action: str, args: dict | None
     elif action in PARTY_ADDS:
         args = args or {}
         resolved = resolve_party(session, user, args.get("kind"), args.get("target"))
-    elif action == "drop_party":
-        channel = (args or {}).get("channel")
-        if channel not in [p["channel"] for p in parties(session, status) if not p["me"]]:
+    elif action == "drop_party":        # by the leg's id (the web never sees channel names)
+        leg = str((args or {}).get("leg") or "")
+        found = [p for p in parties(session, status) if not p["me"] and str(p["leg"]) == leg]
+        if not found:
             raise DomainError("call_bar.not_a_party")
-        resolved = dict(channel=channel)
+        resolved = dict(channel=found[0]["channel"])
     if action in PARTY_ADDS + ("drop_party",):
         resolved["room"] = str(status.call.id)
     resolved.update(agent_channel=status.agent_leg.channel,

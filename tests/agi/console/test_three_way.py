@@ -86,9 +86,9 @@ def test_conference_with_a_colleague_listed_dropped_and_the_agent_leaves(
     [orig] = [m for m in pbx.actions("Originate") if "trunk-out" in m["Channel"]]
     assert (orig["Context"], orig["Exten"]) == ("dialfunnel-conference", room)
     wait_for(lambda: len(on_call(Session, tm)[1]) == 4)
-    [outside] = [p["channel"] for p in on_call(Session, tm)[1]
-                 if p["channel"].startswith("Local/")]
-    drop = ask(Session, tm, "drop_party", {"channel": outside}, clock=pbx.clock)
+    [(outside, leg)] = [(p["channel"], p["leg"]) for p in on_call(Session, tm)[1]
+                        if p["channel"].startswith("Local/")]
+    drop = ask(Session, tm, "drop_party", {"leg": leg}, clock=pbx.clock)
     assert finished(Session, runner, pbx, drop).state == "done"
     until(pbx, lambda: outside not in members(pbx, room))
     wait_for(lambda: len(on_call(Session, tm)[1]) == 3)
@@ -140,4 +140,4 @@ def test_a_third_party_who_does_not_answer_leaves_the_call_as_it_was(
     assert not status.in_room and status.call.id == call_id and len(found) == 2
     assert {"hold", "conference"} <= set(allowed_actions(status))
     with pytest.raises(DomainError, match="call_bar.not_in_conference"):
-        ask(Session, tm, "drop_party", {"channel": found[1]["channel"]}, clock=pbx.clock)
+        ask(Session, tm, "drop_party", {"leg": found[1]["leg"]}, clock=pbx.clock)

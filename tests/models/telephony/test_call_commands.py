@@ -200,9 +200,10 @@ def test_three_way_refusals_and_targets(session, agent, users, clock):
                          ("conference", {"kind": "extension", "target": "8002"})):
         assert refused(session, agent, action, args, clock=clock) == "call_bar.in_conference"
     assert [p["me"] for p in parties(session, status)] == [True, False]
-    mine = parties(session, status)[0]["channel"]
-    for channel in (mine, "PJSIP/8009-00000001", None):
-        assert refused(session, agent, "drop_party", {"channel": channel},
+    mine, theirs = parties(session, status)
+    assert theirs["customer"] and not mine["customer"]
+    for leg in (mine["leg"], theirs["leg"] + 100, None, "x"):
+        assert refused(session, agent, "drop_party", {"leg": leg},
                        clock=clock) == "call_bar.not_a_party"
-    drop = request_command(session, agent, "drop_party", {"channel": customer.channel}, clock=clock)
+    drop = request_command(session, agent, "drop_party", {"leg": theirs["leg"]}, clock=clock)
     assert drop.args["channel"] == customer.channel and drop.args["room"] == str(call_id)
