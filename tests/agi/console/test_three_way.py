@@ -11,6 +11,7 @@ from agi.ami.client import AMIClient
 from agi.console import conference
 from agi.console.commands import CommandRunner
 from models.errors import DomainError
+from models.schema import Event
 from models.schema.call_commands import CallCommand
 from models.schema.calls import Call, CallLeg
 from models.telephony.call_commands import (allowed_actions, call_status, parties,
@@ -78,6 +79,10 @@ def test_conference_with_a_colleague_listed_dropped_and_the_agent_leaves(
     status, found = on_call(Session, tm)
     assert status.in_room and prefixes(found) == ["PJSIP/8001", "PJSIP/8002", "PJSIP/dialfunnel-trunk"]
     assert [p["name"] for p in found if p["user_id"] == tm2.id] == [tm2.full_name]
+    with Session() as s:    # the agent's bar hears of the colleague joining (the call log's)
+        told = s.scalars(select(Event.payload).where(Event.kind == "call_bar",
+                                                     Event.user_id == tm.id)).all()
+    assert {"linkedid": call.channel_id, "change": "joined"} in told
 
     second = ask(Session, tm, "add_party", {"kind": "number", "target": OUTSIDE}, clock=pbx.clock)
     runner.run_once()
@@ -92,6 +97,9 @@ def test_conference_with_a_colleague_listed_dropped_and_the_agent_leaves(
     assert finished(Session, runner, pbx, drop).state == "done"
     until(pbx, lambda: outside not in members(pbx, room))
     wait_for(lambda: len(on_call(Session, tm)[1]) == 3)
+    with Session() as s:
+        assert s.scalars(select(Event.payload).where(Event.kind == "call_bar", Event.user_id == tm.id)
+                         .order_by(Event.id.desc()).limit(1)).one()["change"] == "left"
 
     leave = ask(Session, tm, "hangup", clock=pbx.clock)        # the agent leaves the room
     assert finished(Session, runner, pbx, leave).state == "done"
