@@ -29,7 +29,8 @@ What each control does (the captures in tests/fixtures/asterisk/captures-2026-12
              agi/console/conference.py); the command stays "running" while it rings (the
              runner looks again each round): answered → the agent and the customer are moved
              into the room (Redirect with ExtraChannel), done; not answered → failed with the
-             reason, nothing moved: the call goes on as before.
+             reason, nothing moved: the call goes on as before. A call gone meanwhile: failed,
+             the party hung up.
   add_party  the same check, then one more party rung into the room; done once answered.
   drop_party ConfbridgeKick of the party's channel (the dialplan hangs it up).
 """
@@ -200,9 +201,15 @@ class CommandRunner:
         if event.get("Response") != "Success":
             why = NO_ANSWER.get((event.get("Reason") or "").strip(), "not answered")
             return f"{args.get('label')}: {why}"
-        if ringing.then is not None:
-            return self._run(lambda ami, a: ringing.then(), args)
-        return None
+        if ringing.then is None:
+            return None
+        reason = self._run(lambda ami, a: ringing.then(), args)
+        if reason and event.get("Channel"):       # not left alone in the room
+            try:
+                self.ami.hangup(event["Channel"], timeout=AMI_TIMEOUT)
+            except AMIError as error:
+                log.warning("three-way: hanging up %s: %s", event["Channel"], error)
+        return reason
 
     def _run(self, name, args: dict) -> str | Ringing | None:
         """None when done, a Ringing while a party rings, else why it failed."""

@@ -149,3 +149,21 @@ def test_a_third_party_who_does_not_answer_leaves_the_call_as_it_was(
     assert {"hold", "conference"} <= set(allowed_actions(status))
     with pytest.raises(DomainError, match="call_bar.not_in_conference"):
         ask(Session, tm, "drop_party", {"leg": found[1]["leg"]}, clock=pbx.clock)
+
+
+def test_the_customer_hangs_up_while_the_party_rings(Session, agents, pbx, listener, runner):
+    """The room cannot start: the control fails with the PBX's words and the party who
+    answered is hung up, not left alone in the room."""
+    tm = agents["tm"]
+    call, call_id = live_call(Session, pbx, listener)
+    command = ask(Session, tm, "conference", {"kind": "extension", "target": "8002"},
+                  clock=pbx.clock)
+    runner.run_once()
+    runner.ami.hangup(call.legs["t1"]["Channel"])
+    call_state(Session, call_id, "ended")
+    failed = finished(Session, runner, pbx, command)
+    assert failed.state == "failed" and failed.reason.startswith("Channel does not exist: ")
+    room = conference.room_for_call(call_id)
+    until(pbx, lambda: members(pbx, room) == [])
+    [hung] = [m["Channel"] for m in pbx.actions("Hangup") if m["Channel"].startswith("PJSIP/8002-")]
+    assert hung
