@@ -340,6 +340,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "call_bar.unknown_queue": ("队列不存在：{queue}", "No such queue: {queue}"),
     "call_bar.bad_number": ("号码无效：{number}", "Not a phone number: {number}"),
     "call_bar.do_not_call": ("该号码在禁呼名单中", "This number is on the do-not-call list"),
+    "call_bar.in_conference": ("三方通话中，不能保持或转接", "The call is a three-way call: no hold or transfer"),
+    "call_bar.not_in_conference": ("当前不是三方通话", "The call is not a three-way call"),
+    "call_bar.bad_party_kind": ("请选择加入方（分机、同事、经理或外部号码）",
+                                "Choose an extension, a colleague, the manager or an outside number"),
+    "call_bar.no_manager": ("找不到您的经理", "You have no manager to add"),
+    "call_bar.not_a_party": ("该方不在通话中", "This party is not on the call"),
 }
 
 

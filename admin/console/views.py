@@ -11,8 +11,9 @@ from sqlalchemy import select
 from models.crm.visibility import can_open
 from models.dialer.agent_states import current
 from models.schema import Campaign, Customer, User
-from models.telephony.call_commands import (ACTIONS, TARGET_KINDS, TRANSFER_QUEUES,
-                                            allowed_actions, call_status, request_command)
+from models.telephony.call_commands import (ACTIONS, PARTY_KINDS, TARGET_KINDS, TRANSFER_QUEUES,
+                                            allowed_actions, call_status, parties,
+                                            request_command)
 
 from ..calls.views import call_direction
 from ..campaigns.common import pause_label, state_label
@@ -25,12 +26,22 @@ def action_labels() -> dict[str, str]:
     return {"hangup": _("Hang up"), "hold": _("Hold"), "resume": _("Resume"),
             "mute": _("Mute"), "unmute": _("Unmute"), "blind_transfer": _("Transfer"),
             "attended_transfer": _("Consult"), "complete_transfer": _("Complete transfer"),
-            "cancel_transfer": _("Cancel transfer")}
+            "cancel_transfer": _("Cancel transfer"), "conference": _("Three-way"),
+            "add_party": _("Add party"), "drop_party": _("Drop")}
 
 
 def target_kind_labels() -> dict[str, str]:
     return {"extension": _("Extension"), "user": _("Colleague"), "queue": _("Queue"),
-            "number": _("Outside number")}
+            "number": _("Outside number"), "manager": _("My manager")}
+
+
+def party_label(party: dict) -> str:
+    """A party of the call by who it is, never by its channel (which may hold a number)."""
+    if party["me"]:
+        return _("Me")
+    if party["name"]:
+        return party["name"]
+    return _("Customer") if party["customer"] else _("Outside party")
 
 
 def bar_state(session, user) -> dict:
@@ -58,6 +69,9 @@ def bar_state(session, user) -> dict:
         campaign=call_campaign.name if call_campaign else None,
         since=answered.isoformat(), seconds=max(0, int((clock().now() - answered).total_seconds())),
         held=status.held, muted=status.muted, consulting=status.consulting,
+        in_room=status.in_room,
+        parties=[dict(leg=p["leg"], label=party_label(p), me=p["me"])
+                 for p in parties(session, status)],
         pending=status.pending.action if status.pending else None))
 
 
@@ -85,13 +99,14 @@ def targets():
     rows = db().scalars(select(User).where(User.active.is_(True), User.extension.is_not(None),
                                            User.id != me.id).order_by(User.extension)).all()
     return jsonify(colleagues=[dict(id=u.id, name=u.full_name, extension=u.extension) for u in rows],
-                   queues=list(TRANSFER_QUEUES), kinds=list(TARGET_KINDS))
+                   queues=list(TRANSFER_QUEUES), kinds=list(TARGET_KINDS),
+                   party_kinds=list(PARTY_KINDS))
 
 
 @bp.route("/call-bar/<action>", methods=["POST"])
 def control(action: str):
     data = request.get_json(silent=True) or request.form
-    args = {"kind": data.get("kind"), "target": data.get("target")}
+    args = {"kind": data.get("kind"), "target": data.get("target"), "leg": data.get("leg")}
     command = request_command(db(), current_user(), action if action in ACTIONS else "?", args,
                               clock=clock())
     db().commit()

@@ -87,10 +87,34 @@
       if (call.muted) { box.appendChild(badge(bar.dataset.muted, "warning")); }
       if (call.consulting) { box.appendChild(badge(bar.dataset.consulting, "info")); }
     }
+    renderParties(call);
     bar.querySelectorAll("button[data-action]").forEach(function (btn) {
       btn.disabled = state.actions.indexOf(btn.dataset.action) < 0;
     });
     tick();
+  }
+
+  // a three-way call: who is in the room, each other party with its drop button
+  function renderParties(call) {
+    var box = document.getElementById("call-bar-parties");
+    box.textContent = "";
+    if (!call || !call.in_room) { return; }
+    call.parties.forEach(function (p) {
+      var chip = document.createElement("span");
+      chip.className = "badge text-bg-light border call-bar-party";
+      chip.dataset.leg = p.leg;
+      chip.textContent = p.label;
+      if (!p.me) {
+        var drop = document.createElement("button");
+        drop.type = "button";
+        drop.className = "btn btn-link btn-sm p-0 ms-1";
+        drop.dataset.action = "drop_party";
+        drop.dataset.leg = p.leg;
+        drop.textContent = bar.dataset.drop;
+        chip.appendChild(drop);
+      }
+      box.appendChild(chip);
+    });
   }
 
   function refresh() {
@@ -100,11 +124,12 @@
       .catch(function () {});
   }
 
-  function run(action) {
-    var btn = bar.querySelector('button[data-action="' + action + '"]');
+  function run(action, leg) {
+    var btn = bar.querySelector('button[data-action="' + action + '"]' + (leg ? '[data-leg="' + leg + '"]' : ""));
     if (!btn || btn.disabled) { return; }
     var body = {};
-    if (action === "blind_transfer" || action === "attended_transfer") {
+    if (leg) { body.leg = leg; }
+    if (["blind_transfer", "attended_transfer", "conference", "add_party"].indexOf(action) >= 0) {
       body.kind = bar.querySelector('#call-bar-transfer [name="kind"]').value;
       body.target = bar.querySelector('#call-bar-transfer [name="target"]').value;
     }
@@ -123,7 +148,7 @@
 
   bar.addEventListener("click", function (e) {
     var btn = e.target.closest && e.target.closest("button[data-action]");
-    if (btn) { run(btn.dataset.action); }
+    if (btn) { run(btn.dataset.action, btn.dataset.leg); }
   });
 
   // the transfer picker: colleagues and queues as suggestions for the chosen kind

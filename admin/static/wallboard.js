@@ -52,7 +52,7 @@
     var body = document.querySelector("#wallboard-agents tbody");
     body.textContent = "";
     var agents = sorted("agents", "name");
-    if (!agents.length) { empty(body, 10, labels.none); }
+    if (!agents.length) { empty(body, 11, labels.none); }
     agents.forEach(function (a) {
       var row = document.createElement("tr");
       row.id = "agent-" + a.id;
@@ -71,10 +71,46 @@
       timer(row, call.answered_at || null);
       cell(row, String(a.today_calls), "text-end");
       cell(row, duration(a.today_talk), "text-end");
+      spyButtons(row, a);
       flag(row, a);
       body.appendChild(row);
     });
   }
+
+  // listen / whisper / barge: for an agent on an answered call whom the viewer may supervise
+  var spyIds = JSON.parse(root.dataset.spyIds || "[]");
+  var token = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+  function spyButtons(row, a) {
+    var td = cell(row, "");
+    if (!a.call || !a.call.answered_at || spyIds.indexOf(Number(a.id)) < 0) { return; }
+    td.className = "text-nowrap";
+    ["listen", "whisper", "barge"].forEach(function (mode) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "btn btn-outline-secondary btn-sm py-0 me-1 spy-" + mode;
+      b.dataset.agent = a.id;
+      b.dataset.mode = mode;
+      b.textContent = labels.spy[mode];
+      td.appendChild(b);
+    });
+  }
+  document.getElementById("wallboard-agents").addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-mode]");
+    if (!b) { return; }
+    var say = document.getElementById("wallboard-spy-message");
+    b.disabled = true;
+    fetch(root.dataset.spyUrl.replace("/0/", "/" + b.dataset.agent + "/").replace("MODE", b.dataset.mode), {
+      method: "POST", credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": token },
+      body: "{}"
+    }).then(function (r) {
+      return r.json().then(function (data) { return { ok: r.ok, data: data }; });
+    }).then(function (res) {
+      say.className = "small fw-normal " + (res.ok ? "text-muted" : "text-danger");
+      say.textContent = res.ok ? labels.spy_queued : (res.data.message || res.data.error);
+      b.disabled = false;
+    }).catch(function () { b.disabled = false; });
+  });
 
   function drawQueues() {
     var body = document.querySelector("#wallboard-queues tbody");

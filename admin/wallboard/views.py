@@ -21,6 +21,7 @@ from ..campaigns.common import pause_label, state_label
 from ..context import clock, current_user, db, refusal_text, requires
 from . import bp
 from .board import board_for
+from .spy import supervisable
 
 
 def kind_label(kind: str) -> str:
@@ -48,7 +49,9 @@ def labels() -> dict:
                     "click_to_call": _("Click to call"), "internal": _("Internal")},
         alerts={k: short_kind_label(k) for k in ALERT_KINDS},
         none=_("No agents"), no_queue=_("No queue calls today"),
-        no_campaign=_("No running campaign"))
+        no_campaign=_("No running campaign"),
+        spy={"listen": _("Listen"), "whisper": _("Whisper"), "barge": _("Barge")},
+        spy_queued=_("Your phone will ring: answer it to join the call."))
 
 
 @bp.app_context_processor
@@ -74,8 +77,10 @@ def index():
         board = rules.Wallboard().build(session, clock().now())
     alerts = rules.alerts_of(session, user)
     service_level = rules.service_level_seconds(session)
+    initial = rules.view(board, _viewer(user))
+    spy_ids = supervisable(session, user, initial["agents"])
     session.commit()
-    return render_template("wallboard/index.html", initial=rules.view(board, _viewer(user)),
+    return render_template("wallboard/index.html", initial=initial, spy_ids=spy_ids,
                            labels=labels(), alerts=alerts, kinds=ALERT_KINDS,
                            kind_label=kind_label, admin=user.role.is_admin,
                            service_level=service_level)

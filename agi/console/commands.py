@@ -25,13 +25,23 @@ What each control does (the captures in tests/fixtures/asterisk/captures-2026-12
              customer hears music while the agent consults.
   complete_transfer  the agent's channel hangs up: the target takes the agent's place.
   cancel_transfer    CancelAtxfer: the agent is back with the customer, the target hung up.
+  conference the same check, then the party is rung into the call's room (Originate,
+             agi/console/conference.py); the command stays "running" while it rings (the
+             runner looks again each round): answered → the agent and the customer are moved
+             into the room (Redirect with ExtraChannel), done; not answered → failed with the
+             reason, nothing moved: the call goes on as before. A call gone meanwhile: failed,
+             the party hung up.
+  add_party  the same check, then one more party rung into the room; done once answered.
+  drop_party ConfbridgeKick of the party's channel (the dialplan hangs it up).
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
-from agi.ami.client import AMIActionError, AMIError
+from agi.ami.client import AMIActionError, AMIError, Originate
+from agi.console import conference as rooms
 from models.clock import SYSTEM_CLOCK
 from models.telephony import call_commands
 from models.telephony.call_commands import HOLD_CONTEXT
@@ -45,6 +55,18 @@ IDLE = "0"
 
 class Refused(Exception):
     """A control the PBX must not run (the reason is shown to the agent)."""
+
+
+@dataclass
+class Ringing:
+    """A party being rung: the control ends when the Originate's answer comes; ``then`` runs
+    once the party answered."""
+    party: Originate
+    then: Callable[[], None] | None = None
+
+
+# OriginateResponse's Reason (Asterisk's AST_CONTROL_* codes)
+NO_ANSWER = {"0": "failed", "1": "hung up", "3": "no answer", "5": "busy", "8": "congested"}
 
 
 ACTIONS: dict[str, Callable] = {}
@@ -122,32 +144,88 @@ def cancel_transfer(ami, args: dict) -> None:
     _send(ami, "CancelAtxfer", [("Channel", args["agent_channel"])])
 
 
+def _ring(ami, args: dict, then=None) -> Ringing:
+    _check_free(ami, args)
+    return Ringing(rooms.add_party(ami, args["room"], args["exten"]), then)
+
+
+@action("conference")
+def conference(ami, args: dict) -> Ringing:
+    return _ring(ami, args, lambda: rooms.start_conference(
+        ami, args["agent_channel"], args["customer_channel"], args["room"]))
+
+
+@action("add_party")
+def add_party(ami, args: dict) -> Ringing:
+    return _ring(ami, args)
+
+
+@action("drop_party")
+def drop_party(ami, args: dict) -> None:
+    rooms.drop_party(ami, args["room"], args["channel"])
+
+
 class CommandRunner:
     def __init__(self, sessionmaker, ami, *, runner_id: str, clock=SYSTEM_CLOCK):
         self.Session, self.ami, self.runner_id, self.clock = sessionmaker, ami, runner_id, clock
+        self.ringing: dict[int, tuple[Ringing, dict]] = {}    # command id → the party rung
 
     def run_once(self) -> int:
-        """Claim the queued controls and run them; returns how many ran."""
+        """Claim the queued controls and run them, end those whose party answered or not;
+        returns how many were claimed."""
         with self.Session() as s:
+            for command_id, (ringing, args) in list(self.ringing.items()):
+                if ringing.party.done:
+                    del self.ringing[command_id]
+                    reason = self._answered(ringing, args)
+                    command = s.get(call_commands.CallCommand, command_id)
+                    call_commands.finish_command(s, command, reason, clock=self.clock)
+                    s.commit()
             claimed = call_commands.claim_commands(s, self.runner_id)
             s.commit()
             for command in claimed:
-                reason = self._run(command.action, dict(command.args))
+                args = dict(command.args)
+                reason = self._run(command.action, args)
+                if isinstance(reason, Ringing):
+                    self.ringing[command.id] = (reason, args)
+                    continue
                 call_commands.finish_command(s, command, reason, clock=self.clock)
                 s.commit()
             return len(claimed)
 
-    def _run(self, name: str, args: dict) -> str | None:
-        """None when done, else why it failed."""
-        fn = ACTIONS.get(name)
+    def _answered(self, ringing: Ringing, args: dict) -> str | None:
+        try:
+            event = ringing.party.result(0)
+        except AMIError as error:
+            return f"{args.get('label')}: {error}"
+        if event.get("Response") != "Success":
+            why = NO_ANSWER.get((event.get("Reason") or "").strip(), "not answered")
+            return f"{args.get('label')}: {why}"
+        if ringing.then is None:
+            return None
+        reason = self._run(lambda ami, a: ringing.then(), args)
+        if reason and event.get("Channel"):       # not left alone in the room
+            try:
+                self.ami.hangup(event["Channel"], timeout=AMI_TIMEOUT)
+            except AMIError as error:
+                log.warning("three-way: hanging up %s: %s", event["Channel"], error)
+        return reason
+
+    def _run(self, name, args: dict) -> str | Ringing | None:
+        """None when done, a Ringing while a party rings, else why it failed."""
+        fn = name if callable(name) else ACTIONS.get(name)
         if fn is None:
             return f"unknown control {name}"
         try:
-            fn(self.ami, args)
+            ringing = fn(self.ami, args)
+            if isinstance(ringing, Ringing):
+                return ringing
         except Refused as refused:
             return str(refused)
         except AMIActionError as error:
             return _named(error.response.get("Message") or "refused by the PBX", args)
+        except rooms.ConferenceError as error:
+            return _named(str(error), args)
         except AMIError as error:
             log.warning("call control %s: %s", name, error)
             return _named(f"PBX: {error}", args)

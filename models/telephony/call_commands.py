@@ -17,6 +17,13 @@ context and exten (dialplan/extensions_dialfunnel.conf):
   queue      one of TRANSFER_QUEUES                 dialfunnel-transfer,<name>
   number     an outside number, E.164, not on the   dialfunnel-transfer,<digits>
              do-not-call list
+
+Three-way (T6, agi/console/conference.py): ``conference`` rings a party (a colleague, the
+agent's manager: kind ``manager``, or an outside number) into the call's room
+(room_for_call: the call's id) and, once answered, moves the agent and the customer in;
+``add_party`` rings one more; ``drop_party`` kicks a party (``args["leg"]``: the id of one of
+the call's live legs, ``parties``). While in the room, hold and transfers are refused; the
+agent's hang-up only leaves the room (dialplan DF_CONF_AGENT_LEAVES).
 """
 from __future__ import annotations
 
@@ -32,6 +39,7 @@ from models.phones import normalize_phone
 from models.schema import Event, User
 from models.schema.call_commands import CallCommand
 from models.schema.calls import Call, CallLeg
+from models.telephony.supervision import may_supervise
 
 KIND = "call_bar"                 # the events (admin/events stream) the call bar listens to
 TRANSFER_CONTEXT = "dialfunnel-transfer"
@@ -39,8 +47,12 @@ HOLD_CONTEXT = "dialfunnel-hold"
 TRANSFER_QUEUES = ("sales",)      # queues of dialplan/queues_dialfunnel.conf an agent may pick
 TARGET_KINDS = ("extension", "user", "queue", "number")
 TRANSFERS = ("blind_transfer", "attended_transfer")
+PARTY_KINDS = ("extension", "user", "manager", "number")     # who may join a three-way call
+PARTY_ADDS = ("conference", "add_party")
 ACTIONS = ("hangup", "hold", "resume", "mute", "unmute", "blind_transfer",
-           "attended_transfer", "complete_transfer", "cancel_transfer")
+           "attended_transfer", "complete_transfer", "cancel_transfer",
+           "conference", "add_party", "drop_party")
+NOT_IN_ROOM = ("hold", "resume", "blind_transfer", "attended_transfer", "conference")
 OPEN_STATES = ("queued", "running")
 
 
@@ -53,6 +65,7 @@ class CallStatus:
     held: bool = False
     muted: bool = False
     consulting: bool = False
+    in_room: bool = False                  # a three-way call (its room) is up
     pending: CallCommand | None = None     # a control queued or running
 
 
@@ -95,6 +108,8 @@ def _apply(status: CallStatus, action: str) -> None:
         status.consulting = True
     elif action in ("complete_transfer", "cancel_transfer"):
         status.consulting = False
+    elif action == "conference":
+        status.in_room = True
 
 
 def _refusal(status: CallStatus, action: str) -> str | None:
@@ -109,6 +124,8 @@ def _refusal(status: CallStatus, action: str) -> str | None:
         return "call_bar.consulting" if status.consulting else None
     if status.customer_leg is None:
         return "call_bar.no_customer"
+    if status.in_room and action in NOT_IN_ROOM:
+        return "call_bar.in_conference"
     rules = {
         "hold": (not status.held and not status.consulting, "call_bar.already_held"),
         "resume": (status.held, "call_bar.not_held"),
@@ -119,6 +136,9 @@ def _refusal(status: CallStatus, action: str) -> str | None:
                               "call_bar.held_or_consulting"),
         "complete_transfer": (status.consulting, "call_bar.not_consulting"),
         "cancel_transfer": (status.consulting, "call_bar.not_consulting"),
+        "conference": (not status.held and not status.consulting, "call_bar.held_or_consulting"),
+        "add_party": (status.in_room, "call_bar.not_in_conference"),
+        "drop_party": (status.in_room, "call_bar.not_in_conference"),
     }
     allowed, key = rules[action]
     return None if allowed else key
@@ -183,6 +203,49 @@ def resolve_target(session: Session, user: User, kind: str | None, target: str |
                 user_id=None, number=e164)
 
 
+def team_manager(session: Session, user: User) -> User | None:
+    """The agent's manager: the first manager (not an admin) who may supervise the agent."""
+    for candidate in session.scalars(select(User).where(User.active.is_(True), User.id != user.id)
+                                     .order_by(User.id)):
+        if (candidate.role.can_manage and not candidate.role.is_admin
+                and may_supervise(session, candidate, user.id)):
+            return candidate
+    return None
+
+
+def resolve_party(session: Session, user: User, kind: str | None, target: str | None) -> dict:
+    """A third party of a three-way call: {kind, exten, label, user_id}; ``exten`` is a
+    colleague's extension or an outside number's digits (conference.party_channel)."""
+    if kind not in PARTY_KINDS:
+        raise DomainError("call_bar.bad_party_kind")
+    if kind != "manager":
+        return resolve_target(session, user, kind, target)
+    manager = team_manager(session, user)
+    if manager is None:
+        raise DomainError("call_bar.no_manager")
+    if not manager.extension:
+        raise DomainError("call_bar.colleague_no_extension", name=manager.full_name)
+    return dict(kind=kind, context=TRANSFER_CONTEXT, exten=manager.extension,
+                label=f"{manager.full_name} ({manager.extension})", user_id=manager.id)
+
+
+def parties(session: Session, status: CallStatus) -> list[dict]:
+    """Who is on the call now (its live legs in the call log but a Local channel's far half),
+    the agent first."""
+    legs = session.scalars(select(CallLeg).where(CallLeg.call_id == status.call.id,
+                                                 CallLeg.ended_at.is_(None),
+                                                 CallLeg.role != "local").order_by(CallLeg.id))
+    found = []
+    for leg in legs:
+        user = session.get(User, leg.user_id) if leg.user_id else None
+        found.append(dict(leg=leg.id, channel=leg.channel, role=leg.role, user_id=leg.user_id,
+                          name=user.full_name if user else None,
+                          me=leg.id == status.agent_leg.id,
+                          customer=status.customer_leg is not None
+                          and leg.id == status.customer_leg.id))
+    return sorted(found, key=lambda p: not p["me"])
+
+
 def request_command(session: Session, user: User, action: str, args: dict | None = None, *,
                     clock=SYSTEM_CLOCK) -> CallCommand:
     """Queue a control of the user's current call, or refuse (DomainError) queueing nothing."""
@@ -198,6 +261,17 @@ def request_command(session: Session, user: User, action: str, args: dict | None
     if action in TRANSFERS:
         args = args or {}
         resolved = resolve_target(session, user, args.get("kind"), args.get("target"))
+    elif action in PARTY_ADDS:
+        args = args or {}
+        resolved = resolve_party(session, user, args.get("kind"), args.get("target"))
+    elif action == "drop_party":        # by the leg's id (the web never sees channel names)
+        leg = str((args or {}).get("leg") or "")
+        found = [p for p in parties(session, status) if not p["me"] and str(p["leg"]) == leg]
+        if not found:
+            raise DomainError("call_bar.not_a_party")
+        resolved = dict(channel=found[0]["channel"])
+    if action in PARTY_ADDS + ("drop_party",):
+        resolved["room"] = str(status.call.id)
     resolved.update(agent_channel=status.agent_leg.channel,
                     customer_channel=status.customer_leg.channel if status.customer_leg else None,
                     held=status.held)

@@ -24,7 +24,8 @@ lookup). A call ends when its last known leg hung up.
 Functions never commit (the caller owns the transaction). They cache the rows they touch in
 ``session.info`` (one long-lived session per writer thread); after a rollback call ``forget``.
 An agent whose call is answered or whose leg ends gets a ``call_bar`` event (the web's call
-bar asks for the call again); written once, as the times are.
+bar asks for the call again); written once, as the times are. The call's agent also hears
+when a party joins its three-way room or leaves the call.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
 few reads, one UPDATE and one INSERT statement per table (on SQLite the INSERTs are the flush's).
@@ -573,6 +574,8 @@ def channel_ended(session: Session, ch: Chan, cause: int | None, now: dt.datetim
     open_legs.discard(leg.uniqueid)
     if not open_legs:
         _close(session, call, now)
+    elif leg.role != "local" and leg.user_id != call.user_id:   # a party left (a three-way)
+        _tell_agent(session, call.user_id, call.linkedid, "left", now)
 
 
 ROOM = re.compile(r"dialfunnel-(\d+)")   # a three-way room: dialfunnel-<the call's id>
@@ -605,6 +608,7 @@ def conference_joined(session: Session, ch: Chan, conference: str | None, now: d
     cache["open"].pop(other.linkedid, None)
     _remember(cache["calls"], other.linkedid, call)
     session.delete(other)
+    _tell_agent(session, call.user_id, call.linkedid, "joined", now)
 
 
 def _end_leg(call: Call, leg: CallLeg, cause: int | None, now: dt.datetime) -> None:

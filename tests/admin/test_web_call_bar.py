@@ -58,7 +58,8 @@ def test_the_bar_shows_the_call_and_its_controls(as_user, session, users, on_cal
     assert (call["number"], call["direction"], call["customer"]["name"]) == (
         "+8613812348000", "manual", "上海浦东物流有限公司")
     assert call["seconds"] == 60 and not call["held"]
-    assert set(state["actions"]) == {"hangup", "hold", "mute", "blind_transfer", "attended_transfer"}
+    assert set(state["actions"]) == {"hangup", "hold", "mute", "blind_transfer", "attended_transfer",
+                                     "conference"}
     page = client.get("/").get_data(as_text=True)
     assert 'id="call-bar"' in page and "+8613812348000" in page and "上海浦东物流有限公司" in page
     assert '<button type="button" class="btn btn-outline-secondary" data-action="resume" disabled>' in page
@@ -127,3 +128,32 @@ def _walk(client, routes) -> int:
             assert 'id="call-bar"' in text, url
             assert "call_bar.js" in text, url
     return pages
+
+
+def test_a_three_way_call_lists_its_parties_and_drops_one_by_its_leg(as_user, session, users,
+                                                                     on_call, clock):
+    """Once the call is in its room the bar lists who is on it, by name or part (never the
+    channel), and drops a party by its leg; the conference is queued with the CSRF token."""
+    from models.telephony.call_commands import claim_commands, finish_command
+
+    client = committing(as_user, session)("tm")
+    assert send(client, "conference", {"kind": "extension", "target": "8002"},
+                token=False).status_code == 400
+    assert send(client, "drop_party", {"leg": 1}).get_json()["error"] == "call_bar.not_in_conference"
+    response = send(client, "conference", {"kind": "extension", "target": "8002"})
+    assert response.status_code == 202 and response.get_json()["target"] == "张军 (8002)"
+    [command] = claim_commands(session, "test")
+    finish_command(session, command, clock=clock)
+    session.commit()
+    state = client.get("/call-bar").get_json()
+    assert state["call"]["in_room"] and "drop_party" in state["actions"]
+    parties = state["call"]["parties"]
+    assert [(p["label"], p["me"]) for p in parties] == [("我自己", True), ("客户", False)]
+    assert "channel" not in parties[1]
+    page = client.get("/").get_data(as_text=True)
+    assert 'data-action="drop_party"' in page and "三方通话" in page
+    dropped = send(client, "drop_party", {"leg": parties[1]["leg"]})
+    assert dropped.status_code == 202
+    session.commit()
+    assert session.get(CallCommand, dropped.get_json()["command_id"]).args["channel"] == (
+        "PJSIP/dialfunnel-trunk-00000002")

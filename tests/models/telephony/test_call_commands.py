@@ -153,3 +153,57 @@ def test_two_runners_never_claim_one_command(session, Session, agent, clock):
         assert len(claim_commands(other, "b")) == 1
         other.commit()
     assert claim_commands(session, "a") == []
+
+
+def test_three_way_refusals_and_targets(session, agent, users, clock):
+    """A three-way call: not while held, no do-not-call number, the manager found by the team;
+    once in the room no hold or transfer, a party dropped only if it is on the call."""
+    from models.schema import Campaign, CampaignAgent
+    from models.telephony.call_commands import parties
+
+    _, customer = live_call(session, clock)
+    for action in ("add_party", "drop_party"):
+        assert refused(session, agent, action, {"kind": "extension", "target": "8002"},
+                       clock=clock) == "call_bar.not_in_conference"
+    assert refused(session, agent, "conference", {"kind": "queue", "target": "sales"},
+                   clock=clock) == "call_bar.bad_party_kind"
+    assert refused(session, agent, "conference", {"kind": "manager"},
+                   clock=clock) == "call_bar.no_manager"
+    add_number(session, None, "+8613900000009", clock=clock)
+    session.commit()
+    assert refused(session, agent, "conference", {"kind": "number", "target": "13900000009"},
+                   clock=clock) == "call_bar.do_not_call"
+    hold = request_command(session, agent, "hold", clock=clock)
+    done(session, hold, clock)
+    assert refused(session, agent, "conference", {"kind": "user", "target": "8002"},
+                   clock=clock) == "call_bar.held_or_consulting"
+    done(session, request_command(session, agent, "resume", clock=clock), clock)
+
+    users["mgr"].extension = "8009"
+    campaign = Campaign(name="sales-a", created_at=clock.now(), created_by_id=users["mgr"].id)
+    session.add(campaign)
+    session.flush()
+    session.add(CampaignAgent(campaign_id=campaign.id, user_id=agent.id))
+    session.commit()
+    three = request_command(session, agent, "conference", {"kind": "manager"}, clock=clock)
+    session.commit()
+    call_id = call_status(session, agent.id).call.id
+    assert (three.args["exten"], three.args["user_id"], three.args["room"]) == (
+        "8009", users["mgr"].id, str(call_id))
+    assert refused(session, agent, "add_party", {"kind": "extension", "target": "8002"},
+                   clock=clock) == "call_bar.pending"       # the manager's phone still rings
+    done(session, three, clock)
+    status = call_status(session, agent.id)
+    assert status.in_room
+    assert "hold" not in allowed_actions(status) and "drop_party" in allowed_actions(status)
+    for action, args in (("hold", None), ("blind_transfer", {"kind": "extension", "target": "8002"}),
+                         ("conference", {"kind": "extension", "target": "8002"})):
+        assert refused(session, agent, action, args, clock=clock) == "call_bar.in_conference"
+    assert [p["me"] for p in parties(session, status)] == [True, False]
+    mine, theirs = parties(session, status)
+    assert theirs["customer"] and not mine["customer"]
+    for leg in (mine["leg"], theirs["leg"] + 100, None, "x"):
+        assert refused(session, agent, "drop_party", {"leg": leg},
+                       clock=clock) == "call_bar.not_a_party"
+    drop = request_command(session, agent, "drop_party", {"leg": theirs["leg"]}, clock=clock)
+    assert drop.args["channel"] == customer.channel and drop.args["room"] == str(call_id)
