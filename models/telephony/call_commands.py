@@ -28,6 +28,7 @@ agent's hang-up only leaves the room (dialplan DF_CONF_AGENT_LEAVES).
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -54,6 +55,10 @@ ACTIONS = ("hangup", "hold", "resume", "mute", "unmute", "blind_transfer",
            "conference", "add_party", "drop_party")
 NOT_IN_ROOM = ("hold", "resume", "blind_transfer", "attended_transfer", "conference")
 OPEN_STATES = ("queued", "running")
+# A control nobody took by then (no dialer process) or that never finished (the runner died
+# mid-command; a three-way party rings at most a minute) no longer blocks the next one.
+QUEUED_LIMIT = dt.timedelta(seconds=30)
+RUNNING_LIMIT = dt.timedelta(seconds=120)
 
 
 @dataclasses.dataclass
@@ -246,6 +251,18 @@ def parties(session: Session, status: CallStatus) -> list[dict]:
     return sorted(found, key=lambda p: not p["me"])
 
 
+def expire_stale(session: Session, call_id: int, *, clock=SYSTEM_CLOCK) -> int:
+    """Fail the call's controls left queued or running past their limit; how many."""
+    now = clock.now()
+    stale = list(session.scalars(select(CallCommand).where(
+        CallCommand.call_id == call_id, or_(
+            (CallCommand.state == "queued") & (CallCommand.created_at < now - QUEUED_LIMIT),
+            (CallCommand.state == "running") & (CallCommand.created_at < now - RUNNING_LIMIT)))))
+    for command in stale:
+        finish_command(session, command, "timed out: is the dialer process running?", clock=clock)
+    return len(stale)
+
+
 def request_command(session: Session, user: User, action: str, args: dict | None = None, *,
                     clock=SYSTEM_CLOCK) -> CallCommand:
     """Queue a control of the user's current call, or refuse (DomainError) queueing nothing."""
@@ -254,6 +271,8 @@ def request_command(session: Session, user: User, action: str, args: dict | None
     status = call_status(session, user.id)
     if status is None:
         raise DomainError("call_bar.no_call")
+    if status.pending is not None and expire_stale(session, status.call.id, clock=clock):
+        status = call_status(session, user.id)
     refusal = _refusal(status, action)
     if refusal:
         raise DomainError(refusal)

@@ -12,8 +12,13 @@ from models.errors import DomainError
 from models.schema import Event
 from models.schema.call_commands import CallCommand
 from models.telephony import calls
-from models.telephony.call_commands import (call_status, allowed_actions, claim_commands,
-                                            finish_command, request_command)
+from models.telephony.call_commands import (
+    allowed_actions,
+    call_status,
+    claim_commands,
+    finish_command,
+    request_command,
+)
 from models.telephony.calls import Chan
 
 SERIAL = itertools.count(1)
@@ -207,3 +212,25 @@ def test_three_way_refusals_and_targets(session, agent, users, clock):
                        clock=clock) == "call_bar.not_a_party"
     drop = request_command(session, agent, "drop_party", {"leg": theirs["leg"]}, clock=clock)
     assert drop.args["channel"] == customer.channel and drop.args["room"] == str(call_id)
+
+
+def test_a_control_left_queued_or_running_stops_blocking_the_next_one(session, agent, clock):
+    """No dialer process took it, or its runner died mid-command: past the limit it fails and
+    the agent may go on."""
+    from models.telephony.call_commands import QUEUED_LIMIT, RUNNING_LIMIT
+    live_call(session, clock)
+    hold = request_command(session, agent, "hold", clock=clock)
+    session.commit()
+    clock.advance(seconds=QUEUED_LIMIT.total_seconds() - 1)
+    assert refused(session, agent, "mute", clock=clock) == "call_bar.pending"
+    clock.advance(seconds=2)
+    mute = request_command(session, agent, "mute", clock=clock)
+    session.commit()
+    assert (hold.state, mute.state) == ("failed", "queued") and "timed out" in hold.reason
+    [running] = claim_commands(session, "test")
+    session.commit()
+    clock.advance(seconds=RUNNING_LIMIT.total_seconds() - 1)
+    assert refused(session, agent, "hold", clock=clock) == "call_bar.pending"
+    clock.advance(seconds=2)
+    assert request_command(session, agent, "hold", clock=clock).state == "queued"
+    assert running.state == "failed" and call_status(session, agent.id).muted is False
