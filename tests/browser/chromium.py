@@ -57,11 +57,16 @@ class _InFlight:
 
 
 class _Counted:
+    """A response body that says when it is over: when it is exhausted (werkzeug may then wait
+    on the socket a while, holding nothing of the app: Flask ended the request's context before
+    it handed the body over, a streamed body's context ends with the stream) or closed."""
+
     def __init__(self, body, done):
         self.body, self.done = body, done
 
     def __iter__(self):
-        return iter(self.body)
+        yield from self.body
+        self.done()
 
     def close(self):
         try:
