@@ -4,6 +4,7 @@ Values may arrive as form strings; checkboxes follow HTML (absent or empty = off
 refusals name the field in the reader's language (FIELD_NAMES)."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -134,3 +135,37 @@ def check_unique(session: Session, column, value, field: str, except_id: int | N
         stmt = stmt.where(column.class_.id != except_id)
     if session.scalar(stmt.limit(1)) is not None:
         raise Invalid("admin.duplicate", field=field, value=value)
+
+
+# ---- lists the admin edits by code (dispositions, pause codes) ---------------------------------
+ENTRY_CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
+MAX_ENTRY_LABEL = 40
+
+
+def entry_fields(values: dict, prefix: str, flags: tuple[str, ...]) -> dict:
+    """The labels (zh, en: no line break, at most MAX_ENTRY_LABEL), flags and position of an
+    entry of such a list; ``prefix`` names its messages (``<prefix>.label_required``)."""
+    out: dict = {}
+    for name in ("label_zh", "label_en"):
+        text = str(values.get(name) or "").strip()
+        if not text or len(text) > MAX_ENTRY_LABEL or any(ord(c) < 32 for c in text):
+            raise InvalidValue(f"{prefix}.label_required", max=MAX_ENTRY_LABEL)
+        out[name] = text
+    for flag in flags:
+        out[flag] = as_bool(values.get(flag))
+    out["position"] = clean_int(values.get("position"), "position", 0, 9999, default=0)
+    return out
+
+
+def add_entry(session: Session, model, values: dict, fields: dict, prefix: str):
+    """A new entry of ``model`` (its primary key ``code``), refused when the code is not one or
+    is taken."""
+    code = str(values.get("code") or "").strip()
+    if not ENTRY_CODE.fullmatch(code):
+        raise InvalidValue(f"{prefix}.bad_code")
+    if session.get(model, code) is not None:
+        raise InvalidValue(f"{prefix}.duplicate_code", code=code)
+    row = model(code=code, **fields)
+    session.add(row)
+    session.flush()
+    return row

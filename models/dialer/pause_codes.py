@@ -8,17 +8,14 @@ retired by making it inactive, so old spans keep their label. The defaults (the 
 reasons of old) are models.setup's."""
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models.errors import InvalidValue, NotFound
 from models.schema import PauseCode
-from models.values import as_bool
+from models.values import MAX_ENTRY_LABEL, add_entry, entry_fields
 
-CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
-MAX_LABEL = 40
+MAX_LABEL = MAX_ENTRY_LABEL   # the Chinese label is QueuePause's Reason: no line break in it
 FLAGS = ("productive", "active")
 def all_codes(session: Session) -> list[PauseCode]:
     """Every pause code, active or not, in the admin's order."""
@@ -58,38 +55,14 @@ def check_active(session: Session, code: str | None) -> PauseCode:
     return row
 
 
-def _clean(values: dict) -> dict:
-    out = {}
-    for name in ("label_zh", "label_en"):
-        text = str(values.get(name) or "").strip()
-        # the Chinese label is QueuePause's Reason: an AMI header holds no line break
-        if not text or len(text) > MAX_LABEL or any(ord(c) < 32 for c in text):
-            raise InvalidValue("pause_code.label_required", max=MAX_LABEL)
-        out[name] = text
-    for flag in FLAGS:
-        out[flag] = as_bool(values.get(flag))
-    try:
-        out["position"] = max(0, min(9999, int(values.get("position") or 0)))
-    except (TypeError, ValueError):
-        raise InvalidValue(field="position") from None
-    return out
-
-
 def create_code(session: Session, values: dict) -> PauseCode:
-    code = str(values.get("code") or "").strip()
-    if not CODE.fullmatch(code):
-        raise InvalidValue("pause_code.bad_code")
-    if session.get(PauseCode, code) is not None:
-        raise InvalidValue("pause_code.duplicate_code", code=code)
-    row = PauseCode(code=code, **_clean(values))
-    session.add(row)
-    session.flush()
-    return row
+    return add_entry(session, PauseCode, values, entry_fields(values, "pause_code", FLAGS),
+                     "pause_code")
 
 
 def update_code(session: Session, code: str, values: dict) -> PauseCode:
     row = get_code(session, code)
-    for name, value in _clean(values).items():
+    for name, value in entry_fields(values, "pause_code", FLAGS).items():
         setattr(row, name, value)
     session.flush()
     return row

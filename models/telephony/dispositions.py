@@ -16,7 +16,6 @@ by making it inactive, so old calls keep their label."""
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,10 +28,9 @@ from models.errors import DomainError, InvalidValue, NotFound
 from models.phones import normalize_phone
 from models.schema import Customer, Disposition, User
 from models.schema.dispositions import STAGE_ACTIONS
-from models.values import as_bool
+from models.values import MAX_ENTRY_LABEL, add_entry, entry_fields
 
-CODE = re.compile(r"[a-z][a-z0-9_]{1,31}")
-MAX_LABEL = 40
+MAX_LABEL = MAX_ENTRY_LABEL
 FLAGS = ("callback_required", "add_to_dnc", "mark_dead", "counts_as_success",
          "claims_customer", "active")
 DEAD_STATUS = "dead"     # models.schema.campaigns.DEAD_OUTCOMES: a dead number without a cause
@@ -93,15 +91,8 @@ def claims(disposition: Disposition) -> bool:
 
 # ---- the admin's editing -----------------------------------------------------------------------
 
-def _clean(values: dict) -> dict:
-    out = {}
-    for name in ("label_zh", "label_en"):
-        text = str(values.get(name) or "").strip()
-        if not text or len(text) > MAX_LABEL:
-            raise InvalidValue("disposition.label_required", max=MAX_LABEL)
-        out[name] = text
-    for flag in FLAGS:
-        out[flag] = as_bool(values.get(flag))
+def _fields(values: dict) -> dict:
+    out = entry_fields(values, "disposition", FLAGS)
     action = values.get("stage_action") or "none"
     if action not in STAGE_ACTIONS:
         raise InvalidValue("disposition.bad_stage_action", action=str(action)[:20])
@@ -109,28 +100,16 @@ def _clean(values: dict) -> dict:
     if action != "none" and target is None:
         raise InvalidValue("disposition.stage_target_required")
     out["stage_action"], out["stage_target"] = action, target
-    try:
-        out["position"] = max(0, min(9999, int(values.get("position") or 0)))
-    except (TypeError, ValueError):
-        raise InvalidValue(field="position") from None
     return out
 
 
 def create_disposition(session: Session, values: dict) -> Disposition:
-    code = str(values.get("code") or "").strip()
-    if not CODE.fullmatch(code):
-        raise InvalidValue("disposition.bad_code")
-    if session.get(Disposition, code) is not None:
-        raise InvalidValue("disposition.duplicate_code", code=code)
-    row = Disposition(code=code, **_clean(values))
-    session.add(row)
-    session.flush()
-    return row
+    return add_entry(session, Disposition, values, _fields(values), "disposition")
 
 
 def update_disposition(session: Session, code: str, values: dict) -> Disposition:
     row = get_disposition(session, code)
-    for name, value in _clean(values).items():
+    for name, value in _fields(values).items():
         setattr(row, name, value)
     session.flush()
     return row

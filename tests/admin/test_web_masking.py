@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import subprocess
 import zipfile
 
@@ -176,7 +175,6 @@ def walk(client, urls, tmp_path) -> tuple[list, str]:
     return leaks, "\n".join(seen)
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="pdftotext (poppler-utils) not installed")
 def test_no_page_export_or_answer_holds_a_number_of_a_masking_role(
         app, as_user, session, users, world, tmp_path):
     for code in ("telemarketer", "sales_rep", "admin"):
