@@ -46,6 +46,11 @@ _SNAPSHOT = "snapshot"
 # The events whose numbers may name the call's customer (a new call's first channel, a Dial);
 # a number another event brings is looked up when needed (models.telephony.calls._customer).
 _NUMBERED = {"Newchannel", "DialBegin", "CoreShowChannel"}
+# The headers that may name an agent's phone (a channel, an interface, a phone's caller ID):
+# their agents are looked up once per batch (models.telephony.calls.agent_of).
+_AGENT_NAMED = {"Newchannel": ("channel",), "BridgeEnter": ("channel",), "BridgeLeave": ("channel",),
+                "DialBegin": ("channel", "destchannel", "calleridnum"), "CoreShowChannel": ("channel",),
+                "AgentConnect": ("destchannel", "interface")}
 
 
 def headers(msg: Message) -> dict[str, str]:
@@ -188,7 +193,9 @@ class CallLog:
                            {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
                            {h.get(p + k) for (msg, _, _), h in zip(events, heads)
                             if msg.name in _NUMBERED for p in ("", "dest")
-                            for k in ("calleridnum", "exten")})
+                            for k in ("calleridnum", "exten")},
+                           {h.get(k) for (msg, _, _), h in zip(events, heads)
+                            if msg.name in _AGENT_NAMED for k in _AGENT_NAMED[msg.name]})
             read = time.perf_counter()
             with session.no_autoflush:
                 for (msg, now, _), h in zip(events, heads):

@@ -86,22 +86,24 @@ def number(raw: str | None) -> str | None:
 def _cache(session: Session) -> dict:
     """calls/legs: rows by key; absent_*: keys known not to be in the database (``prefetch``,
     this batch only); open: linkedid → uniqueids of the call's legs still up; agents: extension
-    → user id (every active user's, loaded by ``prefetch``; an extension not among them is asked
-    for once, an agent given it since is then known); outcomes: dial
+    → user id (every active user's, loaded by ``prefetch`` every ``AGENTS_EVERY`` batches, and
+    the batch's other extensions in one query: an agent given one since is found);
+    not_agents: the extensions that query did not find (this batch only); outcomes: dial
     attempt id → its outcome (``prefetch``, this batch only)."""
     cache = session.info.get("call_log")
     if cache is None:
         cache = session.info["call_log"] = dict(
             calls=collections.OrderedDict(), legs=collections.OrderedDict(), agents={},
             agents_batches=0, absent_calls=set(), absent_legs=set(), open={}, attempts={},
-            customers={}, outcomes={})
+            customers={}, outcomes={}, not_agents=set())
     return cache
 
 
-def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
+def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) -> None:
     """Load what a batch of events is about in a few queries (its calls and legs, the dial
     attempts of its new calls and the outcomes of its dialer calls, the customers of the
-    numbers it names, every ``AGENTS_EVERY`` batches the agents' extensions), and note which
+    numbers it names, the agents among its channels and caller numbers (``channels``: channel
+    names and extensions), every ``AGENTS_EVERY`` batches all agents' extensions), and note which
     keys are not in the database, so that applying the batch asks nothing more (group commit)."""
     cache = _cache(session)
     cache["attempts"], cache["customers"], cache["outcomes"] = {}, {}, {}
@@ -132,6 +134,11 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=()) -> None:
     if cache["agents_batches"] % AGENTS_EVERY == 0:
         cache["agents"] = agent_extensions(session)
     cache["agents_batches"] += 1
+    agents = cache["agents"]
+    asked = sorted({ext for name in channels if (ext := _extension(name)) and ext not in agents})
+    for chunk in key_chunks(session, asked):
+        agents.update(agent_extensions(session, chunk))
+    cache["not_agents"] = set(asked) - set(agents)
     e164s = {number(raw) for raw in numbers}
     cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
 
@@ -314,17 +321,28 @@ def find_leg(session: Session, uniqueid: str) -> CallLeg | None:
 def agent_of(session: Session, channel: str | None, caller_num: str | None = None) -> int | None:
     """The user whose phone this channel is (by its name), else whose extension the caller-ID
     number is (``caller_num``: a phone's own channel in the agents' context)."""
-    endpoint = agent_endpoint(channel)
-    agents = _cache(session)["agents"]
-    for ext in (endpoint[0] if endpoint else None, caller_num):
-        if not ext or len(ext) > 32:
+    cache = _cache(session)
+    agents = cache["agents"]
+    for ext in (_extension(channel), _extension(caller_num)):
+        if not ext or ext in cache["not_agents"]:
             continue
-        if ext not in agents:     # not an agent at the last load: maybe given since
+        if ext not in agents:     # not prefetched: asked alone
             user = user_for_extension(session, ext)
-            agents[ext] = user.id if user is not None else None
-        if agents.get(ext) is not None:
-            return agents[ext]
+            if user is None:
+                cache["not_agents"].add(ext)
+                continue
+            agents[ext] = user.id
+        return agents[ext]
     return None
+
+
+def _extension(name: str | None) -> str | None:
+    """The extension a channel name (or a bare caller number) may be an agent's phone by."""
+    if not name:
+        return None
+    endpoint = agent_endpoint(name) if "/" in name else (name, None)
+    ext = endpoint[0] if endpoint else None
+    return ext if ext and len(ext) <= 32 else None
 
 
 # --- rows -------------------------------------------------------------------------------------

@@ -66,13 +66,15 @@ def user_for_extension(session: Session, extension: str | None) -> User | None:
     return session.scalar(select(User).where(User.extension == extension, User.active.is_(True)))
 
 
-def agent_extensions(session: Session) -> dict[str, int]:
-    """Every active user's extension → user id: user_for_extension for many at once (the user
-    form keeps extensions unique; were two to share one, the lower id wins)."""
+def agent_extensions(session: Session, among_extensions=None) -> dict[str, int]:
+    """Every active user's extension (or those of ``among_extensions``) → user id:
+    user_for_extension for many at once (the user form keeps extensions unique; were two to
+    share one, the lower id wins)."""
     found: dict[str, int] = {}
-    for extension, user_id in session.execute(
-            select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
-            .order_by(User.id.desc())):
+    query = select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
+    if among_extensions is not None:
+        query = query.where(User.extension.in_(list(among_extensions)))
+    for extension, user_id in session.execute(query.order_by(User.id.desc())):
         found[extension] = user_id
     return found
 

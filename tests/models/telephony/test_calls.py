@@ -323,3 +323,41 @@ def test_a_third_party_joining_the_three_way_room_becomes_a_leg_of_the_call(sess
     calls.channel_ended(session, colleague, 16, t0 + dt.timedelta(seconds=90))
     session.commit()
     assert (row.state, row.talk_seconds) == ("ended", 90.0)
+
+
+def test_a_prefetched_batch_asks_no_query_per_unknown_channel(session, users, clock):
+    """The agents among a batch's channels are looked up in prefetch's one query: applying
+    calls from numbers and trunks that are no agent's then asks the database nothing (one
+    query per new number was the writer's main cost under load); an agent's phone among them
+    is still known, and one given an extension after the last load too."""
+    users["tm"].extension = "8001"
+    session.commit()
+    calls.prefetch(session, [], [], channels=["PJSIP/8001-00000001"])   # the agents are loaded
+    users["tm2"].extension = "8002"                                     # then given
+    session.commit()
+    t0 = clock.now()
+    chans = [Chan(f"PJSIP/carrier-0000030{n}", f"1900.{n}", f"1900.{n}", 4, f"1390000010{n}",
+                  None, "dialfunnel-inbound", "4008001234") for n in range(5)]
+    chans += [Chan(f"Local/1390000020{n}@dialfunnel-trunk-out-0000040{n};1", f"1901.{n}",
+                   f"1901.{n}", 0, None, None, "dialfunnel-trunk-out", "s") for n in range(3)]
+    chans.append(Chan("PJSIP/8002-00000050", "1902.1", "1902.1", 4, "8002", None,
+                      "dialfunnel-agents", "13900000999"))
+    calls.prefetch(session, [c.linkedid for c in chans], [c.uniqueid for c in chans],
+                   [c.caller_num for c in chans], [c.channel for c in chans])
+    statements = []
+    engine = session.get_bind()
+
+    def seen(conn, cursor, statement, *_):
+        statements.append(statement)
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        with session.no_autoflush:
+            for ch in chans:
+                calls.channel_seen(session, ch, t0)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [s for s in statements if "users" in s] == []
+    calls.write_batch(session)
+    session.commit()
+    manual = session.scalar(select(Call).where(Call.linkedid == "1902.1"))
+    assert (manual.direction, manual.user_id) == ("manual", users["tm2"].id)
