@@ -235,6 +235,7 @@ def originate_response(response, reason): return _step("OriginateResponse", None
 def wait(name):                          return _step("wait", None, name=name)
 def set_(leg, **fields):                 return _step("set", leg, fields=fields)
 def target(emit=True):                   return _step("target", "o1", emit=emit)
+def pre_dial(leg):                       return _step("PreDial", leg)   # customer_recording
 def bridge(event, leg=None, count=0):    return _step(event, leg, count=count)
 def member_status(status, taken, last_call="0"):
     return _step("QueueMemberStatus", None, status=status, taken=taken, last_call=last_call)
@@ -627,11 +628,13 @@ CLICK = [
 # --- an agent dials from the phone (ami-a6agent, real-run-2026-12, with the rig's Local phone
 # replaced by the PJSIP phone a real agent has) ---------------------------------------------
 # o1: PJSIP/<ext> (rang in: state Ring, its caller ID the extension) running dialfunnel-agents
-# → dialfunnel-trunk-out; t1: the trunk channel to the customer.
+# → dialfunnel-trunk-out; t1: the trunk channel to the customer, recorded by Dial's b() pre-dial
+# handler (agi/pbxsim/customer_recording.py).
 MANUAL = [
     newchannel("o1"),
     set_("o1", Context="dialfunnel-trunk-out"),
     newchannel("t1"),
+    pre_dial("t1"),
     dial("DialBegin", "t1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
     newstate("t1", 5),
     dial("DialState", "t1", caller="o1", status="RINGING"),
@@ -704,6 +707,7 @@ CLICK_PHONE = [
          CallerIDNum="{agent_ext}", CallerIDName="<unknown>"),
     newchannel("c1"),
     set_("c1", CallerIDNum="{orig_exten}", ConnectedLineNum="{agent_ext}"),
+    pre_dial("c1"),
     dial("DialBegin", "c1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
     newstate("c1", 5),
     originate_response("Success", 4),

@@ -47,6 +47,7 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import ami_console
 from agi.pbxsim import clock as simclock
+from agi.pbxsim import customer_recording
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
 from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, STATE_DESC, Scenario,
@@ -338,6 +339,7 @@ class Call:
         self.bridged = False
         self.on_hold: str | None = None      # the leg a Redirect put on music on hold
         self.consulting: str | None = None   # the transferer of an Atxfer in progress
+        self.recordings: dict[str, dict] = {}  # leg → its MixMonitor (customer_recording)
         self.consult_id: str | None = None
         self.target_bridge: str | None = None   # the transfer target's own bridge (t2 + phone)
         self.muted: dict[str, bool] = {}
@@ -432,6 +434,11 @@ class Call:
                 ("BridgeVideoSourceMode", "none")]
 
     def execute(self, kind: str, leg, args: dict) -> None:
+        if kind == "PreDial":
+            customer_recording.pre_dial(self, leg)
+            return
+        if kind == "Hangup" and leg in self.recordings:
+            customer_recording.hangup_handler(self, leg)
         if kind == "set":
             self.apply(leg, args["fields"])
             return
