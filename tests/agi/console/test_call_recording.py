@@ -15,6 +15,7 @@ from agi.handlers import recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
+from models.crm.recordings import audible_filter, can_hear
 from models.schema import Recording
 from models.schema.calls import Call, CallLeg
 from recordings.store import RecordingStore
@@ -122,6 +123,12 @@ def assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, c
         row = s.get(Call, call_id)
         assert row.linkedid == rec.linkedid
     assert {agents["tm"].id, agents["tm2"].id} <= leg_users(Session, call_id)
+    with Session() as s:      # both agents hear it; an agent not on the call does not
+        rec = s.get(Recording, rec.id)
+        assert can_hear(s.merge(agents["tm"]), rec) and can_hear(s.merge(agents["tm2"]), rec)
+        assert not can_hear(s.merge(agents["rep"]), rec)
+        heard = s.scalars(select(Recording.id).where(audible_filter(s.merge(agents["tm2"])))).all()
+        assert heard == [rec.id]
 
 
 def test_hold_then_blind_transfer_keeps_one_recording(Session, agents, customer, pbx, listener,
