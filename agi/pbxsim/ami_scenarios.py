@@ -554,6 +554,23 @@ QUEUE = INBOUND_START + [
     hangup("o1", 16),
 ]
 
+# --- the same queue call answered by a member logged in with QueueAdd Interface=PJSIP/<ext> ----
+# A device interface rings ONE channel, PJSIP/<ext>-<seq> (no ;2 half, as a Local member has):
+# a1 runs QUEUE's steps of the Local member's ;1. When the phone hangs up (its BYE), the order of
+# that ;1 in ami-a4q (real-run-2026-12) follows: HangupRequest, AgentComplete (Dest = the
+# member's channel), BRIDGEPEER cleared, BridgeLeave, Hangup.
+_AGENT_GONE = next(i for i, (kind, leg, _) in enumerate(QUEUE) if (kind, leg) == ("Hangup", "a2"))
+QUEUE_PHONE = [step for step in QUEUE[:_AGENT_GONE] if step[1] != "a2"] + [
+    hangup_request("a1", 16),
+    agent_event("AgentComplete", "o2", "a1", QUEUE_IDS + [
+        ("HoldTime", "{hold_time}"), ("TalkTime", "{talk_secs}"), ("Reason", "agent")]),
+    member_status(1, "1", last_call="{now}"),
+] + AGENT_HANGS_UP + [
+    bridge("BridgeLeave", "o2", count=0),
+    hangup("o2", 16),
+    hangup("o1", 16),
+]
+
 # --- a caller gives up in the queue (ami-queue-members.txt, captures-2026-12) -----------------
 # The capture's order once the caller's half hangs up: Hangup of that half, MusicOnHoldStop,
 # QueueCallerAbandon (HoldTime), QueueCallerLeave (Count 0), Hangup of the queue's half. The

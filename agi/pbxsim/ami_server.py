@@ -50,8 +50,8 @@ from agi.pbxsim import clock as simclock
 from agi.pbxsim import customer_recording
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
-from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, STATE_DESC, Scenario,
-                                      click_script, script_for, sip_script)
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, QUEUE_PHONE,
+                                      STATE_DESC, Scenario, click_script, script_for, sip_script)
 from agi.pbxsim.rooms import Rooms
 
 log = logging.getLogger(__name__)
@@ -292,8 +292,13 @@ class Call:
         agent = dial_agent if outcome == "dial" else member if outcome == "queue" else None
         if agent:
             a_base, a_exten, a_ctx = split_dial(agent)
-            self._pair("a", a_base, a_ctx, a_exten,
-                       server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
+            if outcome == "queue" and not a_base.startswith("Local/"):  # a phone: one channel
+                self._single("a1", f"{a_base}-{server.next_channel_seq():08x}",
+                             "dialfunnel-agents", "s", uid1)
+                self.steps = QUEUE_PHONE
+            else:
+                self._pair("a", a_base, a_ctx, a_exten,
+                           server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
         orig_exten = msg.get("Exten") or ""
         if click:   # the agent's phone, one PJSIP channel; the customer through the trunk
             del self.legs["o2"]
