@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from agi.ami.client import AMIClient
+from agi.ami.listener import ScreenPopListener
 from agi.console import conference
 from agi.fastagi.server import FastAGIServer
 from agi.handlers import recording_done, registry
@@ -42,8 +43,13 @@ def simclock():
 
 
 @pytest.fixture
-def fastagi(Session, tmp_path, spool, simclock):
-    recording_done.configure(RecordingStore(tmp_path / "recordings", spool), clock=simclock)
+def store(tmp_path, spool):
+    return RecordingStore(tmp_path / "recordings", spool)
+
+
+@pytest.fixture
+def fastagi(Session, store, simclock):
+    recording_done.configure(store, clock=simclock)
     server = FastAGIServer(registry, Session, port=0).start()
     yield server
     server.shutdown(5)
@@ -51,14 +57,34 @@ def fastagi(Session, tmp_path, spool, simclock):
 
 
 @pytest.fixture
-def pbx(fastagi, spool, simclock):
+def use_fastagi():
+    """False (parametrized): the dialplan's AGI(recording_done) reaches no server."""
+    return True
+
+
+@pytest.fixture
+def pbx(fastagi, spool, simclock, use_fastagi):
     scenario = Scenario(seed=3, numbers={"8002": "answer"},
                         timing={"manual": {"ring_time": 1.0, "talk_time": 3600.0}})
     server = AMIServer(scenario=scenario, clock=simclock, auth_fail_delay=0,
-                       timestamp_events=True, fastagi=("127.0.0.1", fastagi.port),
+                       timestamp_events=True,
+                       fastagi=("127.0.0.1", fastagi.port) if use_fastagi else None,
                        recordings_incoming=spool).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def storing_listener(Session, pbx, agents, store, simclock):
+    """The AMI listener storing recordings itself (its path when the handler did not)."""
+    found = ScreenPopListener(
+        Session, host="127.0.0.1", port=pbx.port, username="dialfunnel", secret=SECRET,
+        clock=simclock, store=store, settle_seconds=0, connect_backoff=(0.05, 2.0, 0.2),
+        client_options=dict(backoff_initial=0.05, backoff_max=0.2)).start()
+    assert found.wait_connected(5)
+    wait_for(lambda: found.call_log.stats["reconciles"] >= 1)
+    yield found
+    found.stop()
 
 
 @pytest.fixture
@@ -176,3 +202,18 @@ def test_hold_then_three_way_the_agent_leaves_keeps_one_recording(
     assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, customer, agents)
     with Session() as s:          # the colleague still talks in the room: the call goes on
         assert s.get(Call, call_id).state == "up"
+
+
+@pytest.mark.parametrize("use_fastagi", [False])
+def test_the_listener_alone_stores_it_as_the_agents_own_call(Session, agents, customer, pbx,
+                                                            storing_listener, runner, spool):
+    """Without the handler's word (no FastAGI), the AMI listener stores the customer's
+    recording at its MixMonitorStop, in the hangup handler's context after a transfer to a
+    colleague: DIALFUNNEL_AGENT on the channel says it is the calling agent's own call."""
+    call, call_id = live_call(Session, pbx, storing_listener)
+    control(Session, runner, pbx, agents["tm"], "hold", then=2)
+    control(Session, runner, pbx, agents["tm"], "resume")
+    control(Session, runner, pbx, agents["tm"], "blind_transfer",
+            {"kind": "extension", "target": "8002"}, then=3)
+    hang_up_customer(pbx, call)
+    assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, customer, agents)
