@@ -23,7 +23,12 @@ is reproducible.
 
 With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`` runs that
 context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
-without it the call only plays its script (the far side talks, then hangs up).
+without it the call only plays its script (the far side talks, then hangs up). An agent's own
+call (``phone_call``, a click-to-call of a PJSIP phone) records the customer's channel through
+dialfunnel-trunk-out's pre-dial handler, and that channel's hangup handler calls
+recording_done over FastAGI when it hangs up, wherever the call bar moved it
+(``customer_recording``). A queue member added as a device (``PJSIP/<ext>``) rings one
+``PJSIP/<ext>-<seq>`` channel (``QUEUE_PHONE``); a Local member a ;1/;2 pair.
 
 Test hooks: ``received`` (every action, in order), ``wait_handled()`` (every action received
 was answered and what it schedules is queued), ``duplicate_events``, ``record_events`` +
