@@ -217,3 +217,25 @@ def test_the_listener_alone_stores_it_as_the_agents_own_call(Session, agents, cu
             {"kind": "extension", "target": "8002"}, then=3)
     hang_up_customer(pbx, call)
     assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, customer, agents)
+
+
+def test_hold_then_attended_transfer_keeps_one_recording(Session, agents, customer, pbx, listener,
+                                                          runner, seen, spool):
+    """The agent consults the colleague first (the customer hears music meanwhile), then
+    completes: the customer's channel and its recording stay in the call."""
+    call, call_id = live_call(Session, pbx, listener)
+    customer_channel = call.legs["t1"]["Channel"]
+    control(Session, runner, pbx, agents["tm"], "hold", then=2)
+    control(Session, runner, pbx, agents["tm"], "resume")
+    control(Session, runner, pbx, agents["tm"], "attended_transfer",
+            {"kind": "extension", "target": "8002"}, then=3)
+    control(Session, runner, pbx, agents["tm"], "complete_transfer", then=2)
+    assert not call.legs["o1"]["alive"] and call.legs["t1"]["Channel"] == customer_channel
+    assert recordings(Session, call.channel_id) == []
+
+    hang_up_customer(pbx, call)
+    wait_for(lambda: "Hangup" in of(seen, customer_channel))
+    assert of(seen, customer_channel) == ["MixMonitorStart", "HangupHandlerPush", "MusicOnHoldStart",
+                                          "MusicOnHoldStart", "HangupHandlerRun", "MixMonitorStop",
+                                          "Hangup"]
+    assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, customer, agents)
