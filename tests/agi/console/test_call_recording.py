@@ -108,6 +108,7 @@ def control(Session, runner, pbx, user, action, args=None, then=1.0):  # noqa: F
     runner.run_once()
     done = finished(Session, runner, pbx, command_id)
     assert done.state == "done", (action, done.reason)
+    assert pbx.wait_handled()       # what the action scheduled is queued before time moves on
     run(pbx, then)
 
 
@@ -144,7 +145,7 @@ def assert_one_recording_of_the_whole_call(Session, pbx, spool, call, call_id, c
     assert (rec.uniqueid, rec.direction) == (uniqueid, "agent")
     assert rec.user_id == agents["tm"].id and rec.customer_id == customer.id
     assert rec.caller_number == CUSTOMER and rec.duration_ms > 0
-    assert not (spool / f"{uniqueid}.wav").exists()          # stored, then removed from the spool
+    wait_for(lambda: not (spool / f"{uniqueid}.wav").exists())   # stored, then removed
     with Session() as s:
         row = s.get(Call, call_id)
         assert row.linkedid == rec.linkedid
@@ -161,6 +162,7 @@ def test_hold_then_blind_transfer_keeps_one_recording(Session, agents, customer,
                                                        runner, seen, spool):
     call, call_id = live_call(Session, pbx, listener)
     agent, customer_channel = call.legs["o1"]["Channel"], call.legs["t1"]["Channel"]
+    wait_for(lambda: "HangupHandlerPush" in of(seen, customer_channel))
     assert of(seen, agent) == [], "nothing recorded on the agent's own channel"
     assert of(seen, customer_channel) == ["MixMonitorStart", "HangupHandlerPush"]
 
