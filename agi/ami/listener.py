@@ -31,7 +31,9 @@ last name component is used, looked up in the incoming folder), and adds the Rec
 linked to the call (Uniqueid, Linkedid), the agent who answered (DialEnd ANSWER /
 AgentConnect), the dialer attempt (the recorded channel's Uniqueid is the Originate ChannelId),
 the customer (the attempt's, else the one customer with the caller's number) and the agent's
-contact record (models.crm.recordings.belongs). Without the VarSet (an ``Events:`` filter without
+contact record (models.crm.recordings.belongs); a channel with ``VarSet DIALFUNNEL_AGENT`` (an
+agent's own call, recorded on the customer's channel) is of kind ``agent`` and that agent's.
+Without the VarSet (an ``Events:`` filter without
 ``dialplan``), a ``<Uniqueid>.wav`` in the incoming folder is picked up at hangup all the same.
 ``ingest_recording`` is the same step for the FastAGI ``recording_done`` handler the dialplan
 runs as a hangup handler (dialplan/extensions_dialfunnel.conf). On a real Asterisk that
@@ -169,6 +171,7 @@ class ScreenPopListener:
         self._calls: collections.OrderedDict[str, CallState] = collections.OrderedDict()
         self._popped: collections.OrderedDict[tuple[str, int], float] = collections.OrderedDict()
         self._mixmonitor: dict[str, tuple[str, str | None]] = {}  # uniqueid → (file, linkedid)
+        self._agent_of: dict[str, str] = {}   # uniqueid → DIALFUNNEL_AGENT (an agent's own call)
         self._queued: collections.OrderedDict[str, None] = collections.OrderedDict()  # uniqueids
         self._jobs: queue.Queue = queue.Queue()
         self._events: queue.Queue = queue.Queue()   # AMI events for pops and recordings
@@ -385,10 +388,22 @@ class ScreenPopListener:
             self._calls.popitem(last=False)
         while len(self._mixmonitor) > self.max_calls:
             self._mixmonitor.pop(next(iter(self._mixmonitor)))
+        while len(self._agent_of) > self.max_calls:
+            self._agent_of.pop(next(iter(self._agent_of)))
 
     # ------------------------------------------------------------------ recordings
     def _varset(self, msg: Message) -> None:
-        if msg.get("Variable") != "MIXMONITOR_FILENAME" or self.store is None:
+        if self.store is None:
+            return
+        if msg.get("Variable") == "DIALFUNNEL_AGENT":
+            # dialfunnel-trunk-out's pre-dial handler leaves it on the recorded customer's
+            # channel: the recording is the agent's own call, whatever context it ends in.
+            uid, agent = msg.get("Uniqueid"), (msg.get("Value") or "").strip()
+            if uid and agent.isdigit():
+                with self._lock:
+                    self._agent_of[uid] = agent
+            return
+        if msg.get("Variable") != "MIXMONITOR_FILENAME":
             return
         uid, value = msg.get("Uniqueid"), msg.get("Value")
         if uid and value:
@@ -452,6 +467,14 @@ class ScreenPopListener:
                     agent = user_for_extension(session, endpoint[0])
                     user_id = agent.id if agent else None
                     session.rollback()
+        with self._lock:
+            extension = self._agent_of.pop(uid, None)
+        if extension is not None:
+            direction = "agent"
+            with self.maker() as session:
+                found = user_for_extension(session, extension)
+                user_id = found.id if found else user_id
+                session.rollback()
         self._jobs.put(RecordingJob(uid, filename, linkedid=linkedid, number=number,
                                     direction=direction, user_id=user_id, started_at=started,
                                     explicit=explicit))

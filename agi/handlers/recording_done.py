@@ -3,7 +3,8 @@
     same => n,AGI(agi://127.0.0.1:4573/recording_done,${MIXMONITOR_FILENAME},<kind>)
 
 <kind> is one of models.schema.recordings.DIRECTIONS: inbound (dialfunnel-inbound), outbound
-(a dialer call, dialfunnel-outbound) or agent (an agent's own call, dialfunnel-trunk-out).
+(a dialer call, dialfunnel-outbound) or agent (an agent's own call, dialfunnel-trunk-out: the
+customer's channel, recorded by Dial's pre-dial handler, so it outlives hold and transfers).
 The WAV is compressed into the recording store, removed from the incoming folder, and the
 Recording row linked to what the channel's variables say of the call (read with GET VARIABLE;
 the channel is already down, which these commands allow):

@@ -76,12 +76,12 @@ def _phone_legs(call, context: str, exten: str, prefix: str) -> tuple[str, str |
 
 
 def _target_legs(call, context: str, exten: str) -> tuple[str, str]:
-    """The Atxfer feature dials ``Local/<exten>@<context>`` (t1 joins the consultation bridge,
-    t2 runs the context)."""
+    """The Atxfer feature dials ``Local/<exten>@<context>`` (k1 joins the consultation bridge,
+    k2 runs the context; not t1/t2, an agent's own call's customer)."""
     server = call.server
-    call._pair("t", f"Local/{exten}@{context}", context, exten, server.new_uniqueid(call.t),
+    call._pair("k", f"Local/{exten}@{context}", context, exten, server.new_uniqueid(call.t),
                server.new_uniqueid(call.t), call.channel_id)
-    return "t1", "t2"
+    return "k1", "k2"
 
 
 def _ring(call, caller: str | None, phone: tuple[str, str | None], dialstring: str) -> None:
@@ -274,30 +274,30 @@ def atxfer(server, session, msg) -> None:
         call.consult_id = _new_bridge(call)
         _bridge(call, "BridgeCreate", call.consult_id, 0)
         phone.extend(_phone_legs(call, context, exten, "p"))
-        _ring(call, "t2", phone, server.scenario.transfer_dials.get(context, "PJSIP/{exten}")
+        _ring(call, "k2", phone, server.scenario.transfer_dials.get(context, "PJSIP/{exten}")
               .format(exten=exten).partition("/")[2])
-        _bridge(call, "BridgeEnter", call.consult_id, 1, "t1")
+        _bridge(call, "BridgeEnter", call.consult_id, 1, "k1")
         call.execute("Newstate", phone[0], {"state": 5})
         _bridge(call, "BridgeLeave", call.bridge_id, 1, leg)
         _bridge(call, "BridgeEnter", call.consult_id, 2, leg)
-        call.execute("Newstate", "t1", {"state": 5})
-        call.execute("DialState", "t1", {"status": "RINGING"})
-        call.execute("DialState", phone[0], {"caller": "t2", "status": "RINGING"})
+        call.execute("Newstate", "k1", {"state": 5})
+        call.execute("DialState", "k1", {"status": "RINGING"})
+        call.execute("DialState", phone[0], {"caller": "k2", "status": "RINGING"})
         call.consulting = leg
         server.scheduler.at(when + call.durations.get("agent_ring", 1.0), answered)
 
     def answered(when):
-        if call.consulting != leg or not call.legs["t1"]["alive"]:
+        if call.consulting != leg or not call.legs["k1"]["alive"]:
             return
         call.t = when
-        _answer(call, "t2", phone)
-        call.execute("Newstate", "t2", {"state": 6})
+        _answer(call, "k2", phone)
+        call.execute("Newstate", "k2", {"state": 6})
         call.target_bridge = _new_bridge(call)
         _bridge(call, "BridgeCreate", call.target_bridge, 0)
         _bridge(call, "BridgeEnter", call.target_bridge, 1, phone[0])
-        call.execute("Newstate", "t1", {"state": 6})
-        call.execute("DialEnd", "t1", {"status": "ANSWER"})
-        _bridge(call, "BridgeEnter", call.target_bridge, 2, "t2")
+        call.execute("Newstate", "k1", {"state": 6})
+        call.execute("DialEnd", "k1", {"status": "ANSWER"})
+        _bridge(call, "BridgeEnter", call.target_bridge, 2, "k2")
     server.scheduler.at(server.scheduler.now() + FEATURE_SECONDS, run)
 
 
@@ -307,14 +307,14 @@ def complete_atxfer(call, leg: str) -> None:
     peer = _peer(call, leg)
     server.emit("BridgeMerge", _prefixed(call.bridge_headers(1), "To")
                 + _prefixed(call.bridge_headers(2, call.consult_id), "From"))
-    _bridge(call, "BridgeLeave", call.consult_id, 1, "t1")
-    _bridge(call, "BridgeEnter", call.bridge_id, 2, "t1")
+    _bridge(call, "BridgeLeave", call.consult_id, 1, "k1")
+    _bridge(call, "BridgeEnter", call.bridge_id, 2, "k1")
     _bridge(call, "BridgeLeave", call.consult_id, 0, leg)
     _emit(call, "MusicOnHoldStop", peer)
     server.emit("AttendedTransfer", [("Result", "Success")] + call.chan(leg, "OrigTransferer")
                 + _prefixed(call.bridge_headers(2), "Orig") + call.chan(leg, "SecondTransferer")
                 + _prefixed(call.bridge_headers(0, call.consult_id), "Second")
-                + call.chan(peer, "Transferee") + call.chan("t1", "TransferTarget")
+                + call.chan(peer, "Transferee") + call.chan("k1", "TransferTarget")
                 + [("IsExternal", "No"), ("DestType", "Bridge"),
                    ("DestBridgeUniqueid", call.bridge_id)])
     _bridge(call, "BridgeDestroy", call.consult_id, 0)
@@ -344,15 +344,15 @@ def cancel_atxfer(server, session, msg) -> None:
         _bridge(call, "BridgeEnter", call.bridge_id, 2, leg)
         _emit(call, "MusicOnHoldStop", peer)
         server.emit("Unhold", call.chan(leg))
-        _bridge(call, "BridgeLeave", call.consult_id, 0, "t1")
+        _bridge(call, "BridgeLeave", call.consult_id, 0, "k1")
         _bridge(call, "BridgeDestroy", call.consult_id, 0)
-        call.execute("Hangup", "t1", {"cause": 16})
-        bridged = [k for k in ("t2", "p1") if k in call.legs]
+        call.execute("Hangup", "k1", {"cause": 16})
+        bridged = [k for k in ("k2", "p1") if k in call.legs]
         for n, half in enumerate(bridged):
             _bridge(call, "BridgeLeave", call.target_bridge, len(bridged) - n - 1, half)
             if n == len(bridged) - 1 and call.target_bridge:
                 _bridge(call, "BridgeDestroy", call.target_bridge, 0)
-            if half == "t2":
+            if half == "k2":
                 call.execute("Hangup", half, {"cause": 16})
         for half in ("p1", "p2"):
             if half in call.legs and call.legs[half]["alive"]:

@@ -235,6 +235,7 @@ def originate_response(response, reason): return _step("OriginateResponse", None
 def wait(name):                          return _step("wait", None, name=name)
 def set_(leg, **fields):                 return _step("set", leg, fields=fields)
 def target(emit=True):                   return _step("target", "o1", emit=emit)
+def pre_dial(leg):                       return _step("PreDial", leg)   # customer_recording
 def bridge(event, leg=None, count=0):    return _step(event, leg, count=count)
 def member_status(status, taken, last_call="0"):
     return _step("QueueMemberStatus", None, status=status, taken=taken, last_call=last_call)
@@ -553,6 +554,23 @@ QUEUE = INBOUND_START + [
     hangup("o1", 16),
 ]
 
+# --- the same queue call answered by a member logged in with QueueAdd Interface=PJSIP/<ext> ----
+# A device interface rings ONE channel, PJSIP/<ext>-<seq> (no ;2 half, as a Local member has):
+# a1 runs QUEUE's steps of the Local member's ;1. When the phone hangs up (its BYE), the order of
+# that ;1 in ami-a4q (real-run-2026-12) follows: HangupRequest, AgentComplete (Dest = the
+# member's channel), BRIDGEPEER cleared, BridgeLeave, Hangup.
+_AGENT_GONE = next(i for i, (kind, leg, _) in enumerate(QUEUE) if (kind, leg) == ("Hangup", "a2"))
+QUEUE_PHONE = [step for step in QUEUE[:_AGENT_GONE] if step[1] != "a2"] + [
+    hangup_request("a1", 16),
+    agent_event("AgentComplete", "o2", "a1", QUEUE_IDS + [
+        ("HoldTime", "{hold_time}"), ("TalkTime", "{talk_secs}"), ("Reason", "agent")]),
+    member_status(1, "1", last_call="{now}"),
+] + AGENT_HANGS_UP + [
+    bridge("BridgeLeave", "o2", count=0),
+    hangup("o2", 16),
+    hangup("o1", 16),
+]
+
 # --- a caller gives up in the queue (ami-queue-members.txt, captures-2026-12) -----------------
 # The capture's order once the caller's half hangs up: Hangup of that half, MusicOnHoldStop,
 # QueueCallerAbandon (HoldTime), QueueCallerLeave (Count 0), Hangup of the queue's half. The
@@ -627,11 +645,13 @@ CLICK = [
 # --- an agent dials from the phone (ami-a6agent, real-run-2026-12, with the rig's Local phone
 # replaced by the PJSIP phone a real agent has) ---------------------------------------------
 # o1: PJSIP/<ext> (rang in: state Ring, its caller ID the extension) running dialfunnel-agents
-# → dialfunnel-trunk-out; t1: the trunk channel to the customer.
+# → dialfunnel-trunk-out; t1: the trunk channel to the customer, recorded by Dial's b() pre-dial
+# handler (agi/pbxsim/customer_recording.py).
 MANUAL = [
     newchannel("o1"),
     set_("o1", Context="dialfunnel-trunk-out"),
     newchannel("t1"),
+    pre_dial("t1"),
     dial("DialBegin", "t1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
     newstate("t1", 5),
     dial("DialState", "t1", caller="o1", status="RINGING"),
@@ -704,6 +724,7 @@ CLICK_PHONE = [
          CallerIDNum="{agent_ext}", CallerIDName="<unknown>"),
     newchannel("c1"),
     set_("c1", CallerIDNum="{orig_exten}", ConnectedLineNum="{agent_ext}"),
+    pre_dial("c1"),
     dial("DialBegin", "c1", caller="o1", dialstring="{orig_exten}@dialfunnel-trunk"),
     newstate("c1", 5),
     originate_response("Success", 4),

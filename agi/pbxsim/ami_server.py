@@ -23,7 +23,12 @@ is reproducible.
 
 With ``fastagi=(host, port)``, an answered Originate into ``dialfunnel-outbound`` runs that
 context of the dialplan with its FastAGI calls, as a real Asterisk does (``outbound_dialplan``);
-without it the call only plays its script (the far side talks, then hangs up).
+without it the call only plays its script (the far side talks, then hangs up). An agent's own
+call (``phone_call``, a click-to-call of a PJSIP phone) records the customer's channel through
+dialfunnel-trunk-out's pre-dial handler, and that channel's hangup handler calls
+recording_done over FastAGI when it hangs up, wherever the call bar moved it
+(``customer_recording``). A queue member added as a device (``PJSIP/<ext>``) rings one
+``PJSIP/<ext>-<seq>`` channel (``QUEUE_PHONE``); a Local member a ;1/;2 pair.
 
 Test hooks: ``received`` (every action, in order), ``wait_handled()`` (every action received
 was answered and what it schedules is queued), ``duplicate_events``, ``record_events`` +
@@ -47,10 +52,11 @@ from typing import Callable
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import ami_console
 from agi.pbxsim import clock as simclock
+from agi.pbxsim import customer_recording
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
-from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, STATE_DESC, Scenario,
-                                      click_script, script_for, sip_script)
+from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, QUEUE_PHONE,
+                                      STATE_DESC, Scenario, click_script, script_for, sip_script)
 from agi.pbxsim.rooms import Rooms
 
 log = logging.getLogger(__name__)
@@ -291,8 +297,13 @@ class Call:
         agent = dial_agent if outcome == "dial" else member if outcome == "queue" else None
         if agent:
             a_base, a_exten, a_ctx = split_dial(agent)
-            self._pair("a", a_base, a_ctx, a_exten,
-                       server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
+            if outcome == "queue" and not a_base.startswith("Local/"):  # a phone: one channel
+                self._single("a1", f"{a_base}-{server.next_channel_seq():08x}",
+                             "dialfunnel-agents", "s", uid1)
+                self.steps = QUEUE_PHONE
+            else:
+                self._pair("a", a_base, a_ctx, a_exten,
+                           server.new_uniqueid(self.t), server.new_uniqueid(self.t), uid1)
         orig_exten = msg.get("Exten") or ""
         if click:   # the agent's phone, one PJSIP channel; the customer through the trunk
             del self.legs["o2"]
@@ -338,6 +349,7 @@ class Call:
         self.bridged = False
         self.on_hold: str | None = None      # the leg a Redirect put on music on hold
         self.consulting: str | None = None   # the transferer of an Atxfer in progress
+        self.recordings: dict[str, dict] = {}  # leg → its MixMonitor (customer_recording)
         self.consult_id: str | None = None
         self.target_bridge: str | None = None   # the transfer target's own bridge (t2 + phone)
         self.muted: dict[str, bool] = {}
@@ -432,6 +444,11 @@ class Call:
                 ("BridgeVideoSourceMode", "none")]
 
     def execute(self, kind: str, leg, args: dict) -> None:
+        if kind == "PreDial":
+            customer_recording.pre_dial(self, leg)
+            return
+        if kind == "Hangup" and leg in self.recordings:
+            customer_recording.hangup_handler(self, leg)
         if kind == "set":
             self.apply(leg, args["fields"])
             return

@@ -7,8 +7,9 @@ channel's Hangup, which fills what is still missing (complete_links). A contact 
 to a recording by one rule (``belongs``), applied when the recording is stored and when the
 record is written (add_contact_record → link_contact_record).
 
-Who may hear a recording: the agent of the call (its ``user_id``), or anybody whose role has
-"may hear others' recordings" (managers and admins by default). The audio is kept for the
+Who may hear a recording: the agent of the call (its ``user_id``), an agent whose phone had a
+leg in the call (the call log: a transfer's or a three-way room's colleague), or anybody whose
+role has "may hear others' recordings" (managers and admins by default). The audio is kept for the
 retention period (app setting ``dialfunnel.retention_days``, default 365, 0 = for ever); the
 retention job (recordings/retention.py) removes the audio and keeps the row (``deleted_at``).
 """
@@ -17,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from models.clock import SYSTEM_CLOCK
 from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.schema import AppSetting, ContactRecord, Customer, DialAttempt, User
+from models.schema.calls import Call, CallLeg
 from models.schema.recordings import DIRECTIONS, Recording
 
 RETENTION_KEY = "dialfunnel.retention_days"
@@ -277,8 +279,19 @@ def attach(session: Session, actor: User, recording_id: int, *, customer_id: int
 
 
 # --- who may hear -----------------------------------------------------------------------------
+def _calls_with_leg_of(user_id: int):
+    """The linkedids of the calls the user's phone had a leg in (the call log): a colleague who
+    took a transfer or joined a three-way room hears the call's one recording too."""
+    return (select(Call.linkedid).join(CallLeg, CallLeg.call_id == Call.id)
+            .where(CallLeg.user_id == user_id))
+
+
 def can_hear(user: User, rec: Recording) -> bool:
-    return rec.user_id == user.id or bool(user.role.can_hear_others_recordings)
+    if rec.user_id == user.id or user.role.can_hear_others_recordings:
+        return True
+    session = object_session(rec)
+    return bool(session is not None and rec.linkedid and session.scalar(
+        _calls_with_leg_of(user.id).where(Call.linkedid == rec.linkedid).limit(1)))
 
 
 def get_audible(session: Session, user: User, recording_id: int) -> Recording:
@@ -294,7 +307,7 @@ def get_audible(session: Session, user: User, recording_id: int) -> Recording:
 def audible_filter(user: User):
     if user.role.can_hear_others_recordings:
         return Recording.id.is_not(None)
-    return Recording.user_id == user.id
+    return (Recording.user_id == user.id) | Recording.linkedid.in_(_calls_with_leg_of(user.id))
 
 
 def recordings_of_customer(session: Session, user: User, customer_id: int,

@@ -296,10 +296,13 @@ def call_ended(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) ->
 
 
 def agent_snapshot(session: Session, campaign_id: int) -> list[tuple[int, str, dt.datetime]]:
-    """(user_id, state, since) of every agent logged into the campaign."""
+    """(user_id, state, since) of every agent logged into the campaign, but those on an inbound
+    queue call or its wrap-up: the pacer must neither count them ready soon nor dial for them."""
     return [tuple(r) for r in session.execute(
         select(AgentState.user_id, AgentState.state, AgentState.since)
-        .where(AgentState.campaign_id == campaign_id, AgentState.state != "logged_out")
+        .where(AgentState.campaign_id == campaign_id, AgentState.state != "logged_out",
+               AgentState.state.not_in(("on_call", "wrap_up")) | AgentState.reason.is_(None)
+               | (AgentState.reason != INBOUND))
         .order_by(AgentState.user_id))]
 
 

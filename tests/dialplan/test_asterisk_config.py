@@ -602,6 +602,7 @@ class Call:
         self.apps: list[tuple[str, list[str]]] = []
         self.handlers: list[tuple[str, str, str, list[str]]] = []
         self.agi_calls: list[tuple[str, str, list[str]]] = []
+        self.callees: list["Call"] = []   # the channels Dial's b() pre-dial handler ran on
 
     # substitution, as pbx_substitute_variables does before each application
     def expand(self, text: str) -> str:
@@ -728,6 +729,8 @@ class Call:
             self.vars["AGISTATUS"] = "FAILURE" if outcome is None else "SUCCESS"
             self.vars.update(outcome or {})
         elif app in ("Dial", "Queue"):
+            if app == "Dial":
+                self.pre_dial(args[2] if len(args) > 2 else "")
             self.vars.update(self.results)
             # Bridged, then the other side hung up: without Dial's g / Queue's c option the
             # caller is hung up too (ami-dial.txt), so the dialplan does not go on.
@@ -737,6 +740,20 @@ class Call:
             if app == "Queue" and "QUEUESTATUS" in self.results and not self.vars.get("QUEUESTATUS"):
                 raise Hangup()
         return None
+
+    def pre_dial(self, options: str) -> None:
+        """Dial's b(context^exten^priority(args)): a Gosub on the new (callee) channel before it
+        rings (app_dial.c ast_pre_call); the callee gets the next uniqueid, its own variables."""
+        match = re.search(r"b\(([^()^]+)\^([^()^]+)\^(\d+)(?:\((.*?)\))?\)", options)
+        if not match:
+            return
+        context, exten, priority, args = match.groups()
+        uniqueid = self.vars["UNIQUEID"].rsplit(".", 1)
+        callee = Call(self.plan, self.agi, uniqueid=f"{uniqueid[0]}.{int(uniqueid[1]) + 1}")
+        for n, arg in enumerate(top_split(args, ",") if args else [], 1):
+            callee.vars[f"ARG{n}"] = arg
+        assert callee.run(context, exten, int(priority), 50) == "returned", "b() must Return()"
+        self.callees.append(callee)
 
     def hang_up(self) -> None:
         """Run the hangup handlers, last pushed first (as Asterisk does); each must Return()."""
@@ -774,8 +791,8 @@ def inbound(plan, variables, results=None, did="02150001234"):
     return call
 
 
-def assert_recorded_and_reported(call, kind):
-    path = "/var/spool/asterisk/monitor/dialfunnel/1700000000.42.wav"
+def assert_recorded_and_reported(call, kind, uniqueid="1700000000.42"):
+    path = f"/var/spool/asterisk/monitor/dialfunnel/{uniqueid}.wav"
     assert call.used("MixMonitor")[0][0] == path
     reported = []
     call.agi = lambda handler, query, args, c: reported.append((handler, args)) or {"DIALFUNNEL_STATUS": "OK"}
@@ -935,10 +952,21 @@ def test_outbound_machine_and_ivr(plan):
 def test_agents_dial_out_through_the_trunk_recorded(plan, number):
     call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"})
     call.run("dialfunnel-agents", number)
-    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "gT"]]
-    assert call.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
+    assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60",
+                                  f"gTb(dialfunnel-record-customer^s^1(8001,{number}))"]]
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
-    assert_recorded_and_reported(call, "agent")
+    assert_customer_recorded(call, "8001", number)
+
+
+def assert_customer_recorded(call, agent, number):
+    """An agent's own call is recorded on the customer's channel (the one that stays through
+    hold, transfers and three-way rooms), not the agent's; its hangup handler reports the file
+    with what recording_done reads there."""
+    assert not call.used("MixMonitor") and not call.handlers, "nothing recorded on the agent's side"
+    [customer] = call.callees
+    assert customer.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
+    assert (customer.vars["DIALFUNNEL_AGENT"], customer.vars["DIALFUNNEL_PEER"]) == (agent, number)
+    assert_recorded_and_reported(customer, "agent", uniqueid="1700000000.43")
 
 
 def test_agents_company_caller_id_when_configured(plan):
@@ -1071,7 +1099,8 @@ def test_dial_options_name_existing_places(plan):
                         found = find_extension(plan, context, exten)
                         assert found and plan[found[0]].extensions[found[1]][0].priority == priority
                         seen.add((option, context, exten))
-    assert seen == {("F", "dialfunnel-hold", "agent"), ("b", "dialfunnel-hold", "peer")}
+    assert seen == {("F", "dialfunnel-hold", "agent"), ("b", "dialfunnel-hold", "peer"),
+                    ("b", "dialfunnel-record-customer", "s")}
 
 
 def test_hold_music_for_the_customer(plan):
@@ -1358,10 +1387,11 @@ def test_click_to_call_dials_the_customer_through_the_trunk_recorded(plan):
     call = Call(plan, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001",
                                                 "CALLERID(num)": "13800138000"})
     call.run("dialfunnel-click-to-call", "13800138000")
-    assert call.used("Dial") == [["PJSIP/13800138000@dialfunnel-trunk", "60", "gT"]]
+    assert call.used("Dial") == [["PJSIP/13800138000@dialfunnel-trunk", "60",
+                                  "gTb(dialfunnel-record-customer^s^1(8001,13800138000))"]]
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
     assert call.vars["CALLERID(num)"] == "8001"
-    assert_recorded_and_reported(call, "agent")
+    assert_customer_recorded(call, "8001", "13800138000")
     site = copy.deepcopy(plan)
     for step in site["dialfunnel-config"].extensions["s"]:
         if step.args == "DF_OUTBOUND_CALLERID=":
@@ -1369,7 +1399,8 @@ def test_click_to_call_dials_the_customer_through_the_trunk_recorded(plan):
     call = Call(site, lambda *a: {}, variables={"DIALFUNNEL_AGENT": "8001"})
     call.run("dialfunnel-click-to-call", "02155550000")
     assert call.vars["CALLERID(num)"] == "02150001234"
-    assert call.used("Dial") == [["PJSIP/02155550000@dialfunnel-trunk", "60", "gT"]]
+    assert call.used("Dial") == [["PJSIP/02155550000@dialfunnel-trunk", "60",
+                                  "gTb(dialfunnel-record-customer^s^1(8001,02155550000))"]]
 
 
 def test_agent_phones_have_hints_for_extension_state(plan):

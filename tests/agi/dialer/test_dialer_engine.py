@@ -191,3 +191,35 @@ def test_agents_who_leave_with_lines_out_get_no_new_line_and_the_cap_holds_after
     dialer.tick_now()
     driver.run_until(START.timestamp() + 31)
     assert len(server.actions("Originate")) == out + 1   # one line for one ready agent
+
+
+def test_agents_on_inbound_queue_calls_are_not_dialled_for(world, Session, users):
+    """Issue 14 (blended): both agents are logged in to a queue and the predictive campaign and
+    both take an inbound call. The pacer must not count them as on a campaign call (soon free):
+    nothing is dialled until one of them is ready again."""
+    numbers = {f"{n:02d}": "answer" for n in range(10, 40)}
+    campaign_id, dialer, driver, server, clock = world(
+        numbers, mode="predictive",
+        answer_timing={"ring_time": 8.0, "answer_delay": 0.0, "talk_time": 300.0})
+    dialer.pacer_options = {"theta_start": 0.3, "prior_answer": 0.2, "prior_talk": 20.0,
+                            "prior_wrap": 2.0}   # a bold pacer expecting short calls
+    with Session() as s:
+        for user in (users["tm"], users["tm2"]):
+            agent_states.set_queues(s, s.get(type(user), user.id), ["sales"], allowed=("sales",),
+                                    clock=clock)
+            assert agent_states.inbound_connected(s, user.id, clock=clock)
+        assert agent_states.agent_snapshot(s, campaign_id) == []
+        s.commit()
+    driver.run_until(START.timestamp() + 60)
+    assert server.actions("Originate") == []
+    with Session() as s:          # one queue call ends: wrap-up is still not the campaign's
+        assert agent_states.inbound_ended(s, users["tm"].id, clock=clock)
+        s.commit()
+    driver.run_until(START.timestamp() + 70)
+    assert server.actions("Originate") == []
+    with Session() as s:
+        agent_states.set_state(s, s.get(type(users["tm"]), users["tm"].id), "ready", clock=clock)
+        s.commit()
+    dialer.tick_now()
+    driver.run_until(START.timestamp() + 71)
+    assert len(server.actions("Originate")) >= 1    # a ready agent: the campaign dials again

@@ -4,6 +4,9 @@ QueueRemove, and a caller who waits while the only member is paused."""
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
+import re
 import socket
 
 from agi.ami.wire import Message, Parser, encode, iter_messages
@@ -12,6 +15,7 @@ from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 
 from tests.ami_helpers import ASTERISK, OURS, joined, sessions, turns
+from tests.repo_paths import ASTERISK as FIXTURES
 
 CAPTURE = "captures-2026-12/ami-queue-members.txt"
 START = dt.datetime.fromtimestamp(1796601224.3, dt.timezone.utc)   # the capture's LoginTime
@@ -173,3 +177,56 @@ def test_member_events_carry_the_raw_utf8_reason():
             pass
         sock.close()
         assert b"PausedReason: \xe5\x8d\x88\xe9\xa5\xad\r\n" in data
+
+
+# The one real queue call answered by a member (real-run-2026-12/ami-a4q: a Local member, whose
+# ;1 is the leg the queue rings and bridges); these events of that leg, in order, are what a
+# phone member's one channel shows too (a device has no ;2 half).
+REAL_QUEUE_CALL = "real-run-2026-12/ami-a4q.jsonl.gz"
+MEMBER_EVENTS = ("Newchannel", "AgentCalled", "DialBegin", "Newstate", "DialEnd", "AgentConnect",
+                 "BridgeEnter", "HangupRequest", "AgentComplete", "BridgeLeave", "Hangup")
+
+
+def _member_leg(events, channel: str) -> list[tuple[str, str]]:
+    """(event, how the leg appears: its own channel, the Dest of the caller's, or ChannelState)."""
+    out = []
+    for event in events:
+        name = event.get("Event")
+        if name not in MEMBER_EVENTS or channel not in (event.get("Channel"), event.get("DestChannel")):
+            continue
+        how = "dest" if event.get("DestChannel") == channel else "own"
+        out.append((name, event.get("ChannelState") if name == "Newstate" else how))
+    return out
+
+
+def _real_queue_call() -> tuple[list[dict], str]:
+    with gzip.open(FIXTURES / REAL_QUEUE_CALL, "rt") as f:
+        events = [json.loads(line) for line in f if line.strip() and not line.startswith("====")]
+    [member] = {e["DestChannel"] for e in events if e.get("Event") == "AgentConnect"}
+    return events, member
+
+
+def test_a_phone_member_rings_one_pjsip_channel_with_the_real_event_order():
+    """QueueAdd Interface=PJSIP/<ext>: app_queue requests that device, so the member's leg is
+    PJSIP/<ext>-<seq>, one channel; its events follow the real member leg's."""
+    real, real_member = _real_queue_call()
+    clock = FakeClock(START)
+    with AMIServer(clock=clock, auth_fail_delay=0) as server:
+        wire = _connect(server)
+        wire.send(Message([("Action", "QueueAdd"), ("Queue", "sales"), ("Interface", "PJSIP/8001"),
+                           ("MemberName", "Agent 8001")]))
+        got = wire.send(Message([("Action", "Originate"), ("Channel", "Local/13900000001@tx-queue-in"),
+                                 ("Context", "tx-caller"), ("Exten", "s"), ("Priority", "1"),
+                                 ("Async", "true"), ("CallerID", "<13900000001>")]))
+        for _ in range(15):
+            clock.advance(seconds=1)
+            server.scheduler.settle()
+            got += wire.read()
+    events = [dict(m.headers, Event=m.name) for m in got if m.is_event]
+    [member] = {e["DestChannel"] for e in events if e["Event"] == "AgentConnect"}
+    assert re.fullmatch(r"PJSIP/8001-[0-9a-f]{8}", member)
+    assert not any((e.get("Channel") or "").startswith("PJSIP/8001-") and ";" in e["Channel"]
+                   for e in events), "a device member has no Local-style ;1/;2 pair"
+    assert _member_leg(events, member) == _member_leg(real, real_member)
+    [complete] = [e for e in events if e["Event"] == "AgentComplete"]
+    assert (complete["Interface"], complete["MemberName"]) == ("PJSIP/8001", "Agent 8001")
