@@ -747,9 +747,11 @@ class FlowLibrary:
 
 
 def prompt_texts(prompts_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
-    """({id: text}, voice) from ivr_flows/prompts.yaml (checked like the flows)."""
+    """({id: text}, voice) from ivr_flows/prompts.yaml (checked like the flows), with the
+    segments values are spoken from (ivr_flows/say_zh.py; prompts.yaml may respell one)."""
+    from .say_zh import segment_texts
     path = Path(prompts_file) if prompts_file else DEFAULT_DIR / PROMPTS_FILE
     prompts, issues = load_prompts(path)
     if prompts is None or any(i.severity == "error" for i in issues):
         raise FlowError(issues)
-    return prompts.texts, prompts.voice
+    return {**segment_texts(), **prompts.texts}, prompts.voice
