@@ -69,7 +69,7 @@ def test_every_integer_reads_back_to_itself(value):
     assert segments(text)
 
 
-@given(st.integers().filter(lambda v: abs(v) > MAX_NUMBER))
+@given(st.integers(min_value=MAX_NUMBER + 1) | st.integers(max_value=-MAX_NUMBER - 1))
 def test_numbers_too_large_are_refused(value):
     with pytest.raises(ValueError):
         number_text(value)
@@ -152,8 +152,9 @@ def test_order_numbers_digit_by_digit_in_chinese():
         digits_text("SO-")
 
 
-@given(st.text(alphabet="0123456789-SO ", min_size=1).filter(lambda s: re.search(r"\d", s)))
-def test_every_digit_string(value):
+@given(st.text(alphabet="0123456789-SO "), st.text(alphabet="0123456789", min_size=1))
+def test_every_digit_string(prefix, digits):
+    value = prefix + digits
     text = digits_text(value)
     assert [VALUES[c] for c in text] == [int(d) for d in value if d.isdigit()]
 

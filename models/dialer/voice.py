@@ -1,0 +1,172 @@
+"""Voice campaigns (T9): the rules of an answered call that walks an IVR flow instead of
+reaching an agent. The dialer (models.dialer.dialing, agi/handlers/outbound.py) dials; the
+`ivr` handler runs the campaign's flow with the channel's DIALFUNNEL_ATTEMPT, and these
+functions give the flow its customer's data and keep what the call came to.
+
+  call_variables(session, attempt_id)    the flow variables of the attempt's customer
+  opt_out(session, number)               按 9 不再接听: the number goes on the do-not-call list
+  connect_agent(session, attempt_id)     press 1 to talk: a ready agent of the campaign's team
+  record_call(session, attempt_id, ...)  voice_results + voice_answers + a contact record
+  queue_birthdays(session, ...)          the day's birthdays into the greeting campaigns
+
+Amount due, due date and order number come from the customer's oldest order not fully paid;
+its due date is the order date plus PAYMENT_TERM_DAYS.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import extract, select
+from sqlalchemy.orm import Session
+
+from models.clock import SYSTEM_CLOCK
+from models.company import company_tz
+from models.dialer import dnc
+from models.dialer.agent_states import take_ready_agent
+from models.errors import InvalidValue
+from models.schema import (CampaignLead, Contact, ContactRecord, Customer, DialAttempt, Order,
+                           User)
+from models.schema.campaigns import Campaign
+from models.schema.voice import VoiceAnswer, VoiceResult
+
+PAYMENT_TERM_DAYS = 30
+OPT_OUT_REASON = "语音外呼按键退订"
+RECORD_PROGRESS = "语音外呼"
+# How a call's outcome reads on the customer's contact record.
+OUTCOME_WORDS = {
+    "COMPLETED": "完整收听", "TRANSFER": "按键转人工", "CALLBACK": "按键转人工（无空闲坐席，已登记回电）",
+    "OPTOUT": "按键退订（不再接听）", "HANGUP": "中途挂机", "FAILED": "未按有效键", "ERROR": "系统错误",
+}
+
+
+def _customer_of(session: Session, attempt: DialAttempt) -> Customer | None:
+    return session.get(Customer, attempt.customer_id) if attempt.customer_id else None
+
+
+def call_variables(session: Session, attempt_id: int) -> dict[str, str] | None:
+    """{variable: text} of the attempt's call, None when there is no such attempt: campaign_id,
+    attempt_id, customer_id, customer_name, contact_name, customer_number, order_number,
+    amount_due, due_date (empty when the customer has no unpaid order)."""
+    attempt = session.get(DialAttempt, attempt_id)
+    if attempt is None:
+        return None
+    customer = _customer_of(session, attempt)
+    out = dict(campaign_id=str(attempt.campaign_id), attempt_id=str(attempt.id),
+               customer_id=str(attempt.customer_id or ""), customer_number=attempt.number,
+               customer_name="", contact_name="", order_number="", amount_due="", due_date="")
+    if customer is None:
+        return out
+    out["customer_name"] = customer.name
+    contact = session.scalar(select(Contact.name).where(Contact.customer_id == customer.id)
+                             .order_by(Contact.id).limit(1))
+    out["contact_name"] = contact or customer.contact_person or ""
+    order = session.scalar(select(Order).where(Order.customer_id == customer.id,
+                                               Order.payment_status != "paid")
+                           .order_by(Order.ordered_on, Order.id).limit(1))
+    if order is not None:
+        out.update(order_number=order.number, amount_due=str(order.amount),
+                   due_date=(order.ordered_on + dt.timedelta(days=PAYMENT_TERM_DAYS)).isoformat())
+    return out
+
+
+def opt_out(session: Session, number: str, *, clock=SYSTEM_CLOCK) -> bool:
+    """The callee pressed the opt-out key: `number` is never dialled again. False when the
+    number is not a phone number (nothing is written)."""
+    try:
+        dnc.add_number(session, None, number, reason=OPT_OUT_REASON, clock=clock)
+    except InvalidValue:
+        return False
+    return True
+
+
+def connect_agent(session: Session, attempt_id: int, *, clock=SYSTEM_CLOCK) -> User | None:
+    """The longest-ready agent of the attempt's campaign team takes the call (on_call, the
+    screen pop: models.dialer.agent_states.take_ready_agent); None when nobody is ready."""
+    attempt = session.get(DialAttempt, attempt_id)
+    if attempt is None:
+        return None
+    agent = take_ready_agent(session, attempt, clock=clock)
+    return agent if agent is not None and agent.extension else None
+
+
+@dataclasses.dataclass
+class CallOutcome:
+    flow: str
+    outcome: str
+    heard_to_end: bool = False
+    keys: list = dataclasses.field(default_factory=list)
+    path: list = dataclasses.field(default_factory=list)
+    answers: list = dataclasses.field(default_factory=list)   # [(question, key), ...]
+
+
+def record_call(session: Session, attempt_id: int, call: CallOutcome, *,
+                clock=SYSTEM_CLOCK) -> VoiceResult | None:
+    """Keep what an answered voice call came to: its voice_results row, its survey answers and
+    a contact record on the customer saying so. Once per attempt (a second call is ignored)."""
+    attempt = session.get(DialAttempt, attempt_id)
+    if attempt is None or session.get(VoiceResult, attempt_id) is not None:
+        return None
+    now = clock.now()
+    answers = list(dict(call.answers).items())     # the last answer to a question counts
+    for question, key in answers:
+        session.add(VoiceAnswer(attempt_id=attempt.id, campaign_id=attempt.campaign_id,
+                                customer_id=attempt.customer_id, flow=call.flow,
+                                question=question, answer=key, answered_at=now))
+    row = VoiceResult(attempt_id=attempt.id, campaign_id=attempt.campaign_id,
+                      customer_id=attempt.customer_id, flow=call.flow, outcome=call.outcome,
+                      heard_to_end=call.heard_to_end, opted_out=call.outcome == "OPTOUT",
+                      keys=call.keys, path=call.path, created_at=now)
+    session.add(row)
+    customer = _customer_of(session, attempt)
+    if customer is not None:
+        campaign = session.scalar(select(Campaign.name).where(Campaign.id == attempt.campaign_id))
+        content = f"语音外呼「{campaign}」（{call.flow}）：{OUTCOME_WORDS.get(call.outcome, call.outcome)}"
+        if answers:
+            content += "；问卷回答：" + "，".join(f"{q}={k}" for q, k in answers)
+        record = ContactRecord(customer_id=customer.id, user_id=None, method="phone",
+                               content=content, progress=RECORD_PROGRESS, contacted_at=now,
+                               created_at=now, updated_at=now)
+        session.add(record)
+        session.flush()
+        row.record_id = record.id
+    session.flush()
+    return row
+
+
+def queue_birthdays(session: Session, campaign_ids, *, clock=SYSTEM_CLOCK) -> int:
+    """Put every customer with a contact whose birthday is today (the company's time zone) into
+    each of `campaign_ids` (the greeting campaigns) as a queued lead, unless it is there
+    already or its number is blocked. Returns how many leads were added."""
+    today = clock.now().astimezone(company_tz(session)).date()
+    days = [today]
+    if today.month == 3 and today.day == 1 and not _leap(today.year):
+        days.append(dt.date(2000, 2, 29))     # 2-29 birthdays are greeted on 3-1
+    born_today = select(Contact.customer_id).where(
+        Contact.birthday.is_not(None),
+        (extract("month", Contact.birthday) * 100 + extract("day", Contact.birthday))
+        .in_([d.month * 100 + d.day for d in days]))
+    customers = session.scalars(select(Customer).where(Customer.id.in_(born_today))
+                                .order_by(Customer.id)).all()
+    added = 0
+    for campaign_id in campaign_ids:
+        present = set(session.scalars(select(CampaignLead.customer_id)
+                                      .where(CampaignLead.campaign_id == campaign_id)))
+        for customer in customers:
+            number = dnc.dial_number(customer)
+            if customer.id in present or number is None or dnc.is_blocked(session, number, customer):
+                continue
+            session.add(CampaignLead(campaign_id=campaign_id, customer_id=customer.id,
+                                     number=number, status="queued", attempts=0,
+                                     next_attempt_at=clock.now()))
+            added += 1
+    session.flush()
+    return added
+
+
+def _leap(year: int) -> bool:
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+__all__ = ["CallOutcome", "OUTCOME_WORDS", "PAYMENT_TERM_DAYS", "call_variables",
+           "connect_agent", "opt_out", "queue_birthdays", "record_call"]
