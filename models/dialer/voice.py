@@ -134,34 +134,48 @@ def record_call(session: Session, attempt_id: int, call: CallOutcome, *,
     return row
 
 
-def queue_birthdays(session: Session, campaign_ids, *, clock=SYSTEM_CLOCK) -> int:
-    """Put every customer with a contact whose birthday is today (the company's time zone) into
-    each of `campaign_ids` (the greeting campaigns) as a queued lead, unless it is there
-    already or its number is blocked. Returns how many leads were added."""
-    today = clock.now().astimezone(company_tz(session)).date()
-    days = [today]
-    if today.month == 3 and today.day == 1 and not _leap(today.year):
-        days.append(dt.date(2000, 2, 29))     # 2-29 birthdays are greeted on 3-1
+def queue_birthdays(session: Session, campaign_names, *, clock=SYSTEM_CLOCK) -> int:
+    """The daily birthday job: every customer with a contact born on today's date (the company's
+    time zone; 2-29 birthdays on 3-1 in other years) becomes a queued lead of each campaign
+    named (the ones that run the birthday flow and are not stopped or finished). A customer
+    already queued, dialled today, or whose number is blocked is left alone; one greeted in an
+    earlier year is queued again. Safe to run many times a day. Returns the leads queued."""
+    now = clock.now()
+    today = now.astimezone(company_tz(session)).date()
+    day_start = dt.datetime.combine(today, dt.time(), company_tz(session))
+    days = [today.month * 100 + today.day]
+    if (today.month, today.day) == (3, 1) and not _leap(today.year):
+        days.append(229)
     born_today = select(Contact.customer_id).where(
-        Contact.birthday.is_not(None),
-        (extract("month", Contact.birthday) * 100 + extract("day", Contact.birthday))
-        .in_([d.month * 100 + d.day for d in days]))
+        (extract("month", Contact.birthday) * 100 + extract("day", Contact.birthday)).in_(days))
     customers = session.scalars(select(Customer).where(Customer.id.in_(born_today))
                                 .order_by(Customer.id)).all()
-    added = 0
+    campaign_ids = session.scalars(select(Campaign.id).where(
+        Campaign.name.in_(list(campaign_names)), Campaign.status.not_in(("stopped", "finished")))
+        .order_by(Campaign.id)).all()
+    queued = 0
     for campaign_id in campaign_ids:
-        present = set(session.scalars(select(CampaignLead.customer_id)
-                                      .where(CampaignLead.campaign_id == campaign_id)))
+        leads = {lead.customer_id: lead for lead in session.scalars(
+            select(CampaignLead).where(CampaignLead.campaign_id == campaign_id,
+                                       CampaignLead.customer_id.in_([c.id for c in customers])))}
         for customer in customers:
             number = dnc.dial_number(customer)
-            if customer.id in present or number is None or dnc.is_blocked(session, number, customer):
+            if number is None or dnc.is_blocked(session, number, customer):
                 continue
-            session.add(CampaignLead(campaign_id=campaign_id, customer_id=customer.id,
-                                     number=number, status="queued", attempts=0,
-                                     next_attempt_at=clock.now()))
-            added += 1
+            lead = leads.get(customer.id)
+            if lead is None:
+                session.add(CampaignLead(campaign_id=campaign_id, customer_id=customer.id,
+                                         number=number, status="queued", attempts=0,
+                                         next_attempt_at=now))
+            elif lead.status in ("done", "exhausted") and (
+                    lead.last_attempt_at is None or lead.last_attempt_at < day_start):
+                lead.status, lead.attempts, lead.next_attempt_at = "queued", 0, now
+                lead.number = number
+            else:
+                continue
+            queued += 1
     session.flush()
-    return added
+    return queued
 
 
 def _leap(year: int) -> bool:
