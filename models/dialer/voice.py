@@ -8,6 +8,7 @@ functions give the flow its customer's data and keep what the call came to.
   connect_agent(session, attempt_id)     press 1 to talk: a ready agent of the campaign's team
   record_call(session, attempt_id, ...)  voice_results + voice_answers + a contact record
   queue_birthdays(session, ...)          the day's birthdays into the greeting campaigns
+  voice_report(session, campaign_id)     heard to the end, keys, survey answers, opt-outs
 
 Amount due, due date and order number come from the customer's oldest order not fully paid;
 its due date is the order date plus PAYMENT_TERM_DAYS.
@@ -17,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from sqlalchemy import extract, select
+from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
@@ -182,5 +183,37 @@ def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
-__all__ = ["CallOutcome", "OUTCOME_WORDS", "PAYMENT_TERM_DAYS", "call_variables",
-           "connect_agent", "opt_out", "queue_birthdays", "record_call"]
+@dataclasses.dataclass
+class VoiceReport:
+    answered: int = 0                     # calls that walked the flow
+    heard_to_end: int = 0
+    opted_out: int = 0
+    outcomes: dict = dataclasses.field(default_factory=dict)      # outcome -> calls
+    keys: dict = dataclasses.field(default_factory=dict)          # key -> calls that pressed it
+    answers: dict = dataclasses.field(default_factory=dict)       # question -> {answer: count}
+
+    def share(self, count: int) -> float:
+        return count / self.answered if self.answered else 0.0
+
+
+def voice_report(session: Session, campaign_id: int) -> VoiceReport:
+    """What a voice campaign's answered calls came to: heard to the end, opt-outs, outcomes,
+    the share of calls that pressed each key, and the survey answers per question."""
+    out = VoiceReport()
+    for outcome, heard, opted, keys in session.execute(
+            select(VoiceResult.outcome, VoiceResult.heard_to_end, VoiceResult.opted_out,
+                   VoiceResult.keys).where(VoiceResult.campaign_id == campaign_id)):
+        out.answered += 1
+        out.heard_to_end += bool(heard)
+        out.opted_out += bool(opted)
+        out.outcomes[outcome] = out.outcomes.get(outcome, 0) + 1
+        for key in {k for _step, pressed in keys or () for k in pressed}:
+            out.keys[key] = out.keys.get(key, 0) + 1
+    out.keys = dict(sorted(out.keys.items()))
+    for question, answer, count in session.execute(
+            select(VoiceAnswer.question, VoiceAnswer.answer, func.count())
+            .where(VoiceAnswer.campaign_id == campaign_id)
+            .group_by(VoiceAnswer.question, VoiceAnswer.answer)
+            .order_by(VoiceAnswer.question, VoiceAnswer.answer)):
+        out.answers.setdefault(question, {})[answer] = count
+    return out
