@@ -52,12 +52,20 @@ def call_variables(session: Session, attempt_id: int) -> dict[str, str] | None:
     attempt = session.get(DialAttempt, attempt_id)
     if attempt is None:
         return None
-    customer = _customer_of(session, attempt)
     out = dict(campaign_id=str(attempt.campaign_id), attempt_id=str(attempt.id),
-               customer_id=str(attempt.customer_id or ""), customer_number=attempt.number,
-               customer_name="", contact_name="", order_number="", amount_due="", due_date="")
+               customer_number=attempt.number)
+    customer = _customer_of(session, attempt)
+    return {**customer_variables(session, customer), **out}
+
+
+def customer_variables(session: Session, customer: Customer | None) -> dict[str, str]:
+    """The customer's part of call_variables (also the admin's preview of a flow)."""
+    out = dict(customer_id="", customer_name="", contact_name="", order_number="",
+               amount_due="", due_date="",
+               customer_number=(dnc.dial_number(customer) or "") if customer else "")
     if customer is None:
         return out
+    out["customer_id"] = str(customer.id)
     out["customer_name"] = customer.name
     contact = session.scalar(select(Contact.name).where(Contact.customer_id == customer.id)
                              .order_by(Contact.id).limit(1))

@@ -11,7 +11,7 @@ from models.dialer import campaigns as rules
 from models.dialer.voice import CallOutcome, record_call
 
 from tests.models.dialer.test_agent_states import make_attempt
-from tests.web_helpers import committing
+from tests.web_helpers import committing, post
 
 
 @pytest.fixture
@@ -68,3 +68,64 @@ def test_the_voice_results_of_a_campaign(as_user, session, users, clock, campaig
 def test_no_results_yet(as_user, campaign):
     html = as_user("mgr").get(f"/campaigns/{campaign.id}/voice-results").get_data(as_text=True)
     assert 'id="no-results"' in html
+
+
+@pytest.fixture
+def flows_dir(app, tmp_path):
+    """A copy of the shipped flows the page edits (the repository's stay as they are)."""
+    import shutil
+
+    from ivr_flows.flows import DEFAULT_DIR
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    for path in DEFAULT_DIR.glob("*.yaml"):
+        shutil.copy(path, folder)
+    app.config["IVR_FLOWS_DIR"] = str(folder)
+    return folder
+
+
+def test_an_admin_previews_a_flow_for_a_customer(as_user, session, users, clock, flows_dir,
+                                                 make_customer):
+    from models.crm.sales import create_order
+    customer = make_customer("杭州恒远机电", mobile="13800138000", stage="closed", owner="tm")
+    create_order(session, users["tm"], customer.id,
+                 [dict(product_name="除湿机", quantity=1, unit_price="1205.30")], clock=clock)
+    session.commit()
+    admin = as_user("admin")
+    listing = admin.get("/manage/voice-flows").get_data(as_text=True)
+    for name in ("notice", "survey", "payment_reminder", "press1_talk", "greeting", "birthday"):
+        assert f'href="/manage/voice-flows/{name}"' in listing
+    assert 'href="/manage/voice-flows/main"' not in listing
+    html = admin.get(f"/manage/voice-flows/notice?customer={customer.id}").get_data(as_text=True)
+    assert ("您的订单，编号二〇二六一一二六〇〇〇一尚有应付款一千二百零五元三角请于"
+            "二〇二六年十二月二十六日前完成付款。") in html
+    assert 'data-step="opt_out (9)"' in html
+    # without a customer the values are named, not spoken
+    html = admin.get("/manage/voice-flows/notice").get_data(as_text=True)
+    assert "尚有应付款[${amount_due}]" in html
+    assert admin.get("/manage/voice-flows/main").status_code == 404
+    assert admin.get("/manage/voice-flows/..%2Fsecrets").status_code == 404
+    assert as_user("mgr").get("/manage/voice-flows").status_code == 403
+
+
+def test_an_admin_edits_a_flow_and_a_bad_one_is_refused_as_typed(as_user, flows_dir):
+    admin = as_user("admin")
+    original = (flows_dir / "greeting.yaml").read_text(encoding="utf-8")
+    broken = original.replace("opt_out: {key: 9, prompt: optout-confirmed}\n", "")
+    page = post(admin, "/manage/voice-flows/greeting", {"text": broken})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and 'id="flow-errors"' in html
+    assert "an outbound flow needs `opt_out:`" in html
+    assert "description: 节日问候" in html                       # what was typed is kept
+    assert (flows_dir / "greeting.yaml").read_text(encoding="utf-8") == original
+    changed = original.replace("[greeting-holiday, optout-hint]", "[greeting-birthday, optout-hint]")
+    page = post(admin, "/manage/voice-flows/greeting", {"text": changed})
+    assert page.status_code == 302
+    assert (flows_dir / "greeting.yaml").read_text(encoding="utf-8") == changed
+    html = admin.get("/manage/voice-flows/greeting").get_data(as_text=True)
+    assert "今天是您的生日" in html
+    inbound = changed.replace("outbound: true\n", "").replace(
+        "opt_out: {key: 9, prompt: optout-confirmed}\n", "")
+    page = post(admin, "/manage/voice-flows/greeting", {"text": inbound})
+    assert page.status_code == 400
+    assert "语音外呼流程必须写明" in page.get_data(as_text=True)
