@@ -89,6 +89,7 @@ class Walker:
         self._flow = ""
         self._home = ""
         self._flow_hung_up = False
+        self._opted_out = False
 
     # -- running -------------------------------------------------------------------------
 
@@ -121,7 +122,7 @@ class Walker:
                 raise FlowRuntimeError(f"more than {self.max_steps} steps: a loop that never "
                                        "waits for the caller?")
         except AGIHangup as exc:
-            self.result.outcome = HANGUP
+            self.result.outcome = "OPTOUT" if self._opted_out else HANGUP
             log.debug("caller hung up at %s: %s", self.result.path[-1:] or "start", exc)
         except Exception as exc:
             self.result.outcome = "DBERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
@@ -131,7 +132,7 @@ class Walker:
             self.result.duration_ms = int((time.monotonic() - started) * 1000)
             if self.result.outcome is None:
                 self.result.outcome = "ERROR"
-        if getattr(self.channel, "hungup", False) and not self._flow_hung_up:
+        if getattr(self.channel, "hungup", False) and not (self._flow_hung_up or self._opted_out):
             # Asterisk said HANGUP while the last step ran (it set a variable for the dialplan,
             # say): the transfer / fax / voicemail will not happen.
             self.result.outcome = HANGUP
@@ -451,6 +452,7 @@ class Walker:
         except SQLAlchemyError:
             self.session.rollback()
             raise
+        self._opted_out = True      # a hangup during the confirmation changes nothing
         self.play(self.flows.flows[self._flow].opt_out_prompt)
         self.channel.hangup()
         self._flow_hung_up = True

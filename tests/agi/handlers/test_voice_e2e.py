@@ -129,6 +129,15 @@ def test_nine_during_the_message_opts_out_confirmed_by_voice(server, attempt, Se
     assert record_of(Session, row).content.endswith("按键退订（不再接听）")
 
 
+def test_hanging_up_during_the_confirmation_still_opts_out(server, attempt, Session):
+    # commands: GET VARIABLE, ANSWER, notice-hello (9 pressed), optout-confirmed (hung up)
+    result = answered(server, attempt, "notice", ["9"], hangup_at=3)
+    assert result.status == "OPTOUT" and streamed(result) == ["notice-hello", "optout-confirmed"]
+    with Session() as s:
+        assert s.get(DoNotCall, "+8613800138000") is not None
+    assert voice_row(Session, attempt).outcome == "OPTOUT"
+
+
 def test_nine_at_a_menu_opts_out_too(server, attempt, Session):
     result = answered(server, attempt, "survey", [None, "9"])
     assert result.status == "OPTOUT"
