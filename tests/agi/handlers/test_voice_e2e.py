@@ -4,7 +4,8 @@ DIALFUNNEL_ATTEMPT as the dialer's Originate sets it), against the database (SQL
 PostgreSQL with DIALFUNNEL_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
-import datetime as dt
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from agi.fastagi.dispatch import Registry
 from agi.fastagi.server import FastAGIServer
 from agi.handlers.ivr import make_ivr_handler
 from agi.pbxsim.agi_driver import Scenario, run_call
+from ivr_flows import load_flows
 from ivr_flows.say_zh import speak
 from models.crm.sales import create_order
 from models.dialer import agent_states, campaigns, dialing
@@ -27,9 +29,17 @@ ITEM = [dict(product_name="工业除湿机", quantity=1, unit_price="1205.30")]
 
 
 @pytest.fixture
-def server(Session, clock):
+def results():
+    return {}
+
+
+@pytest.fixture
+def server(Session, clock, results):
+    def keep(agi, result):
+        results[agi.uniqueid] = result
+
     registry = Registry()
-    registry.register("ivr", make_ivr_handler(clock=clock))
+    registry.register("ivr", make_ivr_handler(clock=clock, on_result=keep))
     fastagi = FastAGIServer(registry, Session, port=0, hangup_grace=0.3, env_timeout=2.0,
                             close_wait=0.5).start()
     yield fastagi
@@ -237,3 +247,65 @@ def test_a_call_without_a_known_attempt_walks_but_keeps_no_result(server, attemp
     with Session() as s:
         assert s.scalars(select(VoiceResult)).all() == []
         assert s.scalar(select(CampaignLead.status)) == "dialling"
+
+
+MEDIA = ("ANSWER", "STREAM FILE", "GET DATA", "WAIT FOR DIGIT", "SAY DIGITS")
+_numbers = itertools.count(1)
+
+
+def test_a_hangup_at_every_step_of_the_voice_flows_ends_cleanly(server, attempt, Session, results,
+                                                                 clock):
+    """Each voice flow walked to its end, then again with the callee hanging up before every
+    step and during every command: the call always ends as HANGUP (or its outcome, when the
+    flow's own last HANGUP was the command), with one voice_results row per attempt."""
+    def another_attempt():
+        with Session() as s:
+            made = DialAttempt(campaign_id=attempt.campaign_id, customer_id=attempt.customer_id,
+                               number=f"+86139{next(_numbers):08d}", dialer_id="t",
+                               channel_id=f"voice-{next(_numbers)}", started_at=clock.now())
+            s.add(made)
+            s.commit()
+            return made
+
+    menu = before_reminder_menu()
+    journeys = {
+        "notice": ([], "COMPLETED"),
+        "greeting": ([], "COMPLETED"),
+        "birthday": ([], "COMPLETED"),
+        "survey": ([None, "1", "2"], "COMPLETED"),
+        "survey_silent": ([None] * 7, "FAILED"),
+        "payment_reminder": ([None] * menu + ["1"] + [None] * (menu - 1) + ["2"], "CALLBACK"),
+        "reminder_silent": ([None] * (menu + 4), "COMPLETED"),
+        "press1_talk": (["1"], "CALLBACK"),
+    }
+    flow_of = {"survey_silent": "survey", "reminder_silent": "payment_reminder"}
+    covered, runs = set(), 0
+    for name, (keys, outcome) in journeys.items():
+        flow = flow_of.get(name, name)
+        full_attempt = another_attempt()
+        full = answered(server, full_attempt, flow, keys)
+        assert full.status == outcome, name
+        walk = results[full_attempt.channel_id]
+        last = len(full.commands) - 2
+        starts = walk.step_starts + [last + 1]
+        jobs = []
+        for k, step in enumerate(walk.path):
+            jobs.append((step, dict(hangup_before=starts[k]), "HANGUP" if starts[k] <= last else outcome))
+            for index in range(starts[k], starts[k + 1]):
+                final = index == last and not full.commands[index].startswith(MEDIA)
+                jobs.append((step, dict(hangup_at=index), outcome if final else "HANGUP"))
+        jobs = [(another_attempt(), *job) for job in jobs]
+
+        def run(job):
+            dialled, step, how, expected = job
+            return job, answered(server, dialled, flow, keys, **how)
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            for (dialled, step, how, expected), result in pool.map(run, jobs):
+                assert result.status == expected, (name, step, how)
+                assert voice_row(Session, dialled).outcome == expected, (name, step, how)
+                covered.add((flow, step))
+                runs += 1
+    every = {(f.name, step) for f in load_flows().flows.values() if f.outbound for step in f.steps}
+    assert covered == every, sorted(every - covered)
+    assert runs > 150
+    assert server.wait_idle(5) and server.active_calls == 0
