@@ -33,6 +33,7 @@ import threading
 from pathlib import Path
 
 from . import hours as hours_mod
+from .say_zh import segment_texts
 from .yamlines import Issue, LineDict, LineList, load
 
 PROMPTS_FILE = "prompts.yaml"
@@ -212,6 +213,8 @@ def load_prompts(path: Path) -> tuple[Prompts | None, list[Issue]]:
             continue
         texts[key], lines[key] = value.strip(), line
     voice = str(data.get("voice") or "cmn-latn-pinyin")
+    # the segments values are spoken from (say_zh.py); prompts.yaml may respell one
+    texts = {**segment_texts(), **texts}
     return Prompts(name, sound_dir, voice, texts, lines), issues
 
 
@@ -807,10 +810,9 @@ class FlowLibrary:
 
 def prompt_texts(prompts_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
     """({id: text}, voice) from ivr_flows/prompts.yaml (checked like the flows), with the
-    segments values are spoken from (ivr_flows/say_zh.py; prompts.yaml may respell one)."""
-    from .say_zh import segment_texts
+    segments values are spoken from (ivr_flows/say_zh.py)."""
     path = Path(prompts_file) if prompts_file else DEFAULT_DIR / PROMPTS_FILE
     prompts, issues = load_prompts(path)
     if prompts is None or any(i.severity == "error" for i in issues):
         raise FlowError(issues)
-    return {**segment_texts(), **prompts.texts}, prompts.voice
+    return prompts.texts, prompts.voice
