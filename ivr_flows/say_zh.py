@@ -24,21 +24,22 @@ import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from recordings.prompts import SEGMENT_PREFIX
+
 DIGITS = "零一二三四五六七八九"
 YEAR_DIGITS = "〇一二三四五六七八九"
 UNITS = ("", "十", "百", "千")
 GROUPS = ("", "万", "亿", "万亿")
 MAX_NUMBER = 10 ** 16 - 1
 
-# character -> prompt id of its segment (its text is the character itself)
-SEGMENTS = {
-    "零": "say-0", "〇": "say-0", "一": "say-1", "二": "say-2", "三": "say-3", "四": "say-4",
-    "五": "say-5", "六": "say-6", "七": "say-7", "八": "say-8", "九": "say-9",
-    "两": "say-liang", "幺": "say-yao", "十": "say-shi", "百": "say-bai", "千": "say-qian",
-    "万": "say-wan", "亿": "say-yi", "元": "say-yuan", "角": "say-jiao", "分": "say-fen",
-    "整": "say-zheng", "年": "say-nian", "月": "say-yue", "日": "say-ri", "点": "say-dian",
-    "负": "say-fu", "之": "say-zhi",
-}
+# character -> prompt id of its segment (its text is the character itself); the generator
+# trims the silence of prompts named so (recordings.prompts.SEGMENT_PREFIX)
+SEGMENTS = {char: SEGMENT_PREFIX + name for char, name in {
+    "零": "0", "〇": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6",
+    "七": "7", "八": "8", "九": "9", "两": "liang", "幺": "yao", "十": "shi", "百": "bai",
+    "千": "qian", "万": "wan", "亿": "yi", "元": "yuan", "角": "jiao", "分": "fen", "整": "zheng",
+    "年": "nian", "月": "yue", "日": "ri", "点": "dian", "负": "fu", "之": "zhi",
+}.items()}
 KINDS = ("number", "money", "date", "time", "percent", "id")
 
 
@@ -46,7 +47,7 @@ def segment_texts() -> dict[str, str]:
     """{prompt id: text} of every segment, for the prompt generator."""
     texts: dict[str, str] = {}
     for char, prompt_id in SEGMENTS.items():
-        texts.setdefault(prompt_id, "零" if prompt_id == "say-0" else char)
+        texts.setdefault(prompt_id, "零" if char == "〇" else char)
     return texts
 
 
