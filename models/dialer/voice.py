@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
 from models.company import company_tz
+from models.crm.contact_records import write_system_record
 from models.dialer import dnc
 from models.dialer.agent_states import take_ready_agent
 from models.errors import InvalidValue
-from models.schema import (CampaignLead, Contact, ContactRecord, Customer, DialAttempt, Order,
-                           User)
+from models.schema import CampaignLead, Contact, Customer, DialAttempt, Order, User
 from models.schema.campaigns import Campaign
 from models.schema.voice import VoiceAnswer, VoiceResult
 
@@ -133,11 +133,9 @@ def record_call(session: Session, attempt_id: int, call: CallOutcome, *,
         content = f"语音外呼「{campaign}」（{call.flow}）：{OUTCOME_WORDS.get(call.outcome, call.outcome)}"
         if answers:
             content += "；问卷回答：" + "，".join(f"{q}={k}" for q, k in answers)
-        record = ContactRecord(customer_id=customer.id, user_id=None, method="phone",
-                               content=content, progress=RECORD_PROGRESS, contacted_at=now,
-                               created_at=now, updated_at=now)
-        session.add(record)
-        session.flush()
+        session.refresh(customer)       # a callback booked during the call is its next one
+        record = write_system_record(session, customer, content=content,
+                                     progress=RECORD_PROGRESS, clock=clock)
         row.record_id = record.id
     session.flush()
     return row

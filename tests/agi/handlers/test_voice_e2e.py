@@ -4,6 +4,7 @@ DIALFUNNEL_ATTEMPT as the dialer's Originate sets it), against the database (SQL
 PostgreSQL with DIALFUNNEL_TEST_DATABASE_URL)."""
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from concurrent.futures import ThreadPoolExecutor
 
@@ -18,7 +19,8 @@ from ivr_flows import load_flows
 from ivr_flows.say_zh import speak
 from models.crm.sales import create_order
 from models.dialer import agent_states, campaigns, dialing
-from models.schema import CampaignLead, ContactRecord, DoNotCall, Event
+from models.crm.contact_records import add_contact_record
+from models.schema import CampaignLead, ContactRecord, Customer, DoNotCall, Event
 from models.schema.campaigns import DialAttempt
 from models.schema.ivr import IVRCall
 from models.schema.voice import VoiceAnswer, VoiceResult
@@ -95,7 +97,14 @@ MONEY = speak("money", "1205.30")          # 一千二百零五元三角
 DUE = speak("date", "2026-12-26")           # 二〇二六年十二月二十六日 (30 days after the order)
 
 
-def test_notice_speaks_the_customers_data_and_is_heard_to_the_end(server, attempt, Session):
+def test_notice_speaks_the_customers_data_and_is_heard_to_the_end(server, attempt, Session,
+                                                                  users, clock):
+    planned = clock.now() + dt.timedelta(days=3)
+    with Session() as s:
+        add_contact_record(s, users["tm"], attempt.customer_id, content="下周再联系",
+                           next_callback_at=planned, clock=clock)
+        s.commit()
+    clock.advance(minutes=10)
     result = answered(server, attempt, "notice")
     assert result.status == "COMPLETED" and result.hungup
     assert streamed(result) == (["notice-hello", "notice-order"]
@@ -112,6 +121,9 @@ def test_notice_speaks_the_customers_data_and_is_heard_to_the_end(server, attemp
     record = record_of(Session, row)
     assert (record.customer_id, record.user_id, record.method) == (attempt.customer_id, None, "phone")
     assert record.content == "语音外呼「催缴十二月」（notice）：完整收听"
+    with Session() as s:     # a voice call leaves the callback an agent planned as it was
+        customer = s.get(Customer, attempt.customer_id)
+        assert (customer.next_callback_at, customer.last_contacted_at) == (planned, clock.now())
     with Session() as s:
         logged = s.scalars(select(IVRCall).where(IVRCall.uniqueid == attempt.channel_id)).one()
         assert (logged.flow, logged.outcome, logged.customer_id) == (
@@ -226,7 +238,13 @@ def test_press_1_with_no_agent_ready_books_a_callback(server, attempt, Session, 
         assert s.get(DialAttempt, attempt.id).agent_id is None
     row = voice_row(Session, attempt)
     assert row.outcome == "CALLBACK"
-    assert record_of(Session, row).content.endswith("按键转人工（无空闲坐席，已登记回电）")
+    record = record_of(Session, row)
+    assert record.content.endswith("按键转人工（无空闲坐席，已登记回电）")
+    # the call's record, now the latest, keeps the callback it booked as the customer's next
+    assert record.next_callback_at == callback.next_callback_at == clock.now()
+    with Session() as s:
+        customer = s.get(Customer, attempt.customer_id)
+        assert (customer.next_callback_at, customer.last_contacted_at) == (clock.now(), clock.now())
 
 
 def test_press_1_with_a_ready_agent(server, attempt, Session, users, clock):
