@@ -33,7 +33,7 @@ import time
 from agi.fastagi.group_commit import GroupCommit
 from agi.handlers.registry import register
 from ivr_flows import FlowError, FlowLibrary, Walker
-from ivr_flows.flows import BUILTIN_VARS, VAR_NAME
+from ivr_flows.flows import BUILTIN_VARS, CUSTOMER_VARS, VAR_NAME
 from models.clock import SYSTEM_CLOCK
 from models.db import begin_read
 from models.dialer import voice
@@ -59,7 +59,7 @@ def call_variables(agi) -> dict[str, str]:
         "channel": env.get("agi_channel", ""),
     }
     for key, value in (agi.query or {}).items():
-        if key != "flow" and VAR_NAME.match(key) and key not in BUILTIN_VARS:
+        if key != "flow" and VAR_NAME.match(key) and key not in BUILTIN_VARS | CUSTOMER_VARS:
             variables[key] = value
     return variables
 

@@ -257,6 +257,22 @@ def test_press_1_with_a_ready_agent(server, attempt, Session, users, clock):
     assert voice_row(Session, attempt).outcome == "TRANSFER"
 
 
+def test_the_dialplan_cannot_pose_as_another_attempt(server, attempt, Session, users, clock):
+    """The customer's variables come from the channel's attempt only: a query parameter
+    naming another attempt (or amount) is ignored, and with no attempt nobody is connected."""
+    with Session() as s:
+        agent_states.set_state(s, s.merge(users["tm"]), "ready", campaign_id=attempt.campaign_id,
+                               clock=clock)
+        s.commit()
+    result = run_call(HOST, server.port, f"ivr?flow=press1_talk&attempt_id={attempt.id}"
+                      "&customer_number=13900000000", callerid="4008001234",
+                      env={"agi_uniqueid": "1790000000.2"}, scenario=Scenario(keys=["1"]))
+    assert result.status == "COMPLETED"           # no agent, no callback number: goodbye
+    with Session() as s:
+        assert s.get(DialAttempt, attempt.id).agent_id is None
+        assert agent_states.current(s, users["tm"].id).state == "ready"
+
+
 def test_a_call_without_a_known_attempt_walks_but_keeps_no_result(server, attempt, Session):
     result = run_call(HOST, server.port, "ivr?flow=greeting", callerid="4008001234",
                       env={"agi_uniqueid": "1790000000.1"},
