@@ -65,7 +65,8 @@ Kinds (the step's kind key holds its main value):
 A menu's `answer: QUESTION` keeps the key pressed as the answer to QUESTION (voice_answers).
 Prompt lists may hold `sound:NAME` (an Asterisk sound), `{digits: ${var}}` (SAY DIGITS) and
 values spoken in Mandarin from the say-* segments (say_zh.py): `{number: ..}`, `{money: ..}`,
-`{date: ..}`, `{time: ..}`, `{percent: ..}`, `{id: ..}` (an order number digit by digit).
+`{date: ..}`, `{time: ..}`, `{percent: ..}`, `{id: ..}` (an order number digit by digit),
+`{phone: ..}` (digit by digit, 1 said 幺).
 
 Voice campaigns (T9) run flows marked `outbound: true` (notice, survey, payment_reminder,
 press1_talk, greeting, birthday): the dialled customer's data are variables (customer_name,

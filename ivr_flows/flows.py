@@ -60,7 +60,7 @@ CUSTOMER_VARS = {"campaign_id", "attempt_id", "customer_name", "contact_name", "
                  "order_number", "amount_due", "due_date"}
 # Values a prompt list may speak: {digits: ${v}} with SAY DIGITS, the others in Mandarin from
 # the say-* segments (ivr_flows/say_zh.py).
-SPOKEN_KINDS = ("digits", "number", "money", "date", "time", "percent", "id")
+SPOKEN_KINDS = ("digits", "number", "money", "date", "time", "percent", "id", "phone")
 
 LOOKUPS = ("order_by_number", "orders_by_caller")
 LOOKUP_PROMPTS = ("order-number-is", "order-status-is")

@@ -6,7 +6,8 @@ as Chinese text, then as the prompt segments that say it.
     date_text(date(2026, 12, 7))      -> 二〇二六年十二月七日     (year=False: 十二月七日)
     time_text(time(14, 5))            -> 十四点零五分             (10:00 -> 十点整, 2:00 -> 两点整)
     percent_text("12.5")              -> 百分之十二点五
-    digits_text("SO2026-0001")        -> 二〇二六〇〇〇一           (yao=True: 1 is 幺)
+    digits_text("SO2026-0001")        -> 二〇二六〇〇〇一           (yao=True: 1 is 幺; kind
+                                                                    "phone" says numbers so)
     segments("一千二百零五")           -> ["say-1", "say-qian", "say-2", "say-bai", "say-0", "say-5"]
 
 Every character of a text is one segment (SEGMENTS), a short prompt recordings/prompts.py
@@ -40,7 +41,7 @@ SEGMENTS = {char: SEGMENT_PREFIX + name for char, name in {
     "千": "qian", "万": "wan", "亿": "yi", "元": "yuan", "角": "jiao", "分": "fen", "整": "zheng",
     "年": "nian", "月": "yue", "日": "ri", "点": "dian", "负": "fu", "之": "zhi",
 }.items()}
-KINDS = ("number", "money", "date", "time", "percent", "id")
+KINDS = ("number", "money", "date", "time", "percent", "id", "phone")
 
 
 def segment_texts() -> dict[str, str]:
@@ -217,6 +218,8 @@ def text(kind: str, value) -> str:
         return percent_text(value)
     if kind == "id":
         return digits_text(value)
+    if kind == "phone":
+        return digits_text(value, yao=True)
     raise ValueError(f"unknown kind {kind!r} (one of: {', '.join(KINDS)})")
 
 

@@ -148,6 +148,8 @@ def test_order_numbers_digit_by_digit_in_chinese():
     assert digits_text("SO20261126-0001") == "二〇二六一一二六〇〇〇一"
     assert digits_text("SO20261126-0001", yao=True) == "二〇二六幺幺二六〇〇〇幺"
     assert speak("id", "2026") == ["say-2", "say-0", "say-2", "say-6"]
+    assert speak("phone", "+86 138-0013") == ["say-8", "say-6", "say-yao", "say-3", "say-8",
+                                              "say-0", "say-0", "say-yao", "say-3"]
     with pytest.raises(ValueError):
         digits_text("SO-")
 
