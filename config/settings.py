@@ -43,10 +43,15 @@ class Settings:
     # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
+    birthday_campaigns: str = ""    # voice campaigns the worker queues each day's birthdays into (comma-separated names)
 
     @property
     def queue_names(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]
+
+    @property
+    def birthday_campaign_names(self) -> list[str]:
+        return [n.strip() for n in self.birthday_campaigns.split(",") if n.strip()]
 
     @property
     def recordings_path(self) -> Path:

@@ -184,7 +184,7 @@ def cmd_run(settings, args):
     print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
     stoppers = [web.shutdown]
     shared: dict = {}  # start_fastagi's address, for the PBX simulator's dialplan
-    for starter in (start_fastagi, start_pbx_and_listener, start_retention):
+    for starter in (start_fastagi, start_pbx_and_listener, start_retention, start_birthdays):
         for line, stopper in starter(settings, maker, stop, simulate=args.demo, shared=shared):
             print(f"started: {line}")
             stoppers.append(stopper)
@@ -260,6 +260,16 @@ def start_retention(settings, maker, stop, simulate, shared=None):
     yield "recording retention job (hourly)", lambda: None
 
 
+def start_birthdays(settings, maker, stop, simulate, shared=None):
+    names = settings.birthday_campaign_names
+    if not names:
+        return
+    from dialfunnel.birthdays import birthday_loop
+    threading.Thread(target=birthday_loop, args=(maker, names, stop), name="birthdays",
+                     daemon=True).start()
+    yield f"birthday greetings into {', '.join(names)} (hourly)", lambda: None
+
+
 def _wait_for_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -290,7 +300,7 @@ def cmd_worker(settings, args):
     _, maker = open_database(settings)
     stop = _wait_for_signal()
     stoppers = []
-    for starter in (start_pbx_and_listener, start_retention):
+    for starter in (start_pbx_and_listener, start_retention, start_birthdays):
         kwargs = {"dialer": False} if starter is start_pbx_and_listener else {}
         for line, stopper in starter(settings, maker, stop, simulate=False, **kwargs):
             print(f"started: {line}", flush=True)

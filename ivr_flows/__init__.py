@@ -59,7 +59,21 @@ Kinds (the step's kind key holds its main value):
                                                       on_error
   end       OUTCOME word (e.g. FAX)                   prompt   (back to the dialplan)
   hangup    prompt id(s) or nothing                   outcome  (hangs the call up)
-Prompt lists may hold `sound:NAME` (an Asterisk sound) and `{digits: ${var}}` (SAY DIGITS).
+  say       prompt id(s) and values (as prompt)       next
+  agent     campaign (outbound flows only)            prompt, none_free, on_error
+                                                      -> DIALFUNNEL_TRANSFER=agent:<extension>
+A menu's `answer: QUESTION` keeps the key pressed as the answer to QUESTION (voice_answers).
+Prompt lists may hold `sound:NAME` (an Asterisk sound), `{digits: ${var}}` (SAY DIGITS) and
+values spoken in Mandarin from the say-* segments (say_zh.py): `{number: ..}`, `{money: ..}`,
+`{date: ..}`, `{time: ..}`, `{percent: ..}`, `{id: ..}` (an order number digit by digit),
+`{phone: ..}` (digit by digit, 1 said 幺).
+
+Voice campaigns (T9) run flows marked `outbound: true` (notice, survey, payment_reminder,
+press1_talk, greeting, birthday): the dialled customer's data are variables (customer_name,
+contact_name, customer_number, order_number, amount_due, due_date, campaign_id, attempt_id),
+and `opt_out: {key: 9, prompt: optout-confirmed}` is required: that key at any prompt or menu
+puts the number on the do-not-call list, says so, and ends the call (OPTOUT). preview.py shows
+the text a callee would hear (the admin's flow page).
 
 Public API:
   load_flows(dir=None) -> FlowSet           raise FlowError (.issues: file, line, message)

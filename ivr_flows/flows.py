@@ -33,6 +33,7 @@ import threading
 from pathlib import Path
 
 from . import hours as hours_mod
+from .say_zh import segment_texts
 from .yamlines import Issue, LineDict, LineList, load
 
 PROMPTS_FILE = "prompts.yaml"
@@ -53,18 +54,27 @@ MAX_DIGITS = 64
 # Variables every call has (agi env), and the ones the engine sets itself.
 BUILTIN_VARS = {"caller_id", "caller_name", "uniqueid", "flow", "extension", "dnid", "language",
                 "channel", "customer_id", "order_count", "next_open"}
+# What an outbound flow (`outbound: true`) knows of the dialled customer
+# (models.dialer.voice.call_variables; empty when unknown).
+CUSTOMER_VARS = {"campaign_id", "attempt_id", "customer_name", "contact_name", "customer_number",
+                 "order_number", "amount_due", "due_date"}
+# Values a prompt list may speak: {digits: ${v}} with SAY DIGITS, the others in Mandarin from
+# the say-* segments (ivr_flows/say_zh.py).
+SPOKEN_KINDS = ("digits", "number", "money", "date", "time", "percent", "id", "phone")
 
 LOOKUPS = ("order_by_number", "orders_by_caller")
 LOOKUP_PROMPTS = ("order-number-is", "order-status-is")
 
 TARGET_KEYS = ("next", "on_fail", "open", "closed", "found", "not_found", "on_error",
-               "no_number")
+               "no_number", "none_free")
 
 # kind -> (what the kind key holds, {option: what it holds}, required options)
 KINDS: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
     "prompt": ("prompts", {"next": "target"}, ("next",)),
+    "say": ("prompts", {"next": "target"}, ("next",)),
     "menu": ("prompts", {"match": "match", "timeout": "seconds", "tries": "tries",
-                         "invalid": "prompts", "no_input": "prompts", "on_fail": "target"},
+                         "invalid": "prompts", "no_input": "prompts", "on_fail": "target",
+                         "answer": "question"},
              ("match",)),
     "collect": ("prompts", {"into": "var", "digits": "digits", "terminator": "terminator",
                             "valid": "regex", "timeout": "seconds", "tries": "tries",
@@ -75,6 +85,8 @@ KINDS: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
                           "not_found": "target", "on_error": "target"}, ("found", "not_found")),
     "set": ("vars", {"channel": "channel_vars", "next": "target"}, ("next",)),
     "transfer": ("transfer", {"prompt": "prompts"}, ()),
+    "agent": ("agent", {"prompt": "prompts", "none_free": "target", "on_error": "target"},
+              ("none_free",)),
     "voicemail": ("mailbox", {"prompt": "prompts"}, ()),
     "callback": ("template", {"delay_minutes": "minutes", "at_next_open": "bool",
                               "next": "target", "no_number": "target", "on_error": "target"},
@@ -132,6 +144,9 @@ class Flow:
     start: str
     steps: dict[str, Step]
     description: str = ""
+    outbound: bool = False                    # a voice campaign's flow: the customer's data
+    opt_out_key: str = ""                     # pressed at any prompt or menu: do-not-call
+    opt_out_prompt: tuple = ()
 
 
 @dataclasses.dataclass
@@ -198,6 +213,8 @@ def load_prompts(path: Path) -> tuple[Prompts | None, list[Issue]]:
             continue
         texts[key], lines[key] = value.strip(), line
     voice = str(data.get("voice") or "cmn-latn-pinyin")
+    # the segments values are spoken from (say_zh.py); prompts.yaml may respell one
+    texts = {**segment_texts(), **texts}
     return Prompts(name, sound_dir, voice, texts, lines), issues
 
 
@@ -238,13 +255,14 @@ class _Checker:
         for index, item in enumerate(items):
             at = items.line_of(index) if isinstance(items, LineList) else line
             if isinstance(item, dict):
-                if set(item) != {"digits"}:
-                    self.error(at, f"{what}: a spoken item is {{digits: ${{variable}}}}, "
-                                   f"not {dict(item)!r}")
+                if len(item) != 1 or next(iter(item)) not in SPOKEN_KINDS:
+                    self.error(at, f"{what}: a spoken item is {{KIND: ${{variable}}}} with KIND "
+                                   f"one of {', '.join(SPOKEN_KINDS)}, not {dict(item)!r}")
                     continue
-                tpl = self.template(item["digits"], at, what)
+                kind, value = next(iter(item.items()))
+                tpl = self.template(value, at, what)
                 if tpl is not None:
-                    out.append(PromptItem("digits", tpl))
+                    out.append(PromptItem(kind, tpl))
                 continue
             if not isinstance(item, str) or not item.strip():
                 self.error(at, f"{what}: {item!r} is not a prompt id")
@@ -407,6 +425,12 @@ class _Checker:
                     out[key] = tpl
                     self.vars_defined.add(key)
             return out if len(out) == len(value) else None
+        if what == "agent":
+            if value != "campaign":
+                self.error(line, f"{label}: `agent: campaign` (a ready agent of the call's "
+                                 f"campaign team), not {value!r}")
+                return None
+            return value
         if what == "transfer":
             tpl = self.template(value, line, label)
             if tpl is not None and not TRANSFER.match(tpl):
@@ -457,6 +481,12 @@ class _Checker:
             return value
         if what == "template":
             return self.template(value, line, label)
+        if what == "question":
+            if not isinstance(value, str) or not STEP_NAME.match(value):
+                self.error(line, f"{label}: a question name (letters, digits, '_', '-'), "
+                                 f"not {value!r}")
+                return None
+            return value
         if what == "outcome":
             if not isinstance(value, str) or not OUTCOME.match(value):
                 self.error(line, f"{label}: outcome {value!r} must be an UPPER_CASE word")
@@ -603,9 +633,13 @@ class _Checker:
                        "a flow file is a mapping with `start:` and `steps:`")
             return None
         for key in data:
-            if key not in ("start", "steps", "description", "note"):
-                self.error(data.line_of(key), f"unknown top-level key {key!r} "
-                                              "(allowed: start, steps, description)")
+            if key not in ("start", "steps", "description", "note", "outbound", "opt_out"):
+                self.error(data.line_of(key), f"unknown top-level key {key!r} (allowed: "
+                                              "start, steps, description, outbound, opt_out)")
+        outbound = data.get("outbound", False)
+        if not isinstance(outbound, bool):
+            self.error(data.line_of("outbound"), f"outbound: true or false, not {outbound!r}")
+        opt_out = self.opt_out(data)
         steps_data = data.get("steps")
         if not isinstance(steps_data, LineDict) or not steps_data:
             self.error(data.line_of("steps"), "`steps:` must be a mapping of step names to steps")
@@ -633,9 +667,37 @@ class _Checker:
                 self.error(line, f"step {origin!r}: target step {target!r} does not exist")
         if start in known:
             self.unreachable(start, steps, steps_data, known)
+        if outbound is True and opt_out is None and "opt_out" not in data:
+            self.error(data.line, "an outbound flow needs `opt_out:` (key and prompt): every "
+                                  "voice call lets the callee ask not to be called again")
+        key = opt_out[0] if opt_out else ""
+        for step in steps.values():
+            if key and step.kind == "menu" and key in (step.get("match") or {}):
+                self.error(step.line, f"step {step.name!r}: key {key} is the flow's opt-out key")
+            if step.kind == "agent" and outbound is not True:
+                self.error(step.line, f"step {step.name!r}: an agent step needs an outbound "
+                                      "flow (the call's campaign team)")
         if any(i.severity == "error" for i in self.issues):
             return None
-        return Flow(self.flow_name, self.file, start, steps, str(data.get("description") or ""))
+        return Flow(self.flow_name, self.file, start, steps, str(data.get("description") or ""),
+                    outbound is True, key, opt_out[1] if opt_out else ())
+
+    def opt_out(self, data: LineDict) -> tuple[str, tuple] | None:
+        """`opt_out: {key: 9, prompt: optout-confirmed}` -> ("9", prompts)."""
+        value = data.get("opt_out")
+        if value is None:
+            return None
+        line = data.line_of("opt_out")
+        if not isinstance(value, LineDict) or set(value) != {"key", "prompt"}:
+            self.error(line, "opt_out: a mapping {key: 9, prompt: PROMPT_ID} (the key, and what "
+                             "confirms the opt-out)")
+            return None
+        key = str(value["key"]).strip()
+        if len(key) != 1 or key not in DIGIT_KEYS:
+            self.error(value.line_of("key"), f"opt_out: key {value['key']!r} is not a phone key")
+            return None
+        prompts = self.prompts_value(value["prompt"], value.value_line("prompt"), "opt_out: prompt")
+        return (key, prompts) if prompts else None
 
     def unreachable(self, start, steps, steps_data, known):
         edges: dict[str, set[str]] = {name: set() for name in known}
@@ -664,7 +726,7 @@ def check_directory(directory: str | os.PathLike | None = None) -> tuple[FlowSet
     names = {p.stem for p in files}
     flows: dict[str, Flow] = {}
     refs: list[tuple[str, int, str]] = []
-    defined = set(BUILTIN_VARS)
+    defined = set(BUILTIN_VARS) | CUSTOMER_VARS
     for path in files:
         if not FLOW_NAME.match(path.stem):
             issues.append(Issue(path.name, 1, f"bad flow file name {path.name!r}"))
@@ -747,7 +809,8 @@ class FlowLibrary:
 
 
 def prompt_texts(prompts_file: str | os.PathLike | None = None) -> tuple[dict[str, str], str]:
-    """({id: text}, voice) from ivr_flows/prompts.yaml (checked like the flows)."""
+    """({id: text}, voice) from ivr_flows/prompts.yaml (checked like the flows), with the
+    segments values are spoken from (ivr_flows/say_zh.py)."""
     path = Path(prompts_file) if prompts_file else DEFAULT_DIR / PROMPTS_FILE
     prompts, issues = load_prompts(path)
     if prompts is None or any(i.severity == "error" for i in issues):

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models.clock import SYSTEM_CLOCK
 
+from . import say_zh
 from .flows import DIGIT_KEYS, VAR_REF, FlowSet, PromptItem, Step
 
 log = logging.getLogger("ivr_flows")
@@ -38,6 +39,10 @@ MAX_STEPS = 200
 
 class FlowRuntimeError(RuntimeError):
     """The flow cannot go on (a loop that never listens, an unknown flow)."""
+
+
+class _OptOut(Exception):
+    """The callee pressed the flow's opt-out key."""
 
 
 @dataclasses.dataclass
@@ -55,6 +60,8 @@ class WalkResult:
     notes: list[str] = dataclasses.field(default_factory=list)
     step_starts: list[int] = dataclasses.field(default_factory=list)  # channel.commands then
     duration_ms: int = 0
+    answers: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (question, key)
+    agent_id: int | None = None       # the agent an `agent` step put the call through to
 
 
 class Walker:
@@ -82,6 +89,7 @@ class Walker:
         self._flow = ""
         self._home = ""
         self._flow_hung_up = False
+        self._opted_out = False
 
     # -- running -------------------------------------------------------------------------
 
@@ -103,7 +111,10 @@ class Walker:
                 step = self.flows.flows[self._flow].steps[step_name]
                 self.result.path.append(self._label(step))
                 self.result.step_starts.append(getattr(self.channel, "commands", 0))
-                target = getattr(self, "_" + step.kind)(step)
+                try:
+                    target = getattr(self, "_" + step.kind)(step)
+                except _OptOut:
+                    target = self._opt_out()
                 if target is None:
                     break
                 self._flow, step_name = self.flows.resolve(self._flow, target)
@@ -111,7 +122,7 @@ class Walker:
                 raise FlowRuntimeError(f"more than {self.max_steps} steps: a loop that never "
                                        "waits for the caller?")
         except AGIHangup as exc:
-            self.result.outcome = HANGUP
+            self.result.outcome = "OPTOUT" if self._opted_out else HANGUP
             log.debug("caller hung up at %s: %s", self.result.path[-1:] or "start", exc)
         except Exception as exc:
             self.result.outcome = "DBERROR" if isinstance(exc, SQLAlchemyError) else "ERROR"
@@ -121,7 +132,7 @@ class Walker:
             self.result.duration_ms = int((time.monotonic() - started) * 1000)
             if self.result.outcome is None:
                 self.result.outcome = "ERROR"
-        if getattr(self.channel, "hungup", False) and not self._flow_hung_up:
+        if getattr(self.channel, "hungup", False) and not (self._flow_hung_up or self._opted_out):
             # Asterisk said HANGUP while the last step ran (it set a variable for the dialplan,
             # say): the transfer / fax / voicemail will not happen.
             self.result.outcome = HANGUP
@@ -173,11 +184,35 @@ class Walker:
                 digit = self._stream(self.flows.prompts.sound(item.value), escape)
             elif item.kind == "sound":
                 digit = self._stream(item.value, escape)
-            else:
+            elif item.kind == "digits":
                 digit = self._say_digits(self.interp(item.value), escape)
+            else:
+                digit = self._say_value(item.kind, self.interp(item.value), escape)
             if digit:
                 return digit
         return ""
+
+    def _say_value(self, kind: str, value: str, escape: str) -> str:
+        """A value in Mandarin, segment by segment (ivr_flows/say_zh.py)."""
+        try:
+            names = say_zh.speak(kind, value)
+        except ValueError:
+            self.result.notes.append(f"cannot say {value!r} as {kind}")
+            return ""
+        for name in names:
+            digit = self._stream(self.flows.prompts.sound(name), escape)
+            if digit:
+                return digit
+        return ""
+
+    def _opt_out_key(self) -> str:
+        return self.flows.flows[self._flow].opt_out_key
+
+    def _listen(self, items) -> None:
+        """Play a message the opt-out key may stop."""
+        key = self._opt_out_key()
+        if self.play(items, key) and key:
+            raise _OptOut()
 
     def _wait(self, seconds: float) -> str:
         try:
@@ -193,15 +228,21 @@ class Walker:
     # -- the kinds -----------------------------------------------------------------------
 
     def _prompt(self, step: Step):
-        self.play(step.main)
+        self._listen(step.main)
         return step.get("next")
+
+    _say = _prompt
 
     def _menu(self, step: Step):
         matches: dict = step.get("match")
         for _attempt in range(step.get("tries")):
             digit = self.play(step.main, DIGIT_KEYS) or self._wait(step.get("timeout"))
+            if digit and digit == self._opt_out_key():
+                raise _OptOut()
             self._keys(step, digit)
             if digit in matches:
+                if step.get("answer"):
+                    self.result.answers.append((step.get("answer"), digit))
                 return matches[digit]
             self.play(step.get("invalid") if digit else (step.get("no_input") or step.get("invalid")))
         return step.get("on_fail") or self._finish("FAILED")
@@ -374,6 +415,48 @@ class Walker:
     def _end(self, step: Step):
         self.play(step.get("prompt"))
         return self._finish(step.main)
+
+    def _agent(self, step: Step):
+        """Press 1 to talk: a ready agent of the call's campaign team (DIALFUNNEL_TRANSFER=
+        agent:<extension>, with the screen pop), else `none_free`."""
+        from models.dialer.voice import connect_agent
+
+        attempt = self.vars.get("attempt_id", "")
+        if not attempt.isdigit():
+            return step.get("none_free")
+        agent, error_target = self._db_step(
+            step, lambda: connect_agent(self.session, int(attempt), clock=self.clock))
+        if error_target:
+            return error_target
+        if agent is None:
+            return step.get("none_free")
+        self.result.agent_id = agent.id
+        self.play(step.get("prompt"))
+        target = f"agent:{agent.extension}"
+        self._exit_variables(TRANSFER_VARIABLE, target)
+        return self._finish("TRANSFER", target)
+
+    def _opt_out(self):
+        """The callee asked not to be called again: the number goes on the do-not-call list,
+        a voice says so, the call ends (OPTOUT)."""
+        from models.dialer.voice import opt_out
+
+        number = self.vars.get("customer_number") or self.vars.get("caller_id") or ""
+        self.result.path.append("opt_out")
+        self.result.digits.append(["opt_out", self._opt_out_key()])
+        if self.session is None:
+            raise FlowRuntimeError("the opt-out needs a database")
+        try:
+            opt_out(self.session, number, clock=self.clock)
+            self.session.commit()
+        except SQLAlchemyError:
+            self.session.rollback()
+            raise
+        self._opted_out = True      # a hangup during the confirmation changes nothing
+        self.play(self.flows.flows[self._flow].opt_out_prompt)
+        self.channel.hangup()
+        self._flow_hung_up = True
+        return self._finish("OPTOUT")
 
     def _hangup(self, step: Step):
         self.play(step.main)

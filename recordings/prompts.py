@@ -48,6 +48,11 @@ MAX_SECONDS = 600
 MANIFEST = ".prompts.json"
 PROMPT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 TOOL_TIMEOUT = 120
+# Prompts whose id starts so are segments a value is spoken from, one character each
+# (ivr_flows/say_zh.py): played back to back, so their silence is cut to SEGMENT_PAD_MS.
+SEGMENT_PREFIX = "say-"
+SEGMENT_PAD_MS = 40
+SEGMENT_SILENCE_DBFS = -45.0
 
 # Containers ffmpeg may open (its demuxer names). Playlists (hls, concat...) and raw guesses
 # are left out on purpose.
@@ -152,8 +157,19 @@ def _encode(wav: Path, out: Path, fmt: str) -> None:
           "-ar", str(SAMPLE_RATE), "-ac", "1", *codec, "-y", str(out)], what=f"ffmpeg {fmt}")
 
 
+def trim_silence(sound, pad_ms: int = SEGMENT_PAD_MS):
+    """The sound without its leading and trailing silence but `pad_ms` of each."""
+    from pydub import silence
+
+    lead = silence.detect_leading_silence(sound, silence_threshold=SEGMENT_SILENCE_DBFS)
+    trail = silence.detect_leading_silence(sound.reverse(), silence_threshold=SEGMENT_SILENCE_DBFS)
+    if lead + trail >= len(sound):
+        return sound
+    return sound[max(0, lead - pad_ms):len(sound) - max(0, trail - pad_ms)]
+
+
 def _finish(decoded: Path, target_dir: Path, prompt_id: str, formats, normalize: bool,
-            max_seconds: float) -> list[Path]:
+            max_seconds: float, trim: bool = False) -> list[Path]:
     """pydub: level and format check; then write every format under its final name."""
     from pydub import AudioSegment, effects
 
@@ -163,6 +179,8 @@ def _finish(decoded: Path, target_dir: Path, prompt_id: str, formats, normalize:
     if len(sound) > max_seconds * 1000 + 50:
         raise AudioError("audio.too_long", limit=int(max_seconds))
     sound = sound.set_channels(1).set_frame_rate(SAMPLE_RATE).set_sample_width(2)
+    if trim:
+        sound = trim_silence(sound)
     if normalize and sound.max_dBFS != float("-inf"):
         sound = effects.normalize(sound, headroom=HEADROOM_DB)
     target_dir.mkdir(parents=True, exist_ok=True)
@@ -227,8 +245,10 @@ def mandarin_phonemes(text: str = "您好", voice: str = VOICE) -> str:
     return done.stdout.decode("utf-8", "replace").strip()
 
 
-def _fingerprint(text: str, voice: str, speed: int, formats) -> str:
-    return hashlib.sha256(f"{voice}|{speed}|{','.join(formats)}|{text}".encode()).hexdigest()[:20]
+def _fingerprint(text: str, voice: str, speed: int, formats, trim: bool = False) -> str:
+    trimmed = f"|trim{SEGMENT_PAD_MS}" if trim else ""
+    return hashlib.sha256(f"{voice}|{speed}|{','.join(formats)}{trimmed}|{text}".encode()
+                          ).hexdigest()[:20]
 
 
 def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
@@ -257,7 +277,7 @@ def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
         if not force and entry.get("source") == "upload" and present:
             report.uploaded.append(prompt_id)
             continue
-        print_ = _fingerprint(text, voice, speed, formats)
+        print_ = _fingerprint(text, voice, speed, formats, prompt_id.startswith(SEGMENT_PREFIX))
         if not force and entry.get("fingerprint") == print_ and present:
             report.unchanged.append(prompt_id)
             continue
@@ -270,7 +290,8 @@ def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
             speak(text, raw, voice=voice, speed=speed)
             decoded = Path(tmp) / "8k.wav"
             _decode(raw, "wav", decoded, MAX_SECONDS)
-            files = _finish(decoded, target, prompt_id, formats, True, MAX_SECONDS)
+            files = _finish(decoded, target, prompt_id, formats, True, MAX_SECONDS,
+                            trim=prompt_id.startswith(SEGMENT_PREFIX))
         return prompt_id, print_, files
 
     total, finished = len(texts), len(texts) - len(todo)

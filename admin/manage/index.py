@@ -40,6 +40,8 @@ SECTIONS = [
     ("manage.settings", _l("Company settings"), _l("Company name and time zone.")),
     ("manage.prompts", _l("IVR prompts"),
      _l("Prompts the IVR plays: upload your own recording over the spoken text.")),
+    ("manage.voice_flows", _l("Voice flows"),
+     _l("The flows voice campaigns play: edit them and hear what a customer would hear.")),
     ("manage.ivr_calls", _l("IVR calls"),
      _l("Every call the IVR answered: path, keys, outcome; callbacks nobody was reminded of.")),
     ("manage.supervision_log", _l("Supervision log"),

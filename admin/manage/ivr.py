@@ -8,7 +8,7 @@ from models.telephony.ivr import recent_ivr_calls, unassigned_callbacks
 from ..context import db
 from . import bp
 
-OUTCOMES = ("TRANSFER", "VOICEMAIL", "FAX", "CALLBACK", "COMPLETED", "FAILED", "HANGUP",
+OUTCOMES = ("TRANSFER", "VOICEMAIL", "FAX", "CALLBACK", "COMPLETED", "FAILED", "HANGUP", "OPTOUT",
             "NOFLOW", "ERROR", "DBERROR")
 
 

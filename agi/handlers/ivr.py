@@ -17,6 +17,11 @@ it ends, leaves one row in ivr_calls (path, keys, outcome, duration), committed 
 goes back to the dialplan; concurrent calls share that transaction (agi/fastagi/group_commit.py), and
 lookups read without taking SQLite's write lock (measured: bench/agi_load.py, README).
 
+Outbound flows (`outbound: true`, voice campaigns T9): the channel's DIALFUNNEL_ATTEMPT (set by
+the dialer's Originate) names the dial attempt; its customer's data become flow variables
+(models.dialer.voice.call_variables) and what the call came to is kept per attempt
+(voice_results, survey answers, a contact record on the customer) before the call goes back.
+
 `make_ivr_handler(flows_dir=..., clock=..., on_result=...)` builds the same handler over other
 flow files or a fake clock (tests, the PBX simulator).
 """
@@ -28,9 +33,10 @@ import time
 from agi.fastagi.group_commit import GroupCommit
 from agi.handlers.registry import register
 from ivr_flows import FlowError, FlowLibrary, Walker
-from ivr_flows.flows import BUILTIN_VARS, VAR_NAME
+from ivr_flows.flows import BUILTIN_VARS, CUSTOMER_VARS, VAR_NAME
 from models.clock import SYSTEM_CLOCK
 from models.db import begin_read
+from models.dialer import voice
 from models.telephony.ivr import insert_ivr_calls, ivr_call_values
 
 log = logging.getLogger("agi.ivr")
@@ -53,9 +59,34 @@ def call_variables(agi) -> dict[str, str]:
         "channel": env.get("agi_channel", ""),
     }
     for key, value in (agi.query or {}).items():
-        if key != "flow" and VAR_NAME.match(key) and key not in BUILTIN_VARS:
+        if key != "flow" and VAR_NAME.match(key) and key not in BUILTIN_VARS | CUSTOMER_VARS:
             variables[key] = value
     return variables
+
+
+ATTEMPT_VARIABLE = "DIALFUNNEL_ATTEMPT"
+
+
+def attempt_variables(agi, session) -> tuple[int | None, dict[str, str]]:
+    """(attempt id, flow variables of its customer) of an outbound call; (None, {}) when the
+    channel names no attempt the database knows."""
+    raw = (agi.get_variable(ATTEMPT_VARIABLE) or "").strip()
+    if not raw.isdigit():
+        return None, {}
+    begin_read(session)
+    try:
+        found = voice.call_variables(session, int(raw))
+    finally:
+        session.rollback()
+    return (int(raw), found) if found is not None else (None, {})
+
+
+def keep_voice_call(session, attempt_id: int, flow: str, result, clock) -> None:
+    call = voice.CallOutcome(flow=flow, outcome=result.outcome or "ERROR",
+                             heard_to_end=result.outcome == "COMPLETED", keys=result.digits,
+                             path=result.path, answers=result.answers)
+    voice.record_call(session, attempt_id, call, clock=clock)
+    session.commit()
 
 
 CALL_LOG = GroupCommit(insert_ivr_calls)  # one transaction for the rows of many calls
@@ -125,14 +156,24 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
             log.warning("ivr: no flow %r (uniqueid=%s)", flow, agi.uniqueid)
             log_call("NOFLOW", error=f"no flow {flow!r}")
             return "NOFLOW"
+        attempt_id = None
+        if flows.flow(flow).outbound:
+            attempt_id, customer = attempt_variables(agi, session)
+            variables.update(customer)
         walker = IVRWalker(flows, agi, session=session, clock=clock, variables=variables,
                            answer=answer)
         try:
             result = walker.run(flow)
+            if result.customer_id is None and variables.get("customer_id", "").isdigit():
+                result.customer_id = int(variables["customer_id"])
+            if attempt_id is not None:
+                keep_voice_call(session, attempt_id, flow, result, clock)
         except Exception:
             # The call log still gets its row (ERROR / DBERROR) when the database allows.
             try:
                 session.rollback()
+                if attempt_id is not None and walker.result is not None:
+                    keep_voice_call(session, attempt_id, flow, walker.result, clock)
                 log_call(walker.result.outcome if walker.result else "ERROR",
                          result=walker.result)
                 session.commit()

@@ -59,6 +59,22 @@ def write_contact_record(session: Session, actor: User, customer: Customer, *, c
     return record
 
 
+def write_system_record(session: Session, customer: Customer, *, content: str, progress: str,
+                        method: str = "phone", clock=SYSTEM_CLOCK) -> ContactRecord:
+    """A contact the system had with the customer (an outbound voice call): no author, and
+    the customer's next callback carried over, so the record that is now the latest leaves
+    the callbacks people planned as they were."""
+    now = clock.now()
+    record = ContactRecord(customer_id=customer.id, user_id=None, method=method, content=content,
+                           progress=progress, contacted_at=now,
+                           next_callback_at=customer.next_callback_at, remind=False,
+                           created_at=now, updated_at=now)
+    session.add(record)
+    session.flush()
+    _refresh_customer(session, customer, now)
+    return record
+
+
 def _editable_record(session: Session, actor: User, record_id: int) -> ContactRecord:
     record = session.get(ContactRecord, record_id)
     if record is None:

@@ -1,6 +1,8 @@
 """A customer's contacts (联系人)."""
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -11,11 +13,30 @@ from models.org.masking import kept
 from models.phones import normalize_phone
 from models.schema import Contact, ContactRecord, Customer, User
 
-CONTACT_FIELDS = ("name", "title", "department", "phone", "mobile", "email", "qq", "im", "note")
+CONTACT_FIELDS = ("name", "title", "department", "phone", "mobile", "email", "qq", "im", "note",
+                  "birthday")
 PHONE_FIELDS = {"phone": "phone_e164", "mobile": "mobile_e164"}
 
 
-def _clean(field: str, value) -> str | None:
+def _birthday(value) -> dt.date | None:
+    """生日: a date (YYYY-MM-DD) from 1900 on, or nothing."""
+    if isinstance(value, dt.date) or value is None:
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InvalidValue(field="birthday") from None
+    if day.year < 1900:
+        raise InvalidValue(field="birthday")
+    return day
+
+
+def _clean(field: str, value):
+    if field == "birthday":
+        return _birthday(value)
     text = str(value).strip() if value is not None else ""
     limit = Contact.__table__.c[field].type.length
     if limit and len(text) > limit:

@@ -31,6 +31,7 @@ from .reports import ReportTemplate  # noqa: F401  (saved call reports, issue 13
 from .sales import Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem, Product
 from .supervision import SpySession  # noqa: F401  (listen/whisper/barge, issue 14)
 from .users import Role, User
+from .voice import VoiceAnswer, VoiceResult  # noqa: F401  (voice campaigns, T9)
 from .wallboard import WallboardAlert, WallboardAlertFiring  # noqa: F401  (issue 14)
 
 __all__ = [

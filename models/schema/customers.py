@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from ..db import Base, UTCDateTime
@@ -108,6 +108,7 @@ class Contact(Base):
     qq: Mapped[str | None] = mapped_column(String(20))
     im: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    birthday: Mapped[dt.date | None] = mapped_column(Date)   # 生日: the greeting campaigns
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

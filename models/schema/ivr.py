@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 
-IVR_OUTCOMES = ("TRANSFER", "VOICEMAIL", "CALLBACK", "FAX", "COMPLETED", "FAILED", "HANGUP",
+IVR_OUTCOMES = ("TRANSFER", "VOICEMAIL", "CALLBACK", "FAX", "COMPLETED", "FAILED", "HANGUP", "OPTOUT",
                 "NOFLOW", "ERROR", "DBERROR")
 
 

@@ -51,7 +51,10 @@ def errors_of(directory):
 def test_shipped_flows_check_clean_with_no_warnings():
     flows, issues = check_directory()
     assert issues == []
-    assert set(flows.flows) == {"main", "after_hours"}
+    assert set(flows.flows) == {"main", "after_hours", "notice", "greeting", "birthday", "survey",
+                                "payment_reminder", "press1_talk"}
+    for name, flow in flows.flows.items():     # every voice campaign's flow has the opt-out
+        assert flow.outbound == (flow.opt_out_key == "9") == (name not in ("main", "after_hours"))
     main = flows.flow("main")
     assert main.start == "welcome"
     menu = main.steps["main_menu"]

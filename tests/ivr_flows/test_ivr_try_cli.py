@@ -69,7 +69,8 @@ def test_after_hours_with_at_and_hanging_up(Session):
 
 def test_check_unknown_flow_and_bad_flows(tmp_path, Session, clock):
     code, out = run(["--check"], [])
-    assert code == 0 and out.strip() == "ok: after_hours, main (0 warning(s))"
+    assert code == 0 and out.strip() == ("ok: after_hours, birthday, greeting, main, notice, "
+                                     "payment_reminder, press1_talk, survey (0 warning(s))")
     code, out = run(["nosuch"], [], sessionmaker=Session, clock=clock)
     assert code == 2 and "no flow 'nosuch'" in out
     (tmp_path / "prompts.yaml").write_text("prompts:\n  hi: 你好\n", encoding="utf-8")

@@ -63,7 +63,9 @@ def test_generate_every_prompt_of_prompts_yaml(tmp_path):
     report = generate_prompts(tmp_path, texts, voice=voice)
     assert sorted(report.generated) == sorted(texts) and not report.unchanged
     for prompt_id in texts:
-        seconds = check_wav(tmp_path / f"{prompt_id}.wav")
+        # a value's one-character segments are short: their silence is cut
+        seconds = check_wav(tmp_path / f"{prompt_id}.wav",
+                            min_seconds=0.15 if prompt_id.startswith("say-") else 0.3)
         gsm, ulaw = tmp_path / f"{prompt_id}.gsm", tmp_path / f"{prompt_id}.ulaw"
         assert gsm.stat().st_size % 33 == 0 and gsm.stat().st_size > 0   # 33-byte GSM frames
         assert abs(ulaw.stat().st_size - seconds * 8000) <= 160       # 1 byte a sample
@@ -134,3 +136,22 @@ def test_non_audio_is_refused_clearly_and_nothing_is_written(tmp_path):
         convert_upload(make_audio(tmp_path, ".wav"), sounds, "welcome", max_seconds=1)
     assert info.value.key == "audio.too_long"
     assert not sounds.exists() or not any(sounds.glob("welcome.*"))
+
+
+def test_value_segments_are_spoken_without_their_silence(tmp_path):
+    """一千二百零五元三角 is nine segments played back to back: espeak-ng ends each character with
+    about 350 ms of silence, which the generator cuts for say-* prompts (not for the others)."""
+    from pydub import AudioSegment, silence
+
+    from recordings.prompts import SEGMENT_PAD_MS, SEGMENT_SILENCE_DBFS
+
+    generate_prompts(tmp_path, {"say-1": "一", "one": "一"})
+    segment = AudioSegment.from_wav(tmp_path / "say-1.wav")
+    prompt = AudioSegment.from_wav(tmp_path / "one.wav")
+    assert len(prompt) - len(segment) >= 250
+    for sound in (segment, segment.reverse()):
+        assert silence.detect_leading_silence(sound, silence_threshold=SEGMENT_SILENCE_DBFS) \
+            <= SEGMENT_PAD_MS + 10
+    assert silence.detect_leading_silence(prompt.reverse(), silence_threshold=SEGMENT_SILENCE_DBFS) >= 250
+    # the trimmed segment is generated again once (its fingerprint says trimmed), then kept
+    assert generate_prompts(tmp_path, {"say-1": "一"}).unchanged == ["say-1"]

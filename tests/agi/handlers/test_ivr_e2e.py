@@ -438,7 +438,8 @@ def test_a_hangup_at_every_step_of_the_flows_ends_cleanly(ivr_server, Session, e
         assert ivr_server.wait_idle(5) and ivr_server.active_calls == 0, name
         assert no_open_transaction(engine), name
     flows = load_flows()
-    every = {(flow.name, step) for flow in flows.flows.values() for step in flow.steps}
+    every = {(flow.name, step) for flow in flows.flows.values() for step in flow.steps
+             if not flow.outbound}      # voice campaigns' flows: test_voice_e2e.py
     assert covered == every, sorted(every - covered)
     assert runs > 150
     print(f"hangup runs: {runs} over {len(every)} steps")
