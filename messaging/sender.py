@@ -52,9 +52,7 @@ class Sender:
         with self.maker.begin() as session:
             release(session, clock=self.clock)
         with self.maker.begin() as session:
-            work = [(m.id, m.to_number, m.text, m.attempts,
-                     session.get(SmsTemplate, m.template_id).gateway_code
-                     if m.template_id and session.get(SmsTemplate, m.template_id) else None)
+            work = [(m.id, m.to_number, m.text, m.attempts, _template_code(session, m))
                     for m in claim(session, self.sender_id, self.clock.now(), self.batch)]
         for message_id, to_number, text, attempts, code in work:
             self._pace()
@@ -93,3 +91,9 @@ class Sender:
             except Exception:
                 log.exception("SMS sender round failed")
                 stop.wait(idle_s)
+
+
+def _template_code(session, message) -> str | None:
+    """The cloud gateway's template the message's SMS template names (None for SMPP's texts)."""
+    template = session.get(SmsTemplate, message.template_id) if message.template_id else None
+    return template.gateway_code if template else None
