@@ -23,10 +23,14 @@ SAMPLE = {"customer_name": "上海宏达贸易有限公司", "contact_name": "�
           "order_number": "DD-2026-0001", "order_amount": "1,205.30元"}
 
 
-def sms_panel(customer_id: int) -> dict:
-    """What the send form and the SMS list of one customer show (for who may open it)."""
+def sms_panel(customer_id: int) -> dict | None:
+    """What the send form and the SMS list of one customer show; None for a customer the
+    user may not open (a wrap-up of a colleague's customer's call)."""
     session, user = db(), current_user()
-    customer = get_visible_customer(session, user, customer_id)
+    try:
+        customer = get_visible_customer(session, user, customer_id)
+    except (NotFound, PermissionDenied):
+        return None
     recipients = [(contact.id if contact else "", contact.name if contact else customer.name,
                    number) for contact, number in sending.recipients(session, customer)]
     return dict(customer=customer, recipients=recipients,

@@ -146,3 +146,25 @@ def test_bulk_for_managers_with_progress(session, as_user, make_customer, users)
                                       "hours_end": "09:00", "rate_per_minute": "60",
                                       "ids": "1"})
     assert bad.status_code == 400 and "发送时段无效" in bad.get_data(as_text=True)
+
+
+def test_the_form_on_the_tracking_screen_the_pop_and_the_wrap_up(session, as_user, customer,
+                                                                users, clock):
+    from models.schema.calls import Call
+    from models.telephony.popups import create_pop_event
+
+    from tests.call_helpers import answered_call
+    users["tm"].extension = "8001"
+    linkedid = answered_call(session, clock, "13812348000", "8001", talk=60)
+    call = session.scalar(select(Call).where(Call.linkedid == linkedid))
+    pop = create_pop_event(session, users["tm"], "13812348000", clock=clock)
+    session.commit()
+    tm = as_user("tm")
+    action = f'action="/sms/customers/{customer.id}/send"'
+    for url in (f"/customers/{customer.id}/track", f"/pops/{pop.id}", f"/calls/{call.id}/wrap-up"):
+        page = tm.get(url, headers={"X-Requested-With": "fetch"} if "pops" in url else {})
+        assert page.status_code == 200 and action in page.get_data(as_text=True), url
+    response = post(tm, f"/sms/customers/{customer.id}/send",
+                    {"body": "刚才通话提到的资料：{company_website}", "next": f"/calls/{call.id}/wrap-up"})
+    assert response.location.endswith(f"/calls/{call.id}/wrap-up")
+    assert _messages(session)[0].text.startswith("【达盟科技】刚才通话提到的资料：")
