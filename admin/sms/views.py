@@ -40,7 +40,8 @@ def sms_panel(customer_id: int) -> dict | None:
 
 @bp.app_context_processor
 def _sms_globals():
-    return dict(sms_panel=sms_panel, sms_status_label=status_label)
+    return dict(sms_panel=sms_panel, sms_status_label=status_label,
+                sms_review_counts=review_counts)
 
 
 def status_label(message: SmsMessage) -> str:
@@ -84,3 +85,10 @@ def send(customer_id):
     session.commit()
     flash(_("SMS queued (%(segments)d SMS).", segments=message.segments), "success")
     return back("customers.records")
+
+
+def review_counts(scope, start, end) -> dict[str, int]:
+    """The review page's SMS figures for its scope and dates (analysis/review.html)."""
+    from models.crm.reports import utc_range
+    from models.sms.reports import sms_counts
+    return sms_counts(db(), scope.user_ids, *utc_range(db(), start, end))

@@ -168,3 +168,21 @@ def test_the_form_on_the_tracking_screen_the_pop_and_the_wrap_up(session, as_use
                     {"body": "刚才通话提到的资料：{company_website}", "next": f"/calls/{call.id}/wrap-up"})
     assert response.location.endswith(f"/calls/{call.id}/wrap-up")
     assert _messages(session)[0].text.startswith("【达盟科技】刚才通话提到的资料：")
+
+
+def test_the_review_counts_sms(session, as_user, customer, users, clock):
+    from models.sms.delivery import claim, mark_submitted, record_receipt
+    from models.sms.sending import send_sms
+    first = send_sms(session, users["tm"], customer.id, "您好", clock=clock)
+    send_sms(session, users["tm"], customer.id, "再见", clock=clock)
+    claim(session, "s", clock.now())
+    mark_submitted(session, first.id, "smpp", ["a1"], clock.now())
+    record_receipt(session, "smpp", "a1", "delivered", None, clock.now())
+    record_reply(session, "smpp", "+8613812348000", "10690000", "好的", clock.now())
+    session.commit()
+    page = as_user("tm").get("/review?preset=today").get_data(as_text=True)
+    counts = dict(re.findall(r'data-sms-count="(sms_\w+)">(\d+)<', page))
+    assert counts == {"sms_sent": "2", "sms_delivered": "1", "sms_failed": "0",
+                      "sms_received": "1"}
+    assert re.findall(r'data-sms-count="sms_sent">(\d+)<',
+                      as_user("tm2").get("/review?preset=today").get_data(as_text=True)) == ["0"]
