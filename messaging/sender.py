@@ -20,6 +20,7 @@ from models.sms.bulk import release
 from models.sms.delivery import claim, mark_failed, mark_retry, mark_submitted
 
 log = logging.getLogger(__name__)
+RECORD_TRIES = 3
 
 
 class Sender:
@@ -69,8 +70,15 @@ class Sender:
         except OSError as exc:
             self._refused(message_id, f"{type(exc).__name__}: {exc}", True, attempts)
             return
-        with self.maker.begin() as session:
-            mark_submitted(session, message_id, self.gateway.name, ids, self.clock.now())
+        for attempt in range(RECORD_TRIES):   # the gateway has it: its ids must be kept
+            try:
+                with self.maker.begin() as session:
+                    mark_submitted(session, message_id, self.gateway.name, ids, self.clock.now())
+                return
+            except Exception:
+                log.exception("SMS %s sent as %s but not recorded (try %d)", message_id, ids,
+                              attempt + 1)
+                self.sleep(0.5 * (attempt + 1))
 
     def _refused(self, message_id: int, reason: str, retry: bool, attempts: int) -> None:
         now = self.clock.now()

@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from models.db import expire_loaded
+from models.db import expire_loaded, lock_key
 from models.phones import normalize_phone
 from models.schema import Contact, Customer, SmsMessage, SmsPart, User
 from models.sms.config import is_opt_out
@@ -38,6 +38,12 @@ def claim(session: Session, sender_id: str, now: dt.datetime, limit: int = 10) -
     return mine
 
 
+def _lock_part(session: Session, gateway: str, gateway_message_id: str) -> None:
+    """A receipt can come while its submit is being recorded: each inserts the part when it
+    finds none, so they take turns (else one fails on the unique index, on PostgreSQL)."""
+    lock_key(session, f"sms_part:{gateway}:{gateway_message_id}")
+
+
 def _status_from_parts(message: SmsMessage, parts: list[SmsPart], at: dt.datetime) -> None:
     """A message's parts are all known once it is sent (mark_submitted links them)."""
     failed = [p for p in parts if p.status == "failed"]
@@ -56,6 +62,7 @@ def mark_submitted(session: Session, message_id: int, gateway: str, gateway_ids:
     message.status, message.gateway, message.sent_at, message.reason = "sent", gateway, now, None
     parts = []
     for gateway_id in gateway_ids:
+        _lock_part(session, gateway, gateway_id)
         part = session.scalar(select(SmsPart).where(SmsPart.gateway == gateway,
                                                     SmsPart.gateway_message_id == gateway_id))
         if part is None:
@@ -91,6 +98,7 @@ def record_receipt(session: Session, gateway: str, gateway_message_id: str, stat
     applied when its submit is recorded. Returns the message, None for such an orphan."""
     if status not in RECEIPT_STATUSES:
         raise ValueError(f"not a receipt status: {status!r}")
+    _lock_part(session, gateway, gateway_message_id)
     part = session.scalar(select(SmsPart).where(SmsPart.gateway == gateway,
                                                 SmsPart.gateway_message_id == gateway_message_id))
     if part is None:

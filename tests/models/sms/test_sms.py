@@ -178,3 +178,33 @@ def test_opt_out_words_are_configurable(session, users, company):
     assert not is_opt_out(session, "STD") and not is_opt_out(session, "好的")
     update_sms_settings(session, {"opt_out_words": "退订 TD 别发了"})
     assert is_opt_out(session, "别发了！") and not is_opt_out(session, "N")
+
+
+def test_a_receipt_while_its_submit_is_recorded_waits_its_turn(Session, session, users,
+                                                               make_customer, company, clock):
+    """The receipt's transaction holds the part; the submit's waits for it, then finds it
+    (without the lock PostgreSQL's READ COMMITTED lets both insert it: a unique violation)."""
+    import threading
+    customer = make_customer(mobile="13800138000")
+    message = send_sms(session, users["tm"], customer.id, "您好", clock=clock)
+    claim(session, "a", AT)
+    session.commit()
+    receipt = Session()
+    record_receipt(receipt, "smpp", "r1", "delivered", None, AT)
+    errors = []
+
+    def submit():
+        try:
+            with Session.begin() as other:
+                mark_submitted(other, message.id, "smpp", ["r1"], AT)
+        except Exception as exc:   # noqa: BLE001  (the test reports it)
+            errors.append(exc)
+    worker = threading.Thread(target=submit)
+    worker.start()
+    worker.join(0.5)
+    receipt.commit()
+    receipt.close()
+    worker.join(30)
+    assert errors == []
+    session.expire_all()
+    assert session.get(SmsMessage, message.id).status == "delivered"
