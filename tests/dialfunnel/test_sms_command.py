@@ -56,3 +56,17 @@ def test_the_sms_command_needs_a_gateway(db_url, tmp_path):
 def test_an_unknown_gateway_is_a_clear_error():
     with pytest.raises(SettingsError, match="sms_gateway"):
         load_settings({"DIALFUNNEL_SMS_GATEWAY": "carrier-pigeon"})
+
+
+def test_the_demo_has_sms_templates_and_the_company_details(Session, clock):
+    from sqlalchemy import select
+
+    from dialfunnel.demo import load_demo
+    from models.schema import SmsTemplate
+    from models.sms.config import sms_settings
+    from models.sms.templates import check_body
+    with Session() as s:
+        load_demo(s, customers=20, clock=clock)
+        bodies = s.scalars(select(SmsTemplate.body)).all()
+        assert len(bodies) == 3 and all(check_body(b) for b in bodies)
+        assert sms_settings(s)["address"] and sms_settings(s)["website"]
