@@ -53,7 +53,9 @@ def bulk_jobs():
 @bp.route("/bulk/new", methods=["GET", "POST"])
 def bulk_new():
     _manager()
-    values, error = {"rate_per_minute": 60, "hours_start": "09:00", "hours_end": "20:00"}, None
+    values = {"rate_per_minute": 60, "hours_start": "09:00", "hours_end": "20:00",
+              "query": request.args.get("query", ""), "stage": request.args.get("stage", "")}
+    error = None
     if request.method == "POST":
         values = request.form.to_dict()
         try:

@@ -186,3 +186,23 @@ def test_the_review_counts_sms(session, as_user, customer, users, clock):
                       "sms_received": "1"}
     assert re.findall(r'data-sms-count="sms_sent">(\d+)<',
                       as_user("tm2").get("/review?preset=today").get_data(as_text=True)) == ["0"]
+
+
+def test_bulk_from_a_finder_query(session, as_user, make_customer):
+    make_customer(owner="tm", mobile="13812348000", city="杭州")
+    make_customer(owner="tm", mobile="13812348001", city="上海")
+    mgr = as_user("mgr")
+    page = mgr.get("/find?mode=simple&field=city&op=eq&value=杭州").get_data(as_text=True)
+    link = re.search(r'id="bulk-sms-link" href="([^"]+)"', page).group(1).replace("&amp;", "&")
+    form = mgr.get(link).get_data(as_text=True)
+    query = re.search(r'name="query" rows="2">([^<]+)<', form).group(1)
+    query = query.replace("&#34;", '"').replace("&quot;", '"')
+    assert json.loads(query) == {"all": [{"field": "city", "op": "eq", "value": "杭州"}]}
+    response = post(mgr, "/sms/bulk/new", {"name": "杭州客户", "body": "您好", "query": query,
+                                           "rate_per_minute": "60", "hours_start": "09:00",
+                                           "hours_end": "20:00"})
+    assert response.status_code == 302
+    session.commit()
+    assert session.scalar(select(SmsBulkJob)).total == 1
+    assert 'id="bulk-sms-link"' not in as_user("tm").get(
+        "/find?mode=simple&field=city&op=eq&value=杭州").get_data(as_text=True)
