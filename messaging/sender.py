@@ -17,7 +17,7 @@ from messaging.gateway import Gateway, GatewayError, store_receipt, store_reply
 from models.clock import SYSTEM_CLOCK
 from models.schema import SmsTemplate
 from models.sms.bulk import release
-from models.sms.delivery import claim, mark_failed, mark_retry, mark_submitted
+from models.sms.delivery import claim, fail_stalled, mark_failed, mark_retry, mark_submitted
 
 log = logging.getLogger(__name__)
 RECORD_TRIES = 3
@@ -52,6 +52,7 @@ class Sender:
         """One round: bulk releases, then the messages due now. Returns how many were tried."""
         with self.maker.begin() as session:
             release(session, clock=self.clock)
+            fail_stalled(session, self.clock.now())
         with self.maker.begin() as session:
             work = [(m.id, m.to_number, m.text, m.attempts, _template_code(session, m))
                     for m in claim(session, self.sender_id, self.clock.now(), self.batch)]

@@ -360,6 +360,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sms.no_recipients": ("没有符合条件的客户", "No customer to send to"),
     "sms.bad_job_action": ("群发任务当前不能执行此操作", "The bulk job cannot do this now"),
     "sms.cancelled": ("群发任务已取消", "The bulk job was cancelled"),
+    "sms.sender_lost": ("发送程序中断，短信可能已发出，请核实后再发",
+                        "The sender stopped mid-send: the SMS may have gone out; check before resending"),
 }
 
 

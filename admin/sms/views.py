@@ -9,12 +9,13 @@ from flask_babel import gettext as _
 
 from models.crm.visibility import get_visible_customer
 from models.errors import DomainError, NotFound, PermissionDenied
+from models.messages import MESSAGES, render
 from models.schema import SmsMessage
 from models.sms import sending
 from models.sms.segments import count
 from models.sms.templates import list_templates, preview as preview_text
 
-from ..context import back, clock, current_user, db, refusal_text
+from ..context import back, clock, current_user, db, lang, refusal_text
 from ..forms import guarded
 from . import bp
 
@@ -41,7 +42,13 @@ def sms_panel(customer_id: int) -> dict | None:
 @bp.app_context_processor
 def _sms_globals():
     return dict(sms_panel=sms_panel, sms_status_label=status_label,
-                sms_review_counts=review_counts)
+                sms_reason=reason_text, sms_review_counts=review_counts)
+
+
+def reason_text(message: SmsMessage) -> str:
+    """A failure's reason: ours in words (sms.opted_out...), the gateway's as it said it."""
+    reason = message.reason or ""
+    return render(reason, lang()) if reason in MESSAGES else reason
 
 
 def status_label(message: SmsMessage) -> str:

@@ -30,12 +30,28 @@ def claim(session: Session, sender_id: str, now: dt.datetime, limit: int = 10) -
     for message_id in ids:
         done = session.execute(
             update(SmsMessage).where(SmsMessage.id == message_id, SmsMessage.status == "queued")
-            .values(status="sending", claimed_by=sender_id, attempts=SmsMessage.attempts + 1)
+            .values(status="sending", claimed_by=sender_id, claimed_at=now,
+                    attempts=SmsMessage.attempts + 1)
             .execution_options(synchronize_session=False))
         if done.rowcount == 1:
             expire_loaded(session, SmsMessage, message_id)
             mine.append(session.get(SmsMessage, message_id))
     return mine
+
+
+STALLED = dt.timedelta(minutes=10)
+
+
+def fail_stalled(session: Session, now: dt.datetime, after: dt.timedelta = STALLED) -> int:
+    """Messages a sender claimed and never finished (its process died mid-submit) fail with
+    a reason that says the gateway may have them: sent again they could reach the customer
+    twice. Returns how many."""
+    done = session.execute(
+        update(SmsMessage).where(SmsMessage.status == "sending",
+                                 SmsMessage.claimed_at < now - after)
+        .values(status="failed", reason="sms.sender_lost", done_at=now)
+        .execution_options(synchronize_session=False))
+    return done.rowcount
 
 
 def _lock_part(session: Session, gateway: str, gateway_message_id: str) -> None:

@@ -206,3 +206,16 @@ def test_bulk_from_a_finder_query(session, as_user, make_customer):
     assert session.scalar(select(SmsBulkJob)).total == 1
     assert 'id="bulk-sms-link"' not in as_user("tm").get(
         "/find?mode=simple&field=city&op=eq&value=杭州").get_data(as_text=True)
+
+
+def test_a_failure_reason_is_shown_in_words(session, as_user, customer, users, clock):
+    import datetime as dt
+
+    from models.sms.delivery import claim, fail_stalled
+    from models.sms.sending import send_sms
+    send_sms(session, users["tm"], customer.id, "您好", clock=clock)
+    claim(session, "s", clock.now())
+    fail_stalled(session, clock.now() + dt.timedelta(hours=1))
+    session.commit()
+    page = as_user("tm").get(f"/customers/{customer.id}").get_data(as_text=True)
+    assert "发送程序中断，短信可能已发出" in page and "sms.sender_lost" not in page

@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("not_before", UTCDateTime()),
         sa.Column("claimed_by", sa.String(64)),
+        sa.Column("claimed_at", UTCDateTime()),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("sent_at", UTCDateTime()),
         sa.Column("done_at", UTCDateTime()),

@@ -208,3 +208,16 @@ def test_a_receipt_while_its_submit_is_recorded_waits_its_turn(Session, session,
     assert errors == []
     session.expire_all()
     assert session.get(SmsMessage, message.id).status == "delivered"
+
+
+def test_a_message_whose_sender_died_fails_with_a_warning_not_twice(session, users,
+                                                                   make_customer, company, clock):
+    from models.sms.delivery import fail_stalled
+    customer = make_customer(mobile="13800138000")
+    message = send_sms(session, users["tm"], customer.id, "您好", clock=clock)
+    claim(session, "dead-sender", AT)
+    assert fail_stalled(session, AT + dt.timedelta(minutes=9)) == 0
+    assert fail_stalled(session, AT + dt.timedelta(minutes=11)) == 1
+    session.refresh(message)
+    assert (message.status, message.reason) == ("failed", "sms.sender_lost")
+    assert claim(session, "other", AT + dt.timedelta(minutes=12)) == []
