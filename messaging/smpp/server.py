@@ -52,6 +52,7 @@ class SmppServer:
         self.undeliverable: dict[str, str] = {}        # number (digits) -> "stat err"
         self.submitted: list[dict] = []                # every submit_sm taken
         self.deliver_responses: list[int] = []         # the ESME's deliver_sm_resp statuses
+        self.responses: list[str] = []                 # other responses of the ESME, by name
         self.binds = 0
         self.enquire_links = 0
         self._throttle = self._throttle_after = 0
@@ -104,6 +105,15 @@ class SmppServer:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+        return len(sessions)
+
+    def to_every_session(self, command_id: int) -> int:
+        """Send enquire_link or unbind to every bound session (their responses are counted in
+        `responses`)."""
+        with self._lock:
+            sessions = [s for s in self._sessions if s.bound]
+        for session in sessions:
+            session.send(P.Pdu(command_id, next(self._sequence)))
         return len(sessions)
 
     def throttle(self, count: int, *, after: int = 0) -> None:
@@ -182,7 +192,11 @@ class SmppServer:
                 self.deliver_responses.append(pdu.status)
                 self._changed.notify_all()
         elif command & P.RESP:
-            pass
+            with self._lock:
+                self.responses.append(pdu.name)
+                self._changed.notify_all()
+            if command == P.UNBIND | P.RESP:
+                session.bound = None
         else:
             session.send(P.Pdu(P.GENERIC_NACK, pdu.sequence, P.ESME_RINVCMDID))
 

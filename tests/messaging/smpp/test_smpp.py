@@ -151,3 +151,12 @@ def test_enquire_link_keeps_a_quiet_link(smsc, inbox):
         assert smsc.binds == 1
     finally:
         quiet.close()
+
+
+def test_the_smscs_enquire_link_is_answered_and_its_unbind_bound_again(smsc, client):
+    assert smsc.to_every_session(P.ENQUIRE_LINK) == 1
+    assert smsc.wait_for(lambda: smsc.responses == ["enquire_link_resp"])
+    smsc.to_every_session(P.UNBIND)
+    assert smsc.wait_for(lambda: "unbind_resp" in smsc.responses)
+    assert smsc.wait_for(lambda: smsc.binds == 2)
+    assert len(client.submit("+8613800138000", "您好")) == 1
