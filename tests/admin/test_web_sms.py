@@ -13,7 +13,7 @@ from models.sms.config import update_sms_settings
 from models.sms.delivery import record_reply
 
 from tests.admin.test_web_masking import set_masking
-from tests.web_helpers import committing, csrf_token, post
+from tests.web_helpers import committing, post
 
 
 @pytest.fixture

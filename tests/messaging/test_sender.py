@@ -1,7 +1,6 @@
 """The sender end to end: a salesperson's SMS goes out over SMPP (loopback SMSC), its receipt
 makes it delivered, a reply lands on the customer and 退订 opts the number out; a throttled
 message is tried again later; two senders never send one message twice."""
-import datetime as dt
 import threading
 
 import pytest
