@@ -13,7 +13,7 @@ from models.messages import MESSAGES, render
 from models.schema import SmsMessage
 from models.sms import sending
 from models.sms.segments import count
-from models.sms.templates import list_templates, preview as preview_text
+from models.sms.templates import list_templates, preview as preview_text, variables_for
 
 from ..context import back, clock, current_user, db, lang, refusal_text
 from ..forms import guarded
@@ -70,7 +70,6 @@ def preview():
                 contact_id=form.get("contact_id") or None, order_id=form.get("order_id") or None)
             shown = {"text": text, **count(text)}
         else:
-            from models.sms.templates import variables_for
             variables = {**variables_for(session, user, None), **SAMPLE}
             shown = preview_text(session, form.get("body", ""), variables)
     except (NotFound, PermissionDenied):
