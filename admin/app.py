@@ -14,10 +14,11 @@ from models.clock import SYSTEM_CLOCK
 
 from . import (analysis, auth, calls, campaigns, console, context, customers, events, finder, home,
                i18n, imports, labels, manage, masking, paging, popups, recordings, sales, wallboard)
+from . import sms
 
 # In this order: the registration order is the order Flask looks for a template.
 BLUEPRINTS = (auth, home, events, customers, sales, finder, imports, analysis, manage, popups,
-              recordings, campaigns, calls, console, wallboard)
+              recordings, campaigns, calls, console, wallboard, sms)
 
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()

@@ -44,6 +44,15 @@ class Settings:
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
     birthday_campaigns: str = ""    # voice campaigns the worker queues each day's birthdays into (comma-separated names)
+    sms_gateway: str = ""           # "smpp" sends SMS (`dialfunnel sms`); empty: messages stay queued
+    sms_smpp_host: str = "127.0.0.1"
+    sms_smpp_port: int = 2775
+    sms_smpp_system_id: str = ""
+    sms_smpp_password: str = ""     # a secret: the TOML file or DIALFUNNEL_SMS_SMPP_PASSWORD
+    sms_smpp_system_type: str = ""
+    sms_source_addr: str = ""       # the number or sender id our SMS come from (e.g. 10690001)
+    sms_rate_per_second: int = 10   # submits a second, all messages together
+    sms_enquire_link_s: int = 30    # SMPP keep-alive when the link is quiet
 
     @property
     def queue_names(self) -> list[str]:
@@ -78,6 +87,7 @@ class Settings:
 
 
 WEB_SERVERS = ("gunicorn", "threaded")
+SMS_GATEWAYS = ("", "smpp")
 
 
 class SettingsError(ValueError):
@@ -116,7 +126,11 @@ def load_settings(env: dict | None = None) -> Settings:
     if settings.web_server not in WEB_SERVERS:
         raise SettingsError(f"setting web_server must be one of {', '.join(WEB_SERVERS)}, "
                             f"not {settings.web_server!r}")
-    for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms"):
+    if settings.sms_gateway not in SMS_GATEWAYS:
+        raise SettingsError(f"setting sms_gateway must be one of {', '.join(SMS_GATEWAYS[1:])} "
+                            f"or empty, not {settings.sms_gateway!r}")
+    for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms",
+                 "sms_rate_per_second", "sms_enquire_link_s"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
     return settings

@@ -184,7 +184,8 @@ def cmd_run(settings, args):
     print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
     stoppers = [web.shutdown]
     shared: dict = {}  # start_fastagi's address, for the PBX simulator's dialplan
-    for starter in (start_fastagi, start_pbx_and_listener, start_retention, start_birthdays):
+    for starter in (start_fastagi, start_pbx_and_listener, start_retention, start_birthdays,
+                    start_sms):
         for line, stopper in starter(settings, maker, stop, simulate=args.demo, shared=shared):
             print(f"started: {line}")
             stoppers.append(stopper)
@@ -270,6 +271,45 @@ def start_birthdays(settings, maker, stop, simulate, shared=None):
     yield f"birthday greetings into {', '.join(names)} (hourly)", lambda: None
 
 
+def start_sms(settings, maker, stop, simulate, shared=None):
+    """The SMS sender on the configured gateway. With --demo a local SMSC (SMPP on a free
+    port) stands in for the operator's: it delivers every message and the customer answers."""
+    from messaging.setup import gateway_from_settings, start_sender
+    gateway = gateway_from_settings(settings)
+    if simulate:
+        import secrets
+
+        from messaging.smpp.client import SmppClient
+        from messaging.smpp.server import SmppServer
+        password = secrets.token_hex(4)
+        smsc = SmppServer("127.0.0.1", 0, system_id="dialfunnel", password=password,
+                          receipt_delay_s=1.0, reply_delay_s=3.0,
+                          own_number=settings.sms_source_addr or "10690000",
+                          auto_reply=lambda to, text: "收到，谢谢！").start()
+        yield f"SMS gateway simulator (SMPP) on 127.0.0.1:{smsc.port}", smsc.stop
+        gateway = SmppClient("127.0.0.1", smsc.port, "dialfunnel", password,
+                             source_addr=smsc.own_number, enquire_link_s=settings.sms_enquire_link_s)
+    if gateway is None:
+        return
+    sender, _ = start_sender(settings, maker, stop, gateway)
+    yield f"SMS sender over {gateway.name} (id {sender.sender_id})", gateway.close
+
+
+def cmd_sms(settings, args):
+    """The SMS sender alone on the configured gateway (sms_gateway)."""
+    from messaging.setup import gateway_from_settings, start_sender
+    gateway = gateway_from_settings(settings)
+    if gateway is None:
+        sys.exit("dialfunnel sms: sms_gateway is not set (DIALFUNNEL_SMS_GATEWAY=smpp)")
+    _, maker = open_database(settings)
+    stop = _wait_for_signal()
+    sender, thread = start_sender(settings, maker, stop, gateway)
+    print(f"SMS sender {sender.sender_id} over {gateway.name}", flush=True)
+    stop.wait()
+    thread.join(10)
+    gateway.close()
+
+
 def _wait_for_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -321,6 +361,9 @@ def cmd_dialer(settings, args):
                                   secret=settings.ami_secret, route_answers=args.route_answers)
     print(f"dialer {dialer.dialer_id} on AMI {settings.ami_host}:{args.ami_port or settings.ami_port}",
           flush=True)
+    if args.sms:
+        for line, _ in start_sms(settings, maker, stop, simulate=False):
+            print(f"started: {line}", flush=True)
     while not stop.wait(0.5):
         if not thread.is_alive():
             sys.exit("dialfunnel dialer: stopped on an error (see the log)")
@@ -400,7 +443,11 @@ def build_parser() -> argparse.ArgumentParser:
     dialer.add_argument("--route-answers", action="store_true",
                         help="connect answered calls here (a PBX simulator; Asterisk runs the "
                              "outbound AGI handler instead)")
+    dialer.add_argument("--sms", action="store_true",
+                        help="run the SMS sender in this process too (sms_gateway)")
     dialer.set_defaults(func=cmd_dialer)
+    sms = sub.add_parser("sms", help="the SMS sender only (sms_gateway)")
+    sms.set_defaults(func=cmd_sms)
 
     users = sub.add_parser("users", help="user accounts")
     users_sub = users.add_subparsers(dest="users_command", required=True)

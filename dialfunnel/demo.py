@@ -578,6 +578,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
                                      "created_at": now.replace(microsecond=0)}])
     session.flush()
     campaign = _demo_campaign(session, admin_id, T, clock)
+    _demo_sms(session, admin_id, clock)
 
     return {
         "seed": seed,
@@ -613,6 +614,26 @@ def _demo_campaign(session: Session, admin_id: int, team: list[int], clock) -> i
                                          filter_ownership="shared", caller_id="4008001234")
     campaigns.set_team(session, admin, campaign.id, team)
     return campaigns.refresh_leads(session, campaign, clock=clock)
+
+
+_SMS_TEMPLATES = (
+    ("发送公司地址", "{contact_name}您好，我是{salesperson_name}。我司地址：{company_address}，"
+     "电话{salesperson_phone}，欢迎来访。"),
+    ("发送公司网址", "{contact_name}您好，公司介绍和产品资料请见{company_website}，有问题请致电"
+     "{salesperson_phone}。"),
+    ("订单确认", "{customer_name}：您的订单{order_number}（金额{order_amount}）已确认，我们会尽快安排发货。"),
+)
+
+
+def _demo_sms(session: Session, admin_id: int, clock) -> None:
+    """The company's SMS details and three templates a salesperson picks in the SMS form."""
+    from models.sms.config import update_sms_settings
+    from models.sms.templates import save_template
+    update_sms_settings(session, {"address": "上海市徐汇区漕溪北路88号圣爱大厦12楼",
+                                  "website": "https://www.example.com.cn", "phone": "021-64871234"})
+    admin = session.get(User, admin_id)
+    for name, body in _SMS_TEMPLATES:
+        save_template(session, admin, {"name": name, "body": body}, clock=clock)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -346,6 +346,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                 "Choose an extension, a colleague, the manager or an outside number"),
     "call_bar.no_manager": ("找不到您的经理", "You have no manager to add"),
     "call_bar.not_a_party": ("该方不在通话中", "This party is not on the call"),
+    # SMS (models.sms, issue 15)
+    "sms.refused": ("不能发送短信", "The SMS cannot be sent"),
+    "sms.opted_out": ("该号码已退订短信", "This number has opted out of SMS"),
+    "sms.do_not_call": ("该号码在禁呼名单中，不能发送短信", "This number is on the do-not-call list"),
+    "sms.no_mobile": ("没有可接收短信的手机号码", "There is no mobile number to text"),
+    "sms.bad_number": ("号码无效：{number}", "Not a phone number: {number}"),
+    "sms.unknown_variable": ("未知的模板变量：{name}", "Unknown template variable: {name}"),
+    "sms.template_not_found": ("短信模板不存在", "No such SMS template"),
+    "sms.job_not_found": ("群发任务不存在", "No such bulk SMS job"),
+    "sms.bad_hours": ("发送时段无效（开始须早于结束，格式 HH:MM）",
+                      "Invalid sending hours (HH:MM, the start before the end)"),
+    "sms.no_recipients": ("没有符合条件的客户", "No customer to send to"),
+    "sms.bad_job_action": ("群发任务当前不能执行此操作", "The bulk job cannot do this now"),
+    "sms.cancelled": ("群发任务已取消", "The bulk job was cancelled"),
+    "sms.sender_lost": ("发送程序中断，短信可能已发出，请核实后再发",
+                        "The sender stopped mid-send: the SMS may have gone out; check before resending"),
 }
 
 

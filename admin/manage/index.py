@@ -46,6 +46,8 @@ SECTIONS = [
      _l("Every call the IVR answered: path, keys, outcome; callbacks nobody was reminded of.")),
     ("manage.supervision_log", _l("Supervision log"),
      _l("Every listen, whisper and barge: who, on whose call, when and how long.")),
+    ("sms.templates", _l("SMS templates"),
+     _l("Texts salespeople send, with variables; the signature and opt-out words.")),
 ]
 
 

@@ -29,6 +29,7 @@ from .logs import ClaimLog, Event, ImportJob, ImportReportLine, OperatorHistory
 from .recordings import Recording  # noqa: F401  (recordings table, T5)
 from .reports import ReportTemplate  # noqa: F401  (saved call reports, issue 13)
 from .sales import Opportunity, OpportunityItem, Order, OrderFollowUp, OrderItem, Product
+from .sms import SmsBulkJob, SmsMessage, SmsOptOut, SmsPart, SmsTemplate  # noqa: F401  (SMS, issue 15)
 from .supervision import SpySession  # noqa: F401  (listen/whisper/barge, issue 14)
 from .users import Role, User
 from .voice import VoiceAnswer, VoiceResult  # noqa: F401  (voice campaigns, T9)

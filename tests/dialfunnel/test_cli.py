@@ -71,6 +71,9 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     for part in ("predictive dialer on AMI",):
         assert part in started, started
     outbound_call_pops(Session, agent)
+    for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):
+        assert part in started, started
+    sms_goes_out_and_is_answered(Session, agent, customer)
     time.sleep(1.0)
     run.send_signal(signal.SIGTERM)
     out, _ = run.communicate(timeout=30)
@@ -143,3 +146,25 @@ def test_reset_password(db_url, Session, tmp_path):
     nobody = dialfunnel(db_url, tmp_path, "users", "reset-password", "nobody")
     out, _ = nobody.communicate(timeout=60)
     assert nobody.returncode != 0 and "no user named 'nobody'" in out
+
+
+def sms_goes_out_and_is_answered(Session, agent, customer) -> None:
+    """An SMS the agent sends in the demo is delivered by the local SMSC, which answers it."""
+    from models.schema import SmsMessage
+    from models.sms.sending import send_sms
+    with Session() as s:
+        s.get(Customer, customer.id).mobile = "13800138000"
+        s.get(Customer, customer.id).mobile_e164 = "+8613800138000"
+        message = send_sms(s, s.get(User, agent.id), customer.id, "{customer_name}您好")
+        s.commit()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with Session() as s:
+            status = s.get(SmsMessage, message.id).status
+            reply = s.scalar(select(SmsMessage).where(SmsMessage.direction == "in",
+                                                      SmsMessage.customer_id == customer.id))
+        if status == "delivered" and reply is not None:
+            assert reply.text == "收到，谢谢！"
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the demo's SMS is {status}, replied: {reply is not None}")

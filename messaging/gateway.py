@@ -1,0 +1,69 @@
+"""The gateway contract every SMS gateway implements (SMPP here; Alibaba Cloud and Tencent
+Cloud SMS over HTTP in aliyun.py and tencent.py).
+
+`submit` hands one message to the gateway and returns its message ids (one per part on SMPP,
+one for the whole text on the cloud APIs); it raises GatewayError when the gateway refuses,
+with ``retry`` True when the refusal is for now only (throttled, queue full, no connection).
+Delivery receipts and replies come back as Receipt and Reply: a gateway that pushes them over
+its own connection (SMPP) calls the handlers given to `start`; the HTTP gateways' callbacks
+are parsed into the same two records by whoever receives the request. `store_receipt` and
+`store_reply` write them through models.sms.delivery."""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import sessionmaker
+
+from models.sms.delivery import record_receipt, record_reply
+
+
+class GatewayError(Exception):
+    def __init__(self, reason: str, *, retry: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+@dataclass(frozen=True)
+class Receipt:
+    gateway_message_id: str
+    status: str                 # "delivered" | "failed"
+    reason: str | None
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Reply:
+    from_number: str
+    to_number: str
+    text: str
+    at: dt.datetime
+
+
+class Gateway:
+    name = "gateway"
+
+    def submit(self, to_e164: str, text: str, *, template_code: str | None = None,
+               params: dict | None = None) -> list[str]:
+        raise NotImplementedError
+
+    def start(self, on_receipt: Callable[[Receipt], None],
+              on_reply: Callable[[Reply], None]) -> None:
+        """Begin handing receipts and replies to the handlers (a push gateway); the HTTP
+        gateways have nothing to start."""
+
+    def close(self) -> None:
+        pass
+
+
+def store_receipt(maker: sessionmaker, gateway: str, receipt: Receipt) -> None:
+    with maker.begin() as session:
+        record_receipt(session, gateway, receipt.gateway_message_id, receipt.status,
+                       receipt.reason, receipt.at)
+
+
+def store_reply(maker: sessionmaker, gateway: str, reply: Reply) -> None:
+    with maker.begin() as session:
+        record_reply(session, gateway, reply.from_number, reply.to_number, reply.text, reply.at)
