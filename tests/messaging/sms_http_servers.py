@@ -86,7 +86,8 @@ def aliyun_signature_ok(method: str, params: dict[str, str], secret: str) -> boo
 
 
 class AliyunSmsServer(_Server):
-    """dysmsapi's SendSms on POST with a form body. `refusals` items: (Code, Message)."""
+    """dysmsapi's SendSms on POST with a form body, signed with HMAC-SHA1 (version 1.0) in the
+    parameters or ACS3-HMAC-SHA256 in the headers. `refusals` items: (Code, Message)."""
 
     LIMIT = ("isv.BUSINESS_LIMIT_CONTROL", "触发分钟级流控Permits:1")
 
@@ -102,21 +103,27 @@ class AliyunSmsServer(_Server):
                             "Code": code, "Message": message}
 
         params = dict(urllib.parse.parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        secret = self.secrets.get(params.get("AccessKeyId", ""))
-        if secret is None:
-            return error(404, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-        if not aliyun_signature_ok(handler.command, params, secret):
-            return error(400, "SignatureDoesNotMatch",
-                         "Specified signature is not matched with our calculation.")
+        auth = handler.headers.get("Authorization")
+        if auth:
+            refused = self._acs3_refusal(handler, body, auth)
+            stamp_text = handler.headers.get("x-acs-date", "")
+            nonce = handler.headers.get("x-acs-signature-nonce", "")
+            params.update(Action=handler.headers.get("x-acs-action", ""),
+                          Version=handler.headers.get("x-acs-version", ""))
+        else:
+            refused = self._v1_refusal(handler.command, params)
+            stamp_text, nonce = params.get("Timestamp", ""), params.get("SignatureNonce", "")
+        if refused:
+            return error(*refused)
         try:
-            stamp = dt.datetime.strptime(params.get("Timestamp", ""), "%Y-%m-%dT%H:%M:%SZ")
+            stamp = dt.datetime.strptime(stamp_text, "%Y-%m-%dT%H:%M:%SZ")
         except ValueError:
             return error(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
         if abs(stamp.replace(tzinfo=dt.timezone.utc) - self.clock.now()) > dt.timedelta(minutes=15):
             return error(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
-        if params.get("SignatureNonce", "") in self._nonces:
+        if not nonce or nonce in self._nonces:
             return error(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
-        self._nonces.add(params["SignatureNonce"])
+        self._nonces.add(nonce)
         if params.get("Action") != "SendSms" or params.get("Version") != "2017-05-25":
             return error(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method.")
         self.received.append(params)
@@ -125,6 +132,44 @@ class AliyunSmsServer(_Server):
             return 200, {"RequestId": request_id, "Code": code, "Message": message}
         return 200, {"RequestId": request_id, "Code": "OK", "Message": "OK",
                      "BizId": f"9006197469364984{next(self._ids):04d}^0"}
+
+    def _v1_refusal(self, method: str, params: dict[str, str]) -> tuple | None:
+        secret = self.secrets.get(params.get("AccessKeyId", ""))
+        if secret is None:
+            return 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
+        if not aliyun_signature_ok(method, params, secret):
+            return 400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."
+        return None
+
+    def _acs3_refusal(self, handler, body: bytes, auth: str) -> tuple | None:
+        match = _ACS3.match(auth)
+        if not match:
+            return 400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
+        secret = self.secrets.get(match["id"])
+        if secret is None:
+            return 404, "InvalidAccessKeyId.NotFound", "Specified access key is not found."
+        names = match["signed"].split(";")
+        if "host" not in names or "x-acs-content-sha256" not in names:
+            return 400, "IncompleteSignature", "The request signature does not conform to Aliyun standards."
+        if handler.headers.get("x-acs-content-sha256") != hashlib.sha256(body).hexdigest():
+            return 400, "ContentSHA256NotMatched", "The x-acs-content-sha256 header does not match the body."
+        path, _, query = handler.path.partition("?")
+        pairs = sorted(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        canonical = "\n".join([
+            handler.command, path,
+            "&".join(_rfc3986(k) + "=" + _rfc3986(v) for k, v in pairs),
+            "".join(f"{n}:{(handler.headers.get(n) or '').strip()}\n" for n in names),
+            match["signed"],
+            handler.headers["x-acs-content-sha256"]])
+        to_sign = "ACS3-HMAC-SHA256\n" + hashlib.sha256(canonical.encode()).hexdigest()
+        expected = hmac.new(secret.encode(), to_sign.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, match["signature"]):
+            return 400, "SignatureDoesNotMatch", "Specified signature is not matched with our calculation."
+        return None
+
+
+_ACS3 = re.compile(r"ACS3-HMAC-SHA256 Credential=(?P<id>[^,]+),SignedHeaders=(?P<signed>[a-z0-9;-]+),"
+                   r"Signature=(?P<signature>[0-9a-f]{64})$")
 
 
 _AUTH = re.compile(r"TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>[\d-]+)/(?P<service>\w+)/tc3_request,"

@@ -51,6 +51,22 @@ def test_signature_matches_the_rpc_documentation():
     assert aliyun.percent_encode("a b*c~d/é") == "a%20b%2Ac~d%2F%C3%A9"
 
 
+def test_acs3_authorization_matches_the_v3_documentation():
+    # "V3 request structure and signature": the RunInstances example
+    headers = {"host": "ecs.cn-shanghai.aliyuncs.com", "x-acs-action": "RunInstances",
+               "x-acs-content-sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+               "x-acs-date": "2023-10-26T10:22:32Z",
+               "x-acs-signature-nonce": "3156853299f313e23d1673dc12e1703d",
+               "x-acs-version": "2014-05-26"}
+    query = {"RegionId": "cn-shanghai",
+             "ImageId": "win2019_1809_x64_dtc_zh-cn_40G_alibase_20230811.vhd"}
+    canonical = aliyun.acs3_canonical_request("POST", query, headers, b"")
+    assert aliyun.acs3_authorization("YourAccessKeyId", "YourAccessKeySecret", canonical) == (
+        "ACS3-HMAC-SHA256 Credential=YourAccessKeyId,SignedHeaders=host;x-acs-action;"
+        "x-acs-content-sha256;x-acs-date;x-acs-signature-nonce;x-acs-version,"
+        "Signature=06563a9e1b43f5dfe96b81484da74bceab24a1d853912eee15083a6f0f3283c0")
+
+
 def test_the_fixture_server_accepts_the_documented_request_and_nothing_else():
     signed = dict(SMS_DOC_PARAMS, Signature="zJDF+Lrzhj/ThnlvIToysFRq6t4=")
     assert aliyun_signature_ok("GET", signed, "testSecret")
@@ -89,6 +105,19 @@ def test_submit_is_signed_and_returns_the_biz_id(server, clock):
     assert params["SignatureNonce"] == "nonce-0"
     assert (params["SignatureMethod"], params["SignatureVersion"]) == ("HMAC-SHA1", "1.0")
     assert params["Format"] == "JSON"
+
+
+def test_submit_signed_with_acs3(server, clock):
+    v3 = gateway(server, clock, signing="ACS3-HMAC-SHA256")
+    assert v3.submit("+8613800138000", "您好") == ["90061974693649840001^0"]
+    [params] = server.received
+    assert (params["PhoneNumbers"], params["TemplateParam"]) == ("13800138000", '{"content":"您好"}')
+    assert "Signature" not in params and "AccessKeyId" not in params
+    with pytest.raises(SmsProviderError, match="SignatureDoesNotMatch"):
+        gateway(server, clock, secret="not-the-secret", signing="ACS3-HMAC-SHA256").submit(
+            "+8613800138000", "hi")
+    with pytest.raises(ValueError, match="signing"):
+        gateway(server, clock, signing="MD5")
 
 
 def test_a_template_with_its_own_parameters_and_a_number_abroad(server, clock):
