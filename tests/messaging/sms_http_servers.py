@@ -208,20 +208,25 @@ class TencentSmsServer(_Server):
             return error("MissingParameter", "The request is missing a required parameter `Timestamp`.")
         signed_at = dt.datetime.fromtimestamp(int(stamp), dt.timezone.utc)
         if abs(signed_at - self.clock.now()) > dt.timedelta(minutes=5):
-            return error("AuthFailure.SignatureExpire", "Signature expired. Timestamp and server time cannot differ by more than 5 minutes.")
+            return error("AuthFailure.SignatureExpire", "Signature expired. Timestamp and server"
+                         " time cannot differ by more than 5 minutes.")
         names = match["signed"].split(";")
         if "content-type" not in names or "host" not in names or names != sorted(names):
-            return error("AuthFailure.InvalidAuthorization", "SignedHeaders must list content-type and host, sorted.")
+            return error("AuthFailure.InvalidAuthorization",
+                         "SignedHeaders must list content-type and host, sorted.")
         headers = "".join(f"{n}:{(handler.headers.get(n) or '').strip().lower()}\n" for n in names)
         canonical = "\n".join(["POST", "/", "", headers, match["signed"],
                                hashlib.sha256(body).hexdigest()])
-        to_sign = "\n".join(["TC3-HMAC-SHA256", stamp, f"{match['date']}/{match['service']}/tc3_request",
+        scope = f"{match['date']}/{match['service']}/tc3_request"
+        to_sign = "\n".join(["TC3-HMAC-SHA256", stamp, scope,
                              hashlib.sha256(canonical.encode()).hexdigest()])
+        expected = tencent_signature(secret_key, match["date"], match["service"], to_sign)
         if (match["date"] != signed_at.strftime("%Y-%m-%d") or match["service"] != "sms"
-                or not hmac.compare_digest(tencent_signature(secret_key, match["date"], "sms", to_sign),
-                                           match["signature"])):
-            return error("AuthFailure.SignatureFailure", "The provided credentials could not be validated. Please check your signature is correct.")
-        if handler.headers.get("X-TC-Action") != "SendSms" or handler.headers.get("X-TC-Version") != "2021-01-11":
+                or not hmac.compare_digest(expected, match["signature"])):
+            return error("AuthFailure.SignatureFailure", "The provided credentials could not be"
+                         " validated. Please check your signature is correct.")
+        if (handler.headers.get("X-TC-Action") != "SendSms"
+                or handler.headers.get("X-TC-Version") != "2021-01-11"):
             return error("InvalidAction", "The requested action does not exist.")
         request = json.loads(body)
         self.received.append({"headers": dict(handler.headers), "body": request})
