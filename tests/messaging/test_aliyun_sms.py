@@ -186,15 +186,17 @@ def test_connection_refused_is_a_clear_error(clock):
 
 
 def test_status_callback_as_documented():
-    body = """[{"phone_number": "13811112222", "send_time": "2017-01-01 11:12:13",
-                "report_time": "2017-02-02 22:23:24", "success": true, "err_code": "DELIVERED",
-                "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "12345", "out_id": "67890"},
+    # the first item is the documentation's example as printed
+    body = """[{"phone_number": "1381111****", "send_time": "2017-01-01 00:00:00",
+                "report_time": "2017-01-01 00:00:00", "success": true, "err_code": "DELIVERED",
+                "err_msg": "用户接收成功", "sms_size": "1", "biz_id": "12345********",
+                "out_id": "67890**"},
                {"phone_number": "13811113333", "send_time": "2017-01-01 11:12:13",
                 "report_time": "2017-01-01 07:00:00", "success": false, "err_code": "MK:0001",
                 "err_msg": "用户停机", "sms_size": "1", "biz_id": "12346", "out_id": ""}]"""
     delivered, failed = aliyun.parse_status_callback(body.encode())
-    assert delivered == ("12345", "delivered", "",
-                         dt.datetime(2017, 2, 2, 14, 23, 24, tzinfo=dt.timezone.utc))
+    assert delivered == ("12345********", "delivered", "",
+                         dt.datetime(2016, 12, 31, 16, 0, tzinfo=dt.timezone.utc))
     assert failed == ("12346", "failed", "MK:0001: 用户停机",
                       dt.datetime(2016, 12, 31, 23, 0, tzinfo=dt.timezone.utc))
 
