@@ -173,6 +173,13 @@ class AliyunSms:
                                    str(reply.get("RequestId", "")))
         return [str(reply["BizId"])]
 
+    def start(self, on_receipt, on_reply) -> None:
+        """Receipts and replies arrive as HTTP callbacks (parse_status_callback,
+        parse_reply_callback): nothing to start."""
+
+    def close(self) -> None:
+        pass
+
 
 def _number(raw: object) -> str:
     digits = str(raw)
@@ -194,8 +201,8 @@ def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
     reports = []
     for item in json_body("aliyun", body, list):
         ok = _success(field("aliyun", item, "success"))
-        reason = "" if ok else ": ".join(
-            s for s in (str(item.get("err_code") or ""), str(item.get("err_msg") or "")) if s)
+        reason = None if ok else ": ".join(
+            s for s in (str(item.get("err_code") or ""), str(item.get("err_msg") or "")) if s) or None
         reports.append(DeliveryReport(str(field("aliyun", item, "biz_id")),
                                       "delivered" if ok else "failed", reason,
                                       beijing_time("aliyun", field("aliyun", item, "report_time"))))

@@ -1,5 +1,7 @@
 """What the HTTP SMS gateways (Alibaba Cloud, Tencent Cloud) share: one POST with a timeout,
-their errors, and the plain records their status and reply callbacks are parsed into."""
+their errors, and the plain records their status and reply callbacks are parsed into. The
+errors carry `reason` and `retry`, and the records have the fields and order, of the gateway
+contract's GatewayError, Receipt and Reply."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,10 +19,12 @@ class SmsHttpError(Exception):
     """The provider could not be reached or answered something that is not its API:
     connection refused, timeout, a reply that is not JSON. Worth trying again later."""
 
+    retry = True
+
     def __init__(self, gateway: str, reason: str):
         super().__init__(f"{gateway}: {reason}")
         self.gateway = gateway
-        self.reason = reason
+        self.reason = f"{gateway}: {reason}"
 
 
 class SmsProviderError(Exception):
@@ -30,11 +34,13 @@ class SmsProviderError(Exception):
     def __init__(self, gateway: str, code: str, message: str, request_id: str = "",
                  throttled: bool = False):
         super().__init__(f"{gateway} refused: {code}: {message}")
+        self.reason = f"{gateway} refused: {code}: {message}"
         self.gateway = gateway
         self.code = code
         self.message = message
         self.request_id = request_id
         self.throttled = throttled
+        self.retry = throttled
 
 
 class CallbackError(ValueError):
@@ -42,9 +48,9 @@ class CallbackError(ValueError):
 
 
 class DeliveryReport(NamedTuple):
-    message_id: str
+    gateway_message_id: str
     status: str          # "delivered" | "failed"
-    reason: str
+    reason: str | None   # the provider's code and words for a failure
     at: dt.datetime      # aware, UTC
 
 

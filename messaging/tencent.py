@@ -132,6 +132,13 @@ class TencentSms:
                                    _throttled(code))
         return [str(sent[0]["SerialNo"])]
 
+    def start(self, on_receipt, on_reply) -> None:
+        """Receipts and replies arrive as HTTP callbacks (parse_status_callback,
+        parse_reply_callback): nothing to start."""
+
+    def close(self) -> None:
+        pass
+
 
 def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
     """"SMS sending status notification": a JSON array, `sid` being SendSms's SerialNo."""
@@ -140,8 +147,8 @@ def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
         state = str(field("tencent", item, "report_status"))
         if state not in ("SUCCESS", "FAIL"):
             raise CallbackError(f"tencent callback: bad report_status {state!r}")
-        reason = "" if state == "SUCCESS" else ": ".join(
-            s for s in (str(item.get("errmsg") or ""), str(item.get("description") or "")) if s)
+        reason = None if state == "SUCCESS" else ": ".join(
+            s for s in (str(item.get("errmsg") or ""), str(item.get("description") or "")) if s) or None
         reports.append(DeliveryReport(str(field("tencent", item, "sid")),
                                       "delivered" if state == "SUCCESS" else "failed", reason,
                                       beijing_time("tencent", field("tencent", item, "user_receive_time"))))

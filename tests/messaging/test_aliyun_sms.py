@@ -135,14 +135,15 @@ def test_a_rate_limit_refusal_carries_the_providers_code_and_message(server, clo
         gateway(server, clock).submit("+8613800138000", "hi")
     assert refused.value.code == "isv.BUSINESS_LIMIT_CONTROL"
     assert refused.value.message == "触发分钟级流控Permits:1"
-    assert refused.value.throttled and refused.value.request_id
-    assert "isv.BUSINESS_LIMIT_CONTROL" in str(refused.value)
+    assert refused.value.throttled and refused.value.retry and refused.value.request_id
+    assert refused.value.reason == str(refused.value)
+    assert "isv.BUSINESS_LIMIT_CONTROL" in refused.value.reason
 
 
 def test_a_wrong_secret_is_a_signature_mismatch(server, clock):
     with pytest.raises(SmsProviderError) as refused:
         gateway(server, clock, secret="not-the-secret").submit("+8613800138000", "hi")
-    assert refused.value.code == "SignatureDoesNotMatch" and not refused.value.throttled
+    assert refused.value.code == "SignatureDoesNotMatch" and not refused.value.retry
     assert server.received == []
 
 
@@ -181,8 +182,9 @@ def test_connection_refused_is_a_clear_error(clock):
         port = s.getsockname()[1]
     gw = aliyun.AliyunSms("id", "secret", "签名", template_code="SMS_1",
                           endpoint=f"http://127.0.0.1:{port}/", clock=clock)
-    with pytest.raises(SmsHttpError, match="connection refused"):
+    with pytest.raises(SmsHttpError, match="connection refused") as failed:
         gw.submit("+8613800138000", "hi")
+    assert failed.value.retry and "connection refused" in failed.value.reason
 
 
 def test_status_callback_as_documented():
@@ -195,7 +197,7 @@ def test_status_callback_as_documented():
                 "report_time": "2017-01-01 07:00:00", "success": false, "err_code": "MK:0001",
                 "err_msg": "用户停机", "sms_size": "1", "biz_id": "12346", "out_id": ""}]"""
     delivered, failed = aliyun.parse_status_callback(body.encode())
-    assert delivered == ("12345********", "delivered", "",
+    assert delivered == ("12345********", "delivered", None,
                          dt.datetime(2016, 12, 31, 16, 0, tzinfo=dt.timezone.utc))
     assert failed == ("12346", "failed", "MK:0001: 用户停机",
                       dt.datetime(2016, 12, 31, 23, 0, tzinfo=dt.timezone.utc))

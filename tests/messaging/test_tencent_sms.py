@@ -98,7 +98,7 @@ def test_a_per_number_rate_limit_carries_the_providers_code_and_message(server, 
         gateway(server, clock).submit("+8613800138000", "hi")
     assert refused.value.code == "LimitExceeded.PhoneNumberThirtySecondLimit"
     assert "30 seconds" in refused.value.message
-    assert refused.value.throttled and refused.value.request_id
+    assert refused.value.throttled and refused.value.retry and refused.value.request_id
 
 
 def test_a_request_error_is_refused_with_its_code(server, clock):
@@ -107,7 +107,7 @@ def test_a_request_error_is_refused_with_its_code(server, clock):
     with pytest.raises(SmsProviderError) as refused:
         gateway(server, clock).submit("+8613800138000", "hi")
     assert refused.value.code == "FailedOperation.SignatureIncorrectOrUnapproved"
-    assert not refused.value.throttled
+    assert not refused.value.retry
 
 
 def test_a_wrong_key_and_a_skewed_clock_are_refused(server, clock):
@@ -143,8 +143,9 @@ def test_connection_refused_is_a_clear_error(clock):
         port = s.getsockname()[1]
     gw = tencent.TencentSms("id", "key", "1400006666", "签名", template_id="1",
                             endpoint=f"http://127.0.0.1:{port}/", clock=clock)
-    with pytest.raises(SmsHttpError, match="connection refused"):
+    with pytest.raises(SmsHttpError, match="connection refused") as failed:
         gw.submit("+8613800138000", "hi")
+    assert failed.value.retry
 
 
 def test_status_callback_as_documented():
@@ -156,7 +157,7 @@ def test_status_callback_as_documented():
          "report_status": "FAIL", "errmsg": "MN:0001", "description": "空号",
          "sid": "2645:000000000000000000000000000002"}], ensure_ascii=False)
     delivered, failed = tencent.parse_status_callback(body)
-    assert delivered == ("2645:000000000000000000000000000001", "delivered", "",
+    assert delivered == ("2645:000000000000000000000000000001", "delivered", None,
                          dt.datetime(2015, 10, 17, 0, 3, 4, tzinfo=dt.timezone.utc))
     assert failed == ("2645:000000000000000000000000000002", "failed", "MN:0001: 空号",
                       dt.datetime(2015, 10, 17, 0, 3, 9, tzinfo=dt.timezone.utc))
