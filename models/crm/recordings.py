@@ -8,7 +8,8 @@ to a recording by one rule (``belongs``), applied when the recording is stored a
 record is written (add_contact_record → link_contact_record).
 
 Who may hear a recording: the agent of the call (its ``user_id``), or anybody whose role has
-"may hear others' recordings" (managers and admins by default). The audio is kept for the
+"may hear others' recordings" (managers and admins by default); a recording marked as a
+training example (issue 16), everybody. The audio is kept for the
 retention period (app setting ``dialfunnel.retention_days``, default 365, 0 = for ever); the
 retention job (recordings/retention.py) removes the audio and keeps the row (``deleted_at``).
 """
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
 from models.errors import InvalidValue, NotFound, PermissionDenied
-from models.schema import AppSetting, ContactRecord, Customer, DialAttempt, User
+from models.schema import AppSetting, ContactRecord, Customer, DialAttempt, TrainingExample, User
 from models.schema.recordings import DIRECTIONS, Recording
 
 RETENTION_KEY = "dialfunnel.retention_days"
@@ -282,13 +283,19 @@ def can_hear(user: User, rec: Recording) -> bool:
 
 
 def get_audible(session: Session, user: User, recording_id: int) -> Recording:
-    """The recording if ``user`` may hear it; NotFound / PermissionDenied otherwise."""
+    """The recording if ``user`` may hear it, or it is a training example (everybody may hear
+    those: models.quality.examples); NotFound / PermissionDenied otherwise."""
     rec = session.get(Recording, recording_id)
     if rec is None:
         raise NotFound()
-    if not can_hear(user, rec):
+    if not can_hear(user, rec) and not is_example(session, rec.id):
         raise PermissionDenied()
     return rec
+
+
+def is_example(session: Session, recording_id: int) -> bool:
+    return session.scalar(select(TrainingExample.id)
+                          .where(TrainingExample.recording_id == recording_id)) is not None
 
 
 def audible_filter(user: User):
