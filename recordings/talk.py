@@ -122,14 +122,16 @@ def analyse(agent_pcm: bytes, customer_pcm: bytes, rate: int = 8000) -> TalkFigu
     return figures(speech_frames(agent_pcm, rate), speech_frames(customer_pcm, rate))
 
 
-def read_wav(path) -> tuple[bytes, int]:
+def read_wav(source) -> tuple[bytes, int]:
+    """PCM and rate of a 16-bit mono WAV (a path or an open binary file)."""
+    name = getattr(source, "name", source)
     try:
-        with wave.open(str(Path(path)), "rb") as w:
+        with wave.open(source if hasattr(source, "read") else str(Path(source)), "rb") as w:
             if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getcomptype() != "NONE":
-                raise TalkError(f"{Path(path).name}: need 16-bit mono PCM")
+                raise TalkError(f"{Path(str(name)).name}: need 16-bit mono PCM")
             return w.readframes(w.getnframes()), w.getframerate()
     except (wave.Error, EOFError) as exc:
-        raise TalkError(f"{Path(path).name}: not a WAV file ({exc})") from None
+        raise TalkError(f"{Path(str(name)).name}: not a WAV file ({exc})") from None
 
 
 def analyse_wavs(agent_wav, customer_wav) -> TalkFigures:

@@ -516,6 +516,13 @@ def test_recordings_go_to_the_spool_with_the_uniqueid(plan):
     assert top_split(mix[0].args, ",")[0] == "/var/spool/asterisk/monitor/dialfunnel/${UNIQUEID}.wav"
 
 
+def test_recordings_write_the_two_sides_apart_beside_the_mixed_file(plan):
+    """r() and t(): recordings/talk.py measures who talked from them (issue 16)."""
+    call = inbound(plan, {"DIALFUNNEL_STATUS": "OK"})
+    spool = "/var/spool/asterisk/monitor/dialfunnel/1700000000.42"
+    assert call.used("MixMonitor")[0] == [f"{spool}.wav", f"r({spool}-r.wav)t({spool}-t.wav)"]
+
+
 def test_queues_in_the_dialplan_exist(plan):
     queues = {s.name for s in parse_conf(QUEUES)[0]}
     for ctx in plan.values():
@@ -936,7 +943,7 @@ def test_agents_dial_out_through_the_trunk_recorded(plan, number):
     call = Call(plan, lambda *a: {}, variables={"CALLERID(num)": "8001"})
     call.run("dialfunnel-agents", number)
     assert call.used("Dial") == [[f"PJSIP/{number}@dialfunnel-trunk", "60", "gT"]]
-    assert call.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
+    assert call.used("MixMonitor")[0][1].startswith("br("), "agent calls record only while bridged"
     assert call.vars["DIALFUNNEL_AGENT"] == "8001"
     assert_recorded_and_reported(call, "agent")
 
