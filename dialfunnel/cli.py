@@ -184,7 +184,7 @@ def cmd_run(settings, args):
     print(f"started: web on http://{settings.web_host}:{web.server_port}/ (log in as a demo user)")
     stoppers = [web.shutdown]
     shared: dict = {}  # start_fastagi's address, for the PBX simulator's dialplan
-    for starter in (start_fastagi, start_pbx_and_listener, start_retention):
+    for starter in (start_fastagi, start_pbx_and_listener, start_retention, start_sampling):
         for line, stopper in starter(settings, maker, stop, simulate=args.demo, shared=shared):
             print(f"started: {line}")
             stoppers.append(stopper)
@@ -260,6 +260,13 @@ def start_retention(settings, maker, stop, simulate, shared=None):
     yield "recording retention job (hourly)", lambda: None
 
 
+def start_sampling(settings, maker, stop, simulate, shared=None):
+    from dialfunnel.sampling import sampling_loop
+    threading.Thread(target=sampling_loop, args=(maker, stop), name="review-sampling",
+                     daemon=True).start()
+    yield "weekly review sample (hourly check)", lambda: None
+
+
 def _wait_for_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -290,7 +297,7 @@ def cmd_worker(settings, args):
     _, maker = open_database(settings)
     stop = _wait_for_signal()
     stoppers = []
-    for starter in (start_pbx_and_listener, start_retention):
+    for starter in (start_pbx_and_listener, start_retention, start_sampling):
         kwargs = {"dialer": False} if starter is start_pbx_and_listener else {}
         for line, stopper in starter(settings, maker, stop, simulate=False, **kwargs):
             print(f"started: {line}", flush=True)

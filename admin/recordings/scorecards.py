@@ -1,12 +1,14 @@
 """Review forms for admins (issue 16): /quality/forms lists and creates them;
 /quality/forms/<id> adds sections and items and turns the form on or off
-(models.quality.forms)."""
+(models.quality.forms); /quality/sampling sets the weekly sample's share and minimum
+(models.quality.sampling)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.quality import forms as rules
+from models.quality.sampling import sample_settings, set_sample_settings
 
 from ..context import clock, current_user, db, requires
 from ..forms import parse_decimal, parse_int
@@ -23,8 +25,19 @@ def forms():
         flash(_("Review form added."), "success")
         return redirect(url_for("recordings.form_edit", form_id=form.id))
     rows = rules.all_forms(session)
+    percent, minimum = sample_settings(session)
     session.commit()
-    return render_template("recordings/forms.html", rows=rows)
+    return render_template("recordings/forms.html", rows=rows, percent=percent, minimum=minimum)
+
+
+@bp.route("/quality/sampling", methods=["POST"])
+@requires("is_admin")
+def sampling():
+    set_sample_settings(db(), current_user(), request.form.get("percent", ""),
+                        request.form.get("minimum", ""))
+    db().commit()
+    flash(_("Saved."), "success")
+    return redirect(url_for("recordings.forms"))
 
 
 @bp.route("/quality/forms/<int:form_id>", methods=["GET", "POST"])

@@ -206,3 +206,23 @@ def test_the_quality_report(session, users, clock, client_of):
     assert "问候语规范" in failed and "核实客户身份" in failed
     by_agent = re.search(r'id="by-agent">.*?</table>', page, re.S).group(0)
     assert "李红光" in by_agent and "张军" in by_agent
+
+
+def test_the_sample_settings_page_and_the_reviewers_queue(session, users, clock, client_of):
+    from models.quality.sampling import sample_settings, sample_week
+    assert post(client_of("mgr"), "/quality/sampling", {"percent": "30", "minimum": "2"}).status_code == 403
+    admin = client_of("admin")
+    assert admin.post("/quality/sampling", data={"percent": "30", "minimum": "2"}).status_code == 400
+    assert post(admin, "/quality/sampling", {"percent": "130", "minimum": "2"}).status_code == 302
+    assert sample_settings(session) == (10, 3)
+    assert post(admin, "/quality/sampling", {"percent": "30", "minimum": "2"}).status_code == 302
+    session.expire_all()
+    assert sample_settings(session) == (30, 2)
+    assert 'value="30"' in text(admin.get("/quality/forms"))
+    import datetime as dt
+    recs = [recorded_call(session, clock, users["tm"], talk=t) for t in (10, 20, 30)]
+    made = sample_week(session, dt.date(2026, 11, 23), percent=30, minimum=2, clock=clock)
+    session.commit()
+    mine = {e.recording_id for e in made if e.reviewer_id == users["mgr"].id}
+    assert mine and set(ids_listed(client_of("mgr").get("/recordings?mine=1"))) == mine
+    assert {recs[0].id, recs[2].id} == {e.recording_id for e in made}
