@@ -32,7 +32,12 @@
     marks.forEach(function (ms) { if (total()) { ctx.fillRect(Math.round(ms / total() * width), 0, 2, h); } });
   }
 
-  function seek(ms) { audio.currentTime = ms / 1000; draw(); }
+  function follow() {
+    if (atMs) { atMs.value = Math.round(audio.currentTime * 1000); }
+    draw();
+  }
+
+  function seek(ms) { audio.currentTime = ms / 1000; follow(); }
 
   canvas.addEventListener('click', function (e) {
     var rect = canvas.getBoundingClientRect();
@@ -40,10 +45,8 @@
   });
   speed.addEventListener('change', function () { audio.playbackRate = parseFloat(speed.value) || 1; });
   audio.addEventListener('ratechange', function () { speed.value = audio.playbackRate.toFixed(2).replace(/0$/, ''); });
-  audio.addEventListener('timeupdate', function () {
-    if (atMs) { atMs.value = Math.round(audio.currentTime * 1000); }
-    draw();
-  });
+  audio.addEventListener('timeupdate', follow);
+  audio.addEventListener('seeked', follow);
   audio.addEventListener('loadedmetadata', draw);
   document.querySelectorAll('a.seek').forEach(function (a) {
     a.addEventListener('click', function (e) { e.preventDefault(); seek(parseInt(a.dataset.atMs, 10) || 0); audio.play(); });
