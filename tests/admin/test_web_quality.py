@@ -206,6 +206,16 @@ def test_the_quality_report(session, users, clock, client_of):
     assert "问候语规范" in failed and "核实客户身份" in failed
     by_agent = re.search(r'id="by-agent">.*?</table>', page, re.S).group(0)
     assert "李红光" in by_agent and "张军" in by_agent
+    by_week = re.findall(r"<td>(2026-11-\d\d)</td><td>(\d+)</td><td>([\d.]+)</td>",
+                         re.search(r'id="by-week">.*?</table>', page, re.S).group(0))
+    assert by_week == [("2026-11-23", "1", "100.0"), ("2026-11-30", "2", "32.5")]
+    from models.quality.talk import save_talk
+    save_talk(session, b.id, agent_share=0.9, customer_share=0.1, longest_silence_ms=12_000,
+              crosstalk_ms=0, clock=clock)
+    session.commit()
+    talk = re.search(r'id="talk-by-agent">.*?</table>', client_of("mgr").get("/quality/report")
+                     .get_data(as_text=True), re.S).group(0)
+    assert "<td>李红光</td><td>1</td><td>90%</td><td>12.0 s</td><td>1</td><td>1</td>" in talk
 
 
 def test_the_sample_settings_page_and_the_reviewers_queue(session, users, clock, client_of):
