@@ -47,6 +47,10 @@ def test_a_manager_reviews_while_listening_and_the_agent_acknowledges(
     page.wait_for_selector(".review-score")
     assert page.inner_text(".review-score") == "100.0"
     shot(page, "recording-review")
+    page.goto(f"{live_server}/recordings")
+    assert page.inner_text(f'tr.library-row[data-recording-id="{rec.id}"] td.score') == "100.0"
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    shot(page, "recording-library")
     session.commit()
     assert session.query(RecordingComment).one().at_ms == at_ms
     session.commit()   # end the read: on SQLite it would hold the lock the pages need
