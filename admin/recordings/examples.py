@@ -1,5 +1,6 @@
 """Training examples (优秀录音/典型案例, issue 16): GET /recordings/examples lists them by tag for
-everybody; POST /recordings/<id>/example marks one (reviewers and managers)."""
+everybody; POST /recordings/<id>/example marks one, .../example/delete unmarks it (reviewers
+and managers)."""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -29,4 +30,12 @@ def mark_example(recording_id):
                        request.form.get("note"), clock=clock())
     db().commit()
     flash(_("Marked as a training example."), "success")
+    return redirect(url_for("recordings.show", recording_id=recording_id) + "#example")
+
+
+@bp.route("/recordings/<int:recording_id>/example/delete", methods=["POST"])
+def unmark_example(recording_id):
+    rules.unmark_example(db(), current_user(), recording_id)
+    db().commit()
+    flash(_("No longer a training example."), "success")
     return redirect(url_for("recordings.show", recording_id=recording_id) + "#example")

@@ -1,7 +1,8 @@
 """The recording library: the recordings a user may hear, searched by date, agent, team,
 customer, campaign, direction, duration, disposition, score, "not yet reviewed" and the talk
 flags, through the call log (a recording joins its call by ``linkedid``: the call gives the
-disposition and the campaign; a dialer recording's attempt gives the campaign too)."""
+disposition, the campaign and the customer when the recording has none; a dialer recording's
+attempt gives the campaign too)."""
 from __future__ import annotations
 
 import dataclasses
@@ -65,7 +66,7 @@ def _matching(session: Session, user: User, flt: LibraryFilter, attempt):
     base = (select(Recording.id)
             .outerjoin(Call, Call.linkedid == Recording.linkedid)
             .outerjoin(attempt, attempt.id == Recording.attempt_id)
-            .outerjoin(Customer, Customer.id == Recording.customer_id)
+            .outerjoin(Customer, Customer.id == func.coalesce(Recording.customer_id, Call.customer_id))
             .outerjoin(RecordingAnalysis, RecordingAnalysis.recording_id == Recording.id)
             .where(audible_filter(user)))
     conds = []

@@ -187,6 +187,12 @@ def test_training_examples_are_heard_by_new_colleagues(session, users, clock, cl
     assert session.get(Recording, rec.id) is not None
     from models.schema import RecordingComment
     assert session.query(RecordingComment).count() == 0
+    # taken out of the examples: private again
+    assert post(newcomer, f"/recordings/{rec.id}/example/delete").status_code == 302
+    assert newcomer.get(f"/recordings/{rec.id}/audio").status_code == 200
+    assert 'id="unmark-example"' in text(client_of("mgr").get(f"/recordings/{rec.id}"))
+    assert post(client_of("mgr"), f"/recordings/{rec.id}/example/delete").status_code == 302
+    assert newcomer.get(f"/recordings/{rec.id}/audio").status_code == 403
 
 
 def test_the_quality_report(session, users, clock, client_of):
