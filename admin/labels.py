@@ -68,6 +68,7 @@ NAV = [  # endpoint, label, url kwargs, role flag needed
     ("imports.index", lambda: _("Import"), {}, None),
     ("analysis.review", lambda: _("Review"), {}, None),
     ("calls.unanswered", lambda: _("Unanswered calls"), {}, None),
+    ("recordings.library", lambda: _("Recordings"), {}, None),
     ("campaigns.index", lambda: _("Campaigns"), {}, None),
     ("wallboard.index", lambda: _("Wallboard"), {}, "can_manage"),
     ("sms.bulk_jobs", lambda: _("Bulk SMS"), {}, "can_manage"),

@@ -40,13 +40,21 @@ def cmd_db_upgrade(settings, args):
     print(f"database is up to date: {engine.url.render_as_string(hide_password=True)}")
 
 
-def load_demo_if_empty(maker, seed: int, customers: int) -> dict | None:
+def load_demo_if_empty(maker, seed: int, customers: int, settings=None) -> dict | None:
+    """The demo data, if the database has no users; with ``settings``, also the demo's
+    recorded calls to review (into the settings' recordings folder)."""
     from .demo import load_demo
     with maker() as session:
         if session.scalar(select(func.count()).select_from(User)):
             return None
         summary = load_demo(session, seed=seed, customers=customers, clock=SYSTEM_CLOCK)
         session.commit()
+        if settings is not None:
+            from recordings.store import RecordingStore
+
+            from .demo_recordings import add_demo_recordings
+            store = RecordingStore(settings.recordings_path, settings.recordings_incoming_path)
+            summary["recordings"] = add_demo_recordings(session, store, SYSTEM_CLOCK, seed=seed)
         return summary
 
 
@@ -84,7 +92,7 @@ def print_logins(users: list[dict] | None) -> None:
 
 def cmd_demo(settings, args):
     engine, maker = open_database(settings)
-    summary = load_demo_if_empty(maker, args.seed, args.customers)
+    summary = load_demo_if_empty(maker, args.seed, args.customers, settings)
     if summary is None:
         print("the database already holds users; no demo data loaded")
         return
@@ -172,7 +180,7 @@ def reminder_loop(maker, stop: threading.Event, interval: float) -> None:
 def cmd_run(settings, args):
     engine, maker = open_database(settings)
     if args.demo:
-        summary = load_demo_if_empty(maker, args.seed, args.customers)
+        summary = load_demo_if_empty(maker, args.seed, args.customers, settings)
         if summary:
             save_logins(settings, summary)
         print_logins(saved_logins(settings))
@@ -185,7 +193,7 @@ def cmd_run(settings, args):
     stoppers = [web.shutdown]
     shared: dict = {}  # start_fastagi's address, for the PBX simulator's dialplan
     for starter in (start_fastagi, start_pbx_and_listener, start_retention, start_birthdays,
-                    start_sms):
+                    start_sms, start_sampling):
         for line, stopper in starter(settings, maker, stop, simulate=args.demo, shared=shared):
             print(f"started: {line}")
             stoppers.append(stopper)
@@ -310,6 +318,13 @@ def cmd_sms(settings, args):
     gateway.close()
 
 
+def start_sampling(settings, maker, stop, simulate, shared=None):
+    from dialfunnel.sampling import sampling_loop
+    threading.Thread(target=sampling_loop, args=(maker, stop), name="review-sampling",
+                     daemon=True).start()
+    yield "weekly review sample (hourly check)", lambda: None
+
+
 def _wait_for_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -340,7 +355,7 @@ def cmd_worker(settings, args):
     _, maker = open_database(settings)
     stop = _wait_for_signal()
     stoppers = []
-    for starter in (start_pbx_and_listener, start_retention, start_birthdays):
+    for starter in (start_pbx_and_listener, start_retention, start_birthdays, start_sampling):
         kwargs = {"dialer": False} if starter is start_pbx_and_listener else {}
         for line, stopper in starter(settings, maker, stop, simulate=False, **kwargs):
             print(f"started: {line}", flush=True)

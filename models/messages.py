@@ -362,12 +362,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "sms.cancelled": ("群发任务已取消", "The bulk job was cancelled"),
     "sms.sender_lost": ("发送程序中断，短信可能已发出，请核实后再发",
                         "The sender stopped mid-send: the SMS may have gone out; check before resending"),
+    # recording quality review (issue 16): models/quality/
+    "quality.form_exists": ("评分表“{name}”已存在", "A review form named '{name}' exists already"),
+    "quality.form_not_found": ("评分表不存在", "No such review form"),
+    "quality.form_inactive": ("该评分表已停用", "This review form is no longer in use"),
+    "quality.form_empty": ("该评分表还没有评分项", "This review form has no items yet"),
+    "quality.answer_missing": ("请为每个评分项打分", "Answer every item of the form"),
+    "quality.not_reviewer": ("您不能评审这条录音", "You may not review this recording"),
+    "quality.wrong_state": ("该评分当前不能进行此操作", "The review is not in a state that allows this"),
+    "quality.review_not_found": ("评分不存在", "No such review"),
+    "quality.own_dispute": ("不能裁定自己参与的申诉", "You cannot settle a dispute you are part of"),
+    "quality.example_tags": ("请至少填写一个标签", "Give at least one tag"),
+    "quality.bad_share": ("抽检比例应在 0 到 100% 之间", "The share to sample is between 0 and 100 %"),
 }
 
 
 # What a refusal's `field` names when it is not a customer field (models.fields.FIELD_LABELS):
 # the inputs of pages and forms, as a person calls them. A refusal never shows a raw name.
 PARAM_NAMES: dict[str, tuple[str, str]] = {
+    "label": ("评分项", "item"), "kind": ("评分方式", "kind of mark"),
+    "scale_max": ("最高分", "highest mark"), "weight": ("权重", "weight"),
+    "summary": ("评语", "summary"), "reason": ("申诉理由", "reason"), "text": ("评论", "comment"),
+    "at_ms": ("录音时间点", "moment of the recording"), "outcome": ("裁定结果", "outcome"),
+    "answers": ("评分", "answers"), "tags": ("标签", "tags"),
+    "form_name": ("评分表名称", "form name"), "section_title": ("评分部分", "section"),
+    "share": ("抽检比例", "share"), "minimum": ("每人最少条数", "minimum per agent"),
     "period": ("统计周期", "period"), "to": ("结束日期", "end date"), "at": ("时间", "time"),
     "scope": ("统计范围", "scope"), "preset": ("预设查询", "preset"),
     "column": ("列", "column"), "action": ("操作", "action"), "ids": ("所选客户", "selection"),

@@ -1,7 +1,7 @@
-"""Recordings in the browser (T5): a page per recording and its audio, for those allowed.
+"""Recordings in the browser (T5): the audio of a recording, for those allowed.
 
-GET /recordings/<id>        the recording: call, customer, contact record, player (or "removed")
 GET /recordings/<id>/audio  the audio, with Range support (the <audio> element seeks with it)
+(the recording's page is review.py's)
 
 Allowed: the agent of the call, or a role with "may hear others' recordings"
 (models.crm.recordings.can_hear). The URL carries only the numeric id; the file comes from the
@@ -14,19 +14,15 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, request
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from models.crm.recordings import get_audible
-from models.crm.visibility import can_open
-from models.schema import ContactRecord, Customer, User
 from recordings.store import RecordingStore, UnsafePath, mimetype
 
 from ..context import current_user, db
-from ..forms import local_dt
 from . import bp
 
 log = logging.getLogger(__name__)
@@ -64,23 +60,14 @@ def recording_direction(direction):
     return direction_label(direction)
 
 
-@bp.route("/recordings/<int:recording_id>")
-def show(recording_id):
-    session, user = db(), current_user()
-    rec = get_audible(session, user, recording_id)
-    customer = session.get(Customer, rec.customer_id) if rec.customer_id else None
-    record = session.get(ContactRecord, rec.contact_record_id) if rec.contact_record_id else None
-    agent = session.scalar(select(User.full_name).where(User.id == rec.user_id)) if rec.user_id else None
-    # A customer the viewer may not open is named only as "a colleague's customer".
-    customer_visible = customer is not None and can_open(user, customer)
-    session.commit()
-    return render_template("recordings/show.html", rec=rec, customer=customer,
-                           customer_visible=customer_visible, record=record, agent=agent,
-                           local_dt=local_dt)
-
-
 @bp.route("/recordings/<int:recording_id>/audio")
 def audio(recording_id):
+    return send_audio(recording_id, attachment=False)
+
+
+def send_audio(recording_id: int, *, attachment: bool):
+    """The recording's file, if the user may hear it; as a download (attachment) only to roles
+    that may export (checked by the caller)."""
     session, user = db(), current_user()
     rec = get_audible(session, user, recording_id)
     key, fmt, deleted = rec.file_key, rec.format, rec.deleted_at is not None
@@ -104,7 +91,8 @@ def audio(recording_id):
         response.set_etag(f"rec-{recording_id}-{st.st_size}-{int(st.st_mtime)}")
         response.cache_control.private = True
         response.cache_control.no_cache = True
-        response.headers["Content-Disposition"] = f'inline; filename="recording-{recording_id}.{fmt}"'
+        disposition = "attachment" if attachment else "inline"
+        response.headers["Content-Disposition"] = f'{disposition}; filename="recording-{recording_id}.{fmt}"'
         return response.make_conditional(request.environ, accept_ranges=True,
                                           complete_length=st.st_size)
     except RequestedRangeNotSatisfiable:

@@ -79,6 +79,8 @@ from models.dialer.agent_states import inbound_connected, inbound_ended
 from models.schema import Recording
 from models.telephony.channels import agent_endpoint
 from models.telephony.popups import clean_number, create_pop_event, user_for_extension
+from recordings.analysis import analyse_incoming, remove_legs
+from recordings.analysis import keep as keep_analysis
 from recordings.store import RecordingStore, UnsafePath, incoming_name, safe_stem, shown, store_wav
 
 log = logging.getLogger(__name__)
@@ -537,6 +539,7 @@ class ScreenPopListener:
                 raise
         if not self.keep_wav:
             self.store.remove_incoming(job.filename)
+            remove_legs(self.store, job.filename)
         self.stats["recordings"] += 1
         log.info("recording %s stored: %s (%d ms, %d bytes)", rec_id, key, duration, size)
         return rec_id
@@ -545,7 +548,10 @@ class ScreenPopListener:
 def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock=SYSTEM_CLOCK,
                      fmt: str = "mp3") -> Recording | None:
     """Compress a finished MixMonitor WAV into the store and add its Recording row (flushed;
-    the caller commits, then removes the WAV with ``store.remove_incoming(job.filename)``).
+    the caller commits, then removes the WAV with ``store.remove_incoming(job.filename)`` and
+    its two sides with ``recordings.analysis.remove_legs``). The waveform's peaks and, when
+    the two sides were recorded apart, the talk figures are kept with the row
+    (recordings/analysis.py).
 
     For the listener and for a FastAGI ``recording_done`` handler alike. ``session`` must have
     nothing pending: its transaction is ended before the slow part (compression), so no
@@ -573,14 +579,17 @@ def ingest_recording(session, store: RecordingStore, job: RecordingJob, *, clock
         return None
     with source:
         key, info = store_wav(store, source, job.uniqueid, clock.now(), fmt=fmt)
+    analysis = analyse_incoming(store, job.filename, job.direction)
     try:
         with session.begin_nested():
-            return create_recording(session, uniqueid=job.uniqueid, linkedid=job.linkedid,
-                                    file_key=key, fmt=info.format, duration_ms=info.duration_ms,
-                                    size_bytes=info.size_bytes, direction=job.direction,
-                                    caller_number=job.number, user_id=job.user_id,
-                                    started_at=job.started_at, attempt_id=job.attempt_id,
-                                    campaign_id=job.campaign_id, clock=clock)
+            rec = create_recording(session, uniqueid=job.uniqueid, linkedid=job.linkedid,
+                                   file_key=key, fmt=info.format, duration_ms=info.duration_ms,
+                                   size_bytes=info.size_bytes, direction=job.direction,
+                                   caller_number=job.number, user_id=job.user_id,
+                                   started_at=job.started_at, attempt_id=job.attempt_id,
+                                   campaign_id=job.campaign_id, clock=clock)
+            keep_analysis(session, rec.id, analysis, clock)
+            return rec
     except IntegrityError:
         # Another ingest of the same uniqueid got there first: its row owns the key.
         log.info("recording %s was already stored", job.uniqueid)

@@ -5,7 +5,9 @@
 <kind> is one of models.schema.recordings.DIRECTIONS: inbound (dialfunnel-inbound), outbound
 (a dialer call, dialfunnel-outbound) or agent (an agent's own call, dialfunnel-trunk-out: the
 customer's channel, recorded by Dial's pre-dial handler, so it outlives hold and transfers).
-The WAV is compressed into the recording store, removed from the incoming folder, and the
+The WAV is compressed into the recording store, its waveform and (from the -r/-t files of the
+two sides, when there) its talk figures kept (recordings/analysis.py), all three removed from
+the incoming folder, and the
 Recording row linked to what the channel's variables say of the call (read with GET VARIABLE;
 the channel is already down, which these commands allow):
   * CHANNEL(linkedid): the call (all its legs);
@@ -31,6 +33,7 @@ from models.clock import SYSTEM_CLOCK
 from models.schema.recordings import DIRECTIONS
 from models.telephony.channels import answered_extensions
 from models.telephony.popups import user_for_extension
+from recordings.analysis import remove_legs
 from recordings.store import RecordingStore, UnsafePath, incoming_name, shown
 
 log = logging.getLogger(__name__)
@@ -112,4 +115,5 @@ def recording_done(agi, session, args):
     if recording is None:
         return "SKIPPED"
     store.remove_incoming(args[0])
+    remove_legs(store, args[0])
     return "STORED"

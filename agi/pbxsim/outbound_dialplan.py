@@ -5,7 +5,8 @@ address, the answered channel runs here, on its own thread, what dialplan/
 extensions_dialfunnel.conf makes a real Asterisk do (event order of tests/fixtures/asterisk/
 real-run-2026-12/ami-a5):
 
-  MixMonitor and HangupHandlerPush of dialfunnel-recording-done, then AGI(outbound) over
+  MixMonitor (with r() and t(): the two sides apart) and HangupHandlerPush of
+  dialfunnel-recording-done, then AGI(outbound) over
   FastAGI with the far side's audio (``FAR_SIDE_AUDIO``: RECORD FILE lasts the audio's time on
   the scheduler's clock), then what the handler left:
   TRANSFER agent:<ext>  Dial(PJSIP/<ext>): DialBegin, the phone rings ``agent_ring`` s,
@@ -17,7 +18,7 @@ real-run-2026-12/ami-a5):
 
 A person (outcome ``answer``) says a short greeting and waits; a machine (``machine``) talks on,
 so the real AMD (agi/handlers/amd.py) decides as it would. With ``recordings_incoming`` the simulator
-writes the call's MixMonitor file (``<Uniqueid>.wav``, short) there and lets RECORD FILE write
+writes the call's MixMonitor files (``<Uniqueid>.wav``, short, and its ``-r``/``-t`` sides) there and lets RECORD FILE write
 there (``write_recordings=False``: only RECORD FILE's); without it nothing is written (AMD
 then hears nothing: "unsure", put through as a person).
 The thread counts as an activity of the scheduler (``Scheduler.activity``): under a fake clock
@@ -170,7 +171,9 @@ class OutboundCall:
         self.app("s", 2, "Gosub", "dialfunnel-config,s,1")
         self.app("s", 3, "Gosub", "dialfunnel-record,s,1(outbound)")
         self.app("s", 1, "GotoIf", "0?done", context="dialfunnel-record")
-        self.app("s", 2, "MixMonitor", f"{self.recording},", context="dialfunnel-record")
+        stem = self.recording[:-4]
+        self.app("s", 2, "MixMonitor", f"{self.recording},r({stem}-r.wav)t({stem}-t.wav)",
+                 context="dialfunnel-record")
         self.setvar("MIXMONITOR_FILENAME", self.recording)
         self.emit("MixMonitorStart", "o1")
         self.set_app("s", 3, "DIALFUNNEL_RECORDING", self.recording, context="dialfunnel-record")
@@ -315,11 +318,17 @@ class OutboundCall:
         self.app("s", 5, "Return", "", context="dialfunnel-recording-done")
 
     def _write_recording(self) -> None:
-        """MixMonitor's file, closed by StopMixMonitor: a short WAV of the greeting."""
+        """MixMonitor's files, closed by StopMixMonitor: a short WAV of the greeting, and the
+        two directions of the r() and t() options: -r what the far side said, -t what it was
+        sent (the line's quiet)."""
         if self.incoming is None or not self.write_recordings:
             return
-        with wave.open(self.recording, "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(far_side_audio(self.call.outcome)[:RATE * 2])
+        heard = far_side_audio(self.call.outcome)[:RATE * 2]
+        stem = self.recording[:-4]
+        for path, pcm in ((self.recording, heard), (f"{stem}-r.wav", heard),
+                          (f"{stem}-t.wav", _quiet(len(heard) / 2 / RATE, 5))):
+            with wave.open(path, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(RATE)
+                w.writeframes(pcm)

@@ -9,7 +9,8 @@ record is written (add_contact_record → link_contact_record).
 
 Who may hear a recording: the agent of the call (its ``user_id``), an agent whose phone had a
 leg in the call (the call log: a transfer's or a three-way room's colleague), or anybody whose
-role has "may hear others' recordings" (managers and admins by default). The audio is kept for the
+role has "may hear others' recordings" (managers and admins by default); a recording marked as
+a training example (issue 16), everybody. The audio is kept for the
 retention period (app setting ``dialfunnel.retention_days``, default 365, 0 = for ever); the
 retention job (recordings/retention.py) removes the audio and keeps the row (``deleted_at``).
 """
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, object_session
 
 from models.clock import SYSTEM_CLOCK
 from models.errors import InvalidValue, NotFound, PermissionDenied
-from models.schema import AppSetting, ContactRecord, Customer, DialAttempt, User
+from models.schema import AppSetting, ContactRecord, Customer, DialAttempt, TrainingExample, User
 from models.schema.calls import Call, CallLeg
 from models.schema.recordings import DIRECTIONS, Recording
 
@@ -295,13 +296,19 @@ def can_hear(user: User, rec: Recording) -> bool:
 
 
 def get_audible(session: Session, user: User, recording_id: int) -> Recording:
-    """The recording if ``user`` may hear it; NotFound / PermissionDenied otherwise."""
+    """The recording if ``user`` may hear it, or it is a training example (everybody may hear
+    those: models.quality.examples); NotFound / PermissionDenied otherwise."""
     rec = session.get(Recording, recording_id)
     if rec is None:
         raise NotFound()
-    if not can_hear(user, rec):
+    if not can_hear(user, rec) and not is_example(session, rec.id):
         raise PermissionDenied()
     return rec
+
+
+def is_example(session: Session, recording_id: int) -> bool:
+    return session.scalar(select(TrainingExample.id)
+                          .where(TrainingExample.recording_id == recording_id)) is not None
 
 
 def audible_filter(user: User):

@@ -42,3 +42,14 @@ __all__ = [
     "QueryableField", "ImportTemplate", "AppSetting", "OperatorHistory", "ClaimLog", "Event",
     "ImportJob", "ImportReportLine", "StageHistory",
 ]
+from .quality import (  # noqa: F401  (recording quality review, issue 16)
+                      RecordingAnalysis,
+                      RecordingComment,
+                      Review,
+                      ReviewAnswer,
+                      ReviewForm,
+                      ReviewItem,
+                      ReviewQueueEntry,
+                      ReviewSection,
+                      TrainingExample,
+)

@@ -516,6 +516,13 @@ def test_recordings_go_to_the_spool_with_the_uniqueid(plan):
     assert top_split(mix[0].args, ",")[0] == "/var/spool/asterisk/monitor/dialfunnel/${UNIQUEID}.wav"
 
 
+def test_recordings_write_the_two_sides_apart_beside_the_mixed_file(plan):
+    """r() and t(): recordings/talk.py measures who talked from them (issue 16)."""
+    call = inbound(plan, {"DIALFUNNEL_STATUS": "OK"})
+    spool = "/var/spool/asterisk/monitor/dialfunnel/1700000000.42"
+    assert call.used("MixMonitor")[0] == [f"{spool}.wav", f"r({spool}-r.wav)t({spool}-t.wav)"]
+
+
 def test_queues_in_the_dialplan_exist(plan):
     queues = {s.name for s in parse_conf(QUEUES)[0]}
     for ctx in plan.values():
@@ -964,7 +971,7 @@ def assert_customer_recorded(call, agent, number):
     with what recording_done reads there."""
     assert not call.used("MixMonitor") and not call.handlers, "nothing recorded on the agent's side"
     [customer] = call.callees
-    assert customer.used("MixMonitor")[0][1] == "b", "agent calls record only while bridged"
+    assert customer.used("MixMonitor")[0][1].startswith("br("), "agent calls record only while bridged"
     assert (customer.vars["DIALFUNNEL_AGENT"], customer.vars["DIALFUNNEL_PEER"]) == (agent, number)
     assert_recorded_and_reported(customer, "agent", uniqueid="1700000000.43")
 

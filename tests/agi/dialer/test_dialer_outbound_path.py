@@ -22,7 +22,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from models.dialer import agent_states, campaigns
-from models.schema import Customer, DialAttempt, Recording
+from models.schema import Customer, DialAttempt, Recording, RecordingAnalysis
 from recordings.store import RecordingStore
 
 from tests.repo_paths import ASTERISK
@@ -147,7 +147,10 @@ def test_recording_done_runs_before_the_hangup_with_the_channel_variables(world,
     assert status and status[-1] in ("STORED", "SKIPPED")  # the handler answered before the Hangup
     with Session() as s:
         rows = s.scalars(select(Recording)).all()
-    assert [r.uniqueid for r in rows] == [attempt.channel_id]
+        assert [r.uniqueid for r in rows] == [attempt.channel_id]
+        # MixMonitor's r()/t() sides: the far side's "喂?" is the customer's talk (issue 16)
+        analysis = s.get(RecordingAnalysis, rows[0].id)
+        assert (analysis.customer_share, analysis.agent_share) == (1.0, 0.0)
 
 
 def test_nobody_free_plays_the_abandon_message(world, Session, users):
