@@ -43,6 +43,14 @@ class Settings:
     # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
+    fax_dir: str = ""               # the faxes kept (TIFF and PDF); empty: <data_dir>/faxes
+    fax_spool: str = "/var/spool/asterisk/fax/dialfunnel"   # where ReceiveFAX writes (the dialplan's folder)
+    fax_documents_dir: str = ""     # fax-on-demand sheets (the dialplan's DF_FAX_DOCUMENTS); empty: <fax_spool>/out
+    fax_lines: int = 2              # faxes sent at once (the fax lines of the trunk)
+    fax_attempts: int = 3           # tries of a fax whose number is busy or does not answer
+    fax_retry_minutes: int = 5      # wait between those tries
+    fax_compression: str = "g3"     # fax TIFF we send: g3 (1-D), g3-2d or g4
+    fax_resolution: str = "fine"    # fine (204x196 dpi) or normal (204x98)
 
     @property
     def queue_names(self) -> list[str]:
@@ -66,6 +74,14 @@ class Settings:
         """Where `prompts generate` and the prompts page write the IVR's sound files and Asterisk
         plays them (the dialplan's DF_PROMPTS under /var/lib/asterisk/sounds on a real box)."""
         return Path(self.prompts_dir) if self.prompts_dir else self.data_dir / "sounds" / "dialfunnel"
+
+    @property
+    def fax_path(self) -> Path:
+        return Path(self.fax_dir) if self.fax_dir else self.data_dir / "faxes"
+
+    @property
+    def fax_documents_path(self) -> Path:
+        return Path(self.fax_documents_dir) if self.fax_documents_dir else Path(self.fax_spool) / "out"
 
     @property
     def db_url(self) -> str:
@@ -111,7 +127,12 @@ def load_settings(env: dict | None = None) -> Settings:
     if settings.web_server not in WEB_SERVERS:
         raise SettingsError(f"setting web_server must be one of {', '.join(WEB_SERVERS)}, "
                             f"not {settings.web_server!r}")
-    for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms"):
+    if settings.fax_compression not in ("g3", "g3-2d", "g4"):
+        raise SettingsError(f"setting fax_compression must be g3, g3-2d or g4, not {settings.fax_compression!r}")
+    if settings.fax_resolution not in ("fine", "normal"):
+        raise SettingsError(f"setting fax_resolution must be fine or normal, not {settings.fax_resolution!r}")
+    for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms", "fax_lines",
+                 "fax_attempts"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
     return settings

@@ -39,15 +39,17 @@ def add_contact_record(session: Session, actor: User, customer_id: int, *, conte
                                 clock=clock)
 
 
-def write_contact_record(session: Session, actor: User, customer: Customer, *, content: str,
+def write_contact_record(session: Session, actor: User | None, customer: Customer, *, content: str,
                          method: str = "phone", progress: str | None = None,
                          next_callback_at=None, remind: bool = False, remind_at=None,
                          contact_id: int | None = None, clock=SYSTEM_CLOCK) -> ContactRecord:
     """add_contact_record once the caller knows the actor may write on `customer`: also a
-    call the actor really had with it (models.dialer.wrap_up), whoever's customer it is."""
+    call the actor really had with it (models.dialer.wrap_up), whoever's customer it is.
+    No actor: the system logged it (a received fax, models.fax.inbox)."""
     _check(method, next_callback_at, remind, remind_at)
     now = clock.now()
-    record = ContactRecord(customer_id=customer.id, user_id=actor.id, contact_id=contact_id,
+    record = ContactRecord(customer_id=customer.id, user_id=actor.id if actor else None,
+                           contact_id=contact_id,
                            method=method, content=content or "", progress=progress,
                            contacted_at=now, next_callback_at=next_callback_at, remind=remind,
                            remind_at=(remind_at or next_callback_at) if remind else None,
