@@ -43,6 +43,11 @@ def _managers(session: Session) -> list[int]:
                                 .order_by(User.id)))
 
 
+def received_on(session: Session, uniqueid: str) -> Fax | None:
+    """The fax filed for this channel already, if any."""
+    return session.scalar(select(Fax).where(Fax.uniqueid == uniqueid))
+
+
 def file_received(session: Session, *, uniqueid: str, number: str | None,
                   station_id: str | None, pages: int, fax_status: str | None,
                   fax_error: str | None = None, fax_statusstr: str | None = None,
@@ -53,7 +58,7 @@ def file_received(session: Session, *, uniqueid: str, number: str | None,
     A failed reception is filed too (status, error, the pages that came); the customer's
     operators, or the managers when the fax is unmatched, get a pop; a matched fax is logged
     as a contact record (method fax) of the customer."""
-    found = session.scalar(select(Fax).where(Fax.uniqueid == uniqueid))
+    found = received_on(session, uniqueid)
     if found is not None:
         return found, False
     now = clock.now()

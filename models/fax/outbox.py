@@ -27,6 +27,9 @@ from models.schema import Customer, Fax, User
 RETRY_REASONS = frozenset({1, 3, 5, 8})
 REASON_TEXT = {0: "NO_ROUTE", 1: "HANGUP", 3: "NO_ANSWER", 5: "BUSY", 8: "CONGESTION"}
 MAX_BATCH = 1000   # numbers one broadcast may hold
+# A fax on the line whose result never came (the sender or the AGI server stopped) counts as a
+# failed attempt this long after it was originated: its line is free again.
+SENDING_LIMIT = dt.timedelta(minutes=30)
 
 
 def fax_number(raw) -> str:
@@ -107,12 +110,24 @@ def claim_due(session: Session, *, lines: int, clock=SYSTEM_CLOCK) -> list[Fax]:
     for fax_id in ids:
         done = session.execute(update(Fax).where(Fax.id == fax_id, Fax.status == "queued")
                                .values(status="sending", attempts=Fax.attempts + 1,
-                                       uniqueid=None, next_attempt_at=None)
+                                       uniqueid=None, next_attempt_at=now + SENDING_LIMIT)
                                .execution_options(synchronize_session=False))
         if done.rowcount == 1:
             taken.append(fax_id)
     session.flush()
     return [session.get(Fax, fax_id, populate_existing=True) for fax_id in taken]
+
+
+def expire_lost(session: Session, *, retry_wait: dt.timedelta = dt.timedelta(minutes=5),
+                clock=SYSTEM_CLOCK) -> int:
+    """Faxes left sending past SENDING_LIMIT: their attempt failed (retried while attempts
+    remain). Returns how many."""
+    lost = list(session.scalars(select(Fax).where(
+        Fax.direction == "out", Fax.status == "sending", Fax.next_attempt_at <= clock.now())))
+    for fax in lost:
+        fax.fax_status, fax.fax_error = "FAILED", "LOST"
+        _retry_or_fail(session, fax, True, retry_wait, clock)
+    return len(lost)
 
 
 def channel_id(fax: Fax) -> str:
