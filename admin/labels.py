@@ -69,6 +69,7 @@ NAV = [  # endpoint, label, url kwargs, role flag needed
     ("analysis.review", lambda: _("Review"), {}, None),
     ("calls.unanswered", lambda: _("Unanswered calls"), {}, None),
     ("campaigns.index", lambda: _("Campaigns"), {}, None),
+    ("fax.inbox", lambda: _("Faxes"), {}, None),
     ("wallboard.index", lambda: _("Wallboard"), {}, "can_manage"),
     ("manage.index", lambda: _("Administration"), {}, "is_admin"),
 ]

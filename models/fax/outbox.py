@@ -43,18 +43,39 @@ def fax_number(raw) -> str:
 def queue_fax(session: Session, actor: User, *, number, tiff_key: str, pdf_key: str | None,
               pages: int, customer_id: int | None = None, subject: str = "",
               max_attempts: int = 3, broadcast: str | None = None, source_id: int | None = None,
-              clock=SYSTEM_CLOCK) -> Fax:
-    """Queue one fax for sending now. A customer must be one the actor may open."""
+              draft: bool = False, clock=SYSTEM_CLOCK) -> Fax:
+    """Queue one fax for sending now (or keep it as the actor's draft: ``send_draft`` queues
+    it). A customer must be one the actor may open."""
     e164 = fax_number(number)
     if customer_id is not None:
         customer_id = get_visible_customer(session, actor, int(customer_id)).id
     now = clock.now()
-    fax = Fax(direction="out", status="queued", number=e164, customer_id=customer_id,
+    fax = Fax(direction="out", status="draft" if draft else "queued", number=e164,
+              customer_id=customer_id,
               subject=(subject or "")[:200], pages=pages, tiff_key=tiff_key, pdf_key=pdf_key,
               user_id=actor.id, attempts=0, max_attempts=max(1, int(max_attempts)),
               next_attempt_at=now, broadcast=broadcast, source_id=source_id, note="",
               created_at=now)
     session.add(fax)
+    session.flush()
+    return fax
+
+
+def get_draft(session: Session, actor: User, fax_id) -> Fax:
+    """The actor's own fax still being prepared."""
+    fax = get_fax(session, actor, fax_id)
+    if fax.direction != "out" or fax.status != "draft" or fax.user_id != actor.id:
+        raise InvalidValue(field="status")
+    return fax
+
+
+def send_draft(session: Session, actor: User, fax_id, *, pages: int | None = None,
+               clock=SYSTEM_CLOCK) -> Fax:
+    """Queue a draft: it is sent now."""
+    fax = get_draft(session, actor, fax_id)
+    fax.status, fax.next_attempt_at = "queued", clock.now()
+    if pages is not None:
+        fax.pages = pages
     session.flush()
     return fax
 

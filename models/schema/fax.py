@@ -12,9 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..db import Base, UTCDateTime
 
 DIRECTIONS = ("in", "out")
-# in: new → read.  out: queued (waits for a line or its retry time) → sending (originated)
-# → sent | failed; a busy or unanswered attempt goes back to queued until the attempts run out.
-STATUSES = ("new", "read", "queued", "sending", "sent", "failed")
+# in: new → read.  out: draft (being prepared: cover page, stamp) → queued (waits for a line
+# or its retry time) → sending (originated) → sent | failed; a busy or unanswered attempt goes
+# back to queued until the attempts run out.
+STATUSES = ("new", "read", "draft", "queued", "sending", "sent", "failed")
 
 
 class Fax(Base):
