@@ -44,8 +44,8 @@ class Settings:
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
     fax_dir: str = ""               # the faxes kept (TIFF and PDF); empty: <data_dir>/faxes
-    fax_spool: str = "/var/spool/asterisk/fax/dialfunnel"   # where ReceiveFAX writes (the dialplan's folder)
-    fax_documents_dir: str = ""     # fax-on-demand sheets (the dialplan's DF_FAX_DOCUMENTS); empty: <fax_spool>/out
+    fax_spool: str = ""             # where ReceiveFAX writes (with Asterisk: /var/spool/asterisk/fax/dialfunnel); empty: <fax_dir>/spool
+    fax_documents_dir: str = ""     # fax-on-demand sheets (the dialplan's DF_FAX_DOCUMENTS); empty: <fax_dir>/sheets
     fax_lines: int = 2              # faxes sent at once (the fax lines of the trunk)
     fax_attempts: int = 3           # tries of a fax whose number is busy or does not answer
     fax_retry_minutes: int = 5      # wait between those tries
@@ -80,8 +80,12 @@ class Settings:
         return Path(self.fax_dir) if self.fax_dir else self.data_dir / "faxes"
 
     @property
+    def fax_spool_path(self) -> Path:
+        return Path(self.fax_spool) if self.fax_spool else self.fax_path / "spool"
+
+    @property
     def fax_documents_path(self) -> Path:
-        return Path(self.fax_documents_dir) if self.fax_documents_dir else Path(self.fax_spool) / "out"
+        return Path(self.fax_documents_dir) if self.fax_documents_dir else self.fax_path / "sheets"
 
     @property
     def db_url(self) -> str:

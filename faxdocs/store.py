@@ -71,7 +71,11 @@ class FaxStore:
         return self.documents / f"{name}.tif"
 
 
+def store_for(settings) -> FaxStore:
+    """The fax folders the settings name (config.settings: fax_dir, fax_spool, fax_documents_dir)."""
+    return FaxStore(settings.fax_path, settings.fax_spool_path, settings.fax_documents_path)
+
+
 def settings_store() -> FaxStore:
     from config.settings import load_settings
-    settings = load_settings()
-    return FaxStore(settings.fax_path, settings.fax_spool, settings.fax_documents_path)
+    return store_for(load_settings())

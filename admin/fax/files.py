@@ -10,7 +10,7 @@ from flask import Response, abort, current_app, request
 from flask_babel import gettext as _
 
 from faxdocs import convert, cover
-from faxdocs.store import FaxStore
+from faxdocs.store import FaxStore, store_for
 from models.company import get_setting
 from models.errors import InvalidValue
 from models.library.documents import get_company_document
@@ -22,8 +22,7 @@ MAX_SOURCE = 20 * 1024 * 1024
 
 
 def store() -> FaxStore:
-    settings = current_app.config["DIALFUNNEL_SETTINGS"]
-    return FaxStore(settings.fax_path, settings.fax_spool, settings.fax_documents_path)
+    return store_for(current_app.config["DIALFUNNEL_SETTINGS"])
 
 
 def fax_options() -> dict:

@@ -14,7 +14,7 @@ from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
 from agi.dialer.fax_sender import FaxSender
 from agi.dialer.fax_sender import run_forever as send_faxes
-from faxdocs.store import FaxStore
+from faxdocs.store import store_for
 from models.dialer.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
@@ -24,10 +24,6 @@ def dialer_id(settings) -> str:
     """Stable across restarts (a restarted dialer takes over its own calls in flight); two
     dialers on one host need their own ``dialer_id`` setting."""
     return settings.dialer_id or socket.gethostname()
-
-
-def settings_fax_store(settings) -> FaxStore:
-    return FaxStore(settings.fax_path, settings.fax_spool, settings.fax_documents_path)
 
 
 def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
@@ -48,7 +44,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     click.attach()
     queue_members.start(maker, ami, settings)
     spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, **kwargs).attach()  # listen/whisper/barge
-    faxes = FaxSender(maker, ami, settings_fax_store(settings), trunk=settings.dialer_trunk,
+    faxes = FaxSender(maker, ami, store_for(settings), trunk=settings.dialer_trunk,
                       lines=settings.fax_lines,
                       retry_wait=dt.timedelta(minutes=settings.fax_retry_minutes), **kwargs).attach()
     ami.connect()

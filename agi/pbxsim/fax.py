@@ -156,3 +156,43 @@ class FaxSendCall(OutboundCall):
         self.emit("Hangup", "o2", cause=16)
         self.emit("Hangup", "o1", cause=16)
         self.emit("DeviceStateChange", None, state="NOT_INUSE")
+
+
+class DemoFaxes:
+    """The demo's incoming faxes: every ``every`` seconds one of ``numbers`` (or, one time in
+    four, a number nobody knows) sends a one-page inquiry through ``receive_fax``."""
+
+    def __init__(self, fastagi: tuple[str, int], spool: str | Path, numbers: list[str], *,
+                 every: float = 120.0, seed: int = 7):
+        import random
+        self.host, self.port = fastagi
+        self.spool, self.numbers, self.every = Path(spool), numbers, every
+        self.rng = random.Random(seed)
+        self.count = 0
+
+    def document(self, folder: Path, sender: str) -> Path:
+        from faxdocs import convert, cover
+        pdf, tiff = folder / "inquiry.pdf", folder / "inquiry.tif"
+        cover.render_cover(pdf, to="dialfunnel", fax="", sender=sender, subject="询价单 Inquiry",
+                           note="请报价：呼叫中心座席 10 个，含安装培训。")
+        convert.to_fax_tiff([pdf], tiff)
+        return tiff
+
+    def one(self) -> agi_driver.CallResult:
+        self.count += 1
+        known = self.numbers and self.rng.random() < 0.75
+        number = self.rng.choice(self.numbers) if known else f"+86139{self.rng.randrange(10**8):08d}"
+        station = "+86 " + number.removeprefix("+86")
+        self.spool.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            return receive_fax(self.host, self.port, document=self.document(Path(tmp), station),
+                               spool=self.spool, uniqueid=f"demo-fax-{self.rng.getrandbits(40):x}",
+                               callerid=number, remote_station=station)
+
+    def run(self, stop) -> None:
+        import logging
+        while not stop.wait(self.every if self.count else 15.0):
+            try:
+                self.one()
+            except Exception:
+                logging.getLogger(__name__).exception("pbxsim: the demo fax failed")

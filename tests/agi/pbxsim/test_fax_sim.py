@@ -162,3 +162,20 @@ def test_faxes_are_sent_paced_by_the_lines_and_retried(fax_world, Session, users
     assert re.search(r"Uniqueid: fax-\d+-1\r\n", good)
     assert all("PagesTransferred: 0\r\nResolution: 0x0\r\n" in e.decode() for e in sendfax
                if e.decode() != good)
+
+
+def test_the_demos_incoming_faxes_reach_the_inbox(Session, session, users, make_customer, tmp_path):
+    c = make_customer("演示传真客户", owner="tm", fax="021-5555 0007")
+    store = FaxStore(tmp_path / "faxes", tmp_path / "spool")
+    fax_done.configure(store)
+    agi = FastAGIServer(registry, Session, port=0).start()
+    try:
+        demo = simfax.DemoFaxes(("127.0.0.1", agi.port), store.spool, ["+862155550007"], seed=1)
+        results = [demo.one() for _ in range(3)]
+    finally:
+        agi.shutdown(5)
+        fax_done.configure(None)
+    assert [r.status for r in results] == ["FILED"] * 3
+    faxes = session.scalars(select(Fax).order_by(Fax.id)).all()
+    assert {f.customer_id for f in faxes} <= {c.id, None} and c.id in {f.customer_id for f in faxes}
+    assert all(f.pages == 1 and store.path(f.pdf_key).is_file() for f in faxes)
