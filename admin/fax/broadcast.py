@@ -1,14 +1,19 @@
-"""群发: one fax to a list of numbers typed in, or to the customers of a finder query
-(customer ids), paced by the fax lines; its progress."""
+"""群发: one fax to a list of numbers typed in, or to chosen customers (``customer_id`` in the
+URL or the form, e.g. the ids of a finder query's result: their fax number, else their phone),
+paced by the fax lines; its progress."""
 from __future__ import annotations
 
 import re
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from models.errors import InvalidValue
 from models.fax import outbox
+from models.fax.inbox import visible_filter
+from models.library.documents import list_company_documents
+from models.schema import Fax
 
 from ..context import clock, current_user, db
 from . import bp
@@ -47,7 +52,6 @@ def broadcast():
         except InvalidValue as exc:
             session.rollback()
             error = exc.message("zh_CN" if user.language == "zh_CN" else "en")
-    from models.library.documents import list_company_documents
     return render_template("fax/broadcast.html", error=error, form=request.form,
                            customer_ids=request.values.getlist("customer_id"),
                            documents=list_company_documents(session))
@@ -57,9 +61,6 @@ def broadcast():
 def progress(key: str):
     if not BATCH_KEY.fullmatch(key):
         abort(404)
-    from models.fax.inbox import visible_filter
-    from models.schema import Fax
-    from sqlalchemy import select
     faxes = list(db().scalars(select(Fax).where(Fax.broadcast == key, visible_filter(current_user()))
                               .order_by(Fax.id)))
     if not faxes:
