@@ -34,8 +34,9 @@ def attempts() -> int:
     return current_app.config["DIALFUNNEL_SETTINGS"].fax_attempts
 
 
-def source_bytes(form, files) -> tuple[bytes, str]:
-    """The document chosen on the send form: (PDF or image bytes, a subject for it)."""
+def source_bytes(form, files) -> tuple[bytes | None, str]:
+    """The document chosen on the send form: (PDF or image bytes, a subject for it). None when
+    none was chosen: the cover page alone is the fax (refused without one)."""
     upload = files.get("file")
     if upload is not None and upload.filename:
         data = upload.read(MAX_SOURCE + 1)
@@ -55,6 +56,8 @@ def source_bytes(form, files) -> tuple[bytes, str]:
         if sheet in views:
             view, title = views[sheet]
             return view(int(sheet_id)).get_data(), title   # the printed sheet, as it is downloaded
+    if wants("cover"):
+        return None, ""
     raise InvalidValue(field="file")
 
 

@@ -209,3 +209,19 @@ def test_fax_on_demand_sheets_are_converted_into_the_dialplans_folder(
     session.commit()
     assert post(mgr, f"/faxes/documents/{doc.id}/delete").status_code == 302
     assert not sheet.exists()
+
+
+def test_broadcast_to_the_customers_a_query_found(client, session, users, make_customer):
+    a = make_customer("查询群发甲", owner="tm", fax="021-5555 0101")
+    b = make_customer("查询群发乙", owner="tm", phone="021-5555 0102")
+    tm = client("tm")
+    found = tm.get("/find?field=name&op=contains&value=查询群发").get_data(as_text=True)
+    link = re.search(r'id="fax-broadcast-link" href="([^"]+)"', found).group(1).replace("&amp;", "&")
+    form = tm.get(link).get_data(as_text=True)
+    assert f'name="customer_id" value="{a.id}"' in form and f'name="customer_id" value="{b.id}"' in form
+    r = post(tm, "/faxes/broadcast", {"customer_id": [a.id, b.id], "note": "新品通知", "cover": "1"})
+    assert r.status_code == 302, r.get_data(as_text=True)
+    out = session.scalars(select(Fax).order_by(Fax.id)).all()
+    session.commit()
+    assert [(f.customer_id, f.number, f.pages) for f in out] == \
+        [(a.id, "+862155550101", 1), (b.id, "+862155550102", 1)]
