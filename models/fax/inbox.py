@@ -74,7 +74,7 @@ def file_received(session: Session, *, uniqueid: str, number: str | None,
     if customer_id is not None:
         customer = session.get(Customer, customer_id)
         record = write_contact_record(session, None, customer, method="fax",
-                                      content=f"收到传真 {pages} 页 (fax #{fax.id})", clock=clock)
+                                      content=f"收到传真 {pages} 页（传真 #{fax.id}）", clock=clock)
         fax.contact_record_id = record.id
     _pop(session, fax, _operators(session, customer_id) or _managers(session), now)
     return fax, True

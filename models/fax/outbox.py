@@ -209,9 +209,9 @@ def _log(session: Session, fax: Fax, clock) -> None:
     customer = session.get(Customer, fax.customer_id)
     sender = session.get(User, fax.user_id) if fax.user_id else None
     done = "已发送传真" if fax.status == "sent" else "传真发送失败"
-    text = f"{done} {fax.pages} 页: {fax.subject}".strip().rstrip(":")
+    text = f"{done} {fax.pages} 页" + (f"：{fax.subject}" if fax.subject else "")
     if fax.status != "sent" and fax.fax_error:
-        text += f" ({fax.fax_error})"
+        text += f"（{fax.fax_error}）"
     record = write_contact_record(session, sender, customer, method="fax", content=text, clock=clock)
     fax.contact_record_id = record.id
 
