@@ -1,9 +1,12 @@
 """Faxes in Debian's Chromium: a new fax pops up for the customer's agent; the agent sends a
 fax from the customer's page, places the company stamp by clicking on the page preview, and
 sends it (the TIFF has the stamp where the click was)."""
+import time
+
 from PIL import Image
 from sqlalchemy import select
 
+from admin.events.hub import hub_for
 from faxdocs.store import FaxStore
 from models.fax import inbox
 from models.schema import Fax
@@ -13,12 +16,23 @@ from tests.browser.chromium import log_in, shot
 from tests.faxdocs.test_convert import two_page_pdf
 
 
+def listening(app, user_id: int, timeout: float = 10.0) -> None:
+    """Wait until the page's event stream is connected: it starts after the rows that exist
+    when it connects (admin/events/stream.py), so a fax filed before would not pop up."""
+    hub = hub_for(app)
+    deadline = time.monotonic() + timeout
+    while not hub._subscribers.get(user_id):
+        assert time.monotonic() < deadline, "the page's event stream never connected"
+        time.sleep(0.05)
+
+
 def test_a_fax_pops_up_and_one_is_sent_with_a_stamp(live_server, browser_page, app, session, users,
                                                     clock, make_customer, tmp_path):
     c = make_customer("浏览器传真有限公司", owner="tm", fax="021-5555 0303")
     page = browser_page
     log_in(page, live_server, "tm", "pw-tm")
     page.wait_for_selector("#main-line")
+    listening(app, users["tm"].id)
     inbox.file_received(session, uniqueid="b1", number="02155550303", station_id=None, pages=2,
                         fax_status="SUCCESS", clock=clock)
     session.commit()
