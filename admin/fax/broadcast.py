@@ -15,7 +15,7 @@ from models.fax.inbox import visible_filter
 from models.library.documents import list_company_documents
 from models.schema import Fax
 
-from ..context import clock, current_user, db
+from ..context import clock, current_user, db, refusal_text
 from . import bp
 from .files import attempts, make_fax_tiff, source_bytes, store, wants
 
@@ -51,7 +51,7 @@ def broadcast():
             return redirect(url_for("fax.progress", key=key))
         except InvalidValue as exc:
             session.rollback()
-            error = exc.message("zh_CN" if user.language == "zh_CN" else "en")
+            error = refusal_text(exc)
     return render_template("fax/broadcast.html", error=error, form=request.form,
                            customer_ids=request.values.getlist("customer_id"),
                            documents=list_company_documents(session))

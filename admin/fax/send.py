@@ -13,7 +13,7 @@ from models.fax import outbox
 from models.library.documents import list_company_documents
 from models.schema import Opportunity, Order
 
-from ..context import clock, current_user, db
+from ..context import clock, current_user, db, refusal_text
 from . import bp
 from .files import attempts, make_fax_tiff, source_bytes, store, wants
 
@@ -63,7 +63,7 @@ def send():
             return redirect(url_for("fax.prepare", fax_id=fax.id))
         except InvalidValue as exc:
             session.rollback()
-            error = exc.message("zh_CN" if user.language == "zh_CN" else "en")
+            error = refusal_text(exc)
     return render_template("fax/send.html", customer=customer, number=number, form=form,
                            error=error, documents=list_company_documents(session),
                            sheets=_sheets(session, user, customer))

@@ -8,7 +8,6 @@ import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
-from faxdocs import convert
 from faxdocs.store import FaxStore
 from models.crm.sales import create_opportunity
 from models.fax import inbox

@@ -1,12 +1,11 @@
 """The fax rules: matching a sender, who sees which fax, sending with retries and pacing."""
-import datetime as dt
 
 import pytest
 from sqlalchemy import select
 
 from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.fax import documents, inbox, outbox
-from models.schema import ContactRecord, Event, Fax
+from models.schema import ContactRecord, Event
 
 
 def received(session, clock, uniqueid="1796601005.7", number="02155550001",
