@@ -12,7 +12,9 @@ received: the TIFF is moved from the spool into the fax folder, made into a PDF 
 (models.fax.inbox.file_received); a failed reception (no file) is filed too. FILED, SKIPPED (this
 channel was filed already), REFUSED (a file name that could leave the spool).
 sent: the result of the fax's attempt (models.fax.outbox.send_result): SENT, RETRY (queued for
-another try), FAILED; SKIPPED for fax-on-demand (no row) or a fax no longer on the line.
+another try), FAILED; SKIPPED for a fax no longer on the line. Without a fax id it was
+fax-on-demand (the IVR's sheet sent back on the caller's call): kept in the outbox and, for a
+known caller, logged (models.fax.outbox.record_on_demand): SENT or FAILED, SKIPPED the second time.
 """
 from __future__ import annotations
 
@@ -74,9 +76,14 @@ def fax_done(agi, session, args):
                   clock=_config["clock"])
     if direction == "sent":
         row = _int(fax_id)
-        if row is None:
-            log.info("fax_done %s: fax-on-demand %s: %s", agi.uniqueid, path[:120], status)
-            return "SKIPPED"
+        if row is None:   # fax-on-demand: the IVR sent a sheet back on the caller's call
+            sheet = path.rsplit("/", 1)[-1].removesuffix(".tif")[:40]
+            _, new = outbox.record_on_demand(
+                session, uniqueid=agi.uniqueid, number=_caller(agi), sheet=sheet,
+                pages=_int(pages) or 0, station_id=(opts["remotestationid"] or "")[:40] or None,
+                **common)
+            session.commit()
+            return ("SENT" if status == "SUCCESS" else "FAILED") if new else "SKIPPED"
         fax = outbox.send_result(session, row, uniqueid=agi.uniqueid, pages=_int(pages) or 0,
                                  station_id=(opts["remotestationid"] or "")[:40] or None,
                                  retry_wait=_retry_wait(), **common)
@@ -88,7 +95,7 @@ def fax_done(agi, session, args):
     except UnsafePath:
         log.warning("fax_done %s: refused the file name %r", agi.uniqueid, path[:120])
         return "REFUSED"
-    if inbox.received_on(session, agi.uniqueid) is not None:
+    if inbox.fax_of_channel(session, agi.uniqueid) is not None:
         return "SKIPPED"
     store = _config["store"] or settings_store()
     tiff_key, pdf_key, read_pages = store.keep_received(path, agi.uniqueid)

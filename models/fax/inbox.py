@@ -43,7 +43,7 @@ def _managers(session: Session) -> list[int]:
                                 .order_by(User.id)))
 
 
-def received_on(session: Session, uniqueid: str) -> Fax | None:
+def fax_of_channel(session: Session, uniqueid: str) -> Fax | None:
     """The fax filed for this channel already, if any."""
     return session.scalar(select(Fax).where(Fax.uniqueid == uniqueid))
 
@@ -58,7 +58,7 @@ def file_received(session: Session, *, uniqueid: str, number: str | None,
     A failed reception is filed too (status, error, the pages that came); the customer's
     operators, or the managers when the fax is unmatched, get a pop; a matched fax is logged
     as a contact record (method fax) of the customer."""
-    found = received_on(session, uniqueid)
+    found = fax_of_channel(session, uniqueid)
     if found is not None:
         return found, False
     now = clock.now()

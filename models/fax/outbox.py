@@ -18,7 +18,7 @@ from models.clock import SYSTEM_CLOCK
 from models.crm.contact_records import write_contact_record
 from models.crm.visibility import get_visible_customer
 from models.errors import InvalidValue
-from models.fax.inbox import get_fax
+from models.fax.inbox import fax_of_channel, get_fax, match_sender
 from models.phones import normalize_phone
 from models.schema import Customer, Fax, User
 
@@ -200,6 +200,31 @@ def send_result(session: Session, fax_id: int, *, uniqueid: str | None, fax_stat
         return fax
     _retry_or_fail(session, fax, True, retry_wait, clock)
     return fax
+
+
+def record_on_demand(session: Session, *, uniqueid: str, number: str | None, sheet: str,
+                     fax_status: str | None, pages: int, fax_error: str | None = None,
+                     fax_statusstr: str | None = None, station_id: str | None = None,
+                     resolution: str | None = None, rate: int | None = None,
+                     clock=SYSTEM_CLOCK) -> tuple[Fax, bool]:
+    """自动索取: a sheet the IVR faxed back to a caller, kept in the outbox (no sender; the
+    managers and the customer's operators see it) and, for a known caller, logged as a contact
+    record. One row per channel: (the fax, whether it is new)."""
+    found = fax_of_channel(session, uniqueid)
+    if found is not None:
+        return found, False
+    now = clock.now()
+    e164 = normalize_phone(number)
+    fax = Fax(direction="out", status="sent" if fax_status == "SUCCESS" else "failed",
+              number=e164 or number, customer_id=match_sender(session, number, None),
+              subject=sheet[:200], pages=pages, fax_status=fax_status, fax_error=fax_error,
+              fax_statusstr=fax_statusstr, station_id=station_id, resolution=resolution,
+              rate=rate, uniqueid=uniqueid, attempts=1, max_attempts=1, note="",
+              created_at=now, finished_at=now)
+    session.add(fax)
+    session.flush()
+    _log(session, fax, clock)
+    return fax, True
 
 
 def _log(session: Session, fax: Fax, clock) -> None:

@@ -114,3 +114,22 @@ def test_unknown_direction_is_an_error(server):
     result = run_call("127.0.0.1", server.port, "fax_done", args=("faxed", "x.tif", "", "", ""),
                       scenario=Scenario(hangup_before=0))
     assert result.status == "ERROR"
+
+
+def test_a_fax_on_demand_sheet_is_kept_in_the_outbox_and_logged(server, session, users, make_customer):
+    """The IVR's sheet sent back on the caller's call (dialfunnel-route,sendfax): no fax row."""
+    c = make_customer("索取资料客户", owner="tm", mobile="13812345678")
+    values = simfax.faxopts("sender", True, pages=2, remote="+86 138 1234 5678")
+    sheet = "/var/spool/asterisk/fax/dialfunnel/out/product-sheet.tif"
+    call = lambda: run_call("127.0.0.1", server.port, "fax_done",  # noqa: E731
+                            args=("sent", sheet, "SUCCESS", "2", ""), callerid="13812345678",
+                            env={"agi_uniqueid": "1796601100.3"},
+                            scenario=Scenario(hangup_before=0, variables=values))
+    assert call().status == "SENT"
+    assert call().status == "SKIPPED"
+    [fax] = filed(session)
+    assert (fax.direction, fax.status, fax.customer_id, fax.subject, fax.pages, fax.user_id) == \
+        ("out", "sent", c.id, "product-sheet", 2, None)
+    record = session.get(ContactRecord, fax.contact_record_id)
+    assert (record.customer_id, record.method, record.user_id) == (c.id, "fax", None)
+    assert "product-sheet" in record.content
