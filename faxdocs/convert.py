@@ -189,6 +189,19 @@ def _write_tiff(frames, tiff: str | Path, compression: str) -> None:
     out.replace(tiff)
 
 
+def clean_stamp(data: bytes, max_side: int = 1200) -> bytes:
+    """A stamp or signature picture as PNG with transparency, at most ``max_side`` pixels."""
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
+            picture = picture.convert("RGBA")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise ConversionError("the stamp is not an image") from exc
+    picture.thumbnail((max_side, max_side))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
 def preview_png(tiff: str | Path, page: int = 0, width: int = 600) -> bytes:
     """One page as a PNG ``width`` pixels wide, drawn at its paper proportions (the page
     preview on which the user places a stamp)."""

@@ -64,6 +64,11 @@ class FaxStore:
         (self.root / "out").mkdir(parents=True, exist_ok=True)
         return f"out/{stem}.tif", f"out/{stem}.pdf"
 
+    @property
+    def company_stamp(self) -> Path:
+        """The company's stamp (公章) a manager uploaded, as PNG."""
+        return self.root / "stamps" / "company.png"
+
     def document_path(self, name: str) -> Path:
         """The TIFF the dialplan sends for fax-on-demand sheet ``name`` (checked by the caller)."""
         if not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", name or ""):

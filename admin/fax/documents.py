@@ -14,14 +14,39 @@ from models.fax import documents as rules
 
 from ..context import clock, current_user, db, requires
 from . import bp
-from .files import MAX_SOURCE, fax_options, store
+from .files import MAX_SOURCE, MAX_STAMP, fax_options, file_response, store
 
 
 @bp.route("/faxes/documents")
 @requires("can_manage")
 def documents():
     return render_template("fax/documents.html", documents=rules.list_documents(db()),
-                           folder=store().documents)
+                           folder=store().documents, has_stamp=store().company_stamp.is_file())
+
+
+@bp.route("/faxes/company-stamp", methods=["POST"])
+@requires("can_manage")
+def upload_stamp():
+    """The company's stamp (公章) every user may place on the faxes they send."""
+    upload = request.files.get("stamp")
+    data = upload.read(MAX_STAMP + 1) if upload and upload.filename else b""
+    if not data or len(data) > MAX_STAMP:
+        raise InvalidValue(field="stamp")
+    try:
+        png = convert.clean_stamp(data)
+    except convert.ConversionError:
+        raise InvalidValue(field="stamp") from None
+    path = store().company_stamp
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".part").write_bytes(png)
+    os.replace(path.with_suffix(".part"), path)
+    flash(_("Company stamp saved."), "success")
+    return redirect(url_for("fax.documents"))
+
+
+@bp.route("/faxes/company-stamp.png")
+def company_stamp():
+    return file_response(store().company_stamp, "image/png")
 
 
 @bp.route("/faxes/documents", methods=["POST"])

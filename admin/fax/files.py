@@ -19,6 +19,7 @@ from models.stored_files import document_file
 from ..context import clock, current_user, db
 
 MAX_SOURCE = 20 * 1024 * 1024
+MAX_STAMP = 2 * 1024 * 1024
 
 
 def store() -> FaxStore:

@@ -15,9 +15,8 @@ from models.schema import Opportunity, Order
 
 from ..context import clock, current_user, db, refusal_text
 from . import bp
-from .files import attempts, make_fax_tiff, source_bytes, store, wants
+from .files import MAX_STAMP, attempts, make_fax_tiff, source_bytes, store, wants
 
-MAX_STAMP = 2 * 1024 * 1024
 
 
 def _sheets(session, user, customer):
@@ -72,15 +71,18 @@ def send():
 @bp.route("/faxes/<int:fax_id>/prepare")
 def prepare(fax_id: int):
     fax = outbox.get_draft(db(), current_user(), fax_id)
-    return render_template("fax/prepare.html", fax=fax)
+    return render_template("fax/prepare.html", fax=fax, has_stamp=store().company_stamp.is_file())
 
 
 @bp.route("/faxes/<int:fax_id>/stamp", methods=["POST"])
 def stamp(fax_id: int):
-    """签章: the picture placed where the user clicked on the page preview (x, y: fractions)."""
+    """签章: the picture placed where the user clicked on the page preview (x, y: fractions): a
+    signature or stamp uploaded here, else the company stamp."""
     fax = outbox.get_draft(db(), current_user(), fax_id)
     upload = request.files.get("stamp")
     mark = upload.read(MAX_STAMP + 1) if upload and upload.filename else b""
+    if not mark and store().company_stamp.is_file():
+        mark = store().company_stamp.read_bytes()
     if not mark or len(mark) > MAX_STAMP:
         raise InvalidValue(field="stamp")
     try:

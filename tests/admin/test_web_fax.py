@@ -224,3 +224,25 @@ def test_broadcast_to_the_customers_a_query_found(client, session, users, make_c
     session.commit()
     assert [(f.customer_id, f.number, f.pages) for f in out] == \
         [(a.id, "+862155550101", 1), (b.id, "+862155550102", 1)]
+
+
+def test_the_company_stamp_a_manager_uploads_is_placed_without_a_picture(
+        client, session, users, store, pdf):
+    mgr, tm = client("mgr"), client("tm")
+    assert post(tm, "/faxes/company-stamp", {"stamp": (io.BytesIO(stamp_png()), "s.png")},
+                content_type="multipart/form-data").status_code == 403
+    r = post(mgr, "/faxes/company-stamp", {"stamp": (io.BytesIO(b"not an image"), "s.png")},
+             content_type="multipart/form-data")
+    assert r.status_code == 302 and not store.company_stamp.exists()
+    assert post(mgr, "/faxes/company-stamp", {"stamp": (io.BytesIO(stamp_png()), "s.png")},
+                content_type="multipart/form-data").status_code == 302
+    assert tm.get("/faxes/company-stamp.png").mimetype == "image/png"
+    post(tm, "/faxes/send", {"number": "13900000001", "file": (io.BytesIO(pdf), "a.pdf")},
+         content_type="multipart/form-data")
+    fax = session.scalars(select(Fax)).one()
+    session.commit()
+    assert 'id="fax-company-stamp"' in tm.get(f"/faxes/{fax.id}/prepare").get_data(as_text=True)
+    assert post(tm, f"/faxes/{fax.id}/stamp", {"page": "1", "x": "0.5", "y": "0.9",
+                                                "width": "0.1"}).status_code == 302
+    with Image.open(store.path(fax.tiff_key)) as tiff:
+        assert tiff.convert("L").getpixel((864, round(2292 * 0.9))) == 0
