@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
-# Debian packages: PDFs with Chinese text, audio (prompts, recordings); the tests also drive
+# Debian packages: PDFs with Chinese text, audio (prompts, recordings), faxes (Ghostscript,
+# libtiff's tiffcp for the simulator's received faxes); the tests also drive
 # Chromium, read PDFs back and check the provisioning script.
-RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei ffmpeg sox espeak-ng
+RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei ffmpeg sox espeak-ng ghostscript libtiff-tools
 TEST_DEPS := $(RUN_DEPS) chromium poppler-utils shellcheck
 
 .PHONY: demo test test-db test-deps venv clean

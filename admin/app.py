@@ -12,13 +12,13 @@ from flask_wtf.csrf import CSRFProtect
 
 from models.clock import SYSTEM_CLOCK
 
-from . import (analysis, auth, calls, campaigns, console, context, customers, events, finder, home,
-               i18n, imports, labels, manage, masking, paging, popups, recordings, sales, wallboard)
-from . import sms
+from . import (analysis, auth, calls, campaigns, console, context, customers, events, fax, finder,
+               home, i18n, imports, labels, manage, masking, paging, popups, recordings, sales, sms,
+               wallboard)
 
 # In this order: the registration order is the order Flask looks for a template.
 BLUEPRINTS = (auth, home, events, customers, sales, finder, imports, analysis, manage, popups,
-              recordings, campaigns, calls, console, wallboard, sms)
+              recordings, campaigns, calls, console, wallboard, sms, fax)
 
 csrf = CSRFProtect()
 bootstrap = Bootstrap5()

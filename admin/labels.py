@@ -70,6 +70,7 @@ NAV = [  # endpoint, label, url kwargs, role flag needed
     ("calls.unanswered", lambda: _("Unanswered calls"), {}, None),
     ("recordings.library", lambda: _("Recordings"), {}, None),
     ("campaigns.index", lambda: _("Campaigns"), {}, None),
+    ("fax.inbox", lambda: _("Faxes"), {}, None),
     ("wallboard.index", lambda: _("Wallboard"), {}, "can_manage"),
     ("sms.bulk_jobs", lambda: _("Bulk SMS"), {}, "can_manage"),
     ("manage.index", lambda: _("Administration"), {}, "is_admin"),

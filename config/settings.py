@@ -53,6 +53,14 @@ class Settings:
     sms_source_addr: str = ""       # the number or sender id our SMS come from (e.g. 10690001)
     sms_rate_per_second: int = 10   # submits a second, all messages together
     sms_enquire_link_s: int = 30    # SMPP keep-alive when the link is quiet
+    fax_dir: str = ""               # the faxes kept (TIFF and PDF); empty: <data_dir>/faxes
+    fax_spool: str = ""             # where ReceiveFAX writes (with Asterisk: /var/spool/asterisk/fax/dialfunnel); empty: <fax_dir>/spool
+    fax_documents_dir: str = ""     # fax-on-demand sheets (the dialplan's DF_FAX_DOCUMENTS); empty: <fax_dir>/sheets
+    fax_lines: int = 2              # faxes sent at once (the fax lines of the trunk)
+    fax_attempts: int = 3           # tries of a fax whose number is busy or does not answer
+    fax_retry_minutes: int = 5      # wait between those tries
+    fax_compression: str = "g3"     # fax TIFF we send: g3 (1-D), g3-2d or g4
+    fax_resolution: str = "fine"    # fine (204x196 dpi) or normal (204x98)
 
     @property
     def queue_names(self) -> list[str]:
@@ -80,6 +88,18 @@ class Settings:
         """Where `prompts generate` and the prompts page write the IVR's sound files and Asterisk
         plays them (the dialplan's DF_PROMPTS under /var/lib/asterisk/sounds on a real box)."""
         return Path(self.prompts_dir) if self.prompts_dir else self.data_dir / "sounds" / "dialfunnel"
+
+    @property
+    def fax_path(self) -> Path:
+        return Path(self.fax_dir) if self.fax_dir else self.data_dir / "faxes"
+
+    @property
+    def fax_spool_path(self) -> Path:
+        return Path(self.fax_spool) if self.fax_spool else self.fax_path / "spool"
+
+    @property
+    def fax_documents_path(self) -> Path:
+        return Path(self.fax_documents_dir) if self.fax_documents_dir else self.fax_path / "sheets"
 
     @property
     def db_url(self) -> str:
@@ -129,8 +149,12 @@ def load_settings(env: dict | None = None) -> Settings:
     if settings.sms_gateway not in SMS_GATEWAYS:
         raise SettingsError(f"setting sms_gateway must be one of {', '.join(SMS_GATEWAYS[1:])} "
                             f"or empty, not {settings.sms_gateway!r}")
+    if settings.fax_compression not in ("g3", "g3-2d", "g4"):
+        raise SettingsError(f"setting fax_compression must be g3, g3-2d or g4, not {settings.fax_compression!r}")
+    if settings.fax_resolution not in ("fine", "normal"):
+        raise SettingsError(f"setting fax_resolution must be fine or normal, not {settings.fax_resolution!r}")
     for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms",
-                 "sms_rate_per_second", "sms_enquire_link_s"):
+                 "sms_rate_per_second", "sms_enquire_link_s", "fax_lines", "fax_attempts"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
     return settings

@@ -82,6 +82,8 @@ install -d -o dialfunnel -g dialfunnel -m 0750 "$DATA_DIR"
 # Asterisk writes recordings and received faxes; dialfunnel (group asterisk) reads and moves them,
 # and leaves the TIFF product sheets it faxes in $FAX_DIR/out.
 install -d -o asterisk -g asterisk -m 2770 "$MONITOR_DIR" "$FAX_DIR" "$FAX_DIR/out"
+# The faxes dialfunnel keeps (received and to send): SendFAX must read the ones it sends.
+install -d -o dialfunnel -g asterisk -m 2750 "$FAX_DIR/store"
 # IVR prompts uploaded in the web app, played by Asterisk.
 install -d -o dialfunnel -g asterisk -m 2775 "$SOUNDS_DIR"
 
@@ -123,6 +125,10 @@ log_level = "INFO"
 # recording_done read here; the IVR prompts are generated where Asterisk plays them.
 recordings_incoming = "$MONITOR_DIR"
 prompts_dir = "$SOUNDS_DIR"
+# ReceiveFAX writes here; the fax-on-demand sheets the dialplan sends; the faxes kept.
+fax_spool = "$FAX_DIR"
+fax_documents_dir = "$FAX_DIR/out"
+fax_dir = "$FAX_DIR/store"
 EOF
     umask 022
     chown root:dialfunnel "$CONF.new"
@@ -138,6 +144,9 @@ install -o root -g dialfunnel -m 0640 "$SRC/deploy/gunicorn.conf.py" "$GUNICORN_
 # A configuration written by an older provision lacks the shared folders.
 [ -n "$(toml_value recordings_incoming)" ] || printf 'recordings_incoming = "%s"\n' "$MONITOR_DIR" >> "$CONF"
 [ -n "$(toml_value prompts_dir)" ] || printf 'prompts_dir = "%s"\n' "$SOUNDS_DIR" >> "$CONF"
+[ -n "$(toml_value fax_spool)" ] || printf 'fax_spool = "%s"\n' "$FAX_DIR" >> "$CONF"
+[ -n "$(toml_value fax_documents_dir)" ] || printf 'fax_documents_dir = "%s"\n' "$FAX_DIR/out" >> "$CONF"
+[ -n "$(toml_value fax_dir)" ] || printf 'fax_dir = "%s"\n' "$FAX_DIR/store" >> "$CONF"
 
 # -- 5. Asterisk configuration -------------------------------------------------------------
 log "Asterisk configuration in $AST_ETC"

@@ -243,6 +243,8 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
                         scenario=demo_scenario(), fastagi=fastagi, recordings_incoming=incoming).start()
         port = pbx.port
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
+        if fastagi:
+            yield start_demo_faxes(settings, maker, stop, fastagi)
     if not secret:
         log.warning("ami_secret is not set: screen pops are off")
         return
@@ -257,6 +259,20 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
                                   route_answers=simulate and not fastagi)
         yield (f"predictive dialer on AMI {settings.ami_host}:{port} (id {engine_.dialer_id})",
                engine_.stop)
+
+
+def start_demo_faxes(settings, maker, stop, fastagi):
+    """The simulator's incoming faxes (agi/pbxsim/fax.py), from the demo customers' fax numbers."""
+    from sqlalchemy import select
+
+    from agi.pbxsim.fax import DemoFaxes
+    from models.schema import Customer
+    with maker() as session:
+        numbers = list(session.scalars(select(Customer.fax_e164).where(Customer.fax_e164.is_not(None))
+                                       .order_by(Customer.id).limit(50)))
+    faxes = DemoFaxes(fastagi, settings.fax_spool_path, numbers)
+    threading.Thread(target=faxes.run, args=(stop,), name="demo-faxes", daemon=True).start()
+    return f"simulated incoming faxes every {faxes.every:g} s into {settings.fax_spool_path}", lambda: None
 
 
 def start_retention(settings, maker, stop, simulate, shared=None):

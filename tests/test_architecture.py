@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.repo_paths import ROOT
 
-PACKAGES = ("config", "models", "recordings", "ivr_flows", "agi", "admin", "dialfunnel")
+PACKAGES = ("config", "models", "recordings", "faxdocs", "ivr_flows", "agi", "admin", "dialfunnel")
 
 
 

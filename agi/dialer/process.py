@@ -1,6 +1,7 @@
 """The dialer as a process: ``dialfunnel dialer`` (and a thread of ``dialfunnel run``)."""
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import threading
@@ -11,6 +12,9 @@ from agi.dialer import queue_members
 from agi.console.spy import SpyRunner
 from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
+from agi.dialer.fax_sender import FaxSender
+from agi.dialer.fax_sender import run_forever as send_faxes
+from faxdocs.store import store_for
 from models.dialer.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,9 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     click.attach()
     queue_members.start(maker, ami, settings)
     spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, **kwargs).attach()  # listen/whisper/barge
+    faxes = FaxSender(maker, ami, store_for(settings), trunk=settings.dialer_trunk,
+                      lines=settings.fax_lines,
+                      retry_wait=dt.timedelta(minutes=settings.fax_retry_minutes), **kwargs).attach()
     ami.connect()
     click.settle_lost()
     spies.start()
@@ -57,4 +64,5 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     thread.start()
     runner = CommandRunner(maker, ami, runner_id=dialer.dialer_id, **kwargs)   # the call bar's controls
     threading.Thread(target=run_forever, args=(runner, dialer._stop), name="console", daemon=True).start()
+    threading.Thread(target=send_faxes, args=(faxes, dialer._stop), name="fax-sender", daemon=True).start()
     return dialer, thread

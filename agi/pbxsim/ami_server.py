@@ -53,6 +53,7 @@ from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import ami_console
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import customer_recording
+from agi.pbxsim import fax
 from agi.pbxsim import outbound_dialplan
 from agi.pbxsim.ami_queues import QueueBook
 from agi.pbxsim.ami_scenarios import (CAUSE_TEXT, DIALER_AGENT, PHONE_SCRIPTS, QUEUE_PHONE,
@@ -540,6 +541,11 @@ class Call:
         o1 = self.legs["o1"]
         o1["Context"] = self.msg.get("Context", "")
         o1["Exten"] = self.msg.get("Exten", "")
+        if (o1["Context"] == fax.CONTEXT and self.server.fastagi
+                and self.outcome in ("answer", "machine")):
+            self.handed_off = True
+            fax.FaxSendCall(self, self.server.fastagi, None).start()
+            return
         if (o1["Context"] == outbound_dialplan.CONTEXT and self.server.fastagi
                 and self.outcome in ("answer", "machine")):
             self.handed_off = True

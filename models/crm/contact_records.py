@@ -39,13 +39,14 @@ def add_contact_record(session: Session, actor: User, customer_id: int, *, conte
                                 clock=clock)
 
 
-def write_contact_record(session: Session, actor: User, customer: Customer, *, content: str,
+def write_contact_record(session: Session, actor: User | None, customer: Customer, *, content: str,
                          method: str = "phone", progress: str | None = None,
                          next_callback_at=None, remind: bool = False, remind_at=None,
                          contact_id: int | None = None, clock=SYSTEM_CLOCK) -> ContactRecord:
     """add_contact_record once the caller knows the actor may write on `customer`: also a
     call the actor really had with it (models.dialer.wrap_up), whoever's customer it is.
-    `actor` None: the system (an SMS reply from a number nobody texted)."""
+    `actor` None: the system logged it (an SMS reply from a number nobody texted, a received
+    fax: models.fax.inbox)."""
     _check(method, next_callback_at, remind, remind_at)
     now = clock.now()
     record = ContactRecord(customer_id=customer.id, user_id=actor.id if actor else None,

@@ -1,7 +1,6 @@
 """Click-to-call in the browser (admin/calls/click_to_call.py): the POST needs the CSRF token,
 answers JSON with the request or the refusal's text, never dials a customer the user may not
 see; a dial button sits next to every number the user is shown, and never carries the number."""
-import json
 import re
 
 import pytest

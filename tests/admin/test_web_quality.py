@@ -9,7 +9,6 @@ import subprocess
 import pytest
 
 from models.quality import reviews as rv
-from models.quality.examples import mark_example
 from models.schema import Recording, Review, ReviewForm
 from recordings.store import RecordingStore, store_wav
 

@@ -62,7 +62,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     started = "".join(lines)
     assert admin_line in started, "every start of the demo prints the demo users' passwords"
     for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
-                 "screen-pop listener", "recording retention"):
+                 "screen-pop listener", "recording retention", "simulated incoming faxes"):
         assert part in started, started
     agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
     from agi.pbxsim.agi_driver import run_call

@@ -42,11 +42,11 @@ DIALPLAN_HANDLERS = {
     "ivr": "IVR flows (T2): sets DIALFUNNEL_TRANSFER / DIALFUNNEL_FAX / DIALFUNNEL_VOICEMAIL",
     "outbound": "the dialer's answered calls (T4): DIALFUNNEL_TRANSFER=agent:<ext>, ABANDON, MACHINE",
     "recording_done": "hangup handler: args <file>,<kind>; the MixMonitor file is closed (T5)",
-    "fax_done": "hangup handler: args <received|sent>,<file>,<status>,<pages> (T8)",
+    "fax_done": "hangup handler: args <received|sent>,<file>,<status>,<pages>,<fax id> (T8)",
 }
 # Named by the dialplan but not written yet: a call reaching them gets NOHANDLER. Listed, so
 # that this file says what is missing instead of passing it; remove a name when it exists.
-MISSING_HANDLERS = {"fax_done": "issue 11 (T8: paperless fax)"}
+MISSING_HANDLERS: dict[str, str] = {}
 # Dialplan branches that no code of the product triggers yet: their walks below prove only
 # that the dialplan is well formed. The value is what would trigger them.
 UNTRIGGERED_BRANCHES = {
@@ -883,8 +883,25 @@ def test_inbound_fax_on_demand(plan):
     call.agi = lambda handler, query, args, c: reported.append((handler, args)) or {}
     call.vars.update({"FAXOPT(status)": "SUCCESS", "FAXOPT(pages)": "2"})
     call.hang_up()
-    assert ("fax_done", ["sent", sheet, "SUCCESS", "2"]) in reported
+    assert ("fax_done", ["sent", sheet, "SUCCESS", "2", ""]) in reported   # no fax row
     assert "recording_done" in [h for h, _ in reported]
+
+
+def test_web_fax_reports_its_row_and_sets_the_station_id(plan):
+    """The sender's Originate into dialfunnel-fax,send (agi/fax_sender.py): the fax row's id
+    comes back to fax_done, filtered to digits."""
+    tiff = "/srv/dialfunnel/faxes/out/ab12.tif"
+    for given, reported_id in (("12", "12"), ("12,evil", "12"), ("", "")):
+        call = Call(plan, ivr_outcome({}), variables={"DIALFUNNEL_FAX": tiff,
+                                                      "DIALFUNNEL_FAX_ID": given})
+        call.run("dialfunnel-fax", "send")
+        assert call.ended_in() == ("SendFAX", [tiff, "f"])
+        assert "FAXOPT(localstationid)" in call.vars and "FAXOPT(headerinfo)" in call.vars
+        reported = []
+        call.agi = lambda handler, query, args, c: reported.append((handler, args)) or {}
+        call.vars.update({"FAXOPT(status)": "FAILED", "FAXOPT(pages)": "0"})
+        call.hang_up()
+        assert reported == [("fax_done", ["sent", tiff, "FAILED", "0", reported_id])]
 
 
 def test_inbound_voicemail_and_plain_endings(plan):

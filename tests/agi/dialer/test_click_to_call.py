@@ -16,7 +16,7 @@ from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
 from models.clock import SYSTEM_CLOCK
 from models.schema import Event
-from models.schema.calls import Call, CallLeg, CallRequest
+from models.schema.calls import CallLeg, CallRequest
 from models.dialer import click_to_call as c2c
 
 from tests.agi.ami.test_call_log import ended_call, run, start_listener, wait_for

@@ -14,7 +14,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 
-from tests.ami_helpers import ASTERISK, OURS, joined, sessions, turns
+from tests.ami_helpers import OURS, joined, sessions, turns
 from tests.repo_paths import ASTERISK as FIXTURES
 
 CAPTURE = "captures-2026-12/ami-queue-members.txt"
