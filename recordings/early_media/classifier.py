@@ -6,14 +6,16 @@
     classifier.finish()                         # the Verdict once the audio has ended
 
 Final verdicts end the attempt: an announcement recognised against a reference recording
-(ANNOUNCEMENTS), SIT tones (three segments of the E.180 families in rising order), or the busy
+(ANNOUNCEMENTS), SIT tones (three segments of the E.180 families in rising order, then
+`sit_wait_ms` without an announcement recognised), or the busy
 tone (450 Hz, 0.35 s on / 0.35 s off, three times). Everything else is a live line and never
 ends the attempt: RINGBACK (450 Hz bursts of about 1 s), COLOURED (彩铃: music or any speech
 that matches no reference) and SILENCE.
 
 Announcements are matched by fingerprints (dsp.py): the last `window_ms` of audio against every
 window of every reference. Carriers' announcements of one kind open alike ("您拨打的电话…"),
-so a match decides only when its bit error rate is at most `max_ber` and every other kind is at
+so a match (its bit error rate counted on the frames that stand out of the line's noise)
+decides only when its bit error rate is at most `max_ber` and every other kind is at
 least `margin` worse, `confirm` checks in a row.
 """
 from __future__ import annotations
@@ -39,11 +41,15 @@ class Params:
     check_every: int = 2           # frames between two matchings
     max_ber: float = 0.32          # bit error rate of a match
     margin: float = 0.07           # every other kind at least this much worse
-    confirm: int = 2               # matching checks in a row
-    min_active: float = 0.5        # share of the window above the noise floor to match at all
+    confirm: int = 4               # matching checks in a row, on one alignment
+    shared_ber: float = 0.25       # reference windows this close to another kind's decide nothing
+    pause_ms: int = 640            # sound after this much without begins anew (a repetition)
+    sit_wait_ms: int = 6000        # after SIT, this long for its announcement
+    lag_slack: int = 2             # frames the alignment may drift between two checks
+    min_active: float = 0.4        # share of the window above the noise floor to match at all
     tone_share: float = 0.7        # of a frame's energy at one tone frequency
     floor_db: float = -55.0        # quieter frames are silence
-    snr_db: float = 9.0            # sound stands this far above the noise floor
+    snr_db: float = 6.0            # sound stands this far above the noise floor
     loud_db: float = -35.0         # louder frames are sound whatever the floor
     floor_rise_db: float = 0.05    # per frame
 
@@ -71,30 +77,63 @@ def _pack(bits) -> int:
     return value
 
 
-class Classifier:
-    def __init__(self, references=(), params: Params | None = None):
-        self.params = p = params or Params()
-        self.window = max(4, p.window_ms // dsp.HOP_MS)
-        self._mask = (1 << (BITS * self.window)) - 1
-        self._refs: dict[str, list[tuple[int, str]]] = defaultdict(list)
+class ReferenceSet:
+    """The references cut into windows of `window` frames. A window that another kind's
+    reference holds too (bit error rate under `shared_ber`: "您拨打的电话…") shows that an
+    announcement plays, not which: it is not `decisive`. Built once, shared by the calls."""
+
+    def __init__(self, references, window: int, shared_ber: float):
+        self.window = window
+        self.chunks: dict[str, list[tuple[int, str, int, bool]]] = defaultdict(list)
+        packed = []
         for ref in references:
             if ref.label not in ANNOUNCEMENTS:
                 raise ValueError(f"unknown announcement label {ref.label!r}")
-            bits = ref.bits
-            for start in range(0, max(0, len(bits) - self.window) + 1):
-                chunk = bits[start:start + self.window]
-                if len(chunk) == self.window:
-                    self._refs[ref.label].append((_pack(chunk), ref.name))
+            for start in range(0, len(ref.bits) - window + 1):
+                packed.append((ref.label, _pack(ref.bits[start:start + window]), ref.name,
+                               start))
+        limit = shared_ber * BITS * window
+        for label, value, name, start in packed:
+            shared = any((value ^ other).bit_count() < limit
+                         for other_label, other, _, _ in packed if other_label != label)
+            self.chunks[label].append((value, name, start, not shared))
+
+
+_SETS: dict[tuple, ReferenceSet] = {}
+
+
+def reference_set(references, params: Params) -> ReferenceSet:
+    window = max(4, params.window_ms // dsp.HOP_MS)
+    key = (tuple(references), window, params.shared_ber)
+    if key not in _SETS:
+        if len(_SETS) > 8:
+            _SETS.clear()
+        _SETS[key] = ReferenceSet(references, window, params.shared_ber)
+    return _SETS[key]
+
+
+class Classifier:
+    def __init__(self, references=(), params: Params | None = None):
+        """references: Reference items (their ReferenceSet is built once and kept)."""
+        self.params = p = params or Params()
+        refs = reference_set(references, p)
+        self.window = refs.window
+        self._refs = refs.chunks
+        self._mask = (1 << (BITS * self.window)) - 1
         self._analyser = dsp.Analyser()
         self.frames = 0
         self._window_bits = 0
+        self._heard_bits = 0          # 1s where the window's frame was sound, not noise
+        self._frame_mask = (1 << BITS) - 1
         self._active: list[bool] = []
         self._floor: float | None = None
-        self._streak: tuple[str, int] = ("", 0)
+        self._streak: tuple[str, int, int] = ("", 0, 0)   # label, lag, checks in a row
         self._run_label, self._run = "", 0
         self._runs: list[tuple[str, int]] = []     # finished runs of tone / sound / quiet
         self.counts: dict[str, int] = defaultdict(int)
         self.ringback_bursts = 0
+        self._onset, self._pause = 0, 0    # where the sound began, frames without sound since
+        self._sit_at = 0             # when SIT was heard: an announcement usually follows
         self.result: Verdict | None = None
 
     @property
@@ -126,7 +165,9 @@ class Classifier:
         if self.result is None:
             self._end_run()
             self._tones()
-            self.result = self.result or Verdict(self.state, False, self.heard_ms)
+            if self.result is None:
+                self.result = Verdict(SIT, True, self.heard_ms) if self._sit_at else \
+                    Verdict(self.state, False, self.heard_ms)
         return self.result
 
     # -- per frame ------------------------------------------------------------------------
@@ -151,6 +192,12 @@ class Classifier:
         self.frames += 1
         kind = self._kind(frame)
         self.counts[kind] += 1
+        if kind == "sound":
+            if self._pause >= p.pause_ms // dsp.HOP_MS or not self._onset:
+                self._onset = self.frames
+            self._pause = 0
+        else:
+            self._pause += 1
         if kind != self._run_label:
             self._end_run()
             self._run_label, self._run = kind, 0
@@ -158,9 +205,14 @@ class Classifier:
             if self.result is not None:
                 return
         self._run += 1
+        if self._sit_at and self.heard_ms - self._sit_at >= p.sit_wait_ms:
+            self.result = Verdict(SIT, True, self.heard_ms)
+            return
         if self.frames == 1:
             return                                  # no sub-fingerprint of its own
         self._window_bits = ((self._window_bits << BITS) | bits) & self._mask
+        self._heard_bits = ((self._heard_bits << BITS) | (self._frame_mask if kind == "sound"
+                                                          else 0)) & self._mask
         self._active.append(kind == "sound")
         if len(self._active) > self.window:
             del self._active[0]
@@ -183,7 +235,7 @@ class Classifier:
         tones = [r for r in runs if r[0] != "quiet"]
         if len(tones) >= 3 and [k for k, _ in tones[-3:]] == ["sit1", "sit2", "sit3"] \
                 and all(150 <= ms <= 500 for _, ms in tones[-3:]):
-            self.result = Verdict(SIT, True, self.heard_ms)
+            self._sit_at = self._sit_at or self.heard_ms
             return
         last = runs[-6:]
         if len(last) == 6 and [k for k, _ in last] in (["450", "quiet"] * 3, ["quiet", "450"] * 3) \
@@ -192,20 +244,27 @@ class Classifier:
 
     def _match(self) -> None:
         p = self.params
-        window, size = self._window_bits, BITS * self.window
-        scores: dict[str, tuple[float, str]] = {}
+        window, heard = self._window_bits, self._heard_bits
+        size = heard.bit_count()
+        scores: dict[str, tuple] = {}
         for label, chunks in self._refs.items():
-            errors, name = min(((window ^ chunk).bit_count(), name) for chunk, name in chunks)
-            scores[label] = (errors / size, name)
+            errors, name, start, decisive = min(
+                (((window ^ chunk) & heard).bit_count(), name, start, decisive)
+                for chunk, name, start, decisive in chunks)
+            scores[label] = (errors / size, name, start, decisive)
         if not scores:
             return
         ranked = sorted(scores.items(), key=lambda item: item[1][0])
-        label, (ber, name) = ranked[0]
+        label, (ber, name, start, decisive) = ranked[0]
         runner_up = ranked[1][1][0] if len(ranked) > 1 else 0.5
-        if ber <= p.max_ber and runner_up >= ber + p.margin:
-            count = self._streak[1] + 1 if self._streak[0] == label else 1
-            self._streak = (label, count)
+        lag = self.frames - start          # the same while the announcement plays on
+        # as much sound heard as the reference holds up to the match (±25 %)
+        heard_enough = self.frames - self._onset >= 0.75 * (start + self.window)
+        if decisive and heard_enough and ber <= p.max_ber and runner_up >= ber + p.margin:
+            last, last_lag, count = self._streak
+            count = count + 1 if last == label and abs(lag - last_lag) <= p.lag_slack else 1
+            self._streak = (label, lag, count)
             if count >= p.confirm:
                 self.result = Verdict(label, True, self.heard_ms, round(ber, 3), name)
         else:
-            self._streak = ("", 0)
+            self._streak = ("", 0, 0)
