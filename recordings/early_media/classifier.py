@@ -179,8 +179,8 @@ class Classifier:
             self._floor = frame.level
         else:
             self._floor = floor + p.floor_rise_db
-        if frame.level < p.floor_db or (floor is not None and frame.level < p.loud_db
-                                         and frame.level < floor + p.snr_db):
+        if floor is None or frame.level < p.floor_db or (frame.level < p.loud_db
+                                                         and frame.level < floor + p.snr_db):
             return "quiet"
         best = max(range(len(dsp.TONES)), key=frame.tones.__getitem__)
         if frame.tones[best] < p.tone_share:
@@ -196,8 +196,10 @@ class Classifier:
             if self._pause >= p.pause_ms // dsp.HOP_MS or not self._onset:
                 self._onset = self.frames
             self._pause = 0
-        else:
+        elif kind == "quiet":
             self._pause += 1
+        else:                               # a tone: no announcement began before it
+            self._pause = p.pause_ms // dsp.HOP_MS
         if kind != self._run_label:
             self._end_run()
             self._run_label, self._run = kind, 0
