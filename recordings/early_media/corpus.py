@@ -30,7 +30,7 @@ class World:
     kind: str
     lead: str = "silence"            # before an announcement: silence | ringback | sit
     voice: str = "cmn"
-    speed: int = 190
+    speed: int = 230               # references.VOICES[0]
     tempo: float = 1.0               # stretch of the announcement (a carrier's own recording)
     seconds: float = 12.0            # how long the line plays in all
     level_db: float = -16.0          # announcement / music level, dBFS
