@@ -43,6 +43,8 @@ class Settings:
     # DIALFUNNEL_DEAD_CAUSES="dialfunnel-trunk=22,28; *=1,22,28" or just "1,22,28".
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
+    early_media_port: int = 0       # the dialer listens to the carrier's early media here (0: off; dialplan/README.md)
+    early_media_host: str = "127.0.0.1"   # the address the early-media listener binds
 
     @property
     def queue_names(self) -> list[str]:
