@@ -43,6 +43,25 @@ def classify(pcm: bytes, refs) -> tuple:
     return classifier.finish()
 
 
+def real_recordings(folder: Path, refs, max_decide_ms: int) -> int:
+    """Each <label>/*.wav under folder, classified: what was heard, and when."""
+    confusion: dict[str, Counter] = defaultdict(Counter)
+    for path in sorted(folder.glob("*/*.wav")):
+        label = path.parent.name
+        verdict = classify(references.read_wav(path), refs)
+        confusion[label][verdict.label] += 1
+        ok = "ok  " if verdict.label == label else "MISS"
+        print(f"{ok} {path.relative_to(folder)}: {verdict.label} after {verdict.decided_after_ms}"
+              f" ms of audio{f' (ber {verdict.ber}, {verdict.reference})' if verdict.ber else ''}")
+    total = sum(sum(row.values()) for row in confusion.values())
+    right = sum(confusion[k][k] for k in confusion)
+    ended = sum(n for k in LIVE for h, n in confusion[k].items() if h not in LIVE)
+    print(f"\ncorrect: {right} of {total}; live lines ended: {ended} "
+          f"(times count from the start of each file: trim it to the first word to read them "
+          f"against {max_decide_ms} ms)")
+    return 0 if total else 1
+
+
 def voice(text: str) -> tuple[str, int]:
     name, _, speed = text.partition(":")
     return name, int(speed or 200)
@@ -65,10 +84,14 @@ def main(argv=None) -> int:
     parser.add_argument("--ulaw-share", type=float, default=0.8)
     parser.add_argument("--references", help="a references JSON (default: the shipped ones)")
     parser.add_argument("--verbose", action="store_true", help="print each miss")
+    parser.add_argument("--recordings", help="a folder of real calls instead: <label>/*.wav "
+                        "(8 kHz 16-bit mono; labels as the classes, e.g. switched_off/, ringback/)")
     parser.add_argument("--max-decide-ms", type=int, default=3000)
     args = parser.parse_args(argv)
 
     refs = references.load(args.references) if args.references else references.load()
+    if args.recordings:
+        return real_recordings(Path(args.recordings), refs, args.max_decide_ms)
     rng = random.Random(args.seed)
     confusion: dict[str, Counter] = defaultdict(Counter)
     decide_ms: dict[str, list[int]] = defaultdict(list)
