@@ -11,7 +11,7 @@ from agi.dialer import queue_members
 from agi.console.spy import SpyRunner
 from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
-from agi.early_media.hook import EarlyMediaHook
+from agi.early_media.hook import EarlyMediaHook, references_with_stored
 from agi.early_media.server import EarlyMediaServer
 from models.dialer.dialing import dead_causes_for
 
@@ -37,8 +37,8 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     listen = {}
     if settings.early_media_port:   # hear the carrier before the answer (dialplan/README.md)
         hook = EarlyMediaHook(ami)
-        EarlyMediaServer(hook, host=settings.early_media_host,
-                         port=settings.early_media_port).start()
+        EarlyMediaServer(hook, host=settings.early_media_host, port=settings.early_media_port,
+                         references=references_with_stored(maker)).start()
         listen = {"early_media": hook, "context": EARLY_MEDIA_CONTEXT}
     click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,

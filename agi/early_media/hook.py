@@ -37,3 +37,14 @@ class EarlyMediaHook:
         """What was heard on this call (None: nothing final), forgotten once taken."""
         with self._lock:
             return self._heard.pop(channel_id, None)
+
+
+def references_with_stored(sessionmaker) -> list:
+    """The default references, then those managers took from calls (admin: a recording's
+    "this was a 关机 announcement")."""
+    from recordings.early_media import references
+    from recordings.early_media.classifier import Reference
+    with sessionmaker() as session:
+        rows = early_media.stored_references(session)
+    return references.load() + [Reference(label, name, references.from_text(bits))
+                                for label, name, bits in rows]

@@ -8,6 +8,12 @@ call goes on and its causes decide (dialing.classify).
 """
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from models.clock import SYSTEM_CLOCK
+from models.errors import DomainError, PermissionDenied
+from models.schema import EarlyMediaReference
+
 HEARD_OUTCOMES = {
     "unallocated": "unallocated",     # 空号
     "suspended": "dead",              # 停机
@@ -30,3 +36,41 @@ def outcome_for(heard: str | None) -> str | None:
 
 def cause_for(heard: str | None) -> int:
     return HEARD_CAUSES.get(heard or "", 16)
+
+
+ANNOUNCEMENTS = ("unallocated", "suspended", "switched_off", "busy", "unreachable", "restricted")
+_HEX = frozenset("0123456789abcdef")
+
+
+def may_add_reference(user) -> bool:
+    """Managers and admins teach the dialer their carriers' announcements."""
+    return bool(user.role.can_manage or user.role.is_admin)
+
+
+def add_reference(session, user, *, label: str, carrier: str, fingerprint: str,
+                  recording_id: int | None = None, start_ms: int = 0, end_ms: int = 0,
+                  clock=SYSTEM_CLOCK):
+    """A manager's "this was a 关机 announcement" (label) of carrier, as its fingerprint."""
+    if not may_add_reference(user):
+        raise PermissionDenied()
+    carrier = (carrier or "").strip()
+    if label not in ANNOUNCEMENTS:
+        raise DomainError("early_media.bad_label")
+    if not carrier or len(carrier) > 80:
+        raise DomainError("early_media.bad_carrier")
+    if not fingerprint or len(fingerprint) % 4 or not set(fingerprint) <= _HEX:
+        raise DomainError("early_media.bad_fingerprint")
+    ref = EarlyMediaReference(label=label, carrier=carrier, fingerprint=fingerprint,
+                              recording_id=recording_id, start_ms=start_ms, end_ms=end_ms,
+                              created_by=user.id, created_at=clock.now())
+    session.add(ref)
+    session.flush()
+    return ref
+
+
+def stored_references(session) -> list[tuple[str, str, str]]:
+    """(label, name, fingerprint) of every reference taken from a call, oldest first."""
+    rows = session.execute(select(EarlyMediaReference.id, EarlyMediaReference.label,
+                                  EarlyMediaReference.carrier, EarlyMediaReference.fingerprint)
+                           .order_by(EarlyMediaReference.id)).all()
+    return [(label, f"{carrier} #{ref_id}", bits) for ref_id, label, carrier, bits in rows]

@@ -123,3 +123,14 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def decode(source, fmt: str) -> bytes:
+    """8 kHz 16-bit mono PCM of a stored recording (wav, mp3, ogg: pydub and ffmpeg)."""
+    from pydub import AudioSegment
+    from pydub.exceptions import CouldntDecodeError
+    try:
+        segment = AudioSegment.from_file(source, format=fmt)
+    except (CouldntDecodeError, IndexError, ValueError, EOFError) as exc:
+        raise ReferenceError(f"cannot read the audio: {exc}") from exc
+    return segment.set_channels(1).set_frame_rate(dsp.RATE).set_sample_width(2).raw_data
