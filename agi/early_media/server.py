@@ -88,6 +88,10 @@ class EarlyMediaServer:
 
     def stop(self) -> None:
         self._stopping.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)     # wakes the accept() (Linux)
+        except OSError:
+            pass
         self._listener.close()
         for thread in self._threads:
             thread.join(timeout=5)
