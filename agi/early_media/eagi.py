@@ -7,8 +7,9 @@ Asterisk runs this once per call (context dialfunnel-early-media, reached by an 
 EarlyMedia: true). AGI speaks on stdin/stdout; EAGI adds the channel's audio (signed linear,
 8 kHz) on file descriptor 3, before any answer. The audio goes on to the server in AudioSocket
 framing with the channel's uniqueid (= the dialer's ChannelId) until the server ends it (it
-heard an announcement and the dialer hangs the call up), the channel is answered (AGI CHANNEL
-STATUS 6: the dialplan goes on to dialfunnel-outbound) or hangs up. Standard library only:
+heard an announcement and the dialer hangs the call up: HEARD; a server that closes without
+that: LOST), the channel is answered (AGI CHANNEL STATUS 6: ANSWERED, the dialplan goes on to
+dialfunnel-outbound) or hangs up (HANGUP). Standard library only:
 it starts fast and needs none of the project's packages on the Asterisk box.
 """
 import os
@@ -59,8 +60,8 @@ def forward(address: str, uniqueid: str, audio_fd: int, stdin, stdout) -> str:
         chunks = 0
         while True:
             ready, _, _ = select.select([audio_fd, sock], [], [], 1.0)
-            if sock in ready:
-                return "HEARD"               # the server ended it: the dialer hangs up
+            if sock in ready:                # 0x00: heard, the dialer hangs up; EOF: gone
+                return "HEARD" if sock.recv(3)[:1] == b"\x00" else "LOST"
             if audio_fd in ready:
                 data = os.read(audio_fd, CHUNK)
                 if not data:

@@ -113,3 +113,28 @@ def test_the_hook_hangs_up_with_the_cause_and_keeps_the_label_once():
     assert ami.hangups == [(CHANNEL_ID, 20)]
     assert hook.take(CHANNEL_ID) == "switched_off"
     assert hook.take(CHANNEL_ID) is None
+
+
+def test_a_listener_that_goes_away_is_not_taken_for_an_announcement():
+    """Only the listener's end frame means "heard": a closed connection leaves the call to
+    ring on (the dialplan waits for the answer)."""
+    import socket as socket_
+    quiet = socket_.create_server(("127.0.0.1", 0))
+    address = "%s:%d" % quiet.getsockname()[:2]
+    done = []
+
+    def serve():
+        conn, _ = quiet.accept()
+        conn.recv(100)
+        conn.close()                  # no 0x00 frame
+        done.append(True)
+    threading.Thread(target=serve, daemon=True).start()
+    made = corpus.call(corpus.World(kind="ringback", seconds=3), random.Random(1))
+    audio = play(made.pcm)
+    try:
+        result = eagi.forward(address, CHANNEL_ID, audio, io.StringIO("200 result=5\n" * 1000),
+                              io.StringIO())
+    finally:
+        os.close(audio)
+        quiet.close()
+    assert result == "LOST" and done

@@ -1411,7 +1411,7 @@ def test_early_media_heard_or_gone_never_reaches_the_outbound_handler(plan, resu
     assert ("Wait", ["5"]) in call.apps if result == "HEARD" else True
 
 
-@pytest.mark.parametrize("result", [None, "ERROR"])
+@pytest.mark.parametrize("result", [None, "ERROR", "LOST"])
 def test_early_media_without_a_listener_waits_for_the_answer(plan, result):
     call = EarlyMediaCall(plan, result)
     with pytest.raises(AssertionError, match="dialplan loop"):   # still ringing: waits on
