@@ -61,6 +61,8 @@ class Settings:
     fax_retry_minutes: int = 5      # wait between those tries
     fax_compression: str = "g3"     # fax TIFF we send: g3 (1-D), g3-2d or g4
     fax_resolution: str = "fine"    # fine (204x196 dpi) or normal (204x98)
+    early_media_port: int = 0       # the dialer listens to the carrier's early media here (0: off; dialplan/README.md)
+    early_media_host: str = "127.0.0.1"   # the address the early-media listener binds
 
     @property
     def queue_names(self) -> list[str]:

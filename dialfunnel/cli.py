@@ -242,6 +242,10 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
         pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret},
                         scenario=demo_scenario(), fastagi=fastagi, recordings_incoming=incoming).start()
         port = pbx.port
+        if settings.early_media_port:   # the carrier's announcements, to the dialer's listener
+            from agi.pbxsim.early_media import EarlyMediaPlayer
+            pbx.early_media = EarlyMediaPlayer((settings.early_media_host,
+                                                settings.early_media_port))
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
         if fastagi:
             yield start_demo_faxes(settings, maker, stop, fastagi)

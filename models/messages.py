@@ -227,6 +227,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "holiday.bad_date": ("无效的日期：{value}", "Invalid date: {value}"),
     "holiday.too_many": ("公司假日最多 {max} 天", "At most {max} company holidays"),
     "dial.attempt_not_found": ("呼叫记录不存在", "No such dial attempt"),
+    "early_media.bad_label": ("请选择运营商提示音的类型", "Choose what the announcement said"),
+    "early_media.bad_carrier": ("请填写运营商（最多 80 个字）", "Name the carrier (at most 80 characters)"),
+    "early_media.bad_fingerprint": ("这段录音里没有可用的提示音", "No usable announcement in that stretch"),
+    "early_media.bad_stretch": ("提示音的起止时间无效", "The announcement's start and end are invalid"),
     # agents' dialer states and campaign statistics (models/dialer/agent_states.py, campaign_stats.py)
     "agent_state.bad_state": ("无效的坐席状态：{state}", "Invalid agent state: {state}"),
     "agent_state.illegal": ("当前状态下不能进行此操作", "This is not possible in your current state"),

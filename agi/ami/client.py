@@ -298,6 +298,7 @@ class AMIClient:
         other_channel_id: str | None = None,
         action_id: str | None = None,
         timeout: float | None = None,
+        early_media: bool = False,
     ) -> Originate:
         """Async Originate (``Async: true``); returns once Asterisk queued it. The outcome comes as
         the OriginateResponse event (``.result()``) and the Hangup causes of ChannelId /
@@ -318,6 +319,8 @@ class AMIClient:
         if account:
             headers.append(("Account", account))
         headers += [("Variable", f"{k}={v}") for k, v in (variables or {}).items()]
+        if early_media:  # the dialplan starts on the far side's early media, before an answer
+            headers.append(("EarlyMedia", "true"))
         headers += [("Async", "true"), ("ChannelId", handle.channel_id), ("OtherChannelId", handle.other_channel_id)]
         with self._cv:
             self._originates[action_id] = handle

@@ -109,9 +109,10 @@ class Dialer:
     def __init__(self, sessionmaker, ami, *, clock=SYSTEM_CLOCK, dialer_id: str | None = None,
                  trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
                  route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None,
-                 dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None):
+                 dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None, early_media=None):
         self.Session = sessionmaker
         self.click_to_call = click_to_call    # agi.dialer.click_to_call.ClickToCall, run here too
+        self.early_media = early_media        # agi.early_media.hook.EarlyMediaHook: what was heard
         self.ami = ami
         self.clock = clock
         self.dialer_id = dialer_id or f"dialer-{uuid.uuid4().hex[:8]}"
@@ -291,7 +292,8 @@ class Dialer:
                 self.trunk.format(number=line.number), context=self.context, exten="s", priority=1,
                 timeout_ms=int(run.ring_timeout * 1000), caller_id=run.caller_id,
                 variables={"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": line.attempt_id},
-                channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id))
+                channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id),
+                **({"early_media": True} if self.early_media else {}))
             self.counts["dialled"] += 1
         except AMIActionError as exc:
             log.warning("dialer: Originate refused for attempt %s: %s", line.attempt_id, exc)
@@ -459,8 +461,9 @@ class Dialer:
         self.lines.pop(line.channel_id, None)
         self._by_other.pop(other_channel_id(line.channel_id), None)
         with self.Session() as s:
+            heard = self.early_media.take(line.channel_id) if self.early_media else None
             attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
-                                             dead_causes=self.dead_causes, clock=self.clock)
+                                             dead_causes=self.dead_causes, heard=heard, clock=self.clock)
             outcome, talk = attempt.outcome, attempt.talk_seconds
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)

@@ -12,12 +12,15 @@ from agi.dialer import queue_members
 from agi.console.spy import SpyRunner
 from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
+from agi.early_media.hook import EarlyMediaHook, references_with_stored
+from agi.early_media.server import EarlyMediaServer
 from agi.dialer.fax_sender import FaxSender
 from agi.dialer.fax_sender import run_forever as send_faxes
 from faxdocs.store import store_for
 from models.dialer.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
+EARLY_MEDIA_CONTEXT = "dialfunnel-early-media"
 
 
 def dialer_id(settings) -> str:
@@ -35,10 +38,17 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     ami = AMIClient(settings.ami_host, port, settings.ami_username, secret, events="call,user",
                     on_connect=lambda _client: holder and holder[0].request_reconcile())
     kwargs = {"clock": clock} if clock is not None else {}
+    listen = {}
+    if settings.early_media_port:   # hear the carrier before the answer (dialplan/README.md)
+        hook = EarlyMediaHook(ami)
+        EarlyMediaServer(hook, host=settings.early_media_host, port=settings.early_media_port,
+                         references=references_with_stored(maker)).start()
+        listen = {"early_media": hook, "context": EARLY_MEDIA_CONTEXT}
     click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
                     route_answers=route_answers, click_to_call=click,
-                    dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs)
+                    dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs,
+                    **listen)
     holder.append(dialer)
     dialer.attach()
     click.attach()

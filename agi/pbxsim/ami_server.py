@@ -807,6 +807,7 @@ class AMIServer:
         self.refuse_connections = False
         self.timestamp_events = timestamp_events
         self.duplicate_events = False   # test hook: every event is sent twice
+        self.early_media = None         # early_media.EarlyMediaPlayer: EarlyMedia Originates play to it
         self.record_events = False      # test hook: keep what was sent, for replay()
         self.sent_count = 0             # events emitted (benchmarks)
         self.sent_events: list[tuple[str, bytes]] = []
@@ -1019,6 +1020,8 @@ class AMIServer:
         if call.async_:
             session.respond(aid, "Success", "Originate successfully queued")
         call.start()
+        if self.early_media is not None and _true(msg.get("EarlyMedia")):
+            self.early_media.start(call)     # the carrier's early media (pbxsim/early_media.py)
 
     def phone_call(self, extension: str, number: str) -> "Call":
         """An agent dials ``number`` from the phone PJSIP/<extension> (the ``manual`` script):

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
 from models.dialer.campaigns import DEFAULT_RETRY_RULES, in_schedule
+from models.dialer import early_media
 from models.dialer.dnc import is_blocked, mark_dead, not_blocked
 from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
@@ -267,10 +268,12 @@ def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> D
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
                    cause: int | None = None, amd: str | None = None,
                    dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
-                   clock=SYSTEM_CLOCK) -> DialAttempt:
+                   heard: str | None = None, clock=SYSTEM_CLOCK) -> DialAttempt:
     """Close an attempt and move its lead on. Idempotent: a closed attempt is returned as it is.
     Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine").
-    `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify)."""
+    `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify).
+    `heard`: what the carrier's early media said (early_media.outcome_for); it wins over the
+    causes of a call nobody answered."""
     attempt = _attempt(session, channel_id)
     if attempt is None:
         raise NotFound("dial.attempt_not_found")
@@ -286,6 +289,8 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     else:
         outcome = classify(reason, cause, answered=attempt.answered_at is not None, amd=amd,
                            dead_causes=dead_causes)
+        if attempt.answered_at is None and early_media.outcome_for(heard):
+            outcome = early_media.outcome_for(heard)
         outcome = "abandoned" if outcome == "answered" else outcome
         talk = 0.0
     closed = session.execute(

@@ -23,6 +23,7 @@ from .customers import (
                         StageHistory,
 )
 from .dispositions import Disposition  # noqa: F401  (wrap-up outcomes, issue 13)
+from .early_media import EarlyMediaReference  # noqa: F401  (carriers' announcements, issue 17)
 from .fax import Fax, FaxDocument  # noqa: F401  (faxes, T8)
 from .ivr import IVRCall  # noqa: F401  (ivr_calls table, T2)
 from .library import CallScript, Competitor, Document, ResourceSite

@@ -55,7 +55,7 @@ UNTRIGGERED_BRANCHES = {
 
 # Dialplan applications of a stock Asterisk 22 that these files may use (exact spelling).
 KNOWN_APPS = {
-    "AGI", "Answer", "ChanSpy", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup",
+    "AGI", "Answer", "EAGI", "ChanSpy", "ConfBridge", "Dial", "Gosub", "Goto", "GotoIf", "Hangup",
     "MixMonitor", "MusicOnHold", "NoOp", "Playback", "Queue", "ReceiveFAX", "Return", "SendFAX",
     "Set", "StopMixMonitor", "UserEvent", "VoiceMail", "VoiceMailMain", "Wait",
 }
@@ -1431,3 +1431,47 @@ def test_agent_phones_have_hints_for_extension_state(plan):
     hints = plan["dialfunnel-hints"].hints
     assert hints == {"_80XX": "PJSIP/${EXTEN}"}
     assert pattern_regex("_80XX").match("8001") and pattern_regex("_80XX").match("8010")
+
+
+class EarlyMediaCall(Call):
+    """A dialer call in dialfunnel-early-media: the EAGI forwarder ends with `result`, the
+    channel's state is `state` (Up once answered)."""
+
+    def __init__(self, plan, result, state="Ringing"):
+        super().__init__(plan, lambda handler, query, args, call: {"DIALFUNNEL_STATUS": "ABANDON"},
+                         variables={"DIALFUNNEL_CAMPAIGN": "3", "DIALFUNNEL_ATTEMPT": "991",
+                                    "CHANNEL(state)": state})
+        self.result = result
+
+    def execute(self, app, data, context, exten):
+        jump = super().execute(app, data, context, exten)
+        if app == "EAGI" and self.result is not None:
+            self.vars["DIALFUNNEL_EARLY_MEDIA"] = self.result
+        return jump
+
+
+def test_early_media_streams_to_the_listener_then_answered_calls_go_outbound(plan):
+    call = EarlyMediaCall(plan, "ANSWERED", state="Up")
+    call.run("dialfunnel-early-media", "s")
+    [eagi] = call.used("EAGI")
+    assert eagi == ["/usr/local/lib/dialfunnel/early_media_eagi.py", "127.0.0.1:4574"]
+    assert call.agi_calls[0][0] == "outbound"          # the usual answered path
+
+
+@pytest.mark.parametrize("result", ["HEARD", "HANGUP"])
+def test_early_media_heard_or_gone_never_reaches_the_outbound_handler(plan, result):
+    call = EarlyMediaCall(plan, result)
+    assert call.run("dialfunnel-early-media", "s") == "hangup"
+    assert call.agi_calls == []
+    assert ("Wait", ["5"]) in call.apps if result == "HEARD" else True
+
+
+@pytest.mark.parametrize("result", [None, "ERROR", "LOST"])
+def test_early_media_without_a_listener_waits_for_the_answer(plan, result):
+    call = EarlyMediaCall(plan, result)
+    with pytest.raises(AssertionError, match="dialplan loop"):   # still ringing: waits on
+        call.run("dialfunnel-early-media", "s", max_steps=30)
+    assert call.agi_calls == [] and call.used("Wait")
+    call = EarlyMediaCall(plan, result, state="Up")
+    call.run("dialfunnel-early-media", "s")
+    assert call.agi_calls[0][0] == "outbound"

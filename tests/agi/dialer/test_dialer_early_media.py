@@ -1,0 +1,83 @@
+"""The dialer hears the carrier before the answer, end to end over real sockets: the PBX
+simulator fails calls over a SIP trunk as a Chinese carrier does (an announcement first, then a
+cause that says little: 480 for 关机), plays that early media to the dialer's listener as the
+dialplan's EAGI forwarder would, and the dialer ends the call with what was said."""
+from __future__ import annotations
+
+from agi.early_media.hook import EarlyMediaHook
+from agi.early_media.server import EarlyMediaServer
+from agi.dialer.engine import Dialer
+from agi.dialer.process import EARLY_MEDIA_CONTEXT
+from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.ami.client import AMIClient
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock
+from agi.pbxsim.early_media import EarlyMediaPlayer
+from models.dialer import agent_states, campaigns
+from models.schema import Customer
+from tests.agi.dialer.test_dialer_causes import SIP, START, first_attempts, leads
+
+NUMBERS = {"21": "absent", "22": "unallocated", "23": "noanswer"}   # 关机, 空号, rings on
+FALLBACK_AFTER = 25.0        # the carrier fails the call with its cause this long after it rang
+
+
+def build(Session, users, clock):
+    with Session() as s:
+        admin = s.merge(users["admin"])
+        for n, suffix in enumerate(NUMBERS):
+            s.add(Customer(name=f"早媒体客户{n}", ownership="shared", stage="target",
+                           phone=f"1390000{suffix}", phone_e164=f"+861390000{suffix}",
+                           mobile=f"1390000{suffix}", mobile_e164=f"+861390000{suffix}",
+                           created_at=clock.now(), updated_at=clock.now()))
+        s.flush()
+        campaign = campaigns.create_campaign(s, admin, clock=clock, name="早媒体活动",
+                                             mode="progressive", filter_stage="target")
+        team = [s.merge(users["tm"]), s.merge(users["tm2"]), s.merge(users["admin"])]
+        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
+        campaigns.refresh_leads(s, campaign, clock=clock)
+        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+        for user in team:
+            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        s.commit()
+        return campaign.id
+
+
+def test_announcements_end_the_calls_before_the_carriers_cause(Session, users):
+    clock = FakeClock(START)
+    campaign_id = build(Session, users, clock)
+    timing = {k: {"setup_time": FALLBACK_AFTER} for k in ("absent", "unallocated")}
+    scenario = Scenario(numbers={f"+861390000{k}": v for k, v in NUMBERS.items()}, timing=timing)
+    server = AMIServer(scenario=scenario, clock=clock).start()
+    ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
+                    events="call,user", reconnect=False)
+    hook = EarlyMediaHook(ami)
+    listener = EarlyMediaServer(hook).start()
+    server.early_media = EarlyMediaPlayer(listener.address)
+    dialer = Dialer(Session, ami, clock=clock, dialer_id="early", trunk=SIP,
+                    pacer_mode="progressive", early_media=hook, context=EARLY_MEDIA_CONTEXT)
+    try:
+        dialer.attach()
+        ami.connect()
+        driver = Driver(dialer, server, ami, clock, SimulatedAgents(Session, clock, campaign_id))
+        driver.run_until(START.timestamp() + 45)
+        first = first_attempts(Session, campaign_id)
+        played = dict(server.early_media.played)
+        originates = server.actions("Originate")
+    finally:
+        ami.close()
+        listener.stop()
+        server.stop()
+    assert sorted(played.values()) == ["ringback", "switched_off", "unallocated"]
+    assert all(m.get("EarlyMedia") == "true" and m.get("Context") == EARLY_MEDIA_CONTEXT
+               for m in originates)
+    off, empty, ringing = first["21"], first["22"], first["23"]
+    # 关机: the carrier's 480 would have said "noanswer" (cause 19): the words say "absent"
+    assert (off.outcome, off.cause) == ("absent", 20)
+    assert (empty.outcome, empty.cause) == ("unallocated", 1)
+    for attempt in (off, empty):
+        assert (attempt.ended_at - attempt.started_at).total_seconds() < FALLBACK_AFTER
+    assert ringing.outcome == "noanswer"            # a ringing line is never cut short
+    by_number = leads(Session)
+    assert by_number["22"].status == "dead"
+    assert by_number["21"].status == "queued"       # 关机: tried again later
