@@ -13,6 +13,7 @@ import urllib.parse
 import uuid
 from typing import Callable
 
+from config.settings import ALIYUN_SIGNINGS as SIGNINGS
 from messaging.gateway import Gateway, Receipt, Reply
 from messaging.http_util import (CallbackError, SmsProviderError, beijing_time, e164, field,
                                  json_body, post)
@@ -21,7 +22,6 @@ from models.clock import SYSTEM_CLOCK
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
 API_VERSION = "2017-05-25"
 # Refusals that mean "too many, send later" rather than "this message is wrong".
-SIGNINGS = ("HMAC-SHA1", "ACS3-HMAC-SHA256")
 THROTTLE_CODES = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL",
                             "Throttling", "Throttling.User", "Throttling.Api"})
 # What the callback URL answers so that Alibaba Cloud does not push the batch again.

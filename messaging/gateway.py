@@ -59,12 +59,17 @@ class Gateway:
         pass
 
 
-def store_receipt(maker: sessionmaker, gateway: str, receipt: Receipt) -> None:
+def store_receipt(maker: sessionmaker, gateway: str, *receipts: Receipt) -> None:
+    """Receipts in one transaction (a callback's batch is stored whole or not at all)."""
     with maker.begin() as session:
-        record_receipt(session, gateway, receipt.gateway_message_id, receipt.status,
-                       receipt.reason, receipt.at)
+        for receipt in receipts:
+            record_receipt(session, gateway, receipt.gateway_message_id, receipt.status,
+                           receipt.reason, receipt.at)
 
 
-def store_reply(maker: sessionmaker, gateway: str, reply: Reply) -> None:
+def store_reply(maker: sessionmaker, gateway: str, *replies: Reply) -> None:
+    """Replies in one transaction (a callback's batch is stored whole or not at all)."""
     with maker.begin() as session:
-        record_reply(session, gateway, reply.from_number, reply.to_number, reply.text, reply.at)
+        for reply in replies:
+            record_reply(session, gateway, reply.from_number, reply.to_number, reply.text,
+                         reply.at)
