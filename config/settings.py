@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import urllib.parse
 from pathlib import Path
 
 
@@ -58,19 +59,19 @@ class Settings:
     sms_aliyun_sign_name: str = ""          # the approved 签名 Alibaba Cloud puts in 【】 itself
     sms_aliyun_template_code: str = ""      # the approved template a typed text goes in (SMS_...)
     sms_aliyun_text_param: str = "content"  # that template's variable: ${content}
-    sms_aliyun_region: str = "cn-hangzhou"
-    sms_aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"
+    sms_aliyun_region: str = "cn-hangzhou"  # RegionId of the requests
+    sms_aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"  # the SMS API's URL
     sms_aliyun_signing: str = "HMAC-SHA1"   # or "ACS3-HMAC-SHA256" (the V3 signature)
     sms_tencent_secret_id: str = ""         # Tencent Cloud SecretId (sms_gateway = "tencent")
     sms_tencent_secret_key: str = ""        # a secret: the TOML file or DIALFUNNEL_SMS_TENCENT_SECRET_KEY
     sms_tencent_sdk_app_id: str = ""        # the SMS application's SmsSdkAppId (1400...)
     sms_tencent_sign_name: str = ""         # the approved 签名 Tencent Cloud puts in 【】 itself
     sms_tencent_template_id: str = ""       # the approved template whose one parameter is a typed text
-    sms_tencent_region: str = "ap-guangzhou"
-    sms_tencent_endpoint: str = "https://sms.tencentcloudapi.com/"
+    sms_tencent_region: str = "ap-guangzhou"  # X-TC-Region of the requests
+    sms_tencent_endpoint: str = "https://sms.tencentcloudapi.com/"  # the SMS API's URL
     sms_http_timeout: int = 10      # s for the cloud SMS APIs' answer
     sms_callback_host: str = "127.0.0.1"  # where the sender serves the cloud providers' status and reply callbacks
-    sms_callback_port: int = 0      # 0: no callback server
+    sms_callback_port: int = 0      # the callback server's port; 0: none
     sms_callback_token: str = ""    # a secret the callback URLs must carry (path or ?token=); empty: none
 
     @property
@@ -172,6 +173,12 @@ def _check_sms(settings: Settings) -> None:
     if settings.sms_aliyun_signing not in ALIYUN_SIGNINGS:
         raise SettingsError(f"setting sms_aliyun_signing must be one of "
                             f"{', '.join(ALIYUN_SIGNINGS)}, not {settings.sms_aliyun_signing!r}")
+    if settings.sms_gateway in SMS_CREDENTIALS:
+        name = f"sms_{settings.sms_gateway}_endpoint"
+        url = urllib.parse.urlsplit(getattr(settings, name))
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(f"setting {name} must be an http(s) URL, "
+                                f"not {getattr(settings, name)!r}")
     if not 0 <= settings.sms_callback_port <= 65535:
         raise SettingsError("setting sms_callback_port must be 0 (off) to 65535")
 

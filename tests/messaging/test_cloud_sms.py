@@ -294,6 +294,8 @@ def test_settings_name_the_cloud_gateways_and_refuse_missing_credentials():
                        if not k.endswith(("SECRET_KEY", "SDK_APP_ID"))})
     with pytest.raises(SettingsError, match="sms_aliyun_signing"):
         load_settings({**ALIYUN_ENV, "DIALFUNNEL_SMS_ALIYUN_SIGNING": "MD5"})
+    with pytest.raises(SettingsError, match="sms_tencent_endpoint must be an http"):
+        load_settings({**TENCENT_ENV, "DIALFUNNEL_SMS_TENCENT_ENDPOINT": "sms.tencentcloudapi.com"})
     with pytest.raises(SettingsError, match="sms_callback_port"):
         load_settings({"DIALFUNNEL_SMS_CALLBACK_PORT": "70000"})
 
