@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 import threading
 
@@ -242,7 +243,9 @@ def test_a_refusal_or_a_missing_template_fails_the_message_with_the_reason(
                                   "/sms/callback/{name}/status?token=guess",
                                   "/sms/callback/guess/{name}/status"])
 def test_a_callback_without_the_token_is_refused(Session, session, users, make_customer,
-                                                 provider, api, sender, callbacks, clock, path):
+                                                 provider, api, sender, callbacks, clock, path,
+                                                 caplog):
+    caplog.set_level(logging.DEBUG)
     message = send_sms(session, users["tm"], make_customer(mobile="13800138000").id, "您好",
                        clock=clock)
     session.commit()
@@ -254,9 +257,10 @@ def test_a_callback_without_the_token_is_refused(Session, session, users, make_c
     assert (status, body) == (403, b"wrong or missing callback token")
     assert _message(Session, message.id).status == "sent"
     assert _count(Session, SmsPart, SmsPart.receipt_at.is_not(None)) == 0
-    assert post(callbacks, f"/sms/callback/{provider.name}/status?token={TOKEN}",
+    assert post(callbacks, f"/sms/callback/{TOKEN}/{provider.name}/status",
                 provider.status(gateway_id, True))[0] == 200
     assert _message(Session, message.id).status == "delivered"
+    assert "wrong or missing callback token" in caplog.text and TOKEN not in caplog.text
 
 
 @pytest.mark.parametrize("path, body, status, says", [
