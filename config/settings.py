@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import urllib.parse
 from pathlib import Path
 
 
@@ -44,7 +45,7 @@ class Settings:
     dead_causes: dict = dataclasses.field(default_factory=dict)
     wallboard_tick_ms: int = 500    # how often each web process rebuilds the live wallboard
     birthday_campaigns: str = ""    # voice campaigns the worker queues each day's birthdays into (comma-separated names)
-    sms_gateway: str = ""           # "smpp" sends SMS (`dialfunnel sms`); empty: messages stay queued
+    sms_gateway: str = ""           # "smpp", "aliyun" or "tencent" sends SMS (`dialfunnel sms`); empty: messages stay queued
     sms_smpp_host: str = "127.0.0.1"
     sms_smpp_port: int = 2775
     sms_smpp_system_id: str = ""
@@ -53,6 +54,25 @@ class Settings:
     sms_source_addr: str = ""       # the number or sender id our SMS come from (e.g. 10690001)
     sms_rate_per_second: int = 10   # submits a second, all messages together
     sms_enquire_link_s: int = 30    # SMPP keep-alive when the link is quiet
+    sms_aliyun_access_key_id: str = ""      # Alibaba Cloud AccessKey ID (sms_gateway = "aliyun")
+    sms_aliyun_access_key_secret: str = ""  # a secret: the TOML file or DIALFUNNEL_SMS_ALIYUN_ACCESS_KEY_SECRET
+    sms_aliyun_sign_name: str = ""          # the approved 签名 Alibaba Cloud puts in 【】 itself
+    sms_aliyun_template_code: str = ""      # the approved template a typed text goes in (SMS_...)
+    sms_aliyun_text_param: str = "content"  # that template's variable: ${content}
+    sms_aliyun_region: str = "cn-hangzhou"  # RegionId of the requests
+    sms_aliyun_endpoint: str = "https://dysmsapi.aliyuncs.com/"  # the SMS API's URL
+    sms_aliyun_signing: str = "HMAC-SHA1"   # or "ACS3-HMAC-SHA256" (the V3 signature)
+    sms_tencent_secret_id: str = ""         # Tencent Cloud SecretId (sms_gateway = "tencent")
+    sms_tencent_secret_key: str = ""        # a secret: the TOML file or DIALFUNNEL_SMS_TENCENT_SECRET_KEY
+    sms_tencent_sdk_app_id: str = ""        # the SMS application's SmsSdkAppId (1400...)
+    sms_tencent_sign_name: str = ""         # the approved 签名 Tencent Cloud puts in 【】 itself
+    sms_tencent_template_id: str = ""       # the approved template whose one parameter is a typed text
+    sms_tencent_region: str = "ap-guangzhou"  # X-TC-Region of the requests
+    sms_tencent_endpoint: str = "https://sms.tencentcloudapi.com/"  # the SMS API's URL
+    sms_http_timeout: int = 10      # s for the cloud SMS APIs' answer
+    sms_callback_host: str = "127.0.0.1"  # where the sender serves the cloud providers' status and reply callbacks
+    sms_callback_port: int = 0      # the callback server's port; 0: none
+    sms_callback_token: str = ""    # a secret the callback URLs must carry (path or ?token=); empty: none
     fax_dir: str = ""               # the faxes kept (TIFF and PDF); empty: <data_dir>/faxes
     fax_spool: str = ""             # where ReceiveFAX writes (with Asterisk: /var/spool/asterisk/fax/dialfunnel); empty: <fax_dir>/spool
     fax_documents_dir: str = ""     # fax-on-demand sheets (the dialplan's DF_FAX_DOCUMENTS); empty: <fax_dir>/sheets
@@ -109,7 +129,14 @@ class Settings:
 
 
 WEB_SERVERS = ("gunicorn", "threaded")
-SMS_GATEWAYS = ("", "smpp")
+SMS_GATEWAYS = ("", "smpp", "aliyun", "tencent")
+ALIYUN_SIGNINGS = ("HMAC-SHA1", "ACS3-HMAC-SHA256")
+# the settings each cloud gateway cannot send without
+SMS_CREDENTIALS = {
+    "aliyun": ("sms_aliyun_access_key_id", "sms_aliyun_access_key_secret", "sms_aliyun_sign_name"),
+    "tencent": ("sms_tencent_secret_id", "sms_tencent_secret_key", "sms_tencent_sdk_app_id",
+                "sms_tencent_sign_name"),
+}
 
 
 class SettingsError(ValueError):
@@ -156,10 +183,31 @@ def load_settings(env: dict | None = None) -> Settings:
     if settings.fax_resolution not in ("fine", "normal"):
         raise SettingsError(f"setting fax_resolution must be fine or normal, not {settings.fax_resolution!r}")
     for name in ("web_workers", "web_worker_connections", "wallboard_tick_ms",
-                 "sms_rate_per_second", "sms_enquire_link_s", "fax_lines", "fax_attempts"):
+                 "sms_rate_per_second", "sms_enquire_link_s", "sms_http_timeout", "fax_lines",
+                 "fax_attempts"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
+    _check_sms(settings)
     return settings
+
+
+def _check_sms(settings: Settings) -> None:
+    missing = [name for name in SMS_CREDENTIALS.get(settings.sms_gateway, ())
+               if not getattr(settings, name).strip()]
+    if missing:
+        raise SettingsError(f"sms_gateway {settings.sms_gateway!r} needs the settings "
+                            f"{', '.join(missing)} (TOML file or DIALFUNNEL_{missing[0].upper()})")
+    if settings.sms_aliyun_signing not in ALIYUN_SIGNINGS:
+        raise SettingsError(f"setting sms_aliyun_signing must be one of "
+                            f"{', '.join(ALIYUN_SIGNINGS)}, not {settings.sms_aliyun_signing!r}")
+    if settings.sms_gateway in SMS_CREDENTIALS:
+        name = f"sms_{settings.sms_gateway}_endpoint"
+        url = urllib.parse.urlsplit(getattr(settings, name))
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise SettingsError(f"setting {name} must be an http(s) URL, "
+                                f"not {getattr(settings, name)!r}")
+    if not 0 <= settings.sms_callback_port <= 65535:
+        raise SettingsError("setting sms_callback_port must be 0 (off) to 65535")
 
 
 def parse_dead_causes(value) -> dict[str, tuple[int, ...]]:

@@ -328,7 +328,8 @@ def cmd_sms(settings, args):
     from messaging.setup import gateway_from_settings, start_sender
     gateway = gateway_from_settings(settings)
     if gateway is None:
-        sys.exit("dialfunnel sms: sms_gateway is not set (DIALFUNNEL_SMS_GATEWAY=smpp)")
+        sys.exit("dialfunnel sms: sms_gateway is not set (DIALFUNNEL_SMS_GATEWAY=smpp, aliyun "
+                 "or tencent)")
     _, maker = open_database(settings)
     stop = _wait_for_signal()
     sender, thread = start_sender(settings, maker, stop, gateway)

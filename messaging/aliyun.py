@@ -13,14 +13,15 @@ import urllib.parse
 import uuid
 from typing import Callable
 
-from messaging.http_util import (CallbackError, DeliveryReport, InboundSms, SmsProviderError,
-                                 beijing_time, e164, field, json_body, post)
+from config.settings import ALIYUN_SIGNINGS as SIGNINGS
+from messaging.gateway import Gateway, Receipt, Reply
+from messaging.http_util import (CallbackError, SmsProviderError, beijing_time, e164, field,
+                                 json_body, post)
 from models.clock import SYSTEM_CLOCK
 
 ENDPOINT = "https://dysmsapi.aliyuncs.com/"
 API_VERSION = "2017-05-25"
 # Refusals that mean "too many, send later" rather than "this message is wrong".
-SIGNINGS = ("HMAC-SHA1", "ACS3-HMAC-SHA256")
 THROTTLE_CODES = frozenset({"isv.BUSINESS_LIMIT_CONTROL", "isv.DAY_LIMIT_CONTROL",
                             "Throttling", "Throttling.User", "Throttling.Api"})
 # What the callback URL answers so that Alibaba Cloud does not push the batch again.
@@ -77,12 +78,13 @@ def phone_numbers(to_e164: str) -> str:
     return to_e164[3:] if to_e164.startswith("+86") else to_e164[1:]
 
 
-class AliyunSms:
+class AliyunSms(Gateway):
     """Sends through one account's approved signature (SignName) and templates. Text without
     template parameters goes into the default template's variable `text_param`. `signing` is
     "HMAC-SHA1" (signature version 1.0) or "ACS3-HMAC-SHA256"."""
 
     name = "aliyun"
+    adds_signature = True
 
     def __init__(self, access_key_id: str, access_key_secret: str, sign_name: str, *,
                  template_code: str = "", text_param: str = "content",
@@ -173,14 +175,6 @@ class AliyunSms:
                                    str(reply.get("RequestId", "")))
         return [str(reply["BizId"])]
 
-    def start(self, on_receipt, on_reply) -> None:
-        """Receipts and replies arrive as HTTP callbacks (parse_status_callback,
-        parse_reply_callback): nothing to start."""
-
-    def close(self) -> None:
-        pass
-
-
 def _number(raw: object) -> str:
     digits = str(raw)
     if len(digits) == 11 and digits.startswith("1"):       # a mainland mobile, no country code
@@ -196,22 +190,22 @@ def _success(raw: object) -> bool:
     raise CallbackError(f"aliyun callback: bad success flag {raw!r}")
 
 
-def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
+def parse_status_callback(body: bytes | str) -> list[Receipt]:
     """SmsReport (HTTP batch push): a JSON array of delivery reports."""
     reports = []
     for item in json_body("aliyun", body, list):
         ok = _success(field("aliyun", item, "success"))
         reason = None if ok else ": ".join(
             s for s in (str(item.get("err_code") or ""), str(item.get("err_msg") or "")) if s) or None
-        reports.append(DeliveryReport(str(field("aliyun", item, "biz_id")),
+        reports.append(Receipt(str(field("aliyun", item, "biz_id")),
                                       "delivered" if ok else "failed", reason,
                                       beijing_time("aliyun", field("aliyun", item, "report_time"))))
     return reports
 
 
-def parse_reply_callback(body: bytes | str) -> list[InboundSms]:
+def parse_reply_callback(body: bytes | str) -> list[Reply]:
     """SmsUp (HTTP batch push): a JSON array of the replies customers sent."""
-    return [InboundSms(_number(field("aliyun", item, "phone_number")),
+    return [Reply(_number(field("aliyun", item, "phone_number")),
                        str(item.get("dest_code") or ""),
                        str(field("aliyun", item, "content")),
                        beijing_time("aliyun", field("aliyun", item, "send_time")))

@@ -30,20 +30,21 @@ class GatewayError(Exception):
 class Receipt:
     gateway_message_id: str
     status: str                 # "delivered" | "failed"
-    reason: str | None
-    at: dt.datetime
+    reason: str | None          # the gateway's code and words for a failure
+    at: dt.datetime             # aware, UTC
 
 
 @dataclass(frozen=True)
 class Reply:
-    from_number: str
-    to_number: str
+    from_number: str            # E.164
+    to_number: str              # our number (or the provider's extension code) it came to
     text: str
-    at: dt.datetime
+    at: dt.datetime             # aware, UTC
 
 
 class Gateway:
     name = "gateway"
+    adds_signature = False      # the provider puts the 【signature】 in itself (the cloud APIs)
 
     def submit(self, to_e164: str, text: str, *, template_code: str | None = None,
                params: dict | None = None) -> list[str]:
@@ -58,12 +59,17 @@ class Gateway:
         pass
 
 
-def store_receipt(maker: sessionmaker, gateway: str, receipt: Receipt) -> None:
+def store_receipt(maker: sessionmaker, gateway: str, *receipts: Receipt) -> None:
+    """Receipts in one transaction (a callback's batch is stored whole or not at all)."""
     with maker.begin() as session:
-        record_receipt(session, gateway, receipt.gateway_message_id, receipt.status,
-                       receipt.reason, receipt.at)
+        for receipt in receipts:
+            record_receipt(session, gateway, receipt.gateway_message_id, receipt.status,
+                           receipt.reason, receipt.at)
 
 
-def store_reply(maker: sessionmaker, gateway: str, reply: Reply) -> None:
+def store_reply(maker: sessionmaker, gateway: str, *replies: Reply) -> None:
+    """Replies in one transaction (a callback's batch is stored whole or not at all)."""
     with maker.begin() as session:
-        record_reply(session, gateway, reply.from_number, reply.to_number, reply.text, reply.at)
+        for reply in replies:
+            record_reply(session, gateway, reply.from_number, reply.to_number, reply.text,
+                         reply.at)

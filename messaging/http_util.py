@@ -1,7 +1,6 @@
 """What the HTTP SMS gateways (Alibaba Cloud, Tencent Cloud) share: one POST with a timeout,
-their errors, and the plain records their status and reply callbacks are parsed into. The
-errors carry `reason` and `retry`, and the records have the fields and order, of the gateway
-contract's GatewayError, Receipt and Reply."""
+their errors (the gateway contract's GatewayError, with `reason` and `retry`) and the helpers
+of their callback parsers (which give the contract's Receipt and Reply)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,56 +8,38 @@ import http.client
 import json
 import socket
 import urllib.parse
-from typing import NamedTuple
+
+from messaging.gateway import GatewayError
 
 # Both providers stamp callback times in Beijing time, which has no daylight saving.
 BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
-class SmsHttpError(Exception):
+class SmsHttpError(GatewayError):
     """The provider could not be reached or answered something that is not its API:
     connection refused, timeout, a reply that is not JSON. Worth trying again later."""
 
-    retry = True
-
     def __init__(self, gateway: str, reason: str):
-        super().__init__(f"{gateway}: {reason}")
+        super().__init__(f"{gateway}: {reason}", retry=True)
         self.gateway = gateway
-        self.reason = f"{gateway}: {reason}"
 
 
-class SmsProviderError(Exception):
+class SmsProviderError(GatewayError):
     """The provider refused the message; `code` and `message` are its own words.
     `throttled` marks a rate limit (send later), not a bad message."""
 
     def __init__(self, gateway: str, code: str, message: str, request_id: str = "",
                  throttled: bool = False):
-        super().__init__(f"{gateway} refused: {code}: {message}")
-        self.reason = f"{gateway} refused: {code}: {message}"
+        super().__init__(f"{gateway} refused: {code}: {message}", retry=throttled)
         self.gateway = gateway
         self.code = code
         self.message = message
         self.request_id = request_id
         self.throttled = throttled
-        self.retry = throttled
 
 
 class CallbackError(ValueError):
     """A status or reply callback body that is not what the provider documents."""
-
-
-class DeliveryReport(NamedTuple):
-    gateway_message_id: str
-    status: str          # "delivered" | "failed"
-    reason: str | None   # the provider's code and words for a failure
-    at: dt.datetime      # aware, UTC
-
-
-class InboundSms(NamedTuple):
-    from_number: str     # E.164
-    to_number: str       # the provider's extension code the reply came to ("" if none)
-    text: str
-    at: dt.datetime      # aware, UTC
 
 
 def post(gateway: str, url: str, body: bytes, headers: dict[str, str],

@@ -17,6 +17,7 @@ from messaging.gateway import Gateway, GatewayError, store_receipt, store_reply
 from models.clock import SYSTEM_CLOCK
 from models.schema import SmsTemplate
 from models.sms.bulk import release
+from models.sms.config import unsign
 from models.sms.delivery import claim, fail_stalled, mark_failed, mark_retry, mark_submitted
 
 log = logging.getLogger(__name__)
@@ -54,12 +55,16 @@ class Sender:
             release(session, clock=self.clock)
             fail_stalled(session, self.clock.now())
         with self.maker.begin() as session:
-            work = [(m.id, m.to_number, m.text, m.attempts, _template_code(session, m))
+            work = [(m.id, m.to_number, self._text(session, m.text), m.attempts,
+                     _template_code(session, m))
                     for m in claim(session, self.sender_id, self.clock.now(), self.batch)]
         for message_id, to_number, text, attempts, code in work:
             self._pace()
             self._send(message_id, to_number, text, attempts, code)
         return len(work)
+
+    def _text(self, session, text: str) -> str:
+        return unsign(session, text) if self.gateway.adds_signature else text
 
     def _send(self, message_id: int, to_number: str, text: str, attempts: int,
               code: str | None) -> None:
@@ -70,6 +75,9 @@ class Sender:
             return
         except OSError as exc:
             self._refused(message_id, f"{type(exc).__name__}: {exc}", True, attempts)
+            return
+        except ValueError as exc:       # the gateway cannot take it (no template, bad number)
+            self._refused(message_id, str(exc), False, attempts)
             return
         for attempt in range(RECORD_TRIES):   # the gateway has it: its ids must be kept
             try:

@@ -8,8 +8,9 @@ import hmac
 import json
 import urllib.parse
 
-from messaging.http_util import (CallbackError, DeliveryReport, InboundSms, SmsProviderError,
-                                 beijing_time, e164, field, json_body, post)
+from messaging.gateway import Gateway, Receipt, Reply
+from messaging.http_util import (CallbackError, SmsProviderError, beijing_time, e164, field,
+                                 json_body, post)
 from models.clock import SYSTEM_CLOCK
 
 ENDPOINT = "https://sms.tencentcloudapi.com/"
@@ -64,11 +65,12 @@ def _throttled(code: str) -> bool:
     return code.startswith("LimitExceeded") or code.startswith("RequestLimitExceeded")
 
 
-class TencentSms:
+class TencentSms(Gateway):
     """Sends through one SMS application (SmsSdkAppId) with its approved signature and
     templates. Text without template parameters is the default template's only parameter."""
 
     name = "tencent"
+    adds_signature = True
 
     def __init__(self, secret_id: str, secret_key: str, sdk_app_id: str, sign_name: str, *,
                  template_id: str = "", region: str = "ap-guangzhou",
@@ -132,15 +134,7 @@ class TencentSms:
                                    _throttled(code))
         return [str(sent[0]["SerialNo"])]
 
-    def start(self, on_receipt, on_reply) -> None:
-        """Receipts and replies arrive as HTTP callbacks (parse_status_callback,
-        parse_reply_callback): nothing to start."""
-
-    def close(self) -> None:
-        pass
-
-
-def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
+def parse_status_callback(body: bytes | str) -> list[Receipt]:
     """"SMS sending status notification": a JSON array, `sid` being SendSms's SerialNo."""
     reports = []
     for item in json_body("tencent", body, list):
@@ -149,13 +143,13 @@ def parse_status_callback(body: bytes | str) -> list[DeliveryReport]:
             raise CallbackError(f"tencent callback: bad report_status {state!r}")
         reason = None if state == "SUCCESS" else ": ".join(
             s for s in (str(item.get("errmsg") or ""), str(item.get("description") or "")) if s) or None
-        reports.append(DeliveryReport(str(field("tencent", item, "sid")),
+        reports.append(Receipt(str(field("tencent", item, "sid")),
                                       "delivered" if state == "SUCCESS" else "failed", reason,
                                       beijing_time("tencent", field("tencent", item, "user_receive_time"))))
     return reports
 
 
-def parse_reply_callback(body: bytes | str) -> list[InboundSms]:
+def parse_reply_callback(body: bytes | str) -> list[Reply]:
     """"SMS reply": one JSON object per reply (an array of them is taken too)."""
     data = json_body("tencent", body, (dict, list))
     replies = []
@@ -163,7 +157,7 @@ def parse_reply_callback(body: bytes | str) -> list[InboundSms]:
         when = field("tencent", item, "time")
         if isinstance(when, bool) or not isinstance(when, (int, float, str)) or not str(when).isdigit():
             raise CallbackError(f"tencent callback: bad time {when!r}")
-        replies.append(InboundSms(e164(str(field("tencent", item, "nationcode")),
+        replies.append(Reply(e164(str(field("tencent", item, "nationcode")),
                                        str(field("tencent", item, "mobile"))),
                                   str(item.get("extend") or ""),
                                   str(field("tencent", item, "text")),

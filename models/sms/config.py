@@ -54,6 +54,13 @@ def sign(session: Session, text: str) -> str:
     return text if text.startswith(mark) else mark + text
 
 
+def unsign(session: Session, text: str) -> str:
+    """The text without the 【signature】 `sign` put first: what goes to a gateway that adds
+    the account's approved signature itself (the cloud APIs), so that it shows once."""
+    mark = f"【{signature(session)}】"
+    return text[len(mark):] if text.startswith(mark) else text
+
+
 def _fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").upper()
     return "".join(ch for ch in text if not unicodedata.category(ch).startswith(("P", "Z", "C")))

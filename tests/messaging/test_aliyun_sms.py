@@ -9,6 +9,7 @@ import time
 import pytest
 
 from messaging import aliyun
+from messaging.gateway import Gateway, GatewayError, Receipt, Reply
 from messaging.http_util import CallbackError, SmsHttpError, SmsProviderError
 from models.clock import FakeClock
 from tests.messaging.sms_http_servers import AliyunSmsServer, aliyun_signature_ok
@@ -140,6 +141,20 @@ def test_a_rate_limit_refusal_carries_the_providers_code_and_message(server, clo
     assert "isv.BUSINESS_LIMIT_CONTROL" in refused.value.reason
 
 
+def test_it_is_a_gateway_whose_refusals_are_gateway_errors(server, clock):
+    gw = gateway(server, clock)
+    assert isinstance(gw, Gateway) and gw.adds_signature
+    server.refusals.append(AliyunSmsServer.LIMIT)
+    with pytest.raises(GatewayError) as throttled:
+        gw.submit("+8613800138000", "hi")
+    assert throttled.value.retry and throttled.value.reason.startswith("aliyun refused: isv.")
+    server.refusals.append(("isv.MOBILE_NUMBER_ILLEGAL", "非法手机号"))
+    with pytest.raises(GatewayError) as refused:
+        gw.submit("+8613800138000", "hi")
+    assert not refused.value.retry
+    assert refused.value.reason == "aliyun refused: isv.MOBILE_NUMBER_ILLEGAL: 非法手机号"
+
+
 def test_a_wrong_secret_is_a_signature_mismatch(server, clock):
     with pytest.raises(SmsProviderError) as refused:
         gateway(server, clock, secret="not-the-secret").submit("+8613800138000", "hi")
@@ -185,6 +200,7 @@ def test_connection_refused_is_a_clear_error(clock):
     with pytest.raises(SmsHttpError, match="connection refused") as failed:
         gw.submit("+8613800138000", "hi")
     assert failed.value.retry and "connection refused" in failed.value.reason
+    assert isinstance(failed.value, GatewayError)
 
 
 def test_status_callback_as_documented():
@@ -197,9 +213,9 @@ def test_status_callback_as_documented():
                 "report_time": "2017-01-01 07:00:00", "success": false, "err_code": "MK:0001",
                 "err_msg": "用户停机", "sms_size": "1", "biz_id": "12346", "out_id": ""}]"""
     delivered, failed = aliyun.parse_status_callback(body.encode())
-    assert delivered == ("12345********", "delivered", None,
+    assert delivered == Receipt("12345********", "delivered", None,
                          dt.datetime(2016, 12, 31, 16, 0, tzinfo=dt.timezone.utc))
-    assert failed == ("12346", "failed", "MK:0001: 用户停机",
+    assert failed == Receipt("12346", "failed", "MK:0001: 用户停机",
                       dt.datetime(2016, 12, 31, 23, 0, tzinfo=dt.timezone.utc))
 
 
@@ -207,7 +223,7 @@ def test_reply_callback_as_documented():
     body = """[{"phone_number": "13811112222", "content": "退订", "send_time": "2017-09-01 00:00:00",
                 "dest_code": "1234", "sequence_id": "1234567890"}]"""
     [reply] = aliyun.parse_reply_callback(body)
-    assert reply == ("+8613811112222", "1234", "退订",
+    assert reply == Reply("+8613811112222", "1234", "退订",
                      dt.datetime(2017, 8, 31, 16, 0, tzinfo=dt.timezone.utc))
     assert aliyun.CALLBACK_ACK.decode() == '{"code": 0, "msg": "接收成功"}'
 

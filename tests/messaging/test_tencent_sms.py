@@ -10,6 +10,7 @@ import time
 import pytest
 
 from messaging import tencent
+from messaging.gateway import Gateway, GatewayError, Receipt, Reply
 from messaging.http_util import CallbackError, SmsHttpError, SmsProviderError
 from models.clock import FakeClock
 from tests.messaging.sms_http_servers import TencentSmsServer, tencent_signature
@@ -102,12 +103,15 @@ def test_a_per_number_rate_limit_carries_the_providers_code_and_message(server, 
 
 
 def test_a_request_error_is_refused_with_its_code(server, clock):
+    gw = gateway(server, clock)
+    assert isinstance(gw, Gateway) and gw.adds_signature
     server.refusals.append(("request", "FailedOperation.SignatureIncorrectOrUnapproved",
                             "signature format is incorrect or signature is not approved"))
-    with pytest.raises(SmsProviderError) as refused:
-        gateway(server, clock).submit("+8613800138000", "hi")
+    with pytest.raises(GatewayError) as refused:
+        gw.submit("+8613800138000", "hi")
     assert refused.value.code == "FailedOperation.SignatureIncorrectOrUnapproved"
     assert not refused.value.retry
+    assert refused.value.reason.startswith("tencent refused: FailedOperation.")
 
 
 def test_a_wrong_key_and_a_skewed_clock_are_refused(server, clock):
@@ -145,7 +149,7 @@ def test_connection_refused_is_a_clear_error(clock):
                             endpoint=f"http://127.0.0.1:{port}/", clock=clock)
     with pytest.raises(SmsHttpError, match="connection refused") as failed:
         gw.submit("+8613800138000", "hi")
-    assert failed.value.retry
+    assert failed.value.retry and isinstance(failed.value, GatewayError)
 
 
 def test_status_callback_as_documented():
@@ -157,16 +161,16 @@ def test_status_callback_as_documented():
          "report_status": "FAIL", "errmsg": "MN:0001", "description": "空号",
          "sid": "2645:000000000000000000000000000002"}], ensure_ascii=False)
     delivered, failed = tencent.parse_status_callback(body)
-    assert delivered == ("2645:000000000000000000000000000001", "delivered", None,
+    assert delivered == Receipt("2645:000000000000000000000000000001", "delivered", None,
                          dt.datetime(2015, 10, 17, 0, 3, 4, tzinfo=dt.timezone.utc))
-    assert failed == ("2645:000000000000000000000000000002", "failed", "MN:0001: 空号",
+    assert failed == Receipt("2645:000000000000000000000000000002", "failed", "MN:0001: 空号",
                       dt.datetime(2015, 10, 17, 0, 3, 9, tzinfo=dt.timezone.utc))
 
 
 def test_reply_callback_as_documented():
     body = '{"extend": "", "mobile": "13800138000", "nationcode": "86", "sign": "迪风科技", "text": "TD", "time": 1457336869}'
     assert tencent.parse_reply_callback(body.encode()) == [
-        ("+8613800138000", "", "TD", dt.datetime(2016, 3, 7, 7, 47, 49, tzinfo=dt.timezone.utc))]
+        Reply("+8613800138000", "", "TD", dt.datetime(2016, 3, 7, 7, 47, 49, tzinfo=dt.timezone.utc))]
     assert json.loads(tencent.CALLBACK_ACK) == {"result": 0, "errmsg": "OK"}
 
 

@@ -9,7 +9,7 @@ from models.crm.contacts import add_contact
 from models.dialer.dnc import add_number
 from models.errors import InvalidValue, NotFound, NotYours, PermissionDenied
 from models.schema import ContactRecord, Order, SmsMessage, SmsOptOut
-from models.sms.config import is_opt_out, update_sms_settings
+from models.sms.config import is_opt_out, sign, unsign, update_sms_settings
 from models.sms.delivery import (claim, mark_failed, mark_retry, mark_submitted, record_receipt,
                                  record_reply)
 from models.sms.optouts import is_opted_out
@@ -42,6 +42,14 @@ def test_template_variables_and_signature(session, users, make_customer, company
                              "订单DD-2026-001金额1,205.30元。地址：上海市徐汇区漕溪北路88号 "
                              "https://example.cn")
     assert shown["encoding"] == "ucs2" and shown["segments"] == 2 and shown["per_segment"] == 67
+
+
+def test_unsign_takes_off_only_the_signature_sign_put_first(session, company):
+    signed = sign(session, "您好，【内部】资料已发送")
+    assert signed == "【达盟科技】您好，【内部】资料已发送"
+    assert unsign(session, signed) == "您好，【内部】资料已发送"
+    assert unsign(session, "【通知】您好") == "【通知】您好"
+    assert unsign(session, "您好【达盟科技】") == "您好【达盟科技】"
 
 
 def test_a_template_with_an_unknown_variable_is_refused(session, users, company):
