@@ -4,11 +4,14 @@
 
 The channel's Uniqueid is the ChannelId the dialer gave Originate, so it names the attempt.
 First answering-machine detection (agi.handlers.amd; "unsure" counts as a person; none in preview
-mode, where the agent who chose the call hears it), then a ready agent of the campaign's team is taken
+mode, where the agent who chose the call hears it). A person in a voice campaign hears the
+campaign's IVR flow; in other campaigns a ready agent of the campaign's team is taken
 (models.dialer.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
 Statuses the dialplan acts on:
+  IVR       a voice campaign: DIALFUNNEL_IVR=<the campaign's flow>
   TRANSFER  DIALFUNNEL_TRANSFER=agent:<extension>
-  MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty)
+  MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty:
+            hang up). Before a message the machine's greeting is waited out (its beep).
   ABANDON   nobody free in time: the abandon message plays (DIALFUNNEL_MESSAGE)
   NOATTEMPT the channel is not a dialer call we know
 """
@@ -24,11 +27,13 @@ from models.schema import Campaign
 
 HOLD_SECONDS = 2.0
 POLL_SECONDS = 0.1
-_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep}
+_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep,
+                 "wait_for_beep": None}
 
 
 def configure(**kwargs) -> None:
     """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function),
+    wait_for_beep (the wait for a machine's beep before its message),
     sleep (the wait between two looks for an agent; the PBX simulator's under a fake clock)."""
     _config.update(kwargs)
 
@@ -39,6 +44,13 @@ def spool_dir() -> Path:
         return Path(_config["spool_dir"])
     from config.settings import load_settings
     return load_settings().recordings_incoming_path
+
+
+def _wait_for_beep(agi) -> str:
+    wait = _config.get("wait_for_beep")
+    if wait is None:
+        from agi.handlers.amd import wait_for_beep as wait
+    return wait(agi, spool_dir=spool_dir())
 
 
 def _detect(agi):
@@ -65,8 +77,13 @@ def outbound(agi, session, args):
             return "HANGUP"
     if not preview and result.label == "machine":
         message = campaign.machine_message if campaign.machine_action == "message" else None
+        if message and _wait_for_beep(agi) == "hangup":
+            return "HANGUP"
         agi.set_variable("DIALFUNNEL_MESSAGE", message or "")
         return "MACHINE"
+    if campaign.mode == "voice":
+        agi.set_variable("DIALFUNNEL_IVR", campaign.ivr_flow or "")
+        return "IVR"
     polls = round(HOLD_SECONDS / POLL_SECONDS)  # counted, not timed: `sleep` may be simulated
     for poll in range(polls + 1):
         agent = agent_states.take_ready_agent(session, attempt, clock=clock)
