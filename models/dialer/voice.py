@@ -24,7 +24,10 @@ MACHINE_TEXT = {"message": "已留言", "retry": "已挂断，稍后重拨", "ha
 def unreached_text(campaign: Campaign, attempt: DialAttempt) -> str:
     label = OUTCOME_TEXT.get(attempt.outcome, attempt.outcome or "")
     if attempt.outcome == "machine":
-        label += "，" + MACHINE_TEXT.get(campaign.machine_action, "")
+        action = campaign.machine_action
+        if action == "message" and not campaign.machine_message:
+            action = "hangup"
+        label += "，" + MACHINE_TEXT.get(action, "")
     elif attempt.outcome in DEAD_OUTCOMES and attempt.cause:
         label += f"（原因码 {attempt.cause}）"
     return f"语音外呼「{campaign.name}」：{label}（{attempt.number}）"
