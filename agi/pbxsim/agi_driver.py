@@ -125,6 +125,8 @@ class CallResult:
     received: list[bytes]       # every line the server sent
     error: str = ""
     recorded: list[Path] = dataclasses.field(default_factory=list)  # RECORD FILE's files
+    # seconds from each reply we sent (the env block first) to the server's next command
+    gaps: list[float] = dataclasses.field(default_factory=list)
 
 
 def build_env(host: str, port: int, script: str, args: Iterable[str] = (), *,
@@ -689,6 +691,7 @@ def _converse(sock: socket.socket, sim: SimChannel, env_lines, result: CallResul
     if scenario.hangup_before == 0 and not hang_up(0):
         return
     for index in itertools.count():
+        replied = time.monotonic()
         try:
             raw = transport.readline(scenario.timeout, limit=8192)
         except AGIProtocolError as exc:
@@ -696,6 +699,7 @@ def _converse(sock: socket.socket, sim: SimChannel, env_lines, result: CallResul
             return
         if not raw:
             break  # the server closed: the AGI is over
+        result.gaps.append(time.monotonic() - replied)
         result.received.append(raw)
         line = raw[:-1].decode("utf-8", "replace")
         result.commands.append(line)

@@ -160,6 +160,8 @@ class OutboundCall:
             audio=audio, record_dir=self.incoming, answered=True, realtime=True,
             sleep=self.scheduler.sleep, variables=variables, **scenario)
         result = agi_driver.run_call(self.host, self.port, script, args, env=env, scenario=scenario)
+        if self.server.on_agi is not None:
+            self.server.on_agi(script, result)
         self.check()
         if result.error:
             log.warning("pbxsim: AGI %s of %s: %s", script, self.uid, result.error)
