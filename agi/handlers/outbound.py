@@ -27,13 +27,11 @@ from models.schema import Campaign
 
 HOLD_SECONDS = 2.0
 POLL_SECONDS = 0.1
-_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep,
-                 "wait_for_beep": None}
+_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep}
 
 
 def configure(**kwargs) -> None:
     """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function),
-    wait_for_beep (the wait for a machine's beep before its message),
     sleep (the wait between two looks for an agent; the PBX simulator's under a fake clock)."""
     _config.update(kwargs)
 
@@ -44,13 +42,6 @@ def spool_dir() -> Path:
         return Path(_config["spool_dir"])
     from config.settings import load_settings
     return load_settings().recordings_incoming_path
-
-
-def _wait_for_beep(agi) -> str:
-    wait = _config.get("wait_for_beep")
-    if wait is None:
-        from agi.handlers.amd import wait_for_beep as wait
-    return wait(agi, spool_dir=spool_dir())
 
 
 def _detect(agi):
@@ -77,8 +68,11 @@ def outbound(agi, session, args):
             return "HANGUP"
     if not preview and result.label == "machine":
         message = campaign.machine_message if campaign.machine_action == "message" else None
-        if message and _wait_for_beep(agi) == "hangup":
-            return "HANGUP"
+        session.commit()  # nothing held while the greeting is waited out
+        if message:
+            from agi.handlers.amd import wait_for_beep
+            if wait_for_beep(agi, spool_dir=spool_dir()) == "hangup":
+                return "HANGUP"
         agi.set_variable("DIALFUNNEL_MESSAGE", message or "")
         return "MACHINE"
     if campaign.mode == "voice":
