@@ -11,6 +11,8 @@ Figures:
                  dialled; with --retries, retried too)
   occupancy      line occupancy while numbers remain never dialled: the time-integral of the
                  lines up / (the line limit x that time). Goal: >= 90%.
+  flows          people in the flow at once over that time (mean; answered calls from the
+                 answer: AMD, then the notice)
   FastAGI        the server's added latency per AGI command (from the simulated Asterisk's
                  reply to the server's next command, wall clock) over every AGI of the run, and
                  over the ivr flows alone: p50 / p99 / max ms
@@ -194,7 +196,7 @@ def run_one(lines: int, trunk_lines: int, world: World, seed: int, url: str | No
 def measure(maker, campaign_id: int, lines: int) -> dict:
     with maker() as s:
         rows = s.execute(select(DialAttempt.lead_id, DialAttempt.started_at, DialAttempt.ended_at,
-                                DialAttempt.outcome)
+                                DialAttempt.outcome, DialAttempt.answered_at)
                          .where(DialAttempt.campaign_id == campaign_id)
                          .order_by(DialAttempt.started_at)).all()
         by_outcome = dict(s.execute(select(DialAttempt.outcome, func.count())
@@ -202,17 +204,22 @@ def measure(maker, campaign_id: int, lines: int) -> dict:
                                     .group_by(DialAttempt.outcome)).all())
     t0 = START.timestamp()
     first_dial: dict[int, float] = {}
-    for lead_id, started, _ended, _outcome in rows:
+    for lead_id, started, *_ in rows:
         first_dial.setdefault(lead_id, started.timestamp())
     last_fresh = max(first_dial.values())          # the last number dialled the first time
-    ends = [e.timestamp() for _l, _s, e, _o in rows if e is not None]
+
+    def up_until_last_fresh(since, ended):
+        return max(0.0, min(ended.timestamp() if ended else last_fresh, last_fresh) - since.timestamp())
+    ends = [e.timestamp() for _l, _s, e, *_ in rows if e is not None]
     done = max(ends) if ends else t0
-    busy = sum(max(0.0, min(e.timestamp() if e else last_fresh, last_fresh) - s.timestamp())
-               for _l, s, e, _o in rows)
+    busy = sum(up_until_last_fresh(s, e) for _l, s, e, *_ in rows)
+    talking = sum(up_until_last_fresh(a, e) for _l, _s, e, o, a in rows
+                  if o == "answered" and a is not None)
     span = max(1e-9, last_fresh - t0)
-    line_seconds = sum((e.timestamp() - s.timestamp()) for _l, s, e, _o in rows if e is not None)
+    line_seconds = sum((e.timestamp() - s.timestamp()) for _l, s, e, *_ in rows if e is not None)
     return dict(attempts=len(rows), numbers=len(first_dial), completion_min=(done - t0) / 60.0,
                 first_pass_min=span / 60.0, occupancy=100.0 * busy / (lines * span),
+                flows=talking / span,     # people in the flow at once (AMD, then the notice)
                 line_minutes=line_seconds / 60.0, answered=by_outcome.get("answered", 0),
                 machine=by_outcome.get("machine", 0), open=by_outcome.get(None, 0))
 
@@ -245,13 +252,13 @@ def main() -> None:
     world = World(**{name: getattr(args, name) for name in flags})
     print(f"voice campaign simulation: seed {args.seed}, load {os.getloadavg()[0]:.1f}, {world}")
     print(f"{'lines':>5} {'trunk':>5} {'numbers':>7} {'calls':>6} {'first pass':>10} {'done':>7} "
-          f"{'occupancy':>9} {'most':>4} {'answered':>8} {'machine':>7} {'line-min':>8} "
+          f"{'occupancy':>9} {'most':>4} {'flows':>5} {'answered':>8} {'machine':>7} {'line-min':>8} "
           f"{'agi p50':>7} {'p99':>6} {'max':>7} {'ivr p99':>7} {'cmds':>7} {'wall s':>6}", flush=True)
     for lines in (int(v) for v in args.lines.split(",")):
         r = run_one(lines, args.trunk_lines, world, args.seed, args.db_url)
         print(f"{r['lines']:>5} {r['trunk_lines'] or '-':>5} {r['numbers']:>7} {r['attempts']:>6} "
               f"{r['first_pass_min']:>8.1f} m {r['completion_min']:>5.1f} m {r['occupancy']:>8.1f}% "
-              f"{r['most_lines']:>4} {r['answered']:>8} {r['machine']:>7} {r['line_minutes']:>8.0f} "
+              f"{r['most_lines']:>4} {r['flows']:>5.1f} {r['answered']:>8} {r['machine']:>7} {r['line_minutes']:>8.0f} "
               f"{r['agi_p50']:>7.2f} {r['agi_p99']:>6.2f} {r['agi_max']:>7.1f} {r['ivr_p99']:>7.2f} "
               f"{r['agi_commands']:>7} {r['wall']:>6.0f}", flush=True)
 
