@@ -38,6 +38,7 @@ class Settings:
     prompts_dir: str = ""           # where Asterisk plays the IVR prompts from; empty: <data_dir>/sounds/dialfunnel
     dialer_trunk: str = "PJSIP/{number}@dialfunnel-trunk"  # Originate Channel; {number} is E.164
     dialer_id: str = ""             # names this dialer's attempts; empty: host and process id
+    dialer_trunk_lines: int = 0     # the most dialer calls up at once on the trunk, all campaigns; 0: no limit
     queues: str = "sales"           # the inbound queues agents log in to (comma-separated, queues.conf names)
     # trunk name → the Q.850 causes that mark a number dead for good ("*": any other trunk; none
     # given: 1, 22, 28). TOML: [dead_causes] dialfunnel-trunk = [22, 28]; environment:
@@ -187,6 +188,8 @@ def load_settings(env: dict | None = None) -> Settings:
                  "fax_attempts"):
         if getattr(settings, name) < 1:
             raise SettingsError(f"setting {name} must be at least 1")
+    if settings.dialer_trunk_lines < 0:
+        raise SettingsError("setting dialer_trunk_lines must be 0 (no limit) or more")
     _check_sms(settings)
     return settings
 

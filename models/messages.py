@@ -211,6 +211,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
                                       "The 5-minute cap per number cannot exceed the 24-hour cap"),
     "campaign.bad_schedule": ("计划结束时间必须晚于开始时间", "The schedule must end after it starts"),
     "campaign.bad_retry_rules": ("重拨规则无效：{outcome}", "Invalid retry rule: {outcome}"),
+    "campaign.voice_needs_flow": ("语音外呼活动需要选择语音流程并设置线路上限",
+                                  "A voice campaign needs a flow and a line limit"),
     "campaign.bad_team": ("有坐席不存在或已停用", "An agent does not exist or is inactive"),
     "campaign.no_team": ("请先为外呼活动指定坐席", "Give the campaign a team of agents first"),
     "campaign.bad_transition": ("外呼活动当前的状态不允许此操作",

@@ -52,7 +52,7 @@ def pause_label(value: str | None) -> str:
 
 def mode_label(mode: str) -> str:
     return {"preview": _("Preview"), "progressive": _("Progressive"),
-            "predictive": _("Predictive")}.get(mode, mode)
+            "predictive": _("Predictive"), "voice": _("Voice (no agents)")}.get(mode, mode)
 
 
 def status_label(status: str) -> str:
@@ -61,7 +61,8 @@ def status_label(status: str) -> str:
 
 
 def machine_action_label(action: str) -> str:
-    return {"message": _("Leave the message"), "retry": _("Hang up and retry")}.get(action, action)
+    return {"message": _("Wait for the beep, leave the message"), "retry": _("Hang up and retry"),
+            "hangup": _("Hang up")}.get(action, action)
 
 
 def percent(value) -> str:

@@ -9,10 +9,12 @@ from flask import Response, current_app, render_template, stream_with_context
 
 from models.dialer import campaigns as rules
 from models.dialer.campaign_stats import live_stats, visible_campaign
+from models.schema import Campaign
 
 from ..context import clock, current_user, db
 from . import bp
 from .common import idle_text, live_labels
+from .voice import live_figures
 
 
 @bp.route("/campaigns/<int:campaign_id>")
@@ -20,6 +22,8 @@ def live(campaign_id):
     session, user = db(), current_user()
     campaign = visible_campaign(session, user, campaign_id)
     stats = live_stats(session, campaign.id, clock=clock())
+    if campaign.mode == "voice":
+        stats.update(live_figures(session, campaign))
     session.commit()
     return render_template("campaigns/live.html", campaign=campaign, stats=stats,
                            manager=user.role.can_manage, labels=live_labels(),
@@ -51,6 +55,8 @@ def live_stream(campaign_id):
         while time.monotonic() - started < limit:
             with maker() as s:
                 stats = live_stats(s, campaign_id, clock=app_clock)
+                if stats["campaign"]["mode"] == "voice":
+                    stats.update(live_figures(s, s.get(Campaign, campaign_id)))
                 s.commit()
             stats["idle_text"] = idle_text(stats["idle"])
             key = _changed(stats)

@@ -1,4 +1,5 @@
-"""A campaign's reports (by day, agent or outcome) and their export; managers only."""
+"""A campaign's reports (by day, agent or outcome; a voice campaign's dial figures with its
+line-minutes) and their export; managers only."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,6 +8,7 @@ from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 
 from models.dialer.campaign_stats import REPORTS, report, visible_campaign
+from models.dialer.voice_stats import voice_report
 from models.errors import InvalidValue
 from models.telephony.dispositions import codes as disposition_codes
 
@@ -14,6 +16,7 @@ from ..context import clock, current_user, db
 from ..spreadsheet import export_response
 from . import bp
 from .common import disposition_label, manager_only, outcome_label, percent
+from .voice import dial_columns
 
 EXPORT_FORMATS = ("xlsx", "csv")
 
@@ -54,7 +57,7 @@ def report_cell(row: dict, column: str, *, for_export: bool = False):
     if column == "outcome":
         return outcome_label(value)
     if column == "day":
-        return value.isoformat()
+        return value.isoformat() if value is not None else _("Total")
     if column in ("answer_rate", "abandon_rate", "share"):
         return value if for_export else percent(value)
     if value is None:
@@ -67,13 +70,18 @@ def report_page(campaign_id):
     manager_only()
     session, user = db(), current_user()
     campaign = visible_campaign(session, user, campaign_id)
-    by = request.args.get("by", "day")
-    if by not in REPORTS:
+    reports = REPORTS + ("dial",) if campaign.mode == "voice" else REPORTS
+    by = request.args.get("by", "dial" if campaign.mode == "voice" else "day")
+    if by not in reports:
         abort(400)
     start, end = _date("from"), _date("to")
-    rows = report(session, campaign.id, by, clock=clock(), start=start, end=end)
+    if by == "dial":
+        rows = voice_report(session, campaign.id, clock=clock(), start=start, end=end)
+        columns = dial_columns()
+    else:
+        rows = report(session, campaign.id, by, clock=clock(), start=start, end=end)
+        columns = report_columns(by, disposition_codes(session))
     session.commit()
-    columns = report_columns(by, disposition_codes(session))
     fmt = request.args.get("export")
     if fmt:
         if not user.role.can_export:
@@ -89,5 +97,5 @@ def report_page(campaign_id):
                                 export=fmt, **dates) for fmt in EXPORT_FORMATS}
     return render_template("campaigns/report.html", campaign=campaign, by=by, rows=rows,
                            columns=columns, cell=report_cell, start=start, end=end,
-                           reports=REPORTS, can_export=user.role.can_export,
+                           reports=reports, can_export=user.role.can_export,
                            export_urls=export_urls)

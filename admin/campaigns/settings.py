@@ -19,11 +19,12 @@ from ..forms import local_dt
 from ..labels import ownership_label, stage_label
 from . import bp
 from .common import machine_action_label, manager_only
+from .voice import flow_names
 
 SETTINGS = ("name", "mode", "filter_stage", "filter_ownership", "filter_query", "caller_id",
             "ring_timeout_s", "abandon_cap_pct", "hours_start", "hours_end", "max_attempts_24h",
             "max_attempts_5min", "abandon_cooldown_h", "machine_action", "machine_message",
-            "abandon_message", "schedule_start_at", "schedule_end_at")
+            "abandon_message", "schedule_start_at", "schedule_end_at", "ivr_flow", "max_lines")
 
 
 @bp.route("/campaigns")
@@ -49,7 +50,7 @@ def _form_values(campaign: Campaign | None) -> dict:
     query = values.get("filter_query")
     values["filter_query"] = json.dumps(query, ensure_ascii=False) if query else ""
     for field in ("caller_id", "machine_message", "abandon_message", "filter_stage",
-                  "filter_ownership"):
+                  "filter_ownership", "ivr_flow"):
         values[field] = values[field] or ""
     return values
 
@@ -66,6 +67,13 @@ def _posted() -> tuple[dict, list]:
     fields["retry_rules"] = retry
     agents = [int(v) if v.isdigit() else v for v in form.getlist("agent_ids")]
     return fields, agents
+
+
+def _check_flow(fields: dict) -> None:
+    """A flow that is not one of ivr_flows' is refused (the models know only its form)."""
+    flows = flow_names()
+    if fields.get("ivr_flow") and flows and fields["ivr_flow"] not in flows:
+        raise rules.CampaignInvalid("campaign.bad_value", field="ivr_flow")
 
 
 def _redisplay(fields: dict, agents: list) -> dict:
@@ -86,7 +94,7 @@ def _form_page(campaign, values, error=None, status=200):
         modes=DIAL_MODES, stages=STAGES, ownerships=OWNERSHIP_MODES,
         stage_label=stage_label, ownership_label=ownership_label,
         retryable=rules.RETRYABLE_OUTCOMES, machine_actions=rules.MACHINE_ACTIONS,
-        machine_action_label=machine_action_label)
+        machine_action_label=machine_action_label, flows=flow_names())
     db().commit()
     return page, status
 
@@ -98,6 +106,7 @@ def new():
         return _form_page(None, _form_values(None))
     fields, agents = _posted()
     try:
+        _check_flow(fields)
         campaign = rules.create_campaign(db(), current_user(), clock=clock(), agent_ids=agents,
                                          **fields)
         db().commit()
@@ -116,6 +125,7 @@ def edit(campaign_id):
         return _form_page(campaign, _form_values(campaign))
     fields, agents = _posted()
     try:
+        _check_flow(fields)
         rules.update_campaign(db(), current_user(), campaign_id, clock=clock(), **fields)
         rules.set_team(db(), current_user(), campaign_id, agents)
         db().commit()

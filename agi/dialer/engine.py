@@ -16,6 +16,9 @@ message). From OriginateResponse Reason 4 until the dialer learns the call left 
 the attempt's AMD result; the DialfunnelAbandon UserEvent; its hangup), at most
 ``HANDLER_SECONDS``, the call counts as waiting for an agent (``pacing.Snapshot.waiting``): it
 will want an agent in a moment, so the pacer must not dial for it again.
+A voice campaign's answered calls hear an IVR flow and need no agent: it is paced by lines
+(``pacing.VoicePacer``), every call up counting against the campaign's ``max_lines``; every
+campaign's lines together stay within ``trunk_lines`` (0: no limit), the trunk's channels.
 With ``route_answers=True`` the dialer connects answered calls itself with the same model
 functions, for a PBX simulator that runs no dialplan (no FastAGI server to call).
 """
@@ -101,6 +104,7 @@ class CampaignRun:
     ring_timeout: float
     abandon_cap: float
     caller_id: str | None = None
+    max_lines: int | None = None    # a voice campaign's line limit
     at_cap: bool = False            # campaign_stats.no_abandon_headroom, read with the campaigns
     agent_states: dict[int, tuple[str, float]] = field(default_factory=dict)  # user → (state, since)
 
@@ -109,7 +113,8 @@ class Dialer:
     def __init__(self, sessionmaker, ami, *, clock=SYSTEM_CLOCK, dialer_id: str | None = None,
                  trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
                  route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None,
-                 dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None, early_media=None):
+                 dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None, early_media=None,
+                 trunk_lines: int = 0):
         self.Session = sessionmaker
         self.click_to_call = click_to_call    # agi.dialer.click_to_call.ClickToCall, run here too
         self.early_media = early_media        # agi.early_media.hook.EarlyMediaHook: what was heard
@@ -121,6 +126,7 @@ class Dialer:
         self.pacer_mode = pacer_mode          # None: each campaign's own mode
         self.pacer_options = pacer_options or {}
         self.dead_causes = dead_causes        # the trunk's dead-number causes (dialing.classify)
+        self.trunk_lines = trunk_lines        # the most lines up at once over all campaigns (0: any)
         self.lines: dict[str, Line] = {}      # by ChannelId
         self._by_other: dict[str, str] = {}   # OtherChannelId → ChannelId
         self.campaigns: dict[int, CampaignRun] = {}
@@ -220,10 +226,21 @@ class Dialer:
                           and (line.hold_until is not None or line.in_handler_until is not None))
             snap = pacing.Snapshot(now=now, agents=views, lines=lines, waiting=waiting,
                                    abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout,
-                                   at_cap=run.at_cap)
+                                   at_cap=run.at_cap, free_lines=self._free_lines(run))
             wanted = pacing.launch(run.pacer, snap)
             if wanted:
                 self._dial(run, wanted, now)
+
+    def _free_lines(self, run: CampaignRun) -> int | None:
+        """Lines the trunk's and the campaign's limits still allow (None: no limit). Every line
+        counts until its call has ended, answered or not."""
+        free = []
+        if self.trunk_lines:
+            free.append(self.trunk_lines - len(self.lines))
+        if run.max_lines:
+            up = sum(1 for line in self.lines.values() if line.campaign_id == run.campaign_id)
+            free.append(run.max_lines - up)
+        return max(0, min(free)) if free else None
 
     # --- campaigns and agents ---------------------------------------------------------------
     def _refresh_campaigns(self, now: float) -> None:
@@ -233,13 +250,14 @@ class Dialer:
                       if not self._finished(s, c.id)]
             for campaign in active:
                 run = self.campaigns.get(campaign.id)
-                mode = self.pacer_mode or campaign.mode
+                mode = "voice" if campaign.mode == "voice" else self.pacer_mode or campaign.mode
                 if run is None or run.mode != mode:
                     run = CampaignRun(campaign.id, mode, pacing.make_pacer(mode, **self.pacer_options),
                                       float(campaign.ring_timeout_s), campaign.abandon_cap_pct / 100.0)
                     self.campaigns[campaign.id] = run
                 run.ring_timeout = float(campaign.ring_timeout_s)
                 run.caller_id = campaign.caller_id
+                run.max_lines = campaign.max_lines if mode == "voice" else None
                 run.abandon_cap = campaign.abandon_cap_pct / 100.0
                 run.at_cap = campaign_stats.no_abandon_headroom(s, campaign, clock=self.clock)
             s.commit()
@@ -382,6 +400,8 @@ class Dialer:
         with self.Session() as s:
             dialing.mark_answered(s, line.channel_id, clock=self.clock)
             s.commit()
+        if run and run.mode == "voice":
+            return   # the flow answers it: no agent wanted
         if self.route_answers:
             line.hold_until = now + HOLD_SECONDS
             if run:

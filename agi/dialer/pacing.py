@@ -7,6 +7,8 @@ The engine builds a Snapshot about once a second and whenever an agent becomes r
   adapt_tapered  reference: our reading of VICIdial's ADAPT_TAPERED dial method
   naive          reference: k * (free agents + half of those free within 15 s) / answer rate
   preview        no automatic lines (the agent dials)
+  voice          no agents (an IVR flow answers): every line the campaign and the trunk allow
+Every mode stays within ``Snapshot.free_lines`` (the campaign's and the trunk's line limits).
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ class Snapshot:
     abandon_cap: float           # fraction, e.g. 0.03
     ring_timeout: float          # seconds
     at_cap: bool = False         # the campaign's 24 h abandon rate has reached the cap
+    free_lines: int | None = None  # lines the campaign's and the trunk's limits still allow
 
 
 class Pacer(Protocol):
@@ -63,6 +66,8 @@ def launch(pacer, snap: Snapshot) -> int:
     wanted = max(0, int(pacer.lines_to_launch(snap)))
     if snap.at_cap:
         wanted = min(wanted, ProgressivePacer().lines_to_launch(snap))
+    if snap.free_lines is not None:
+        wanted = min(wanted, max(0, snap.free_lines))
     return wanted
 
 
@@ -90,6 +95,14 @@ class PreviewPacer(_Quiet):
 
     def lines_to_launch(self, snap: Snapshot) -> int:
         return 0
+
+
+class VoicePacer(_Quiet):
+    """A voice campaign: its calls need no agent, so every free line is dialled."""
+    name = "voice"
+
+    def lines_to_launch(self, snap: Snapshot) -> int:
+        return max(0, snap.free_lines or 0)
 
 
 class ProgressivePacer(_Quiet):
@@ -208,7 +221,8 @@ class AdaptTaperedPacer(_Quiet):
 
 
 PACERS = {"predictive": PredictivePacer, "progressive": ProgressivePacer,
-          "adapt_tapered": AdaptTaperedPacer, "naive": NaivePacer, "preview": PreviewPacer}
+          "adapt_tapered": AdaptTaperedPacer, "naive": NaivePacer, "preview": PreviewPacer,
+          "voice": VoicePacer}
 
 
 def make_pacer(mode: str, **options) -> Pacer:

@@ -47,6 +47,7 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
                     route_answers=route_answers, click_to_call=click,
+                    trunk_lines=settings.dialer_trunk_lines,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs,
                     **listen)
     holder.append(dialer)

@@ -10,6 +10,9 @@ as soon as the audio allows and at the latest after `max_seconds` of audio. Each
 removed once read. Steps cost a command round trip (a frame at most goes unheard in between);
 a recording shorter than its step (a trunk that sends nothing in silence) is padded with silence.
 
+`wait_for_beep(agi, spool_dir=...)` listens on the same way after a machine was heard, until
+it is ready to record (recordings/beep.py): "beep", "silence", "timeout" or "hangup".
+
 A hangup during the detection is not an exception: the result is "unsure" with cause HANGUP
 (and `agi.hungup` is set). A spool Asterisk cannot write to, or that this process does not see,
 gives "unsure" with cause NOFILE and an error in the log. Other AGI errors propagate; the files
@@ -27,10 +30,12 @@ from pathlib import Path
 
 from agi.fastagi.protocol import AGIAppError, AGIHangup
 from recordings.amd import UNSURE, AMDResult, Detector, Params
+from recordings.beep import BeepListener
 
 STEP_MS = 250
 MAX_SECONDS = 3.0          # the most audio heard before a decision
 RATE = 8000                # Asterisk's `wav` format
+BEEP_MAX_SECONDS = 20.0    # the longest a machine's greeting is waited out for its beep
 FLUSH_WAIT = 0.25          # Asterisk answers before it closes the file: wait this long for it
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -89,6 +94,40 @@ def detect(agi, *, spool_dir, pbx_dir: str | None = None, max_seconds: float = M
              result.label, result.cause, result.decided_after_ms,
              (time.monotonic() - started) * 1000)
     return result
+
+
+def wait_for_beep(agi, *, spool_dir, pbx_dir: str | None = None,
+                  max_seconds: float = BEEP_MAX_SECONDS, step_ms: int = STEP_MS) -> str:
+    """Listen to a machine's greeting until it is ready to record a message."""
+    listener = BeepListener()
+    spool = Path(spool_dir)
+    pbx = (pbx_dir or str(spool)).rstrip("/")
+    base = "beep-%s-%s" % (_UNSAFE.sub("_", agi.uniqueid or "call"), uuid.uuid4().hex[:8])
+    for step in itertools.count():
+        if listener.heard_ms >= max_seconds * 1000:
+            return "timeout"
+        name = f"{base}-{step}"
+        local = spool / f"{name}.wav"
+        try:
+            agi.record_file(f"{pbx}/{name}", "wav", "", step_ms, beep="")
+        except AGIHangup:
+            local.unlink(missing_ok=True)
+            agi.hungup = True
+            return "hangup"
+        except AGIAppError:
+            local.unlink(missing_ok=True)
+            log.error("beep uniqueid=%s: Asterisk could not write %s/%s.wav", agi.uniqueid, pbx, name)
+            return "timeout"
+        pcm = _take(local, _endpos(agi), FLUSH_WAIT)
+        if pcm is None:
+            log.error("beep uniqueid=%s: %s did not appear", agi.uniqueid, local)
+            return "timeout"
+        missing = step_ms * RATE // 1000 - len(pcm) // 2
+        heard = listener.feed(pcm + b"\0\0" * missing if missing > 0 else pcm)
+        if heard is not None:
+            log.info("beep uniqueid=%s %s after %d ms", agi.uniqueid, heard, listener.heard_ms)
+            return heard
+    return "timeout"
 
 
 def _no_file(detector: Detector, agi, why: str) -> AMDResult:

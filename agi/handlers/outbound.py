@@ -4,11 +4,14 @@
 
 The channel's Uniqueid is the ChannelId the dialer gave Originate, so it names the attempt.
 First answering-machine detection (agi.handlers.amd; "unsure" counts as a person; none in preview
-mode, where the agent who chose the call hears it), then a ready agent of the campaign's team is taken
+mode, where the agent who chose the call hears it). A person in a voice campaign hears the
+campaign's IVR flow; in other campaigns a ready agent of the campaign's team is taken
 (models.dialer.agent_states.take_ready_agent, atomic across processes) for up to HOLD_SECONDS.
 Statuses the dialplan acts on:
+  IVR       a voice campaign: DIALFUNNEL_IVR=<the campaign's flow>
   TRANSFER  DIALFUNNEL_TRANSFER=agent:<extension>
-  MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty)
+  MACHINE   an answering machine; DIALFUNNEL_MESSAGE names the campaign's message (or is empty:
+            hang up). Before a message the machine's greeting is waited out (its beep).
   ABANDON   nobody free in time: the abandon message plays (DIALFUNNEL_MESSAGE)
   NOATTEMPT the channel is not a dialer call we know
 """
@@ -65,8 +68,16 @@ def outbound(agi, session, args):
             return "HANGUP"
     if not preview and result.label == "machine":
         message = campaign.machine_message if campaign.machine_action == "message" else None
+        session.commit()  # nothing held while the greeting is waited out
+        if message:
+            from agi.handlers.amd import wait_for_beep
+            if wait_for_beep(agi, spool_dir=spool_dir()) == "hangup":
+                return "HANGUP"
         agi.set_variable("DIALFUNNEL_MESSAGE", message or "")
         return "MACHINE"
+    if campaign.mode == "voice":
+        agi.set_variable("DIALFUNNEL_IVR", campaign.ivr_flow or "")
+        return "IVR"
     polls = round(HOLD_SECONDS / POLL_SECONDS)  # counted, not timed: `sleep` may be simulated
     for poll in range(polls + 1):
         agent = agent_states.take_ready_agent(session, attempt, clock=clock)

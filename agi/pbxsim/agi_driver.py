@@ -34,7 +34,8 @@ A Scenario says what the caller does:
               default): nothing is written.
   realtime    RECORD FILE takes as long as the audio it hears (else it answers at once), waited
               with `sleep` (time.sleep; the AMI simulator passes its scheduler's sleep, so
-              under a fake clock the recording takes simulated time).
+              under a fake clock the recording takes simulated time); with `media_realtime`
+              a prompt played to its end takes its length (`sounds`, else `default_sound`).
 After a hangup the channel is dead: the commands res_agi does not allow on a dead channel get
 `511 Command Not Permitted on a dead channel or intercept routine`, the others (SET/GET
 VARIABLE, GET FULL VARIABLE, VERBOSE, NOOP, DATABASE *, EXEC...) still work.
@@ -106,6 +107,8 @@ class Scenario:
     record_dir: str | os.PathLike | None = None      # where RECORD FILE may write
     realtime: bool = False      # RECORD FILE lasts as long as what it hears
     sleep: Callable[[float], object] = time.sleep   # how `realtime` waits
+    media_realtime: bool = False  # with realtime: a prompt played to its end takes its length too
+    default_sound: int = DEFAULT_SOUND   # samples of a prompt `sounds` does not list
 
 
 @dataclasses.dataclass
@@ -122,6 +125,8 @@ class CallResult:
     received: list[bytes]       # every line the server sent
     error: str = ""
     recorded: list[Path] = dataclasses.field(default_factory=list)  # RECORD FILE's files
+    # seconds from each reply we sent (the env block first) to the server's next command
+    gaps: list[float] = dataclasses.field(default_factory=list)
 
 
 def build_env(host: str, port: int, script: str, args: Iterable[str] = (), *,
@@ -349,7 +354,7 @@ class SimChannel:
         return offset + max(0, length - offset) // 2
 
     def _sound(self, name: str) -> int | None:
-        return self.scenario.sounds.get(name, DEFAULT_SOUND)
+        return self.scenario.sounds.get(name, self.scenario.default_sound)
 
     @staticmethod
     def _hit(press: Press | None, escape: str) -> str | None:
@@ -395,6 +400,8 @@ class SimChannel:
         digit = self._hit(press, escape)
         if digit is not None:
             return "200 result=%d endpos=%d" % (ord(digit), self._pos(press, length if after_wait else offset))
+        if self.scenario.realtime and self.scenario.media_realtime:
+            self.scenario.sleep(max(0, length - offset) / SAMPLE_RATE)
         return "200 result=0 endpos=%d" % length
 
     def _get_option(self, argv):
@@ -684,6 +691,7 @@ def _converse(sock: socket.socket, sim: SimChannel, env_lines, result: CallResul
     if scenario.hangup_before == 0 and not hang_up(0):
         return
     for index in itertools.count():
+        replied = time.monotonic()
         try:
             raw = transport.readline(scenario.timeout, limit=8192)
         except AGIProtocolError as exc:
@@ -691,6 +699,7 @@ def _converse(sock: socket.socket, sim: SimChannel, env_lines, result: CallResul
             return
         if not raw:
             break  # the server closed: the AGI is over
+        result.gaps.append(time.monotonic() - replied)
         result.received.append(raw)
         line = raw[:-1].decode("utf-8", "replace")
         result.commands.append(line)

@@ -803,6 +803,7 @@ class AMIServer:
         self.fastagi = fastagi                          # (host, port): see outbound_dialplan
         self.recordings_incoming = recordings_incoming  # where MixMonitor and RECORD FILE write
         self.write_recordings = write_recordings        # False: RECORD FILE only (benchmark)
+        self.on_agi = None   # benchmarks: on_agi(script, agi_driver.CallResult) after each AGI
         self.rng = random.Random(f"server:{self.scenario.seed}")
         self.refuse_connections = False
         self.timestamp_events = timestamp_events

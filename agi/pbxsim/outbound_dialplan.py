@@ -12,6 +12,10 @@ real-run-2026-12/ami-a5):
   TRANSFER agent:<ext>  Dial(PJSIP/<ext>): DialBegin, the phone rings ``agent_ring`` s,
                         DialEnd ANSWER, bridge; the customer hangs up ``talk_time`` s later
   MACHINE               Playback of DIALFUNNEL_MESSAGE (``message_time`` s) if any, Hangup()
+  DIALFUNNEL_IVR=<flow> the ``ivr`` extension: AGI(ivr?flow=<flow>) over FastAGI (each prompt
+                        played to its end lasts ``prompt_time`` s, else 1 s; nobody presses
+                        a key), then dialfunnel-route: an agent for TRANSFER agent:<ext>,
+                        else Hangup()
   anything else         UserEvent DialfunnelAbandon, Playback of the abandon message, Hangup()
   and at the end the hangup handler: StopMixMonitor, AGI(recording_done) over FastAGI with the
   channel's variables, and only then the channel's Hangup event.
@@ -63,6 +67,11 @@ def _voice(seconds: float, seed: int) -> bytes:
     return struct.pack("<%dh" % len(samples), *samples)
 
 
+def _beep(seconds: float, hz: float = 1000.0) -> bytes:
+    n = int(seconds * RATE)
+    return struct.pack("<%dh" % n, *(int(8000 * math.sin(2 * math.pi * hz * i / RATE)) for i in range(n)))
+
+
 def _quiet(seconds: float, seed: int) -> bytes:
     rng = random.Random(seed)
     n = int(seconds * RATE)
@@ -72,9 +81,9 @@ def _quiet(seconds: float, seed: int) -> bytes:
 @functools.lru_cache(maxsize=None)
 def far_side_audio(outcome: str) -> bytes:
     """What the far side says from the answer on: a person "喂?" (0.8 s) and waits; a machine
-    talks for 6 s (16-bit 8 kHz PCM)."""
+    talks for 6 s, then beeps (0.4 s at 1 kHz) and records (16-bit 8 kHz PCM)."""
     if outcome == "machine":
-        return _quiet(0.5, 1) + _voice(6.0, 2)
+        return _quiet(0.5, 1) + _voice(6.0, 2) + _beep(0.4) + _quiet(3.0, 5)
     return _quiet(0.5, 1) + _voice(0.8, 3) + _quiet(6.0, 4)
 
 
@@ -142,7 +151,7 @@ class OutboundCall:
         self.app(exten, priority, "Set", f"{name}={value}", context)
         self.setvar(name, value)
 
-    def agi(self, script: str, args=(), audio: bytes | None = None) -> agi_driver.CallResult:
+    def agi(self, script: str, args=(), audio: bytes | None = None, **scenario) -> agi_driver.CallResult:
         env = {"agi_channel": self.o1["Channel"], "agi_type": self.o1["Channel"].split("/", 1)[0],
                "agi_uniqueid": self.uid, "agi_callerid": self.call.fields["cid_num"],
                "agi_calleridname": self.call.fields["cid_name"], "agi_context": self.o1["Context"],
@@ -150,8 +159,10 @@ class OutboundCall:
         variables = {**self.variables, "CHANNEL(linkedid)": self.o1["Linkedid"]}
         scenario = agi_driver.Scenario(
             audio=audio, record_dir=self.incoming, answered=True, realtime=True,
-            sleep=self.scheduler.sleep, variables=variables)
+            sleep=self.scheduler.sleep, variables=variables, **scenario)
         result = agi_driver.run_call(self.host, self.port, script, args, env=env, scenario=scenario)
+        if self.server.on_agi is not None:
+            self.server.on_agi(script, result)
         self.check()
         if result.error:
             log.warning("pbxsim: AGI %s of %s: %s", script, self.uid, result.error)
@@ -196,7 +207,10 @@ class OutboundCall:
         self.app("s", 10, "GotoIf", f"{int(status == 'MACHINE')}?machine,1")
         if status == "MACHINE":
             return self._machine()
-        self.app("s", 11, "GotoIf", "0?ivr,1")
+        flow = self.variables.get("DIALFUNNEL_IVR") or ""
+        self.app("s", 11, "GotoIf", f"{int(bool(flow))}?ivr,1")
+        if flow:
+            return self._ivr(flow)
         self.app("s", 12, "GotoIf", f"{int(kind == 'agent')}?toagent,1")
         agent = "".join(ch for ch in target if ch.isdigit())
         if kind == "agent" and agent:
@@ -205,6 +219,28 @@ class OutboundCall:
         self.app("s", 13, "GotoIf", "0?toqueue,1")
         self.app("s", 14, "Goto", "abandon,1")
         self._abandon()
+
+    def _ivr(self, flow: str) -> None:
+        name = "".join(ch for ch in flow if ch in "abcdefghijklmnopqrstuvwxyz0123456789_")
+        self.set_app("ivr", 1, "DF_FLOW", name)
+        for priority, var in enumerate(("DIALFUNNEL_STATUS", "DIALFUNNEL_TRANSFER", "DIALFUNNEL_FAX",
+                                        "DIALFUNNEL_FAX_DOCUMENT", "DIALFUNNEL_VOICEMAIL"), start=2):
+            self.set_app("ivr", priority, var, "")
+        self.app("ivr", 7, "AGI", f"agi://{self.host}:{self.port}/ivr?flow={name}")
+        sound = round(self.timing("prompt_time") * RATE) if "prompt_time" in self.call.durations \
+            else agi_driver.DEFAULT_SOUND
+        result = self.agi(f"ivr?flow={name}", media_realtime=True, default_sound=sound)
+        self.setvar("AGISTATUS", result.agistatus)
+        self.app("ivr", 8, "Goto", "dialfunnel-route,s,1")
+        status = self.variables.get("DIALFUNNEL_STATUS") or ""
+        self.transfer = self.variables.get("DIALFUNNEL_TRANSFER") or ""
+        kind, _, target = self.transfer.partition(":")
+        agent = "".join(ch for ch in target if ch.isdigit())
+        self.app("s", 1, "NoOp", f"dialfunnel route: STATUS={status}", context="dialfunnel-route")
+        if status == "TRANSFER" and kind == "agent" and agent:
+            return self._to_agent(agent)
+        # queues, voicemail and fax after an outbound flow are not simulated: the call ends
+        self._hang_up_o1()
 
     def _to_agent(self, ext: str) -> None:
         self.set_app("toagent", 1, "DF_AGENT", ext)

@@ -362,7 +362,7 @@ def why_idle(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dict 
                Customer.time_zone.in_(open_zones), compliant(campaign, now)))
     if not dialable:
         return dict(reason="all_capped")
-    if campaign.mode != "preview" and not session.scalar(
+    if campaign.mode not in ("preview", "voice") and not session.scalar(
             select(func.count()).where(AgentState.campaign_id == campaign_id,
                                        AgentState.state == "ready")):
         return dict(reason="no_agent_ready")

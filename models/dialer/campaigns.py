@@ -66,6 +66,7 @@ FIELD_NAMES: dict[str, tuple[str, str]] = {
     "abandon_message": ("放弃呼叫提示音", "Abandon message"),
     "schedule_start_at": ("计划开始时间", "Schedule start"),
     "schedule_end_at": ("计划结束时间", "Schedule end"), "agent_ids": ("坐席", "Agents"),
+    "ivr_flow": ("语音流程", "Voice flow"), "max_lines": ("线路上限", "Line limit"),
 }
 
 
@@ -92,15 +93,20 @@ DEFAULT_RETRY_RULES: dict[str, dict[str, int]] = {
     "machine": {"delay_min": 120, "max": 2},
     "failed": {"delay_min": 30, "max": 2},
 }
-MACHINE_ACTIONS = ("message", "retry")
+# message: wait for the beep, leave machine_message; retry: hang up, dial again by the retry
+# rules; hangup: hang up, the lead is done
+MACHINE_ACTIONS = ("message", "retry", "hangup")
+MAX_LINES = 1000
 DEFAULTS: dict[str, Any] = dict(
     mode="predictive", filter_stage=None, filter_ownership=None, filter_query=None,
     caller_id=None, ring_timeout_s=25, abandon_cap_pct=3.0, hours_start="08:00",
     hours_end="21:00", skip_holidays=True, max_attempts_24h=5, max_attempts_5min=3,
     abandon_cooldown_h=MIN_ABANDON_COOLDOWN_H, retry_rules=None, machine_action="message",
-    machine_message=None, abandon_message=None, schedule_start_at=None, schedule_end_at=None)
+    machine_message=None, abandon_message=None, schedule_start_at=None, schedule_end_at=None,
+    ivr_flow=None, max_lines=None)
 HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d", re.ASCII)
 PROMPT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}", re.ASCII)
+FLOW_NAME = re.compile(r"[a-z0-9_]{1,64}", re.ASCII)   # what the dialplan's FILTER lets through
 
 
 # ---- field checks ------------------------------------------------------------------------------
@@ -277,6 +283,14 @@ def _clean(session: Session, field: str, value: Any, current: dict) -> Any:
         return _prompt(field, value)
     if field in ("schedule_start_at", "schedule_end_at"):
         return _moment(session, field, value)
+    if field == "ivr_flow":
+        if value in (None, ""):
+            return None
+        if not isinstance(value, str) or not FLOW_NAME.fullmatch(value.strip()):
+            raise _bad(field)
+        return value.strip()
+    if field == "max_lines":
+        return None if value in (None, "") else _int(field, value, 1, MAX_LINES)
     raise CampaignInvalid("campaign.unknown_field", field=str(field)[:40])
 
 
@@ -288,6 +302,8 @@ def _check_together(values: dict) -> None:
     start, end = values["schedule_start_at"], values["schedule_end_at"]
     if start is not None and end is not None and end <= start:
         raise CampaignInvalid("campaign.bad_schedule")
+    if values["mode"] == "voice" and not (values["ivr_flow"] and values["max_lines"]):
+        raise CampaignInvalid("campaign.voice_needs_flow")
 
 
 def _clean_all(session: Session, fields: dict, current: dict) -> dict:
@@ -411,7 +427,7 @@ TRANSITIONS = {"start": (("draft", "paused", "finished"), "running"),
 
 def change_status(session: Session, actor: User, campaign_id: int, action: str, *,
                   clock=SYSTEM_CLOCK) -> Campaign:
-    """start | pause | stop. Starting needs a team and a schedule that has not ended, and fills
+    """start | pause | stop. Starting needs a team (not a voice campaign) and a schedule that has not ended, and fills
     the hopper (refresh_leads); a finished campaign starts again only when the refresh left it
     a lead to dial. A stopped campaign stays stopped. (The dialer sets "finished":
     finish_if_done.)"""
@@ -424,7 +440,7 @@ def change_status(session: Session, actor: User, campaign_id: int, action: str, 
         raise CampaignInvalid("campaign.bad_transition")
     now = clock.now()
     if action == "start":
-        if not team_ids(session, campaign.id):
+        if campaign.mode != "voice" and not team_ids(session, campaign.id):
             raise CampaignInvalid("campaign.no_team")
         if campaign.schedule_end_at is not None and campaign.schedule_end_at <= now:
             raise CampaignInvalid("campaign.schedule_over")

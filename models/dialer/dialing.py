@@ -27,6 +27,7 @@ from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
+from models.dialer.voice_unreached import unreached_record
 from models.telephony.calls import attempt_closed
 
 ANSWERED = 4   # OriginateResponse Reason: AST_CONTROL_ANSWER
@@ -270,7 +271,8 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
                    dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
                    heard: str | None = None, clock=SYSTEM_CLOCK) -> DialAttempt:
     """Close an attempt and move its lead on. Idempotent: a closed attempt is returned as it is.
-    Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine").
+    Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine");
+    in a voice campaign a person who answered heard the flow: "answered", talk from the answer.
     `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify).
     `heard`: what the carrier's early media said (early_media.outcome_for); it wins over the
     causes of a call nobody answered."""
@@ -283,6 +285,8 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     reason = reason if reason is not None else attempt.reason
     cause = cause if cause is not None else attempt.cause
     amd = amd if amd is not None else attempt.amd
+    campaign = session.get(Campaign, attempt.campaign_id)
+    voice = campaign is not None and campaign.mode == "voice"
     if attempt.connected_at is not None:
         outcome = "answered"
         talk = max(0.0, (now - attempt.connected_at).total_seconds())
@@ -291,8 +295,11 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
                            dead_causes=dead_causes)
         if attempt.answered_at is None and early_media.outcome_for(heard):
             outcome = early_media.outcome_for(heard)
-        outcome = "abandoned" if outcome == "answered" else outcome
+        if outcome == "answered" and not voice:   # a voice call's person heard the flow
+            outcome = "abandoned"
         talk = 0.0
+    if voice and attempt.answered_at is not None:    # the flow's (or the message's) time
+        talk = max(0.0, (now - attempt.answered_at).total_seconds())
     closed = session.execute(
         update(DialAttempt)
         .where(DialAttempt.id == attempt.id, DialAttempt.ended_at.is_(None))
@@ -302,6 +309,8 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     if closed.rowcount == 1:
         _settle(session, attempt, now)
         attempt_closed(session, attempt)
+        if voice:
+            unreached_record(session, attempt, campaign)
     return attempt
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
 
-DIAL_MODES = ("preview", "progressive", "predictive")
+DIAL_MODES = ("preview", "progressive", "predictive", "voice")   # voice: an IVR flow, no agents (T9)
 CAMPAIGN_STATUSES = ("draft", "running", "paused", "stopped", "finished")
 LEAD_STATUSES = ("queued", "dialling", "done", "dead", "dnc", "exhausted", "removed")
 # What an attempt ended as (models.dialer.dialing.classify). "answered" is a live person put through to
@@ -49,9 +49,12 @@ class Campaign(Base):
     abandon_cooldown_h: Mapped[int] = mapped_column(Integer, default=72)
     # {"busy": {"delay_min": 10, "max": 3}, "noanswer": {...}, "congestion": ..., "machine": ...}
     retry_rules: Mapped[dict] = mapped_column(JSON, default=dict)
-    machine_action: Mapped[str] = mapped_column(String(16), default="message")  # message | retry
+    machine_action: Mapped[str] = mapped_column(String(16), default="message")  # message | retry | hangup
     machine_message: Mapped[str | None] = mapped_column(String(64))   # prompt name
     abandon_message: Mapped[str | None] = mapped_column(String(64))   # prompt name
+    # voice campaigns: the flow of ivr_flows/ an answered call hears, and the most lines up at once
+    ivr_flow: Mapped[str | None] = mapped_column(String(64))
+    max_lines: Mapped[int | None] = mapped_column(Integer)
     schedule_start_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     schedule_end_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

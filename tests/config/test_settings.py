@@ -23,6 +23,7 @@ def test_file_then_environment(tmp_path):
     ("bogus = 1\n", {}, "unknown settings: bogus"),
     ("web_port = [\n", {}, "cannot read config file"),
     ("", {"DIALFUNNEL_AGI_PORT": "many"}, "agi_port must be a number"),
+    ("dialer_trunk_lines = -1\n", {}, "dialer_trunk_lines must be 0"),
 ])
 def test_bad_settings_are_clear(tmp_path, content, env, message):
     cfg = tmp_path / "c.toml"

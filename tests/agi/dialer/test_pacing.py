@@ -16,6 +16,7 @@ from agi.dialer.pacing import (
     PredictivePacer,
     ProgressivePacer,
     Snapshot,
+    launch,
     make_pacer,
 )
 from agi.dialer.pacing_estimators import AbandonControl, RingModel, TalkModel, WrapModel
@@ -308,3 +309,16 @@ def test_at_the_abandon_cap_no_pacer_dials_more_than_one_line_per_ready_agent():
         assert launch(pacer, free) >= 2
         capped = Snapshot(**{**free.__dict__, "at_cap": True})
         assert launch(pacer, capped) == 2        # three ready agents, one line already out
+
+
+def test_every_pacer_stays_within_the_free_lines():
+    """The campaign's and the trunk's line limits (Snapshot.free_lines) cap every mode; a voice
+    campaign needs no agent and dials every free line."""
+    ready = [("ready", 5.0)] * 8
+    base = snap(agents=ready)
+    assert launch(ProgressivePacer(), base) == 8
+    assert launch(ProgressivePacer(), Snapshot(**{**base.__dict__, "free_lines": 3})) == 3
+    assert launch(trained(0.3), Snapshot(**{**base.__dict__, "free_lines": 0})) == 0
+    voice = make_pacer("voice")
+    assert launch(voice, Snapshot(**{**snap().__dict__, "free_lines": 60})) == 60
+    assert launch(voice, Snapshot(**{**snap().__dict__, "free_lines": -2})) == 0
