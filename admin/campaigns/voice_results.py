@@ -52,7 +52,7 @@ def voice_results(campaign_id):
             abort(403)
         if fmt not in EXPORT_FORMATS:
             abort(400)
-        return export_response([_("Section"), _("Item"), _("Calls"), _("Share")],
+        return export_response([_("Result kind"), _("Result item"), _("Calls"), _("Share")],
                                rows_of(report), f"{campaign.name}-voice", fmt)
     percent = lambda v: f"{v * 100:.1f}%"  # noqa: E731
     keys_chart = bar_chart([(_("Key %(key)s", key=k), report.share(n) * 100)

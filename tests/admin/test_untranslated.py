@@ -53,3 +53,25 @@ def test_refusals_name_fields_and_operators_in_words(as_user):
     assert InvalidValue(field="电话号码").message("zh_CN").endswith("电话号码")  # a label: kept
     page = as_user("tm").get("/review/reports?period=fortnight").get_data(as_text=True)
     assert "统计周期" in page and "period" not in re.sub(r"<[^>]*>", "", page).split("统计周期")[0][-40:]
+
+
+def test_each_msgid_has_one_translation_across_the_catalogs():
+    """The catalogs are merged at start-up and a later file's translation silently replaces an
+    earlier one's: a msgid two areas translate differently would show one area the other's
+    words (the call report's "Rows" read 行数, the import's)."""
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    import admin
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for po in sorted((Path(admin.__file__).parent / "i18n").glob("*.po")):
+        with po.open("rb") as fh:
+            for message in read_po(fh):
+                if not message.id or not message.string:
+                    continue
+                first = seen.setdefault(message.id, (po.name, message.string))
+                if first[1] != message.string:
+                    clashes.append(f"{message.id!r}: {first} vs {(po.name, message.string)}")
+    assert clashes == []
