@@ -578,6 +578,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
                                      "created_at": now.replace(microsecond=0)}])
     session.flush()
     campaign = _demo_campaign(session, admin_id, T, clock)
+    voice_campaign = _demo_voice_campaign(session, admin_id, clock)
     _demo_sms(session, admin_id, clock)
 
     return {
@@ -601,6 +602,7 @@ def load_demo(session: Session, *, seed: int = 2026, customers: int = 5000, cloc
         "resource_sites": len(_RESOURCE_SITES),
         "documents": len(docs),
         "campaign_leads": campaign,
+        "voice_campaign_leads": voice_campaign,
     }
 
 
@@ -613,6 +615,18 @@ def _demo_campaign(session: Session, admin_id: int, team: list[int], clock) -> i
                                          mode="predictive", filter_stage="target",
                                          filter_ownership="shared", caller_id="4008001234")
     campaigns.set_team(session, admin, campaign.id, team)
+    return campaigns.refresh_leads(session, campaign, clock=clock)
+
+
+def _demo_voice_campaign(session: Session, admin_id: int, clock) -> int:
+    """A voice campaign (T9) that needs no agents: a payment reminder to the closed customers,
+    10 lines, machines hung up on; left in draft for a manager to start."""
+    from models.dialer import campaigns
+    admin = session.get(User, admin_id)
+    campaign = campaigns.create_campaign(session, admin, clock=clock, name="演示:回款提醒语音外呼",
+                                         mode="voice", ivr_flow="payment_reminder", max_lines=10,
+                                         machine_action="hangup", filter_stage="closed",
+                                         caller_id="4008001234")
     return campaigns.refresh_leads(session, campaign, clock=clock)
 
 

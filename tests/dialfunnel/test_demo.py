@@ -21,6 +21,7 @@ from models.migrate import upgrade
 from models.phones import normalize_phone
 from models.schema import (
     STAGES,
+    Campaign,
     CallScript,
     Competitor,
     Contact,
@@ -399,6 +400,10 @@ def test_full_default_demo(Session):
     with Session() as s:
         _check_demo(s, summary, clock.now(), 5000)
         assert s.scalar(select(func.count()).select_from(Role)) == 4
+        voice = s.scalar(select(Campaign).where(Campaign.mode == "voice"))
+        assert (voice.ivr_flow, voice.max_lines, voice.status) == ("payment_reminder", 10, "draft")
+        closed = s.scalar(select(func.count()).select_from(Customer).where(Customer.stage == "closed"))
+        assert 0.9 * closed <= summary["voice_campaign_leads"] <= closed   # those with a number to dial
 
 
 @pytest.mark.parametrize("when", [
