@@ -56,11 +56,12 @@ BUILTIN_VARS = {"caller_id", "caller_name", "uniqueid", "flow", "extension", "dn
                 "channel", "customer_id", "order_count", "next_open"}
 # What an outbound flow (`outbound: true`) knows of the dialled customer
 # (models.dialer.voice.call_variables; empty when unknown).
-CUSTOMER_VARS = {"campaign_id", "attempt_id", "customer_name", "contact_name", "customer_number",
-                 "order_number", "amount_due", "due_date"}
-# Values a prompt list may speak: {digits: ${v}} with SAY DIGITS, the others in Mandarin from
-# the say-* segments (ivr_flows/say_zh.py).
-SPOKEN_KINDS = ("digits", "number", "money", "date", "time", "percent", "id", "phone")
+CUSTOMER_VARS = {"campaign_id", "attempt_id", "customer_name", "contact_name", "salutation",
+                 "customer_number", "order_number", "amount_due", "due_date"}
+# Values a prompt list may speak: {digits: ${v}} with SAY DIGITS, {text: ${v}} (a name) spoken
+# by a prompt synthesised when first needed (the walker's `speak_text`), the others in Mandarin
+# from the say-* segments (ivr_flows/say_zh.py).
+SPOKEN_KINDS = ("digits", "text", "number", "money", "date", "time", "percent", "id", "phone")
 
 LOOKUPS = ("order_by_number", "orders_by_caller")
 LOOKUP_PROMPTS = ("order-number-is", "order-status-is")

@@ -46,7 +46,7 @@ def render(flows: FlowSet, items, variables: dict) -> tuple[str, list[str]]:
             parts.append(flows.prompts.texts.get(item.value, item.value))
         elif item.kind == "sound":
             parts.append(f"[{item.value}]")
-        elif item.kind == "digits":
+        elif item.kind in ("digits", "text"):
             parts.append(fill(item.value))
         else:
             value = fill(item.value)

@@ -74,8 +74,11 @@ class Walker:
 
     def __init__(self, flows: FlowSet, channel, *, session=None, clock=SYSTEM_CLOCK,
                  variables: dict | None = None, answer: bool = True,
-                 max_steps: int = MAX_STEPS):
+                 max_steps: int = MAX_STEPS, speak_text=None):
+        """`speak_text(text) -> prompt id`: the prompt a `text` item is spoken by (the IVR
+        handler's: recordings.prompts.spoken_prompt in the prompts folder); None: not spoken."""
         self.flows = flows
+        self.speak_text = speak_text
         self.channel = channel
         self.session = session
         self.clock = clock
@@ -186,11 +189,26 @@ class Walker:
                 digit = self._stream(item.value, escape)
             elif item.kind == "digits":
                 digit = self._say_digits(self.interp(item.value), escape)
+            elif item.kind == "text":
+                digit = self._say_text(self.interp(item.value), escape)
             else:
                 digit = self._say_value(item.kind, self.interp(item.value), escape)
             if digit:
                 return digit
         return ""
+
+    def _say_text(self, text: str, escape: str) -> str:
+        """A text no prompt holds (a name): the prompt `speak_text` makes of it, if any."""
+        text = text.strip()
+        if not text or self.speak_text is None:
+            return ""
+        try:
+            prompt_id = self.speak_text(text)
+        except Exception as exc:      # no speech here: the call goes on without the name
+            self.result.notes.append(f"cannot speak {text!r}")
+            log.warning("cannot speak %r: %s", text, exc)
+            return ""
+        return self._stream(self.flows.prompts.sound(prompt_id), escape)
 
     def _say_value(self, kind: str, value: str, escape: str) -> str:
         """A value in Mandarin, segment by segment (ivr_flows/say_zh.py)."""

@@ -67,6 +67,7 @@ MESSAGES = {
     "audio.too_large": ("文件太大（最大 {limit} MB）", "The file is too large (at most {limit} MB)"),
     "audio.too_long": ("音频太长（最长 {limit} 秒）", "The audio is too long (at most {limit} s)"),
     "audio.empty": ("音频是空的", "The audio is empty"),
+    "audio.bad_text": ("要朗读的文字为空或太长", "The text to speak is empty or too long"),
     "audio.bad_name": ("提示音编号只能包含小写字母、数字和 -", "A prompt id has lower-case "
                        "letters, digits and '-' only"),
     "audio.tool_missing": ("服务器缺少音频工具 {tool}", "The server lacks the audio tool {tool}"),
@@ -307,6 +308,27 @@ def generate_prompts(target_dir: str | os.PathLike, texts: dict[str, str], *,
             _update_manifest(target, {prompt_id: {"source": "tts", "fingerprint": print_,
                                                   "voice": voice}})
     return report
+
+
+SPOKEN_PREFIX = "tts-"
+SPOKEN_MAX_CHARS = 40
+_spoken_lock = threading.Lock()
+
+
+def spoken_prompt(target_dir: str | os.PathLike, text: str, *, voice: str | None = None) -> str:
+    """The prompt id saying `text` (a customer's or contact's name), made in `target_dir` the
+    first time it is needed and kept: ``tts-<hash of voice and text>``. Raises AudioError for
+    an empty or overlong text, and what generate_prompts raises when espeak-ng fails."""
+    text = " ".join(text.split())
+    if not text or len(text) > SPOKEN_MAX_CHARS:
+        raise AudioError("audio.bad_text", text[:SPOKEN_MAX_CHARS])
+    voice = voice or VOICE
+    prompt_id = SPOKEN_PREFIX + hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
+    target = Path(target_dir)
+    with _spoken_lock:
+        if not all((target / f"{prompt_id}.{f}").exists() for f in FORMATS):
+            generate_prompts(target, {prompt_id: text}, voice=voice, workers=1)
+    return prompt_id
 
 
 # -- uploads --------------------------------------------------------------------------------

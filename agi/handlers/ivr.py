@@ -38,6 +38,7 @@ from models.clock import SYSTEM_CLOCK
 from models.db import begin_read
 from models.dialer import voice
 from models.telephony.ivr import insert_ivr_calls, ivr_call_values
+from recordings.prompts import spoken_prompt
 
 log = logging.getLogger("agi.ivr")
 
@@ -115,9 +116,13 @@ class IVRWalker(Walker):
 
 
 def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
-                     clock=SYSTEM_CLOCK, answer: bool = True, on_result=None):
+                     clock=SYSTEM_CLOCK, answer: bool = True, on_result=None,
+                     speak_text="settings"):
     """The `ivr` handler over `flows_dir` (default ivr_flows/). `on_result(agi, result)` is
-    called with each finished walk's WalkResult (metrics, tests)."""
+    called with each finished walk's WalkResult (metrics, tests). A flow's `text` items (a
+    name) are spoken by `speak_text(text) -> prompt id`; by default a prompt made when first
+    needed in the settings' prompts_path (the folder Asterisk plays the prompts from); None:
+    not spoken."""
     library = library or FlowLibrary(flows_dir)
     checked = {"at": 0.0, "flows": None}
 
@@ -129,6 +134,11 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
             checked["flows"] = library.get()
             checked["at"] = now
         return checked["flows"]
+
+    if speak_text == "settings":
+        def speak_text(text: str) -> str:
+            from config.settings import load_settings
+            return spoken_prompt(load_settings().prompts_path, text)
 
     def ivr(agi, session, args):
         flow = (agi.query or {}).get("flow") or DEFAULT_FLOW
@@ -161,7 +171,7 @@ def make_ivr_handler(*, flows_dir=None, library: FlowLibrary | None = None,
             attempt_id, customer = attempt_variables(agi, session)
             variables.update(customer)
         walker = IVRWalker(flows, agi, session=session, clock=clock, variables=variables,
-                           answer=answer)
+                           answer=answer, speak_text=speak_text)
         try:
             result = walker.run(flow)
             if result.customer_id is None and variables.get("customer_id", "").isdigit():

@@ -32,6 +32,7 @@ from models.schema.campaigns import Campaign
 from models.schema.voice import VoiceAnswer, VoiceResult
 
 PAYMENT_TERM_DAYS = 30
+SALUTATION = "尊敬的"
 OPT_OUT_REASON = "语音外呼按键退订"
 RECORD_PROGRESS = "语音外呼"
 # How a call's outcome reads on the customer's contact record.
@@ -47,8 +48,9 @@ def _customer_of(session: Session, attempt: DialAttempt) -> Customer | None:
 
 def call_variables(session: Session, attempt_id: int) -> dict[str, str] | None:
     """{variable: text} of the attempt's call, None when there is no such attempt: campaign_id,
-    attempt_id, customer_id, customer_name, contact_name, customer_number, order_number,
-    amount_due, due_date (empty when the customer has no unpaid order)."""
+    attempt_id, customer_id, customer_name, contact_name, salutation (尊敬的 and the contact's
+    or the customer's name, 尊敬的客户 without one: spoken as a `text` item), customer_number,
+    order_number, amount_due, due_date (empty when the customer has no unpaid order)."""
     attempt = session.get(DialAttempt, attempt_id)
     if attempt is None:
         return None
@@ -60,8 +62,8 @@ def call_variables(session: Session, attempt_id: int) -> dict[str, str] | None:
 
 def customer_variables(session: Session, customer: Customer | None) -> dict[str, str]:
     """The customer's part of call_variables (also the admin's preview of a flow)."""
-    out = dict(customer_id="", customer_name="", contact_name="", order_number="",
-               amount_due="", due_date="",
+    out = dict(customer_id="", customer_name="", contact_name="", salutation=SALUTATION + "客户",
+               order_number="", amount_due="", due_date="",
                customer_number=(dnc.dial_number(customer) or "") if customer else "")
     if customer is None:
         return out
@@ -70,6 +72,7 @@ def customer_variables(session: Session, customer: Customer | None) -> dict[str,
     contact = session.scalar(select(Contact.name).where(Contact.customer_id == customer.id)
                              .order_by(Contact.id).limit(1))
     out["contact_name"] = contact or customer.contact_person or ""
+    out["salutation"] = SALUTATION + (out["contact_name"] or customer.name)
     order = session.scalar(select(Order).where(Order.customer_id == customer.id,
                                                Order.payment_status != "paid")
                            .order_by(Order.ordered_on, Order.id).limit(1))

@@ -100,6 +100,7 @@ def test_an_admin_previews_a_flow_for_a_customer(as_user, session, users, clock,
     assert ("您的订单，编号二〇二六一一二六〇〇〇一尚有应付款一千二百零五元三角请于"
             "二〇二六年十二月二十六日前完成付款。") in html
     assert 'data-step="opt_out (9)"' in html
+    assert "尊敬的杭州恒远机电您好，这里是达盟科技" in html      # the salutation, spoken by name
     # without a customer the values are named, not spoken
     html = admin.get("/manage/voice-flows/notice").get_data(as_text=True)
     assert "尚有应付款[${amount_due}]" in html

@@ -52,7 +52,7 @@ def test_the_opt_out_is_required_and_its_key_is_kept_for_it(tmp_path):
 
 def test_spoken_values_and_agent_steps(tmp_path):
     _, issues = check(tmp_path, NOTICE.replace("{money:", "{dollars:"))
-    assert len(issues) == 1 and "a spoken item is {KIND: ${variable}} with KIND one of digits, " \
+    assert len(issues) == 1 and "a spoken item is {KIND: ${variable}} with KIND one of digits, text, " \
         "number, money, date, time, percent, id, phone" in issues[0]
     inbound = NOTICE.replace("outbound: true\n", "").replace(
         "on_fail: bye", "on_fail: agent\n  agent:\n    agent: campaign\n    none_free: bye")

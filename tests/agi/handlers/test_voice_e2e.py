@@ -41,7 +41,7 @@ def server(Session, clock, results):
         results[agi.uniqueid] = result
 
     registry = Registry()
-    registry.register("ivr", make_ivr_handler(clock=clock, on_result=keep))
+    registry.register("ivr", make_ivr_handler(clock=clock, on_result=keep, speak_text=None))
     fastagi = FastAGIServer(registry, Session, port=0, hangup_grace=0.3, env_timeout=2.0,
                             close_wait=0.5).start()
     yield fastagi
@@ -343,3 +343,53 @@ def test_a_hangup_at_every_step_of_the_voice_flows_ends_cleanly(server, attempt,
     assert covered == every, sorted(every - covered)
     assert runs > 150
     assert server.wait_idle(5) and server.active_calls == 0
+
+
+def test_the_callee_is_greeted_by_name_with_a_prompt_made_on_first_use(Session, clock, attempt,
+                                                                       tmp_path):
+    """{text: ${salutation}}: the contact's name is no prompt of the project; the handler has
+    espeak-ng say 尊敬的<name> once into the prompts folder (8 kHz, the formats Asterisk plays)
+    and streams it before the message; the next call to the same contact reuses the file."""
+    import wave
+
+    from recordings.prompts import FORMATS, spoken_prompt
+    made = []
+
+    def speak_text(text):
+        made.append(text)
+        return spoken_prompt(tmp_path, text)
+    registry = Registry()
+    registry.register("ivr", make_ivr_handler(clock=clock, speak_text=speak_text))
+    fastagi = FastAGIServer(registry, Session, port=0, hangup_grace=0.3, env_timeout=2.0,
+                            close_wait=0.5).start()
+    try:
+        result = answered(fastagi, attempt, "notice")
+        with Session() as s:
+            name = s.get(Customer, attempt.customer_id).name
+    finally:
+        fastagi.shutdown(grace=5)
+    first = streamed(result)[0]
+    assert made == [f"尊敬的{name}"] and first.startswith("tts-")
+    assert streamed(result)[1] == "notice-hello" and result.status == "COMPLETED"
+    for fmt in FORMATS:
+        assert (tmp_path / f"{first}.{fmt}").stat().st_size > 0
+    with wave.open(str(tmp_path / f"{first}.wav")) as wav:
+        assert wav.getframerate() == 8000 and wav.getnframes() > 8000 * 0.5   # ≥ 0.5 s of speech
+    before = (tmp_path / f"{first}.wav").stat().st_mtime_ns
+    assert spoken_prompt(tmp_path, f"尊敬的{name}") == first
+    assert (tmp_path / f"{first}.wav").stat().st_mtime_ns == before
+
+
+def test_a_name_that_cannot_be_spoken_leaves_the_message_whole(attempt, Session, clock):
+    """No speech (espeak-ng missing, a bad text): the walk notes it and plays the rest."""
+    def broken(text):
+        raise OSError("espeak-ng: not found")
+    registry = Registry()
+    registry.register("ivr", make_ivr_handler(clock=clock, speak_text=broken))
+    fastagi = FastAGIServer(registry, Session, port=0, hangup_grace=0.3, env_timeout=2.0,
+                            close_wait=0.5).start()
+    try:
+        result = answered(fastagi, attempt, "notice")
+    finally:
+        fastagi.shutdown(grace=5)
+    assert streamed(result)[0] == "notice-hello" and result.status == "COMPLETED"
