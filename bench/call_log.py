@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
+import gc
 import logging
 import multiprocessing
 import random
@@ -203,6 +204,9 @@ def main(argv=None) -> int:
     parser.add_argument("--replay", type=float, default=0.0, metavar="RATE",
                         help="then replay the recorded stream at RATE events/s into an emptied "
                              "call log (load beyond what the simulator makes live on this box)")
+    parser.add_argument("--gc-threshold", type=int, default=0, metavar="N",
+                        help="the listener process freezes what it loaded and collects young "
+                             "objects every N allocations (0: Python's defaults, 700)")
     parser.add_argument("--no-pops", action="store_true",
                         help="the call log alone on the AMI client (no screen pops)")
     args = parser.parse_args(argv)
@@ -236,6 +240,10 @@ def main(argv=None) -> int:
                 latencies.extend(lat)
 
     received = collections.Counter()
+    if args.gc_threshold:
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(args.gc_threshold, 20, 20)
     listener = start_listener(maker, port, on_commit, received, args.no_pops)
     time.sleep(args.warmup)
     control.put("mark")

@@ -54,27 +54,36 @@ def ident(uniqueid: str) -> bytes:
 
 
 def forward(address: str, uniqueid: str, audio_fd: int, stdin, stdout) -> str:
+    """HEARD (the listener's end frame), LOST (it closed or reset the connection: the call
+    rings on), HANGUP or ANSWERED."""
     host, _, port = address.rpartition(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
-        sock.sendall(frame(0x01, ident(uniqueid)))
-        chunks = 0
-        while True:
-            ready, _, _ = select.select([audio_fd, sock], [], [], 1.0)
-            if sock in ready:                # 0x00: heard, the dialer hangs up; EOF: gone
-                return "HEARD" if sock.recv(3)[:1] == b"\x00" else "LOST"
-            if audio_fd in ready:
-                data = os.read(audio_fd, CHUNK)
-                if not data:
-                    return "HANGUP"
-                sock.sendall(frame(0x10, data))
-                chunks += 1
-            if not ready or chunks % STATUS_EVERY == 0:
-                status = command(stdin, stdout, "CHANNEL STATUS")
-                if "result=-1" in status or not status:
-                    return "HANGUP"
-                if f"result={UP}" in status:
-                    sock.sendall(frame(0x00))
-                    return "ANSWERED"
+        try:
+            return _stream(sock, uniqueid, audio_fd, stdin, stdout)
+        except (ConnectionResetError, BrokenPipeError):
+            return "LOST"        # a listener that closes with audio unread resets the connection
+
+
+def _stream(sock, uniqueid: str, audio_fd: int, stdin, stdout) -> str:
+    sock.sendall(frame(0x01, ident(uniqueid)))
+    chunks = 0
+    while True:
+        ready, _, _ = select.select([audio_fd, sock], [], [], 1.0)
+        if sock in ready:                # 0x00: heard, the dialer hangs up; EOF: gone
+            return "HEARD" if sock.recv(3)[:1] == b"\x00" else "LOST"
+        if audio_fd in ready:
+            data = os.read(audio_fd, CHUNK)
+            if not data:
+                return "HANGUP"
+            sock.sendall(frame(0x10, data))
+            chunks += 1
+        if not ready or chunks % STATUS_EVERY == 0:
+            status = command(stdin, stdout, "CHANNEL STATUS")
+            if "result=-1" in status or not status:
+                return "HANGUP"
+            if f"result={UP}" in status:
+                sock.sendall(frame(0x00))
+                return "ANSWERED"
 
 
 def main() -> int:

@@ -115,10 +115,13 @@ def test_the_hook_hangs_up_with_the_cause_and_keeps_the_label_once():
     assert hook.take(CHANNEL_ID) is None
 
 
-def test_a_listener_that_goes_away_is_not_taken_for_an_announcement():
+@pytest.mark.parametrize("reset", [False, True], ids=["closed", "reset"])
+def test_a_listener_that_goes_away_is_not_taken_for_an_announcement(reset):
     """Only the listener's end frame means "heard": a closed connection leaves the call to
-    ring on (the dialplan waits for the answer)."""
+    ring on (the dialplan waits for the answer) — also when the close comes as a reset (a
+    listener closing with audio unread sends RST; the forwarder then got ConnectionResetError)."""
     import socket as socket_
+    import struct as struct_
     quiet = socket_.create_server(("127.0.0.1", 0))
     address = "%s:%d" % quiet.getsockname()[:2]
     done = []
@@ -127,6 +130,8 @@ def test_a_listener_that_goes_away_is_not_taken_for_an_announcement():
         conn, _ = quiet.accept()
         conn.recv(100)
         done.append(True)             # before the close the forwarder returns on
+        if reset:
+            conn.setsockopt(socket_.SOL_SOCKET, socket_.SO_LINGER, struct_.pack("ii", 1, 0))
         conn.close()                  # no 0x00 frame
     threading.Thread(target=serve, daemon=True).start()
     made = corpus.call(corpus.World(kind="ringback", seconds=3), random.Random(1))
