@@ -30,7 +30,7 @@ demo: venv
 ## Install what the tests need and run the whole suite (SQLite).
 test: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 ## The system packages the tests need (make test installs them too).
 test-deps:
@@ -39,7 +39,7 @@ test-deps:
 ## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL.
 test-db: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
-	$(BIN)/python -m pytest -q -m db
+	$(BIN)/python -m pytest -q -m db --durations=25
 
 clean:
 	rm -rf $(VENV) var *.egg-info
