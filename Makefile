@@ -36,10 +36,11 @@ test: venv
 test-deps:
 	./scripts/system-deps.sh $(TEST_DEPS)
 
-## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL.
+## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL
+## (TESTS=paths to run a part of them).
 test-db: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
-	$(BIN)/python -m pytest -q -m db --durations=25
+	$(BIN)/python -m pytest -q -m db --durations=25 $(TESTS)
 
 clean:
 	rm -rf $(VENV) var *.egg-info
