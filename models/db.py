@@ -40,10 +40,16 @@ class Base(DeclarativeBase):
 SQLITE_BEGIN = "sqlite_begin"  # execution option: "DEFERRED" for a read-only transaction
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, pgbouncer: bool = False, **kwargs) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE so that
     concurrent writers queue instead of failing half-way (see docs/architecture.md).
-    `begin_read(session)` opts one transaction out of the write lock."""
+    `begin_read(session)` opts one transaction out of the write lock.
+
+    `pgbouncer`: the URL points at PgBouncer in transaction pooling (deploy/pgbouncer.ini),
+    where each transaction may run on another server connection: psycopg must not prepare
+    statements (a prepared statement lives on one server connection only)."""
+    if pgbouncer and not url.startswith("postgresql"):
+        raise ValueError("setting database_pgbouncer is for a PostgreSQL database_url")
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
@@ -74,6 +80,8 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pgbouncer:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, **kwargs)
 
 
