@@ -347,17 +347,25 @@ def listen(host: str, port: int) -> socket.socket:
 
 # -- database ------------------------------------------------------------------------------
 
+PING_IDLE_S = 5.0  # a pooled connection idle this long is checked before use
+
+
 def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0,
                     pool_timeout: float = 3.0, connect_timeout: int = 3,
-                    statement_timeout_ms: int = 5000, pgbouncer: bool = False):
+                    statement_timeout_ms: int = 5000, pgbouncer: bool = False,
+                    ping_idle_s: float = PING_IDLE_S, clock=None):
     """An engine whose every wait is bounded, so a slow or dead database gives the handler an
     error (DBERROR for the dialplan) within seconds instead of hanging the call.
 
     No overflow by default: an overflow connection is opened for one checkout and closed after
     it, and on PostgreSQL each opening forks a backend, the slowest thing a call could wait for.
     Behind PgBouncer (`pgbouncer`) the statement and lock timeouts cannot travel as a startup
-    option (PgBouncer refuses it): its connect_query sets them (deploy/pgbouncer.ini)."""
-    from models.db import make_engine
+    option (PgBouncer refuses it): its connect_query sets them (deploy/pgbouncer.ini).
+
+    A pooled connection is pinged only after `ping_idle_s` idle (models.db.ping_when_idle),
+    not at every checkout: on a busy server that saves two round trips per call."""
+    from models.clock import SYSTEM_CLOCK
+    from models.db import make_engine, ping_when_idle
 
     kwargs: dict = {}
     if url.startswith("sqlite"):
@@ -371,7 +379,11 @@ def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0,
             kwargs["connect_args"] = {"connect_timeout": connect_timeout}
             if not pgbouncer:
                 kwargs["connect_args"]["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
-    return make_engine(url, pgbouncer=pgbouncer, **kwargs)
+        kwargs["pool_pre_ping"] = False
+    engine = make_engine(url, pgbouncer=pgbouncer, **kwargs)
+    if not url.startswith("sqlite"):
+        ping_when_idle(engine, ping_idle_s, clock or SYSTEM_CLOCK)
+    return engine
 
 
 # -- classic AGI over stdin/stdout ---------------------------------------------------------
