@@ -181,6 +181,15 @@ def begin_read(session: Session) -> None:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
+def begin_one_statement(session: Session) -> None:
+    """Start the session's next transaction for a write of one statement (a multi-row INSERT).
+    On PostgreSQL it runs in autocommit: one statement is atomic by itself, and the BEGIN and
+    COMMIT round trips go. On SQLite BEGIN IMMEDIATE as for any write. Does nothing when a
+    transaction is already open."""
+    if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def lock_key(session: Session, key: str) -> None:
     """Serialise the transactions about `key` until this one ends: a PostgreSQL advisory lock
     (for a row that does not exist yet, so no row lock can do it). SQLite's transactions that

@@ -328,9 +328,11 @@ def log_ivr_call(session: Session, **fields) -> IVRCall:
 
 
 def insert_ivr_calls(session: Session, rows: list[dict]) -> None:
-    """Write call log rows made by `ivr_call_values` in one statement (the caller commits)."""
+    """Write call log rows made by `ivr_call_values` in one statement (the caller commits): a
+    multi-row VALUES, atomic by itself, not an executemany (psycopg runs that as one statement
+    per row, which autocommit would commit one by one)."""
     if rows:
-        session.execute(insert(IVRCall), rows)
+        session.execute(insert(IVRCall).values(rows))
 
 
 def recent_ivr_calls(session: Session, *, limit: int = 100,
