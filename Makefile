@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 export DIALFUNNEL_DATA_DIR ?= $(CURDIR)/var
 # Debian packages: PDFs with Chinese text, audio (prompts, recordings), faxes (Ghostscript,
 # libtiff's tiffcp for the simulator's received faxes); the tests also drive
-# Chromium, read PDFs back and check the provisioning script.
+# Chromium, read PDFs back, check the provisioning script and run PgBouncer (PostgreSQL pass).
 RUN_DEPS := libpango-1.0-0 libpangoft2-1.0-0 fonts-wqy-microhei ffmpeg sox espeak-ng ghostscript libtiff-tools
-TEST_DEPS := $(RUN_DEPS) chromium poppler-utils shellcheck
+TEST_DEPS := $(RUN_DEPS) chromium poppler-utils shellcheck pgbouncer
 
 .PHONY: demo test test-db test-deps venv clean
 

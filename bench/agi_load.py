@@ -4,6 +4,8 @@ Prints figures; it is not a test.
     python bench/agi_load.py                          # SQLite with the demo company
     python bench/agi_load.py --levels 100 --classic-calls 10 --duration 6
     python bench/agi_load.py --database-url postgresql+psycopg:///dialfunnel_bench
+    python bench/agi_load.py --database-url postgresql+psycopg:///dialfunnel_bench \
+        --via direct pgbouncer --levels 1000 --modes paced     # both ways (apt-get install pgbouncer)
 
 What runs, all on this machine (loopback only; every loop is bounded in time):
   server   `python -m agi.fastagi.server --workers 2 --max-calls 1100` (--workers: processes on one
@@ -31,6 +33,8 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
   ms/cmd p50 / p99    added latency per AGI command: from the caller's reply (or the env block)
                       to the server's next command (or its close), i.e. what the server adds
   lookup p99          the same for the command right after the database lookup
+  log p99             the same for the closing DIALFUNNEL_STATUS, which waits for the call-log
+                      row's commit (agi/fastagi/group_commit.py)
   held                sessions open at once: the callers' max, and the server's (the sum of
                       each worker's peak of calls in progress, from its closing log line)
   OS thr              the server's OS threads, max (its call threads are green: gevent)
@@ -219,6 +223,7 @@ def _client_main(spec: dict) -> dict:
         "gaps": [round(g * 1000, 3) for c in ok for g in c[3]],
         "lookup": [round(c[3][c[4]] * 1000, 3) for c in ok
                    if c[4] is not None and c[4] < len(c[3])],
+        "log": [round(c[3][-2] * 1000, 3) for c in ok if len(c[3]) >= 2],
         "commands": [len(c[3]) - 1 for c in ok],
         "peak": peak[0], "samples": samples[int(window[0] / 0.05):],
         "all_calls": len(calls),
@@ -230,6 +235,7 @@ def merge_clients(parts: list[dict]) -> dict:
     """One result from the caller processes' results."""
     gaps = sorted(g for r in parts for g in r["gaps"])
     lookup = sorted(g for r in parts for g in r["lookup"])
+    logged = sorted(g for r in parts for g in r["log"])
     commands = [n for r in parts for n in r["commands"]]
     statuses: dict[str, int] = {}
     for r in parts:
@@ -243,7 +249,7 @@ def merge_clients(parts: list[dict]) -> dict:
         "calls": sum(r["calls"] for r in parts), "ok": ok, "statuses": statuses,
         "window_s": window, "calls_per_s": ok / window,
         "ms_p50": pct(gaps, 0.50), "ms_p99": pct(gaps, 0.99), "ms_max": gaps[-1] if gaps else 0.0,
-        "lookup_p99": pct(lookup, 0.99),
+        "lookup_p99": pct(lookup, 0.99), "log_p99": pct(logged, 0.99),
         "commands_per_call": statistics.fmean(commands) if commands else 0,
         "lookups": len(lookup),
         "held_max": max(max(held), sum(r["peak"] for r in parts) if len(parts) == 1 else 0),
@@ -350,17 +356,18 @@ class DbWatch:
             self.engine.dispose()
 
 
-def server_env(url: str, workdir: Path) -> dict:
+def server_env(url: str, workdir: Path, pgbouncer: bool = False) -> dict:
     env = dict(os.environ)
     env["AGI_LOAD_IVR"] = "open" if IVR_SCRIPT[0] else ""
     env["PYTHONPATH"] = os.pathsep.join([str(HERE), str(ROOT)])
     env["DIALFUNNEL_DATABASE_URL"] = url
+    env["DIALFUNNEL_DATABASE_PGBOUNCER"] = "true" if pgbouncer else "false"
     env["DIALFUNNEL_DATA_DIR"] = str(workdir)
     env.pop("DIALFUNNEL_CONFIG", None)
     return env
 
 
-def start_server(url: str, workdir: Path, port: int, log, opts):
+def start_server(url: str, workdir: Path, port: int, log, opts, pgbouncer: bool = False):
     workers = opts.workers
     cmd = [sys.executable, "-m", "agi.fastagi.server", "--port", str(port), "--max-calls", "1100",
            "--workers", str(workers), "--import", "agi_load"]
@@ -368,7 +375,7 @@ def start_server(url: str, workdir: Path, port: int, log, opts):
         cmd += ["--db-pool-size", str(opts.db_pool_size)]
     if opts.db_max_overflow is not None:
         cmd += ["--db-max-overflow", str(opts.db_max_overflow)]
-    proc = subprocess.Popen(cmd, env=server_env(url, workdir),
+    proc = subprocess.Popen(cmd, env=server_env(url, workdir, pgbouncer),
                             stdout=subprocess.DEVNULL, stderr=log, cwd=str(workdir))
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -409,10 +416,13 @@ def _output(proc: subprocess.Popen) -> str:
 
 
 def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: str,
-              phones: list[str]) -> dict:
+              phones: list[str], via: str = "direct", server_url: str | None = None) -> dict:
+    """One row. `server_url`: where the server connects (PgBouncer's URL when `via` is
+    pgbouncer); `url` the database itself, watched for its backends."""
     port = free_port()
-    with open(workdir / f"server-{mode}-{channels}.log", "w") as log:
-        server = start_server(url, workdir, port, log, opts)
+    with open(workdir / f"server-{mode}-{channels}-{via}.log", "w") as log:
+        server = start_server(server_url or url, workdir, port, log, opts,
+                              pgbouncer=via == "pgbouncer")
         pids = family(server.pid)
         watch = DbWatch(url, pids)
         hold = channels / opts.rate if mode == "paced" else 0.0
@@ -443,10 +453,10 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
         server.terminate()
         server.wait(60)
         watch.close()
-    with open(workdir / f"server-{mode}-{channels}.log") as log:
+    with open(workdir / f"server-{mode}-{channels}-{via}.log") as log:
         server_held = sum(int(m) for m in re.findall(r"peak_calls=(\d+)", log.read()))
     ncpu = os.cpu_count() or 1
-    result.update(mode=mode, channels=channels, db_conns=db_peak,
+    result.update(mode=mode, channels=channels, via=via, db_conns=db_peak,
                   server_threads=threads, server_held=server_held,
                   cmds=result["commands_per_call"],
                   others_pct=100 * max(0.0, others) / (wall * ncpu),
@@ -568,8 +578,8 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
 
 # -- report ----------------------------------------------------------------------------------
 
-HEADER = (("mode", "", "<7"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/s", "", ">8"),
-          ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"),
+HEADER = (("mode", "", "<7"), ("via", "", "<10"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/s", "", ">8"),
+          ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"), ("log", "p99 ms", ">8"),
           ("held", "max", ">6"), ("srv", "held", ">6"), ("OS", "thr", ">4"),
           ("RSS MB", "peak", ">7"),
           ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
@@ -585,8 +595,8 @@ def print_row(r: dict, note: str = "") -> None:
     statuses = ", ".join(f"{k} {v}" for k, v in sorted(r["statuses"].items())) or "-"
     statuses = f"{note}  {statuses}" if note else statuses
     split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['db_pct']:.0f}/{r['others_pct']:.0f}"
-    print(f"{r['mode']:<7}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
-          f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}"
+    print(f"{r['mode']:<7}{r['via']:<10}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
+          f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}{r['log_p99']:>8.2f}"
           f"{r['held_max']:>6}{r['server_held']:>6}{r['server_threads']:>4}{r['rss_mb']:>7.0f}"
           f"{r['db_conns']:>6}"
           f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
@@ -618,6 +628,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--classic-concurrency", type=int, default=2)
     p.add_argument("--customers", type=int, default=5000, help="demo company size")
     p.add_argument("--database-url", help="default: a fresh SQLite file in a temp folder")
+    p.add_argument("--via", nargs="+", default=["direct"], choices=["direct", "pgbouncer"],
+                   help="PostgreSQL: the server connects straight to --database-url (direct) "
+                        "and/or through PgBouncer in transaction pooling (pgbouncer), each row "
+                        "run once per way (default direct)")
+    p.add_argument("--pgbouncer-url",
+                   help="a running PgBouncer in front of --database-url's database (default: "
+                        "one started on a free loopback port as deploy/pgbouncer.ini sets it "
+                        "up; needs `apt-get install pgbouncer`)")
+    p.add_argument("--pgbouncer-pool", type=int, default=20,
+                   help="the started PgBouncer's server connections (default_pool_size, 20)")
     p.add_argument("--handler", choices=["auto", "ivr", "bench_ivr"], default="auto",
                    help="auto: ivr when agi/handlers/ivr.py imports, else bench_ivr")
     p.add_argument("--ivr-keys", nargs="*",
@@ -655,18 +675,47 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the start; "
           f"server ({opts.workers} worker processes), callers ({opts.client_procs} processes) "
           f"and this script share them; logs in {workdir}\n")
+    bouncer = None
+    routes = {"direct": url}
+    if "pgbouncer" in opts.via:
+        if not url.startswith("postgresql"):
+            raise SystemExit("--via pgbouncer needs a PostgreSQL --database-url")
+        if opts.pgbouncer_url:
+            routes["pgbouncer"] = opts.pgbouncer_url
+        else:
+            from dialfunnel.local_pgbouncer import LocalPgBouncer
+            bouncer = LocalPgBouncer(url, pool_size=opts.pgbouncer_pool).start()
+            routes["pgbouncer"] = bouncer.url
+            print(f"PgBouncer {bouncer.url} (transaction pooling, {opts.pgbouncer_pool} server "
+                  f"connections)")
+    try:
+        rows = run_rows(opts, url, routes, workdir, script, phones)
+    finally:
+        if bouncer is not None:
+            bouncer.stop()
+    report(opts, rows, url, workdir, script, phones)
+    return 0
+
+
+def run_rows(opts, url: str, routes: dict, workdir: Path, script: str, phones: list[str]) -> list:
     print_header()
     rows = []
     for mode in opts.modes:
         for channels in opts.levels:
-            for attempt in range(1, opts.tries + 1):
-                row = run_level(mode, channels, opts, url, workdir, script, phones)
-                row["disturbed"] = row["others_pct"] > opts.max_other
-                print_row(row, "DISTURBED (other load), run again" if row["disturbed"]
-                          and attempt < opts.tries else "DISTURBED" if row["disturbed"] else "")
-                if not row["disturbed"]:
-                    break
-            rows.append(row)
+            for via in opts.via:
+                for attempt in range(1, opts.tries + 1):
+                    row = run_level(mode, channels, opts, url, workdir, script, phones, via,
+                                    routes[via])
+                    row["disturbed"] = row["others_pct"] > opts.max_other
+                    print_row(row, "DISTURBED (other load), run again" if row["disturbed"]
+                              and attempt < opts.tries else "DISTURBED" if row["disturbed"] else "")
+                    if not row["disturbed"]:
+                        break
+                rows.append(row)
+    return rows
+
+
+def report(opts, rows: list, url: str, workdir: Path, script: str, phones: list[str]) -> None:
     paced = [r for r in rows if r["mode"] == "paced"]
     if paced:
         print(f"\npaced: each call holds ~channels/{opts.rate:g} s of prompts "
@@ -690,13 +739,12 @@ def main(argv: list[str] | None = None) -> int:
               f"on {r['server_threads']} OS threads)")
     print(f"  >= 300 IVR calls/s:             {'yes' if best >= 300 else 'NO'} (best {best:.0f}/s)")
     for r in paced:
-        print(f"  p99 < 10 ms/cmd, paced {r['channels']:>4} ch: "
+        print(f"  p99 < 10 ms/cmd, paced {r['channels']:>4} ch {r['via']:<9}: "
               f"{'yes' if r['ms_p99'] < 10 else 'NO'} ({r['ms_p99']:.2f} ms at {r['calls_per_s']:.0f} calls/s"
               f"{', DISTURBED: other load %.0f%%' % r['others_pct'] if r['disturbed'] else ''})")
     if classic and classic["calls_per_s"]:
         ratio = best / classic["calls_per_s"]
         print(f"  >= 20x classic AGI:             {'yes' if ratio >= 20 else 'NO'} ({ratio:.0f}x)")
-    return 0
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from pathlib import Path
 class Settings:
     data_dir: Path = Path("var")
     database_url: str = ""  # empty: SQLite file in data_dir
+    database_pgbouncer: bool = False  # database_url points at PgBouncer (transaction pooling): no prepared statements
     secret_key: str = ""
     web_host: str = "127.0.0.1"
     web_port: int = 8000
@@ -28,6 +29,8 @@ class Settings:
     agi_media_timeout: int = 300    # s allowed for a prompt of unknown length (STREAM FILE...)
     agi_result_timeout: int = 14400  # s for EXEC Dial/Queue/ConfBridge... (a whole call)
     agi_peer_max_calls: int = 0     # FastAGI sessions per address and worker; 0: 7/8 of them
+    agi_db_pool_size: int = 20      # database connections each FastAGI worker keeps open
+    agi_db_max_overflow: int = 0    # connections beyond agi_db_pool_size, opened and closed per use
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "dialfunnel"
@@ -168,6 +171,9 @@ def load_settings(env: dict | None = None) -> Settings:
         if kind == "dict":
             clean[name] = parse_dead_causes(value)
             continue
+        if kind == "bool":
+            clean[name] = parse_bool(name, value)
+            continue
         try:
             clean[name] = int(value) if kind == "int" else Path(value) if kind == "Path" else str(value)
         except ValueError:
@@ -192,6 +198,19 @@ def load_settings(env: dict | None = None) -> Settings:
         raise SettingsError("setting dialer_trunk_lines must be 0 (no limit) or more")
     _check_sms(settings)
     return settings
+
+
+BOOLEANS = {"true": True, "yes": True, "on": True, "1": True,
+            "false": False, "no": False, "off": False, "0": False, "": False}
+
+
+def parse_bool(name: str, value) -> bool:
+    if isinstance(value, bool):
+        return value
+    try:
+        return BOOLEANS[str(value).strip().lower()]
+    except KeyError:
+        raise SettingsError(f"setting {name} must be true or false, not {value!r}") from None
 
 
 def _check_sms(settings: Settings) -> None:

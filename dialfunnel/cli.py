@@ -27,7 +27,7 @@ log = logging.getLogger("dialfunnel")
 def open_database(settings):
     """Engine and sessionmaker on an up-to-date schema with the default rows."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pgbouncer=settings.database_pgbouncer)
     upgrade(engine)
     maker = make_sessionmaker(engine)
     with maker.begin() as session:

@@ -60,7 +60,7 @@ def wsgi_app(settings: Settings):
     """The Flask app on its own engine (one per worker process)."""
     from admin import create_app
     from models.db import make_engine, make_sessionmaker
-    return create_app(settings, make_sessionmaker(make_engine(settings.db_url)))
+    return create_app(settings, make_sessionmaker(make_engine(settings.db_url, pgbouncer=settings.database_pgbouncer)))
 
 
 class WebServer(BaseApplication):

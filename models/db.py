@@ -40,10 +40,16 @@ class Base(DeclarativeBase):
 SQLITE_BEGIN = "sqlite_begin"  # execution option: "DEFERRED" for a read-only transaction
 
 
-def make_engine(url: str, **kwargs) -> Engine:
+def make_engine(url: str, *, pgbouncer: bool = False, **kwargs) -> Engine:
     """Create an engine. SQLite gets WAL, foreign keys and BEGIN IMMEDIATE so that
     concurrent writers queue instead of failing half-way (see docs/architecture.md).
-    `begin_read(session)` opts one transaction out of the write lock."""
+    `begin_read(session)` opts one transaction out of the write lock.
+
+    `pgbouncer`: the URL points at PgBouncer in transaction pooling (deploy/pgbouncer.ini),
+    where each transaction may run on another server connection: psycopg must not prepare
+    statements (a prepared statement lives on one server connection only)."""
+    if pgbouncer and not url.startswith("postgresql"):
+        raise ValueError("setting database_pgbouncer is for a PostgreSQL database_url")
     if url.startswith("sqlite"):
         connect_args = kwargs.pop("connect_args", {})
         connect_args.setdefault("timeout", 30)
@@ -74,7 +80,33 @@ def make_engine(url: str, **kwargs) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if pgbouncer:
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     return create_engine(url, **kwargs)
+
+
+def ping_when_idle(engine: Engine, after_s: float, clock) -> None:
+    """Check a pooled connection with a round trip only when it has been idle for `after_s`
+    seconds (instead of pool_pre_ping's round trip at every checkout): one that was used a
+    moment ago is alive, one that sat idle may have been cut (a database or PgBouncer restart,
+    an idle timeout) and is replaced before the caller gets it. For engines whose every
+    checkout counts (the FastAGI server: two per call)."""
+
+    @event.listens_for(engine.pool, "checkin")
+    def _checkin(dbapi_conn, record):
+        record.info["idle_since"] = clock.now()
+
+    @event.listens_for(engine.pool, "checkout")
+    def _checkout(dbapi_conn, record, proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or (clock.now() - since).total_seconds() < after_s:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise exc_mod.DisconnectionError(f"idle connection lost: {exc}") from exc
+        if not alive:
+            raise exc_mod.DisconnectionError("idle connection lost")
 
 
 WRITE_RETRY_FIRST = 0.0002  # seconds; doubled after each refusal ...
@@ -147,6 +179,15 @@ def begin_read(session: Session) -> None:
             session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         else:
             session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def begin_one_statement(session: Session) -> None:
+    """Start the session's next transaction for a write of one statement (a multi-row INSERT).
+    On PostgreSQL it runs in autocommit: one statement is atomic by itself, and the BEGIN and
+    COMMIT round trips go. On SQLite BEGIN IMMEDIATE as for any write. Does nothing when a
+    transaction is already open."""
+    if not session.in_transaction() and session.get_bind().dialect.name != "sqlite":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def lock_key(session: Session, key: str) -> None:

@@ -620,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = make_engine(settings.db_url)
+    engine = make_engine(settings.db_url, pgbouncer=settings.database_pgbouncer)
     upgrade(engine)
     if args.recordings:
         store = RecordingStore(args.recordings, args.incoming)

@@ -1,6 +1,6 @@
 """Group commit: rows from many calls written in one transaction.
 
-    CALL_LOG = GroupCommit(insert_ivr_calls)
+    CALL_LOG = GroupCommit(insert_ivr_calls, one_statement=True)
     CALL_LOG.write(session, [values])       # returns once the rows are committed
 
 A call that finds no write in progress leads: with its own session it writes what is queued (its
@@ -8,7 +8,9 @@ own rows among them) in one transaction and commits; calls that queue meanwhile 
 first of them leads the next batch. So SQLite's single writer serves a batch per turn instead of
 one call per turn, and waiting threads sleep on an Event instead of in SQLite's busy handler
 (which retries after 1, 2, 5 ... 100 ms while holding a pooled connection). On PostgreSQL it
-saves a commit per call. No thread of its own: nothing to start, stop or leak.
+saves a commit per call, and with `one_statement` (the insert writes its rows in one statement)
+the batch runs in autocommit (models.db.begin_one_statement): one round trip, not BEGIN,
+INSERT and COMMIT. No thread of its own: nothing to start, stop or leak.
 
 Every wait is bounded (`wait` seconds queued, then the leader's own bounded database waits);
 a failure raises SQLAlchemyError (DBERROR for the dialplan). When a batch fails, its calls are
@@ -21,6 +23,8 @@ import weakref
 from typing import Callable
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from models.db import begin_one_statement
 
 
 class _Entry:
@@ -45,8 +49,9 @@ class _Lane:
 
 class GroupCommit:
     def __init__(self, insert: Callable[[object, list], None], *, wait: float = 5.0,
-                 max_batch: int = 200):
+                 max_batch: int = 200, one_statement: bool = False):
         self.insert = insert
+        self.one_statement = one_statement
         self.wait = wait
         self.max_batch = max_batch
         self.batches = 0
@@ -121,6 +126,7 @@ class GroupCommit:
     def _write(self, session, batch: list[_Entry]) -> None:
         self.batches += 1
         try:
+            self._begin(session)
             self.insert(session, [row for entry in batch for row in entry.rows])
             session.commit()
             return
@@ -136,11 +142,17 @@ class GroupCommit:
             raise
         for entry in batch:  # one by one: find the call whose row the database refuses
             try:
+                self._begin(session)
                 self.insert(session, entry.rows)
                 session.commit()
             except SQLAlchemyError as exc:
                 _rollback(session)
                 entry.error = exc
+
+
+    def _begin(self, session) -> None:
+        if self.one_statement:
+            begin_one_statement(session)
 
 
 def _rollback(session) -> None:

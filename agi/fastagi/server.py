@@ -333,6 +333,8 @@ def server_options(settings) -> dict:
             raise ValueError(f"setting {name} must be a positive number of seconds")
     if settings.agi_peer_max_calls < 0:
         raise ValueError("setting agi_peer_max_calls must be 0 (automatic) or more")
+    if settings.agi_db_pool_size < 1 or settings.agi_db_max_overflow < 0:
+        raise ValueError("settings agi_db_pool_size must be at least 1, agi_db_max_overflow 0 or more")
     return {"command_timeout": settings.agi_command_timeout,
             "media_timeout": settings.agi_media_timeout,
             "result_timeout": settings.agi_result_timeout,
@@ -345,12 +347,25 @@ def listen(host: str, port: int) -> socket.socket:
 
 # -- database ------------------------------------------------------------------------------
 
-def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10,
+PING_IDLE_S = 5.0  # a pooled connection idle this long is checked before use
+
+
+def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 0,
                     pool_timeout: float = 3.0, connect_timeout: int = 3,
-                    statement_timeout_ms: int = 5000):
+                    statement_timeout_ms: int = 5000, pgbouncer: bool = False,
+                    ping_idle_s: float = PING_IDLE_S, clock=None):
     """An engine whose every wait is bounded, so a slow or dead database gives the handler an
-    error (DBERROR for the dialplan) within seconds instead of hanging the call."""
-    from models.db import make_engine
+    error (DBERROR for the dialplan) within seconds instead of hanging the call.
+
+    No overflow by default: an overflow connection is opened for one checkout and closed after
+    it, and on PostgreSQL each opening forks a backend, the slowest thing a call could wait for.
+    Behind PgBouncer (`pgbouncer`) the statement and lock timeouts cannot travel as a startup
+    option (PgBouncer refuses it): its connect_query sets them (deploy/pgbouncer.ini).
+
+    A pooled connection is pinged only after `ping_idle_s` idle (models.db.ping_when_idle),
+    not at every checkout: on a busy server that saves two round trips per call."""
+    from models.clock import SYSTEM_CLOCK
+    from models.db import make_engine, ping_when_idle
 
     kwargs: dict = {}
     if url.startswith("sqlite"):
@@ -361,11 +376,14 @@ def make_agi_engine(url: str, *, pool_size: int = 20, max_overflow: int = 10,
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         if url.startswith("postgresql"):
             ms = int(statement_timeout_ms)
-            kwargs["connect_args"] = {
-                "connect_timeout": connect_timeout,
-                "options": f"-c statement_timeout={ms} -c lock_timeout={ms}",
-            }
-    return make_engine(url, **kwargs)
+            kwargs["connect_args"] = {"connect_timeout": connect_timeout}
+            if not pgbouncer:
+                kwargs["connect_args"]["options"] = f"-c statement_timeout={ms} -c lock_timeout={ms}"
+        kwargs["pool_pre_ping"] = False
+    engine = make_engine(url, pgbouncer=pgbouncer, **kwargs)
+    if not url.startswith("sqlite"):
+        ping_when_idle(engine, ping_idle_s, clock or SYSTEM_CLOCK)
+    return engine
 
 
 # -- classic AGI over stdin/stdout ---------------------------------------------------------
@@ -424,11 +442,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--grace", type=float, default=30.0,
                    help="seconds calls in progress get to finish after SIGTERM (default 30)")
     p.add_argument("--env-timeout", type=float, default=ENV_TIMEOUT)
-    p.add_argument("--db-pool-size", type=int, default=20,
-                   help="connections kept open once used, per worker (default 20)")
-    p.add_argument("--db-max-overflow", type=int, default=10,
+    p.add_argument("--db-pool-size", type=int,
+                   help="connections kept open once used, per worker (default: setting "
+                        "agi_db_pool_size)")
+    p.add_argument("--db-max-overflow", type=int,
                    help="connections beyond the pool size, closed again after use, per worker "
-                        "(default 10)")
+                        "(default: setting agi_db_max_overflow)")
     p.add_argument("--db-timeout", type=float, default=3.0,
                    help="pool / connect wait in seconds (default 3)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -457,6 +476,11 @@ def main(argv: list[str] | None = None) -> int:
     url = opts.database_url or settings.db_url
     if url.startswith("sqlite") and not opts.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if opts.db_pool_size is None:
+        opts.db_pool_size = settings.agi_db_pool_size
+    if opts.db_max_overflow is None:
+        opts.db_max_overflow = settings.agi_db_max_overflow
+    opts.db_pgbouncer = settings.database_pgbouncer
     if opts.stdin is not None:
         engine, maker = _database(opts, url)
         try:
@@ -485,7 +509,8 @@ def _database(opts, url: str):
 
     engine = make_agi_engine(url, pool_size=opts.db_pool_size, max_overflow=opts.db_max_overflow,
                              pool_timeout=opts.db_timeout,
-                             connect_timeout=max(1, int(opts.db_timeout)))
+                             connect_timeout=max(1, int(opts.db_timeout)),
+                             pgbouncer=opts.db_pgbouncer)
     return engine, make_sessionmaker(engine)
 
 

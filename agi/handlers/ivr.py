@@ -90,7 +90,7 @@ def keep_voice_call(session, attempt_id: int, flow: str, result, clock) -> None:
     session.commit()
 
 
-CALL_LOG = GroupCommit(insert_ivr_calls)  # one transaction for the rows of many calls
+CALL_LOG = GroupCommit(insert_ivr_calls, one_statement=True)  # one INSERT for many calls' rows
 FLOWS_RECHECK = 1.0  # seconds between looks at the flow files (stat() of each: 6% of a call)
 
 

@@ -109,10 +109,11 @@ def order_status(session: Session, typed_number: str) -> OrderStatus | None:
     return _status(row) if row else None
 
 
-def _customers_for(session: Session, caller_id: str | None) -> list[Customer]:
+def _customers_for(session: Session, caller_id: str | None, *, operators: bool = True
+                   ) -> list[Customer]:
     """Customers of a caller ID: operated (personal/collaborative) ones first, then the most
     recently contacted, then the oldest."""
-    customers = find_by_phone(session, caller_id or "")
+    customers = find_by_phone(session, caller_id or "", operators=operators)
     never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     return sorted(customers, key=lambda c: (c.ownership == "shared",
                                             -(c.last_contacted_at or never).timestamp(), c.id))
@@ -126,7 +127,7 @@ def caller_customer(session: Session, caller_id: str | None) -> Customer | None:
 def orders_for_caller(session: Session, caller_id: str | None, *, limit: int = 3
                       ) -> tuple[Customer | None, list[OrderStatus]]:
     """The caller's customer and its latest orders (open ones first), at most `limit`."""
-    customers = _customers_for(session, caller_id)
+    customers = _customers_for(session, caller_id, operators=False)
     if not customers:
         return None, []
     ids = [c.id for c in customers]
@@ -328,9 +329,11 @@ def log_ivr_call(session: Session, **fields) -> IVRCall:
 
 
 def insert_ivr_calls(session: Session, rows: list[dict]) -> None:
-    """Write call log rows made by `ivr_call_values` in one statement (the caller commits)."""
+    """Write call log rows made by `ivr_call_values` in one statement (the caller commits): a
+    multi-row VALUES, atomic by itself, not an executemany (psycopg runs that as one statement
+    per row, which autocommit would commit one by one)."""
     if rows:
-        session.execute(insert(IVRCall), rows)
+        session.execute(insert(IVRCall).values(rows))
 
 
 def recent_ivr_calls(session: Session, *, limit: int = 100,

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from agi.fastagi.group_commit import GroupCommit
@@ -173,14 +173,17 @@ def test_concurrent_calls_share_transactions_and_every_row_is_committed(Session)
     assert log.batches < 20
 
 
-def test_a_row_the_database_refuses_fails_only_its_own_call(Session):
+@pytest.mark.parametrize("one_statement", [False, True])
+def test_a_row_the_database_refuses_fails_only_its_own_call(Session, one_statement):
+    """With `one_statement` (PostgreSQL: autocommit) the refused batch must have written none
+    of its rows, or their calls' retries would write them twice."""
     gate = threading.Event()
 
     def insert(session, rows):
         gate.wait(1)
         insert_ivr_calls(session, rows)
 
-    log = GroupCommit(insert)
+    log = GroupCommit(insert, one_statement=one_statement)
     results = {}
 
     def call(n, **extra):
@@ -207,6 +210,27 @@ def test_a_row_the_database_refuses_fails_only_its_own_call(Session):
     assert isinstance(results[2], IntegrityError)
     with Session() as s:
         assert sorted(s.scalars(select(IVRCall.uniqueid))) == ["u0", "u1", "u3"]
+
+
+def test_a_one_statement_batch_is_one_round_trip_on_postgresql(Session, engine):
+    """The call log's batch on PostgreSQL: one INSERT of all its rows in autocommit, no BEGIN
+    and COMMIT round trips."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's writes take BEGIN IMMEDIATE (tests above)")
+    seen = []
+
+    def spy(conn, cursor, statement, params, context, executemany):
+        seen.append((statement.split()[0], executemany, conn.connection.dbapi_connection.autocommit))
+
+    log = GroupCommit(insert_ivr_calls, one_statement=True)
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        with Session() as session:
+            log.write(session, [values(1), values(2), values(3)])
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+    assert seen == [("INSERT", False, True)]
+    assert count(Session) == 3
 
 
 class FakeSession:
