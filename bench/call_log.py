@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import collections
 import datetime as dt
-import gc
 import logging
 import multiprocessing
 import random
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from agi.ami.client import AMIClient  # noqa: E402
+from agi.ami.collector import YOUNG_THRESHOLD, calm_collector  # noqa: E402
 from agi.ami.listener import ScreenPopListener  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
@@ -204,9 +204,10 @@ def main(argv=None) -> int:
     parser.add_argument("--replay", type=float, default=0.0, metavar="RATE",
                         help="then replay the recorded stream at RATE events/s into an emptied "
                              "call log (load beyond what the simulator makes live on this box)")
-    parser.add_argument("--gc-threshold", type=int, default=0, metavar="N",
+    parser.add_argument("--gc-threshold", type=int, default=YOUNG_THRESHOLD, metavar="N",
                         help="the listener process freezes what it loaded and collects young "
-                             "objects every N allocations (0: Python's defaults, 700)")
+                             "objects every N allocations, as the worker does "
+                             "(agi/ami/collector.py; 0: Python's defaults, 700)")
     parser.add_argument("--no-pops", action="store_true",
                         help="the call log alone on the AMI client (no screen pops)")
     args = parser.parse_args(argv)
@@ -241,9 +242,7 @@ def main(argv=None) -> int:
 
     received = collections.Counter()
     if args.gc_threshold:
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(args.gc_threshold, 20, 20)
+        calm_collector(args.gc_threshold)
     listener = start_listener(maker, port, on_commit, received, args.no_pops)
     time.sleep(args.warmup)
     control.put("mark")

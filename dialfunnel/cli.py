@@ -381,6 +381,8 @@ def cmd_worker(settings, args):
         for line, stopper in starter(settings, maker, stop, simulate=False, **kwargs):
             print(f"started: {line}", flush=True)
             stoppers.append(stopper)
+    from agi.ami.collector import calm_collector
+    calm_collector()
     reminder_loop(maker, stop, args.interval)
     for stopper in reversed(stoppers):
         stopper()
@@ -400,6 +402,8 @@ def cmd_dialer(settings, args):
     if args.sms:
         for line, _ in start_sms(settings, maker, stop, simulate=False):
             print(f"started: {line}", flush=True)
+    from agi.ami.collector import calm_collector
+    calm_collector()
     while not stop.wait(0.5):
         if not thread.is_alive():
             sys.exit("dialfunnel dialer: stopped on an error (see the log)")
