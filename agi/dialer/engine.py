@@ -21,6 +21,9 @@ A voice campaign's answered calls hear an IVR flow and need no agent: it is pace
 campaign's lines together stay within ``trunk_lines`` (0: no limit), the trunk's channels.
 With ``route_answers=True`` the dialer connects answered calls itself with the same model
 functions, for a PBX simulator that runs no dialplan (no FastAGI server to call).
+
+A decision reads memory (agi.dialer.live_view): the agents, polled once a tick (only the rows
+changed since), and the lines in flight, kept by campaign as they are dialled and end.
 """
 from __future__ import annotations
 
