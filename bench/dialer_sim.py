@@ -10,8 +10,10 @@ greeting, a machine's long one) for as long as it listens, then a ready agent fo
 recording_done hangup handler. ``--path engine``: the old shortcut, the dialer connects the
 answer itself at once (no AMD, no FastAGI).
 
-World (every value a flag): N agents (talk lognormal, mean 150 s; wrap-up 20 s), live answer
-rate 15% or 30%, answering machines 0%, 20% failing numbers (unallocated / invalid: dead for
+World (every value a flag): N agents (talk lognormal, mean 150 s, or exponential or fixed;
+wrap-up 20 s, fixed or lognormal), live answer rate 15% or 30% (or a profile over the day:
+``--answer-profile 9:0.3,12:0.15,14:0.3``, local hour: rate from then on), answering machines 0%,
+AMD listening at most ``--amd-time`` s, 20% failing numbers (unallocated / invalid: dead for
 good; absent, 关机: retried later; failing in 1–3 s), ring-to-answer 5–25 s, ring timeout 25 s, abandon cap 3%; the rest no answer
 (rings out), busy and congestion. Abandon: a live answer nobody was free for in the handler's
 hold. Each scenario runs our predictive pacer, progressive 1:1 dialling, a reference
@@ -19,12 +21,17 @@ ADAPT_TAPERED pacer and the naive pacer.
 
     python bench/dialer_sim.py                      # every scenario, 8 hours
     python bench/dialer_sim.py --agents 20 --answer 0.3 --hours 2 --pacers predictive,adapt_tapered
+    python bench/dialer_sim.py --agents 50 --answer-profile 9:0.3,12:0.15,14:0.3 --pacers predictive
+
+Each run prints, beside the table, the dialer's decision time (p50/p99/max of a tick's pacing,
+without the dialling itself), the most lines in flight, occupancy and the abandon rate per hour.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -33,6 +40,7 @@ import sys
 import tempfile
 import time
 import uuid
+from zoneinfo import ZoneInfo
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -44,7 +52,7 @@ from agi.ami.client import AMIClient  # noqa: E402
 from agi.dialer import engine as dialer_engine  # noqa: E402
 from agi.dialer.simulation import Driver, SimulatedAgents  # noqa: E402
 from agi.fastagi.server import FastAGIServer  # noqa: E402
-from agi.handlers import outbound, recording_done, registry  # noqa: E402
+from agi.handlers import amd, outbound, recording_done, registry  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
@@ -58,6 +66,7 @@ from models.setup import install_defaults  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
+LOCAL = ZoneInfo("Asia/Shanghai")
 PACERS = ("predictive", "progressive", "adapt_tapered", "naive")
 
 
@@ -65,7 +74,9 @@ PACERS = ("predictive", "progressive", "adapt_tapered", "naive")
 class World:
     talk_mean: float = 150.0
     talk_sigma: float = 0.8
+    talk_dist: str = "lognormal"
     wrap: float = 20.0
+    wrap_sigma: float = 0.0
     dead: float = 0.20
     machine: float = 0.0
     ring_min: float = 5.0
@@ -74,19 +85,64 @@ class World:
     abandon_cap: float = 3.0
     agent_ring: float = 1.0
     message_time: float = 3.0
+    amd_time: float = amd.MAX_SECONDS
+    answer_profile: str = ""
     path: str = "agi"
 
     def talk(self, rng: random.Random) -> float:
+        if self.talk_dist == "fixed":
+            return self.talk_mean
+        if self.talk_dist == "exponential":
+            return rng.expovariate(1.0 / self.talk_mean)
         mu = math.log(self.talk_mean) - self.talk_sigma ** 2 / 2
         return rng.lognormvariate(mu, self.talk_sigma)
 
+    def wrap_time(self, seed: int, user_id: int, since: dt.datetime) -> float:
+        if self.wrap_sigma <= 0:
+            return self.wrap
+        rng = random.Random(f"{seed}:{user_id}:{since.timestamp()}")
+        return rng.lognormvariate(math.log(self.wrap) - self.wrap_sigma ** 2 / 2, self.wrap_sigma)
 
-def scenario(answer: float, seed: int, world: World) -> Scenario:
+    def profile(self) -> list[tuple[float, float]]:
+        """The answer-rate profile: (local hour, rate from then on), sorted; [] if none."""
+        points = []
+        for item in filter(None, self.answer_profile.split(",")):
+            hour, rate = item.split(":")
+            points.append((float(hour), float(rate)))
+        return sorted(points)
+
+
+def answer_at(profile: list[tuple[float, float]], when: dt.datetime) -> float:
+    local = when.astimezone(LOCAL)
+    hour = local.hour + local.minute / 60 + local.second / 3600
+    rate = profile[0][1]
+    for start, value in profile:
+        if hour >= start:
+            rate = value
+    return rate
+
+
+@dataclasses.dataclass
+class DayScenario(Scenario):
+    """The scenario whose live answer rate follows the world's profile by the clock's hour."""
+    world: World | None = None
+    clock: object = None
+
+    def outcome_for(self, number, context, rng):
+        self.rates = rates_for(answer_at(self.world.profile(), self.clock.now()), self.world)
+        return super().outcome_for(number, context, rng)
+
+
+def rates_for(answer: float, world: World) -> dict[str, float]:
     dead = world.dead
     rest = 1.0 - answer - world.machine - dead
-    rates = {"answer": answer, "machine": world.machine,
-             "unallocated": dead * 0.4, "absent": dead * 0.45, "invalid": dead * 0.15,
-             "noanswer": rest * 0.65, "busy": rest * 0.28, "congestion": rest * 0.07}
+    return {"answer": answer, "machine": world.machine,
+            "unallocated": dead * 0.4, "absent": dead * 0.45, "invalid": dead * 0.15,
+            "noanswer": rest * 0.65, "busy": rest * 0.28, "congestion": rest * 0.07}
+
+
+def scenario(answer: float, seed: int, world: World, clock=None) -> Scenario:
+    rates = rates_for(answer, world)
     fast_fail = {"setup_time": (1.0, 3.0)}
     answered = {"setup_time": 0.0, "ring_time": (world.ring_min, world.ring_max), "answer_delay": 0.0,
                 "talk_time": world.talk, "agent_ring": world.agent_ring, "message_time": world.message_time}
@@ -94,6 +150,8 @@ def scenario(answer: float, seed: int, world: World) -> Scenario:
               "unallocated": fast_fail, "absent": fast_fail, "invalid": fast_fail,
               "busy": {"setup_time": (2.0, 5.0)}, "congestion": {"setup_time": (1.0, 2.0)},
               "noanswer": {"setup_time": 0.0, "noanswer_wait": 120.0}}
+    if world.profile():
+        return DayScenario(seed=seed, rates=rates, timing=timing, world=world, clock=clock)
     return Scenario(seed=seed, rates=rates, timing=timing)
 
 
@@ -135,6 +193,8 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
     clock = FakeClock(START)
     tmp = Path(tempfile.mkdtemp(prefix="dialer-sim-"))
     url = f"sqlite:///{tmp}/sim.db"
+    if world.profile():
+        answer = min(rate for _, rate in world.profile())   # the leads a day at the lowest rate needs
     leads = int(agents * hours * 3600 / 170 / max(answer, 0.05) * 1.3) + 500
     engine, maker, (campaign_id, team) = make_world(url, agents, leads, clock, world)
     agi = None
@@ -145,16 +205,26 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
         agi = FastAGIServer(registry, maker, port=0, max_calls=4 * agents + 16).start()
         fastagi = ("127.0.0.1", agi.port)
         recording_done.configure(RecordingStore(tmp / "recordings", spool))
-    server = AMIServer(scenario=scenario(answer, seed, world), clock=clock, fastagi=fastagi,
+    server = AMIServer(scenario=scenario(answer, seed, world, clock), clock=clock, fastagi=fastagi,
                        recordings_incoming=fastagi and spool, write_recordings=False).start()
     if agi:
-        outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
+        outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep,
+                           detect=functools.partial(amd.detect, max_seconds=world.amd_time))
     ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", events="call,user",
                     reconnect=False)
     dialer = dialer_engine.Dialer(maker, ami, clock=clock, dialer_id="sim", trunk="Local/{number}@sim-out",
                                   route_answers=world.path == "engine", pacer_mode=pacer)
     dialer.attach()
-    driver = Driver(dialer, server, ami, clock, SimulatedAgents(maker, clock, campaign_id, world.wrap))
+    dialer.decision_seconds = []
+    most_lines = [0]
+    ticks = dialer.tick
+
+    def tick():
+        most_lines[0] = max(most_lines[0], len(dialer.lines))
+        ticks()
+    dialer.tick = tick
+    wrap = functools.partial(world.wrap_time, seed) if world.wrap_sigma > 0 else world.wrap
+    driver = Driver(dialer, server, ami, clock, SimulatedAgents(maker, clock, campaign_id, wrap))
     ami.connect()
     wall = time.perf_counter()
     try:
@@ -167,8 +237,11 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
             agi.shutdown(grace=5)
     wall = time.perf_counter() - wall
     result = measure(maker, campaign_id, hours, agents)
+    ms = sorted(1000.0 * t for t in dialer.decision_seconds) or [0.0]
     result.update(agents=agents, answer=answer, pacer=pacer, wall=wall, steps=driver.steps, leads=leads,
-                  cap=world.abandon_cap)
+                  cap=world.abandon_cap, decisions=len(dialer.decision_seconds),
+                  decision_p50=ms[len(ms) // 2], decision_p99=ms[min(len(ms) - 1, int(len(ms) * 0.99))],
+                  decision_max=ms[-1], most_lines=most_lines[0])
     engine.dispose()
     return result
 
@@ -185,6 +258,13 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
                         .where(DialAttempt.campaign_id == campaign_id, DialAttempt.outcome == "answered"))
         spans = s.execute(select(AgentStateLog.state, AgentStateLog.started_at, AgentStateLog.ended_at)
                           .where(AgentStateLog.campaign_id == campaign_id)).all()
+        live = s.execute(select(DialAttempt.outcome, DialAttempt.started_at)
+                         .where(DialAttempt.campaign_id == campaign_id,
+                                DialAttempt.outcome.in_(("answered", "abandoned")))).all()
+    per_hour = [[0, 0] for _ in range(max(1, math.ceil(hours)))]   # [answered, abandoned]
+    for outcome, started in live:
+        hour = min(len(per_hour) - 1, int((started - START).total_seconds() // 3600))
+        per_hour[hour][outcome == "abandoned"] += 1
     in_state: dict[str, float] = {}
     for state, started, ended in spans:
         stop = min(ended or end, end)
@@ -198,6 +278,8 @@ def measure(maker, campaign_id: int, hours: float, agents: int) -> dict:
         "dials_per_hour": attempts / hours,
         "idle_pct": 100.0 * in_state.get("ready", 0.0) / logged,
         "on_call_pct": 100.0 * in_state.get("on_call", 0.0) / logged,
+        "occupancy_pct": 100.0 * (in_state.get("on_call", 0.0) + in_state.get("wrap_up", 0.0)) / logged,
+        "abandon_by_hour": [100.0 * ab / max(1, an + ab) for an, ab in per_hour],
         "answered": answered, "abandoned": abandoned, "attempts": attempts,
         "machines": by_outcome.get("machine", 0),
         "dead": sum(by_outcome.get(k, 0) for k in DEAD_OUTCOMES),     # 空号, 错号: never again
@@ -210,7 +292,11 @@ def _row(r: dict) -> str:
     return (f"{r['agents']:>6} {r['answer']:>6.0%} {r['pacer']:<14} {r['talk_min_per_agent_hour']:>16.1f} "
             f"{r['abandon_pct']:>9.2f} {r['cap']:>5.1f} {r['dials_per_hour']:>8.0f} {r['idle_pct']:>7.1f} "
             f"{r['on_call_pct']:>9.1f} {r['answered']:>8} {r['abandoned']:>9} {r['machines']:>8} "
-            f"{r['wall']:>7.0f}")
+            f"{r['wall']:>7.0f}\n"
+            f"{'':>6} decisions {r['decisions']}: p50 {r['decision_p50']:.2f} ms, p99 {r['decision_p99']:.2f} ms, "
+            f"max {r['decision_max']:.1f} ms; most lines in flight {r['most_lines']}; "
+            f"occupancy {r['occupancy_pct']:.1f}%; abandon % by hour "
+            + " ".join(f"{v:.1f}" for v in r['abandon_by_hour']))
 
 
 def main() -> None:
@@ -229,7 +315,12 @@ def main() -> None:
         "ring_min": "shortest ring before an answer (s)", "ring_max": "longest ring before an answer (s)",
         "ring_timeout": "the campaign's ring timeout (s)", "abandon_cap": "the campaign's abandon cap (%%)",
         "agent_ring": "seconds an agent's phone rings before it answers",
-        "message_time": "length of the abandon / machine message (s)"}
+        "message_time": "length of the abandon / machine message (s)",
+        "talk_dist": "talk time distribution: lognormal, exponential or fixed",
+        "wrap_sigma": "sigma of the wrap-up's log (lognormal around --wrap; 0: fixed)",
+        "amd_time": "the most audio AMD hears before it decides (s)",
+        "answer_profile": "live answer rate over the day, local hour:rate, e.g. 9:0.3,12:0.15,14:0.3 "
+                          "(replaces --answer)"}
     for name, text in world_flags.items():
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
@@ -240,8 +331,14 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     world = World(**{name: getattr(args, name) for name in [*world_flags, "path"]})
+    if world.talk_dist not in ("lognormal", "exponential", "fixed"):
+        parser.error(f"--talk-dist: lognormal, exponential or fixed, not {world.talk_dist!r}")
+    try:
+        answers = ["0"] if world.profile() else args.answer.split(",")
+    except ValueError:
+        parser.error(f"--answer-profile: hour:rate,hour:rate..., not {world.answer_profile!r}")
     runs = [(int(agents), float(answer), pacer, args.hours, args.seed, world)
-            for agents in args.agents.split(",") for answer in args.answer.split(",")
+            for agents in args.agents.split(",") for answer in answers
             for pacer in args.pacers.split(",")]
     print(f"dialer simulation: {args.hours:g} h campaigns, seed {args.seed}, {args.jobs} job(s), "
           f"load {os.getloadavg()[0]:.1f}, {world}")

@@ -21,13 +21,16 @@ A voice campaign's answered calls hear an IVR flow and need no agent: it is pace
 campaign's lines together stay within ``trunk_lines`` (0: no limit), the trunk's channels.
 With ``route_answers=True`` the dialer connects answered calls itself with the same model
 functions, for a PBX simulator that runs no dialplan (no FastAGI server to call).
+
+A decision reads memory (agi.dialer.live_view): the agents, polled once a tick (only the rows
+changed since), and the lines in flight, kept by campaign as they are dialled and end.
 """
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import queue
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 
@@ -35,6 +38,7 @@ from sqlalchemy import select
 
 from agi.ami.client import AMIActionError, AMIError
 from agi.dialer import pacing
+from agi.dialer.live_view import AgentBoard, Lines
 from agi.handlers.amd import MAX_SECONDS as AMD_SECONDS
 from models.clock import SYSTEM_CLOCK
 from models.dialer import agent_states, campaign_stats, campaigns, dialing, preview
@@ -127,7 +131,9 @@ class Dialer:
         self.pacer_options = pacer_options or {}
         self.dead_causes = dead_causes        # the trunk's dead-number causes (dialing.classify)
         self.trunk_lines = trunk_lines        # the most lines up at once over all campaigns (0: any)
-        self.lines: dict[str, Line] = {}      # by ChannelId
+        self.lines: Lines = Lines()           # by ChannelId, and by campaign
+        self.board = AgentBoard()             # the agents, polled once a tick
+        self.decision_seconds: list[float] | None = None   # a list: each tick's pacing time kept
         self._by_other: dict[str, str] = {}   # OtherChannelId → ChannelId
         self.campaigns: dict[int, CampaignRun] = {}
         self._events: queue.Queue = queue.Queue()
@@ -212,6 +218,10 @@ class Dialer:
         self._sweep_stale(now)
         self._sweep_previews(now)
         self._check_handler_lines(now)
+        spent, started = 0.0, time.perf_counter()   # the decisions' time, without the dialling
+        with self.Session() as s:
+            self.board.poll(s, now)
+            s.commit()
         for run in list(self.campaigns.values()):
             if self.route_answers:
                 self._connect_waiting(run, now)
@@ -219,17 +229,20 @@ class Dialer:
             if run.mode == "preview":
                 self._dial_previews(run, now)
                 continue
-            lines = tuple(now - line.started for line in self.lines.values()
-                          if line.campaign_id == run.campaign_id and line.answered is None)
-            waiting = sum(1 for line in self.lines.values()
-                          if line.campaign_id == run.campaign_id
-                          and (line.hold_until is not None or line.in_handler_until is not None))
+            mine = self.lines.of(run.campaign_id)
+            lines = tuple(now - line.started for line in mine if line.answered is None)
+            waiting = sum(1 for line in mine
+                          if line.hold_until is not None or line.in_handler_until is not None)
             snap = pacing.Snapshot(now=now, agents=views, lines=lines, waiting=waiting,
                                    abandon_cap=run.abandon_cap, ring_timeout=run.ring_timeout,
                                    at_cap=run.at_cap, free_lines=self._free_lines(run))
             wanted = pacing.launch(run.pacer, snap)
+            spent += time.perf_counter() - started
             if wanted:
                 self._dial(run, wanted, now)
+            started = time.perf_counter()
+        if self.decision_seconds is not None:
+            self.decision_seconds.append(spent + time.perf_counter() - started)
 
     def _free_lines(self, run: CampaignRun) -> int | None:
         """Lines the trunk's and the campaign's limits still allow (None: no limit). Every line
@@ -238,8 +251,7 @@ class Dialer:
         if self.trunk_lines:
             free.append(self.trunk_lines - len(self.lines))
         if run.max_lines:
-            up = sum(1 for line in self.lines.values() if line.campaign_id == run.campaign_id)
-            free.append(run.max_lines - up)
+            free.append(run.max_lines - len(self.lines.of(run.campaign_id)))
         return max(0, min(free)) if free else None
 
     # --- campaigns and agents ---------------------------------------------------------------
@@ -274,13 +286,9 @@ class Dialer:
         return True
 
     def _agents(self, run: CampaignRun, now: float) -> tuple:
-        with self.Session() as s:
-            rows = agent_states.agent_snapshot(s, run.campaign_id)
-            s.commit()
         seen = {}
         views = []
-        for user_id, state, since in rows:
-            since_s = since.timestamp() if isinstance(since, dt.datetime) else float(since)
+        for user_id, state, since_s in self.board.agents(run.campaign_id):
             seen[user_id] = (state, since_s)
             before = run.agent_states.get(user_id)
             if before and before[0] == "wrap_up" and state != "wrap_up":
@@ -458,6 +466,7 @@ class Dialer:
                 agent_id = agent.id if agent else None
                 s.commit()
             if agent_id is not None:
+                self.board.note(agent_id, "on_call", run.campaign_id, None, now)
                 line.agent_id, line.hold_until = agent_id, None
                 self.counts["connected"] += 1
                 run.pacer.on_connected(now, now - line.answered)

@@ -50,12 +50,22 @@ class Barrier:
 
 
 class SimulatedAgents:
-    """Agents who finish their wrap-up after ``wrap_seconds`` with a disposition and go ready."""
+    """Agents who finish their wrap-up after ``wrap_seconds`` with a disposition and go ready.
+    ``wrap_seconds`` may be a function of (user_id, wrap-up start): drawn once per wrap-up."""
 
-    def __init__(self, maker, clock, campaign_id: int, wrap_seconds: float = 20.0,
+    def __init__(self, maker, clock, campaign_id: int, wrap_seconds=20.0,
                  disposition: str = "interested"):
         self.maker, self.clock, self.campaign_id = maker, clock, campaign_id
         self.wrap_seconds, self.disposition = wrap_seconds, disposition
+        self._drawn: dict[tuple[int, dt.datetime], float] = {}
+
+    def _wrap(self, user_id: int, since: dt.datetime) -> float:
+        if not callable(self.wrap_seconds):
+            return self.wrap_seconds
+        key = (user_id, since)
+        if key not in self._drawn:
+            self._drawn[key] = self.wrap_seconds(user_id, since)
+        return self._drawn[key]
 
     def step(self) -> float | None:
         """Ends the wrap-ups that are due; returns when the next one is due (epoch seconds).
@@ -67,12 +77,14 @@ class SimulatedAgents:
             rows = s.execute(select(AgentState.user_id, AgentState.since).where(
                 AgentState.campaign_id == self.campaign_id, AgentState.state == "wrap_up")).all()
             for user_id, since in rows:
-                if (now - since).total_seconds() >= self.wrap_seconds - 1e-6:
+                wrap = self._wrap(user_id, since)
+                if (now - since).total_seconds() >= wrap - 1e-6:
+                    self._drawn.pop((user_id, since), None)
                     agent_states.set_state(s, s.get(User, user_id), "ready", campaign_id=self.campaign_id,
                                            disposition=self.disposition, clock=self.clock)
                     self.released += 1
                 else:
-                    upcoming.append((since + dt.timedelta(seconds=self.wrap_seconds)).timestamp())
+                    upcoming.append((since + dt.timedelta(seconds=wrap)).timestamp())
             s.commit()
         return min(upcoming) if upcoming else None
 
@@ -82,6 +94,19 @@ class Driver:
         self.dialer, self.server, self.clock, self.agents = dialer, server, clock, agents
         self.barrier = Barrier(ami)
         self.steps = 0
+        self._next_wrap: float | None = None
+        self._finished_seen: int | None = None
+
+    def _step_agents(self) -> bool:
+        """Ends the due wrap-ups; True if an agent got free. The agents' rows are read only
+        when a wrap-up is due or a call ended (a new wrap-up may have begun)."""
+        finished = self.dialer.counts["finished"]
+        now = self.clock.now().timestamp()
+        if finished == self._finished_seen and (self._next_wrap is None or now < self._next_wrap):
+            return False
+        self._finished_seen = finished
+        self._next_wrap = self.agents.step()
+        return self.agents.released > 0
 
     def _settle(self) -> None:
         self.barrier.wait()
@@ -93,9 +118,9 @@ class Driver:
         """Run the world until ``end`` (epoch seconds of the clock)."""
         while True:
             self._settle()
-            next_wrap = self.agents.step() if self.agents else None
-            if self.agents and self.agents.released:
+            if self.agents and self._step_agents():
                 self.dialer.tick_now()  # an agent is free: the pacer hears of it at once
+            next_wrap = self._next_wrap if self.agents else None
             now = self.clock.now().timestamp()
             if now >= self.dialer.next_wakeup():
                 self.dialer.tick()

@@ -31,9 +31,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
@@ -101,13 +101,15 @@ def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, st
           disposition: str | None = None) -> bool:
     """Move the agent from exactly the row we read (state, campaign, reason, attempt) to
     ``state``; False if it changed meanwhile. No legality check: callers own that."""
+    other = aliased(AgentState)
+    next_version = select(func.coalesce(func.max(other.version), 0) + 1).scalar_subquery()
     moved = session.execute(
         update(AgentState)
         .where(AgentState.user_id == user_id, AgentState.state == seen.state,
                _is(AgentState.campaign_id, seen.campaign_id), _is(AgentState.reason, seen.reason),
                _is(AgentState.attempt_id, seen.attempt_id))
         .values(state=state, campaign_id=campaign_id, reason=reason, attempt_id=attempt_id,
-                since=now)
+                since=now, version=next_version)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
         return False
@@ -304,6 +306,31 @@ def agent_snapshot(session: Session, campaign_id: int) -> list[tuple[int, str, d
                AgentState.state.not_in(("on_call", "wrap_up")) | AgentState.reason.is_(None)
                | (AgentState.reason != INBOUND))
         .order_by(AgentState.user_id))]
+
+
+class Change(NamedTuple):
+    user_id: int
+    state: str
+    campaign_id: int | None
+    reason: str | None
+    since: dt.datetime
+    version: int
+
+
+def changed_since(session: Session, version: int | None) -> list[Change]:
+    """Every agent row whose ``version`` is above ``version`` (None: every row), in one query:
+    the dialer's live view (agi.dialer.live_view) polls it each tick."""
+    query = select(AgentState.user_id, AgentState.state, AgentState.campaign_id, AgentState.reason,
+                   AgentState.since, AgentState.version)
+    if version is not None:
+        query = query.where(AgentState.version > version)
+    return [Change(*row) for row in session.execute(query)]
+
+
+def counts_for_dialer(state: str, reason: str | None) -> bool:
+    """Whether an agent in ``state`` counts in the pacer's view of his campaign
+    (agent_snapshot's rule: not logged out, not on an inbound call or its wrap-up)."""
+    return state != "logged_out" and not (state in ("on_call", "wrap_up") and reason == INBOUND)
 
 
 class TeamMember(NamedTuple):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, UTCDateTime
@@ -151,6 +151,9 @@ class AgentState(Base):
     reason: Mapped[str | None] = mapped_column(String(64))     # pause reason
     attempt_id: Mapped[int | None] = mapped_column(ForeignKey("dial_attempts.id", ondelete="SET NULL"))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # Raised past every other row's at each move (models.dialer.agent_states._move): the
+    # dialer's live view reads only the rows changed since its last read.
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", index=True)
 
 
 class AgentStateLog(Base):
