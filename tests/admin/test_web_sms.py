@@ -219,3 +219,28 @@ def test_a_failure_reason_is_shown_in_words(session, as_user, customer, users, c
     session.commit()
     page = as_user("tm").get(f"/customers/{customer.id}").get_data(as_text=True)
     assert "发送程序中断，短信可能已发出" in page and "sms.sender_lost" not in page
+
+
+def test_managers_list_add_and_restore_opt_outs(session, as_user, customer):
+    """A number opted out by mistake (or by a reply) is put back by a manager, and one a
+    customer asked for on the phone is added by hand; a salesperson may not, nor without CSRF."""
+    from models.schema import SmsOptOut
+    record_reply(session, "smpp", "+8613812348000", "10690000", "TD", customer.created_at)
+    session.commit()
+    mgr = as_user("mgr")
+    page = mgr.get("/sms/opt-outs").get_data(as_text=True)
+    assert 'id="sms-opt-outs"' in page and "138" in page and "短信退订号码" in page
+    assert as_user("tm").get("/sms/opt-outs").status_code == 403
+    assert post(as_user("tm"), "/sms/opt-outs/remove", {"number": "+8613812348000"}).status_code == 403
+    assert mgr.post("/sms/opt-outs/remove", data={"number": "+8613812348000"}).status_code == 400
+    assert session.get(SmsOptOut, "+8613812348000") is not None          # nothing without CSRF
+    response = post(mgr, "/sms/opt-outs/remove", {"number": "138 1234 8000"})
+    assert "该号码已恢复接收短信" in mgr.get(response.location).get_data(as_text=True)
+    session.expire_all()
+    assert session.get(SmsOptOut, "+8613812348000") is None
+    response = post(mgr, "/sms/opt-outs/add", {"number": "13900001111", "reason": "电话里要求"})
+    session.expire_all()
+    row = session.get(SmsOptOut, "+8613900001111")
+    assert row is not None and row.reason == "电话里要求"
+    response = post(mgr, "/sms/opt-outs/add", {"number": "not a number"})
+    assert "号码无效" in mgr.get(response.location).get_data(as_text=True)
