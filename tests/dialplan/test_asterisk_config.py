@@ -469,6 +469,19 @@ def test_every_agi_url_names_a_known_handler(plan, handler_names):
         f"listed as missing: {sorted(MISSING_HANDLERS)} (update the list)")
 
 
+def test_the_server_registers_every_handler_the_dialplan_calls():
+    """What the FastAGI server loads (`import agi.handlers`, in a fresh interpreter: this test
+    process has imported every handler module) answers every AGI() of the dialplan: fax_done
+    was registered only when its module happened to be imported, so a real Asterisk's
+    received faxes got no handler."""
+    import subprocess
+    import sys
+    names = subprocess.run(
+        [sys.executable, "-c", "import agi.handlers; print(*agi.handlers.registry.names())"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert set(DIALPLAN_HANDLERS) - set(names) == set()
+
+
 def test_missing_handlers_have_valid_names():
     from agi.fastagi.dispatch import Registry
     registry = Registry()
