@@ -1310,7 +1310,8 @@ def test_provision_wires_the_files_it_is_given():
     assert not re.search(r"ami_secret\s*=\s*\"[0-9a-f]{16,}\"", text)
 
 
-@pytest.mark.parametrize("unit", ["dialfunnel-web", "dialfunnel-agi", "dialfunnel-worker"])
+@pytest.mark.parametrize("unit", ["dialfunnel-web", "dialfunnel-agi", "dialfunnel-worker", "dialfunnel-dialer",
+                                  "dialfunnel-sms"])
 def test_systemd_units(unit):
     path = UNITS / f"{unit}.service"
     sections: dict[str, dict[str, list[str]]] = {}
