@@ -30,17 +30,17 @@ demo: venv
 ## Install what the tests need and run the whole suite (SQLite).
 test: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
-	$(BIN)/python -m pytest -q --durations=25
+	./scripts/run-tests.sh $(BIN)/python --durations=25
 
 ## The system packages the tests need (make test installs them too).
 test-deps:
 	./scripts/system-deps.sh $(TEST_DEPS)
 
-## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL
-## (TESTS=paths to run a part of them).
+## The database tests again, on the database in DIALFUNNEL_TEST_DATABASE_URL (two halves side
+## by side when DIALFUNNEL_TEST_DATABASE_URL2 names a second one).
 test-db: venv
 	./scripts/system-deps.sh $(TEST_DEPS)
-	$(BIN)/python -m pytest -q -m db --durations=25 $(TESTS)
+	./scripts/run-tests.sh $(BIN)/python -m db --durations=25
 
 clean:
 	rm -rf $(VENV) var *.egg-info

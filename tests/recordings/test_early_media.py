@@ -2,7 +2,7 @@
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from recordings.early_media import corpus, references
 from recordings.early_media.classifier import ANNOUNCEMENTS, Classifier, LIVE
@@ -45,9 +45,11 @@ def test_tones_music_and_silence(kind, final):
     assert (verdict.label, verdict.final) == (kind, final)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(["ringback", "coloured"]), seed=st.integers(0, 10_000),
        level=st.floats(-30, -6), noise=st.floats(-65, -30), ulaw=st.booleans())
+@example(kind="coloured", seed=61, level=-6.0, noise=-31.0, ulaw=False)   # was 无法接通 at BER 0.314
 def test_a_live_line_is_never_ended(kind, seed, level, noise, ulaw):
     made = corpus.call(corpus.World(kind=kind, seconds=8, level_db=level, noise_db=noise,
                                     ulaw=ulaw), random.Random(seed))
