@@ -19,6 +19,7 @@ FAILED); busy and no answer stay the Originate's own failures.
 """
 from __future__ import annotations
 
+import logging
 import shutil
 import subprocess
 import tempfile
@@ -28,6 +29,8 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 
 from agi.pbxsim import agi_driver
 from agi.pbxsim.outbound_dialplan import OutboundCall
+
+log = logging.getLogger(__name__)
 
 CONTEXT = "dialfunnel-fax"
 SPOOL = "/var/spool/asterisk/fax/dialfunnel"   # the dialplan's ReceiveFAX folder
@@ -190,9 +193,8 @@ class DemoFaxes:
                                callerid=number, remote_station=station)
 
     def run(self, stop) -> None:
-        import logging
         while not stop.wait(self.every if self.count else 15.0):
             try:
                 self.one()
             except Exception:
-                logging.getLogger(__name__).exception("pbxsim: the demo fax failed")
+                log.exception("pbxsim: the demo fax failed")
