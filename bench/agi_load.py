@@ -571,6 +571,9 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
                 number = phonenumbers.parse(e164)
                 known.append("".join(ch for ch in phonenumbers.format_number(
                     number, phonenumbers.PhoneNumberFormat.NATIONAL) if ch.isdigit()))
+    if not known:
+        raise SystemExit(f"no customer{' with orders' if with_orders else ''} in {url}: it holds "
+                         "another company's data; give an empty database")
     rng = random.Random(2026)
     unknown = ["139%08d" % rng.randrange(10**8) for _ in range(len(known) // 4)]
     return known + unknown
@@ -740,7 +743,7 @@ def report(opts, rows: list, url: str, workdir: Path, script: str, phones: list[
     print(f"  >= 300 IVR calls/s:             {'yes' if best >= 300 else 'NO'} (best {best:.0f}/s)")
     for r in paced:
         print(f"  p99 < 10 ms/cmd, paced {r['channels']:>4} ch {r['via']:<9}: "
-              f"{'yes' if r['ms_p99'] < 10 else 'NO'} ({r['ms_p99']:.2f} ms at {r['calls_per_s']:.0f} calls/s"
+              f"{'yes' if r['calls'] and r['ms_p99'] < 10 else 'NO'} ({r['ms_p99']:.2f} ms at {r['calls_per_s']:.0f} calls/s"
               f"{', DISTURBED: other load %.0f%%' % r['others_pct'] if r['disturbed'] else ''})")
     if classic and classic["calls_per_s"]:
         ratio = best / classic["calls_per_s"]
