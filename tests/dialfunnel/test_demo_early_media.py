@@ -94,6 +94,6 @@ def test_the_demo_dialer_ends_a_dead_number_by_its_announcement(Session, users, 
     assert "predictive dialer on AMI" in lines
     assert originate.get("EarlyMedia") == "true" and originate.get("Context") == EARLY_MEDIA_CONTEXT
     assert played == {attempt.channel_id: "unallocated"}
-    assert (attempt.outcome, attempt.cause) == ("unallocated", 1)
+    assert (attempt.outcome, attempt.cause, attempt.heard) == ("unallocated", 1, "unallocated")
     assert (attempt.ended_at - attempt.started_at).total_seconds() < 14.0
     assert lead.status == "dead"

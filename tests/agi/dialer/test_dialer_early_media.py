@@ -75,6 +75,7 @@ def test_announcements_end_the_calls_before_the_carriers_cause(Session, users):
     # 关机: the carrier's 480 would have said "noanswer" (cause 19): the words say "absent"
     assert (off.outcome, off.cause) == ("absent", 20)
     assert (empty.outcome, empty.cause) == ("unallocated", 1)
+    assert (off.heard, empty.heard, ringing.heard) == ("switched_off", "unallocated", None)
     for attempt in (off, empty):
         assert (attempt.ended_at - attempt.started_at).total_seconds() < FALLBACK_AFTER
     assert ringing.outcome == "noanswer"            # a ringing line is never cut short
