@@ -335,6 +335,7 @@ class Hearing:
         self.hook = EarlyMediaHook(ami)
         self.sent: dict[str, int] = {}
         self.fed: dict[str, int] = {}
+        self.closed: set[str] = set()               # the listener is done with these calls
         self.verdicts: dict[str, object] = {}       # ChannelId -> final Verdict
         self.lags = 0                                # steps the listener did not catch up with
         self._cv = threading.Condition()
@@ -349,7 +350,8 @@ class Hearing:
 
     def _sent(self, channel_id, size):
         with self._cv:
-            self.sent[channel_id] = size
+            if channel_id not in self.closed:       # audio sent after the listener hung up
+                self.sent[channel_id] = size
 
     def _audio(self, channel_id, size):
         with self._cv:
@@ -367,6 +369,7 @@ class Hearing:
         with self._cv:
             if verdict is not None:
                 self.verdicts[channel_id] = verdict
+            self.closed.add(channel_id)
             self.sent.pop(channel_id, None)
             self.fed.pop(channel_id, None)
             self._cv.notify_all()
