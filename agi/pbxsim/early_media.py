@@ -23,7 +23,7 @@ import socket
 import uuid
 import zlib
 
-from recordings.early_media import corpus
+from recordings.early_media import corpus, references
 
 # the simulator's outcome → what the carrier plays before it
 SAID = {"unallocated": "unallocated", "invalid": "unallocated", "absent": "switched_off",
@@ -50,14 +50,19 @@ class EarlyMediaPlayer:
     def audio(self, kind: str, channel_id: str) -> corpus.Call:
         """What the carrier plays on that call (speech_at_ms: where its words begin)."""
         if not self.variants:
-            rng = random.Random(f"{self.seed}:{channel_id}")
-            return corpus.call(corpus.World(kind=kind, lead="ringback", seconds=self.seconds), rng)
+            return self._make(kind, random.Random(f"{self.seed}:{channel_id}"))
         key = (kind, zlib.crc32(channel_id.encode()) % self.variants)
         if key not in self._made:
-            rng = random.Random(f"{self.seed}:{kind}:{key[1]}")
-            self._made[key] = corpus.call(corpus.World(kind=kind, lead="ringback",
-                                                       seconds=self.seconds), rng)
+            self._made[key] = self._make(kind, random.Random(f"{self.seed}:{kind}:{key[1]}"))
         return self._made[key]
+
+    def _make(self, kind: str, rng: random.Random) -> corpus.Call:
+        """In one of the references' voices, at its speed ±2 % (a recording of the carrier's
+        own, not the reference itself)."""
+        voice, speed = rng.choice(references.VOICES)
+        return corpus.call(corpus.World(kind=kind, lead="ringback", seconds=self.seconds,
+                                        voice=voice, speed=speed, tempo=rng.uniform(0.98, 1.02)),
+                           rng)
 
     def start(self, call) -> bool:
         """Play the call's early media, if its outcome has any."""
