@@ -38,6 +38,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from zoneinfo import ZoneInfo
@@ -56,6 +57,10 @@ from agi.handlers import amd, outbound, recording_done, registry  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
+from agi.dialer.process import EARLY_MEDIA_CONTEXT  # noqa: E402
+from agi.early_media.hook import EarlyMediaHook  # noqa: E402
+from agi.early_media.server import EarlyMediaServer  # noqa: E402
+from agi.pbxsim.early_media import CARRIER_TIMING, EarlyMediaPlayer  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.dialer import agent_states, campaigns  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
@@ -189,7 +194,8 @@ def make_world(url: str, agents: int, leads: int, clock, world: World) -> tuple:
     return engine, maker, ids
 
 
-def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, world: World = World()) -> dict:
+def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, world: World = World(),
+            early_media: int = 0) -> dict:
     clock = FakeClock(START)
     tmp = Path(tempfile.mkdtemp(prefix="dialer-sim-"))
     url = f"sqlite:///{tmp}/sim.db"
@@ -205,15 +211,20 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
         agi = FastAGIServer(registry, maker, port=0, max_calls=4 * agents + 16).start()
         fastagi = ("127.0.0.1", agi.port)
         recording_done.configure(RecordingStore(tmp / "recordings", spool))
-    server = AMIServer(scenario=scenario(answer, seed, world, clock), clock=clock, fastagi=fastagi,
+    world_scenario = scenario(answer, seed, world, clock)
+    if early_media:
+        world_scenario.timing.update(CARRIER_TIMING)
+    server = AMIServer(scenario=world_scenario, clock=clock, fastagi=fastagi,
                        recordings_incoming=fastagi and spool, write_recordings=False).start()
     if agi:
         outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep,
                            detect=functools.partial(amd.detect, max_seconds=world.amd_time))
     ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", events="call,user",
                     reconnect=False)
+    hearing = Hearing(server, ami, seed, early_media) if early_media else None
     dialer = dialer_engine.Dialer(maker, ami, clock=clock, dialer_id="sim", trunk="Local/{number}@sim-out",
-                                  route_answers=world.path == "engine", pacer_mode=pacer)
+                                  route_answers=world.path == "engine", pacer_mode=pacer,
+                                  **(hearing.dialer_options() if hearing else {}))
     dialer.attach()
     dialer.decision_seconds = []
     most_lines = [0]
@@ -224,7 +235,10 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
         ticks()
     dialer.tick = tick
     wrap = functools.partial(world.wrap_time, seed) if world.wrap_sigma > 0 else world.wrap
-    driver = Driver(dialer, server, ami, clock, SimulatedAgents(maker, clock, campaign_id, wrap))
+    driver = (HearingDriver if hearing else Driver)(dialer, server, ami, clock,
+                                                    SimulatedAgents(maker, clock, campaign_id, wrap))
+    if hearing:
+        driver.hearing = hearing
     ami.connect()
     wall = time.perf_counter()
     try:
@@ -235,8 +249,12 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
         server.stop()
         if agi:
             agi.shutdown(grace=5)
+        if hearing:
+            hearing.stop()
     wall = time.perf_counter() - wall
     result = measure(maker, campaign_id, hours, agents)
+    if hearing:
+        result["early_media"] = hearing.report(maker, campaign_id)
     ms = sorted(1000.0 * t for t in dialer.decision_seconds) or [0.0]
     result.update(agents=agents, answer=answer, pacer=pacer, wall=wall, steps=driver.steps, leads=leads,
                   cap=world.abandon_cap, decisions=len(dialer.decision_seconds),
@@ -296,7 +314,133 @@ def _row(r: dict) -> str:
             f"{'':>6} decisions {r['decisions']}: p50 {r['decision_p50']:.2f} ms, p99 {r['decision_p99']:.2f} ms, "
             f"max {r['decision_max']:.1f} ms; most lines in flight {r['most_lines']}; "
             f"occupancy {r['occupancy_pct']:.1f}%; abandon % by hour "
-            + " ".join(f"{v:.1f}" for v in r['abandon_by_hour']))
+            + " ".join(f"{v:.1f}" for v in r['abandon_by_hour'])
+            + (early_media_lines(r["early_media"]) if "early_media" in r else ""))
+
+
+# -- early media (--early-media) -------------------------------------------------------------
+
+class Hearing:
+    """The carrier's early media in the simulation: the simulator's player (a few recordings of
+    each kind, ``STEP`` s of audio per tick of the fake clock) streams to the dialer's real
+    listener and classifier; the hook hangs up what they recognise. ``settle()`` waits until the
+    listener has classified all audio sent so far (and hung up what it heard), so the fake clock
+    never runs ahead of it."""
+
+    STEP = 1.0
+    RECORDINGS = 4                   # per kind (a carrier plays the same recording each time)
+    WAIT = 30.0                      # the most wall time to wait for the listener at one step
+
+    def __init__(self, server, ami, seed: int, recordings: int = RECORDINGS):
+        self.hook = EarlyMediaHook(ami)
+        self.sent: dict[str, int] = {}
+        self.fed: dict[str, int] = {}
+        self.closed: set[str] = set()               # the listener is done with these calls
+        self.verdicts: dict[str, object] = {}       # ChannelId -> final Verdict
+        self.lags = 0                                # steps the listener did not catch up with
+        self._cv = threading.Condition()
+        self.listener = EarlyMediaServer(self._verdict, on_end=self._end, on_audio=self._audio).start()
+        self.player = EarlyMediaPlayer(self.listener.address, step=self.STEP, seed=seed,
+                                       variants=recordings, on_sent=self._sent)
+        server.early_media = self.player
+        self.server = server
+
+    def dialer_options(self) -> dict:
+        return {"early_media": self.hook, "context": EARLY_MEDIA_CONTEXT}
+
+    def _sent(self, channel_id, size):
+        with self._cv:
+            if channel_id not in self.closed:       # audio sent after the listener hung up
+                self.sent[channel_id] = size
+
+    def _audio(self, channel_id, size):
+        with self._cv:
+            self.fed[channel_id] = size
+            self._cv.notify_all()
+
+    def _verdict(self, channel_id, verdict):
+        self.hook(channel_id, verdict)                # hung up before the clock moves on
+        self._done(channel_id, verdict)
+
+    def _end(self, channel_id, verdict):
+        self._done(channel_id, None)
+
+    def _done(self, channel_id, verdict):
+        with self._cv:
+            if verdict is not None:
+                self.verdicts[channel_id] = verdict
+            self.closed.add(channel_id)
+            self.sent.pop(channel_id, None)
+            self.fed.pop(channel_id, None)
+            self._cv.notify_all()
+
+    def _caught_up(self) -> bool:
+        return all(self.fed.get(c, 0) >= size for c, size in self.sent.items())
+
+    def settle(self) -> None:
+        with self._cv:
+            if not self._cv.wait_for(self._caught_up, timeout=self.WAIT):
+                self.lags += 1
+
+    def stop(self) -> None:
+        self.listener.stop()
+
+    def report(self, maker, campaign_id: int) -> dict:
+        """Per status: attempts ended by an announcement / by the carrier's cause; line-seconds
+        the announcements saved (the carrier would have cleared the call at its setup time);
+        the decision's delay after the announcement's first word; live lines ended."""
+        with maker() as s:
+            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.outcome, DialAttempt.started_at,
+                                    DialAttempt.ended_at)
+                             .where(DialAttempt.campaign_id == campaign_id,
+                                    DialAttempt.ended_at.is_not(None))).all()
+        played = dict(self.player.played)
+        by_status: dict[str, list[int]] = {}
+        saved, live_ended = 0.0, 0
+        delays: dict[str, list[float]] = {}          # kind played -> s after its first word
+        for channel_id, outcome, started, ended in rows:
+            verdict = self.verdicts.get(channel_id)
+            kind = played.get(channel_id)
+            counts = by_status.setdefault(outcome, [0, 0])
+            counts[verdict is None] += 1
+            if verdict is None or kind is None:
+                continue
+            if kind == "ringback":
+                live_ended += 1
+            call = self.server.calls.get(channel_id)
+            if call is not None and "setup_time" in call.durations:
+                saved += max(0.0, call.durations["setup_time"] - (ended - started).total_seconds())
+            speech_at = self.player.audio(kind, channel_id).speech_at_ms
+            if speech_at is not None:
+                delays.setdefault(kind, []).append((verdict.decided_after_ms - speech_at) / 1000.0)
+        return dict(by_status=by_status, line_seconds_saved=saved, delays=delays,
+                    live_ended=live_ended, played=len(played), lags=self.lags)
+
+
+class HearingDriver(Driver):
+    """The Driver, waiting for the early-media listener after the simulator's scheduler."""
+    hearing: Hearing
+
+    def _settle(self) -> None:
+        self.barrier.wait()
+        self.server.scheduler.settle()
+        self.hearing.settle()
+        self.barrier.wait()
+        self.dialer.step()
+
+
+def early_media_lines(em: dict) -> str:
+    statuses = ", ".join(f"{status} {a}/{c}" for status, (a, c) in sorted(
+        em["by_status"].items(), key=lambda item: str(item[0])))
+    timing = []
+    for kind, delays in sorted(em["delays"].items()):
+        delays.sort()
+        timing.append(f"{kind} {len(delays)}: {sum(d <= 3.0 for d in delays) / len(delays):.0%} "
+                      f"<= 3 s, median {delays[len(delays) // 2]:.2f} s, max {delays[-1]:.2f} s")
+    return (f"\n{'':>6} early media: {em['played']} calls played; status by announcement/by cause: "
+            f"{statuses}; {em['line_seconds_saved'] / 3600:.2f} line-hours saved; live lines ended "
+            f"{em['live_ended']}; listener behind the clock at {em['lags']} steps"
+            f"\n{'':>6} decided after the first word: " + ("; ".join(timing) or "none"))
 
 
 def main() -> None:
@@ -328,6 +472,13 @@ def main() -> None:
     parser.add_argument("--path", choices=("agi", "engine"), default=defaults.path,
                         help="answered calls through the dialplan and the FastAGI handler (agi), or "
                              "connected by the dialer itself (engine, the old shortcut)")
+    parser.add_argument("--early-media", type=int, nargs="?", const=Hearing.RECORDINGS, default=0,
+                        metavar="RECORDINGS",
+                        help="the carrier announces its failures (空号, 关机, 忙; ringback on unanswered "
+                             "lines) before it clears them, RECORDINGS recordings of each kind (default "
+                             f"{Hearing.RECORDINGS}), and the dialer listens (the real listener and "
+                             "classifier): what ended by announcement, line-seconds saved, the decision's "
+                             "delay. Off by default: the classifier costs CPU on every failing call")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     world = World(**{name: getattr(args, name) for name in [*world_flags, "path"]})
@@ -337,11 +488,12 @@ def main() -> None:
         answers = ["0"] if world.profile() else args.answer.split(",")
     except ValueError:
         parser.error(f"--answer-profile: hour:rate,hour:rate..., not {world.answer_profile!r}")
-    runs = [(int(agents), float(answer), pacer, args.hours, args.seed, world)
+    runs = [(int(agents), float(answer), pacer, args.hours, args.seed, world, args.early_media)
             for agents in args.agents.split(",") for answer in answers
             for pacer in args.pacers.split(",")]
     print(f"dialer simulation: {args.hours:g} h campaigns, seed {args.seed}, {args.jobs} job(s), "
-          f"load {os.getloadavg()[0]:.1f}, {world}")
+          f"load {os.getloadavg()[0]:.1f}, {world}"
+          + (", early media heard" if args.early_media else ""))
     print(f"{'agents':>6} {'answer':>6} {'pacer':<14} {'talk min/agent-h':>16} {'abandon %':>9} {'cap %':>5} "
           f"{'dials/h':>8} {'idle %':>7} {'on-call %':>9} {'answered':>8} {'abandoned':>9} {'machines':>8} "
           f"{'wall s':>7}", flush=True)

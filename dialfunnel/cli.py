@@ -239,13 +239,13 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
             from agi.handlers.outbound import spool_dir
             incoming = spool_dir()
             incoming.mkdir(parents=True, exist_ok=True)
+        scenario = demo_scenario()
+        if dialer:   # the carrier announces its failures before it clears them
+            from agi.pbxsim.early_media import CARRIER_TIMING
+            scenario.timing.update(CARRIER_TIMING)
         pbx = AMIServer(settings.ami_host, port, users={settings.ami_username: secret},
-                        scenario=demo_scenario(), fastagi=fastagi, recordings_incoming=incoming).start()
+                        scenario=scenario, fastagi=fastagi, recordings_incoming=incoming).start()
         port = pbx.port
-        if settings.early_media_port:   # the carrier's announcements, to the dialer's listener
-            from agi.pbxsim.early_media import EarlyMediaPlayer
-            pbx.early_media = EarlyMediaPlayer((settings.early_media_host,
-                                                settings.early_media_port))
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
         if fastagi:
             yield start_demo_faxes(settings, maker, stop, fastagi)
@@ -259,10 +259,27 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
     yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
     if dialer:
         from agi.dialer.process import start_dialer
+        heard: list = []
         engine_, _ = start_dialer(settings, maker, port=port, secret=secret,
-                                  route_answers=simulate and not fastagi)
+                                  route_answers=simulate and not fastagi,
+                                  hear=(lambda address: demo_carrier(pbx, address, heard))
+                                  if simulate else None)
         yield (f"predictive dialer on AMI {settings.ami_host}:{port} (id {engine_.dialer_id})",
                engine_.stop)
+        for host, early_port in heard:
+            yield (f"early-media listener on {host}:{early_port} (the simulator plays the "
+                   f"carrier's 空号/关机/忙 announcements to it)", lambda: None)
+
+
+DEMO_RECORDINGS = 3      # announcements of each kind the demo's carrier plays (made once)
+
+
+def demo_carrier(pbx, address, heard: list) -> None:
+    """The demo's PBX simulator plays its failing calls' early media to the dialer's
+    listener at ``address`` (docs/early_media.md)."""
+    from agi.pbxsim.early_media import EarlyMediaPlayer
+    pbx.early_media = EarlyMediaPlayer(address, variants=DEMO_RECORDINGS)
+    heard.append(address)
 
 
 def start_demo_faxes(settings, maker, stop, fastagi):

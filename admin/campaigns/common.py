@@ -107,7 +107,9 @@ def live_labels() -> dict:
                 reasons={r: pause_label(r) for r in [*pause_code_labels(db(), lang()),
                                                      "preview", "dial", "dialling", "inbound"]},
                 statuses={s: status_label(s) for s in CAMPAIGN_STATUSES},
-                over_cap=_("over the cap"), within_cap=_("within the cap"))
+                over_cap=_("over the cap"), within_cap=_("within the cap"),
+                announcement=_("Announcement"),
+                announced=_("Ended by the carrier's announcement, not by its cause"))
 
 
 def manager_only():

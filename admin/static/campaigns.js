@@ -80,6 +80,11 @@
       row.dataset.outcome = o;
       cell(row, labels.outcomes[o] || o);
       cell(row, String(stats.outcomes[o])).className = "text-end";
+      var heard = (stats.announced || {})[o] || 0;
+      var by = cell(row, heard ? labels.announcement + " " + heard : "");
+      by.className = "text-end text-muted small";
+      by.dataset.announced = heard;
+      by.title = labels.announced;
       outcomes.appendChild(row);
     });
     shownAt = Date.now();

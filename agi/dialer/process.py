@@ -30,19 +30,24 @@ def dialer_id(settings) -> str:
 
 
 def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
-                 route_answers: bool = False) -> tuple[Dialer, threading.Thread]:
+                 route_answers: bool = False, hear=None) -> tuple[Dialer, threading.Thread]:
     """Connect to AMI and run a Dialer in a thread. ``route_answers``: connect answered calls to
     agents here (the PBX simulator runs no dialplan); with a real Asterisk the dialplan's
-    ``outbound`` AGI handler does it."""
+    ``outbound`` AGI handler does it. ``hear``: the early-media listener runs even with
+    early_media_port 0 (then on a free port) and ``hear(address)`` learns where before the
+    first call (the demo points the PBX simulator's carrier at it)."""
     holder: list[Dialer] = []
     ami = AMIClient(settings.ami_host, port, settings.ami_username, secret, events="call,user",
                     on_connect=lambda _client: holder and holder[0].request_reconcile())
     kwargs = {"clock": clock} if clock is not None else {}
     listen = {}
-    if settings.early_media_port:   # hear the carrier before the answer (dialplan/README.md)
+    if settings.early_media_port or hear is not None:   # the carrier (dialplan/README.md)
         hook = EarlyMediaHook(ami)
-        EarlyMediaServer(hook, host=settings.early_media_host, port=settings.early_media_port,
-                         references=references_with_stored(maker)).start()
+        listener = EarlyMediaServer(hook, host=settings.early_media_host,
+                                    port=settings.early_media_port,
+                                    references=references_with_stored(maker)).start()
+        if hear is not None:
+            hear(listener.address)
         listen = {"early_media": hook, "context": EARLY_MEDIA_CONTEXT}
     click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,

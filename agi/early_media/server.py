@@ -11,7 +11,9 @@ audio, 0x00 the end. The audio goes to recordings.early_media's Classifier as it
 final verdict (an announcement, SIT, the busy tone) `on_verdict(call_id, verdict)` is called
 (the dialer's hook: it hangs the call up and books the outcome) and the server sends 0x00 and
 closes. When the sender ends first (the call was answered or hung up), `on_end(call_id,
-verdict)` gets the live label (ringback, coloured, silence), if given.
+verdict)` gets the live label (ringback, coloured, silence), if given. `on_audio(call_id,
+bytes_so_far)`, if given, follows each audio frame classified without a verdict (a simulation on
+a fake clock waits for the listener with it: bench/dialer_sim.py).
 
 Who sends: agi/early_media/eagi.py, run by EAGI() in dialplan context dialfunnel-early-media
 (dialplan/README.md says why), and the PBX simulator in tests.
@@ -68,9 +70,9 @@ def call_id(payload: bytes) -> str:
 
 
 class EarlyMediaServer:
-    def __init__(self, on_verdict, *, on_end=None, host: str = "127.0.0.1", port: int = 0,
-                 references=None, params=None):
-        self.on_verdict, self.on_end = on_verdict, on_end
+    def __init__(self, on_verdict, *, on_end=None, on_audio=None, host: str = "127.0.0.1",
+                 port: int = 0, references=None, params=None):
+        self.on_verdict, self.on_end, self.on_audio = on_verdict, on_end, on_audio
         self.references = list(references) if references is not None else \
             default_references.load()
         self.params = params
@@ -117,10 +119,14 @@ class EarlyMediaServer:
             if kind != KIND_ID:
                 raise ProtocolError(f"the first frame must be the call id, not 0x{kind:02x}")
             ident = call_id(payload)
+            fed = 0
             while verdict is None and classifier.heard_ms < MAX_SECONDS * 1000:
                 kind, payload = read_frame(conn)
                 if kind == KIND_AUDIO:
                     verdict = classifier.feed(payload)
+                    fed += len(payload)
+                    if verdict is None and self.on_audio is not None:
+                        self.on_audio(ident, fed)
                 elif kind in (KIND_END, KIND_ERROR):
                     break
             if verdict is not None:

@@ -325,7 +325,7 @@ class Call:
                          "dialfunnel-inbound", "s", uid1, CallerIDNum=orig_exten,
                          ConnectedLineNum=self.exten)
         elif (outcome == "answer" and scenario.outbound_agents and not server.fastagi
-              and msg.get("Context") == outbound_dialplan.CONTEXT):
+              and msg.get("Context") in outbound_dialplan.ANSWERED_INTO):
             agent_ext = rng.choice(scenario.outbound_agents)
             self._single("p1", f"PJSIP/{agent_ext}-{server.next_channel_seq():08x}",
                          "dialfunnel-agents", "s", uid1, CallerIDNum=agent_ext)
@@ -546,7 +546,7 @@ class Call:
             self.handed_off = True
             fax.FaxSendCall(self, self.server.fastagi, None).start()
             return
-        if (o1["Context"] == outbound_dialplan.CONTEXT and self.server.fastagi
+        if (o1["Context"] in outbound_dialplan.ANSWERED_INTO and self.server.fastagi
                 and self.outcome in ("answer", "machine")):
             self.handed_off = True
             outbound_dialplan.OutboundCall(self, self.server.fastagi, self.server.recordings_incoming,

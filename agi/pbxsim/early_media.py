@@ -9,19 +9,29 @@ fails them (recordings.early_media.corpus: espeak-ng announcements after a ring;
 a line that rings unanswered), paced by the simulator's clock (``step`` s of audio per tick),
 from the first tick until the call ends or the audio runs out. The call's own script goes on
 meanwhile: a call the dialer does not hang up fails with its cause as before.
+
+A carrier that announces holds the call while it speaks and clears it with its cause after
+that: CARRIER_TIMING, merged into a scenario's timing, fails the announced calls as late
+(the demo and bench/dialer_sim.py --early-media use it). `variants`: how many recordings of
+each kind the carrier plays (0: each call its own, seeded by its channel; a few: cached, as a
+carrier plays the same recording every time, and cheap for a long simulation).
 """
 from __future__ import annotations
 
 import random
 import socket
 import uuid
+import zlib
 
-from recordings.early_media import corpus
+from recordings.early_media import corpus, references
 
 # the simulator's outcome → what the carrier plays before it
 SAID = {"unallocated": "unallocated", "invalid": "unallocated", "absent": "switched_off",
         "busy": "busy", "noanswer": "ringback"}
 PACKET = 320                 # 20 ms of 8 kHz signed linear
+# the failing outcomes the player announces: the carrier's cause comes after its words
+CARRIER_TIMING = {outcome: {"setup_time": (14.0, 20.0)}
+                  for outcome in ("unallocated", "invalid", "absent", "busy")}
 
 
 def _frame(kind: int, payload: bytes = b"") -> bytes:
@@ -30,17 +40,36 @@ def _frame(kind: int, payload: bytes = b"") -> bytes:
 
 class EarlyMediaPlayer:
     def __init__(self, address: tuple[str, int], *, seconds: float = 14.0, step: float = 0.2,
-                 seed: int = 0):
+                 seed: int = 0, variants: int = 0, on_sent=None):
         self.address, self.seconds, self.step, self.seed = address, seconds, step, seed
+        self.variants = variants
+        self.on_sent = on_sent                       # (ChannelId, bytes of audio sent so far)
         self.played: list[tuple[str, str]] = []      # (ChannelId, what was played)
+        self._made: dict[tuple[str, int], corpus.Call] = {}
+
+    def audio(self, kind: str, channel_id: str) -> corpus.Call:
+        """What the carrier plays on that call (speech_at_ms: where its words begin)."""
+        if not self.variants:
+            return self._make(kind, random.Random(f"{self.seed}:{channel_id}"))
+        key = (kind, zlib.crc32(channel_id.encode()) % self.variants)
+        if key not in self._made:
+            self._made[key] = self._make(kind, random.Random(f"{self.seed}:{kind}:{key[1]}"))
+        return self._made[key]
+
+    def _make(self, kind: str, rng: random.Random) -> corpus.Call:
+        """In one of the references' voices, at its speed ±2 % (a recording of the carrier's
+        own, not the reference itself)."""
+        voice, speed = rng.choice(references.VOICES)
+        return corpus.call(corpus.World(kind=kind, lead="ringback", seconds=self.seconds,
+                                        voice=voice, speed=speed, tempo=rng.uniform(0.98, 1.02)),
+                           rng)
 
     def start(self, call) -> bool:
         """Play the call's early media, if its outcome has any."""
         kind = SAID.get(call.outcome)
         if kind is None:
             return False
-        rng = random.Random(f"{self.seed}:{call.channel_id}")
-        made = corpus.call(corpus.World(kind=kind, lead="ringback", seconds=self.seconds), rng)
+        made = self.audio(kind, call.channel_id)
         try:
             sock = socket.create_connection(self.address, timeout=5)
             ident = call.channel_id
@@ -64,6 +93,8 @@ class EarlyMediaPlayer:
                     return
                 sock.sendall(b"".join(_frame(0x10, chunk[i:i + PACKET])
                                       for i in range(0, len(chunk), PACKET)))
+                if self.on_sent is not None:
+                    self.on_sent(call.channel_id, offset + len(chunk))
             except OSError:                  # the listener ended it (it heard enough)
                 sock.close()
                 return

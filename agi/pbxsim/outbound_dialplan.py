@@ -45,6 +45,10 @@ from agi.pbxsim import agi_driver
 log = logging.getLogger(__name__)
 
 CONTEXT = "dialfunnel-outbound"
+# the dialer's Originate when it listens to early media: once answered, the dialplan goes on to
+# CONTEXT (dialplan/extensions_dialfunnel.conf, dialfunnel-early-media)
+EARLY_MEDIA_CONTEXT = "dialfunnel-early-media"
+ANSWERED_INTO = (CONTEXT, EARLY_MEDIA_CONTEXT)
 MONITOR_DIR = "/var/spool/asterisk/monitor/dialfunnel"   # the dialplan's MixMonitor folder
 RATE = 8000
 TIMING = {"agent_ring": 2.0, "message_time": 3.0}         # defaults of the scenario's answer timing

@@ -113,17 +113,20 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
     now = clock.now()
     of_campaign = DialAttempt.campaign_id == campaign_id
     outcomes = {o: 0 for o in DIAL_OUTCOMES}
+    announced = {}                   # outcome -> attempts the carrier's announcement ended
     in_flight = attempts = talk = 0
     was_placed = placed()
-    for outcome, count, open_, seconds in session.execute(
+    for outcome, count, open_, seconds, heard in session.execute(
             select(DialAttempt.outcome, func.count(), _count_if(DialAttempt.ended_at.is_(None)),
-                   func.sum(DialAttempt.talk_seconds))
+                   func.sum(DialAttempt.talk_seconds), _count_if(DialAttempt.heard.is_not(None)))
             .where(of_campaign, was_placed).group_by(DialAttempt.outcome)):
         attempts += count
         in_flight += open_ or 0
         talk += seconds or 0
         if outcome is not None:
             outcomes[outcome] = outcomes.get(outcome, 0) + count - (open_ or 0)
+        if heard:
+            announced[outcome] = heard
     completed = attempts - in_flight
     abandoned_24h, live_24h = abandons_24h(session, campaign_id, clock=clock)
     last_hour = session.scalar(select(func.count()).where(
@@ -151,7 +154,7 @@ def live_stats(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> dic
         abandon_rate_24h=abandon_24h, abandon_rate=pct(outcomes["abandoned"], live),
         abandon_cap_pct=campaign.abandon_cap_pct,
         over_cap=over_cap(abandon_24h, campaign.abandon_cap_pct),
-        outcomes=outcomes, dead_numbers=dead or 0,
+        outcomes=outcomes, announced=announced, dead_numbers=dead or 0,
         talk_minutes=round(talk / 60.0, 1), agent_hours=round(agent_seconds / 3600.0, 2),
         talk_per_agent_hour=round(talk / 60.0 / (agent_seconds / 3600.0), 1)
         if agent_seconds else None,

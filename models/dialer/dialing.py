@@ -287,6 +287,7 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     amd = amd if amd is not None else attempt.amd
     campaign = session.get(Campaign, attempt.campaign_id)
     voice = campaign is not None and campaign.mode == "voice"
+    announced = None                         # the announcement that set the outcome
     if attempt.connected_at is not None:
         outcome = "answered"
         talk = max(0.0, (now - attempt.connected_at).total_seconds())
@@ -294,7 +295,7 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         outcome = classify(reason, cause, answered=attempt.answered_at is not None, amd=amd,
                            dead_causes=dead_causes)
         if attempt.answered_at is None and early_media.outcome_for(heard):
-            outcome = early_media.outcome_for(heard)
+            outcome, announced = early_media.outcome_for(heard), heard
         if outcome == "answered" and not voice:   # a voice call's person heard the flow
             outcome = "abandoned"
         talk = 0.0
@@ -304,7 +305,7 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         update(DialAttempt)
         .where(DialAttempt.id == attempt.id, DialAttempt.ended_at.is_(None))
         .values(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
-                talk_seconds=talk))
+                talk_seconds=talk, heard=announced))
     session.refresh(attempt)
     if closed.rowcount == 1:
         _settle(session, attempt, now)

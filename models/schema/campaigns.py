@@ -114,6 +114,8 @@ class DialAttempt(Base):
     cause: Mapped[int | None] = mapped_column(Integer)     # Q.850 Hangup cause of the far side
     reason: Mapped[int | None] = mapped_column(Integer)    # OriginateResponse Reason
     amd: Mapped[str | None] = mapped_column(String(16))    # human | machine | unsure
+    # the carrier's early media that set the outcome (recordings.early_media label); None: the causes
+    heard: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     connected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -150,9 +150,15 @@ def test_live_view_and_its_stream(app, as_user, session, users, clock, campaign)
                  agent=users["tm"])
     make_attempt(session, clock, campaign, outcome="abandoned", ended=True)
     make_attempt(session, clock, campaign)
+    make_attempt(session, clock, campaign, outcome="absent", ended=True).heard = "switched_off"
+    make_attempt(session, clock, campaign, outcome="absent", ended=True)   # by its cause
     set_state(session, users["tm"], "paused", reason="meal", campaign_id=campaign.id, clock=clock)
     mgr = as_user("mgr")
     page = text(mgr.get(f"/campaigns/{campaign.id}"))
+    absent = re.search(r'<tr data-outcome="absent">(.*?)</tr>', page, re.S).group(1)
+    assert ">2<" in absent and 'data-announced="1"' in absent and "提示音 1" in absent
+    assert "由运营商提示音识别结束" in absent
+    assert 'data-announced="0"' in re.search(r'<tr data-outcome="busy">(.*?)</tr>', page, re.S).group(1)
     assert re.search(r'data-stat="lines_in_flight">1<', page)
     assert re.search(r'data-stat="abandon_rate_24h">50.0%<', page)
     assert "超过上限" in page and "用餐" in page
@@ -171,6 +177,8 @@ def test_live_view_and_its_stream(app, as_user, session, users, clock, campaign)
             stats["abandon_rate_24h"], stats["over_cap"]) == (1, 1, 1, 50.0, True)
     assert [(a["name"], a["state"], a["reason"]) for a in stats["agents"]] == [
         (users["tm"].full_name, "paused", "meal")]
+    assert stats["announced"] == {"absent": 1}
+    assert (labels["announcement"], labels["announced"]) == ("提示音", "由运营商提示音识别结束，而非挂机原因")
 
 
 def test_reports_and_exports(as_user, session, users, clock, campaign):

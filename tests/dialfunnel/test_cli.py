@@ -68,7 +68,7 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     from agi.pbxsim.agi_driver import run_call
     call = run_call("127.0.0.1", agi_port, "ping")
     assert call.variables["DIALFUNNEL_STATUS"] == "OK"
-    for part in ("predictive dialer on AMI",):
+    for part in ("predictive dialer on AMI", "early-media listener on 127.0.0.1:"):
         assert part in started, started
     outbound_call_pops(Session, agent)
     for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):

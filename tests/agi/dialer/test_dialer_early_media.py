@@ -75,9 +75,69 @@ def test_announcements_end_the_calls_before_the_carriers_cause(Session, users):
     # 关机: the carrier's 480 would have said "noanswer" (cause 19): the words say "absent"
     assert (off.outcome, off.cause) == ("absent", 20)
     assert (empty.outcome, empty.cause) == ("unallocated", 1)
+    assert (off.heard, empty.heard, ringing.heard) == ("switched_off", "unallocated", None)
     for attempt in (off, empty):
         assert (attempt.ended_at - attempt.started_at).total_seconds() < FALLBACK_AFTER
     assert ringing.outcome == "noanswer"            # a ringing line is never cut short
     by_number = leads(Session)
     assert by_number["22"].status == "dead"
     assert by_number["21"].status == "queued"       # 关机: tried again later
+
+
+def test_an_answered_call_goes_on_from_early_media_to_the_outbound_handler(Session, users, tmp_path):
+    """The dialplan's dialfunnel-early-media hands an answered call to dialfunnel-outbound: the
+    simulator (with its FastAGI dialplan, as the demo runs it) does the same, so AMD and the
+    agent still take the answers when the dialer listens to early media."""
+    from agi.fastagi.server import FastAGIServer
+    from agi.handlers import outbound, recording_done, registry
+    from recordings.store import RecordingStore
+    clock = FakeClock(START)
+    numbers = {"31": "answer"}
+    with Session() as s:
+        admin = s.merge(users["admin"])
+        s.add(Customer(name="早媒体接通", ownership="shared", stage="target", phone="13900000031",
+                       phone_e164="+8613900000031", created_at=clock.now(), updated_at=clock.now()))
+        s.flush()
+        campaign = campaigns.create_campaign(s, admin, clock=clock, name="早媒体接通",
+                                             mode="progressive", filter_stage="target")
+        tm = s.merge(users["tm"])
+        tm.extension = "8100"
+        campaigns.set_team(s, admin, campaign.id, [tm.id])
+        campaigns.refresh_leads(s, campaign, clock=clock)
+        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+        agent_states.set_state(s, tm, "ready", campaign_id=campaign.id, clock=clock)
+        campaign_id = campaign.id
+        s.commit()
+    spool = tmp_path / "monitor"
+    spool.mkdir()
+    agi = FastAGIServer(registry, Session, port=0).start()
+    scenario = Scenario(numbers={f"+86139000000{k}": v for k, v in numbers.items()},
+                        timing={"answer": {"ring_time": 3.0, "answer_delay": 0.0, "talk_time": 30.0}})
+    server = AMIServer(scenario=scenario, clock=clock, recordings_incoming=spool,
+                       fastagi=("127.0.0.1", agi.port)).start()
+    outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
+    recording_done.configure(RecordingStore(tmp_path / "recordings", spool))
+    ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
+                    events="call,user", reconnect=False)
+    hook = EarlyMediaHook(ami)
+    listener = EarlyMediaServer(hook).start()
+    server.early_media = EarlyMediaPlayer(listener.address)
+    dialer = Dialer(Session, ami, clock=clock, dialer_id="early", trunk=SIP,
+                    pacer_mode="progressive", early_media=hook, context=EARLY_MEDIA_CONTEXT)
+    try:
+        dialer.attach()
+        ami.connect()
+        driver = Driver(dialer, server, ami, clock, SimulatedAgents(Session, clock, campaign_id, 20.0))
+        driver.run_until(START.timestamp() + 15)
+        attempt = first_attempts(Session, campaign_id)["31"]
+        [originate] = server.actions("Originate")
+    finally:
+        ami.close()
+        listener.stop()
+        server.stop()
+        agi.shutdown(grace=2)
+        outbound.configure(clock=outbound.SYSTEM_CLOCK, spool_dir=None, sleep=outbound.time.sleep)
+        recording_done.configure(None)
+    assert originate.get("Context") == EARLY_MEDIA_CONTEXT
+    assert attempt.amd == "human" and attempt.agent_id == users["tm"].id
+    assert attempt.connected_at is not None

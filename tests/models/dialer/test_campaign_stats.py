@@ -47,7 +47,7 @@ def scene(session, users, clock):
     attempt(2 * H, "abandoned")
     attempt(70 * M, "noanswer")
     attempt(50 * M, "unallocated", number="+8613800000001")
-    attempt(20 * M, "unallocated", number="+8613800000001")
+    attempt(20 * M, "unallocated", number="+8613800000001").heard = "unallocated"
     attempt(10 * M, "invalid")
     attempt(1 * M)
     attempt(dt.timedelta(seconds=30))
@@ -77,6 +77,7 @@ def test_live_figures(session, scene, users, clock):
     assert stats["outcomes"] == dict(answered=5, abandoned=2, machine=1, busy=1, rejected=0,
                                      noanswer=2, absent=0, unallocated=2, changed=0, invalid=1,
                                      dead=0, noroute=0, congestion=0, failed=0)
+    assert stats["announced"] == {"unallocated": 1}       # the carrier said 空号 on one
     assert stats["live_answers"] == 7
     assert stats["answer_rate"] == 50.0
     assert stats["abandon_rate"] == 28.6           # 2 / 7
