@@ -205,10 +205,19 @@ def parse_result(text: str) -> dict[str, tuple[str, str]]:
     return result
 
 
+_PLAIN_WORD = re.compile(r'(?:"[^"]*"|[^ \t"]+)+')
+
+
 def parse_args(line: str) -> list[str]:
     """Split a command line the way res_agi does: blanks separate words, double quotes group,
     a backslash makes the next character literal. `SET VARIABLE "A" "b \\"c\\""` ->
     ["SET", "VARIABLE", "A", 'b "c"']."""
+    if "\\" not in line and line.count('"') % 2 == 0:  # no escapes, every quote closed
+        return [word.replace('"', "") for word in _PLAIN_WORD.findall(line)]
+    return _parse_args_slowly(line)
+
+
+def _parse_args_slowly(line: str) -> list[str]:
     words: list[str] = []
     cur: list[str] | None = None
     quoted = escaped = False
