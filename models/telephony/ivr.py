@@ -131,10 +131,12 @@ def caller_customer(session: Session, caller_id: str | None) -> Customer | None:
     return customers[0] if customers else None
 
 
-_LATEST_ORDERS = (select(*STATUS_COLUMNS)
-                  .where(Order.customer_id.in_(bindparam("ids", expanding=True)))
-                  .order_by((Order.state == "done").asc(), Order.ordered_on.desc(), Order.id.desc())
-                  .limit(bindparam("limit")))  # built once, like customers.caller_keys_by_phone
+_ORDERS = Order.__table__.c
+_LATEST_ORDERS = (select(*(_ORDERS[c.key] for c in STATUS_COLUMNS))
+                  .where(_ORDERS.customer_id.in_(bindparam("ids", expanding=True)))
+                  .order_by((_ORDERS.state == "done").asc(), _ORDERS.ordered_on.desc(),
+                            _ORDERS.id.desc())
+                  .limit(bindparam("limit")))  # built once, as Core: customers.caller_keys_by_phone
 
 
 def orders_for_caller(session: Session, caller_id: str | None, *, limit: int = 3
