@@ -24,6 +24,8 @@ LINE_MAX = 64 * 1024       # one result line (GET VARIABLE of a long value)
 USAGE_MAX_LINES = 200      # a 520 usage block
 COMMAND_MAX = 2000         # Asterisk reads commands into a 2048-byte buffer
 
+LINE_BREAK = re.compile("[\r\n\0]")  # what no command line or argument may hold
+
 DEAD_MESSAGE = "Command Not Permitted on a dead channel or intercept routine"
 
 
@@ -247,6 +249,6 @@ def _parse_args_slowly(line: str) -> list[str]:
 def quote(value) -> str:
     """A double-quoted AGI argument; `\\` and `"` are escaped so values pass through intact."""
     text = str(value)
-    if any(c in text for c in "\r\n\0"):
+    if LINE_BREAK.search(text):
         raise ValueError(f"AGI arguments cannot hold line breaks: {text!r}")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
