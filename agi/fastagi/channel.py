@@ -27,6 +27,7 @@ from asterisk import agi as pyst2
 
 from agi.fastagi.protocol import (
     COMMAND_MAX,
+    LINE_BREAK,
     USAGE_MAX_LINES,
     AGIConnectionLost,
     AGIDeadChannel,
@@ -91,7 +92,7 @@ class AGIChannel(pyst2.AGI):
 
     def send_command(self, command, *args):
         line = ("%s %s" % (command.strip(), " ".join(map(str, args)))).strip()
-        if any(c in line for c in "\r\n\0"):
+        if LINE_BREAK.search(line):
             raise ValueError(f"AGI command with a line break: {line!r}")
         if len(line) > COMMAND_MAX:
             raise ValueError(f"AGI command longer than {COMMAND_MAX} bytes")

@@ -57,7 +57,8 @@ class ReplyTimeouts:
         seconds = self.command
         for name, rule in _RULES:
             if head[:len(name)] == name:
-                seconds = rule(self, parse_args(line)[len(name):])
+                args = parse_args(line)[len(name):] if rule not in _NO_ARGS else []
+                seconds = rule(self, args)
                 break
         if seconds is None:
             return self.longest
@@ -146,6 +147,7 @@ def _number(text: str) -> float | None:
         return None
 
 
+_NO_ARGS = (_media, _long)  # their bound does not depend on the arguments: not parsed
 _RULES = [
     (["EXEC"], _exec),
     (["GOSUB"], _long),

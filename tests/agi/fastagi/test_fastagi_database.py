@@ -220,7 +220,9 @@ def test_a_one_statement_batch_is_one_round_trip_on_postgresql(Session, engine):
     seen = []
 
     def spy(conn, cursor, statement, params, context, executemany):
-        seen.append((statement.split()[0], executemany, conn.connection.dbapi_connection.autocommit))
+        rows = sorted(k.rsplit("__", 1)[1] for k in params if k.startswith("uniqueid__"))
+        seen.append((statement.split()[0], context.execute_style.name, rows,
+                     conn.connection.dbapi_connection.autocommit))
 
     log = GroupCommit(insert_ivr_calls, one_statement=True)
     event.listen(engine, "before_cursor_execute", spy)
@@ -229,7 +231,8 @@ def test_a_one_statement_batch_is_one_round_trip_on_postgresql(Session, engine):
             log.write(session, [values(1), values(2), values(3)])
     finally:
         event.remove(engine, "before_cursor_execute", spy)
-    assert seen == [("INSERT", False, True)]
+    # one cursor.execute of one statement holding the three rows (not an executemany)
+    assert seen == [("INSERT", "INSERTMANYVALUES", ["0", "1", "2"], True)]
     assert count(Session) == 3
 
 

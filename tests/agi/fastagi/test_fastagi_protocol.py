@@ -60,6 +60,16 @@ def test_parse_args_like_res_agi():
     assert parse_args('ab"cd ef"gh') == ["abcd efgh"]
 
 
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(st.text(alphabet='ab "\t\\x\r', max_size=30))
+def test_parse_args_quick_split_is_the_character_walk(line):
+    """The quick split (a line with no backslash and its quotes closed) and the walk through
+    every character give the same words."""
+    from agi.fastagi.protocol import _parse_args_slowly
+
+    assert parse_args(line) == _parse_args_slowly(line)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_characters="\r\n\0",
                                       blacklist_categories=("Cs",)), max_size=60))

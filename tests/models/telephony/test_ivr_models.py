@@ -172,3 +172,40 @@ def test_deleting_a_customer_keeps_its_ivr_calls(session, users, clock, make_cus
     row = session.scalars(select(IVRCall)).one()
     session.refresh(row)
     assert (row.customer_id, row.callback_record_id, row.callback_number) == (None, None, "+8613800138000")
+
+
+def test_ivr_lookups_and_call_log_batches_reuse_their_compiled_statements(
+        session, clock, make_customer):
+    """The FastAGI server runs these hundreds of times a second: each must find its compiled
+    SQL in the engine's cache whatever the caller or the batch size (a multi-row VALUES built
+    per batch was compiled anew each time: most of a call's CPU on PostgreSQL)."""
+    from sqlalchemy import event
+
+    from models.telephony.ivr import insert_ivr_calls, ivr_call_values
+
+    c = make_customer("上海明远贸易", phone="021-6234 5678")
+    make_customer("北京华信", phone="13800138000")
+    session.commit()
+    engine = session.get_bind()
+    hits = []
+
+    def spy(conn, clauseelement, multiparams, params, execution_options, result):
+        hits.append(result.context.cache_hit.name)  # sqlalchemy.engine.default.CacheStats
+
+    def row(n):
+        return ivr_call_values(uniqueid=f"u{n}", flow="main", outcome="COMPLETED",
+                               started_at=clock.now(), duration_ms=10, caller_id="13800138000")
+
+    orders_for_caller(session, "02162345678")
+    insert_ivr_calls(session, [row(1)])          # compiled once for one row ...
+    insert_ivr_calls(session, [row(2), row(3)])  # ... and once for several
+    event.listen(engine, "after_execute", spy)
+    try:
+        assert orders_for_caller(session, "13800138000")[0].id != c.id
+        assert orders_for_caller(session, "021-62345678")[0].id == c.id
+        insert_ivr_calls(session, [row(4), row(5), row(6)])
+        insert_ivr_calls(session, [row(7)])
+    finally:
+        event.remove(engine, "after_execute", spy)
+    assert hits == ["CACHE_HIT"] * 6  # customers and orders for two callers; two batches
+    assert sorted(session.scalars(select(IVRCall.uniqueid))) == [f"u{n}" for n in range(1, 8)]
