@@ -1,0 +1,203 @@
+"""Several Asterisk servers, one database (issue 17): the real engine against several PBX
+simulators over real AMI sockets, on a clock moved by hand. Each agent's phone is on one server;
+each call goes to the server of the agents it is dialled for; a server that dies has its calls
+reconciled while dialling goes on at the others, no lead lost or dialled twice at once."""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from agi.ami.client import AMIClient
+from agi.dialer.engine import Dialer
+from agi.dialer.servers import PBX, place
+from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.clock import FakeClock
+from models.dialer import agent_states, campaigns
+from models.schema import CampaignLead, Customer, DialAttempt, User
+from tests.agi.dialer.test_dialer_reliability import no_overlap
+
+START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)   # 10:00 in Shanghai
+RANGES = {"pbx-a": ((8100, 8149),), "pbx-b": ((8150, 8199),), "pbx-c": ((8200, 8249),)}
+
+
+@pytest.fixture
+def world(Session, users):
+    """build(leads, servers, timing) → (campaign id, dialer, driver, {name: simulator},
+    {name: AMI client}, clock): a progressive campaign whose agents tm (8100, on pbx-a) and tm2
+    (8150, on pbx-b) are ready, every number answering."""
+    clock = FakeClock(START)
+    built = []
+
+    def build(leads: int, servers=("pbx-a", "pbx-b"), *, talk=60.0, ring=5.0, mode="progressive"):
+        with Session() as s:
+            admin = s.merge(users["admin"])
+            for n in range(leads):
+                s.add(Customer(name=f"多机客户{n}", ownership="shared", stage="target",
+                               phone=f"1370000{n:04d}", phone_e164=f"+861370000{n:04d}",
+                               mobile=f"1370000{n:04d}", mobile_e164=f"+861370000{n:04d}",
+                               created_at=clock.now(), updated_at=clock.now()))
+            s.flush()
+            campaign = campaigns.create_campaign(
+                s, admin, clock=clock, name="多机活动", mode=mode, filter_stage="target",
+                ring_timeout_s=20, retry_rules={"failed": {"delay_min": 1, "max": 3}})
+            team = [s.merge(users["tm"]), s.merge(users["tm2"])]
+            team[0].extension, team[1].extension = "8100", "8150"
+            campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
+            campaigns.refresh_leads(s, campaign, clock=clock)
+            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+            for user in team:
+                agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+            campaign_id = campaign.id
+            s.commit()
+        scenario = Scenario(rates={"answer": 1.0},
+                            timing={"answer": {"ring_time": ring, "answer_delay": 0.0, "talk_time": talk}})
+        sims, amis, pbxs = {}, {}, []
+        holder: list[Dialer] = []
+        for name in servers:
+            sims[name] = AMIServer(scenario=scenario, clock=clock).start()
+            amis[name] = AMIClient("127.0.0.1", sims[name].port, "dialfunnel", "dialfunnel-secret",
+                                   events="call,user", reconnect=False)
+            amis[name].add_on_connect(lambda _c: holder and holder[0].request_reconcile())
+            pbxs.append(PBX(name, amis[name], 0, RANGES[name]))
+            built.append((sims[name], amis[name]))
+        dialer = Dialer(Session, None, clock=clock, dialer_id="multi", trunk="Local/{number}@out",
+                        route_answers=True, pacer_mode=mode, servers=pbxs)
+        holder.append(dialer)
+        dialer.attach()
+        driver = Driver(dialer, list(sims.values()), list(amis.values()), clock,
+                        SimulatedAgents(Session, clock, campaign_id, 10.0))
+        for client in amis.values():
+            client.connect()
+        return campaign_id, dialer, driver, sims, amis, clock
+
+    yield build
+    for sim, client in built:
+        client.close()
+        sim.stop()
+
+
+def by_server(Session, campaign_id):
+    with Session() as s:
+        rows = s.execute(select(DialAttempt.server, DialAttempt.agent_id, DialAttempt.outcome)
+                         .where(DialAttempt.campaign_id == campaign_id)).all()
+    return rows
+
+
+def test_each_call_goes_to_the_server_of_its_agents_phone(world, Session, users):
+    campaign_id, dialer, driver, sims, amis, clock = world(8, ("pbx-a", "pbx-b", "pbx-c"))
+    driver.run_until(START.timestamp() + 240)
+    rows = by_server(Session, campaign_id)
+    agent_of = {"pbx-a": users["tm"].id, "pbx-b": users["tm2"].id}
+    answered = [r for r in rows if r.outcome == "answered"]
+    assert len(answered) >= 4
+    # each answered call was put through to the agent whose phone is on its server
+    assert all(r.agent_id == agent_of[r.server] for r in answered)
+    assert Counter(r.server for r in rows) == Counter(
+        {name: len(sims[name].actions("Originate")) for name in ("pbx-a", "pbx-b")})
+    assert sims["pbx-c"].actions("Originate") == []   # no agent there: no call there
+    originate = sims["pbx-b"].actions("Originate")[0]
+    assert originate["Channel"].startswith("Local/+86137") and "DIALFUNNEL_SERVER=pbx-b" in \
+        originate.get_all("Variable")
+    assert dialer.server_counts["pbx-a"]["answered"] >= 2 and dialer.server_counts["pbx-b"]["answered"] >= 2
+
+
+def test_a_server_that_dies_mid_campaign_is_reconciled_and_dialling_goes_on(world, Session, users):
+    leads = 10
+    campaign_id, dialer, driver, sims, amis, clock = world(leads, talk=30.0, ring=8.0)
+    driver.run_until(START.timestamp() + 3)     # one line out on each server, both ringing
+    assert [len(sims[n].actions("Originate")) for n in ("pbx-a", "pbx-b")] == [1, 1]
+    with Session() as s:
+        [lost] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
+        lost_number = lost.number
+    sims["pbx-b"].stop()                        # pbx-b dies with its call in flight
+    deadline = time.monotonic() + 10
+    while amis["pbx-b"].connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with Session() as s:                         # its agent's phone went with it; the
+        agent_states.set_state(s, s.get(User, users["tm2"].id), "logged_out", clock=clock)
+        s.commit()                              # other agent keeps working on pbx-a
+    driver.run_until(START.timestamp() + 1500)
+    with Session() as s:
+        attempts = s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+        statuses = Counter(s.scalars(select(CampaignLead.status)
+                                     .where(CampaignLead.campaign_id == campaign_id)))
+        lost = s.get(DialAttempt, lost.id)
+    assert lost.ended_at is not None and lost.outcome == "failed"   # closed once it could not ring
+    assert dialer.server_counts["pbx-b"]["closed_lost"] == 1
+    # its lead went back to the hopper and was dialled again, on pbx-a
+    again = [a for a in attempts if a.number == lost_number and a.id != lost.id]
+    assert again and all(a.server == "pbx-a" for a in again)
+    assert len(sims["pbx-b"].actions("Originate")) == 1          # nothing more went to the dead one
+    assert statuses == Counter({"done": leads})                  # every lead reached, none lost
+    assert all(a.ended_at is not None for a in attempts)
+    originated = Counter(m["ChannelId"] for n in sims for m in sims[n].actions("Originate"))
+    assert max(originated.values()) == 1 and len(originated) == len(attempts)
+    no_overlap(Session)
+
+
+def test_voice_calls_go_where_the_most_trunk_lines_are_free():
+    up = type("Up", (), {"connected": True})()
+    down = type("Down", (), {"connected": False})()
+    servers = [PBX("a", up, 2), PBX("b", up, 4), PBX("c", down, 10)]
+    assert Counter(place(servers, 10, {}, None)) == Counter({"a": 2, "b": 4})   # c is down
+    assert place(servers, 3, {"b": 3}, None) == ["a", "a", "b"]
+    # an agent campaign: fewest lines out per agent, never a server without its agents
+    servers = [PBX("a", up), PBX("b", up), PBX("c", up)]
+    assert Counter(place(servers, 6, {}, {"a": (2, 0), "b": (1, 0)})) == Counter({"a": 4, "b": 2})
+    assert place(servers, 2, {}, {"a": (1, 3), "b": (1, 0)}) == ["b", "b"]
+
+
+def test_click_to_call_rings_the_agent_on_the_server_of_their_phone(Session, users, make_customer):
+    """ExtensionState and the Originate go to the agent's server; the call's events come from
+    there, and the hang-up pressed on the page goes there too."""
+    from agi.dialer.click_to_call import ClickToCall
+    from models.dialer import click_to_call as c2c
+    from models.schema.calls import CallRequest
+    clock = FakeClock(START)
+    sims = {name: AMIServer(scenario=Scenario(seed=3), clock=clock).start() for name in ("pbx-a", "pbx-b")}
+    amis = {name: AMIClient("127.0.0.1", sim.port, "dialfunnel", "dialfunnel-secret", events="call,user",
+                            reconnect=False) for name, sim in sims.items()}
+    click = ClickToCall(Session, None, dialer_id="d1", clock=clock, ring_seconds=5,
+                        servers=[PBX(name, amis[name], 0, RANGES[name]) for name in sims])
+    click.attach()
+    try:
+        for client in amis.values():
+            client.connect()
+        with Session() as s:
+            s.get(User, users["tm2"].id).extension = "8150"
+            s.commit()
+        customer = make_customer(owner="tm2", mobile="13900000001")
+        with Session() as s:
+            request = c2c.request_call(s, s.get(User, users["tm2"].id), customer.id, "mobile", clock=clock)
+            request_id, channel_id = request.id, request.channel_id
+            s.commit()
+        click.poll(force=True)
+        assert sims["pbx-a"].actions("ExtensionState") == sims["pbx-a"].actions("Originate") == []
+        [orig] = sims["pbx-b"].actions("Originate")
+        assert (orig["Channel"], orig["ChannelId"]) == ("PJSIP/8150", channel_id)
+        assert sims["pbx-b"].actions("ExtensionState")[0]["Exten"] == "8150"
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:   # the agent leg's events, heard from pbx-b
+            sims["pbx-b"].scheduler.settle()
+            clock.advance(seconds=1.0)
+            click.step()
+            with Session() as s:
+                if s.get(CallRequest, request_id).state == "talking":
+                    break
+        with Session() as s:
+            assert s.get(CallRequest, request_id).state == "talking"
+            c2c.request_hangup(s, s.get(User, users["tm2"].id), request_id)
+            s.commit()
+        click.poll(force=True)
+        assert [m["Channel"] for m in sims["pbx-b"].actions("Hangup")] == [channel_id]
+        assert sims["pbx-a"].actions("Hangup") == []
+    finally:
+        for name in sims:
+            amis[name].close()
+            sims[name].stop()
