@@ -201,3 +201,49 @@ def test_click_to_call_rings_the_agent_on_the_server_of_their_phone(Session, use
         for name in sims:
             amis[name].close()
             sims[name].stop()
+
+
+def test_the_processes_open_one_ami_connection_per_configured_server(Session):
+    """`dialfunnel dialer` and the worker's listener, from settings.servers: each server gets
+    its own login (its own secret), the dialer holds each as a server of its own."""
+    import dataclasses
+    import threading
+
+    from agi.dialer.process import start_dialer
+    from config.settings import Settings, parse_servers
+    from dialfunnel.cli import start_pbx_and_listener
+    clock = FakeClock(START)
+    sims = [AMIServer(clock=clock, auth_fail_delay=0, users={"dialfunnel": secret}).start()
+            for secret in ("secret-a", "secret-b")]
+    try:
+        settings = dataclasses.replace(Settings(), dialer_id="p")
+        settings = dataclasses.replace(settings, servers=parse_servers([
+            {"name": "pbx-a", "ami_port": sims[0].port, "ami_secret": "secret-a", "extensions": "8100-8149",
+             "trunk_lines": 30},
+            {"name": "pbx-b", "ami_port": sims[1].port, "ami_secret": "secret-b", "extensions": "8150"}],
+            settings))
+        dialer, thread = start_dialer(settings, Session, port=1, secret="unused", clock=clock)
+        deadline = time.monotonic() + 10
+        while not all(p.up for p in dialer.servers) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert [(p.name, p.trunk_lines, p.up) for p in dialer.servers] == [
+            ("pbx-a", 30, True), ("pbx-b", 0, True)]
+        dialer.stop()
+        thread.join(10)
+        assert not thread.is_alive()
+        stop = threading.Event()
+        started = list(start_pbx_and_listener(settings, Session, stop, simulate=False, dialer=False))
+        try:
+            assert [line for line, _ in started] == [
+                f"screen-pop listener on AMI 127.0.0.1:{sim.port}" for sim in sims]
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not all(
+                    len(sim.actions("Login")) >= 2 for sim in sims):   # the dialer's, the listener's
+                time.sleep(0.05)
+            assert all(len(sim.actions("Login")) >= 2 for sim in sims)
+        finally:
+            for _, stopper in reversed(started):
+                stopper()
+    finally:
+        for sim in sims:
+            sim.stop()
