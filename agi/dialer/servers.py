@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from config.settings import Server
-from models.schema import User
+from models.schema import CampaignAgent, User
 
 HOMES_RELOAD_SECONDS = 60.0   # an agent given a new extension is routed by it within this
 
@@ -100,3 +100,15 @@ def place(servers: list[PBX], wanted: int, used: dict[str, int],
             here, out = agents[name]
             agents[name] = (here, out + 1)
     return names
+
+
+def team_on_server(session, servers: list[Server], server: str | None, campaign_id: int) -> list[int] | None:
+    """The campaign team's agents whose phones are on ``server`` (the attempt's): those an
+    answered call there may be put through to. None with one server, or none known: any agent."""
+    config = next((s for s in servers if s.name == server), None) if len(servers) > 1 else None
+    if config is None:
+        return None
+    rows = session.execute(select(User.id, User.extension)
+                           .join(CampaignAgent, CampaignAgent.user_id == User.id)
+                           .where(CampaignAgent.campaign_id == campaign_id)).all()
+    return [user_id for user_id, extension in rows if config.has_extension(extension)]
