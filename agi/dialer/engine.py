@@ -521,10 +521,10 @@ class Dialer:
                           if line.campaign_id == run.campaign_id and line.hold_until is not None),
                          key=lambda line: line.answered)
         for line in waiting:
+            among = self._agents_on(run, line.server, now)   # before the session: it may read users
             with self.Session() as s:
                 attempt = s.scalar(select(DialAttempt).where(DialAttempt.channel_id == line.channel_id))
-                agent = agent_states.take_ready_agent(s, attempt, clock=self.clock,
-                                                      among=self._agents_on(run, line.server, now)) \
+                agent = agent_states.take_ready_agent(s, attempt, clock=self.clock, among=among) \
                     if attempt else None
                 agent_id = agent.id if agent else None
                 s.commit()
