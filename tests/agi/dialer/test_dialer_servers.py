@@ -34,7 +34,8 @@ def world(Session, users):
     clock = FakeClock(START)
     built = []
 
-    def build(leads: int, servers=("pbx-a", "pbx-b"), *, talk=60.0, ring=5.0, mode="progressive"):
+    def build(leads: int, servers=("pbx-a", "pbx-b"), *, talk=60.0, ring=5.0, mode="progressive",
+              reconnect=False):
         with Session() as s:
             admin = s.merge(users["admin"])
             for n in range(leads):
@@ -62,7 +63,8 @@ def world(Session, users):
         for name in servers:
             sims[name] = AMIServer(scenario=scenario, clock=clock).start()
             amis[name] = AMIClient("127.0.0.1", sims[name].port, "dialfunnel", "dialfunnel-secret",
-                                   events="call,user", reconnect=False)
+                                   events="call,user", reconnect=reconnect,
+                                   sleep=lambda _s: time.sleep(0.05))
             amis[name].add_on_connect(lambda _c: holder and holder[0].request_reconcile())
             pbxs.append(PBX(name, amis[name], 0, RANGES[name]))
             built.append((sims[name], amis[name]))
@@ -136,6 +138,33 @@ def test_a_server_that_dies_mid_campaign_is_reconciled_and_dialling_goes_on(worl
     assert len(sims["pbx-b"].actions("Originate")) == 1          # nothing more went to the dead one
     assert statuses == Counter({"done": leads})                  # every lead reached, none lost
     assert all(a.ended_at is not None for a in attempts)
+    originated = Counter(m["ChannelId"] for n in sims for m in sims[n].actions("Originate"))
+    assert max(originated.values()) == 1 and len(originated) == len(attempts)
+    no_overlap(Session)
+
+
+def test_a_server_that_comes_back_has_its_calls_followed_not_dialled_again(world, Session, users):
+    """pbx-b's AMI connection drops while its call rings and comes back: reconcile asks pbx-b
+    (only) for its channels, finds the call and follows it to its end; nothing is dialled twice."""
+    campaign_id, dialer, driver, sims, amis, clock = world(4, talk=20.0, ring=12.0, reconnect=True)
+    driver.run_until(START.timestamp() + 7)     # past RECONCILE_MIN_AGE, still ringing
+    with Session() as s:
+        [ringing] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
+    shows = len(sims["pbx-b"].actions("CoreShowChannels"))
+    sims["pbx-b"].drop_connections()
+    deadline = time.monotonic() + 10
+    while amis["pbx-b"].connects < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 300)
+    assert len(sims["pbx-b"].actions("CoreShowChannels")) > shows
+    with Session() as s:
+        ringing = s.get(DialAttempt, ringing.id)
+        attempts = s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+        statuses = Counter(s.scalars(select(CampaignLead.status)
+                                     .where(CampaignLead.campaign_id == campaign_id)))
+    assert (ringing.outcome, ringing.agent_id) == ("answered", users["tm2"].id)
+    assert sum(1 for a in attempts if a.number == ringing.number) == 1
+    assert statuses == Counter({"done": 4}) and dialer.server_counts["pbx-b"]["closed_lost"] == 0
     originated = Counter(m["ChannelId"] for n in sims for m in sims[n].actions("Originate"))
     assert max(originated.values()) == 1 and len(originated) == len(attempts)
     no_overlap(Session)
