@@ -170,6 +170,57 @@ def test_a_server_that_comes_back_has_its_calls_followed_not_dialled_again(world
     no_overlap(Session)
 
 
+def test_a_voice_campaign_fills_each_servers_free_trunk_lines(Session, users):
+    """An agentless campaign on pbx-a (2 trunk lines) and pbx-b (4): its calls go where lines are
+    free, never over a server's trunk, and pbx-a's are used once pbx-b is full."""
+    clock = FakeClock(START)
+    with Session() as s:
+        admin = s.merge(users["admin"])
+        for n in range(10):
+            s.add(Customer(name=f"语音多机{n}", ownership="shared", stage="target", phone=f"1370000{n:04d}",
+                           phone_e164=f"+861370000{n:04d}", created_at=clock.now(), updated_at=clock.now()))
+        s.flush()
+        campaign = campaigns.create_campaign(s, admin, clock=clock, name="语音多机", mode="voice",
+                                             ivr_flow="notice", max_lines=10, filter_stage="target",
+                                             ring_timeout_s=25)
+        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
+        campaign_id = campaign.id
+        s.commit()
+    scenario = Scenario(rates={"answer": 1.0},
+                        timing={"answer": {"ring_time": 2.0, "answer_delay": 0.0, "talk_time": 30.0}})
+    sims = {name: AMIServer(scenario=scenario, clock=clock).start() for name in ("pbx-a", "pbx-b")}
+    amis = {name: AMIClient("127.0.0.1", sim.port, "dialfunnel", "dialfunnel-secret", events="call,user",
+                            reconnect=False) for name, sim in sims.items()}
+    lines = {"pbx-a": 2, "pbx-b": 4}
+    dialer = Dialer(Session, None, clock=clock, dialer_id="voice-multi", trunk="Local/{number}@out",
+                    servers=[PBX(name, amis[name], lines[name], RANGES[name]) for name in sims])
+    dialer.attach()
+    driver = Driver(dialer, list(sims.values()), list(amis.values()), clock)
+    most = Counter()
+    ticks = dialer.tick
+
+    def tick():
+        ticks()
+        for name, n in dialer.lines.on_server.items():
+            most[name] = max(most[name], n)
+    dialer.tick = tick
+    try:
+        for client in amis.values():
+            client.connect()
+        driver.run_until(START.timestamp() + 1)
+        assert [len(sims[n].actions("Originate")) for n in sims] == [2, 4]   # every free line
+        driver.run_until(START.timestamp() + 200)
+    finally:
+        for name in sims:
+            amis[name].close()
+            sims[name].stop()
+    assert most == Counter(lines)                                  # never over a server's trunk
+    rows = by_server(Session, campaign_id)
+    assert len(rows) == 10 and all(r.outcome == "answered" for r in rows)
+    assert Counter(r.server for r in rows) == Counter(
+        {n: len(sims[n].actions("Originate")) for n in sims})
+
+
 def test_voice_calls_go_where_the_most_trunk_lines_are_free():
     up = type("Up", (), {"connected": True})()
     down = type("Down", (), {"connected": False})()
