@@ -344,7 +344,9 @@ class Dialer:
         if len(self.servers) == 1:
             return None
         agents: dict[str, int] = {}
-        for user_id, *_ in self.board.agents(run.campaign_id):
+        for user_id, state, _since in self.board.agents(run.campaign_id):
+            if state not in ("ready", "on_call", "wrap_up"):   # those the pacer counts
+                continue
             home = self.homes.of(self.Session, user_id, now)
             agents[home] = agents.get(home, 0) + 1
         out: dict[str, int] = {}
