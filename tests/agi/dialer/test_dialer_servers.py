@@ -92,8 +92,8 @@ def by_server(Session, campaign_id):
 
 
 def test_each_call_goes_to_the_server_of_its_agents_phone(world, Session, users):
-    campaign_id, dialer, driver, sims, amis, clock = world(8, ("pbx-a", "pbx-b", "pbx-c"))
-    driver.run_until(START.timestamp() + 240)
+    campaign_id, dialer, driver, sims, amis, clock = world(6, ("pbx-a", "pbx-b", "pbx-c"), talk=30.0)
+    driver.run_until(START.timestamp() + 120)
     rows = by_server(Session, campaign_id)
     agent_of = {"pbx-a": users["tm"].id, "pbx-b": users["tm2"].id}
     answered = [r for r in rows if r.outcome == "answered"]
