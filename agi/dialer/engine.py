@@ -339,20 +339,22 @@ class Dialer:
         for attempt_id, channel_id, number, server in picked:
             self._originate(run, Line(attempt_id, run.campaign_id, channel_id, number, now, server=server))
 
-    def _agents_by_server(self, run: CampaignRun, now: float) -> dict[str, tuple[int, int]] | None:
-        """Server → (the campaign's agents there, its lines out there); None with one server."""
+    def _agents_by_server(self, run: CampaignRun, now: float) -> dict[str, tuple[int, int, int]] | None:
+        """Server → (the campaign's ready agents there, all its agents there, its lines there
+        not yet with an agent); None with one server."""
         if len(self.servers) == 1:
             return None
-        agents: dict[str, int] = {}
+        counts: dict[str | None, list[int]] = {}
         for user_id, state, _since in self.board.agents(run.campaign_id):
             if state not in ("ready", "on_call", "wrap_up"):   # those the pacer counts
                 continue
-            home = self.homes.of(self.Session, user_id, now)
-            agents[home] = agents.get(home, 0) + 1
-        out: dict[str, int] = {}
+            row = counts.setdefault(self.homes.of(self.Session, user_id, now), [0, 0, 0])
+            row[0] += state == "ready"
+            row[1] += 1
         for line in self.lines.of(run.campaign_id):
-            out[line.server] = out.get(line.server, 0) + 1
-        return {name: (count, out.get(name, 0)) for name, count in agents.items() if name is not None}
+            if line.agent_id is None and not line.abandoned and line.server in counts:
+                counts[line.server][2] += 1
+        return {name: tuple(row) for name, row in counts.items() if name is not None}
 
     def _originate(self, run: CampaignRun, line: Line) -> None:
         self.lines[line.channel_id] = line

@@ -1,8 +1,8 @@
 """The Asterisk servers the dialer places calls on (settings.servers), one AMI client each.
 
 An agent's phone belongs to the server whose extension ranges hold it (its channels, its agents'
-calls). A call of an agent campaign goes to the server whose agents have the fewest lines out for
-them; a call of an agentless (voice) campaign to the server with the most free trunk lines. A
+calls). A call of an agent campaign goes to the server whose ready agents have the fewest lines
+waiting for them; a call of an agentless (voice) campaign to the server with the most free trunk lines. A
 server whose AMI connection is down gets no call.
 """
 from __future__ import annotations
@@ -68,11 +68,12 @@ class Homes:
 
 
 def place(servers: list[PBX], wanted: int, used: dict[str, int],
-          agents: dict[str, tuple[int, int]] | None) -> list[str]:
+          agents: dict[str, tuple[int, int, int]] | None) -> list[str]:
     """The servers of up to ``wanted`` new calls, one name per call. ``used``: lines up on each
-    server. ``agents``: for an agent campaign, (its agents, its lines out) on each server: a
-    call goes where the fewest lines are out per agent, never where it has no agent; None for a
-    voice campaign: a call goes where the most trunk lines are free."""
+    server. ``agents``: for an agent campaign, (its ready agents, all its agents, its lines not
+    yet with an agent) on each server: a call goes where the most ready agents have no line yet,
+    then where the fewest lines wait per agent; never where the campaign has no agent. None for
+    a voice campaign: a call goes where the most trunk lines are free."""
     used = dict(used)
     agents = dict(agents) if agents is not None and len(servers) > 1 else None
     names = []
@@ -85,10 +86,10 @@ def place(servers: list[PBX], wanted: int, used: dict[str, int],
             if agents is None:
                 key = (free, -used.get(pbx.name, 0))
             else:
-                here, out = agents.get(pbx.name, (0, 0))
+                ready, here, pending = agents.get(pbx.name, (0, 0, 0))
                 if here <= 0:
                     continue
-                key = (-out / here, free)
+                key = (max(ready - pending, 0), -pending / here, free)
             if best is None or key > best[0]:
                 best = (key, pbx.name)
         if best is None:
@@ -97,8 +98,8 @@ def place(servers: list[PBX], wanted: int, used: dict[str, int],
         names.append(name)
         used[name] = used.get(name, 0) + 1
         if agents is not None:
-            here, out = agents[name]
-            agents[name] = (here, out + 1)
+            ready, here, pending = agents[name]
+            agents[name] = (ready, here, pending + 1)
     return names
 
 

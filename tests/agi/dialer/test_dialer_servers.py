@@ -227,10 +227,12 @@ def test_voice_calls_go_where_the_most_trunk_lines_are_free():
     servers = [PBX("a", up, 2), PBX("b", up, 4), PBX("c", down, 10)]
     assert Counter(place(servers, 10, {}, None)) == Counter({"a": 2, "b": 4})   # c is down
     assert place(servers, 3, {"b": 3}, None) == ["a", "a", "b"]
-    # an agent campaign: fewest lines out per agent, never a server without its agents
+    # an agent campaign: first where ready agents have no line yet, then the fewest lines
+    # waiting per agent; never a server without its agents
     servers = [PBX("a", up), PBX("b", up), PBX("c", up)]
-    assert Counter(place(servers, 6, {}, {"a": (2, 0), "b": (1, 0)})) == Counter({"a": 4, "b": 2})
-    assert place(servers, 2, {}, {"a": (1, 3), "b": (1, 0)}) == ["b", "b"]
+    assert place(servers, 3, {}, {"a": (0, 5, 0), "b": (2, 2, 0)}) == ["b", "b", "a"]
+    assert Counter(place(servers, 9, {}, {"a": (0, 4, 0), "b": (0, 2, 0)})) == Counter({"a": 6, "b": 3})
+    assert place(servers, 2, {}, {"a": (1, 1, 3), "b": (1, 1, 0)}) == ["b", "b"]
 
 
 def test_click_to_call_rings_the_agent_on_the_server_of_their_phone(Session, users, make_customer):
