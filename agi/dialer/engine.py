@@ -553,6 +553,11 @@ class Dialer:
         return [user_id for user_id, *_ in self.board.agents(run.campaign_id)
                 if self.homes.of(self.Session, user_id, now) == server]
 
+    def ami_for_channel(self, channel_id: str):
+        """The AMI client of the server a call of ours is on (the first one if unknown)."""
+        line = self.lines.get(channel_id)
+        return self.pbx[line.server].ami if line is not None else self.ami
+
     def _hang_up(self, line: Line) -> None:
         try:
             self.pbx[line.server].ami.hangup(line.channel_id, cause=16)

@@ -60,6 +60,8 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs,
                     **listen)
     holder.append(dialer)
+    if listen:
+        listen["early_media"].ami_for = dialer.ami_for_channel   # hang up on the call's server
     dialer.attach()
     click.attach()
     queue_members.start(maker, ami, settings)

@@ -325,3 +325,18 @@ def test_the_processes_open_one_ami_connection_per_configured_server(Session):
     finally:
         for sim in sims:
             sim.stop()
+
+
+def test_an_announcement_heard_hangs_the_call_up_on_its_own_server(world, Session):
+    """The early-media hook hangs a call up by AMI: on the server the call is on."""
+    from types import SimpleNamespace
+
+    from agi.early_media.hook import EarlyMediaHook
+    campaign_id, dialer, driver, sims, amis, clock = world(2, ring=20.0)
+    driver.run_until(START.timestamp() + 2)
+    with Session() as s:
+        [on_b] = s.scalars(select(DialAttempt.channel_id).where(DialAttempt.server == "pbx-b")).all()
+    hook = EarlyMediaHook(dialer.ami, ami_for=dialer.ami_for_channel)
+    hook(on_b, SimpleNamespace(label="unallocated"))
+    assert [(m["Channel"], m["Cause"]) for m in sims["pbx-b"].actions("Hangup")] == [(on_b, "1")]
+    assert sims["pbx-a"].actions("Hangup") == []
