@@ -5,10 +5,32 @@ DIALFUNNEL_DATABASE_URL. Secrets belong in the file or the environment, never in
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 import urllib.parse
 from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Server:
+    """One Asterisk server: its AMI login, its trunk's channels for the dialer (0: no limit) and
+    the agents' extensions whose phones register on it (empty: every extension)."""
+    name: str
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "dialfunnel"
+    ami_secret: str = ""
+    trunk_lines: int = 0
+    extensions: tuple[tuple[int, int], ...] = ()   # inclusive ranges of numeric extensions
+
+    def has_extension(self, extension: str | None) -> bool:
+        if not self.extensions:
+            return True
+        if not extension or not extension.isdigit():
+            return False
+        number = int(extension)
+        return any(low <= number <= high for low, high in self.extensions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +109,19 @@ class Settings:
     fax_resolution: str = "fine"    # fine (204x196 dpi) or normal (204x98)
     early_media_port: int = 0       # the dialer listens to the carrier's early media here (0: off; dialplan/README.md)
     early_media_host: str = "127.0.0.1"   # the address the early-media listener binds
+    # Several Asterisk servers, one database: TOML [[servers]] tables (name, ami_host, ami_port,
+    # ami_username, ami_secret, trunk_lines, extensions = "8000-8099,8150"), or
+    # DIALFUNNEL_SERVERS as a JSON list of the same; none: the one server of the ami_* keys.
+    servers: list = dataclasses.field(default_factory=list)
+
+    @property
+    def ami_servers(self) -> list["Server"]:
+        """The Asterisk servers the dialer and the listener talk to; with no ``servers`` set,
+        one named "default" from the ami_* keys and dialer_trunk_lines, holding every extension."""
+        if self.servers:
+            return list(self.servers)
+        return [Server("default", self.ami_host, self.ami_port, self.ami_username, self.ami_secret,
+                       self.dialer_trunk_lines, ())]
 
     @property
     def queue_names(self) -> list[str]:
@@ -171,6 +206,9 @@ def load_settings(env: dict | None = None) -> Settings:
         if kind == "dict":
             clean[name] = parse_dead_causes(value)
             continue
+        if kind == "list":
+            clean[name] = value
+            continue
         if kind == "bool":
             clean[name] = parse_bool(name, value)
             continue
@@ -179,6 +217,8 @@ def load_settings(env: dict | None = None) -> Settings:
         except ValueError:
             raise SettingsError(f"setting {name} must be a number, not {value!r}") from None
     settings = Settings(**clean)
+    if "servers" in clean:
+        settings = dataclasses.replace(settings, servers=parse_servers(clean["servers"], settings))
     if settings.web_server not in WEB_SERVERS:
         raise SettingsError(f"setting web_server must be one of {', '.join(WEB_SERVERS)}, "
                             f"not {settings.web_server!r}")
@@ -256,3 +296,62 @@ def parse_dead_causes(value) -> dict[str, tuple[int, ...]]:
             raise SettingsError(f"setting dead_causes: {trunk}: Q.850 causes are 1 to 127")
         out[str(trunk)] = numbers
     return out
+
+
+SERVER_KEYS = {"name", "ami_host", "ami_port", "ami_username", "ami_secret", "trunk_lines", "extensions"}
+
+
+def parse_servers(value, settings: Settings) -> list[Server]:
+    """The ``servers`` list from TOML tables or a JSON string. A key a server leaves out takes
+    the top-level ami_* value (ami_secret too, so one secret may serve every server)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else []
+        except json.JSONDecodeError as exc:
+            raise SettingsError(f"setting servers must be a JSON list of servers: {exc}") from None
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise SettingsError("setting servers must be a list of tables ([[servers]] name = ...)")
+    servers, names = [], set()
+    for n, row in enumerate(value, 1):
+        unknown = set(row) - SERVER_KEYS
+        if unknown:
+            raise SettingsError(f"server {n}: unknown keys {', '.join(sorted(unknown))}")
+        name = str(row.get("name") or "").strip()
+        if not name or name in names:
+            raise SettingsError(f"server {n}: needs a name of its own (got {name!r})")
+        names.add(name)
+        try:
+            port, lines = int(row.get("ami_port", settings.ami_port)), int(row.get("trunk_lines", 0))
+        except (TypeError, ValueError):
+            raise SettingsError(f"server {name}: ami_port and trunk_lines must be numbers") from None
+        if lines < 0 or not 0 < port <= 65535:
+            raise SettingsError(f"server {name}: trunk_lines must be 0 (no limit) or more, ami_port 1 to 65535")
+        servers.append(Server(name, str(row.get("ami_host", settings.ami_host)), port,
+                              str(row.get("ami_username", settings.ami_username)),
+                              str(row.get("ami_secret", settings.ami_secret)), lines,
+                              parse_extensions(name, row.get("extensions", ""))))
+    taken = [r for s in servers for r in s.extensions]
+    if len(servers) > 1 and any(not s.extensions for s in servers):
+        raise SettingsError("with several servers, each needs its extensions (e.g. \"8000-8099\")")
+    for (a_low, a_high), (b_low, b_high) in zip(sorted(taken), sorted(taken)[1:]):
+        if b_low <= a_high:
+            raise SettingsError(f"servers: extensions {b_low}-{b_high} are given twice (each belongs to one server)")
+    return servers
+
+
+def parse_extensions(server: str, value) -> tuple[tuple[int, int], ...]:
+    """"8000-8099, 8150" (or a list of such parts) → ((8000, 8099), (8150, 8150))."""
+    parts = value if isinstance(value, list) else str(value).split(",")
+    ranges = []
+    for part in (str(p).strip() for p in parts):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        if not low.strip().isdigit() or not (high or low).strip().isdigit():
+            raise SettingsError(f"server {server}: extensions must be numbers or ranges like 8000-8099, "
+                                f"not {part!r}")
+        low_n, high_n = int(low), int(high or low)
+        if high_n < low_n:
+            raise SettingsError(f"server {server}: the range {part} runs backwards")
+        ranges.append((low_n, high_n))
+    return tuple(sorted(ranges))

@@ -249,14 +249,18 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
         yield f"PBX simulator (AMI) on {settings.ami_host}:{port}", pbx.stop
         if fastagi:
             yield start_demo_faxes(settings, maker, stop, fastagi)
-    if not secret:
+    # one listener per Asterisk server (settings.servers), else the one of the ami_* keys
+    targets = [(settings.ami_host, port, settings.ami_username, secret)]
+    if settings.servers and not simulate:
+        targets = [(c.ami_host, c.ami_port, c.ami_username, c.ami_secret) for c in settings.servers]
+    if not all(target[3] for target in targets):
         log.warning("ami_secret is not set: screen pops are off")
         return
-    listener = ScreenPopListener(maker, host=settings.ami_host, port=port,
-                                 username=settings.ami_username, secret=secret,
-                                 store=RecordingStore(settings.recordings_path,
-                                                      settings.recordings_incoming_path)).start()
-    yield f"screen-pop listener on AMI {settings.ami_host}:{port}", listener.stop
+    for host, ami_port, username, ami_secret in targets:
+        listener = ScreenPopListener(maker, host=host, port=ami_port, username=username, secret=ami_secret,
+                                     store=RecordingStore(settings.recordings_path,
+                                                          settings.recordings_incoming_path)).start()
+        yield f"screen-pop listener on AMI {host}:{ami_port}", listener.stop
     if dialer:
         from agi.dialer.process import start_dialer
         heard: list = []
@@ -408,7 +412,7 @@ def cmd_worker(settings, args):
 def cmd_dialer(settings, args):
     """The predictive dialer on the configured Asterisk (systemd unit dialfunnel-dialer)."""
     from agi.dialer.process import start_dialer
-    if not settings.ami_secret:
+    if not all(server.ami_secret for server in settings.ami_servers):
         sys.exit("dialfunnel dialer: ami_secret is not set (DIALFUNNEL_AMI_SECRET)")
     _, maker = open_database(settings)
     stop = _wait_for_signal()

@@ -17,6 +17,8 @@ Events (queued by the AMI thread, handled in ``step()``) move the request:
                                                            came (its cause), or at once if no
                                                            channel was ever made
 A hang-up pressed on the page reaches ``poll()`` (hangups_wanted) and is sent as AMI Hangup.
+With several Asterisk servers (agi.dialer.servers), ExtensionState, Originate and Hangup go to
+the server of the agent's extension, and every server's events are heard.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import queue
 from dataclasses import dataclass
 
 from agi.ami.client import AMIActionError, AMIError
+from agi.dialer.servers import PBX
 from models.clock import SYSTEM_CLOCK
 from models.dialer import click_to_call as c2c
 
@@ -59,13 +62,16 @@ class Live:
     failed_at: float | None = None
     hangup_sent: bool = False
     seen: bool = False                    # an event about the agent leg came (it exists)
+    ami: object = None                    # the AMI client of the agent's server
 
 
 class ClickToCall:
     def __init__(self, sessionmaker, ami, *, dialer_id: str, clock=SYSTEM_CLOCK,
-                 ring_seconds: int = RING_SECONDS, caller_id: str | None = None):
+                 ring_seconds: int = RING_SECONDS, caller_id: str | None = None,
+                 servers: list[PBX] | None = None):
         self.Session = sessionmaker
-        self.ami = ami
+        self.servers = servers or [PBX("default", ami)]
+        self.ami = self.servers[0].ami
         self.dialer_id = dialer_id
         self.clock = clock
         self.ring_seconds = ring_seconds
@@ -78,8 +84,13 @@ class ClickToCall:
         return self.clock.now().timestamp()
 
     def attach(self) -> None:
-        for name in ("Newstate", "DialBegin", "DialState", "DialEnd", "Hangup", "OriginateResponse"):
-            self.ami.on(name, self._events.put)
+        for pbx in self.servers:
+            for name in ("Newstate", "DialBegin", "DialState", "DialEnd", "Hangup", "OriginateResponse"):
+                pbx.ami.on(name, self._events.put)
+
+    def _ami_for(self, extension: str):
+        """The AMI client of the server the extension's phone is on (the first one if none)."""
+        return next((p.ami for p in self.servers if p.has_extension(extension)), self.ami)
 
     # --- the loop ---------------------------------------------------------------------------
     def step(self) -> int:
@@ -111,7 +122,7 @@ class ClickToCall:
             if line is not None and not line.hangup_sent:
                 line.hangup_sent = True
                 try:
-                    self.ami.hangup(channel_id, cause=16)
+                    (line.ami or self.ami).hangup(channel_id, cause=16)
                 except AMIError as exc:
                     log.warning("click-to-call: Hangup of %s failed: %s", channel_id, exc)
         for line in list(self.live.values()):
@@ -120,14 +131,15 @@ class ClickToCall:
 
     # --- dialling ---------------------------------------------------------------------------
     def _dial(self, request: c2c.Claimed) -> None:
-        refusal = self._phone_refusal(request.extension)
+        ami = self._ami_for(request.extension)
+        refusal = self._phone_refusal(request.extension, ami)
         if refusal:
             self._move(request.channel_id, "failed", refusal)
             return
-        line = Live(request.id, request.channel_id)
+        line = Live(request.id, request.channel_id, ami=ami)
         self.live[request.channel_id] = line
         try:
-            self.ami.originate(
+            ami.originate(
                 f"PJSIP/{request.extension}", context=CONTEXT, exten=c2c.dialable(request.number),
                 priority=1, timeout_ms=self.ring_seconds * 1000, caller_id=self.caller_id,
                 variables={"DIALFUNNEL_AGENT": request.extension, "DIALFUNNEL_CALL": request.id},
@@ -139,10 +151,10 @@ class ClickToCall:
             log.warning("click-to-call: Originate of request %s failed: %s", request.id, exc)
             self._end(line, "click_to_call.pbx_unreachable")
 
-    def _phone_refusal(self, extension: str) -> str | None:
+    def _phone_refusal(self, extension: str, ami) -> str | None:
         """Why the agent's phone cannot take a call now (ExtensionState), or None."""
         try:
-            reply = self.ami.send_action("ExtensionState", [("Exten", extension), ("Context", HINTS)],
+            reply = ami.send_action("ExtensionState", [("Exten", extension), ("Context", HINTS)],
                                          timeout=5.0, check=True)
         except AMIError as exc:
             log.warning("click-to-call: ExtensionState of %s failed: %s", extension, exc)

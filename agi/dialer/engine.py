@@ -24,6 +24,13 @@ functions, for a PBX simulator that runs no dialplan (no FastAGI server to call)
 
 A decision reads memory (agi.dialer.live_view): the agents, polled once a tick (only the rows
 changed since), and the lines in flight, kept by campaign as they are dialled and end.
+
+Several Asterisk servers (agi.dialer.servers): the dialer holds one AMI client per server; each
+line remembers its server (and the attempt row its name), its Originate and Hangup go there, and
+only that server's events move it. ``trunk_lines`` is then each server's own. A server whose AMI
+connection is down gets no new call; its unanswered lines are closed once they can no longer be
+ringing (the lead goes back to the hopper, as reconcile() does), its answered ones after
+``LOST_SERVER_SECONDS``; when it comes back, reconcile() follows what it still has.
 """
 from __future__ import annotations
 
@@ -34,11 +41,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from agi.ami.client import AMIActionError, AMIError
 from agi.dialer import pacing
 from agi.dialer.live_view import AgentBoard, Lines
+from agi.dialer.servers import PBX, Homes, place
 from agi.handlers.amd import MAX_SECONDS as AMD_SECONDS
 from models.clock import SYSTEM_CLOCK
 from models.dialer import agent_states, campaign_stats, campaigns, dialing, preview
@@ -56,6 +64,7 @@ CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within t
 PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
 STALE_GRACE_SECONDS = 30.0       # an unanswered line silent this long past its ring timeout is lost
 RECONCILE_MIN_AGE = 5.0
+LOST_SERVER_SECONDS = 120.0  # a server down this long: its answered lines are closed too
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
@@ -98,6 +107,7 @@ class Line:
     responded: bool = False            # OriginateResponse seen
     responded_at: float | None = None
     ours_gone: bool = False            # Hangup of our (;1) leg seen
+    server: str = "default"            # the Asterisk server it was placed on
 
 
 @dataclass
@@ -118,11 +128,16 @@ class Dialer:
                  trunk: str = "PJSIP/{number}@dialfunnel-trunk", context: str = "dialfunnel-outbound",
                  route_answers: bool = False, pacer_mode: str | None = None, pacer_options: dict | None = None,
                  dead_causes=dialing.DEFAULT_DEAD_CAUSES, click_to_call=None, early_media=None,
-                 trunk_lines: int = 0):
+                 trunk_lines: int = 0, servers: list[PBX] | None = None):
         self.Session = sessionmaker
         self.click_to_call = click_to_call    # agi.dialer.click_to_call.ClickToCall, run here too
         self.early_media = early_media        # agi.early_media.hook.EarlyMediaHook: what was heard
-        self.ami = ami
+        # servers: several Asterisks (agi.dialer.servers), each with its AMI client and trunk
+        # lines; None: the one server of ``ami`` and ``trunk_lines``
+        self.servers = servers or [PBX("default", ami, trunk_lines)]
+        self.pbx = {p.name: p for p in self.servers}
+        self.homes = Homes(self.servers)
+        self.ami = self.servers[0].ami
         self.clock = clock
         self.dialer_id = dialer_id or f"dialer-{uuid.uuid4().hex[:8]}"
         self.trunk, self.context = trunk, context
@@ -130,7 +145,6 @@ class Dialer:
         self.pacer_mode = pacer_mode          # None: each campaign's own mode
         self.pacer_options = pacer_options or {}
         self.dead_causes = dead_causes        # the trunk's dead-number causes (dialing.classify)
-        self.trunk_lines = trunk_lines        # the most lines up at once over all campaigns (0: any)
         self.lines: Lines = Lines()           # by ChannelId, and by campaign
         self.board = AgentBoard()             # the agents, polled once a tick
         self.decision_seconds: list[float] | None = None   # a list: each tick's pacing time kept
@@ -145,11 +159,17 @@ class Dialer:
         self._changed = False
         self.counts = {"dialled": 0, "answered": 0, "abandoned": 0, "connected": 0, "finished": 0,
                        "ami_errors": 0}
+        self.server_counts = {p.name: dict.fromkeys(("dialled", "answered", "abandoned", "closed_lost"), 0)
+                              for p in self.servers}
 
     # --- wiring ---------------------------------------------------------------------------------
     def attach(self) -> None:
-        for name in ("Hangup", "OriginateResponse", "UserEvent", "DialBegin"):
-            self.ami.on(name, self._events.put)
+        """Each server's events are queued tagged with its name."""
+        for pbx in self.servers:
+            def put(msg, server=pbx.name):
+                self._events.put((server, msg))
+            for name in ("Hangup", "OriginateResponse", "UserEvent", "DialBegin"):
+                pbx.ami.on(name, put)
 
     def stop(self) -> None:
         self._stop.set()
@@ -215,6 +235,7 @@ class Dialer:
             self.reconcile()
         if now >= self._next_refresh:
             self._refresh_campaigns(now)
+        self._sweep_lost_servers(now)
         self._sweep_stale(now)
         self._sweep_previews(now)
         self._check_handler_lines(now)
@@ -248,8 +269,9 @@ class Dialer:
         """Lines the trunk's and the campaign's limits still allow (None: no limit). Every line
         counts until its call has ended, answered or not."""
         free = []
-        if self.trunk_lines:
-            free.append(self.trunk_lines - len(self.lines))
+        trunk = sum(p.free(self.lines.on_server.get(p.name, 0)) for p in self.servers)
+        if trunk != float("inf"):
+            free.append(int(trunk))
         if run.max_lines:
             free.append(run.max_lines - len(self.lines.of(run.campaign_id)))
         return max(0, min(free)) if free else None
@@ -300,27 +322,55 @@ class Dialer:
 
     # --- dialling ------------------------------------------------------------------------------
     def _dial(self, run: CampaignRun, wanted: int, now: float) -> None:
+        servers = place(self.servers, wanted, self.lines.on_server,
+                        None if run.mode == "voice" else self._agents_by_server(run, now))
+        if not servers:
+            return
         with self.Session() as s:
-            attempts = dialing.pick_leads(s, run.campaign_id, wanted, dialer_id=self.dialer_id, clock=self.clock)
-            picked = [(a.id, a.channel_id, a.number) for a in attempts]
+            attempts = dialing.pick_leads(s, run.campaign_id, len(servers), dialer_id=self.dialer_id,
+                                          clock=self.clock)
+            for attempt, server in zip(attempts, servers):
+                attempt.server = server
+            picked = [(a.id, a.channel_id, a.number, a.server) for a in attempts]
             campaign = s.get(Campaign, run.campaign_id)
             caller_id = campaign.caller_id if campaign else None
             s.commit()
         run.caller_id = caller_id
-        for attempt_id, channel_id, number in picked:
-            self._originate(run, Line(attempt_id, run.campaign_id, channel_id, number, now))
+        for attempt_id, channel_id, number, server in picked:
+            self._originate(run, Line(attempt_id, run.campaign_id, channel_id, number, now, server=server))
+
+    def _agents_by_server(self, run: CampaignRun, now: float) -> dict[str, tuple[int, int, int]] | None:
+        """Server → (the campaign's ready agents there, all its agents there, its lines there
+        not yet with an agent); None with one server."""
+        if len(self.servers) == 1:
+            return None
+        counts: dict[str | None, list[int]] = {}
+        for user_id, state, _since in self.board.agents(run.campaign_id):
+            if state not in ("ready", "on_call", "wrap_up"):   # those the pacer counts
+                continue
+            row = counts.setdefault(self.homes.of(self.Session, user_id, now), [0, 0, 0])
+            row[0] += state == "ready"
+            row[1] += 1
+        for line in self.lines.of(run.campaign_id):
+            if line.agent_id is None and not line.abandoned and line.server in counts:
+                counts[line.server][2] += 1
+        return {name: tuple(row) for name, row in counts.items() if name is not None}
 
     def _originate(self, run: CampaignRun, line: Line) -> None:
         self.lines[line.channel_id] = line
         self._by_other[other_channel_id(line.channel_id)] = line.channel_id
+        variables = {"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": line.attempt_id}
+        if len(self.servers) > 1:
+            variables["DIALFUNNEL_SERVER"] = line.server
         try:
-            self.ami.originate(
+            self.pbx[line.server].ami.originate(
                 self.trunk.format(number=line.number), context=self.context, exten="s", priority=1,
                 timeout_ms=int(run.ring_timeout * 1000), caller_id=run.caller_id,
-                variables={"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": line.attempt_id},
+                variables=variables,
                 channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id),
                 **({"early_media": True} if self.early_media else {}))
             self.counts["dialled"] += 1
+            self.server_counts[line.server]["dialled"] += 1
         except AMIActionError as exc:
             log.warning("dialer: Originate refused for attempt %s: %s", line.attempt_id, exc)
             line.responded, line.responded_at, line.reason = True, _epoch(self.clock), 0
@@ -335,24 +385,36 @@ class Dialer:
         """Preview mode: the agent saw the customer and pressed dial (models.dialer.preview)."""
         with self.Session() as s:
             requests = preview.claim_dial_requests(s, run.campaign_id, self.dialer_id, clock=self.clock)
+            homes = {req.attempt_id: self.homes.home_of(req.extension) or self.servers[0].name
+                     for req in requests}
+            for server in set(homes.values()):
+                s.execute(update(DialAttempt).where(DialAttempt.id.in_(
+                    [a for a, h in homes.items() if h == server])).values(server=server))
             s.commit()
-        for req in requests:
+        for req in requests:   # on the server of the agent's phone
             self._originate(run, Line(req.attempt_id, run.campaign_id, req.channel_id, req.number, now,
-                                      agent_id=req.agent_id))
+                                      agent_id=req.agent_id, server=homes[req.attempt_id]))
 
     # --- AMI events -----------------------------------------------------------------------------
-    def _line_for(self, uid: str | None) -> tuple[Line | None, bool]:
+    def _line_for(self, uid: str | None, server: str | None = None) -> tuple[Line | None, bool]:
+        """Our line with that Uniqueid, if it is on ``server`` (None: any)."""
         if not uid:
             return None, False
         if uid in self.lines:
-            return self.lines[uid], True
-        cid = self._by_other.get(uid)
-        return (self.lines.get(cid), False) if cid else (None, False)
+            line, ours = self.lines[uid], True
+        else:
+            cid = self._by_other.get(uid)
+            line, ours = (self.lines.get(cid), False) if cid else (None, False)
+        if line is not None and server is not None and line.server != server:
+            return None, False
+        return line, ours
 
-    def _handle(self, msg) -> None:
+    def _handle(self, item) -> None:
+        """One queued event: (server name, message), or a bare message (any server)."""
+        server, msg = item if isinstance(item, tuple) else (None, item)
         name = msg.name
         if name == "Hangup":
-            line, ours = self._line_for(msg.get("Uniqueid"))
+            line, ours = self._line_for(msg.get("Uniqueid"), server)
             if line is None:
                 return
             try:
@@ -371,7 +433,7 @@ class Dialer:
             # else a failed call whose cause is still to come: with Congestion() our ;1 leg
             # goes with cause 0 and the ;2 Hangup (34) follows; _sweep_stale ends the wait
         elif name == "OriginateResponse":
-            line, _ = self._line_for(msg.get("Uniqueid"))
+            line, _ = self._line_for(msg.get("Uniqueid"), server)
             if line is None or line.responded:
                 return
             line.responded, line.responded_at = True, _epoch(self.clock)
@@ -390,10 +452,11 @@ class Dialer:
                 run.pacer.on_abandoned(_epoch(self.clock))
             attempt_id = _int(msg.get("Attempt"))
             for line in self.lines.values():
-                if line.attempt_id == attempt_id and line.in_handler_until is not None:
+                if line.attempt_id == attempt_id and line.in_handler_until is not None \
+                        and server in (None, line.server):
                     self._left_handler(line, abandoned=True)
         elif name == "DialBegin":  # our answered channel dials: the handler gave it an agent
-            line, ours = self._line_for(msg.get("Uniqueid"))
+            line, ours = self._line_for(msg.get("Uniqueid"), server)
             if line is not None and ours and line.in_handler_until is not None:
                 self._left_handler(line, agent=True)
 
@@ -402,6 +465,7 @@ class Dialer:
         self._changed = True
         line.answered = now
         self.counts["answered"] += 1
+        self.server_counts[line.server]["answered"] += 1
         run = self.campaigns.get(line.campaign_id)
         if run:
             run.pacer.on_result(now, "live", now - line.started)
@@ -430,6 +494,7 @@ class Dialer:
         elif abandoned:
             line.abandoned = True
             self.counts["abandoned"] += 1
+            self.server_counts[line.server]["abandoned"] += 1
 
     def _check_handler_lines(self, now: float) -> None:
         """Answered calls still counted in the handler: what the handler wrote (an agent taken,
@@ -460,9 +525,11 @@ class Dialer:
                           if line.campaign_id == run.campaign_id and line.hold_until is not None),
                          key=lambda line: line.answered)
         for line in waiting:
+            among = self._agents_on(run, line.server, now)   # before the session: it may read users
             with self.Session() as s:
                 attempt = s.scalar(select(DialAttempt).where(DialAttempt.channel_id == line.channel_id))
-                agent = agent_states.take_ready_agent(s, attempt, clock=self.clock) if attempt else None
+                agent = agent_states.take_ready_agent(s, attempt, clock=self.clock, among=among) \
+                    if attempt else None
                 agent_id = agent.id if agent else None
                 s.commit()
             if agent_id is not None:
@@ -473,14 +540,27 @@ class Dialer:
             elif line.hold_until <= now:
                 line.hold_until, line.abandoned = None, True
                 self.counts["abandoned"] += 1
+                self.server_counts[line.server]["abandoned"] += 1
                 run.pacer.on_abandoned(now)
                 self._hang_up(line)
-            else:
+            elif len(self.servers) == 1:
                 break  # no agent for the oldest: none for the younger ones either
+
+    def _agents_on(self, run: CampaignRun, server: str, now: float) -> list[int] | None:
+        """The campaign's agents whose phones are on ``server`` (None: one server, any agent)."""
+        if len(self.servers) == 1:
+            return None
+        return [user_id for user_id, *_ in self.board.agents(run.campaign_id)
+                if self.homes.of(self.Session, user_id, now) == server]
+
+    def ami_for_channel(self, channel_id: str):
+        """The AMI client of the server a call of ours is on (the first one if unknown)."""
+        line = self.lines.get(channel_id)
+        return self.pbx[line.server].ami if line is not None else self.ami
 
     def _hang_up(self, line: Line) -> None:
         try:
-            self.ami.hangup(line.channel_id, cause=16)
+            self.pbx[line.server].ami.hangup(line.channel_id, cause=16)
         except AMIError as exc:
             log.warning("dialer: Hangup of %s failed: %s", line.channel_id, exc)
 
@@ -513,28 +593,34 @@ class Dialer:
     # --- recovery -----------------------------------------------------------------------------
     def reconcile(self, timeout: float = 10.0) -> dict:
         """After a restart or a reconnect: this dialer's open attempts are matched against the
-        channels Asterisk still has. Live ones are followed to their end; the others ended
+        channels their server still has. Live ones are followed to their end; the others ended
         while we were not listening and are closed (outcome unknown: failed, the lead goes back
         to the hopper). Lines younger than RECONCILE_MIN_AGE are left alone: their channels
-        may not exist yet."""
+        may not exist yet. Attempts on a server that is down are kept (as lines) until it comes
+        back or is lost (_sweep_lost_servers)."""
         now = _epoch(self.clock)
         with self.Session() as s:
             open_rows = [(a.id, a.campaign_id, a.channel_id, a.number, a.started_at, a.answered_at,
-                          a.agent_id) for a in dialing.open_attempts(s, dialer_id=self.dialer_id)]
+                          a.agent_id, a.server) for a in dialing.open_attempts(s, dialer_id=self.dialer_id)]
             s.commit()
         if not open_rows:
             return {"adopted": 0, "closed": 0}
-        alive = self._live_channel_ids(timeout)
-        if alive is None:
-            self._reconcile_wanted.set()
+        alive: dict[str, set[str] | None] = {}
+        for pbx in self.servers:
+            alive[pbx.name] = self._live_channel_ids(timeout, pbx) if pbx.up else None
+            if alive[pbx.name] is None:
+                self._reconcile_wanted.set()
+        if all(ids is None for ids in alive.values()):
             return {"adopted": 0, "closed": 0}
         adopted = closed = 0
-        for attempt_id, campaign_id, channel_id, number, started, answered, agent_id in open_rows:
-            is_alive = channel_id in alive or other_channel_id(channel_id) in alive
+        for attempt_id, campaign_id, channel_id, number, started, answered, agent_id, server in open_rows:
+            server = server if server in self.pbx else self.servers[0].name
+            here = alive[server]
+            is_alive = here is None or channel_id in here or other_channel_id(channel_id) in here
             line = self.lines.get(channel_id)
             if line is None:
                 line = Line(attempt_id, campaign_id, channel_id, number, started.timestamp(),
-                            answered.timestamp() if answered else None, agent_id=agent_id)
+                            answered.timestamp() if answered else None, agent_id=agent_id, server=server)
                 if is_alive:
                     self.lines[channel_id] = line
                     self._by_other[other_channel_id(channel_id)] = channel_id
@@ -542,14 +628,19 @@ class Dialer:
                     continue
             elif is_alive or now - line.started < RECONCILE_MIN_AGE:
                 continue
-            if line.reason is None:
-                line.reason = 4 if line.answered is not None else 0
-            self._finish(line)
+            self._close_unknown(line)
             closed += 1
         return {"adopted": adopted, "closed": closed}
 
-    def _live_channel_ids(self, timeout: float) -> set[str] | None:
-        """Uniqueids of every channel Asterisk has (CoreShowChannels), None if AMI is down."""
+    def _close_unknown(self, line: Line) -> None:
+        """A line whose end we did not see: answered or failed, as far as we know."""
+        if line.reason is None:
+            line.reason = 4 if line.answered is not None else 0
+        self._finish(line)
+
+    def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> set[str] | None:
+        """Uniqueids of every channel the server has (CoreShowChannels), None if AMI is down."""
+        ami = (pbx or self.servers[0]).ami
         got: set[str] = set()
         done = threading.Event()
         action_id = f"{self.dialer_id}-show-{uuid.uuid4().hex[:6]}"
@@ -561,10 +652,10 @@ class Dialer:
                 got.add(msg.get("Uniqueid") or "")
             elif msg.name == "CoreShowChannelsComplete":
                 done.set()
-        self.ami.on("CoreShowChannel", collect)
-        self.ami.on("CoreShowChannelsComplete", collect)
+        ami.on("CoreShowChannel", collect)
+        ami.on("CoreShowChannelsComplete", collect)
         try:
-            self.ami.send_action("CoreShowChannels", [], action_id=action_id, timeout=timeout, check=True)
+            ami.send_action("CoreShowChannels", [], action_id=action_id, timeout=timeout, check=True)
             if not done.wait(timeout):
                 return None
             return got
@@ -572,8 +663,8 @@ class Dialer:
             log.warning("dialer: cannot list channels: %s", exc)
             return None
         finally:
-            self.ami.off("CoreShowChannel", collect)
-            self.ami.off("CoreShowChannelsComplete", collect)
+            ami.off("CoreShowChannel", collect)
+            ami.off("CoreShowChannelsComplete", collect)
 
     def _sweep_stale(self, now: float) -> None:
         """A failed line whose far side's cause never came (no Hangup, or only ours with cause 0)
@@ -585,15 +676,38 @@ class Dialer:
             self._finish(line)
         stale = [line for line in self.lines.values() if line.answered is None and not line.responded
                  and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS]
-        if not stale or not getattr(self.ami, "connected", True):
-            return
-        alive = self._live_channel_ids(5.0)
-        if alive is None:
-            return
-        for line in stale:
-            if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
-                line.reason = 0
-                self._finish(line)
+        for pbx in self.servers:
+            mine = [line for line in stale if line.server == pbx.name]
+            if not mine or not pbx.up:
+                continue
+            alive = self._live_channel_ids(5.0, pbx)
+            if alive is None:
+                continue
+            for line in mine:
+                if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
+                    line.reason = 0
+                    self._finish(line)
+
+    def _sweep_lost_servers(self, now: float) -> None:
+        """Lines on a server whose AMI connection is down, with several servers: an unanswered
+        one is closed once it can no longer be ringing (its lead goes back to the hopper and is
+        dialled on another server), an answered one once the server has been down
+        LOST_SERVER_SECONDS. With one server the lines wait for it (reconcile on reconnect)."""
+        for pbx in self.servers:
+            if pbx.up:
+                pbx.down_since = None
+                continue
+            if pbx.down_since is None:
+                pbx.down_since = now
+                log.warning("dialer: server %s is down: no call goes there", pbx.name)
+            if len(self.servers) == 1:
+                continue
+            lost = now - pbx.down_since >= LOST_SERVER_SECONDS
+            for line in [line for line in self.lines.values() if line.server == pbx.name]:
+                if lost if line.answered is not None else \
+                        now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS:
+                    self.server_counts[pbx.name]["closed_lost"] += 1
+                    self._close_unknown(line)
 
     def _sweep_previews(self, now: float) -> None:
         """Every PREVIEW_SWEEP_SECONDS: previews held past their limit, or by an agent who

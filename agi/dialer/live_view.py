@@ -9,7 +9,8 @@ deleted with their user). Reserving an agent stays the conditional UPDATE of
 agent_states.take_ready_agent: the board only paces.
 
 Lines: ``Lines`` is the dialer's dict of calls in flight (by ChannelId) that also keeps them by
-campaign, so a campaign's decision does not walk every line of every campaign.
+campaign, so a campaign's decision does not walk every line of every campaign, and counts them
+by Asterisk server (each server's trunk lines).
 """
 from __future__ import annotations
 
@@ -69,11 +70,13 @@ class Lines(dict):
     def __init__(self):
         super().__init__()
         self._by_campaign: dict[int, dict[str, object]] = {}
+        self.on_server: dict[str, int] = {}   # server name → lines up there
 
     def __setitem__(self, channel_id, line) -> None:
         self.pop(channel_id, None)
         super().__setitem__(channel_id, line)
         self._by_campaign.setdefault(line.campaign_id, {})[channel_id] = line
+        self.on_server[line.server] = self.on_server.get(line.server, 0) + 1
 
     def __delitem__(self, channel_id) -> None:
         self.pop(channel_id)
@@ -87,6 +90,7 @@ class Lines(dict):
             return default
         line = super().pop(channel_id)
         self._by_campaign.get(line.campaign_id, {}).pop(channel_id, None)
+        self.on_server[line.server] -= 1
         return line
 
     def of(self, campaign_id: int):

@@ -1,17 +1,20 @@
 """The dialer as a process: ``dialfunnel dialer`` (and a thread of ``dialfunnel run``)."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import socket
 import threading
+import time
 
-from agi.ami.client import AMIClient
+from agi.ami.client import AMIClient, AMIError
 from agi.dialer.click_to_call import ClickToCall
 from agi.dialer import queue_members
 from agi.console.spy import SpyRunner
 from agi.console.commands import CommandRunner, run_forever
 from agi.dialer.engine import Dialer
+from agi.dialer.servers import PBX
 from agi.early_media.hook import EarlyMediaHook, references_with_stored
 from agi.early_media.server import EarlyMediaServer
 from agi.dialer.fax_sender import FaxSender
@@ -35,10 +38,17 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     agents here (the PBX simulator runs no dialplan); with a real Asterisk the dialplan's
     ``outbound`` AGI handler does it. ``hear``: the early-media listener runs even with
     early_media_port 0 (then on a free port) and ``hear(address)`` learns where before the
-    first call (the demo points the PBX simulator's carrier at it)."""
+    first call (the demo points the PBX simulator's carrier at it). With several ``servers``
+    the dialer and click-to-call place each call on its server; the rest (queue members, spies,
+    call controls, faxes, the early-media listener) use the first one."""
     holder: list[Dialer] = []
-    ami = AMIClient(settings.ami_host, port, settings.ami_username, secret, events="call,user",
-                    on_connect=lambda _client: holder and holder[0].request_reconcile())
+    configs = settings.ami_servers
+    if not settings.servers:   # the one server: the caller's port and secret (--ami-port, --demo)
+        configs = [dataclasses.replace(configs[0], ami_port=port, ami_secret=secret)]
+    servers = [PBX(c.name, AMIClient(c.ami_host, c.ami_port, c.ami_username, c.ami_secret, events="call,user",
+                                     on_connect=lambda _client: holder and holder[0].request_reconcile()),
+                   c.trunk_lines, c.extensions) for c in configs]
+    ami = servers[0].ami
     kwargs = {"clock": clock} if clock is not None else {}
     listen = {}
     if settings.early_media_port or hear is not None:   # the carrier (dialplan/README.md)
@@ -49,13 +59,14 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
         if hear is not None:
             hear(listener.address)
         listen = {"early_media": hook, "context": EARLY_MEDIA_CONTEXT}
-    click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), **kwargs)
+    click = ClickToCall(maker, ami, dialer_id=dialer_id(settings), servers=servers, **kwargs)
     dialer = Dialer(maker, ami, dialer_id=dialer_id(settings), trunk=settings.dialer_trunk,
-                    route_answers=route_answers, click_to_call=click,
-                    trunk_lines=settings.dialer_trunk_lines,
+                    route_answers=route_answers, click_to_call=click, servers=servers,
                     dead_causes=dead_causes_for(settings.dead_causes, settings.dialer_trunk), **kwargs,
                     **listen)
     holder.append(dialer)
+    if listen:
+        listen["early_media"].ami_for = dialer.ami_for_channel   # hang up on the call's server
     dialer.attach()
     click.attach()
     queue_members.start(maker, ami, settings)
@@ -64,6 +75,9 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                       lines=settings.fax_lines,
                       retry_wait=dt.timedelta(minutes=settings.fax_retry_minutes), **kwargs).attach()
     ami.connect()
+    for pbx in servers[1:]:   # a server down at start joins when it comes up
+        threading.Thread(target=connect_when_up, args=(pbx, dialer._stop), name=f"ami-{pbx.name}",
+                         daemon=True).start()
     click.settle_lost()
     spies.start()
 
@@ -75,10 +89,23 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
             raise
         finally:
             spies.stop()
-            ami.close()
+            for pbx in servers:
+                pbx.ami.close()
     thread = threading.Thread(target=run, name="dialer", daemon=True)
     thread.start()
     runner = CommandRunner(maker, ami, runner_id=dialer.dialer_id, **kwargs)   # the call bar's controls
     threading.Thread(target=run_forever, args=(runner, dialer._stop), name="console", daemon=True).start()
     threading.Thread(target=send_faxes, args=(faxes, dialer._stop), name="fax-sender", daemon=True).start()
     return dialer, thread
+
+
+def connect_when_up(pbx: PBX, stop: threading.Event, wait: float = 5.0) -> None:
+    """Log in to a server, trying every ``wait`` seconds until it answers (or the dialer stops);
+    the client reconnects by itself after that."""
+    while not stop.is_set():
+        try:
+            pbx.ami.connect()
+            return
+        except AMIError as exc:
+            log.warning("dialer: server %s not reachable yet: %s", pbx.name, exc)
+            time.sleep(wait)

@@ -90,9 +90,15 @@ class SimulatedAgents:
 
 
 class Driver:
+    """``server`` and ``ami`` may be lists (several simulators, one AMI client each): a server
+    whose client is not connected (stopped by a test) is left out of the settling."""
+
     def __init__(self, dialer, server, ami, clock, agents: SimulatedAgents | None = None):
-        self.dialer, self.server, self.clock, self.agents = dialer, server, clock, agents
-        self.barrier = Barrier(ami)
+        self.servers = server if isinstance(server, list) else [server]
+        self.amis = ami if isinstance(ami, list) else [ami]
+        self.dialer, self.server, self.clock, self.agents = dialer, self.servers[0], clock, agents
+        self.barriers = [Barrier(client) for client in self.amis]
+        self.barrier = self.barriers[0]
         self.steps = 0
         self._next_wrap: float | None = None
         self._finished_seen: int | None = None
@@ -108,10 +114,15 @@ class Driver:
         self._next_wrap = self.agents.step()
         return self.agents.released > 0
 
+    def _live(self):
+        return [(server, barrier) for server, barrier in zip(self.servers, self.barriers)
+                if len(self.servers) == 1 or barrier.ami.connected]
+
     def _settle(self) -> None:
-        self.barrier.wait()
-        self.server.scheduler.settle()
-        self.barrier.wait()
+        for server, barrier in self._live():
+            barrier.wait()
+            server.scheduler.settle()
+            barrier.wait()
         self.dialer.step()
 
     def run_until(self, end: float) -> None:
@@ -128,9 +139,10 @@ class Driver:
             if now >= end:
                 return
             candidates = [self.dialer.next_wakeup(), end]
-            due = self.server.scheduler.next_due()
-            if due is not None:
-                candidates.append(due)
+            for server, _ in self._live():
+                due = server.scheduler.next_due()
+                if due is not None:
+                    candidates.append(due)
             if next_wrap is not None:
                 candidates.append(next_wrap)
             target = max(min(candidates), now)

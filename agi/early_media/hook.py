@@ -20,8 +20,9 @@ log = logging.getLogger("agi.early_media")
 
 
 class EarlyMediaHook:
-    def __init__(self, ami):
+    def __init__(self, ami, ami_for=None):
         self.ami = ami
+        self.ami_for = ami_for     # channel id → the AMI client of its server (several servers)
         self._heard: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -29,7 +30,8 @@ class EarlyMediaHook:
         with self._lock:
             self._heard[channel_id] = verdict.label
         try:
-            self.ami.hangup(channel_id, early_media.cause_for(verdict.label))
+            ami = self.ami_for(channel_id) if self.ami_for else self.ami
+            ami.hangup(channel_id, early_media.cause_for(verdict.label))
         except AMIError as exc:       # gone already: its Hangup event books the outcome
             log.info("early media: hangup of %s: %s", channel_id, exc)
 

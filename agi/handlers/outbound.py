@@ -22,18 +22,29 @@ from pathlib import Path
 
 from agi.handlers.registry import register
 from models.clock import SYSTEM_CLOCK
+from agi.dialer.servers import team_on_server
 from models.dialer import agent_states, dialing
 from models.schema import Campaign
 
 HOLD_SECONDS = 2.0
 POLL_SECONDS = 0.1
-_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep}
+_config: dict = {"clock": SYSTEM_CLOCK, "spool_dir": None, "detect": None, "sleep": time.sleep,
+                 "servers": None}
 
 
 def configure(**kwargs) -> None:
     """Tests and embedding: clock, spool_dir (where RECORD FILE writes), detect (AMD function),
-    sleep (the wait between two looks for an agent; the PBX simulator's under a fake clock)."""
+    sleep (the wait between two looks for an agent; the PBX simulator's under a fake clock),
+    servers (config.settings.Server list; None: the settings')."""
     _config.update(kwargs)
+
+
+def _servers():
+    """The Asterisk servers: an answered call goes only to an agent whose phone is on its own."""
+    if _config["servers"] is None:
+        from config.settings import load_settings
+        _config["servers"] = load_settings().ami_servers
+    return _config["servers"]
 
 
 def spool_dir() -> Path:
@@ -78,9 +89,10 @@ def outbound(agi, session, args):
     if campaign.mode == "voice":
         agi.set_variable("DIALFUNNEL_IVR", campaign.ivr_flow or "")
         return "IVR"
+    among = team_on_server(session, _servers(), attempt.server, attempt.campaign_id)
     polls = round(HOLD_SECONDS / POLL_SECONDS)  # counted, not timed: `sleep` may be simulated
     for poll in range(polls + 1):
-        agent = agent_states.take_ready_agent(session, attempt, clock=clock)
+        agent = agent_states.take_ready_agent(session, attempt, clock=clock, among=among)
         extension = agent.extension if agent else None
         session.commit()
         if agent is not None and extension:

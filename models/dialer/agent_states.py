@@ -219,10 +219,12 @@ def _check_can_join(session: Session, user: User, campaign_id: int) -> None:
         raise DomainError("agent_state.campaign_closed")
 
 
-def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> User | None:
+def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK,
+                     among: list[int] | None = None) -> User | None:
     """Put the attempt's answered call through to the longest-ready agent of its campaign's
     team: that agent goes on_call, the attempt gets agent_id and connected_at, and the agent's
-    browser gets a screen pop. None when nobody is ready (the call is abandoned)."""
+    browser gets a screen pop. None when nobody is ready (the call is abandoned). ``among``:
+    only these agents (those whose phones are on the call's Asterisk server)."""
     if attempt.agent_id is not None:
         if attempt.connected_at is None:
             return _connect_preview(session, attempt, clock.now())
@@ -237,7 +239,8 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
                   & (CampaignAgent.campaign_id == AgentState.campaign_id))
             .join(User, User.id == AgentState.user_id)
             .where(AgentState.campaign_id == attempt.campaign_id, AgentState.state == "ready",
-                   User.active.is_(True))
+                   User.active.is_(True),
+                   *([AgentState.user_id.in_(among)] if among is not None else []))
             .order_by(AgentState.since, AgentState.user_id).limit(5)).all()
         if not candidates:
             return None

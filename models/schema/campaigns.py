@@ -108,6 +108,7 @@ class DialAttempt(Base):
     number: Mapped[str] = mapped_column(String(20))
     channel_id: Mapped[str] = mapped_column(String(64), unique=True)  # AMI ChannelId
     dialer_id: Mapped[str | None] = mapped_column(String(64))          # which dialer process
+    server: Mapped[str | None] = mapped_column(String(64))             # which Asterisk (settings.servers)
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                  index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))

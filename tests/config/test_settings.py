@@ -92,3 +92,45 @@ def test_prompts_generate_writes_to_the_prompts_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("DIALFUNNEL_PROMPTS_DIR", str(target))
     assert cli.main(["prompts", "generate"]) in (0, None)
     assert (target / "abandon.wav").exists() and not (tmp_path / "data" / "sounds").exists()
+
+
+def test_servers_default_to_the_one_of_the_ami_keys(tmp_path):
+    s = load_settings({"DIALFUNNEL_AMI_PORT": "5039", "DIALFUNNEL_DIALER_TRUNK_LINES": "30"})
+    [one] = s.ami_servers
+    assert (one.name, one.ami_port, one.trunk_lines, one.extensions) == ("default", 5039, 30, ())
+    assert one.has_extension("8001") and one.has_extension(None)
+
+
+def test_servers_from_the_file_then_the_environment(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('ami_secret = "shared"\n'
+                   '[[servers]]\nname = "pbx1"\nami_host = "10.0.0.1"\ntrunk_lines = 60\nextensions = "8000-8099, 8150"\n'
+                   '[[servers]]\nname = "pbx2"\nami_port = 5040\nami_secret = "own"\nextensions = ["8100-8149"]\n')
+    s = load_settings({"DIALFUNNEL_CONFIG": str(cfg)})
+    pbx1, pbx2 = s.ami_servers
+    assert (pbx1.ami_host, pbx1.ami_port, pbx1.ami_secret, pbx1.trunk_lines) == ("10.0.0.1", 5038, "shared", 60)
+    assert pbx1.extensions == ((8000, 8099), (8150, 8150)) and pbx2.extensions == ((8100, 8149),)
+    assert (pbx2.ami_port, pbx2.ami_secret) == (5040, "own")
+    assert pbx1.has_extension("8150") and not pbx1.has_extension("8100") and pbx2.has_extension("8100")
+    assert not pbx1.has_extension("abc") and not pbx1.has_extension(None)
+    env = load_settings({"DIALFUNNEL_CONFIG": str(cfg),
+                         "DIALFUNNEL_SERVERS": '[{"name": "only", "extensions": "1-9"}]'})
+    assert [x.name for x in env.ami_servers] == ["only"]
+
+
+@pytest.mark.parametrize("servers, message", [
+    ('"[x"', "JSON list"),
+    ('"{}"', "list of tables"),
+    ('[{"extensions": "1-2"}]', "needs a name"),
+    ('[{"name": "a", "extensions": "1-2"}, {"name": "a", "extensions": "3"}]', "needs a name of its own"),
+    ('[{"name": "a", "extensions": "1-20"}, {"name": "b", "extensions": "10-30"}]', "10-30 are given twice"),
+    ('[{"name": "a", "extensions": "1-2"}, {"name": "b"}]', "each needs its extensions"),
+    ('[{"name": "a", "extensions": "9-1"}]', "runs backwards"),
+    ('[{"name": "a", "extensions": "80x"}]', "must be numbers or ranges"),
+    ('[{"name": "a", "trunk_lines": -1}]', "trunk_lines must be 0"),
+    ('[{"name": "a", "ami_port": "many"}]', "must be numbers"),
+    ('[{"name": "a", "secret": "s"}]', "unknown keys secret"),
+])
+def test_bad_servers_are_clear(servers, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings({"DIALFUNNEL_SERVERS": servers.strip('"') if servers.startswith('"') else servers})

@@ -102,3 +102,28 @@ def test_an_unknown_channel_is_refused(dialled):
                       scenario=Scenario(record_dir=spool, answered=True))
     assert result.status == "NOATTEMPT"
     assert not [c for c in result.commands if c.startswith("RECORD FILE")]
+
+
+def test_with_several_servers_a_call_goes_only_to_an_agent_on_its_server(dialled, greetings, Session, users):
+    """Issue 17: tm's phone (8001) is on pbx-b; a call answered on pbx-a cannot reach it (its
+    Dial would find no phone there): abandoned. The same call on pbx-b goes to tm."""
+    from config.settings import Server
+    channel_id, server, spool, _ = dialled
+    outbound.configure(servers=[Server("pbx-a", extensions=((8100, 8199),)),
+                                Server("pbx-b", extensions=((8000, 8099),))])
+    try:
+        with Session() as s:
+            s.scalar(select(DialAttempt).where(DialAttempt.channel_id == channel_id)).server = "pbx-a"
+            s.commit()
+        result = answer(server, channel_id, spool, greetings["human"])
+        assert result.status == "ABANDON"
+        with Session() as s:
+            attempt = s.scalar(select(DialAttempt).where(DialAttempt.channel_id == channel_id))
+            assert attempt.agent_id is None
+            assert agent_states.current(s, users["tm"].id).state == "ready"
+            attempt.server = "pbx-b"
+            s.commit()
+        result = answer(server, channel_id, spool, greetings["human"])
+        assert result.status == "TRANSFER" and result.variables["DIALFUNNEL_TRANSFER"] == "agent:8001"
+    finally:
+        outbound.configure(servers=None)
