@@ -242,8 +242,9 @@ class HourBudget:
     cap * (its answers so far + the answers still expected in it) - its abandons - `reserve`;
     the answers expected are `share` of the rate of the last `span` seconds times the time left.
     scale() is what the risk threshold is multiplied by: 1 while the rest of the hour may abandon
-    at the target rate, falling with the square of the rate it may still afford, and a
-    thousandth (lines with next to no risk only) once the budget is spent."""
+    at the pace expected (the target, or the last `span` seconds' abandon rate if higher),
+    falling with the square of the rate it may still afford over that pace, and a thousandth
+    (lines with next to no risk only) once the budget is spent."""
 
     def __init__(self, *, reserve: float = 1.0, share: float = 0.8, span: float = 600.0):
         self.reserve = reserve
@@ -252,14 +253,16 @@ class HourBudget:
         self.hour = None
         self.answers = 0
         self.abandons = 0
-        self._times: deque = deque()
+        self._times: deque = deque()   # (time, abandoned) over the last `span` seconds
+        self._dropped = 0
         self._first = None
 
     def add(self, now: float, abandoned: bool) -> None:
         self._roll(now)
         self.answers += 1
         self.abandons += abandoned
-        self._times.append(now)
+        self._times.append((now, abandoned))
+        self._dropped += abandoned
         if self._first is None:
             self._first = now
 
@@ -267,8 +270,8 @@ class HourBudget:
         hour = int(now // 3600.0)
         if hour != self.hour:
             self.hour, self.answers, self.abandons = hour, 0, 0
-        while self._times and self._times[0] < now - self.span:
-            self._times.popleft()
+        while self._times and self._times[0][0] < now - self.span:
+            self._dropped -= self._times.popleft()[1]
 
     def scale(self, now: float, cap: float, target: float) -> float:
         self._roll(now)
@@ -280,4 +283,5 @@ class HourBudget:
         spare = cap * (self.answers + coming) - self.abandons - self.reserve
         if spare <= 0:
             return 1e-3
-        return max(1e-3, min(1.0, spare / max(1.0, coming) / target) ** 2)
+        pace = max(target, self._dropped / len(self._times)) if self._times else target
+        return max(1e-3, min(1.0, spare / max(1.0, coming) / pace) ** 2)

@@ -165,8 +165,8 @@ class PredictivePacer:
         self.cap = snap.abandon_cap
         if not snap.agents:
             return 0
-        # a team of N answers N times as often: each answer moves theta 1/N as far
-        self.control.gain = self.gain * min(1.0, self.gain_agents / len(snap.agents))
+        # a team of N answers N times as often: each answer moves theta less far
+        self.control.gain = self.gain * min(1.0, math.sqrt(self.gain_agents / len(snap.agents)))
         room = int(self.max_lines_per_agent * len(snap.agents)) - len(snap.lines)
         if room <= 0:
             return 0

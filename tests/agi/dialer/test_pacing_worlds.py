@@ -3,11 +3,11 @@ under the abandon cap in each hour, and at least progressive dialling's talk tim
 worlds; bench/pacing_model.py runs the full days."""
 from __future__ import annotations
 
+import pytest
+
 from agi.dialer.pacing import make_pacer
 from agi.dialer.pacing_estimators import HourBudget, RingModel
 from agi.dialer.pacing_sim import World, parse_profile, simulate
-
-import pytest
 
 
 def hours_over_cap(result: dict, cap: float = 0.03) -> list[dict]:
@@ -85,3 +85,18 @@ def test_hour_budget_of_a_team_that_answers_less_than_one_abandon_allows():
     for i in range(20):
         budget.add(3600.0 * 500 + 180.0 * i, False)
     assert budget.scale(3600.0 * 500 + 3600.0, 0.03, 0.027) == 1e-3
+
+
+def test_hour_budget_paces_by_the_recent_abandon_rate_when_it_runs_over_the_target():
+    """The same hour so far, but abandons in the last 10 minutes: the rest of the hour is
+    expected to go on at that pace, so the threshold comes down further."""
+    start = 3600.0 * 500
+    early, late = HourBudget(), HourBudget()
+    for _ in range(6):
+        early.add(start, True)
+    for i in range(200):
+        early.add(start + 6.0 * i, False)
+        late.add(start + 6.0 * i, False)
+    for _ in range(6):
+        late.add(start + 1199.0, True)
+    assert late.scale(start + 1200.0, 0.03, 0.027) < early.scale(start + 1200.0, 0.03, 0.027)
