@@ -17,7 +17,7 @@ def hours_over_cap(result: dict, cap: float = 0.03) -> list[dict]:
 def test_lunch_dip_and_recovery_under_the_cap_in_every_hour():
     """Answers fall from 30% to 10% at 12:00 and come back at 13:30; AMD takes 2 s. The old pacer
     (live share over the last 2,000 results) went over the cap in the dip's hours."""
-    world = World(agents=20, amd=2.0, start_hour=11.5, hours=2.5, seed=1,
+    world = World(agents=14, amd=2.0, start_hour=11.5, hours=2.5, seed=1,
                   answer_profile=parse_profile("11:0.3,12:0.1,13.5:0.3"))
     ours = simulate(make_pacer("predictive"), world)
     progressive = simulate(make_pacer("progressive"), world)
