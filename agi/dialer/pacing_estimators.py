@@ -4,6 +4,7 @@ RingModel      when an unanswered line of a given age answers live, from recent 
 TalkModel      talk time, a lognormal fitted on recent talk times (log-moments).
 WrapModel      wrap-up time, empirical over recent wrap-ups.
 AbandonControl the risk threshold, steered so the realised abandon rate sits at its target.
+HourBudget     what is left of the abandon cap in the current clock hour.
 Each starts from a conservative prior worth a few observations; see docs/pacing.md.
 """
 from __future__ import annotations
@@ -27,11 +28,24 @@ class RingModel:
     over the last `window` results (plus prior pseudo-counts).
 
     live_by(age, t): probability that a line still unanswered at `age` answers live within the
-    next `t` seconds = #live in (age, age+t] / #results after age."""
+    next `t` seconds = #live in (age, age+t] / #results after age.
+
+    The timing comes from the whole window; the level (the live share) from the last `recent`
+    lines by dial time among those dialled over `settle` seconds ago (every one of them has its
+    result), shrunk toward `prior_live` by `recent_weight` pseudo-lines. The answer rate of a
+    campaign can move within minutes (lunch), its ring times hardly do; and results come back
+    in the order of their ring times (dead numbers first), so a window of the latest results
+    says little about the live share until a whole ring time has passed."""
 
     def __init__(self, *, window: int = 2000, prior_live: float = 0.35, prior_weight: float = 30.0,
-                 prior_ring: tuple[float, float] = (4.0, 20.0), prior_timeout: float = 30.0):
+                 prior_ring: tuple[float, float] = (4.0, 20.0), prior_timeout: float = 30.0,
+                 recent: int = 200, recent_weight: float = 20.0, settle: float = 30.0):
         self.window = window
+        self.recent = recent
+        self.recent_weight = recent_weight
+        self.settle = settle
+        self.prior_live = prior_live
+        self._dialled: list[tuple[float, bool]] = []   # (dial time, live), sorted
         self._recent: deque = deque()
         self.live = [0.0] * (MAX_RING + 1)
         self.all = [0.0] * (MAX_RING + 1)
@@ -46,7 +60,9 @@ class RingModel:
         self.all[min(MAX_RING, int(prior_timeout))] += rest / 2
         self.version = 0
 
-    def add(self, live: bool, ring_seconds: float) -> None:
+    def add(self, live: bool, ring_seconds: float, now: float | None = None) -> None:
+        if now is not None:
+            bisect.insort(self._dialled, (now - ring_seconds, live))
         b = min(MAX_RING, max(0, int(ring_seconds)))
         self._recent.append((live, b))
         self._count(live, b, 1.0)
@@ -61,15 +77,30 @@ class RingModel:
         if live:
             self.live[b] += w
 
-    def answer_rate(self) -> float:
+    def window_rate(self) -> float:
         return sum(self.live) / sum(self.all)
 
-    def table(self, max_age: int, offsets: list[int]) -> list[list[float]]:
-        """rows[age][k] = live_by(age, offsets[k]) for ages 0..max_age."""
+    def answer_rate(self, now: float | None = None) -> float:
+        """The live share of the settled lines (see the class); without `now`, the window's."""
+        if now is None:
+            return self.window_rate()
+        settled = bisect.bisect_left(self._dialled, (now - self.settle, False))
+        if settled > self.recent:
+            del self._dialled[:settled - self.recent]
+            settled = self.recent
+        lives = sum(live for _, live in self._dialled[:settled])
+        w = self.recent_weight
+        return (lives + w * self.prior_live) / (settled + w)
+
+    def table(self, max_age: int, offsets: list[int], now: float | None = None) -> list[list[float]]:
+        """rows[age][k] = live_by(age, offsets[k]) for ages 0..max_age, at answer_rate(now)."""
+        long, now = self.window_rate(), self.answer_rate(now)
+        up = now / long if long > 0 else 1.0
+        down = (1.0 - now) / (1.0 - long) if long < 1 else 1.0
         cum_live, cum_all = [0.0], [0.0]
         for lv, al in zip(self.live, self.all):
-            cum_live.append(cum_live[-1] + lv)
-            cum_all.append(cum_all[-1] + al)
+            cum_live.append(cum_live[-1] + lv * up)
+            cum_all.append(cum_all[-1] + lv * up + (al - lv) * down)
         total = cum_all[-1]
         top = len(cum_live) - 1
         rows = []
@@ -204,3 +235,53 @@ class AbandonControl:
 
     def rate(self) -> float:
         return self.abandons / self.answers if self.answers else 0.0
+
+
+class HourBudget:
+    """The abandon cap holds in every clock hour, not only over the day. The hour's budget is
+    cap * (its answers so far + the answers still expected in it) - its abandons - `reserve`;
+    the answers expected are `share` of the rate of the last `span` seconds times the time left.
+    scale() is what the risk threshold is multiplied by: 1 while the rest of the hour may abandon
+    at the pace expected (the target, or the last `span` seconds' abandon rate if higher),
+    falling with the square of the rate it may still afford over that pace, and a thousandth
+    (lines with next to no risk only) once the budget is spent."""
+
+    def __init__(self, *, reserve: float = 1.0, share: float = 0.8, span: float = 600.0):
+        self.reserve = reserve
+        self.share = share
+        self.span = span
+        self.hour = None
+        self.answers = 0
+        self.abandons = 0
+        self._times: deque = deque()   # (time, abandoned) over the last `span` seconds
+        self._dropped = 0
+        self._first = None
+
+    def add(self, now: float, abandoned: bool) -> None:
+        self._roll(now)
+        self.answers += 1
+        self.abandons += abandoned
+        self._times.append((now, abandoned))
+        self._dropped += abandoned
+        if self._first is None:
+            self._first = now
+
+    def _roll(self, now: float) -> None:
+        hour = int(now // 3600.0)
+        if hour != self.hour:
+            self.hour, self.answers, self.abandons = hour, 0, 0
+        while self._times and self._times[0][0] < now - self.span:
+            self._dropped -= self._times.popleft()[1]
+
+    def scale(self, now: float, cap: float, target: float) -> float:
+        self._roll(now)
+        if self._first is None or target <= 0:
+            return 1.0
+        seen = min(self.span, max(60.0, now - self._first))
+        left = (self.hour + 1) * 3600.0 - now
+        coming = self.share * len(self._times) / seen * left
+        spare = cap * (self.answers + coming) - self.abandons - self.reserve
+        if spare <= 0:
+            return 1e-3
+        pace = max(target, self._dropped / len(self._times)) if self._times else target
+        return max(1e-3, min(1.0, spare / max(1.0, coming) / pace) ** 2)

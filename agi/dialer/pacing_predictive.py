@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 
-from agi.dialer.pacing_estimators import AbandonControl, RingModel, TalkModel, WrapModel
+from agi.dialer.pacing_estimators import AbandonControl, HourBudget, RingModel, TalkModel, WrapModel
 
 INV_SQRT2 = 1.0 / math.sqrt(2.0)
 
@@ -35,10 +35,12 @@ class PredictivePacer:
     name = "predictive"
 
     def __init__(self, *, target: float | None = None, target_share: float = 0.9, hold: float = 2.0,
-                 theta_start: float = 0.012, gain: float = 0.3,
+                 theta_start: float = 0.012, gain: float = 0.3, gain_agents: int = 20,
                  max_lines_per_agent: float = 10.0, prior_answer: float = 0.35, prior_talk: float = 180.0,
-                 prior_wrap: float = 30.0):
+                 prior_wrap: float = 30.0, rate_sd: float = 0.2, hour_reserve: float = 1.0):
         self.target = target
+        self.rate_sd = rate_sd
+        self.budget = HourBudget(reserve=hour_reserve)
         self.target_share = target_share
         self.hold = hold
         self.max_lines_per_agent = max_lines_per_agent
@@ -46,6 +48,7 @@ class PredictivePacer:
         self.talk = TalkModel(prior_mean=prior_talk)
         self.wrap = WrapModel(prior=prior_wrap)
         self.control = AbandonControl(start=theta_start, gain=gain)
+        self.gain, self.gain_agents = gain, gain_agents
         self.cap = 0.03
         self._offsets: list[int] = []
         self._lines_key = None
@@ -55,13 +58,15 @@ class PredictivePacer:
 
     # --- feedback -----------------------------------------------------------------------------
     def on_result(self, now: float, kind: str, ring_seconds: float) -> None:
-        self.ring.add(kind == "live", ring_seconds)
+        self.ring.add(kind == "live", ring_seconds, now)
 
     def on_connected(self, now: float, wait_seconds: float) -> None:
         self.control.update(False, self.abandon_target())
+        self.budget.add(now, False)
 
     def on_abandoned(self, now: float) -> None:
         self.control.update(True, self.abandon_target())
+        self.budget.add(now, True)
 
     def on_talk_end(self, now: float, talk_seconds: float) -> None:
         self.talk.add(talk_seconds)
@@ -73,15 +78,16 @@ class PredictivePacer:
         return self.target if self.target is not None else self.cap * self.target_share
 
     # --- forecast -----------------------------------------------------------------------------
-    def _prepare(self, ring_timeout: float) -> None:
+    def _prepare(self, ring_timeout: float, now: float) -> None:
         horizon = max(1, int(math.ceil(ring_timeout))) + 2
+        self.ring.settle = ring_timeout + 5.0
         if horizon + 1 != len(self._offsets):
             self._offsets = list(range(horizon + 1))
             self._lines_key = self._agents_key = None
         key = self.ring.version // 5
         if key != self._lines_key:
             self._lines_key = key
-            rows = self.ring.table(horizon + 5, self._offsets)
+            rows = self.ring.table(horizon + 5, self._offsets, now)
             self._line_rows = [(r, [p * (1.0 - p) for p in r]) for r in rows]
         key = (self.talk.version, self.wrap.version)
         if key != self._agents_key:
@@ -109,7 +115,7 @@ class PredictivePacer:
         return row
 
     def forecast(self, snap) -> Forecast:
-        self._prepare(snap.ring_timeout)
+        self._prepare(snap.ring_timeout, snap.now)
         f = Forecast(len(self._offsets), snap.waiting, len(snap.lines))
         ages: dict[int, int] = {}
         for age in snap.lines:
@@ -148,7 +154,7 @@ class PredictivePacer:
                 continue
             own = (d - f.waiting) / lines if lines else 0.0
             gap = d - own - s + 0.5
-            var = dv + sv + n * y - own * (1.0 - own)
+            var = dv + sv + n * y - own * (1.0 - own) + (self.rate_sd * (d - f.waiting)) ** 2
             if var < 1e-9:
                 total += step if gap > 0 else 0.0
             else:
@@ -159,15 +165,22 @@ class PredictivePacer:
         self.cap = snap.abandon_cap
         if not snap.agents:
             return 0
+        # a team of N answers N times as often: each answer moves theta less far
+        self.control.gain = self.gain * min(1.0, math.sqrt(self.gain_agents / len(snap.agents)))
         room = int(self.max_lines_per_agent * len(snap.agents)) - len(snap.lines)
         if room <= 0:
             return 0
         f = self.forecast(snap)
         p0 = self._line_rows[0][0][-1]
+        ready = sum(1 for a in snap.agents if a.state == "ready")
+        floor = max(0, min(room, ready - snap.waiting - len(snap.lines)))  # progressive: no risk
         if p0 <= 1e-6:  # no line answers: one per ready agent, as progressive dialling
-            ready = sum(1 for a in snap.agents if a.state == "ready")
-            return max(0, min(room, ready - snap.waiting - len(snap.lines)))
-        budget = self.control.theta * p0
+            return floor
+        return max(floor, self._ahead(snap, f, p0, room))
+
+    def _ahead(self, snap, f: Forecast, p0: float, room: int) -> int:
+        """Lines while each adds abandons under theta (scaled by the hour's budget) per answer."""
+        budget = self.control.theta * self.budget.scale(snap.now, self.cap, self.abandon_target()) * p0
         known: dict[int, float] = {}
 
         def worth(n: int) -> bool:

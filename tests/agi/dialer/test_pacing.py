@@ -35,9 +35,9 @@ def trained(answer: float, n: int = 1500, seed: int = 5) -> PredictivePacer:
     rng = random.Random(seed)
     world = World(answer=answer)
     pacer = PredictivePacer()
-    for _ in range(n):
+    for i in range(n):   # one dial every 2 s, the last a minute ago (every result is in)
         kind, after = draw_outcome(rng, world)
-        pacer.on_result(NOW, kind, after)
+        pacer.on_result(NOW - 60.0 - 2.0 * (n - i) + after, kind, after)
     for _ in range(300):
         pacer.on_talk_end(NOW, rng.lognormvariate(math.log(150) - 0.32, 0.8))
         pacer.on_wrap_end(NOW, 20.0)
