@@ -7,6 +7,8 @@ import datetime as dt
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
+from models.db import begin_read
+from models.dialer.dialing import finish_attempt
 from models.schema import Campaign, DialAttempt
 from models.schema.calls import Call, CallLeg
 from models.telephony import calls
@@ -123,6 +125,38 @@ def test_a_dialer_call_gets_the_attempts_status_whichever_ends_first(session, cl
            for c in session.scalars(select(Call).order_by(Call.id))]
     assert got == [("dialer", "+8613900000001", 1, "unallocated"),
                    ("dialer", "+8613900000002", 1, "unallocated")]
+
+
+def test_an_outcome_written_between_the_batchs_read_and_its_write_is_kept(Session, clock):
+    """The writer reads a batch outside the write lock (SQLite): the dialer closes the attempt
+    of a call the batch adds and ends, after the read and before the write (its
+    ``attempt_closed`` finds no row yet). ``reread_outcomes``, under the lock, brings it."""
+    with Session() as s:
+        campaign = Campaign(name="活动", status="running", mode="predictive",
+                            created_at=clock.now(), retry_rules={})
+        s.add(campaign)
+        s.flush()
+        s.add(DialAttempt(campaign_id=campaign.id, number="+8613900000404", channel_id="chan-9",
+                          started_at=clock.now(), talk_seconds=0.0))
+        s.commit()
+    far = Chan("PJSIP/dialfunnel-trunk-00000009", "chan-9", "chan-9", 0)
+    writer = Session()
+    begin_read(writer)
+    calls.prefetch(writer, {far.linkedid}, {far.uniqueid})
+    writer.commit()
+    with Session() as dialer:
+        finish_attempt(dialer, "chan-9", reason=0, cause=1, clock=clock)
+        dialer.commit()
+    calls.reread_outcomes(writer)
+    with writer.no_autoflush:
+        calls.channel_seen(writer, far, clock.now())
+        calls.channel_ended(writer, far, 1, clock.now())
+    calls.write_batch(writer)
+    writer.commit()
+    writer.close()
+    with Session() as s:
+        call = s.scalar(select(Call))
+        assert (call.direction, call.state, call.dial_status) == ("dialer", "ended", "unallocated")
 
 
 def _listed():
