@@ -41,8 +41,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from agi.ami.client import AMIClient, AMIError
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
-from models.db import begin_read
 from models.crm.recordings import kind_for_context
+from models.db import begin_read
 from models.telephony import calls
 from models.telephony.calls import Chan
 
@@ -223,7 +223,8 @@ class CallLog:
             session.flush()
             written = time.perf_counter()
             session.commit()
-            # where a batch's time goes: reads, applying the events, writing, the commit
+            # where a batch's time goes: reads, waiting for the write lock (SQLite), applying
+            # the events, writing, the commit
             for key, ms in (("prefetch_ms", read - started), ("lock_ms", locked - read),
                             ("apply_ms", applied - locked),
                             ("write_ms", written - applied),
