@@ -205,20 +205,15 @@ def ids_by_phones(session: Session, e164s) -> dict[str, list[int]]:
     numbers = sorted({n for n in e164s if n})
     found: dict[str, set[int]] = {n: set() for n in numbers}
     for chunk in key_chunks(session, numbers):
-        for number, customer_id in session.execute(phone_owners(session, chunk)):
+        rows = union(*(select(column, owner).where(among(session, column, chunk))
+                       for column, owner in ((Customer.phone_e164, Customer.id),
+                                             (Customer.mobile_e164, Customer.id),
+                                             (Customer.fax_e164, Customer.id),
+                                             (Contact.phone_e164, Contact.customer_id),
+                                             (Contact.mobile_e164, Contact.customer_id))))
+        for number, customer_id in session.execute(rows):
             found[number].add(customer_id)
     return {n: sorted(ids) for n, ids in found.items()}
-
-
-def phone_owners(session: Session, e164s: list[str]):
-    """The query of (number, customer id) for every customer or contact having one of these
-    E.164 numbers (``ids_by_phones``; the call log's writer reads it in its one statement)."""
-    return union(*(select(column, owner).where(among(session, column, e164s))
-                   for column, owner in ((Customer.phone_e164, Customer.id),
-                                         (Customer.mobile_e164, Customer.id),
-                                         (Customer.fax_e164, Customer.id),
-                                         (Contact.phone_e164, Contact.customer_id),
-                                         (Contact.mobile_e164, Contact.customer_id))))
 
 
 def ids_by_phone(session: Session, raw: str | None, limit: int = 2) -> list[int]:

@@ -28,7 +28,7 @@ bar asks for the call again); written once, as the times are. The call's agent a
 when a party joins its three-way room or leaves the call.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
-few reads, one UPDATE per table and the flush's INSERTs on SQLite; on PostgreSQL one read and one write.
+few reads, one UPDATE per table and the flush's INSERTs (SQLite), or one write (PostgreSQL).
 """
 from __future__ import annotations
 
@@ -38,20 +38,19 @@ import datetime as dt
 import functools
 import re
 
-from sqlalchemy import (String, any_, bindparam, false, func, literal, or_, select, text, union_all,
-                        update)
+from sqlalchemy import String, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Session, aliased, make_transient_to_detached
+from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from models.crm.customers import phone_owners
+from models.crm.customers import ids_by_phones
 from models.db import among, key_chunks
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
-from models.schema import DialAttempt, Event, User
+from models.schema import DialAttempt, Event
 from models.schema.calls import Call, CallLeg
 from models.telephony.channels import agent_endpoint
-from models.telephony.popups import agent_extensions, agents_query, clean_number, user_for_extension
+from models.telephony.popups import agent_extensions, clean_number, user_for_extension
 
 DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
 MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
@@ -101,48 +100,49 @@ def _cache(session: Session) -> dict:
 
 
 def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) -> None:
-    """Load what a batch of events is about (its calls and legs, the dial attempts of its new
-    calls and the outcomes of its dialer calls, the customers of the numbers it names, the
-    agents among its channels and caller numbers (``channels``: channel names and extensions),
-    every ``AGENTS_EVERY`` batches all agents' extensions), and note which keys are not in the
-    database, so that applying the batch asks nothing more (group commit). On PostgreSQL in one
-    statement (``_read_at_once``: one round trip), elsewhere in a few queries."""
+    """Load what a batch of events is about in a few queries (its calls and legs, the dial
+    attempts of its new calls and the outcomes of its dialer calls, the customers of the
+    numbers it names, the agents among its channels and caller numbers (``channels``: channel
+    names and extensions), every ``AGENTS_EVERY`` batches all agents' extensions), and note which
+    keys are not in the database, so that applying the batch asks nothing more (group commit).
+    (One statement for them all, CTEs side by side, cost more on PostgreSQL: planning it and
+    loading its wide rows took more than the round trips it saved.)"""
     cache = _cache(session)
-    calls, legs, agents = cache["calls"], cache["legs"], cache["agents"]
-    missing_calls = sorted({k for k in linkedids if k and k not in calls})
-    missing_legs = sorted({k for k in uniqueids if k and k not in legs})
+    cache["attempts"], cache["customers"], cache["outcomes"] = {}, {}, {}
+    for model, column, keys, store, absent in (
+            (Call, Call.linkedid, linkedids, cache["calls"], "absent_calls"),
+            (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
+        missing = sorted({k for k in keys if k and k not in store})
+        found = set()
+        for chunk in key_chunks(session, missing):
+            for row in session.scalars(select(model).where(among(session, column, chunk))):
+                key = row.linkedid if model is Call else row.uniqueid
+                _remember(store, key, row)
+                found.add(key)
+        cache[absent] = set(missing) - found
+    new_calls = sorted(cache["absent_calls"])
+    cache["attempts"] = dict.fromkeys(new_calls)
+    for chunk in key_chunks(session, new_calls):
+        for attempt in session.scalars(select(DialAttempt).where(
+                among(session, DialAttempt.channel_id, chunk))):
+            cache["attempts"][attempt.channel_id] = attempt
+            cache["outcomes"][attempt.id] = attempt.outcome
+    calls = cache["calls"]
     open_attempts = sorted({call.attempt_id for key in linkedids if (call := calls.get(key))
                             is not None and call.attempt_id and call.dial_status is None})
-    all_agents = cache["agents_batches"] % AGENTS_EVERY == 0
+    for chunk in key_chunks(session, open_attempts):
+        cache["outcomes"].update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
+                                                 .where(among(session, DialAttempt.id, chunk))).all())
+    if cache["agents_batches"] % AGENTS_EVERY == 0:
+        cache["agents"] = agent_extensions(session)
     cache["agents_batches"] += 1
+    agents = cache["agents"]
     asked = sorted({ext for name in channels if (ext := _extension(name)) and ext not in agents})
-    e164s = sorted({n for raw in numbers if (n := number(raw)) and n.startswith("+")})
-    if session.get_bind().dialect.name == "postgresql":
-        read = _read_at_once(session, missing_calls, missing_legs, open_attempts,
-                             None if all_agents else asked, e164s)
-    else:
-        read = _read_each(session, missing_calls, missing_legs, open_attempts,
-                          None if all_agents else asked, e164s)
-    found_calls, found_legs, attempts, outcomes, found_agents, owners = read
-    for call in found_calls:
-        _remember(calls, call.linkedid, call)
-    for leg in found_legs:
-        _remember(legs, leg.uniqueid, leg)
-    cache["absent_calls"] = set(missing_calls) - {c.linkedid for c in found_calls}
-    cache["absent_legs"] = set(missing_legs) - {g.uniqueid for g in found_legs}
-    cache["attempts"] = dict.fromkeys(cache["absent_calls"])
-    for attempt in attempts:
-        if attempt.channel_id in cache["absent_calls"]:
-            cache["attempts"][attempt.channel_id] = attempt
-    cache["outcomes"] = outcomes
-    if all_agents:
-        agents.clear()
-    agents.update(found_agents)
+    for chunk in key_chunks(session, asked):
+        agents.update(agent_extensions(session, chunk))
     cache["not_agents"] = set(asked) - set(agents)
-    customers = {n: set() for n in e164s}
-    for phone, customer_id in owners:
-        customers[phone].add(customer_id)
-    cache["customers"] = {n: sorted(ids) for n, ids in customers.items()}
+    e164s = {number(raw) for raw in numbers}
+    cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
 
 
 def reread_outcomes(session: Session) -> None:
@@ -154,78 +154,6 @@ def reread_outcomes(session: Session) -> None:
     for chunk in key_chunks(session, still_open):
         outcomes.update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
                                         .where(among(session, DialAttempt.id, chunk))).all())
-
-
-def _read_each(session: Session, linkedids, uniqueids, open_attempts, extensions, e164s):
-    """``prefetch``'s reads, a query each: (calls, legs, the dial attempts of the calls not
-    found, {attempt id: outcome} of those and of the open ones, {extension: user id},
-    [(number, customer id)]). ``extensions`` None: every agent. The outcomes are read as
-    values (an attempt loaded before may hold an old one)."""
-    found_calls = [row for chunk in key_chunks(session, linkedids) for row in
-                   session.scalars(select(Call).where(among(session, Call.linkedid, chunk)))]
-    found_legs = [row for chunk in key_chunks(session, uniqueids) for row in
-                  session.scalars(select(CallLeg).where(among(session, CallLeg.uniqueid, chunk)))]
-    absent = sorted(set(linkedids) - {c.linkedid for c in found_calls})
-    attempts, outcomes = [], {}
-    for chunk in key_chunks(session, absent):
-        for attempt, outcome in session.execute(select(DialAttempt, DialAttempt.outcome).where(
-                among(session, DialAttempt.channel_id, chunk))):
-            attempts.append(attempt)
-            outcomes[attempt.id] = outcome
-    open_attempts = sorted(set(open_attempts) | {c.attempt_id for c in found_calls
-                                                 if c.attempt_id and c.dial_status is None})
-    for chunk in key_chunks(session, open_attempts):
-        outcomes.update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
-                                        .where(among(session, DialAttempt.id, chunk))).all())
-    if extensions is None:
-        found_agents = agent_extensions(session)
-    else:
-        found_agents = {}
-        for chunk in key_chunks(session, extensions):
-            found_agents.update(agent_extensions(session, chunk))
-    owners = [row for chunk in key_chunks(session, e164s)
-              for row in session.execute(phone_owners(session, chunk))]
-    return found_calls, found_legs, attempts, outcomes, found_agents, owners
-
-
-def _read_at_once(session: Session, linkedids, uniqueids, open_attempts, extensions, e164s):
-    """``_read_each`` in one PostgreSQL statement: each kind of row in a CTE, the CTEs side by
-    side (FULL JOIN ON false: a row of the result holds one CTE's row, the others' columns
-    NULL, which the ORM reads as no object)."""
-    if not (linkedids or uniqueids or open_attempts or e164s) and extensions == []:
-        return [], [], [], {}, {}, []
-
-    def keys(column, values):
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    c = select(Call).where(keys(Call.linkedid, linkedids)).cte("c")
-    g = select(CallLeg).where(keys(CallLeg.uniqueid, uniqueids)).cte("g")
-    a = select(DialAttempt).where(or_(
-        keys(DialAttempt.channel_id, linkedids), keys(DialAttempt.id, open_attempts),
-        DialAttempt.id.in_(select(c.c.attempt_id).where(c.c.dial_status.is_(None))))).cte("a")
-    agents = (agents_query() if extensions is None else agents_query(
-        keys(User.extension, extensions))).subquery()
-    owners = phone_owners(session, e164s).subquery()
-    pairs = union_all(select(literal("agent").label("kind"), agents.c.extension.label("key"),
-                             agents.c.id.label("value")),
-                      select(literal("owner"), *owners.c)).cte("p")
-    C, G, A = aliased(Call, c), aliased(CallLeg, g), aliased(DialAttempt, a)
-    query = (select(C, G, A, a.c.outcome, pairs.c.kind, pairs.c.key, pairs.c.value)
-             .select_from(c.join(g, false(), full=True).join(a, false(), full=True)
-                          .join(pairs, false(), full=True)))
-    found_calls, found_legs, attempts, outcomes, found_agents, owners_found = [], [], [], {}, {}, []
-    for call, leg, attempt, outcome, kind, key, value in session.execute(query):
-        if call is not None:
-            found_calls.append(call)
-        elif leg is not None:
-            found_legs.append(leg)
-        elif attempt is not None:
-            attempts.append(attempt)
-            outcomes[attempt.id] = outcome
-        elif kind == "agent":
-            found_agents[key] = min(value, found_agents.get(key, value))
-        elif kind == "owner":
-            owners_found.append((key, value))
-    return found_calls, found_legs, attempts, outcomes, found_agents, owners_found
 
 
 def _attempt(session: Session, uniqueid: str) -> DialAttempt | None:

@@ -71,17 +71,12 @@ def agent_extensions(session: Session, among_extensions=None) -> dict[str, int]:
     user_for_extension for many at once (the user form keeps extensions unique; were two to
     share one, the lower id wins)."""
     found: dict[str, int] = {}
-    query = agents_query() if among_extensions is None else agents_query(
-        User.extension.in_(list(among_extensions)))
+    query = select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
+    if among_extensions is not None:
+        query = query.where(User.extension.in_(list(among_extensions)))
     for extension, user_id in session.execute(query.order_by(User.id.desc())):
         found[extension] = user_id
     return found
-
-
-def agents_query(*where):
-    """(extension, user id) of the active users with an extension (and ``where``)."""
-    return select(User.extension, User.id).where(User.active.is_(True),
-                                                 User.extension.is_not(None), *where)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
