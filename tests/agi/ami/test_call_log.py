@@ -348,10 +348,10 @@ def test_a_call_begun_while_the_connection_was_down_is_logged(Session, agents, p
 
 # --- a batch's reads outside SQLite's write lock -----------------------------------------------
 class WriterStatements:
-    """The statements the call-log writers send (their thread's name), with the thread."""
+    """The statements the call-log writers (or another thread, by name) send, with the thread."""
 
-    def __init__(self, engine):
-        self.engine, self.seen = engine, []
+    def __init__(self, engine, thread_name="call-log-writer"):
+        self.engine, self.thread_name, self.seen = engine, thread_name, []
 
     def __enter__(self):
         event.listen(self.engine, "before_cursor_execute", self._seen)
@@ -362,7 +362,7 @@ class WriterStatements:
 
     def _seen(self, conn, cursor, statement, *_):
         thread = threading.current_thread()
-        if thread.name == "call-log-writer":
+        if thread.name == self.thread_name:
             self.seen.append((thread.ident, statement.split()[0]))
 
     def readers(self) -> int:
@@ -397,6 +397,24 @@ def test_a_batch_is_read_while_another_writer_holds_the_lock(engine, Session, ag
     call = ended_call(Session, handle.channel_id)
     assert (call.user_id, call.queue_seconds, len(legs_of(Session, call))) == (
         agents["tm"].id, 2.0, 4)
+
+
+def test_a_pop_that_only_reads_does_not_queue_for_the_write_lock(engine, Session, agents, pbx,
+                                                                listener, phone):
+    """SQLite: the screen pops' lookups that write nothing (the agent who answered) read beside
+    a writer holding the lock, instead of taking it (the call log's writer queues for the lock
+    the pops take)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock held by one writer at a time is SQLite's")
+    handle = queue_call(phone, "13800138000", pbx=pbx)
+    run(pbx, 1)
+    wait_for(lambda: listener.stats["pops"] + listener.stats["duplicates"] == 2)
+    with WriterStatements(engine, "screen-pops") as pops, write_lock(engine):
+        run(pbx, 1.5)      # answered at 2 s: DialEnd and AgentConnect name the agent
+        wait_for(lambda: [word for _, word in pops.seen if word != "BEGIN"] == ["SELECT"] * 2,
+                 timeout=5)
+    run(pbx, 6)
+    assert ended_call(Session, handle.channel_id).user_id == agents["tm"].id
 
 
 def test_two_writers_given_the_same_events_at_once_write_each_row_once(
