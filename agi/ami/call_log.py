@@ -11,6 +11,15 @@ so under load many events share a commit and when idle each event is committed a
 waiting for more). A batch that fails is rolled back and its events are applied one by one, so
 a bad event loses only itself.
 
+On SQLite a batch's reads run in a read (deferred) transaction beside the other writers, and
+the write lock is taken only to apply and write (the screen pops' writes hold it often). What
+was read stays right under the lock: the event columns and the legs are written by this writer
+only, the columns others write (the dialer's status, a customer attached, the wrap-up) are kept
+by the UPDATE (``COALESCE`` or not written at all); a call or leg another writer added since the
+read breaks the unique key, and the batch is applied again one event at a time under the lock;
+the dialer's outcomes, which it may write meanwhile, are read again under the lock
+(models.telephony.calls.reread_outcomes).
+
 On connect and every reconnect the writer asks for ``CoreShowChannels``; the list (events of
 the same stream, applied in order) reconciles the database with the live channels
 (models.telephony.calls.reconcile): calls whose channels are gone are closed, live channels the
@@ -33,6 +42,7 @@ from agi.ami.client import AMIClient, AMIError
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import kind_for_context
+from models.db import begin_read
 from models.telephony import calls
 from models.telephony.calls import Chan
 
@@ -187,8 +197,11 @@ class CallLog:
         if not events:
             return
         started = time.perf_counter()
+        sqlite = session.get_bind().dialect.name == "sqlite"
         try:
             heads = [headers(msg) for msg, _, _ in events]
+            if sqlite:
+                begin_read(session)
             calls.prefetch(session, {h.get(p + "linkedid") for h in heads for p in ("", "dest")},
                            {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
                            {h.get(p + k) for (msg, _, _), h in zip(events, heads)
@@ -196,7 +209,12 @@ class CallLog:
                             for k in ("calleridnum", "exten")},
                            {h.get(k) for (msg, _, _), h in zip(events, heads)
                             if msg.name in _AGENT_NAMED for k in _AGENT_NAMED[msg.name]})
-            read = time.perf_counter()
+            read = locked = time.perf_counter()
+            if sqlite:
+                session.commit()
+                session.connection()        # BEGIN IMMEDIATE: the write lock, only to write
+                locked = time.perf_counter()
+                calls.reread_outcomes(session)
             with session.no_autoflush:
                 for (msg, now, _), h in zip(events, heads):
                     self._apply(session, msg, now, h)
@@ -205,8 +223,10 @@ class CallLog:
             session.flush()
             written = time.perf_counter()
             session.commit()
-            # where a batch's time goes: reads, applying the events, writing, the commit
-            for key, ms in (("prefetch_ms", read - started), ("apply_ms", applied - read),
+            # where a batch's time goes: reads, waiting for the write lock (SQLite), applying
+            # the events, writing, the commit
+            for key, ms in (("prefetch_ms", read - started), ("lock_ms", locked - read),
+                            ("apply_ms", applied - locked),
                             ("write_ms", written - applied),
                             ("commit_ms", time.perf_counter() - written)):
                 self.stats[key] = round(self.stats[key] + ms * 1000, 1)

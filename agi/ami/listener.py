@@ -74,6 +74,7 @@ from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import by_uniqueid, complete_links, create_recording, kind_for_context
+from models.db import begin_read
 from models.dialer.click_to_call import is_click_to_call
 from models.dialer.agent_states import inbound_connected, inbound_ended
 from models.schema import Recording
@@ -352,6 +353,7 @@ class ScreenPopListener:
         if state is None:
             return
         with self.maker() as session:
+            begin_read(session)     # writes nothing: beside SQLite's write lock, not in it
             agent = user_for_extension(session, endpoint[0])
             agent_id = agent.id if agent is not None else None  # before the session ends
             session.rollback()
@@ -466,6 +468,7 @@ class ScreenPopListener:
             direction, user_id, started = self._direction(msg), None, None
             if endpoint:  # recorded on the agent's own channel: the agent is the channel's
                 with self.maker() as session:
+                    begin_read(session)
                     agent = user_for_extension(session, endpoint[0])
                     user_id = agent.id if agent else None
                     session.rollback()
@@ -474,6 +477,7 @@ class ScreenPopListener:
         if extension is not None:
             direction = "agent"
             with self.maker() as session:
+                begin_read(session)
                 found = user_for_extension(session, extension)
                 user_id = found.id if found else user_id
                 session.rollback()

@@ -28,7 +28,7 @@ bar asks for the call again); written once, as the times are. The call's agent a
 when a party joins its three-way room or leaves the call.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
-few reads, one UPDATE and one INSERT statement per table (on SQLite the INSERTs are the flush's).
+few reads, one UPDATE per table and the flush's INSERTs (SQLite), or one write (PostgreSQL).
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ import datetime as dt
 import functools
 import re
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import String, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -104,7 +104,9 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) ->
     attempts of its new calls and the outcomes of its dialer calls, the customers of the
     numbers it names, the agents among its channels and caller numbers (``channels``: channel
     names and extensions), every ``AGENTS_EVERY`` batches all agents' extensions), and note which
-    keys are not in the database, so that applying the batch asks nothing more (group commit)."""
+    keys are not in the database, so that applying the batch asks nothing more (group commit).
+    (One statement for them all, CTEs side by side, cost more on PostgreSQL: planning it and
+    loading its wide rows took more than the round trips it saved.)"""
     cache = _cache(session)
     cache["attempts"], cache["customers"], cache["outcomes"] = {}, {}, {}
     for model, column, keys, store, absent in (
@@ -141,6 +143,17 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) ->
     cache["not_agents"] = set(asked) - set(agents)
     e164s = {number(raw) for raw in numbers}
     cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
+
+
+def reread_outcomes(session: Session) -> None:
+    """The outcomes ``prefetch`` found still open, read again (one query, when there are any):
+    after a read made outside the write lock, the dialer may have closed those attempts since
+    (its ``attempt_closed`` finds no row for a call this batch adds)."""
+    outcomes = _cache(session)["outcomes"]
+    still_open = sorted(key for key, outcome in outcomes.items() if outcome is None)
+    for chunk in key_chunks(session, still_open):
+        outcomes.update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
+                                        .where(among(session, DialAttempt.id, chunk))).all())
 
 
 def _attempt(session: Session, uniqueid: str) -> DialAttempt | None:
@@ -189,22 +202,16 @@ def write_batch(session: Session) -> None:
     """Before a batch's commit: its changes to rows already written go out in one UPDATE per
     table, of every column above, always the same statement (the flush would send one per
     combination of changed columns, and psycopg parses each new text); those rows are then
-    clean. On PostgreSQL the batch's new rows are written here too: one INSERT ... SELECT FROM
-    unnest(arrays) RETURNING per table, and the UPDATE is one UPDATE ... FROM unnest(arrays)
-    (one statement for the whole batch, not one per row)."""
+    clean. On PostgreSQL the batch's new rows go in the same statement (``_pg_write``: one
+    round trip for the batch's calls and legs)."""
     with session.no_autoflush:
-        postgres = session.get_bind().dialect.name == "postgresql"
-        for model in _EVENT_COLUMNS:
-            params = _changed_rows(session, model)
-            if not params:
-                continue
-            if postgres:
-                columns = ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
-                session.execute(_pg_update(model), {c: [p[c] for p in params] for c in columns})
-            else:
+        changed = {model: _changed_rows(session, model) for model in _EVENT_COLUMNS}
+        if session.get_bind().dialect.name == "postgresql":
+            _pg_write(session, changed)
+            return
+        for model, params in changed.items():
+            if params:
                 session.execute(_UPDATES[model], [dict(p, _id=p["id"]) for p in params])
-        if postgres:
-            _pg_insert_new(session)
 
 
 def _changed_rows(session: Session, model) -> list[dict]:
@@ -225,58 +232,87 @@ def _changed_rows(session: Session, model) -> list[dict]:
     return out
 
 
-def _typed_arrays(model, columns) -> tuple[str, list]:
-    """``unnest(CAST(:a AS type[]), ...)``'s argument list and its typed parameters."""
+def _typed_arrays(model, columns, prefix: str) -> tuple[str, list]:
+    """``unnest(CAST(:a AS type[]), ...)``'s argument list and its typed parameters (named
+    ``prefix`` + column)."""
     dialect = postgresql.dialect()
     table = model.__table__
-    casts = ", ".join(f"CAST(:{c} AS {table.c[c].type.compile(dialect=dialect)}[])"
+    casts = ", ".join(f"CAST(:{prefix}{c} AS {table.c[c].type.compile(dialect=dialect)}[])"
                       for c in columns)
-    return casts, [bindparam(c, type_=postgresql.ARRAY(table.c[c].type)) for c in columns]
+    return casts, [bindparam(prefix + c, type_=postgresql.ARRAY(table.c[c].type))
+                   for c in columns]
+
+
+def _update_columns(model) -> tuple[str, ...]:
+    return ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
+
+
+def _insert_columns(model) -> tuple[str, ...]:
+    return tuple(c.name for c in model.__table__.columns if c.name != "id")
 
 
 @functools.cache
-def _pg_update(model):
-    columns = ("id", *_EVENT_COLUMNS[model], *_FIRST_WINS[model])
-    casts, params = _typed_arrays(model, columns)
-    sets = ", ".join(f"{c} = COALESCE(t.{c}, v.{c})" if c in _FIRST_WINS[model] else f"{c} = v.{c}"
-                     for c in columns[1:])
-    return text(f"UPDATE {model.__tablename__} AS t SET {sets} FROM unnest({casts})"
-                f" AS v({', '.join(columns)}) WHERE t.id = v.id").bindparams(*params)
+def _pg_write_statement():
+    """One statement for a batch: the changed calls and legs updated from arrays
+    (``UPDATE ... FROM unnest``; the first-written columns as ``COALESCE(row, ours)``, so what
+    the dialer or an IVR wrote stays), the new calls inserted, then the new legs, whose
+    ``call_id`` is their call's id, or the new call's by its linkedid; it returns the new
+    rows' ids by key. Always the same text (empty arrays: nothing to do)."""
+    ctes, params = [], []
+    for model, name in ((Call, "uc"), (CallLeg, "ul")):
+        columns = _update_columns(model)
+        casts, typed = _typed_arrays(model, columns, name + "_")
+        sets = ", ".join(f"{c} = COALESCE(t.{c}, v.{c})" if c in _FIRST_WINS[model]
+                         else f"{c} = v.{c}" for c in columns[1:])
+        ctes.append(f"{name} AS (UPDATE {model.__tablename__} AS t SET {sets} FROM unnest({casts})"
+                    f" AS v({', '.join(columns)}) WHERE t.id = v.id)")
+        params += typed
+    columns = _insert_columns(Call)
+    casts, typed = _typed_arrays(Call, columns, "ic_")
+    ctes.append(f"ic AS (INSERT INTO calls ({', '.join(columns)}) SELECT * FROM unnest({casts})"
+                f" RETURNING linkedid, id)")
+    params += typed
+    columns = _insert_columns(CallLeg)
+    casts, typed = _typed_arrays(CallLeg, columns, "il_")
+    values = ", ".join("COALESCE(v.call_id, ic.id)" if c == "call_id" else f"v.{c}"
+                       for c in columns)
+    ctes.append(f"il AS (INSERT INTO call_legs ({', '.join(columns)}) SELECT {values} FROM"
+                f" unnest({casts}, CAST(:il__linkedid AS VARCHAR(64)[]))"
+                f" AS v({', '.join(columns)}, _linkedid) LEFT JOIN ic ON ic.linkedid = v._linkedid"
+                f" RETURNING uniqueid, id)")
+    params += [*typed, bindparam("il__linkedid", type_=postgresql.ARRAY(String(64)))]
+    return text(f"WITH {', '.join(ctes)} SELECT 'call' AS kind, linkedid AS key, id FROM ic"
+                f" UNION ALL SELECT 'leg', uniqueid, id FROM il").bindparams(*params)
 
 
-@functools.cache
-def _pg_insert(model):
-    columns = tuple(c.name for c in model.__table__.columns if c.name != "id")
-    casts, params = _typed_arrays(model, columns)
-    key = "linkedid" if model is Call else "uniqueid"
-    return text(f"INSERT INTO {model.__tablename__} ({', '.join(columns)})"
-                f" SELECT * FROM unnest({casts}) RETURNING {key}, id").bindparams(*params), columns
-
-
-def _pg_insert_new(session: Session) -> None:
-    """Write the batch's new calls, then their new legs, each table in one statement that
-    returns the ids by key, then make the objects persistent as if loaded (the commit's flush
-    has nothing left to send for them)."""
+def _pg_write(session: Session, changed: dict) -> None:
+    """Write the batch's changed rows (``changed``: ``_changed_rows`` by model) and its new
+    calls and legs in one statement, then make the new objects persistent as if loaded (the
+    commit's flush has nothing left to send for them)."""
     new = {Call: [], CallLeg: []}
     for obj in session.new:
         if type(obj) in new:
             new[type(obj)].append(obj)
-    for model, objs in new.items():
-        if not objs:
-            continue
-        if model is CallLeg:
-            for leg in objs:
-                leg.call_id = leg.call.id
-        statement, columns = _pg_insert(model)
+    if not any(changed.values()) and not any(new.values()):
+        return
+    params = {}
+    for model, name in ((Call, "uc"), (CallLeg, "ul")):
+        for c in _update_columns(model):
+            params[f"{name}_{c}"] = [p[c] for p in changed[model]]
+    for model, name in ((Call, "ic"), (CallLeg, "il")):
         table = model.__table__
-        defaults = {c: (table.c[c].default.arg if table.c[c].default is not None
-                        and table.c[c].default.is_scalar else None) for c in columns}
-        dicts = [instance_state(obj).dict for obj in objs]
-        ids = dict(session.execute(statement, {c: [d.get(c, defaults[c]) for d in dicts]
-                                               for c in columns}).all())
-        key = "linkedid" if model is Call else "uniqueid"
-        for obj in objs:
-            obj.id = ids[getattr(obj, key)]
+        dicts = [instance_state(obj).dict for obj in new[model]]
+        for c in _insert_columns(model):
+            default = (table.c[c].default.arg if table.c[c].default is not None
+                       and table.c[c].default.is_scalar else None)
+            params[f"{name}_{c}"] = [d.get(c, default) for d in dicts]
+    params["il_call_id"] = [leg.call.id for leg in new[CallLeg]]
+    params["il__linkedid"] = [leg.call.linkedid for leg in new[CallLeg]]
+    ids = {(kind, key): id_ for kind, key, id_ in session.execute(_pg_write_statement(), params)}
+    for obj in new[Call]:
+        obj.id = ids["call", obj.linkedid]
+    for leg in new[CallLeg]:
+        leg.id, leg.call_id = ids["leg", leg.uniqueid], leg.call.id
     for obj in new[CallLeg] + new[Call]:
         session.expunge(obj)
     for obj in new[Call] + new[CallLeg]:

@@ -3,11 +3,13 @@ the rows each call shape writes, duplicated and replayed events, a listener rest
 mid-call; and the simulator's new sequences against the captures of a real Asterisk 22."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from agi.ami.client import AMIClient
 from agi.ami.listener import ScreenPopListener
@@ -16,6 +18,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock as SimClock
 from agi.pbxsim.transcripts import ASTERISK
+from models.db import begin_read
 from models.dialer.dialing import finish_attempt
 from models.schema import Campaign, DialAttempt
 from models.schema.calls import Call, CallLeg
@@ -341,6 +344,111 @@ def test_a_call_begun_while_the_connection_was_down_is_logged(Session, agents, p
     assert (call.user_id, call.to_number, secs(call.answered_at, T0), call.hangup_cause) == (
         agents["tm"].id, "+8613900000077", 2.0, 16)
     assert len(legs_of(Session, call)) == 2
+
+
+# --- a batch's reads outside SQLite's write lock -----------------------------------------------
+class WriterStatements:
+    """The statements the call-log writers (or another thread, by name) send, with the thread."""
+
+    def __init__(self, engine, thread_name="call-log-writer"):
+        self.engine, self.thread_name, self.seen = engine, thread_name, []
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, conn, cursor, statement, *_):
+        thread = threading.current_thread()
+        if thread.name == self.thread_name:
+            self.seen.append((thread.ident, statement.split()[0]))
+
+    def readers(self) -> int:
+        return len({ident for ident, word in self.seen if word == "SELECT"})
+
+
+@contextlib.contextmanager
+def write_lock(engine):
+    """Another connection holding SQLite's write lock (as the screen pops' writes do)."""
+    other = engine.raw_connection()
+    try:
+        other.driver_connection.execute("BEGIN IMMEDIATE")
+        yield
+        other.driver_connection.execute("COMMIT")
+    finally:
+        other.close()
+
+
+def test_a_batch_is_read_while_another_writer_holds_the_lock(engine, Session, agents, pbx,
+                                                             listener, phone):
+    """SQLite: the writer reads its batch beside a writer holding the write lock and takes the
+    lock only to write; the call is logged once the lock is free."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock held by one writer at a time is SQLite's")
+    with WriterStatements(engine) as writer, write_lock(engine):
+        handle = queue_call(phone, "13800138000", pbx=pbx)
+        wait_for(lambda: writer.readers() == 1, timeout=5)
+        with Session() as s:
+            begin_read(s)
+            assert s.scalar(select(Call).where(Call.linkedid == handle.channel_id)) is None
+    run(pbx, 8)
+    call = ended_call(Session, handle.channel_id)
+    assert (call.user_id, call.queue_seconds, len(legs_of(Session, call))) == (
+        agents["tm"].id, 2.0, 4)
+
+
+def test_a_pop_that_only_reads_does_not_queue_for_the_write_lock(engine, Session, agents, pbx,
+                                                                listener, phone):
+    """SQLite: the screen pops' lookups that write nothing (the agent who answered) read beside
+    a writer holding the lock, instead of taking it (the call log's writer queues for the lock
+    the pops take)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the write lock held by one writer at a time is SQLite's")
+    handle = queue_call(phone, "13800138000", pbx=pbx)
+    run(pbx, 1)
+    wait_for(lambda: listener.stats["pops"] + listener.stats["duplicates"] == 2)
+    with WriterStatements(engine, "screen-pops") as pops, write_lock(engine):
+        run(pbx, 1.5)      # answered at 2 s: DialEnd and AgentConnect name the agent
+        wait_for(lambda: [word for _, word in pops.seen if word != "BEGIN"] == ["SELECT"] * 2,
+                 timeout=5)
+    run(pbx, 6)
+    assert ended_call(Session, handle.channel_id).user_id == agents["tm"].id
+
+
+def test_two_writers_given_the_same_events_at_once_write_each_row_once(
+        engine, Session, agents, pbx, simclock, phone):
+    """Two listeners on one stream (a replay while another writer runs): each batch is read
+    outside the write lock, so both may find a call absent and add it; the unique keys refuse
+    the second, whose batch is applied again one event at a time and finds the first's rows.
+    On SQLite both writers read while the lock is held, so the race always happens."""
+    sqlite = engine.dialect.name == "sqlite"
+    first, second = (start_listener(Session, pbx, simclock) for _ in range(2))
+    try:
+        held = write_lock(engine) if sqlite else contextlib.nullcontext()
+        with WriterStatements(engine) as writers, held:
+            handles = [queue_call(phone, "13800138000", pbx=pbx),
+                     placed(pbx, phone.originate("Local/8001@cap-phones", context="cap-out",
+                                                 exten="13900000001"))]
+            if sqlite:
+                wait_for(lambda: writers.readers() == 2, timeout=5)
+        run(pbx, 8)
+        rows = [_row(Session, h.channel_id) for h in handles]
+        assert first.call_log.sync() and second.call_log.sync()
+        stats = [first.call_log.stats, second.call_log.stats]
+    finally:
+        first.stop()
+        second.stop()
+    assert (_count(Session, Call), _count(Session, CallLeg)) == (2, 8)
+    queued, clicked = rows
+    assert (queued[0]["queue_seconds"], queued[0]["talk_seconds"], queued[0]["user_id"]) == (
+        2.0, 4.5, agents["tm"].id)
+    assert (clicked[0]["direction"], clicked[0]["to_number"]) == ("click_to_call", "+8613900000001")
+    assert [s["errors"] for s in stats] == [0, 0]
+    assert stats[0]["events"] == stats[1]["events"]
+    if sqlite:
+        assert stats[0]["batch_retries"] + stats[1]["batch_retries"] >= 1
 
 
 # --- the simulator against the captures ------------------------------------------------------
