@@ -77,9 +77,9 @@ from models.crm.recordings import by_uniqueid, complete_links, create_recording,
 from models.db import begin_read
 from models.dialer.click_to_call import is_click_to_call
 from models.dialer.agent_states import inbound_connected, inbound_ended
-from models.schema import Recording
+from models.schema import Recording, User
 from models.telephony.channels import agent_endpoint
-from models.telephony.popups import clean_number, create_pop_event, user_for_extension
+from models.telephony.popups import build_pop, clean_number, create_pop_event, user_for_extension
 from recordings.analysis import analyse_incoming, remove_legs
 from recordings.analysis import keep as keep_analysis
 from recordings.store import RecordingStore, UnsafePath, incoming_name, safe_stem, shown, store_wav
@@ -304,27 +304,34 @@ class ScreenPopListener:
         if is_click_to_call(key):   # the agent's own phone rung for the call they clicked
             return
         number, caller_name = self._caller(msg)
+        call = dict(uniqueid=_value(msg, "Uniqueid") or _value(msg, "DestUniqueid"),
+                    linkedid=key or None, queue=queue_name, direction=self._direction(msg),
+                    source=source)
         with self.maker() as session:
+            begin_read(session)     # the pop is read beside SQLite's write lock, not in it
             agent = user_for_extension(session, extension)
             if agent is None:
                 session.rollback()
                 return
+            agent_id = agent.id
             # Only this (dispatcher) thread adds pops, so check now and remember after the
             # commit: a pop that failed to be written is tried again by the next event.
             with self._lock:
                 self._expire(time.monotonic())
-                seen = (key, agent.id) in self._popped
+                seen = (key, agent_id) in self._popped
             if seen:
                 self.stats["duplicates"] += 1
                 session.rollback()
                 return
-            call = dict(uniqueid=_value(msg, "Uniqueid") or _value(msg, "DestUniqueid"),
-                        linkedid=key or None, queue=queue_name, direction=self._direction(msg),
-                        source=source)
-            event = create_pop_event(session, agent, number, caller_name=caller_name, call=call,
-                                     clock=self.clock)
+            built = build_pop(session, agent, number, caller_name=caller_name, call=call,
+                              clock=self.clock)
+            session.rollback()
+        with self.maker() as session:   # the write: the duplicate check and the insert
+            event = create_pop_event(session, session.get(User, agent_id), number,
+                                     caller_name=caller_name, call=call, clock=self.clock,
+                                     payload=built)
             session.commit()
-            event_id, agent_id, payload = event.id, agent.id, event.payload
+            event_id, payload = event.id, event.payload
         with self._lock:
             self._popped[(key, agent_id)] = time.monotonic()
             state = self._calls.get(key)
@@ -367,12 +374,15 @@ class ScreenPopListener:
         if not endpoint:
             return
         with self.maker() as session:
+            begin_read(session)     # who it is, beside SQLite's write lock
             agent = user_for_extension(session, endpoint[0])
-            if agent is None:
-                session.rollback()
-                return
+            agent_id = agent.id if agent is not None else None
+            session.rollback()
+        if agent_id is None:
+            return
+        with self.maker() as session:
             move = inbound_connected if connected else inbound_ended
-            if move(session, agent.id, clock=self.clock):
+            if move(session, agent_id, clock=self.clock):
                 session.commit()
                 self.stats["queue_connects" if connected else "queue_completes"] += 1
             else:

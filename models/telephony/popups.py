@@ -235,14 +235,18 @@ def pop_for_call(session: Session, agent: User, linkedid: str | None, *,
 
 def create_pop_event(session: Session, agent: User, number: str | None, *,
                      caller_name: str | None = None, call: dict | None = None,
-                     clock=SYSTEM_CLOCK) -> Event:
+                     clock=SYSTEM_CLOCK, payload: dict | None = None) -> Event:
     """Write the pop for ``agent`` (the web streams it to their open pages). One pop per call
     and agent: the dialer pops a campaign call when it picks the agent, and the AMI listener
-    then sees the same call ring the agent's phone; the second returns the first pop."""
+    then sees the same call ring the agent's phone; the second returns the first pop.
+    ``payload``: build_pop's, read before this transaction (the AMI listener reads it beside
+    SQLite's write lock and holds the lock only for this check and the insert)."""
     earlier = pop_for_call(session, agent, (call or {}).get("linkedid"), clock=clock)
     if earlier is not None:
         return earlier
-    payload = build_pop(session, agent, number, caller_name=caller_name, call=call, clock=clock)
+    if payload is None:
+        payload = build_pop(session, agent, number, caller_name=caller_name, call=call,
+                            clock=clock)
     event = Event(kind=KIND, user_id=agent.id, payload=payload, created_at=clock.now())
     session.add(event)
     session.flush()

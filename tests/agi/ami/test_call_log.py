@@ -411,7 +411,8 @@ def test_a_pop_that_only_reads_does_not_queue_for_the_write_lock(engine, Session
     wait_for(lambda: listener.stats["pops"] + listener.stats["duplicates"] == 2)
     with WriterStatements(engine, "screen-pops") as pops, write_lock(engine):
         run(pbx, 1.5)      # answered at 2 s: DialEnd and AgentConnect name the agent
-        wait_for(lambda: [word for _, word in pops.seen if word != "BEGIN"] == ["SELECT"] * 2,
+        # both lookups of the answering agent, and the queue state's, read; its write waits
+        wait_for(lambda: [word for _, word in pops.seen if word != "BEGIN"] == ["SELECT"] * 3,
                  timeout=5)
     run(pbx, 6)
     assert ended_call(Session, handle.channel_id).user_id == agents["tm"].id
