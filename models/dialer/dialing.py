@@ -14,15 +14,16 @@ import uuid
 from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select, union_all, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
 from models.dialer.campaigns import DEFAULT_RETRY_RULES, in_schedule
 from models.dialer import early_media
-from models.dialer.dnc import is_blocked, mark_dead, not_blocked
+from models.dialer.dnc import mark_dead, not_blocked, on_list
 from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
@@ -212,12 +213,11 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
         if taken.rowcount != len(chosen):
             savepoint.rollback()
             return None
-        attempts = [DialAttempt(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id,
-                                number=number, channel_id=str(uuid.uuid4()), dialer_id=dialer_id,
-                                started_at=now, talk_seconds=0.0)
-                    for lead_id, customer_id, number in chosen]
-        session.add_all(attempts)
-        session.flush()
+        rows = [dict(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id, number=number,
+                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0)
+                for lead_id, customer_id, number in chosen]
+        attempts = list(session.scalars(    # one INSERT for the batch, in number order
+            insert(DialAttempt).returning(DialAttempt), rows))
         if _over_caps(session, campaign, [c[2] for c in chosen], now):
             savepoint.rollback()
             return None
@@ -266,6 +266,19 @@ def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> D
     return attempt if attempt.ended_at is None else None
 
 
+def _closing(session: Session, channel_id: str):
+    """(attempt, campaign, lead, customer, number on the do-not-call list) in one query: all
+    that closing the attempt reads. The customer's operators are not loaded (not needed)."""
+    return session.execute(
+        select(DialAttempt, Campaign, CampaignLead, Customer, on_list(DialAttempt.number))
+        .outerjoin(Campaign, Campaign.id == DialAttempt.campaign_id)
+        .outerjoin(CampaignLead, CampaignLead.id == DialAttempt.lead_id)
+        .outerjoin(Customer, Customer.id == DialAttempt.customer_id)
+        .where(DialAttempt.channel_id == channel_id)
+        .options(lazyload(Customer.operator_links))
+        .execution_options(populate_existing=True)).first()
+
+
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
                    cause: int | None = None, amd: str | None = None,
                    dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
@@ -275,17 +288,17 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     in a voice campaign a person who answered heard the flow: "answered", talk from the answer.
     `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify).
     `heard`: what the carrier's early media said (early_media.outcome_for); it wins over the
-    causes of a call nobody answered."""
-    attempt = _attempt(session, channel_id)
-    if attempt is None:
+    causes of a call nobody answered. Runs for every call: one read, then only the writes."""
+    row = _closing(session, channel_id)
+    if row is None:
         raise NotFound("dial.attempt_not_found")
+    attempt, campaign, lead, customer, listed = row
     if attempt.ended_at is not None:
         return attempt
     now = clock.now()
     reason = reason if reason is not None else attempt.reason
     cause = cause if cause is not None else attempt.cause
     amd = amd if amd is not None else attempt.amd
-    campaign = session.get(Campaign, attempt.campaign_id)
     voice = campaign is not None and campaign.mode == "voice"
     if attempt.connected_at is not None:
         outcome = "answered"
@@ -300,42 +313,43 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         talk = 0.0
     if voice and attempt.answered_at is not None:    # the flow's (or the message's) time
         talk = max(0.0, (now - attempt.answered_at).total_seconds())
+    values = dict(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
+                  talk_seconds=talk)
     closed = session.execute(
         update(DialAttempt)
         .where(DialAttempt.id == attempt.id, DialAttempt.ended_at.is_(None))
-        .values(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
-                talk_seconds=talk))
-    session.refresh(attempt)
-    if closed.rowcount == 1:
-        _settle(session, attempt, now)
-        attempt_closed(session, attempt)
-        if voice:
-            unreached_record(session, attempt, campaign)
+        .values(**values).execution_options(synchronize_session=False))
+    if closed.rowcount != 1:      # another process closed it first: as it left it
+        session.refresh(attempt)
+        return attempt
+    for key, value in values.items():
+        set_committed_value(attempt, key, value)
+    _settle(session, attempt, campaign, lead, customer, listed, now)
+    attempt_closed(session, attempt)
+    if voice:
+        unreached_record(session, attempt, campaign)
     return attempt
 
 
-def _settle(session: Session, attempt: DialAttempt, now: dt.datetime) -> None:
-    """The lead's next state by the campaign's rules; dead numbers marked on the customer."""
+def _settle(session: Session, attempt: DialAttempt, campaign: Campaign | None,
+            lead: CampaignLead | None, customer: Customer | None, listed: bool,
+            now: dt.datetime) -> None:
+    """The lead's next state by the campaign's rules; dead numbers marked on the customer.
+    `listed`: the attempt's number is on the do-not-call list."""
     outcome = attempt.outcome
-    customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
     if outcome in DEAD_OUTCOMES:
         mark_dead(session, attempt.number, outcome, customer)
-    lead = session.get(CampaignLead, attempt.lead_id, populate_existing=True) \
-        if attempt.lead_id else None
     if lead is None:
         session.flush()
         return
-    campaign = session.get(Campaign, attempt.campaign_id)
-    lead.last_outcome = outcome
-    lead.next_attempt_at = None
     rules = {**DEFAULT_RETRY_RULES, **(campaign.retry_rules or {})}
+    status, due = "queued", None
     if outcome in DEAD_OUTCOMES:
-        lead.status = "dead"
+        status = "dead"
     elif outcome == "answered" or (outcome == "machine" and campaign.machine_action != "retry"):
-        lead.status = "done"
+        status = "done"
     elif outcome == "abandoned":
-        lead.status = "queued"
-        lead.next_attempt_at = now if campaign.mode == "preview" else \
+        due = now if campaign.mode == "preview" else \
             now + dt.timedelta(hours=campaign.abandon_cooldown_h)
     else:
         rule = rules.get(outcome, {"delay_min": 0, "max": 0})
@@ -343,12 +357,12 @@ def _settle(session: Session, attempt: DialAttempt, now: dt.datetime) -> None:
                                   .where(DialAttempt.lead_id == lead.id,
                                          DialAttempt.outcome == outcome))
         if ended_so <= rule["max"]:
-            lead.status = "queued"
-            lead.next_attempt_at = now + dt.timedelta(minutes=rule["delay_min"])
+            due = now + dt.timedelta(minutes=rule["delay_min"])
         else:
-            lead.status = "exhausted"
-    if lead.status == "queued" and is_blocked(session, lead.number, customer):
-        lead.status, lead.next_attempt_at = "dnc", None
+            status = "exhausted"
+    if status == "queued" and (listed or (customer is not None and customer.do_not_call)):
+        status, due = "dnc", None
+    lead.last_outcome, lead.status, lead.next_attempt_at = outcome, status, due
     session.flush()
 
 
