@@ -10,11 +10,13 @@ number order so two pickers waiting on each other's numbers cannot deadlock."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, insert, select, union_all, update
+from sqlalchemy import (ColumnElement, Integer, Select, and_, bindparam, delete, exists, func, insert,
+                        select, union_all, update)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -109,46 +111,74 @@ def within_calling_hours(campaign: Campaign, time_zone: str, now: dt.datetime, *
 _attempts = DialAttempt.__table__.c
 
 
-def _attempts_since(number: ColumnElement, since: dt.datetime) -> ColumnElement:
+def _attempts_since(number: ColumnElement, since) -> ColumnElement:
     return (select(func.count()).where(_attempts.number == number, _attempts.started_at > since)
             .scalar_subquery())
+
+
+def _compliance(number: ColumnElement, *, since_24h, cap_24h, since_5m, cap_5m,
+                cooldown=None) -> ColumnElement[bool]:
+    """compliant()'s rule; the limits are values or bind parameters (_candidates' statements)."""
+    a = _attempts
+    parts = [number != "", Customer.number_status.not_in(DEAD_OUTCOMES),
+             not_blocked(number, Customer.do_not_call),
+             ~exists().where(a.number == number, a.ended_at.is_(None)),
+             _attempts_since(number, since_24h) < cap_24h,
+             _attempts_since(number, since_5m) < cap_5m]
+    if cooldown is not None:
+        parts.append(~exists().where(a.number == number, a.outcome == "abandoned",
+                                     a.ended_at > cooldown))
+    return and_(*parts)
+
+
+def _limits(campaign: Campaign, now: dt.datetime) -> dict:
+    """The values of the compliance rule's limits for `campaign` at `now`."""
+    return dict(since_24h=now - dt.timedelta(hours=24), cap_24h=campaign.max_attempts_24h,
+                since_5m=now - dt.timedelta(minutes=5), cap_5m=campaign.max_attempts_5min,
+                cooldown=None if campaign.mode == "preview" else
+                now - dt.timedelta(hours=campaign.abandon_cooldown_h))
 
 
 def compliant(campaign: Campaign, now: dt.datetime) -> ColumnElement[bool]:
     """SQL over CampaignLead joined to Customer: the lead's number may be dialled now, hours
     apart (not on the do-not-call list, not dead, not open anywhere, under the per-number caps
     counted over every campaign, not in an abandon cool-down)."""
-    a, number = _attempts, CampaignLead.number
-    parts = [number != "", Customer.number_status.not_in(DEAD_OUTCOMES),
-             not_blocked(number, Customer.do_not_call),
-             ~exists().where(a.number == number, a.ended_at.is_(None)),
-             _attempts_since(number, now - dt.timedelta(hours=24)) < campaign.max_attempts_24h,
-             _attempts_since(number, now - dt.timedelta(minutes=5)) < campaign.max_attempts_5min]
-    if campaign.mode != "preview":
-        cooldown = now - dt.timedelta(hours=campaign.abandon_cooldown_h)
-        parts.append(~exists().where(a.number == number, a.outcome == "abandoned",
-                                     a.ended_at > cooldown))
-    return and_(*parts)
+    return _compliance(CampaignLead.number, **_limits(campaign, now))
+
+
+@functools.cache
+def _candidate_statement(retry: bool, cooldown: bool, skip: bool, closed: bool) -> Select:
+    """The candidate query with bind parameters, built once per shape: building and keying
+    such a statement costs more than running it."""
+    lead = CampaignLead
+    limits = {name: bindparam(name) for name in ("since_24h", "cap_24h", "since_5m", "cap_5m")}
+    due = lead.next_attempt_at <= bindparam("now") if retry else lead.next_attempt_at.is_(None)
+    stmt = (select(lead.id, lead.customer_id, lead.number, Customer.time_zone)
+            .join(Customer, Customer.id == lead.customer_id)
+            .where(lead.campaign_id == bindparam("campaign_id"), lead.status == "queued", due,
+                   _compliance(lead.number, **limits,
+                               cooldown=bindparam("cooldown") if cooldown else None))
+            .order_by(lead.next_attempt_at))
+    if skip:
+        stmt = stmt.where(lead.id.not_in(bindparam("skip_ids", expanding=True)))
+    if closed:
+        stmt = stmt.where(Customer.time_zone.not_in(bindparam("closed_zones", expanding=True)))
+    return (stmt.limit(bindparam("limit", type_=Integer))
+            .with_for_update(of=lead, skip_locked=True))
 
 
 def _candidate_query(campaign: Campaign, now: dt.datetime, limit: int, *, retry: bool,
-                     skip_ids: set[int], closed_zones: set[str]) -> Select:
-    """(lead id, customer id, number, time zone) of due queued leads, locked (PostgreSQL).
+                     skip_ids: set[int], closed_zones: set[str]) -> tuple[Select, dict]:
+    """(lead id, customer id, number, time zone) of due queued leads, locked (PostgreSQL):
+    the statement and its parameters.
     Due retries by due time; fresh leads (never scheduled) in the pick index's order: id order
     on SQLite, physical order (about the order they joined) on PostgreSQL. Ordering fresh leads
     by id explicitly would make PostgreSQL sort them all, or walk the primary key."""
-    lead = CampaignLead
-    due = lead.next_attempt_at <= now if retry else lead.next_attempt_at.is_(None)
-    stmt = (select(lead.id, lead.customer_id, lead.number, Customer.time_zone)
-            .join(Customer, Customer.id == lead.customer_id)
-            .where(lead.campaign_id == campaign.id, lead.status == "queued", due,
-                   compliant(campaign, now))
-            .order_by(lead.next_attempt_at))
-    if skip_ids:
-        stmt = stmt.where(lead.id.not_in(skip_ids))
-    if closed_zones:
-        stmt = stmt.where(Customer.time_zone.not_in(closed_zones))
-    return stmt.limit(limit).with_for_update(of=lead, skip_locked=True)
+    limits = _limits(campaign, now)
+    stmt = _candidate_statement(retry, limits["cooldown"] is not None, bool(skip_ids), bool(closed_zones))
+    params = dict(limits, campaign_id=campaign.id, now=now, limit=limit,
+                  skip_ids=sorted(skip_ids), closed_zones=sorted(closed_zones))
+    return stmt, {key: value for key, value in params.items() if value is not None}
 
 
 def _interleave(first: list, second: list) -> list:
@@ -175,7 +205,7 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
     # Each round skips the rows seen before and the zones found closed, so it ends.
     while streams and len(chosen) < n:
         need = n - len(chosen)
-        fetched = {retry: session.execute(_candidate_query(
+        fetched = {retry: session.execute(*_candidate_query(
             campaign, now, need, retry=retry, skip_ids=tried, closed_zones=closed)).all()
             for retry in streams}
         streams = [retry for retry in streams if len(fetched[retry]) == need]
@@ -228,22 +258,29 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
     return attempts
 
 
+@functools.cache
+def _over_caps_statement(cooldown: bool):
+    a = _attempts
+    numbers = bindparam("numbers", expanding=True)
+
+    def over(since: str, cap: str):
+        return (select(a.number).where(a.number.in_(numbers), a.started_at > bindparam(since))
+                .group_by(a.number).having(func.count() > bindparam(cap)))
+    checks = [over("since_24h", "cap_24h"), over("since_5m", "cap_5m")]
+    if cooldown:
+        checks.append(select(a.number).where(a.number.in_(numbers), a.outcome == "abandoned",
+                                             a.ended_at > bindparam("cooldown")))
+    return union_all(*checks).limit(1)
+
+
 def _over_caps(session: Session, campaign: Campaign, numbers: list[str], now: dt.datetime) -> bool:
     """Counted again with our attempts inserted: the caps were read before the insert, and
     another dialer may have opened and closed one of these numbers in between. Once our open
     attempt is in, no other can be, so this second count is exact."""
-    a = _attempts
-
-    def over(since: dt.datetime, cap: int):
-        return (select(a.number).where(a.number.in_(numbers), a.started_at > since)
-                .group_by(a.number).having(func.count() > cap))
-    checks = [over(now - dt.timedelta(hours=24), campaign.max_attempts_24h),
-              over(now - dt.timedelta(minutes=5), campaign.max_attempts_5min)]
-    if campaign.mode != "preview":
-        cooldown = now - dt.timedelta(hours=campaign.abandon_cooldown_h)
-        checks.append(select(a.number).where(a.number.in_(numbers), a.outcome == "abandoned",
-                                             a.ended_at > cooldown))
-    return session.execute(union_all(*checks).limit(1)).first() is not None
+    limits = _limits(campaign, now)
+    stmt = _over_caps_statement(limits["cooldown"] is not None)
+    params = {key: value for key, value in limits.items() if value is not None}
+    return session.execute(stmt, dict(params, numbers=numbers)).first() is not None
 
 
 # ---- call progress -----------------------------------------------------------------------------
