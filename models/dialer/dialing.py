@@ -303,17 +303,30 @@ def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> D
     return attempt if attempt.ended_at is None else None
 
 
+@functools.cache
+def _closing_statement() -> Select:
+    return (select(DialAttempt, Campaign, CampaignLead, Customer, on_list(DialAttempt.number))
+            .outerjoin(Campaign, Campaign.id == DialAttempt.campaign_id)
+            .outerjoin(CampaignLead, CampaignLead.id == DialAttempt.lead_id)
+            .outerjoin(Customer, Customer.id == DialAttempt.customer_id)
+            .where(DialAttempt.channel_id == bindparam("channel_id"))
+            .options(lazyload(Customer.operator_links))
+            .execution_options(populate_existing=True))
+
+
 def _closing(session: Session, channel_id: str):
     """(attempt, campaign, lead, customer, number on the do-not-call list) in one query: all
     that closing the attempt reads. The customer's operators are not loaded (not needed)."""
-    return session.execute(
-        select(DialAttempt, Campaign, CampaignLead, Customer, on_list(DialAttempt.number))
-        .outerjoin(Campaign, Campaign.id == DialAttempt.campaign_id)
-        .outerjoin(CampaignLead, CampaignLead.id == DialAttempt.lead_id)
-        .outerjoin(Customer, Customer.id == DialAttempt.customer_id)
-        .where(DialAttempt.channel_id == channel_id)
-        .options(lazyload(Customer.operator_links))
-        .execution_options(populate_existing=True)).first()
+    return session.execute(_closing_statement(), {"channel_id": channel_id}).first()
+
+
+_CLOSE_ATTEMPT = (update(DialAttempt.__table__)
+                  .where(_attempts.id == bindparam("attempt_id"), _attempts.ended_at.is_(None))
+                  .values({name: bindparam(name) for name in
+                           ("ended_at", "outcome", "reason", "cause", "amd", "talk_seconds")}))
+_OUTCOMES_SO_FAR = (select(func.count()).select_from(DialAttempt.__table__)
+                    .where(_attempts.lead_id == bindparam("lead_id"),
+                           _attempts.outcome == bindparam("outcome")))
 
 
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
@@ -352,10 +365,7 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         talk = max(0.0, (now - attempt.answered_at).total_seconds())
     values = dict(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
                   talk_seconds=talk)
-    closed = session.execute(
-        update(DialAttempt)
-        .where(DialAttempt.id == attempt.id, DialAttempt.ended_at.is_(None))
-        .values(**values).execution_options(synchronize_session=False))
+    closed = session.execute(_CLOSE_ATTEMPT, dict(values, attempt_id=attempt.id))
     if closed.rowcount != 1:      # another process closed it first: as it left it
         session.refresh(attempt)
         return attempt
@@ -390,9 +400,7 @@ def _settle(session: Session, attempt: DialAttempt, campaign: Campaign | None,
             now + dt.timedelta(hours=campaign.abandon_cooldown_h)
     else:
         rule = rules.get(outcome, {"delay_min": 0, "max": 0})
-        ended_so = session.scalar(select(func.count()).select_from(DialAttempt)
-                                  .where(DialAttempt.lead_id == lead.id,
-                                         DialAttempt.outcome == outcome))
+        ended_so = session.scalar(_OUTCOMES_SO_FAR, {"lead_id": lead.id, "outcome": outcome})
         if ended_so <= rule["max"]:
             due = now + dt.timedelta(minutes=rule["delay_min"])
         else:
