@@ -7,10 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import event
 
+from models.dialer import campaign_stats
 from models.dialer.campaigns import change_status, create_campaign
 from models.dialer.dialing import finish_attempt, mark_answered, pick_leads
 from models.holidays import set_company_holidays
-from models.schema import CampaignLead, DialAttempt
+from models.schema import Campaign, CampaignLead, DialAttempt
 
 
 def _statements(engine, action) -> list[str]:
@@ -76,3 +77,25 @@ def test_picking_leads_takes_few_statements(Session, engine, campaign, users, cl
     # the campaign, the holidays, due retries, fresh leads, queued -> dialling, the attempts,
     # the caps counted again
     assert len(sql) <= 7, [q[:90] for q in sql]
+
+
+def test_the_24h_abandon_rate_counts_from_an_index_alone(Session, engine, campaign, clock):
+    """The dialer reads it at every live call's end: a scan of the day's attempts cost 19 ms
+    at the end of an 8-hour 50-agent day (64k attempts)."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL plans a near-empty table from the statistics earlier tests left; "
+                    "the plan is checked on SQLite (the index is the same on both)")
+    seen = []
+
+    def keep(conn, cursor, statement, parameters, *args):
+        seen.append((statement, parameters))
+    with Session() as s:
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            campaign_stats.no_abandon_headroom(s, s.get(Campaign, campaign.id), clock=clock)
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        statement, parameters = next((q, p) for q, p in seen if "dial_attempts" in q)
+        plan = " ".join(str(row) for row in s.connection().exec_driver_sql(
+            "EXPLAIN QUERY PLAN " + statement, parameters))
+    assert "COVERING INDEX ix_dial_attempts_campaign_outcome" in plan, plan
