@@ -118,7 +118,7 @@ def _attempts_since(number: ColumnElement, since) -> ColumnElement:
 
 def _compliance(number: ColumnElement, *, since_24h, cap_24h, since_5m, cap_5m,
                 cooldown=None) -> ColumnElement[bool]:
-    """compliant()'s rule; the limits are values or bind parameters (_candidates' statements)."""
+    """compliant()'s rule; the limits are values or bind parameters (_candidate_statement)."""
     a = _attempts
     parts = [number != "", Customer.number_status.not_in(DEAD_OUTCOMES),
              not_blocked(number, Customer.do_not_call),
