@@ -109,14 +109,9 @@ class Driver:
         return self.agents.released > 0
 
     def _settle(self) -> None:
-        """The first barrier: the simulator has handled every action the dialer sent. The
-        second: every event sent meanwhile has reached the dialer; skipped when the simulator
-        sent none but the first barrier's own (its count of events says so)."""
-        sent = self.server.sent_count
         self.barrier.wait()
         self.server.scheduler.settle()
-        if self.server.sent_count != sent + 1:
-            self.barrier.wait()
+        self.barrier.wait()
         self.dialer.step()
 
     def run_until(self, end: float) -> None:
