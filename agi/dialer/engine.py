@@ -675,6 +675,7 @@ class Dialer:
                      and now - line.responded_at >= HANGUP_WAIT]:
             self._finish(line)
         stale = [line for line in self.lines.values() if line.answered is None and not line.responded
+                 and now - line.started > STALE_GRACE_SECONDS     # cheap first: thousands a tick
                  and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS]
         for pbx in self.servers:
             mine = [line for line in stale if line.server == pbx.name]

@@ -10,19 +10,22 @@ number order so two pickers waiting on each other's numbers cannot deadlock."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Collection
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, select, union_all, update
+from sqlalchemy import (ColumnElement, Integer, Select, and_, bindparam, delete, exists, func, insert,
+                        select, union_all, update)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
 from models.dialer.campaigns import DEFAULT_RETRY_RULES, in_schedule
 from models.dialer import early_media
-from models.dialer.dnc import is_blocked, mark_dead, not_blocked
+from models.dialer.dnc import mark_dead, not_blocked, on_list
 from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
 from models.schema import Campaign, CampaignLead, Customer, DialAttempt
@@ -108,46 +111,74 @@ def within_calling_hours(campaign: Campaign, time_zone: str, now: dt.datetime, *
 _attempts = DialAttempt.__table__.c
 
 
-def _attempts_since(number: ColumnElement, since: dt.datetime) -> ColumnElement:
+def _attempts_since(number: ColumnElement, since) -> ColumnElement:
     return (select(func.count()).where(_attempts.number == number, _attempts.started_at > since)
             .scalar_subquery())
+
+
+def _compliance(number: ColumnElement, *, since_24h, cap_24h, since_5m, cap_5m,
+                cooldown=None) -> ColumnElement[bool]:
+    """compliant()'s rule; the limits are values or bind parameters (_candidate_statement)."""
+    a = _attempts
+    parts = [number != "", Customer.number_status.not_in(DEAD_OUTCOMES),
+             not_blocked(number, Customer.do_not_call),
+             ~exists().where(a.number == number, a.ended_at.is_(None)),
+             _attempts_since(number, since_24h) < cap_24h,
+             _attempts_since(number, since_5m) < cap_5m]
+    if cooldown is not None:
+        parts.append(~exists().where(a.number == number, a.outcome == "abandoned",
+                                     a.ended_at > cooldown))
+    return and_(*parts)
+
+
+def _limits(campaign: Campaign, now: dt.datetime) -> dict:
+    """The values of the compliance rule's limits for `campaign` at `now`."""
+    return dict(since_24h=now - dt.timedelta(hours=24), cap_24h=campaign.max_attempts_24h,
+                since_5m=now - dt.timedelta(minutes=5), cap_5m=campaign.max_attempts_5min,
+                cooldown=None if campaign.mode == "preview" else
+                now - dt.timedelta(hours=campaign.abandon_cooldown_h))
 
 
 def compliant(campaign: Campaign, now: dt.datetime) -> ColumnElement[bool]:
     """SQL over CampaignLead joined to Customer: the lead's number may be dialled now, hours
     apart (not on the do-not-call list, not dead, not open anywhere, under the per-number caps
     counted over every campaign, not in an abandon cool-down)."""
-    a, number = _attempts, CampaignLead.number
-    parts = [number != "", Customer.number_status.not_in(DEAD_OUTCOMES),
-             not_blocked(number, Customer.do_not_call),
-             ~exists().where(a.number == number, a.ended_at.is_(None)),
-             _attempts_since(number, now - dt.timedelta(hours=24)) < campaign.max_attempts_24h,
-             _attempts_since(number, now - dt.timedelta(minutes=5)) < campaign.max_attempts_5min]
-    if campaign.mode != "preview":
-        cooldown = now - dt.timedelta(hours=campaign.abandon_cooldown_h)
-        parts.append(~exists().where(a.number == number, a.outcome == "abandoned",
-                                     a.ended_at > cooldown))
-    return and_(*parts)
+    return _compliance(CampaignLead.number, **_limits(campaign, now))
+
+
+@functools.cache
+def _candidate_statement(retry: bool, cooldown: bool, skip: bool, closed: bool) -> Select:
+    """The candidate query with bind parameters, built once per shape: building and keying
+    such a statement costs more than running it."""
+    lead = CampaignLead
+    limits = {name: bindparam(name) for name in ("since_24h", "cap_24h", "since_5m", "cap_5m")}
+    due = lead.next_attempt_at <= bindparam("now") if retry else lead.next_attempt_at.is_(None)
+    stmt = (select(lead.id, lead.customer_id, lead.number, Customer.time_zone)
+            .join(Customer, Customer.id == lead.customer_id)
+            .where(lead.campaign_id == bindparam("campaign_id"), lead.status == "queued", due,
+                   _compliance(lead.number, **limits,
+                               cooldown=bindparam("cooldown") if cooldown else None))
+            .order_by(lead.next_attempt_at))
+    if skip:
+        stmt = stmt.where(lead.id.not_in(bindparam("skip_ids", expanding=True)))
+    if closed:
+        stmt = stmt.where(Customer.time_zone.not_in(bindparam("closed_zones", expanding=True)))
+    return (stmt.limit(bindparam("limit", type_=Integer))
+            .with_for_update(of=lead, skip_locked=True))
 
 
 def _candidate_query(campaign: Campaign, now: dt.datetime, limit: int, *, retry: bool,
-                     skip_ids: set[int], closed_zones: set[str]) -> Select:
-    """(lead id, customer id, number, time zone) of due queued leads, locked (PostgreSQL).
+                     skip_ids: set[int], closed_zones: set[str]) -> tuple[Select, dict]:
+    """(lead id, customer id, number, time zone) of due queued leads, locked (PostgreSQL):
+    the statement and its parameters.
     Due retries by due time; fresh leads (never scheduled) in the pick index's order: id order
     on SQLite, physical order (about the order they joined) on PostgreSQL. Ordering fresh leads
     by id explicitly would make PostgreSQL sort them all, or walk the primary key."""
-    lead = CampaignLead
-    due = lead.next_attempt_at <= now if retry else lead.next_attempt_at.is_(None)
-    stmt = (select(lead.id, lead.customer_id, lead.number, Customer.time_zone)
-            .join(Customer, Customer.id == lead.customer_id)
-            .where(lead.campaign_id == campaign.id, lead.status == "queued", due,
-                   compliant(campaign, now))
-            .order_by(lead.next_attempt_at))
-    if skip_ids:
-        stmt = stmt.where(lead.id.not_in(skip_ids))
-    if closed_zones:
-        stmt = stmt.where(Customer.time_zone.not_in(closed_zones))
-    return stmt.limit(limit).with_for_update(of=lead, skip_locked=True)
+    limits = _limits(campaign, now)
+    stmt = _candidate_statement(retry, limits["cooldown"] is not None, bool(skip_ids), bool(closed_zones))
+    params = dict(limits, campaign_id=campaign.id, now=now, limit=limit,
+                  skip_ids=sorted(skip_ids), closed_zones=sorted(closed_zones))
+    return stmt, {key: value for key, value in params.items() if value is not None}
 
 
 def _interleave(first: list, second: list) -> list:
@@ -174,7 +205,7 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
     # Each round skips the rows seen before and the zones found closed, so it ends.
     while streams and len(chosen) < n:
         need = n - len(chosen)
-        fetched = {retry: session.execute(_candidate_query(
+        fetched = {retry: session.execute(*_candidate_query(
             campaign, now, need, retry=retry, skip_ids=tried, closed_zones=closed)).all()
             for retry in streams}
         streams = [retry for retry in streams if len(fetched[retry]) == need]
@@ -212,12 +243,11 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
         if taken.rowcount != len(chosen):
             savepoint.rollback()
             return None
-        attempts = [DialAttempt(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id,
-                                number=number, channel_id=str(uuid.uuid4()), dialer_id=dialer_id,
-                                started_at=now, talk_seconds=0.0)
-                    for lead_id, customer_id, number in chosen]
-        session.add_all(attempts)
-        session.flush()
+        rows = [dict(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id, number=number,
+                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0)
+                for lead_id, customer_id, number in chosen]
+        attempts = list(session.scalars(    # one INSERT for the batch, in number order
+            insert(DialAttempt).returning(DialAttempt), rows))
         if _over_caps(session, campaign, [c[2] for c in chosen], now):
             savepoint.rollback()
             return None
@@ -228,22 +258,29 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
     return attempts
 
 
+@functools.cache
+def _over_caps_statement(cooldown: bool):
+    a = _attempts
+    numbers = bindparam("numbers", expanding=True)
+
+    def over(since: str, cap: str):
+        return (select(a.number).where(a.number.in_(numbers), a.started_at > bindparam(since))
+                .group_by(a.number).having(func.count() > bindparam(cap)))
+    checks = [over("since_24h", "cap_24h"), over("since_5m", "cap_5m")]
+    if cooldown:
+        checks.append(select(a.number).where(a.number.in_(numbers), a.outcome == "abandoned",
+                                             a.ended_at > bindparam("cooldown")))
+    return union_all(*checks).limit(1)
+
+
 def _over_caps(session: Session, campaign: Campaign, numbers: list[str], now: dt.datetime) -> bool:
     """Counted again with our attempts inserted: the caps were read before the insert, and
     another dialer may have opened and closed one of these numbers in between. Once our open
     attempt is in, no other can be, so this second count is exact."""
-    a = _attempts
-
-    def over(since: dt.datetime, cap: int):
-        return (select(a.number).where(a.number.in_(numbers), a.started_at > since)
-                .group_by(a.number).having(func.count() > cap))
-    checks = [over(now - dt.timedelta(hours=24), campaign.max_attempts_24h),
-              over(now - dt.timedelta(minutes=5), campaign.max_attempts_5min)]
-    if campaign.mode != "preview":
-        cooldown = now - dt.timedelta(hours=campaign.abandon_cooldown_h)
-        checks.append(select(a.number).where(a.number.in_(numbers), a.outcome == "abandoned",
-                                             a.ended_at > cooldown))
-    return session.execute(union_all(*checks).limit(1)).first() is not None
+    limits = _limits(campaign, now)
+    stmt = _over_caps_statement(limits["cooldown"] is not None)
+    params = {key: value for key, value in limits.items() if value is not None}
+    return session.execute(stmt, dict(params, numbers=numbers)).first() is not None
 
 
 # ---- call progress -----------------------------------------------------------------------------
@@ -266,6 +303,33 @@ def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> D
     return attempt if attempt.ended_at is None else None
 
 
+@functools.cache
+def _closing_statement() -> Select:
+    return (select(DialAttempt, Campaign, CampaignLead, Customer, on_list(DialAttempt.number))
+            .outerjoin(Campaign, Campaign.id == DialAttempt.campaign_id)
+            .outerjoin(CampaignLead, CampaignLead.id == DialAttempt.lead_id)
+            .outerjoin(Customer, Customer.id == DialAttempt.customer_id)
+            .where(DialAttempt.channel_id == bindparam("channel_id"))
+            .options(lazyload(Customer.operator_links))
+            .execution_options(populate_existing=True))
+
+
+def _closing(session: Session, channel_id: str):
+    """(attempt, campaign, lead, customer, number on the do-not-call list) in one query: all
+    that closing the attempt reads. The customer's operators are not loaded (not needed)."""
+    return session.execute(_closing_statement(), {"channel_id": channel_id}).first()
+
+
+_CLOSE_ATTEMPT = (update(DialAttempt.__table__)
+                  .where(_attempts.id == bindparam("attempt_id"), _attempts.ended_at.is_(None))
+                  .values({name: bindparam(name) for name in
+                           ("ended_at", "outcome", "reason", "cause", "amd", "talk_seconds",
+                            "heard")}))
+_OUTCOMES_SO_FAR = (select(func.count()).select_from(DialAttempt.__table__)
+                    .where(_attempts.lead_id == bindparam("lead_id"),
+                           _attempts.outcome == bindparam("outcome")))
+
+
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
                    cause: int | None = None, amd: str | None = None,
                    dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
@@ -275,17 +339,17 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
     in a voice campaign a person who answered heard the flow: "answered", talk from the answer.
     `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify).
     `heard`: what the carrier's early media said (early_media.outcome_for); it wins over the
-    causes of a call nobody answered."""
-    attempt = _attempt(session, channel_id)
-    if attempt is None:
+    causes of a call nobody answered. Runs for every call: one read, then only the writes."""
+    row = _closing(session, channel_id)
+    if row is None:
         raise NotFound("dial.attempt_not_found")
+    attempt, campaign, lead, customer, listed = row
     if attempt.ended_at is not None:
         return attempt
     now = clock.now()
     reason = reason if reason is not None else attempt.reason
     cause = cause if cause is not None else attempt.cause
     amd = amd if amd is not None else attempt.amd
-    campaign = session.get(Campaign, attempt.campaign_id)
     voice = campaign is not None and campaign.mode == "voice"
     announced = None                         # the announcement that set the outcome
     if attempt.connected_at is not None:
@@ -301,55 +365,51 @@ def finish_attempt(session: Session, channel_id: str, *, reason: int | None = No
         talk = 0.0
     if voice and attempt.answered_at is not None:    # the flow's (or the message's) time
         talk = max(0.0, (now - attempt.answered_at).total_seconds())
-    closed = session.execute(
-        update(DialAttempt)
-        .where(DialAttempt.id == attempt.id, DialAttempt.ended_at.is_(None))
-        .values(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
-                talk_seconds=talk, heard=announced))
-    session.refresh(attempt)
-    if closed.rowcount == 1:
-        _settle(session, attempt, now)
-        attempt_closed(session, attempt)
-        if voice:
-            unreached_record(session, attempt, campaign)
+    values = dict(ended_at=now, outcome=outcome, reason=reason, cause=cause, amd=amd,
+                  talk_seconds=talk, heard=announced)
+    closed = session.execute(_CLOSE_ATTEMPT, dict(values, attempt_id=attempt.id))
+    if closed.rowcount != 1:      # another process closed it first: as it left it
+        session.refresh(attempt)
+        return attempt
+    for key, value in values.items():
+        set_committed_value(attempt, key, value)
+    _settle(session, attempt, campaign, lead, customer, listed, now)
+    attempt_closed(session, attempt)
+    if voice:
+        unreached_record(session, attempt, campaign)
     return attempt
 
 
-def _settle(session: Session, attempt: DialAttempt, now: dt.datetime) -> None:
-    """The lead's next state by the campaign's rules; dead numbers marked on the customer."""
+def _settle(session: Session, attempt: DialAttempt, campaign: Campaign | None,
+            lead: CampaignLead | None, customer: Customer | None, listed: bool,
+            now: dt.datetime) -> None:
+    """The lead's next state by the campaign's rules; dead numbers marked on the customer.
+    `listed`: the attempt's number is on the do-not-call list."""
     outcome = attempt.outcome
-    customer = session.get(Customer, attempt.customer_id) if attempt.customer_id else None
     if outcome in DEAD_OUTCOMES:
         mark_dead(session, attempt.number, outcome, customer)
-    lead = session.get(CampaignLead, attempt.lead_id, populate_existing=True) \
-        if attempt.lead_id else None
     if lead is None:
         session.flush()
         return
-    campaign = session.get(Campaign, attempt.campaign_id)
-    lead.last_outcome = outcome
-    lead.next_attempt_at = None
     rules = {**DEFAULT_RETRY_RULES, **(campaign.retry_rules or {})}
+    status, due = "queued", None
     if outcome in DEAD_OUTCOMES:
-        lead.status = "dead"
+        status = "dead"
     elif outcome == "answered" or (outcome == "machine" and campaign.machine_action != "retry"):
-        lead.status = "done"
+        status = "done"
     elif outcome == "abandoned":
-        lead.status = "queued"
-        lead.next_attempt_at = now if campaign.mode == "preview" else \
+        due = now if campaign.mode == "preview" else \
             now + dt.timedelta(hours=campaign.abandon_cooldown_h)
     else:
         rule = rules.get(outcome, {"delay_min": 0, "max": 0})
-        ended_so = session.scalar(select(func.count()).select_from(DialAttempt)
-                                  .where(DialAttempt.lead_id == lead.id,
-                                         DialAttempt.outcome == outcome))
+        ended_so = session.scalar(_OUTCOMES_SO_FAR, {"lead_id": lead.id, "outcome": outcome})
         if ended_so <= rule["max"]:
-            lead.status = "queued"
-            lead.next_attempt_at = now + dt.timedelta(minutes=rule["delay_min"])
+            due = now + dt.timedelta(minutes=rule["delay_min"])
         else:
-            lead.status = "exhausted"
-    if lead.status == "queued" and is_blocked(session, lead.number, customer):
-        lead.status, lead.next_attempt_at = "dnc", None
+            status = "exhausted"
+    if status == "queued" and (listed or (customer is not None and customer.do_not_call)):
+        status, due = "dnc", None
+    lead.last_outcome, lead.status, lead.next_attempt_at = outcome, status, due
     session.flush()
 
 

@@ -60,9 +60,14 @@ def _manager(actor: User) -> None:
         raise PermissionDenied()
 
 
+def on_list(number: ColumnElement) -> ColumnElement[bool]:
+    """SQL: the (E.164) number is on the list."""
+    return exists().where(DoNotCall.number == number)
+
+
 def not_blocked(number: ColumnElement, customer_flag: ColumnElement) -> ColumnElement[bool]:
     """SQL: the number is not on the list and its customer's flag is off."""
-    return and_(customer_flag.is_(False), ~exists().where(DoNotCall.number == number))
+    return and_(customer_flag.is_(False), ~on_list(number))
 
 
 def is_blocked(session: Session, number: str | None, customer: Customer | None = None) -> bool:

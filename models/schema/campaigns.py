@@ -127,6 +127,8 @@ class DialAttempt(Base):
         Index("uq_dial_attempts_open_number", "number", unique=True,
               sqlite_where=text("ended_at IS NULL"), postgresql_where=text("ended_at IS NULL")),
         Index("ix_dial_attempts_campaign_started", "campaign_id", "started_at"),
+        # the 24 h abandon rate (campaign_stats.abandons_24h_of) from the index alone
+        Index("ix_dial_attempts_campaign_outcome", "campaign_id", "outcome", "started_at", "ended_at"),
         Index("ix_dial_attempts_number_started", "number", "started_at"),
     )
 

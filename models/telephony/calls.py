@@ -686,11 +686,13 @@ def _close(session: Session, call: Call, now: dt.datetime) -> None:
                                            .where(DialAttempt.id == call.attempt_id)))
 
 
+_CLOSE_CALLS = (update(Call.__table__).where(Call.__table__.c.attempt_id == bindparam("attempt"))
+                .values(dial_status=bindparam("status")))   # built once: it runs for every attempt
+
+
 def attempt_closed(session: Session, attempt: DialAttempt) -> None:
     """The dialer closed an attempt: its call (if logged already) gets the status word."""
-    session.execute(update(Call).where(Call.attempt_id == attempt.id)
-                    .values(dial_status=attempt.outcome)
-                    .execution_options(synchronize_session=False))
+    session.execute(_CLOSE_CALLS, {"attempt": attempt.id, "status": attempt.outcome})
 
 
 def attach_customer(session: Session, linkedid: str | None, customer_id: int) -> bool:
