@@ -168,6 +168,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def is_deadlock(exc: Exception) -> bool:
+    """The database chose this transaction as a deadlock's victim (PostgreSQL's 40P01; its
+    savepoint can be rolled back and the work tried again)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"
+
+
 def begin_read(session: Session) -> None:
     """Start the session's next transaction as a read. On SQLite it is a deferred BEGIN: in
     WAL mode it reads beside the writer instead of queueing for the write lock. Elsewhere the

@@ -6,7 +6,10 @@ transaction is BEGIN IMMEDIATE; a lead goes queued -> dialling only through a co
 UPDATE; and the partial unique index uq_dial_attempts_open_number refuses a second open attempt
 for a number (the insert runs in a savepoint and that lead is skipped). That index also makes the
 per-number caps exact: they are counted again once our attempt is in. Attempts are inserted in
-number order so two pickers waiting on each other's numbers cannot deadlock."""
+number order so two pickers waiting on each other's numbers cannot deadlock; a picker that
+meets a deadlock all the same (PostgreSQL: its new number's index entry waits on an attempt
+another transaction is closing, which waits on a lead this picker holds) gives up that
+savepoint as it does on a conflict, and the leads wait for the next pick."""
 from __future__ import annotations
 
 import datetime as dt
@@ -17,12 +20,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import (ColumnElement, Integer, Select, and_, bindparam, delete, exists, func, insert,
                         select, union_all, update)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from models.clock import SYSTEM_CLOCK
-from models.db import expire_loaded
+from models.db import expire_loaded, is_deadlock
 from models.dialer.campaigns import DEFAULT_RETRY_RULES, in_schedule
 from models.dialer import early_media
 from models.dialer.dnc import mark_dead, not_blocked, on_list
@@ -251,7 +254,9 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
         if _over_caps(session, campaign, [c[2] for c in chosen], now):
             savepoint.rollback()
             return None
-    except IntegrityError:
+    except (IntegrityError, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and not is_deadlock(exc):
+            raise
         savepoint.rollback()
         return None
     savepoint.commit()
