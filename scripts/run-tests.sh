@@ -29,11 +29,13 @@ if [ -n "${DIALFUNNEL_TEST_DATABASE_URL:-}" ] && [ -z "${DIALFUNNEL_TEST_DATABAS
 fi
 third=""
 if [ -n "${DIALFUNNEL_TEST_DATABASE_URL3:-}" ]; then
-    # a third database: the web half in two (PostgreSQL's web tests are the longest part)
+    # a third database: the web half in two (PostgreSQL's web tests were the longest part),
+    # the lighter one also taking the recordings and IVR tests from the other half
     DIALFUNNEL_TEST_DATABASE_URL=$DIALFUNNEL_TEST_DATABASE_URL3 DIALFUNNEL_DATA_DIR="$base/tests-c" \
         "$python" -m pytest -q "$@" tests/admin > "$logs/c.log" 2>&1 &
     third=$!
-    web="tests/browser tests/dialfunnel tests/messaging tests/faxdocs"
+    web="tests/browser tests/dialfunnel tests/messaging tests/faxdocs tests/recordings/ tests/ivr_flows/"
+    other=$(printf '%s\n' $other | grep -v -e '^tests/recordings/$' -e '^tests/ivr_flows/$' | tr '\n' ' ')
 fi
 DIALFUNNEL_DATA_DIR="$base/tests-a" "$python" -m pytest -q "$@" $web > "$logs/a.log" 2>&1 &
 first=$!
