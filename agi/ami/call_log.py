@@ -237,19 +237,28 @@ class CallLog:
             log.warning("call log: a batch of %d events failed; applying them one by one",
                         len(events), exc_info=True)
             for msg, now, _ in events:
-                try:
-                    self._apply(session, msg, now)
-                    session.commit()
-                except SQLAlchemyError:
-                    session.rollback()
-                    calls.forget(session)
-                    self.stats["errors"] += 1
-                    log.exception("call log: %s event failed", msg.name)
+                self._apply_alone(session, msg, now)
         committed = time.monotonic()
         self.stats["events"] += len(events)
         self.stats["batches"] += 1
         if self.on_commit:
             self.on_commit([(msg, arrived) for msg, _, arrived in events], committed)
+
+    def _apply_alone(self, session, msg: Message, now: dt.datetime, tries: int = 3) -> None:
+        """One event in its own transaction. Another writer may be inserting the same call at
+        that moment (PostgreSQL makes the second insert wait for the first's commit, then
+        refuses it), so an event is tried again: the next time it finds the committed row."""
+        for attempt in range(1, tries + 1):
+            try:
+                self._apply(session, msg, now)
+                session.commit()
+                return
+            except SQLAlchemyError:
+                session.rollback()
+                calls.forget(session)
+                if attempt == tries:
+                    self.stats["errors"] += 1
+                    log.exception("call log: %s event failed", msg.name)
 
     def _ask_channels(self) -> None:
         """Send CoreShowChannels; its list arrives as events and reconciles at the end."""

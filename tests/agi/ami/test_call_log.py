@@ -452,6 +452,38 @@ def test_two_writers_given_the_same_events_at_once_write_each_row_once(
         assert stats[0]["batch_retries"] + stats[1]["batch_retries"] >= 1
 
 
+def test_an_event_alone_waits_for_the_other_writers_row_and_finds_it(engine, Session):
+    """The one-by-one fallback met the race too (CI, PostgreSQL): the other writer had inserted
+    the same call and not yet committed, so this writer's insert waited for it and was refused.
+    The event is tried again and finds the committed row instead of counting an error."""
+    if engine.dialect.name == "sqlite":
+        pytest.skip("SQLite has one writer at a time: an insert never waits on another's row")
+    from agi.ami.call_log import CallLog, chan
+    from agi.ami.wire import Message
+    from models.telephony import calls
+
+    msg = Message([("Event", "Newchannel"), ("Channel", "PJSIP/trunk-00000001"),
+                   ("ChannelState", "4"), ("CallerIDNum", "13800138000"),
+                   ("Context", "dialfunnel-inbound"), ("Exten", "400"),
+                   ("Uniqueid", "1764122400.1"), ("Linkedid", "1764122400.1")])
+    other = Session()
+    calls.channel_seen(other, chan(msg), T0)
+    other.flush()                       # the other writer's rows, not yet committed
+    log = CallLog(Session, client=None)
+    mine = Session()
+    alone = threading.Thread(target=log._apply_alone, args=(mine, msg, T0))
+    alone.start()
+    time.sleep(0.5)
+    assert alone.is_alive()             # waiting on the other's uncommitted key
+    other.commit()
+    alone.join(10)
+    other.close()
+    mine.close()
+    assert not alone.is_alive()
+    assert log.stats["errors"] == 0
+    assert (_count(Session, Call), _count(Session, CallLeg)) == (1, 1)
+
+
 # --- the simulator against the captures ------------------------------------------------------
 CAPTURES = "captures-2026-12/"
 KEY_EVENTS = {"Newchannel", "DialBegin", "DialState", "DialEnd", "OriginateResponse",
