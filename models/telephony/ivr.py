@@ -32,8 +32,8 @@ from sqlalchemy.orm import Session
 from models.clock import SYSTEM_CLOCK
 from models.company import company_tz
 from models.crm.contact_records import add_contact_record
-from models.crm.customers import (caller_keys_by_phone, create_customer, find_by_phone,
-                                  find_duplicates)
+from models.crm.customers import (create_customer, find_by_phone, find_duplicates,
+                                  ids_with_number)
 from models.db import lock_key
 from models.errors import DuplicateName
 from models.org.masking import mask
@@ -131,28 +131,55 @@ def caller_customer(session: Session, caller_id: str | None) -> Customer | None:
     return customers[0] if customers else None
 
 
-_ORDERS = Order.__table__.c
-_LATEST_ORDERS = (select(*(_ORDERS[c.key] for c in STATUS_COLUMNS))
-                  .where(_ORDERS.customer_id.in_(bindparam("ids", expanding=True)))
-                  .order_by((_ORDERS.state == "done").asc(), _ORDERS.ordered_on.desc(),
-                            _ORDERS.id.desc())
-                  .limit(bindparam("limit")))  # built once, as Core: customers.caller_keys_by_phone
+# The caller's customers and their latest orders in one statement (one round trip: IVR calls
+# run it hundreds of times a second, and on a busy PostgreSQL each trip waits for its backend),
+# built once, on the tables' columns so that it runs as Core, without the ORM's result
+# machinery (1.4 -> 0.55 ms of CPU per call when it moved off the ORM). A customer comes once
+# per order of theirs among the latest `limit`, or once with no order.
+_CUSTOMERS, _ORDERS = Customer.__table__.c, Order.__table__.c
+_CALLERS = (select(_CUSTOMERS.id, _CUSTOMERS.ownership, _CUSTOMERS.last_contacted_at)
+            .where(_CUSTOMERS.id.in_(ids_with_number(bindparam("e164")))).cte("callers"))
+_LATEST = (select(*(_ORDERS[c.key] for c in STATUS_COLUMNS), _ORDERS.ordered_on,
+                  _ORDERS.id.label("order_id"))
+           .where(_ORDERS.customer_id.in_(select(_CALLERS.c.id)))
+           .order_by((_ORDERS.state == "done").asc(), _ORDERS.ordered_on.desc(), _ORDERS.id.desc())
+           .limit(bindparam("limit")).subquery("latest"))
+_CALLER_ORDERS = (select(_CALLERS.c.id, _CALLERS.c.ownership, _CALLERS.c.last_contacted_at,
+                         *(_LATEST.c[c.key] for c in STATUS_COLUMNS if c.key != "customer_id"),
+                         _LATEST.c.ordered_on, _LATEST.c.order_id)
+                  .select_from(_CALLERS.outerjoin(_LATEST, _LATEST.c.customer_id == _CALLERS.c.id)))
+
+
+@dataclasses.dataclass(frozen=True)
+class CallerKey:
+    """What the IVR needs of a caller's customer, without loading it."""
+    id: int
+    ownership: str
+    last_contacted_at: dt.datetime | None
 
 
 def orders_for_caller(session: Session, caller_id: str | None, *, limit: int = 3
-                      ) -> tuple[object | None, list[OrderStatus]]:
-    """The caller's customer (a row: id, ownership, last_contacted_at) and its latest orders
-    (open ones first), at most `limit`. Two statements, each built once (IVR calls run it at
-    hundreds a second)."""
-    customers = sorted(caller_keys_by_phone(session, caller_id), key=_caller_order)
+                      ) -> tuple[CallerKey | None, list[OrderStatus]]:
+    """The caller's customer and its latest orders (open ones first), at most `limit`: the
+    customer of the first order, else the first by `_caller_order`."""
+    e164 = normalize_phone(caller_id)
+    if not e164:
+        return None, []
+    customers, orders = {}, []
+    for row in session.execute(_CALLER_ORDERS, {"e164": e164, "limit": limit}):
+        customers[row.id] = CallerKey(row.id, row.ownership, row.last_contacted_at)
+        if row.number is not None:
+            orders.append(row)
     if not customers:
         return None, []
-    orders = session.execute(_LATEST_ORDERS, {"ids": [c.id for c in customers], "limit": limit})
-    statuses = [_status(o) for o in orders]
-    customer = customers[0]
+    orders.sort(key=lambda o: o.order_id, reverse=True)
+    orders.sort(key=lambda o: o.ordered_on, reverse=True)
+    orders.sort(key=lambda o: o.state == "done")
+    statuses = [OrderStatus(o.number, re.sub(r"\D", "", o.number), o.id, o.state,
+                            o.payment_status, o.shipping_status) for o in orders]
     if statuses:
-        customer = next(c for c in customers if c.id == statuses[0].customer_id)
-    return customer, statuses
+        return customers[statuses[0].customer_id], statuses
+    return min(customers.values(), key=_caller_order), []
 
 
 # -- callbacks ------------------------------------------------------------------------------

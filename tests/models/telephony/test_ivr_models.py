@@ -56,6 +56,45 @@ def test_order_status_by_number_and_by_caller(session, users, clock, make_custom
     assert orders_for_caller(session, "unknown") == (None, [])
 
 
+def test_orders_for_a_number_several_customers_share(session, users, clock, make_customer):
+    """One statement finds every customer with the number (their own numbers or a contact's)
+    and the latest orders among all of them: open before done, newest first, at most `limit`;
+    the call is about the first order's customer, or with no order about the operated,
+    most recently contacted customer."""
+    shared = make_customer("共享客户", phone="13800138000", owner=None)
+    older = make_customer("老客户", mobile="13800138000", owner="tm")
+    newer = make_customer("新客户", owner="tm2")
+    add_contact_record(session, users["tm"], older.id, content="联系",
+                       clock=clock)
+    clock.advance(days=1)
+    add_contact_record(session, users["tm2"], newer.id, content="联系",
+                       clock=clock)
+    session.commit()
+    assert orders_for_caller(session, "13800138000")[0].id == older.id   # newer has not the number
+    from models.crm.contacts import add_contact
+    add_contact(session, users["admin"], newer.id, {"name": "王经理", "mobile": "138 0013 8000"})
+    session.commit()
+    customer, statuses = orders_for_caller(session, "+86 138-0013-8000")
+    assert (customer.id, customer.ownership, statuses) == (newer.id, "personal", [])
+    open_old = create_order(session, users["tm"], older.id, ITEM, clock=clock)
+    clock.advance(days=1)
+    newest = create_order(session, users["admin"], shared.id, ITEM, clock=clock)
+    clock.advance(days=1)
+    done = create_order(session, users["tm"], older.id, ITEM, clock=clock)
+    update_order_status(session, users["tm"], done.id, state="done", clock=clock)
+    session.commit()
+    customer, statuses = orders_for_caller(session, "13800138000", limit=2)
+    assert customer.id == shared.id
+    assert [(s.number, s.customer_id) for s in statuses] == [(newest.number, shared.id),
+                                                             (open_old.number, older.id)]
+    clock.advance(days=-10)
+    backdated = create_order(session, users["tm"], older.id, ITEM, clock=clock)  # a later id
+    session.commit()
+    _, statuses = orders_for_caller(session, "13800138000", limit=4)
+    assert [s.number for s in statuses] == [newest.number, open_old.number, backdated.number,
+                                            done.number]
+
+
 def test_callback_for_a_personal_customer_reminds_its_operator(session, users, clock, make_customer):
     c = make_customer("北京华信", phone="13800138000", owner="tm")
     at = clock.now() + dt.timedelta(minutes=30)
@@ -207,5 +246,5 @@ def test_ivr_lookups_and_call_log_batches_reuse_their_compiled_statements(
         insert_ivr_calls(session, [row(7)])
     finally:
         event.remove(engine, "after_execute", spy)
-    assert hits == ["CACHE_HIT"] * 6  # customers and orders for two callers; two batches
+    assert hits == ["CACHE_HIT"] * 4  # one lookup for each of two callers; two batches
     assert sorted(session.scalars(select(IVRCall.uniqueid))) == [f"u{n}" for n in range(1, 8)]
