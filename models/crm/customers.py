@@ -7,7 +7,7 @@ system". No built-in user exists: nothing could log in as it, and no report or u
 it as a person."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, func, or_, select, union
+from sqlalchemy import delete, func, or_, select, union
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
