@@ -176,7 +176,8 @@ class CommandRunner:
     def __init__(self, sessionmaker, ami, *, runner_id: str, clock=SYSTEM_CLOCK,
                  servers: list[PBX] | None = None):
         self.servers = servers or [PBX("default", ami)]
-        self.Session, self.ami, self.runner_id, self.clock = sessionmaker, self.servers[0].ami, runner_id, clock
+        self.ami = self.servers[0].ami
+        self.Session, self.runner_id, self.clock = sessionmaker, runner_id, clock
         self.ringing: dict[int, tuple[Ringing, dict, object]] = {}   # command id → the party rung, its AMI
 
     def run_once(self) -> int:

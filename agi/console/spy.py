@@ -63,7 +63,8 @@ class SpyRunner:
     def __init__(self, sessionmaker, ami: AMIClient, *, dialer_id: str, clock=SYSTEM_CLOCK,
                  caller_id: str | None = None, servers: list[PBX] | None = None):
         self.servers = servers or [PBX("default", ami)]
-        self.maker, self.ami, self.dialer_id, self.clock = sessionmaker, self.servers[0].ami, dialer_id, clock
+        self.ami = self.servers[0].ami
+        self.maker, self.dialer_id, self.clock = sessionmaker, dialer_id, clock
         self.caller_id = caller_id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

@@ -148,7 +148,8 @@ def test_the_call_bars_controls_act_on_the_server_of_the_agents_phone(
     [orig] = pbx_b.actions("Originate")
     assert (orig["Context"], orig["Exten"]) == ("dialfunnel-conference", conference.room_for_call(call_id))
     moved = pbx_b.actions("Redirect")[-1]
-    assert (moved["Channel"], moved["ExtraChannel"]) == (call.legs["o1"]["Channel"], call.legs["t1"]["Channel"])
+    assert (moved["Channel"], moved["ExtraChannel"]) == (call.legs["o1"]["Channel"],
+                                                         call.legs["t1"]["Channel"])
     assert [m["Action"] for m in sims["pbx-a"].received if m["Action"] != "Login"] == []
 
 
