@@ -33,6 +33,9 @@ What each control does (the captures in tests/fixtures/asterisk/captures-2026-12
              the party hung up.
   add_party  the same check, then one more party rung into the room; done once answered.
   drop_party ConfbridgeKick of the party's channel (the dialplan hangs it up).
+
+With several Asterisk servers (agi.dialer.servers) a control goes to the server of the agent's
+phone, where the agent's calls are.
 """
 from __future__ import annotations
 
@@ -40,10 +43,14 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
+from sqlalchemy import select
+
 from agi.ami.client import AMIActionError, AMIError, Originate
 from agi.console import conference as rooms
+from agi.dialer.servers import PBX, ami_for_extension
 from models.clock import SYSTEM_CLOCK
 from models.telephony import call_commands
+from models.schema import User
 from models.telephony.call_commands import HOLD_CONTEXT
 
 log = logging.getLogger(__name__)
@@ -166,18 +173,21 @@ def drop_party(ami, args: dict) -> None:
 
 
 class CommandRunner:
-    def __init__(self, sessionmaker, ami, *, runner_id: str, clock=SYSTEM_CLOCK):
-        self.Session, self.ami, self.runner_id, self.clock = sessionmaker, ami, runner_id, clock
-        self.ringing: dict[int, tuple[Ringing, dict]] = {}    # command id → the party rung
+    def __init__(self, sessionmaker, ami, *, runner_id: str, clock=SYSTEM_CLOCK,
+                 servers: list[PBX] | None = None):
+        self.servers = servers or [PBX("default", ami)]
+        self.ami = self.servers[0].ami
+        self.Session, self.runner_id, self.clock = sessionmaker, runner_id, clock
+        self.ringing: dict[int, tuple[Ringing, dict, object]] = {}   # command id → the party rung, its AMI
 
     def run_once(self) -> int:
         """Claim the queued controls and run them, end those whose party answered or not;
         returns how many were claimed."""
         with self.Session() as s:
-            for command_id, (ringing, args) in list(self.ringing.items()):
+            for command_id, (ringing, args, ami) in list(self.ringing.items()):
                 if ringing.party.done:
                     del self.ringing[command_id]
-                    reason = self._answered(ringing, args)
+                    reason = self._answered(ringing, args, ami)
                     command = s.get(call_commands.CallCommand, command_id)
                     call_commands.finish_command(s, command, reason, clock=self.clock)
                     s.commit()
@@ -185,15 +195,23 @@ class CommandRunner:
             s.commit()
             for command in claimed:
                 args = dict(command.args)
-                reason = self._run(command.action, args)
+                ami = self._ami_of(s, command.user_id)
+                reason = self._run(command.action, args, ami)
                 if isinstance(reason, Ringing):
-                    self.ringing[command.id] = (reason, args)
+                    self.ringing[command.id] = (reason, args, ami)
                     continue
                 call_commands.finish_command(s, command, reason, clock=self.clock)
                 s.commit()
             return len(claimed)
 
-    def _answered(self, ringing: Ringing, args: dict) -> str | None:
+    def _ami_of(self, session, user_id: int):
+        """The AMI client of the agent's server."""
+        if len(self.servers) == 1:
+            return self.ami
+        return ami_for_extension(self.servers, session.scalar(
+            select(User.extension).where(User.id == user_id)))
+
+    def _answered(self, ringing: Ringing, args: dict, ami) -> str | None:
         try:
             event = ringing.party.result(0)
         except AMIError as error:
@@ -203,21 +221,21 @@ class CommandRunner:
             return f"{args.get('label')}: {why}"
         if ringing.then is None:
             return None
-        reason = self._run(lambda ami, a: ringing.then(), args)
+        reason = self._run(lambda _ami, a: ringing.then(), args, ami)
         if reason and event.get("Channel"):       # not left alone in the room
             try:
-                self.ami.hangup(event["Channel"], timeout=AMI_TIMEOUT)
+                ami.hangup(event["Channel"], timeout=AMI_TIMEOUT)
             except AMIError as error:
                 log.warning("three-way: hanging up %s: %s", event["Channel"], error)
         return reason
 
-    def _run(self, name, args: dict) -> str | Ringing | None:
+    def _run(self, name, args: dict, ami) -> str | Ringing | None:
         """None when done, a Ringing while a party rings, else why it failed."""
         fn = name if callable(name) else ACTIONS.get(name)
         if fn is None:
             return f"unknown control {name}"
         try:
-            ringing = fn(self.ami, args)
+            ringing = fn(ami, args)
             if isinstance(ringing, Ringing):
                 return ringing
         except Refused as refused:

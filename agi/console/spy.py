@@ -11,6 +11,10 @@ ChannelId spy-<row id>-<random>: the manager's channel's Uniqueid, by which the 
 row. ChanSpyStart (SpyerUniqueid) marks it active; the Hangup of that channel ends it (a phone
 never answered: failed). As captured from Asterisk 22 (ami-chanspy.txt): ChanSpyStart/Stop carry
 Spyer* then Spyee* headers, and a manager hung up by AMI shows Cause 0.
+
+With several Asterisk servers (agi.dialer.servers) the manager's phone is rung on the server of
+the spied agent's phone, where the agent's calls are (ChanSpy sees that server's channels only:
+the manager's phone must be reachable from there); every server's events are heard.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import uuid
 
 from agi.ami.client import AMIClient, AMIError
 from agi.ami.wire import Message
+from agi.dialer.servers import PBX, ami_for_extension
 from models.clock import SYSTEM_CLOCK
 from models.schema.supervision import SPY_MODES
 from models.telephony import supervision
@@ -56,15 +61,18 @@ def originate_spy(ami: AMIClient, *, extension: str, mode: str, target_channel: 
 
 class SpyRunner:
     def __init__(self, sessionmaker, ami: AMIClient, *, dialer_id: str, clock=SYSTEM_CLOCK,
-                 caller_id: str | None = None):
-        self.maker, self.ami, self.dialer_id, self.clock = sessionmaker, ami, dialer_id, clock
+                 caller_id: str | None = None, servers: list[PBX] | None = None):
+        self.servers = servers or [PBX("default", ami)]
+        self.ami = self.servers[0].ami
+        self.maker, self.dialer_id, self.clock = sessionmaker, dialer_id, clock
         self.caller_id = caller_id
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def attach(self) -> "SpyRunner":
-        for name in ("ChanSpyStart", "Hangup", "OriginateResponse"):
-            self.ami.on(name, self.handle)
+        for pbx in self.servers:
+            for name in ("ChanSpyStart", "Hangup", "OriginateResponse"):
+                pbx.ami.on(name, self.handle)
         return self
 
     def start(self) -> "SpyRunner":
@@ -92,17 +100,24 @@ class SpyRunner:
                 session, self.dialer_id,
                 lambda row_id: f"{CHANNEL_PREFIX}{row_id}-{uuid.uuid4().hex[:12]}", clock=self.clock)
             session.commit()
-            work = [(r.channel_id, r.manager_extension, r.mode, r.agent_channel) for r in rows]
+            work = [(r.channel_id, r.manager_extension, r.mode, r.agent_channel,
+                     self._ami_of(r)) for r in rows]
         rung = 0
-        for channel_id, extension, mode, target in work:
+        for channel_id, extension, mode, target, ami in work:
             try:
-                originate_spy(self.ami, extension=extension, mode=mode, target_channel=target,
+                originate_spy(ami, extension=extension, mode=mode, target_channel=target,
                               channel_id=channel_id, caller_id=self.caller_id)
                 rung += 1
             except (AMIError, SpyError) as exc:
                 log.warning("spy request %s: %s", channel_id, exc)
                 self._end(channel_id, "refused")
         return rung
+
+    def _ami_of(self, row):
+        """The AMI client of the spied agent's server."""
+        if len(self.servers) == 1 or row.agent is None:
+            return self.ami
+        return ami_for_extension(self.servers, row.agent.extension)
 
     def handle(self, msg: Message) -> None:
         """The AMI dispatcher thread: ChanSpyStart, the manager channel's Hangup, a failed

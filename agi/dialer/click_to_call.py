@@ -27,7 +27,7 @@ import queue
 from dataclasses import dataclass
 
 from agi.ami.client import AMIActionError, AMIError
-from agi.dialer.servers import PBX
+from agi.dialer.servers import PBX, ami_for_extension
 from models.clock import SYSTEM_CLOCK
 from models.dialer import click_to_call as c2c
 
@@ -90,7 +90,7 @@ class ClickToCall:
 
     def _ami_for(self, extension: str):
         """The AMI client of the server the extension's phone is on (the first one if none)."""
-        return next((p.ami for p in self.servers if p.has_extension(extension)), self.ami)
+        return ami_for_extension(self.servers, extension)
 
     # --- the loop ---------------------------------------------------------------------------
     def step(self) -> int:

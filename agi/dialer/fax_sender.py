@@ -6,7 +6,11 @@ number into the dialplan's ``dialfunnel-fax,send`` with ``DIALFUNNEL_FAX`` (the 
 Asterisk must be able to read: the fax folder on the PBX's disk) and ``DIALFUNNEL_FAX_ID``. The
 ChannelId is ``fax-<id>-<attempt>``. A failed OriginateResponse (busy, no answer...) is the
 attempt's result here; an answered call reports through the dialplan's hangup handler
-(agi/handlers/fax_done.py). A fax whose result never comes is expired (outbox.expire_lost)."""
+(agi/handlers/fax_done.py). A fax whose result never comes is expired (outbox.expire_lost).
+
+With several Asterisk servers (agi.dialer.servers) each fax goes out on the server up with the
+most free trunk lines (``used``: the dialer's lines up on each); every server's answers are
+heard."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,6 +20,7 @@ import re
 import threading
 
 from agi.ami.client import AMIError
+from agi.dialer.servers import PBX, least_busy
 from faxdocs.store import FaxStore
 from models.clock import SYSTEM_CLOCK
 from models.fax import outbox
@@ -31,14 +36,18 @@ _CHANNEL_ID = re.compile(r"fax-(\d+)-\d+")
 
 class FaxSender:
     def __init__(self, sessionmaker, ami, store: FaxStore, *, trunk: str, lines: int,
-                 retry_wait: dt.timedelta, caller_id: str | None = None, clock=SYSTEM_CLOCK):
-        self.Session, self.ami, self.store = sessionmaker, ami, store
+                 retry_wait: dt.timedelta, caller_id: str | None = None, clock=SYSTEM_CLOCK,
+                 servers: list[PBX] | None = None, used=dict):
+        self.servers = servers or [PBX("default", ami)]
+        self.used = used       # () → {server name: the dialer's lines up on it}
+        self.Session, self.ami, self.store = sessionmaker, self.servers[0].ami, store
         self.trunk, self.lines, self.retry_wait = trunk, lines, retry_wait
         self.caller_id, self.clock = caller_id, clock
         self._events: queue.Queue = queue.Queue()
 
     def attach(self) -> "FaxSender":
-        self.ami.on("OriginateResponse", self._events.put)
+        for pbx in self.servers:
+            pbx.ami.on("OriginateResponse", self._events.put)
         return self
 
     def step(self) -> int:
@@ -68,13 +77,16 @@ class FaxSender:
             claimed = outbox.claim_due(s, lines=self.lines, clock=self.clock)
             calls = [(f.id, f.number, outbox.channel_id(f), f.tiff_key) for f in claimed]
             s.commit()
+        used = dict(self.used()) if calls and len(self.servers) > 1 else {}
         for fax_id, number, channel_id, tiff_key in calls:
-            self._originate(fax_id, number, channel_id, tiff_key)
+            pbx = least_busy(self.servers, used)
+            used[pbx.name] = used.get(pbx.name, 0) + 1
+            self._originate(pbx.ami, fax_id, number, channel_id, tiff_key)
         return [c[0] for c in calls]
 
-    def _originate(self, fax_id: int, number: str, channel_id: str, tiff_key: str) -> None:
+    def _originate(self, ami, fax_id: int, number: str, channel_id: str, tiff_key: str) -> None:
         try:
-            self.ami.originate(
+            ami.originate(
                 self.trunk.format(number=number), context=CONTEXT, exten=EXTEN, priority=1,
                 timeout_ms=RING_SECONDS * 1000, caller_id=self.caller_id,
                 variables={"DIALFUNNEL_FAX": str(self.store.path(tiff_key)),

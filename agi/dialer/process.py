@@ -39,8 +39,11 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     ``outbound`` AGI handler does it. ``hear``: the early-media listener runs even with
     early_media_port 0 (then on a free port) and ``hear(address)`` learns where before the
     first call (the demo points the PBX simulator's carrier at it). With several ``servers``
-    the dialer and click-to-call place each call on its server; the rest (queue members, spies,
-    call controls, faxes, the early-media listener) use the first one."""
+    each AMI action goes to its server: a dialer call to that of the agents it is dialled for
+    (agentless: the most free trunk lines); click-to-call, queue members, listen/whisper/barge
+    and the call bar's controls to that of the agent's phone; a fax to the server up with the
+    most free trunk lines; the early-media listener's hangups to the call's server. Every
+    server's events are heard."""
     holder: list[Dialer] = []
     configs = settings.ami_servers
     if not settings.servers:   # the one server: the caller's port and secret (--ami-port, --demo)
@@ -69,10 +72,11 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
         listen["early_media"].ami_for = dialer.ami_for_channel   # hang up on the call's server
     dialer.attach()
     click.attach()
-    queue_members.start(maker, ami, settings)
-    spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, **kwargs).attach()  # listen/whisper/barge
+    queue_members.start(maker, servers, settings)
+    spies = SpyRunner(maker, ami, dialer_id=dialer.dialer_id, servers=servers,
+                      **kwargs).attach()  # listen/whisper/barge
     faxes = FaxSender(maker, ami, store_for(settings), trunk=settings.dialer_trunk,
-                      lines=settings.fax_lines,
+                      lines=settings.fax_lines, servers=servers, used=lambda: dialer.lines.on_server,
                       retry_wait=dt.timedelta(minutes=settings.fax_retry_minutes), **kwargs).attach()
     ami.connect()
     for pbx in servers[1:]:   # a server down at start joins when it comes up
@@ -93,7 +97,8 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
                 pbx.ami.close()
     thread = threading.Thread(target=run, name="dialer", daemon=True)
     thread.start()
-    runner = CommandRunner(maker, ami, runner_id=dialer.dialer_id, **kwargs)   # the call bar's controls
+    runner = CommandRunner(maker, ami, runner_id=dialer.dialer_id, servers=servers,
+                           **kwargs)   # the call bar's controls
     threading.Thread(target=run_forever, args=(runner, dialer._stop), name="console", daemon=True).start()
     threading.Thread(target=send_faxes, args=(faxes, dialer._stop), name="fax-sender", daemon=True).start()
     return dialer, thread

@@ -10,16 +10,19 @@ of the ``queues`` setting) and sends only the difference:
     Paused false, for a member whose pause differs;
   * QueueRemove for a dynamic member nobody is logged in as (static members of queues.conf are
     left alone: Asterisk refuses to remove them).
-Running it twice sends nothing the second time. Started by agi.dialer.process with the dialer.
+Running it twice sends nothing the second time. Started by agi.dialer.process with the dialer:
+one reconciler per Asterisk server, each for the agents whose phones are on it (an agent given
+an extension on another server is removed from the old one and added to the new).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import uuid
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 from agi.ami.client import CLOSED, AMIError
+from agi.dialer.servers import PBX
 from models.dialer.queue_logins import desired_members
 
 log = logging.getLogger(__name__)
@@ -35,8 +38,10 @@ class Actual(NamedTuple):
 
 
 class QueueMembers:
-    def __init__(self, sessionmaker, ami, *, queues: list[str], interval: float = INTERVAL):
+    def __init__(self, sessionmaker, ami, *, queues: list[str], interval: float = INTERVAL,
+                 has_extension: Callable[[str], bool] | None = None):
         self.maker, self.ami = sessionmaker, ami
+        self.has_extension = has_extension     # whose phones are on this server (None: all)
         self.queues = list(queues)
         self.interval = interval
         self._wake = threading.Event()
@@ -75,6 +80,8 @@ class QueueMembers:
         with self.maker() as session:
             desired = desired_members(session)
             session.rollback()
+        if self.has_extension is not None:
+            desired = [m for m in desired if self.has_extension(m.interface.partition("/")[2])]
         sent = 0
         for queue in self.queues:
             actual = self.status(queue)
@@ -139,7 +146,14 @@ class QueueMembers:
             self.ami.off("QueueStatusComplete", collect)
 
 
-def start(sessionmaker, ami, settings) -> QueueMembers:
-    """The reconciler of the ``queues`` setting's queues, in its own thread of the dialer
-    process (it ends when the AMI client is closed)."""
-    return QueueMembers(sessionmaker, ami, queues=settings.queue_names).start()
+def for_servers(sessionmaker, servers: list[PBX], settings) -> list[QueueMembers]:
+    """One reconciler of the ``queues`` setting's queues per server (agi.dialer.servers)."""
+    return [QueueMembers(sessionmaker, pbx.ami, queues=settings.queue_names,
+                         has_extension=pbx.has_extension if len(servers) > 1 else None)
+            for pbx in servers]
+
+
+def start(sessionmaker, servers: list[PBX], settings) -> list[QueueMembers]:
+    """The reconcilers, each in its own thread of the dialer process (it ends when its AMI
+    client is closed)."""
+    return [members.start() for members in for_servers(sessionmaker, servers, settings)]

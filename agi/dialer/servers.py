@@ -67,6 +67,19 @@ class Homes:
         return next((p.name for p in self.servers if p.has_extension(extension)), None)
 
 
+def ami_for_extension(servers: list[PBX], extension: str | None):
+    """The AMI client of the server an agent's phone is on (the first server if on none): an
+    agent's calls are on that server, so are the controls, spies and queue members of them."""
+    return next((p.ami for p in servers if p.has_extension(extension)), servers[0].ami)
+
+
+def least_busy(servers: list[PBX], used: dict[str, int]) -> PBX:
+    """The server up with the most free trunk lines (the first on a tie; the first if none is
+    up): where a call for no agent goes (a fax)."""
+    up = [p for p in servers if p.up] or servers[:1]
+    return max(up, key=lambda p: p.free(used.get(p.name, 0)))
+
+
 def place(servers: list[PBX], wanted: int, used: dict[str, int],
           agents: dict[str, tuple[int, int, int]] | None) -> list[str]:
     """The servers of up to ``wanted`` new calls, one name per call. ``used``: lines up on each
