@@ -16,6 +16,9 @@ message). From OriginateResponse Reason 4 until the dialer learns the call left 
 the attempt's AMD result; the DialfunnelAbandon UserEvent; its hangup), at most
 ``HANDLER_SECONDS``, the call counts as waiting for an agent (``pacing.Snapshot.waiting``): it
 will want an agent in a moment, so the pacer must not dial for it again.
+The pacer hears each attempt's result once, with its final class (_tell): such an answer only
+when AMD's verdict in the attempt row, an agent taken, the abandon or the call's end says
+whether a person or a machine took it.
 A voice campaign's answered calls hear an IVR flow and need no agent: it is paced by lines
 (``pacing.VoicePacer``), every call up counting against the campaign's ``max_lines``; every
 campaign's lines together stay within ``trunk_lines`` (0: no limit), the trunk's channels.
@@ -107,6 +110,7 @@ class Line:
     responded: bool = False            # OriginateResponse seen
     responded_at: float | None = None
     ours_gone: bool = False            # Hangup of our (;1) leg seen
+    told: bool = False                 # the pacer has this attempt's result (_tell)
     server: str = "default"            # the Asterisk server it was placed on
 
 
@@ -467,8 +471,8 @@ class Dialer:
         self.counts["answered"] += 1
         self.server_counts[line.server]["answered"] += 1
         run = self.campaigns.get(line.campaign_id)
-        if run:
-            run.pacer.on_result(now, "live", now - line.started)
+        if self.route_answers or line.agent_id is not None:
+            self._tell(line, "live")   # no AMD on this call: it is a person
         with self.Session() as s:
             dialing.mark_answered(s, line.channel_id, clock=self.clock)
             s.commit()
@@ -487,6 +491,8 @@ class Dialer:
         line.in_handler_until = None
         self._changed = True
         run = self.campaigns.get(line.campaign_id)
+        if agent or abandoned:
+            self._tell(line, "live")
         if agent:
             self.counts["connected"] += 1
             if run and line.answered is not None:
@@ -512,12 +518,16 @@ class Dialer:
                 line.agent_id = agent_id
                 self._left_handler(line, agent=True)
             elif amd == "machine":
+                self._tell(line, "machine")
                 self._left_handler(line)
+            elif amd is not None:   # a person (or unsure: put through as one), still waiting
+                self._tell(line, "live")
         for line in inside.values():
             if line.in_handler_until is not None and now >= line.in_handler_until:
                 log.info("dialer: attempt %s still unrouted %.0f s after its answer", line.attempt_id,
                          now - (line.answered or now))
                 line.in_handler_until = None
+                self._tell(line, "live")
 
     def _connect_waiting(self, run: CampaignRun, now: float) -> None:
         """Answered calls waiting for an agent: put through, or abandoned past their hold."""
@@ -573,7 +583,7 @@ class Dialer:
             heard = self.early_media.take(line.channel_id) if self.early_media else None
             attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
                                              dead_causes=self.dead_causes, heard=heard, clock=self.clock)
-            outcome, talk = attempt.outcome, attempt.talk_seconds
+            outcome, talk, amd = attempt.outcome, attempt.talk_seconds, attempt.amd
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)
             run = self.campaigns.get(line.campaign_id)
@@ -585,10 +595,22 @@ class Dialer:
         if run is None:
             return
         if line.answered is None:
-            run.pacer.on_result(now, _PACER_KIND.get(outcome, "failed"), now - line.started)
-        elif outcome == "answered":
-            run.pacer.on_talk_end(now, talk or 0.0)
-        # a machine was told to the pacer as a live answer when it answered (AMD comes later)
+            self._tell(line, _PACER_KIND.get(outcome, "failed"))
+        else:
+            self._tell(line, "machine" if amd == "machine" else "live")
+            if outcome == "answered":
+                run.pacer.on_talk_end(now, talk or 0.0)
+
+    def _tell(self, line: Line, kind: str) -> None:
+        """The attempt's one result for the pacer, of its final class: an answer is told when
+        AMD (or an agent taken, or the call's end) says whether a person or a machine took it,
+        as of the answer's time."""
+        run = self.campaigns.get(line.campaign_id)
+        if line.told or run is None:
+            return
+        line.told = True
+        at = line.answered if line.answered is not None else _epoch(self.clock)
+        run.pacer.on_result(at, kind, at - line.started)
 
     # --- recovery -----------------------------------------------------------------------------
     def reconcile(self, timeout: float = 10.0) -> dict:
