@@ -574,15 +574,20 @@ class Dialer:
         except AMIError as exc:
             log.warning("dialer: Hangup of %s failed: %s", line.channel_id, exc)
 
-    def _finish(self, line: Line) -> None:
+    def _finish(self, line: Line, *, unheard: bool = False) -> None:
+        """Close the line's attempt. ``unheard``: its end came while we were not listening;
+        an answered call is closed as of its recording's end if one is stored."""
         now = _epoch(self.clock)
         self._changed = True
         self.lines.pop(line.channel_id, None)
         self._by_other.pop(other_channel_id(line.channel_id), None)
         with self.Session() as s:
             heard = self.early_media.take(line.channel_id) if self.early_media else None
+            ended = dialing.recorded_end(s, line.channel_id) if unheard and line.answered is not None \
+                else None
             attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
-                                             dead_causes=self.dead_causes, heard=heard, clock=self.clock)
+                                             dead_causes=self.dead_causes, heard=heard, ended_at=ended,
+                                             clock=self.clock)
             outcome, talk, amd = attempt.outcome, attempt.talk_seconds, attempt.amd
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)
@@ -640,6 +645,8 @@ class Dialer:
             here = alive[server]
             is_alive = here is None or channel_id in here or other_channel_id(channel_id) in here
             line = self.lines.get(channel_id)
+            if line is not None and line.answered is None and answered is not None:
+                self._answered_unheard(line, answered.timestamp(), agent_id)
             if line is None:
                 line = Line(attempt_id, campaign_id, channel_id, number, started.timestamp(),
                             answered.timestamp() if answered else None, agent_id=agent_id, server=server)
@@ -658,7 +665,34 @@ class Dialer:
         """A line whose end we did not see: answered or failed, as far as we know."""
         if line.reason is None:
             line.reason = 4 if line.answered is not None else 0
-        self._finish(line)
+        self._finish(line, unheard=True)
+
+    def _answers_written(self, lines: list[Line]) -> None:
+        """Lines we saw no answer for (an AMI drop ate it) whose attempt the outbound handler,
+        on the PBX's side, marked answered: the answer is taken from the row (_answered_unheard)."""
+        unanswered = {line.channel_id: line for line in lines if line.answered is None}
+        if not unanswered:
+            return
+        with self.Session() as s:
+            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.answered_at, DialAttempt.agent_id)
+                             .where(DialAttempt.channel_id.in_(list(unanswered)),
+                                    DialAttempt.answered_at.is_not(None))).all()
+            s.commit()
+        for channel_id, answered_at, agent_id in rows:
+            self._answered_unheard(unanswered[channel_id], answered_at.timestamp(), agent_id)
+
+    def _answered_unheard(self, line: Line, at: float, agent_id: int | None) -> None:
+        """An answer we learn of afterwards: the call is followed (or closed) as answered, with
+        its agent, never as a failure whose lead is dialled again. Until the handler's row says
+        where it went, it counts as waiting (_check_handler_lines)."""
+        self._changed = True
+        line.answered, line.reason, line.responded, line.responded_at = at, 4, True, at
+        line.agent_id = line.agent_id or agent_id
+        self.counts["answered"] += 1
+        self.server_counts[line.server]["answered"] += 1
+        run = self.campaigns.get(line.campaign_id)
+        if line.agent_id is None and not self.route_answers and not (run and run.mode == "voice"):
+            line.in_handler_until = _epoch(self.clock) + HANDLER_SECONDS
 
     def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> set[str] | None:
         """Uniqueids of every channel the server has (CoreShowChannels), None if AMI is down."""
@@ -699,6 +733,8 @@ class Dialer:
         stale = [line for line in self.lines.values() if line.answered is None and not line.responded
                  and now - line.started > STALE_GRACE_SECONDS     # cheap first: thousands a tick
                  and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS]
+        self._answers_written(stale)
+        stale = [line for line in stale if line.answered is None]
         for pbx in self.servers:
             mine = [line for line in stale if line.server == pbx.name]
             if not mine or not pbx.up:
@@ -726,6 +762,8 @@ class Dialer:
             if len(self.servers) == 1:
                 continue
             lost = now - pbx.down_since >= LOST_SERVER_SECONDS
+            self._answers_written([line for line in self.lines.values() if line.server == pbx.name
+                                   and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS])
             for line in [line for line in self.lines.values() if line.server == pbx.name]:
                 if lost if line.answered is not None else \
                         now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS:
