@@ -34,6 +34,10 @@ only that server's events move it. ``trunk_lines`` is then each server's own. A 
 connection is down gets no new call; its unanswered lines are closed once they can no longer be
 ringing (the lead goes back to the hopper, as reconcile() does), its answered ones after
 ``LOST_SERVER_SECONDS``; when it comes back, reconcile() follows what it still has.
+An answer an AMI outage hid is taken from what still knows of it before any line is closed: the
+attempt row (the outbound handler marks the answer and the agent on the PBX's side) or our
+channel up in CoreShowChannels. Such a call is followed to its Hangup, or closed as answered at
+its recording's end; only a line nothing shows answered is closed as failed (lead retried).
 """
 from __future__ import annotations
 
@@ -68,6 +72,7 @@ PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given
 STALE_GRACE_SECONDS = 30.0       # an unanswered line silent this long past its ring timeout is lost
 RECONCILE_MIN_AGE = 5.0
 LOST_SERVER_SECONDS = 120.0  # a server down this long: its answered lines are closed too
+CHANNEL_UP = "6"            # CoreShowChannel's ChannelState of an answered channel
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
@@ -632,7 +637,7 @@ class Dialer:
             s.commit()
         if not open_rows:
             return {"adopted": 0, "closed": 0}
-        alive: dict[str, set[str] | None] = {}
+        alive: dict[str, dict[str, str] | None] = {}
         for pbx in self.servers:
             alive[pbx.name] = self._live_channel_ids(timeout, pbx) if pbx.up else None
             if alive[pbx.name] is None:
@@ -654,8 +659,10 @@ class Dialer:
                     self.lines[channel_id] = line
                     self._by_other[other_channel_id(channel_id)] = channel_id
                     adopted += 1
+                    self._answer_shown(line, here)
                     continue
             elif is_alive or now - line.started < RECONCILE_MIN_AGE:
+                self._answer_shown(line, here)
                 continue
             self._close_unknown(line)
             closed += 1
@@ -681,6 +688,13 @@ class Dialer:
         for channel_id, answered_at, agent_id in rows:
             self._answered_unheard(unanswered[channel_id], answered_at.timestamp(), agent_id)
 
+    def _answer_shown(self, line: Line, states: dict[str, str] | None) -> None:
+        """Our channel is up on the PBX (CoreShowChannels) and nothing recorded its answer:
+        answered while we were not listening, it is handled as an answer heard now."""
+        if line.answered is None and states and states.get(line.channel_id) == CHANNEL_UP:
+            line.responded, line.responded_at, line.reason = True, _epoch(self.clock), 4
+            self._answered(line)
+
     def _answered_unheard(self, line: Line, at: float, agent_id: int | None) -> None:
         """An answer we learn of afterwards: the call is followed (or closed) as answered, with
         its agent, never as a failure whose lead is dialled again. Until the handler's row says
@@ -694,10 +708,11 @@ class Dialer:
         if line.agent_id is None and not self.route_answers and not (run and run.mode == "voice"):
             line.in_handler_until = _epoch(self.clock) + HANDLER_SECONDS
 
-    def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> set[str] | None:
-        """Uniqueids of every channel the server has (CoreShowChannels), None if AMI is down."""
+    def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> dict[str, str] | None:
+        """Uniqueid → ChannelState of every channel the server has (CoreShowChannels), None if
+        AMI is down."""
         ami = (pbx or self.servers[0]).ami
-        got: set[str] = set()
+        got: dict[str, str] = {}
         done = threading.Event()
         action_id = f"{self.dialer_id}-show-{uuid.uuid4().hex[:6]}"
 
@@ -705,7 +720,7 @@ class Dialer:
             if msg.get("ActionID") != action_id:
                 return
             if msg.name == "CoreShowChannel":
-                got.add(msg.get("Uniqueid") or "")
+                got[msg.get("Uniqueid") or ""] = msg.get("ChannelState") or ""
             elif msg.name == "CoreShowChannelsComplete":
                 done.set()
         ami.on("CoreShowChannel", collect)
@@ -746,6 +761,8 @@ class Dialer:
                 if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
                     line.reason = 0
                     self._finish(line)
+                else:
+                    self._answer_shown(line, alive)
 
     def _sweep_lost_servers(self, now: float) -> None:
         """Lines on a server whose AMI connection is down, with several servers: an unanswered

@@ -340,3 +340,34 @@ def test_an_announcement_heard_hangs_the_call_up_on_its_own_server(world, Sessio
     hook(on_b, SimpleNamespace(label="unallocated"))
     assert [(m["Channel"], m["Cause"]) for m in sims["pbx-b"].actions("Hangup")] == [(on_b, "1")]
     assert sims["pbx-a"].actions("Hangup") == []
+
+
+def test_an_answer_made_while_the_server_was_unheard_is_put_through_not_retried(world, Session, users):
+    """Issue 17: pbx-b's AMI connection drops while its call rings and stays down while the
+    customer answers (no handler writes anything here: the dialer routes answers itself). Back
+    again, CoreShowChannels shows the call up: it is an answered call, given to pbx-b's agent,
+    not a failure whose customer is called a second time."""
+    campaign_id, dialer, driver, sims, amis, clock = world(2, talk=40.0, ring=6.0, reconnect=True)
+    driver.run_until(START.timestamp() + 2)     # one line ringing on each server
+    with Session() as s:
+        [call] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
+    sims["pbx-b"].refuse_connections = True
+    sims["pbx-b"].drop_connections()
+    deadline = time.monotonic() + 10
+    while amis["pbx-b"].connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 15)    # answered at 6 s, unheard
+    connects = amis["pbx-b"].connects
+    sims["pbx-b"].refuse_connections = False
+    while amis["pbx-b"].connects == connects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 300)
+    with Session() as s:
+        call = s.get(DialAttempt, call.id)
+        attempts = s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+        statuses = Counter(s.scalars(select(CampaignLead.status)
+                                     .where(CampaignLead.campaign_id == campaign_id)))
+    assert (call.outcome, call.agent_id) == ("answered", users["tm2"].id)
+    assert sum(1 for a in attempts if a.number == call.number) == 1     # called once
+    assert statuses == Counter({"done": 2}) and dialer.server_counts["pbx-b"]["closed_lost"] == 0
+    no_overlap(Session)
