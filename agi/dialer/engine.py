@@ -16,6 +16,9 @@ message). From OriginateResponse Reason 4 until the dialer learns the call left 
 the attempt's AMD result; the DialfunnelAbandon UserEvent; its hangup), at most
 ``HANDLER_SECONDS``, the call counts as waiting for an agent (``pacing.Snapshot.waiting``): it
 will want an agent in a moment, so the pacer must not dial for it again.
+The pacer hears each attempt's result once, with its final class (_tell): such an answer only
+when AMD's verdict in the attempt row, an agent taken, the abandon or the call's end says
+whether a person or a machine took it.
 A voice campaign's answered calls hear an IVR flow and need no agent: it is paced by lines
 (``pacing.VoicePacer``), every call up counting against the campaign's ``max_lines``; every
 campaign's lines together stay within ``trunk_lines`` (0: no limit), the trunk's channels.
@@ -31,6 +34,10 @@ only that server's events move it. ``trunk_lines`` is then each server's own. A 
 connection is down gets no new call; its unanswered lines are closed once they can no longer be
 ringing (the lead goes back to the hopper, as reconcile() does), its answered ones after
 ``LOST_SERVER_SECONDS``; when it comes back, reconcile() follows what it still has.
+An answer an AMI outage hid is taken from what still knows of it before any line is closed: the
+attempt row (the outbound handler marks the answer and the agent on the PBX's side) or our
+channel up in CoreShowChannels. Such a call is followed to its Hangup, or closed as answered at
+its recording's end; only a line nothing shows answered is closed as failed (lead retried).
 """
 from __future__ import annotations
 
@@ -65,6 +72,7 @@ PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given
 STALE_GRACE_SECONDS = 30.0       # an unanswered line silent this long past its ring timeout is lost
 RECONCILE_MIN_AGE = 5.0
 LOST_SERVER_SECONDS = 120.0  # a server down this long: its answered lines are closed too
+CHANNEL_UP = "6"            # CoreShowChannel's ChannelState of an answered channel
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
 
@@ -107,6 +115,7 @@ class Line:
     responded: bool = False            # OriginateResponse seen
     responded_at: float | None = None
     ours_gone: bool = False            # Hangup of our (;1) leg seen
+    told: bool = False                 # the pacer has this attempt's result (_tell)
     server: str = "default"            # the Asterisk server it was placed on
 
 
@@ -467,8 +476,8 @@ class Dialer:
         self.counts["answered"] += 1
         self.server_counts[line.server]["answered"] += 1
         run = self.campaigns.get(line.campaign_id)
-        if run:
-            run.pacer.on_result(now, "live", now - line.started)
+        if self.route_answers or line.agent_id is not None:
+            self._tell(line, "live")   # no AMD on this call: it is a person
         with self.Session() as s:
             dialing.mark_answered(s, line.channel_id, clock=self.clock)
             s.commit()
@@ -487,6 +496,8 @@ class Dialer:
         line.in_handler_until = None
         self._changed = True
         run = self.campaigns.get(line.campaign_id)
+        if agent or abandoned:
+            self._tell(line, "live")
         if agent:
             self.counts["connected"] += 1
             if run and line.answered is not None:
@@ -512,12 +523,16 @@ class Dialer:
                 line.agent_id = agent_id
                 self._left_handler(line, agent=True)
             elif amd == "machine":
+                self._tell(line, "machine")
                 self._left_handler(line)
+            elif amd is not None:   # a person (or unsure: put through as one), still waiting
+                self._tell(line, "live")
         for line in inside.values():
             if line.in_handler_until is not None and now >= line.in_handler_until:
                 log.info("dialer: attempt %s still unrouted %.0f s after its answer", line.attempt_id,
                          now - (line.answered or now))
                 line.in_handler_until = None
+                self._tell(line, "live")
 
     def _connect_waiting(self, run: CampaignRun, now: float) -> None:
         """Answered calls waiting for an agent: put through, or abandoned past their hold."""
@@ -564,16 +579,21 @@ class Dialer:
         except AMIError as exc:
             log.warning("dialer: Hangup of %s failed: %s", line.channel_id, exc)
 
-    def _finish(self, line: Line) -> None:
+    def _finish(self, line: Line, *, unheard: bool = False) -> None:
+        """Close the line's attempt. ``unheard``: its end came while we were not listening;
+        an answered call is closed as of its recording's end if one is stored."""
         now = _epoch(self.clock)
         self._changed = True
         self.lines.pop(line.channel_id, None)
         self._by_other.pop(other_channel_id(line.channel_id), None)
         with self.Session() as s:
             heard = self.early_media.take(line.channel_id) if self.early_media else None
+            ended = dialing.recorded_end(s, line.channel_id) if unheard and line.answered is not None \
+                else None
             attempt = dialing.finish_attempt(s, line.channel_id, reason=line.reason, cause=line.cause,
-                                             dead_causes=self.dead_causes, heard=heard, clock=self.clock)
-            outcome, talk = attempt.outcome, attempt.talk_seconds
+                                             dead_causes=self.dead_causes, heard=heard, ended_at=ended,
+                                             clock=self.clock)
+            outcome, talk, amd = attempt.outcome, attempt.talk_seconds, attempt.amd
             if attempt.agent_id is not None:
                 agent_states.call_ended(s, attempt, clock=self.clock)
             run = self.campaigns.get(line.campaign_id)
@@ -585,10 +605,22 @@ class Dialer:
         if run is None:
             return
         if line.answered is None:
-            run.pacer.on_result(now, _PACER_KIND.get(outcome, "failed"), now - line.started)
-        elif outcome == "answered":
-            run.pacer.on_talk_end(now, talk or 0.0)
-        # a machine was told to the pacer as a live answer when it answered (AMD comes later)
+            self._tell(line, _PACER_KIND.get(outcome, "failed"))
+        else:
+            self._tell(line, "machine" if amd == "machine" else "live")
+            if outcome == "answered":
+                run.pacer.on_talk_end(now, talk or 0.0)
+
+    def _tell(self, line: Line, kind: str) -> None:
+        """The attempt's one result for the pacer, of its final class: an answer is told when
+        AMD (or an agent taken, or the call's end) says whether a person or a machine took it,
+        as of the answer's time."""
+        run = self.campaigns.get(line.campaign_id)
+        if line.told or run is None:
+            return
+        line.told = True
+        at = line.answered if line.answered is not None else _epoch(self.clock)
+        run.pacer.on_result(at, kind, at - line.started)
 
     # --- recovery -----------------------------------------------------------------------------
     def reconcile(self, timeout: float = 10.0) -> dict:
@@ -605,7 +637,7 @@ class Dialer:
             s.commit()
         if not open_rows:
             return {"adopted": 0, "closed": 0}
-        alive: dict[str, set[str] | None] = {}
+        alive: dict[str, dict[str, str] | None] = {}
         for pbx in self.servers:
             alive[pbx.name] = self._live_channel_ids(timeout, pbx) if pbx.up else None
             if alive[pbx.name] is None:
@@ -618,6 +650,8 @@ class Dialer:
             here = alive[server]
             is_alive = here is None or channel_id in here or other_channel_id(channel_id) in here
             line = self.lines.get(channel_id)
+            if line is not None and line.answered is None and answered is not None:
+                self._answered_unheard(line, answered.timestamp(), agent_id)
             if line is None:
                 line = Line(attempt_id, campaign_id, channel_id, number, started.timestamp(),
                             answered.timestamp() if answered else None, agent_id=agent_id, server=server)
@@ -625,8 +659,10 @@ class Dialer:
                     self.lines[channel_id] = line
                     self._by_other[other_channel_id(channel_id)] = channel_id
                     adopted += 1
+                    self._answer_shown(line, here)
                     continue
             elif is_alive or now - line.started < RECONCILE_MIN_AGE:
+                self._answer_shown(line, here)
                 continue
             self._close_unknown(line)
             closed += 1
@@ -636,12 +672,47 @@ class Dialer:
         """A line whose end we did not see: answered or failed, as far as we know."""
         if line.reason is None:
             line.reason = 4 if line.answered is not None else 0
-        self._finish(line)
+        self._finish(line, unheard=True)
 
-    def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> set[str] | None:
-        """Uniqueids of every channel the server has (CoreShowChannels), None if AMI is down."""
+    def _answers_written(self, lines: list[Line]) -> None:
+        """Lines we saw no answer for (an AMI drop ate it) whose attempt the outbound handler,
+        on the PBX's side, marked answered: the answer is taken from the row (_answered_unheard)."""
+        unanswered = {line.channel_id: line for line in lines if line.answered is None}
+        if not unanswered:
+            return
+        with self.Session() as s:
+            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.answered_at, DialAttempt.agent_id)
+                             .where(DialAttempt.channel_id.in_(list(unanswered)),
+                                    DialAttempt.answered_at.is_not(None))).all()
+            s.commit()
+        for channel_id, answered_at, agent_id in rows:
+            self._answered_unheard(unanswered[channel_id], answered_at.timestamp(), agent_id)
+
+    def _answer_shown(self, line: Line, states: dict[str, str] | None) -> None:
+        """Our channel is up on the PBX (CoreShowChannels) and nothing recorded its answer:
+        answered while we were not listening, it is handled as an answer heard now."""
+        if line.answered is None and states and states.get(line.channel_id) == CHANNEL_UP:
+            line.responded, line.responded_at, line.reason = True, _epoch(self.clock), 4
+            self._answered(line)
+
+    def _answered_unheard(self, line: Line, at: float, agent_id: int | None) -> None:
+        """An answer we learn of afterwards: the call is followed (or closed) as answered, with
+        its agent, never as a failure whose lead is dialled again. Until the handler's row says
+        where it went, it counts as waiting (_check_handler_lines)."""
+        self._changed = True
+        line.answered, line.reason, line.responded, line.responded_at = at, 4, True, at
+        line.agent_id = line.agent_id or agent_id
+        self.counts["answered"] += 1
+        self.server_counts[line.server]["answered"] += 1
+        run = self.campaigns.get(line.campaign_id)
+        if line.agent_id is None and not self.route_answers and not (run and run.mode == "voice"):
+            line.in_handler_until = _epoch(self.clock) + HANDLER_SECONDS
+
+    def _live_channel_ids(self, timeout: float, pbx: PBX | None = None) -> dict[str, str] | None:
+        """Uniqueid → ChannelState of every channel the server has (CoreShowChannels), None if
+        AMI is down."""
         ami = (pbx or self.servers[0]).ami
-        got: set[str] = set()
+        got: dict[str, str] = {}
         done = threading.Event()
         action_id = f"{self.dialer_id}-show-{uuid.uuid4().hex[:6]}"
 
@@ -649,7 +720,7 @@ class Dialer:
             if msg.get("ActionID") != action_id:
                 return
             if msg.name == "CoreShowChannel":
-                got.add(msg.get("Uniqueid") or "")
+                got[msg.get("Uniqueid") or ""] = msg.get("ChannelState") or ""
             elif msg.name == "CoreShowChannelsComplete":
                 done.set()
         ami.on("CoreShowChannel", collect)
@@ -677,6 +748,8 @@ class Dialer:
         stale = [line for line in self.lines.values() if line.answered is None and not line.responded
                  and now - line.started > STALE_GRACE_SECONDS     # cheap first: thousands a tick
                  and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS]
+        self._answers_written(stale)
+        stale = [line for line in stale if line.answered is None]
         for pbx in self.servers:
             mine = [line for line in stale if line.server == pbx.name]
             if not mine or not pbx.up:
@@ -688,6 +761,8 @@ class Dialer:
                 if line.channel_id not in alive and other_channel_id(line.channel_id) not in alive:
                     line.reason = 0
                     self._finish(line)
+                else:
+                    self._answer_shown(line, alive)
 
     def _sweep_lost_servers(self, now: float) -> None:
         """Lines on a server whose AMI connection is down, with several servers: an unanswered
@@ -704,6 +779,8 @@ class Dialer:
             if len(self.servers) == 1:
                 continue
             lost = now - pbx.down_since >= LOST_SERVER_SECONDS
+            self._answers_written([line for line in self.lines.values() if line.server == pbx.name
+                                   and now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS])
             for line in [line for line in self.lines.values() if line.server == pbx.name]:
                 if lost if line.answered is not None else \
                         now - line.started > self._ring_timeout(line) + STALE_GRACE_SECONDS:

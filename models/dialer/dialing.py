@@ -31,7 +31,7 @@ from models.dialer import early_media
 from models.dialer.dnc import mark_dead, not_blocked, on_list
 from models.errors import NotFound
 from models.holidays import CN_PUBLIC_HOLIDAYS, holiday_dates
-from models.schema import Campaign, CampaignLead, Customer, DialAttempt
+from models.schema import Campaign, CampaignLead, Customer, DialAttempt, Recording
 from models.schema.campaigns import DEAD_OUTCOMES
 from models.dialer.voice_unreached import unreached_record
 from models.telephony.calls import attempt_closed
@@ -338,20 +338,23 @@ _OUTCOMES_SO_FAR = (select(func.count()).select_from(DialAttempt.__table__)
 def finish_attempt(session: Session, channel_id: str, *, reason: int | None = None,
                    cause: int | None = None, amd: str | None = None,
                    dead_causes: Collection[int] = DEFAULT_DEAD_CAUSES,
-                   heard: str | None = None, clock=SYSTEM_CLOCK) -> DialAttempt:
+                   heard: str | None = None, ended_at: dt.datetime | None = None,
+                   clock=SYSTEM_CLOCK) -> DialAttempt:
     """Close an attempt and move its lead on. Idempotent: a closed attempt is returned as it is.
     Connected to an agent = "answered"; answered with no agent = "abandoned" (or "machine");
     in a voice campaign a person who answered heard the flow: "answered", talk from the answer.
     `dead_causes`: the causes the trunk's carrier uses only for dead numbers (classify).
     `heard`: what the carrier's early media said (early_media.outcome_for); it wins over the
-    causes of a call nobody answered. Runs for every call: one read, then only the writes."""
+    causes of a call nobody answered. `ended_at`: when the call ended, if that was before now
+    (recorded_end: an end the dialer did not hear). Runs for every call: one read, then only
+    the writes."""
     row = _closing(session, channel_id)
     if row is None:
         raise NotFound("dial.attempt_not_found")
     attempt, campaign, lead, customer, listed = row
     if attempt.ended_at is not None:
         return attempt
-    now = clock.now()
+    now = min(ended_at, clock.now()) if ended_at is not None else clock.now()
     reason = reason if reason is not None else attempt.reason
     cause = cause if cause is not None else attempt.cause
     amd = amd if amd is not None else attempt.amd
@@ -416,6 +419,12 @@ def _settle(session: Session, attempt: DialAttempt, campaign: Campaign | None,
         status, due = "dnc", None
     lead.last_outcome, lead.status, lead.next_attempt_at = outcome, status, due
     session.flush()
+
+
+def recorded_end(session: Session, channel_id: str) -> dt.datetime | None:
+    """When an answered call ended, as its recording tells (the dialplan's hangup handler stores
+    it when the channel hangs up, recording_done); None if no recording of it is stored."""
+    return session.scalar(select(Recording.created_at).where(Recording.uniqueid == channel_id))
 
 
 def open_attempts(session: Session, *, dialer_id: str | None = None) -> list[DialAttempt]:

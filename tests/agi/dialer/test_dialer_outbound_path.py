@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from models.dialer import agent_states, campaigns
-from models.schema import Customer, DialAttempt, Recording, RecordingAnalysis
+from models.schema import CampaignLead, Customer, DialAttempt, Recording, RecordingAnalysis
 from recordings.store import RecordingStore
 
 from tests.repo_paths import ASTERISK
@@ -49,7 +50,7 @@ def world(Session, users, tmp_path):
     built: list = []
 
     def build(outcomes: list[str], *, mode="progressive", ready=True, talk=60.0, dialplan=True,
-              handlers=registry):
+              handlers=registry, reconnect=False):
         with Session() as s:
             admin = s.merge(users["admin"])
             for n, _ in enumerate(outcomes):
@@ -75,15 +76,16 @@ def world(Session, users, tmp_path):
         server = AMIServer(scenario=scenario, clock=clock, recordings_incoming=spool,
                            fastagi=("127.0.0.1", agi.port) if dialplan else None).start()
         outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
-        recording_done.configure(store)
+        recording_done.configure(store, clock=clock)
         ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
-                        events="call,user,dialplan", reconnect=False)
+                        events="call,user,dialplan", reconnect=reconnect, sleep=lambda _s: time.sleep(0.05))
         seen: list = []
         for name in WATCHED:
             ami.on(name, seen.append)
         dialer = Dialer(Session, ami, clock=clock, dialer_id="test", trunk="Local/{number}@out",
                         pacer_mode=mode)
         dialer.attach()
+        ami.add_on_connect(lambda _c: dialer.request_reconcile())   # as agi.dialer.process does
         driver = Driver(dialer, server, ami, clock, SimulatedAgents(Session, clock, campaign_id, 20.0))
         ami.connect()
         built.append((server, ami, agi))
@@ -257,3 +259,83 @@ def test_the_hangup_handler_gets_the_channel_as_the_dialplan_left_it(world, Sess
     assert heard["DIALFUNNEL_TRANSFER"] == "agent:8100"
     assert heard["DIALEDPEERNAME"].startswith("PJSIP/8100-")
     assert heard["CHANNEL(linkedid)"] == attempt.channel_id
+
+
+def test_the_pacer_learns_each_answer_once_with_amds_verdict(world, Session):
+    """Issue 17: a machine is not told to the pacer as a live answer (it answers like a person;
+    AMD tells them apart a few seconds later): each attempt is one result, of its final class."""
+    numbers = ["machine", "answer", "machine"]
+    campaign_id, driver, server, seen = world(numbers, mode="predictive", talk=4.0)
+    driver.run_until(START.timestamp() + 0.5)
+    pacer = driver.dialer.campaigns[campaign_id].pacer
+    driver.run_until(START.timestamp() + 80.0)
+    rows = attempts(Session, campaign_id)
+    assert len(rows) == len(numbers) and all(a.ended_at is not None for a in rows)
+    assert sorted(a.amd for a in rows) == ["human", "machine", "machine"]
+    ring = pacer.ring
+    assert ring.count == len(rows)                                # one result per attempt
+    assert sum(live for live, _ in ring._recent) == 1             # the person, no machine
+    # the live share it paces by: 1 person in 3 answers, shrunk toward its prior
+    w = ring.recent_weight
+    assert ring.answer_rate(START.timestamp() + 80.0) == pytest.approx((1 + w * ring.prior_live) / (3 + w))
+
+
+def run_unheard(driver, server, end: float) -> None:
+    """Driver.run_until while the dialer's AMI connection is down: the simulator's calls and
+    their FastAGI handler go on, the dialer ticks and hears nothing."""
+    dialer, clock = driver.dialer, driver.clock
+    while True:
+        server.scheduler.settle()
+        now = clock.now().timestamp()
+        if now >= dialer.next_wakeup():
+            dialer.tick()
+        if now >= end:
+            return
+        due = [t for t in (server.scheduler.next_due(), dialer.next_wakeup(), end) if t is not None]
+        clock.set(dt.datetime.fromtimestamp(max(min(due), now), dt.timezone.utc))
+
+
+def connection_down(server, ami) -> None:
+    server.refuse_connections = True
+    server.drop_connections()
+    deadline = time.monotonic() + 10
+    while ami.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not ami.connected
+
+
+def connection_back(server, ami) -> None:
+    connects = ami.connects
+    server.refuse_connections = False
+    deadline = time.monotonic() + 10
+    while ami.connects == connects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ami.connects > connects
+
+
+@pytest.mark.parametrize("back_at", [20.0, 90.0], ids=["still-talking", "already-over"])
+def test_an_answer_the_dialer_did_not_hear_is_booked_answered_and_never_retried(world, Session, users,
+                                                                               back_at):
+    """Issue 17: the dialer's AMI connection drops while the call rings; the customer answers
+    and is put through to tm (the outbound handler, on the PBX's side, writes it down) while the
+    dialer hears nothing. When the connection comes back, the call, still up or over, is tm's
+    answered call, not a failure whose lead is dialled again."""
+    campaign_id, driver, server, seen = world(["answer", "answer"], talk=40.0, reconnect=True)
+    driver.run_until(START.timestamp() + 1.0)           # ringing
+    (attempt,) = attempts(Session, campaign_id)
+    connection_down(server, driver.dialer.ami)
+    run_unheard(driver, server, START.timestamp() + back_at)
+    with Session() as s:
+        assert s.get(DialAttempt, attempt.id).agent_id == users["tm"].id   # the handler's writing
+    connection_back(server, driver.dialer.ami)
+    driver.run_until(START.timestamp() + 200.0)
+    rows = attempts(Session, campaign_id)
+    first = rows[0]
+    assert (first.outcome, first.agent_id) == ("answered", users["tm"].id)
+    assert 35.0 <= first.talk_seconds <= 45.0
+    assert sum(1 for a in rows if a.number == first.number) == 1        # never dialled again
+    assert len(rows) == 2 and rows[1].outcome == "answered"              # the other lead, after
+    assert driver.dialer.counts["answered"] == 2
+    with Session() as s:
+        lead = s.get(CampaignLead, first.lead_id)
+        assert (lead.status, lead.last_outcome) == ("done", "answered")

@@ -15,11 +15,15 @@ from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer
 from agi.dialer.servers import PBX, place
 from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.fastagi.server import FastAGIServer
+from agi.handlers import outbound, recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
+from config.settings import Server
 from models.dialer import agent_states, campaigns
 from models.schema import CampaignLead, Customer, DialAttempt, User
+from recordings.store import RecordingStore
 from tests.agi.dialer.test_dialer_reliability import no_overlap
 
 START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)   # 10:00 in Shanghai
@@ -27,15 +31,17 @@ RANGES = {"pbx-a": ((8100, 8149),), "pbx-b": ((8150, 8199),), "pbx-c": ((8200, 8
 
 
 @pytest.fixture
-def world(Session, users):
+def world(Session, users, tmp_path):
     """build(leads, servers, timing) → (campaign id, dialer, driver, {name: simulator},
     {name: AMI client}, clock): a progressive campaign whose agents tm (8100, on pbx-a) and tm2
-    (8150, on pbx-b) are ready, every number answering."""
+    (8150, on pbx-b) are ready, every number answering. ``dialplan``: the simulators run
+    dialfunnel-outbound with the real handlers over FastAGI (else the dialer routes answers)."""
     clock = FakeClock(START)
     built = []
+    agis = []
 
     def build(leads: int, servers=("pbx-a", "pbx-b"), *, talk=60.0, ring=5.0, mode="progressive",
-              reconnect=False):
+              reconnect=False, dialplan=False):
         with Session() as s:
             admin = s.merge(users["admin"])
             for n in range(leads):
@@ -60,16 +66,25 @@ def world(Session, users):
                             timing={"answer": {"ring_time": ring, "answer_delay": 0.0, "talk_time": talk}})
         sims, amis, pbxs = {}, {}, []
         holder: list[Dialer] = []
+        spool, sim_options = tmp_path / "monitor", {}
+        if dialplan:
+            spool.mkdir()
+            agis.append(FastAGIServer(registry, Session, port=0).start())
+            sim_options = dict(fastagi=("127.0.0.1", agis[-1].port), recordings_incoming=spool)
+            recording_done.configure(RecordingStore(tmp_path / "recordings", spool), clock=clock)
         for name in servers:
-            sims[name] = AMIServer(scenario=scenario, clock=clock).start()
+            sims[name] = AMIServer(scenario=scenario, clock=clock, **sim_options).start()
             amis[name] = AMIClient("127.0.0.1", sims[name].port, "dialfunnel", "dialfunnel-secret",
                                    events="call,user", reconnect=reconnect,
                                    sleep=lambda _s: time.sleep(0.05))
             amis[name].add_on_connect(lambda _c: holder and holder[0].request_reconcile())
             pbxs.append(PBX(name, amis[name], 0, RANGES[name]))
             built.append((sims[name], amis[name]))
+        if dialplan:   # an agent is ready at every answer here: the handler's hold never sleeps
+            outbound.configure(clock=clock, spool_dir=spool, sleep=sims[servers[0]].scheduler.sleep,
+                               servers=[Server(name, extensions=RANGES[name]) for name in servers])
         dialer = Dialer(Session, None, clock=clock, dialer_id="multi", trunk="Local/{number}@out",
-                        route_answers=True, pacer_mode=mode, servers=pbxs)
+                        route_answers=not dialplan, pacer_mode=mode, servers=pbxs)
         holder.append(dialer)
         dialer.attach()
         driver = Driver(dialer, list(sims.values()), list(amis.values()), clock,
@@ -82,6 +97,10 @@ def world(Session, users):
     for sim, client in built:
         client.close()
         sim.stop()
+    for agi in agis:
+        agi.shutdown(grace=2)
+        outbound.configure(clock=outbound.SYSTEM_CLOCK, spool_dir=None, sleep=time.sleep, servers=None)
+        recording_done.configure(None)
 
 
 def by_server(Session, campaign_id):
@@ -340,3 +359,69 @@ def test_an_announcement_heard_hangs_the_call_up_on_its_own_server(world, Sessio
     hook(on_b, SimpleNamespace(label="unallocated"))
     assert [(m["Channel"], m["Cause"]) for m in sims["pbx-b"].actions("Hangup")] == [(on_b, "1")]
     assert sims["pbx-a"].actions("Hangup") == []
+
+
+def test_an_answer_made_while_the_server_was_unheard_is_put_through_not_retried(world, Session, users):
+    """Issue 17: pbx-b's AMI connection drops while its call rings and stays down while the
+    customer answers (no handler writes anything here: the dialer routes answers itself). Back
+    again, CoreShowChannels shows the call up: it is an answered call, given to pbx-b's agent,
+    not a failure whose customer is called a second time."""
+    campaign_id, dialer, driver, sims, amis, clock = world(2, talk=40.0, ring=6.0, reconnect=True)
+    driver.run_until(START.timestamp() + 2)     # one line ringing on each server
+    with Session() as s:
+        [call] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
+    sims["pbx-b"].refuse_connections = True
+    sims["pbx-b"].drop_connections()
+    deadline = time.monotonic() + 10
+    while amis["pbx-b"].connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 15)    # answered at 6 s, unheard
+    connects = amis["pbx-b"].connects
+    sims["pbx-b"].refuse_connections = False
+    while amis["pbx-b"].connects == connects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 300)
+    with Session() as s:
+        call = s.get(DialAttempt, call.id)
+        attempts = s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+        statuses = Counter(s.scalars(select(CampaignLead.status)
+                                     .where(CampaignLead.campaign_id == campaign_id)))
+    assert (call.outcome, call.agent_id) == ("answered", users["tm2"].id)
+    assert sum(1 for a in attempts if a.number == call.number) == 1     # called once
+    assert statuses == Counter({"done": 2}) and dialer.server_counts["pbx-b"]["closed_lost"] == 0
+    no_overlap(Session)
+
+
+def test_a_call_answered_on_a_server_out_of_reach_is_not_closed_under_its_agent(world, Session, users):
+    """Issue 17: pbx-b runs the dialplan (AMD, then tm2 taken by the outbound handler, which
+    writes it in the database) while the dialer cannot hear it for longer than a call can ring.
+    The call is left open as tm2's answered call (tm2 is not sent to wrap-up mid-call) and, pbx-b
+    back, followed to its real end."""
+    campaign_id, dialer, driver, sims, amis, clock = world(2, talk=80.0, ring=4.0, reconnect=True,
+                                                           dialplan=True)
+    driver.run_until(START.timestamp() + 1)      # one line ringing on each server
+    with Session() as s:
+        [call] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
+    sims["pbx-b"].refuse_connections = True
+    sims["pbx-b"].drop_connections()
+    deadline = time.monotonic() + 10
+    while amis["pbx-b"].connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    for until in range(2, 71):                   # pbx-b unheard, its scheduler still run
+        driver.run_until(START.timestamp() + until)
+        sims["pbx-b"].scheduler.settle()
+    with Session() as s:                         # past the ring timeout + grace (50 s)
+        assert s.get(DialAttempt, call.id).ended_at is None
+        assert agent_states.current(s, users["tm2"].id).state == "on_call"
+    connects = amis["pbx-b"].connects
+    sims["pbx-b"].refuse_connections = False
+    while amis["pbx-b"].connects == connects and time.monotonic() < deadline:
+        time.sleep(0.01)
+    driver.run_until(START.timestamp() + 200)
+    with Session() as s:
+        call = s.get(DialAttempt, call.id)
+        attempts = s.scalars(select(DialAttempt).where(DialAttempt.campaign_id == campaign_id)).all()
+    assert (call.outcome, call.agent_id) == ("answered", users["tm2"].id)
+    assert 75.0 <= call.talk_seconds <= 85.0
+    assert sum(1 for a in attempts if a.number == call.number) == 1
+    assert dialer.server_counts["pbx-b"]["closed_lost"] == 0

@@ -22,7 +22,7 @@ from models.dialer.dialing import (
 from models.dialer.dnc import add_number
 from models.errors import DomainError, NotFound, PermissionDenied
 from models.holidays import CN_PUBLIC_HOLIDAYS, company_holidays, holiday_dates, set_company_holidays
-from models.schema import Campaign, CampaignLead, Customer, DialAttempt
+from models.schema import Campaign, CampaignLead, Customer, DialAttempt, Recording
 from models.schema.campaigns import DEAD_OUTCOMES
 
 from tests.repo_paths import ASTERISK as FIXTURES
@@ -543,6 +543,26 @@ def test_connected_call_is_answered_and_done(session, one_call, clock):
     assert (done.ended_at, done.talk_seconds) == (clock.now(), 95.0)
     lead = lead_of(session, c, customer)
     assert (lead.status, lead.last_outcome, lead.next_attempt_at) == ("done", "answered", None)
+
+
+def test_a_call_whose_end_was_not_heard_ends_with_its_recording(session, one_call, clock):
+    """Issue 17: closed after an AMI outage, an answered call keeps its real end and talk time
+    (its recording, stored by the hangup handler as it hung up), not the time it was noticed."""
+    c, customer, attempt = one_call()
+    mark_answered(session, attempt.channel_id, clock=clock)
+    attempt.connected_at = clock.now()
+    session.commit()
+    assert dialing.recorded_end(session, attempt.channel_id) is None
+    clock.advance(seconds=40)
+    session.add(Recording(uniqueid=attempt.channel_id, file_key="x.wav", format="wav",
+                          direction="outbound", created_at=clock.now()))
+    session.commit()
+    ended = dialing.recorded_end(session, attempt.channel_id)
+    assert ended == clock.now()
+    clock.advance(seconds=50)
+    done = finish_attempt(session, attempt.channel_id, reason=4, ended_at=ended, clock=clock)
+    session.commit()
+    assert (done.outcome, done.ended_at, done.talk_seconds) == ("answered", ended, 40.0)
 
 
 def test_finish_is_idempotent(session, one_call, clock):
