@@ -182,7 +182,7 @@ def replay(pbx: AMIServer, rate: float) -> tuple[int, float]:
         for privilege, data in events[sent:due]:
             data = stamp.sub(lambda m: m.group(1) + now, data, count=1)
             for session in sessions:
-                if session.wants(privilege):
+                if session.wants(privilege, data):
                     session.send(data)
         sent = due
         time.sleep(0.005)
