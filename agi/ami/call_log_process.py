@@ -61,7 +61,7 @@ class CallLogProcess:
 
     def status(self, timeout: float = 30.0) -> dict:
         """``connected``, ``filtered`` (its event filter was accepted), ``queued`` (events not
-        yet written) and the writer's ``stats``."""
+        yet written), the writer's ``stats`` and the process's CPU seconds (``cpu_s``)."""
         return self._ask("status", timeout=timeout)
 
     def sync(self, timeout: float = 10.0) -> bool:
@@ -119,7 +119,8 @@ def run(options: dict, conn, reports) -> None:
             what = request[0]
             if what == "status":
                 conn.send(dict(connected=client.connected, filtered=client.filtered,
-                               queued=writer._queue.qsize(), stats=dict(writer.stats)))
+                               queued=writer._queue.qsize(), stats=dict(writer.stats),
+                               cpu_s=time.process_time()))
             elif what == "sync":
                 conn.send(writer.sync(request[1]))
             elif what == "stop":
