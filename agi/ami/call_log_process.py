@@ -34,7 +34,8 @@ class CallLogProcess:
     def __init__(self, db_url: str, *, host: str = "127.0.0.1", port: int = 5038,
                  username: str = "", secret: str = "", pgbouncer: bool = False,
                  reports=None, log_level: str | int = logging.INFO,
-                 client_options: dict | None = None):
+                 client_options: dict | None = None, restart_delay: float = 2.0):
+        """``restart_delay``: seconds before a process that died is started again."""
         self.options = dict(db_url=db_url, host=host, port=port, username=username,
                             secret=secret, pgbouncer=pgbouncer, log_level=log_level,
                             client_options=client_options or {})
@@ -43,14 +44,41 @@ class CallLogProcess:
         self._process = None
         self._conn = None
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.restart_delay = restart_delay
+        self.restarts = 0
+        self._watcher: threading.Thread | None = None
 
     def start(self) -> "CallLogProcess":
-        self._conn, child = self._ctx.Pipe()
-        self._process = self._ctx.Process(target=run, args=(self.options, child, self.reports),
-                                          name="call-log-writer", daemon=True)
-        self._process.start()
-        child.close()
+        self._spawn()
+        self._watcher = threading.Thread(target=self._watch, name="call-log-watch", daemon=True)
+        self._watcher.start()
         return self
+
+    def _spawn(self) -> None:
+        with self._lock:
+            self._conn, child = self._ctx.Pipe()
+            self._process = self._ctx.Process(target=run, args=(self.options, child, self.reports),
+                                              name="call-log-writer", daemon=True)
+            self._process.start()
+            child.close()
+
+    def _watch(self) -> None:
+        """A process that died (killed, out of memory) is started again: the new one
+        reconciles with Asterisk's live channels when it logs in, so no call stays open."""
+        while not self._stopping.is_set():
+            process = self._process
+            if process is None:
+                return
+            process.join(0.5)
+            if process.is_alive() or self._stopping.is_set():
+                continue
+            log.error("call log process exited (code %s); starting it again in %g s",
+                      process.exitcode, self.restart_delay)
+            if self._stopping.wait(self.restart_delay):
+                return
+            self.restarts += 1
+            self._spawn()
 
     def _ask(self, *request, timeout: float = 30.0):
         with self._lock:
@@ -71,6 +99,8 @@ class CallLogProcess:
     def stop(self, timeout: float = 15.0) -> dict:
         """Stop the writer (what it has queued is committed first); its last stats."""
         stats: dict = {}
+        self._stopping.set()
+        self._watcher.join(self.restart_delay + 30)   # it starts nothing once stopping is set
         if self._process is None:
             return stats
         try:

@@ -4,6 +4,8 @@ rows are the embedded writer's; the screen-pop listener beside it asks only for 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import signal
 import time
 
 import pytest
@@ -61,3 +63,20 @@ def test_the_call_log_in_its_own_process_writes_the_call(db_url, Session, agents
         pops.stop()
         stats = writer.stop()
     assert stats["events"] >= 8 and stats.get("errors", 0) == 0
+
+
+def test_a_writer_process_that_died_is_started_again(db_url, Session, agents, pbx):
+    writer = CallLogProcess(db_url, port=pbx.port, username="dialfunnel", secret=SECRET,
+                            restart_delay=0.05).start()
+    try:
+        wait_for(lambda: writer.status()["stats"].get("reconciles", 0) >= 1, timeout=30)
+        first = writer._process.pid
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: writer.restarts == 1, timeout=10)
+        wait_for(lambda: writer.status()["stats"].get("reconciles", 0) >= 1, timeout=30)
+        assert writer._process.pid != first
+        sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
+        run(pbx, 7)
+        assert ended_call(Session, sim_call.channel_id).user_id == agents["tm"].id
+    finally:
+        writer.stop()
