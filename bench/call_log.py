@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
+from agi.ami.call_log_process import CallLogProcess  # noqa: E402
 from agi.ami.client import AMIClient  # noqa: E402
 from agi.ami.collector import YOUNG_THRESHOLD, calm_collector  # noqa: E402
 from agi.ami.listener import ScreenPopListener  # noqa: E402
@@ -182,7 +183,7 @@ def replay(pbx: AMIServer, rate: float) -> tuple[int, float]:
         for privilege, data in events[sent:due]:
             data = stamp.sub(lambda m: m.group(1) + now, data, count=1)
             for session in sessions:
-                if session.wants(privilege):
+                if session.wants(privilege, data):
                     session.send(data)
         sent = due
         time.sleep(0.005)
@@ -210,6 +211,10 @@ def main(argv=None) -> int:
                              "(agi/ami/collector.py; 0: Python's defaults, 700)")
     parser.add_argument("--no-pops", action="store_true",
                         help="the call log alone on the AMI client (no screen pops)")
+    parser.add_argument("--writer", choices=("process", "thread"), default="process",
+                        help="the call log's writer in a process of its own with its own AMI "
+                             "connection, as the worker runs it (agi/ami/call_log_process.py), "
+                             "or a thread of the screen-pop listener (before)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     parse_mix(args.mix)
@@ -230,22 +235,25 @@ def main(argv=None) -> int:
     measuring = threading.Event()
     lock = threading.Lock()
 
-    def on_commit(events, _monotonic):
-        at = time.time()
-        lat = [at - float(msg.get("Timestamp")) for msg, _ in events
-               if msg.name == "Hangup" and msg.get("Timestamp")]
+    def record(count: int, at: float, stamps: list) -> None:
+        lat = [at - float(stamp) for stamp in stamps if stamp]
         with lock:
             if measuring.is_set():
-                committed["events"] += len(events)
+                committed["events"] += count
                 committed["batches"] += 1
                 latencies.extend(lat)
+
+    def on_commit(events, _monotonic):
+        record(len(events), time.time(),
+               [msg.get("Timestamp") for msg, _ in events if msg.name == "Hangup"])
 
     received = collections.Counter()
     if args.gc_threshold:
         calm_collector(args.gc_threshold)
-    listener = start_listener(maker, port, on_commit, received, args.no_pops)
+    writer = Writer(args, url, maker, port, on_commit, record, received)
     time.sleep(args.warmup)
     control.put("mark")
+    cpu0 = (time.process_time(), writer.cpu())
     with lock:
         measuring.set()
         t0, got0 = time.monotonic(), received["events"]
@@ -253,64 +261,103 @@ def main(argv=None) -> int:
     with lock:
         measuring.clear()
         span, got = time.monotonic() - t0, received["events"] - got0
-    backlog = listener.call_log._queue.qsize()
+    cpu = (time.process_time() - cpu0[0], writer.cpu() - cpu0[1])
+    backlog, stats = writer.state()
     control.put("stop")
     started, sent = ports.get(timeout=60)
     print(f"database: {engine.dialect.name}   agents: {args.agents}   calls up at once: {args.calls}"
-          f"   mix: {args.mix}   talk: {args.talk[0]:g}-{args.talk[1]:g} s")
-    report("live", maker, started, span, sent, got, committed, latencies, backlog,
-           dict(listener.call_log.stats))
+          f"   mix: {args.mix}   talk: {args.talk[0]:g}-{args.talk[1]:g} s   writer: {args.writer}")
+    report("live", maker, started, span, sent, got, committed, latencies, backlog, stats)
+    print(f"[live] CPU seconds: listener process {cpu[0]:.1f}, call log's process {cpu[1]:.1f} "
+          f"({1000 * sum(cpu) / max(1, committed['events']):.2f} ms per call-log event committed)")
 
     if args.replay > 0:
         ports.get(timeout=120)      # the simulator has the whole stream recorded
-        assert listener.call_log.sync(60)
-        stop_listener(listener, args.no_pops)
+        assert writer.sync(60)
+        writer.stop()
         with maker.begin() as s:    # the same calls again, from nothing
             s.execute(delete(CallLeg))
             s.execute(delete(Call))
         latencies.clear()
         committed.clear()
-        listener = start_listener(maker, port, on_commit, received, args.no_pops)
-        wait_until(lambda: listener.call_log.stats["reconciles"] >= 1)
+        writer = Writer(args, url, maker, port, on_commit, record, received)
         got0 = received["events"]
         with lock:
             measuring.set()
         control.put("replay")
         count, seconds = ports.get(timeout=600)
-        listener.call_log.sync(60)
+        writer.sync(60)
         with lock:
             measuring.clear()
         got = received["events"] - got0
         print(f"replayed {count:,} recorded events at {args.replay:,.0f}/s")
         report("replay", maker, started, seconds, count, got, committed, latencies,
-               listener.call_log._queue.qsize(), dict(listener.call_log.stats))
+               *writer.state())
+    writer.stop()
     control.put("quit")
     child.join(30)
-    stop_listener(listener, args.no_pops)
     engine.dispose()
     return 0
 
 
-def start_listener(maker, port, on_commit, received, no_pops: bool) -> ScreenPopListener:
-    listener = ScreenPopListener(maker, host="127.0.0.1", port=port, username="dialfunnel",
-                                 secret=SECRET, store=None,
-                                 call_log_options=dict(on_commit=on_commit))
-    listener.client.on("*", lambda msg: received.update(["events"]))
-    if no_pops:
-        listener.client.connect()
-        listener.call_log.start()
-    else:
-        listener.start()
-        assert listener.wait_connected(10), "the listener did not connect"
-    return listener
+class Writer:
+    """The screen-pop listener and the call log's writer: in the listener (a thread) or in a
+    process of its own (``--writer process``), started and connected (its first reconcile
+    done). ``received`` counts the events the listener's connection got (in process mode the
+    call log's own connection is not counted: its events are in the committed figure)."""
 
+    def __init__(self, args, url, maker, port, on_commit, record, received):
+        self.no_pops = args.no_pops
+        self.process = self.reports = self.listener = None
+        in_process = args.writer == "process"
+        if in_process:
+            self.reports = multiprocessing.get_context("spawn").Queue()
+            self.process = CallLogProcess(url, port=port, username="dialfunnel", secret=SECRET,
+                                          reports=self.reports, log_level=logging.WARNING).start()
+            self.drain = threading.Thread(target=self._drain, args=(record,), daemon=True)
+            self.drain.start()
+        if not (in_process and self.no_pops):
+            self.listener = ScreenPopListener(
+                maker, host="127.0.0.1", port=port,
+                username="dialfunnel", secret=SECRET, store=None, call_log=not in_process,
+                call_log_options=None if in_process else dict(on_commit=on_commit))
+            self.listener.client.on("*", lambda msg: received.update(["events"]))
+            if self.no_pops:
+                self.listener.client.connect()
+                self.listener.call_log.start()
+            else:
+                self.listener.start()
+                assert self.listener.wait_connected(10), "the listener did not connect"
+        wait_until(lambda: self.state()[1].get("reconciles", 0) >= 1, 60)
 
-def stop_listener(listener, no_pops: bool) -> None:
-    if no_pops:
-        listener.call_log.stop()
-        listener.client.close()
-    else:
-        listener.stop()
+    def _drain(self, record) -> None:
+        while (item := self.reports.get()) is not None:
+            record(*item)
+
+    def state(self) -> tuple[int, dict]:
+        """(events queued for the writer, the writer's stats)"""
+        if self.process:
+            status = self.process.status()
+            return status["queued"], status["stats"]
+        return self.listener.call_log._queue.qsize(), dict(self.listener.call_log.stats)
+
+    def cpu(self) -> float:
+        """The call log's process's CPU seconds so far (0 without one)."""
+        return self.process.status()["cpu_s"] if self.process else 0.0
+
+    def sync(self, timeout: float) -> bool:
+        return self.process.sync(timeout) if self.process else self.listener.call_log.sync(timeout)
+
+    def stop(self) -> None:
+        if self.listener and self.no_pops:
+            self.listener.call_log.stop()
+            self.listener.client.close()
+        elif self.listener:
+            self.listener.stop()
+        if self.process:
+            self.process.stop()
+            self.reports.put(None)
+            self.drain.join(5)
 
 
 def wait_until(condition, timeout: float = 30.0) -> None:

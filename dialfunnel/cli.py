@@ -257,10 +257,18 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
         log.warning("ami_secret is not set: screen pops are off")
         return
     for host, ami_port, username, ami_secret in targets:
+        apart = settings.call_log_process
         listener = ScreenPopListener(maker, host=host, port=ami_port, username=username, secret=ami_secret,
                                      store=RecordingStore(settings.recordings_path,
-                                                          settings.recordings_incoming_path)).start()
+                                                          settings.recordings_incoming_path),
+                                     call_log=not apart).start()
         yield f"screen-pop listener on AMI {host}:{ami_port}", listener.stop
+        if apart:
+            from agi.ami.call_log_process import CallLogProcess
+            writer = CallLogProcess(settings.db_url, host=host, port=ami_port, username=username,
+                                    secret=ami_secret, pgbouncer=settings.database_pgbouncer,
+                                    log_level=settings.log_level).start()
+            yield f"call log writer (a process of its own) on AMI {host}:{ami_port}", writer.stop
     if dialer:
         from agi.dialer.process import start_dialer
         heard: list = []

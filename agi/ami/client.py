@@ -179,13 +179,19 @@ class AMIClient:
         action_id_factory: Callable[[str], str] | None = None,
         on_connect: Callable[["AMIClient"], None] | None = None,
         on_disconnect: Callable[["AMIClient", Exception | None], None] | None = None,
+        event_filter: Iterable[str] | None = None,
     ):
         """``events``: True → ``Events: on``, False → ``off``, a string (``"call,agent"``) is sent
-        as is, None sends no Events header. ``sleep`` (seconds) and ``rng`` drive the backoff so
+        as is, None sends no Events header. ``event_filter``: the names of the only events wanted;
+        after every login one ``Filter`` action per name (``MatchCriteria: name(<event>)``), so
+        Asterisk sends nothing else (list responses such as CoreShowChannel are not filtered).
+        A refused Filter (it needs the ``system`` write class) leaves the session unfiltered. ``sleep`` (seconds) and ``rng`` drive the backoff so
         tests need not wait; the default sleep is interrupted by close()."""
         self.host, self.port = host, int(port)
         self.username, self.secret = username, secret
         self.events = events
+        self.event_filter = tuple(event_filter or ())
+        self.filtered = False   # the last login's filters were accepted
         self.connect_timeout, self.action_timeout = connect_timeout, action_timeout
         self.reconnect, self.reconnect_wait = reconnect, reconnect_wait
         self.backoff = (backoff_initial, backoff_factor, backoff_max)
@@ -452,6 +458,7 @@ class AMIClient:
                         before, after = got[:i], got[i + 1:]
                         if msg.response != "Success":
                             raise AMIAuthError(f"AMI login as {self.username!r} refused: {msg.get('Message')}")
+                        after = self._add_filters(sock, parser, after)
                         sock.settimeout(None)
                         for early in before:
                             self._handle(early)
@@ -463,6 +470,44 @@ class AMIClient:
         except (OSError, AMIConnectionLost) as exc:
             sock.close()
             raise AMIConnectionError(f"AMI {self.host}:{self.port} login failed: {exc}") from exc
+
+    def _add_filters(self, sock: socket.socket, parser: Parser, got: list[Message]) -> list[Message]:
+        """Send the event filters (one Filter action per name, all at once) and wait for their
+        responses; returns the other messages read meanwhile, in order. A filter refused after
+        others were accepted would drop events: a filter that passes every event is added."""
+        self.filtered = False
+        if not self.event_filter:
+            return got
+        ids = {}
+        for name in self.event_filter:
+            action_id = self._next_id("Filter")
+            ids[action_id] = name
+            sock.sendall(encode([("Action", "Filter"), ("ActionID", action_id), ("Operation", "Add"),
+                                 ("MatchCriteria", f"action(include),name({name})")]))
+        refused = []
+        while ids:
+            rest = []
+            for msg in got:
+                if msg.is_response and msg.action_id in ids:
+                    name = ids.pop(msg.action_id)
+                    if msg.response != "Success":
+                        refused.append((name, msg.get("Message")))
+                else:
+                    rest.append(msg)
+            got = rest
+            if ids:
+                got += self._recv_into(sock, parser)
+        if not refused:
+            self.filtered = True
+        elif len(refused) == len(self.event_filter):
+            log.warning("AMI %s:%s: event filter refused (%s): every event of the login's classes "
+                        "is sent", self.host, self.port, refused[0][1])
+        else:
+            log.error("AMI %s:%s: event filters %s refused: passing every event", self.host,
+                      self.port, refused)
+            sock.sendall(encode([("Action", "Filter"), ("ActionID", self._next_id("Filter")),
+                                 ("Operation", "Add"), ("Filter", ".*")]))
+        return got
 
     @staticmethod
     def _recv_into(sock: socket.socket, parser: Parser) -> list[Message]:

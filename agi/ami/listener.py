@@ -48,7 +48,9 @@ inbound_ended), so the dialer gives him nothing meanwhile.
 
 The call log (issue 13): unless ``call_log=False``, the same stream keeps ``calls`` and
 ``call_legs`` (agi/ami/call_log.py: its own writer thread, so pops and the log do not wait for
-each other).
+each other). The worker gives the call log a process and a connection of its own instead
+(agi/ami/call_log_process.py) and this listener ``call_log=False``: its connection then asks
+Asterisk only for ``POP_EVENTS``.
 
 Reconnects: the AMIClient reconnects with capped backoff by itself once it was connected; the
 first connection is retried here (Asterisk may start after us). Events lost while disconnected
@@ -69,6 +71,7 @@ from typing import Callable
 
 from sqlalchemy.exc import IntegrityError
 
+from agi.ami import call_log as call_log_events
 from agi.ami.call_log import CallLog
 from agi.ami.client import AMIAuthError, AMIClient, AMIError, backoff_delays
 from agi.ami.wire import Message
@@ -87,6 +90,10 @@ from recordings.store import RecordingStore, UnsafePath, incoming_name, safe_ste
 log = logging.getLogger(__name__)
 
 EVENTS = "call,agent,dialplan"  # Login's Events filter: Dial*/Hangup/MixMonitor*, Agent*, VarSet
+# The events of the pops, agents' states and recordings: the only ones the listener's own
+# connection asks for (the Filter action; with the call log in the same process, its too).
+POP_EVENTS = ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "AgentComplete", "VarSet",
+              "MixMonitorStop", "Hangup")
 UNKNOWN = "<unknown>"
 
 
@@ -167,8 +174,10 @@ class ScreenPopListener:
         self.settle_seconds, self.settle_timeout = settle_seconds, settle_timeout
         self.connect_backoff = connect_backoff
         self.on_pop, self.on_recording = on_pop, on_recording
+        wanted = POP_EVENTS + (tuple(e for e in call_log_events.EVENTS if e not in POP_EVENTS)
+                               if call_log else ())
         self.client = client or AMIClient(host, port, username, secret, events=EVENTS,
-                                          **(client_options or {}))
+                                          event_filter=wanted, **(client_options or {}))
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._calls: collections.OrderedDict[str, CallState] = collections.OrderedDict()
@@ -187,8 +196,7 @@ class ScreenPopListener:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "ScreenPopListener":
-        for name in ("DialBegin", "AgentCalled", "DialEnd", "AgentConnect", "AgentComplete",
-                     "VarSet", "MixMonitorStop", "Hangup"):
+        for name in POP_EVENTS:
             self.client.on(name, self._events.put)
         if self.call_log:
             self.call_log.start()

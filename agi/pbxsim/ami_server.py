@@ -12,7 +12,8 @@ when the call is answered or fails), Hangup (``Cause``), ExtensionState (the age
 ``Scenario.phones``), QueueAdd/QueueRemove/QueuePause/QueueStatus (``ami_queues``: a queue
 caller goes to a free unpaused member), Redirect (ExtraChannel) into a three-way room,
 ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``), the call bar's
-Redirect (to hold), Bridge, MuteAudio, BlindTransfer, Atxfer, CancelAtxfer (``ami_console``).
+Redirect (to hold), Bridge, MuteAudio, BlindTransfer, Atxfer, CancelAtxfer (``ami_console``),
+Filter (the session's event filters, ``ami_filters``; needs the ``system`` write class).
 Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
@@ -51,6 +52,7 @@ from typing import Callable
 
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim import ami_console
+from agi.pbxsim.ami_filters import EventFilters, FilterError
 from agi.pbxsim import clock as simclock
 from agi.pbxsim import customer_recording
 from agi.pbxsim import fax
@@ -84,6 +86,7 @@ ACTION_AUTHORITY = {
     "confbridgemute": {"call"}, "confbridgeunmute": {"call"},
     "redirect": {"call"}, "bridge": {"call"}, "muteaudio": {"system"}, "blindtransfer": {"call"},
     "atxfer": {"call"}, "cancelatxfer": {"call"}, "extensionstate": {"call", "reporting"},
+    "filter": {"system"},
 }
 CHANNEL_FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName",
                   "ConnectedLineNum", "ConnectedLineName", "Language", "AccountCode", "Context",
@@ -635,6 +638,7 @@ class Session:
         self.lock = threading.Lock()
         self.authenticated, self.user = False, None
         self.events: set[str] | None = None  # None: no events; {"all"}: every event
+        self.filters = EventFilters()          # the Filter action's, for this session only
         self.started = server.scheduler.now()
         self.closed = False
 
@@ -656,10 +660,27 @@ class Session:
             headers.append(("Message", message))
         self.send(encode(headers + list(extra)))
 
-    def wants(self, privilege: str) -> bool:
+    def wants(self, privilege: str, data: bytes = b"") -> bool:
+        """Whether an event of ``privilege`` (encoded as ``data``) goes to this session: the
+        login's Events classes, then the session's filters."""
         if not self.authenticated or not self.events:
             return False
-        return "all" in self.events or privilege.split(",")[0] in self.events
+        if "all" not in self.events and privilege.split(",")[0] not in self.events:
+            return False
+        return not self.filters or self.filters.passes(data)
+
+    def add_filter(self, msg: Message) -> None:
+        """``Action: Filter`` (agi/pbxsim/ami_filters.py): only ``Operation: Add`` exists."""
+        aid = msg.get("ActionID")
+        if (msg.get("Operation") or "").strip().lower() != "add":
+            self.respond(aid, "Error", "Unknown operation")
+            return
+        try:
+            self.filters.add(msg.get("MatchCriteria"), msg.get("Filter"))
+        except FilterError as exc:
+            self.respond(aid, "Error", str(exc))
+            return
+        self.respond(aid, "Success", "Success")
 
     def close(self) -> None:
         with self.lock:
@@ -724,6 +745,8 @@ class Session:
             server.user_event(self, msg)
         elif name == "coreshowchannels":
             server.core_show_channels(self, msg)
+        elif name == "filter":
+            self.add_filter(msg)
         elif name == "extensionstate":
             server.extension_state(self, msg)
         elif name == "queueadd":
@@ -960,7 +983,7 @@ class AMIServer:
             if self.record_events:
                 self.sent_events.append((privilege, data))
         for s in sessions:
-            if s.wants(privilege):
+            if s.wants(privilege, data):
                 s.send(data)
                 if self.duplicate_events:
                     s.send(data)
@@ -973,7 +996,7 @@ class AMIServer:
             sessions = list(self._sessions)
         for privilege, data in sent:
             for s in sessions:
-                if s.wants(privilege):
+                if s.wants(privilege, data):
                     s.send(data)
         return len(sent)
 

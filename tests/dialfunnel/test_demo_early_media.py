@@ -71,7 +71,7 @@ def test_the_demo_dialer_ends_a_dead_number_by_its_announcement(Session, users, 
     number = demo_number("unallocated")
     campaign_id = campaign_on(Session, users, number)
     settings = dataclasses.replace(Settings(), data_dir=tmp_path, ami_host="127.0.0.1", ami_port=0,
-                                   dialer_id="demo-early-media")
+                                   dialer_id="demo-early-media", call_log_process=False)
     stop = threading.Event()
     started = list(start_pbx_and_listener(settings, Session, stop, simulate=True))
     try:

@@ -30,7 +30,8 @@ from tests.recordings.test_recordings_store import make_wav
 @pytest.fixture
 def settings(tmp_path):
     return Settings(data_dir=tmp_path / "data", recordings_dir=str(tmp_path / "kept"),
-                    recordings_incoming=str(tmp_path / "spool"), ami_secret=SECRET)
+                    recordings_incoming=str(tmp_path / "spool"), ami_secret=SECRET,
+                    call_log_process=False)
 
 
 @pytest.fixture

@@ -300,9 +300,9 @@ def test_click_to_call_rings_the_agent_on_the_server_of_their_phone(Session, use
             sims[name].stop()
 
 
-def test_the_processes_open_one_ami_connection_per_configured_server(Session):
-    """`dialfunnel dialer` and the worker's listener, from settings.servers: each server gets
-    its own login (its own secret), the dialer holds each as a server of its own."""
+def test_the_processes_open_one_ami_connection_per_configured_server(Session, db_url):
+    """`dialfunnel dialer` and the worker's listener and call log, from settings.servers: each
+    server gets its own logins (its own secret), the dialer holds each as a server of its own."""
     import dataclasses
     import threading
 
@@ -313,7 +313,7 @@ def test_the_processes_open_one_ami_connection_per_configured_server(Session):
     sims = [AMIServer(clock=clock, auth_fail_delay=0, users={"dialfunnel": secret}).start()
             for secret in ("secret-a", "secret-b")]
     try:
-        settings = dataclasses.replace(Settings(), dialer_id="p")
+        settings = dataclasses.replace(Settings(), dialer_id="p", database_url=db_url)
         settings = dataclasses.replace(settings, servers=parse_servers([
             {"name": "pbx-a", "ami_port": sims[0].port, "ami_secret": "secret-a", "extensions": "8100-8149",
              "trunk_lines": 30},
@@ -331,13 +331,14 @@ def test_the_processes_open_one_ami_connection_per_configured_server(Session):
         stop = threading.Event()
         started = list(start_pbx_and_listener(settings, Session, stop, simulate=False, dialer=False))
         try:
-            assert [line for line, _ in started] == [
-                f"screen-pop listener on AMI 127.0.0.1:{sim.port}" for sim in sims]
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not all(
-                    len(sim.actions("Login")) >= 2 for sim in sims):   # the dialer's, the listener's
+            assert [line for line, _ in started] == [line for sim in sims for line in (
+                f"screen-pop listener on AMI 127.0.0.1:{sim.port}",
+                f"call log writer (a process of its own) on AMI 127.0.0.1:{sim.port}")]
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not all(   # the dialer's, the listener's and
+                    len(sim.actions("Login")) >= 3 for sim in sims):   # the call log's
                 time.sleep(0.05)
-            assert all(len(sim.actions("Login")) >= 2 for sim in sims)
+            assert all(len(sim.actions("Login")) >= 3 for sim in sims)
         finally:
             for _, stopper in reversed(started):
                 stopper()
