@@ -129,7 +129,7 @@ def outbound_call_pops(Session, agent_ids) -> Event:
     raise AssertionError("no outbound call reached a ready agent within 90 s")
 
 
-def test_bad_config_is_a_clear_error(db_url, tmp_path):
+def test_bad_config_is_a_clear_error(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("web_port = 'x'\n")
     env = {**os.environ, "DIALFUNNEL_CONFIG": str(cfg)}
