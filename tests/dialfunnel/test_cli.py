@@ -49,37 +49,42 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
     ready = start_the_demo_campaign(Session)  # the dialer dials while the rest is checked
 
     run = dialfunnel(db_url, tmp_path, "run", "--demo", "--interval", "0.2", web_port=0)
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = run.stdout.readline()
-        lines.append(line)
-        if line.startswith("started: web on "):
-            url = line.split()[3]
-        if line.startswith("started: reminder worker"):
-            break
-    login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
-    assert "登录" in login_page
-    started = "".join(lines)
-    assert admin_line in started, "every start of the demo prints the demo users' passwords"
-    for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
-                 "screen-pop listener", "recording retention", "simulated incoming faxes"):
-        assert part in started, started
-    agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
-    from agi.pbxsim.agi_driver import run_call
-    call = run_call("127.0.0.1", agi_port, "ping")
-    assert call.variables["DIALFUNNEL_STATUS"] == "OK"
-    for part in ("predictive dialer on AMI", "early-media listener on 127.0.0.1:"):
-        assert part in started, started
-    for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):
-        assert part in started, started
-    sms_goes_out_and_is_answered(Session, agent, customer)
-    outbound_call_pops(Session, ready)
-    time.sleep(1.0)
-    run.send_signal(signal.SIGTERM)
-    out, _ = run.communicate(timeout=30)
-    assert run.returncode == 0, "".join(lines) + out
-    assert "stopped" in out
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = run.stdout.readline()
+            lines.append(line)
+            if line.startswith("started: web on "):
+                url = line.split()[3]
+            if line.startswith("started: reminder worker"):
+                break
+        login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
+        assert "登录" in login_page
+        started = "".join(lines)
+        assert admin_line in started, "every start of the demo prints the demo users' passwords"
+        for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
+                     "screen-pop listener", "recording retention", "simulated incoming faxes"):
+            assert part in started, started
+        agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
+        from agi.pbxsim.agi_driver import run_call
+        call = run_call("127.0.0.1", agi_port, "ping")
+        assert call.variables["DIALFUNNEL_STATUS"] == "OK"
+        for part in ("predictive dialer on AMI", "early-media listener on 127.0.0.1:"):
+            assert part in started, started
+        for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):
+            assert part in started, started
+        sms_goes_out_and_is_answered(Session, agent, customer)
+        outbound_call_pops(Session, ready)
+        time.sleep(1.0)
+        run.send_signal(signal.SIGTERM)
+        out, _ = run.communicate(timeout=30)
+        assert run.returncode == 0, "".join(lines) + out
+        assert "stopped" in out
+    finally:
+        if run.poll() is None:  # a check failed: the demo must not outlive the test
+            run.kill()
+            run.communicate()
     everything = "".join(lines) + out
     assert "\x1b[" not in everything and '"GET /login' not in everything, "requests at DEBUG"
     with Session() as s:
