@@ -14,6 +14,8 @@ from models.errors import DomainError, NotFound, PermissionDenied
 from models.schema import User
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.set_language", "static", "bootstrap.static", "home.favicon"}
+# The page's own files, the same for everyone: served without reading the user (a dozen a page).
+FILE_ENDPOINTS = {"static", "bootstrap.static", "home.favicon"}
 
 
 def db():
@@ -76,7 +78,7 @@ def back(default: str = "home.index"):
 def _load_user():
     g.user = None
     uid = session.get("uid")
-    if uid is None:
+    if uid is None or request.endpoint in FILE_ENDPOINTS:
         return
     # A read beside any writer (an import's batch): on SQLite every other transaction holds
     # the write lock (BEGIN IMMEDIATE), and the read ends at once.

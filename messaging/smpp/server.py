@@ -208,13 +208,14 @@ class SmppServer:
             status = P.ESME_RINVSYSID
         elif pdu.params.get("password") != self.password:
             status = P.ESME_RINVPASWD
+        if status == P.ESME_ROK:   # bound before the client hears so (it may act at once)
+            session.bound = P.NAMES[pdu.command_id]
+            session.system_id = pdu.params["system_id"]
         session.send(P.Pdu(pdu.command_id | P.RESP, pdu.sequence, status,
                            params={"system_id": "dfsmsc"},
                            tlvs={P.TLV_SC_INTERFACE_VERSION: bytes((P.INTERFACE_VERSION,))}))
         if status != P.ESME_ROK:
             return
-        session.bound = P.NAMES[pdu.command_id]
-        session.system_id = pdu.params["system_id"]
         with self._lock:
             self.binds += 1
             pending, self._pending = self._pending, []

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 import time
 
 import pytest
@@ -318,70 +317,38 @@ def test_collect_page_and_quick_add(as_user, session, ids, make_customer):
 # ------------------------------------------------------------------------------------------
 # in the browser: the progress bar follows the job and the page shows the result
 
-def in_own_thread(work):
-    """Run a Playwright session in a thread of its own: the sync API refuses to start while
-    another module's session-wide browser is open in this thread."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
-            outcome["error"] = exc
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(180)
-    assert not thread.is_alive(), "the browser session hung"
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
-def test_progress_bar_in_the_browser(live_server, session, ids, template, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, log_in, shot
+def test_progress_bar_in_the_browser(live_server, browser_page, session, ids, template, tmp_path):
+    from tests.browser.chromium import log_in, shot
 
     rows = company_rows(3000)
     rows[7][0] = None
     path = tmp_path / "名单.xlsx"
     path.write_bytes(xlsx_bytes(rows))
 
-    def browse():
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_context(viewport={"width": 1366, "height": 768},
-                                           locale="zh-CN").new_page()
-                page.set_default_timeout(30_000)
-                polls = []
-                page.on("request", lambda r: polls.append(r.url)
-                        if r.url.rsplit("/", 1)[-1].isdigit() else None)
-                log_in(page, live_server, "tm", "pw-tm")
-                page.goto(live_server + "/imports")
-                page.set_input_files("#file", str(path))
-                page.select_option("#template", str(template))
-                page.select_option("#stage", "reserve")
-                page.check("#import_valid_rows")
-                shot(page, "import-form")
-                page.click("#import-form button[type=submit]")
-                page.wait_for_selector("#job-report", timeout=60_000)  # imports.js reloaded it
-                seen = dict(status=page.inner_text("#job-status"),
-                            percent=page.get_attribute("#import-progress .progress", "aria-valuenow"),
-                            imported=page.inner_text("#job-imported"),
-                            rejected=page.inner_text("#job-rejected"),
-                            processed=page.inner_text("#job-processed"),
-                            report=page.inner_text("#job-report"), polls=polls)
-                shot(page, "import-job-done")
-                page.goto(live_server + "/imports/templates/%d/edit" % template)
-                shot(page, "import-template-form")
-                page.goto(live_server + "/imports/collect")
-                shot(page, "import-collect")
-                return seen
-            finally:
-                browser.close()
-
-    seen = in_own_thread(browse)
+    page = browser_page
+    page.set_default_timeout(30_000)
+    polls = []
+    page.on("request", lambda r: polls.append(r.url) if r.url.rsplit("/", 1)[-1].isdigit() else None)
+    log_in(page, live_server, "tm", "pw-tm")
+    page.goto(live_server + "/imports")
+    page.set_input_files("#file", str(path))
+    page.select_option("#template", str(template))
+    page.select_option("#stage", "reserve")
+    page.check("#import_valid_rows")
+    shot(page, "import-form")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#job-report", timeout=60_000)  # imports.js reloaded it
+    seen = dict(status=page.inner_text("#job-status"),
+                percent=page.get_attribute("#import-progress .progress", "aria-valuenow"),
+                imported=page.inner_text("#job-imported"),
+                rejected=page.inner_text("#job-rejected"),
+                processed=page.inner_text("#job-processed"),
+                report=page.inner_text("#job-report"), polls=polls)
+    shot(page, "import-job-done")
+    page.goto(live_server + "/imports/templates/%d/edit" % template)
+    shot(page, "import-template-form")
+    page.goto(live_server + "/imports/collect")
+    shot(page, "import-collect")
     assert (seen["status"], seen["percent"], seen["imported"], seen["rejected"],
             seen["processed"]) == ("已完成", "100", "2999", "1", "3000")
     assert "客户名称不能为空" in seen["report"]
@@ -454,41 +421,32 @@ def test_the_job_page_lists_columns_not_imported_and_banners(as_user, session, i
     assert "说明" in page and "已跳过" in page
 
 
-def test_the_sheet_choice_in_the_browser(live_server, session, ids, template, tmp_path):
+def test_the_sheet_choice_in_the_browser(live_server, browser_page, session, ids, template,
+                                        tmp_path):
     """Choosing a workbook with two visible sheets offers them; the one picked is imported."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS, log_in
+    from tests.browser.chromium import log_in
 
     many, one = tmp_path / "两页.xlsx", tmp_path / "一页.xlsx"
     many.write_bytes(two_sheets())
     one.write_bytes(xlsx_bytes(company_rows(1)))
 
-    def browse():
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_context(locale="zh-CN").new_page()
-                page.set_default_timeout(30_000)
-                log_in(page, live_server, "tm", "pw-tm")
-                page.goto(live_server + "/imports")
-                hidden_at_first = page.is_hidden("#sheet-choice")
-                with page.expect_response(lambda r: r.url.endswith("/imports/sheets")):
-                    page.set_input_files("#file", str(one))
-                page.wait_for_timeout(200)
-                hidden_for_one = page.is_hidden("#sheet-choice")
-                page.set_input_files("#file", str(many))
-                page.wait_for_selector("#sheet-choice:not(.d-none)")
-                options = page.eval_on_selector_all("#sheet option", "o => o.map(x => x.value)")
-                page.select_option("#sheet", "客户")
-                page.select_option("#template", str(template))
-                page.select_option("#stage", "reserve")
-                page.click("#import-form button[type=submit]")
-                page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
-                return hidden_at_first, hidden_for_one, options, page.inner_text("#job-imported")
-            finally:
-                browser.close()
-
-    hidden_at_first, hidden_for_one, options, imported = in_own_thread(browse)
+    page = browser_page
+    page.set_default_timeout(30_000)
+    log_in(page, live_server, "tm", "pw-tm")
+    page.goto(live_server + "/imports")
+    hidden_at_first = page.is_hidden("#sheet-choice")
+    with page.expect_response(lambda r: r.url.endswith("/imports/sheets")):
+        page.set_input_files("#file", str(one))
+    page.wait_for_timeout(200)
+    hidden_for_one = page.is_hidden("#sheet-choice")
+    page.set_input_files("#file", str(many))
+    page.wait_for_selector("#sheet-choice:not(.d-none)")
+    options = page.eval_on_selector_all("#sheet option", "o => o.map(x => x.value)")
+    page.select_option("#sheet", "客户")
+    page.select_option("#template", str(template))
+    page.select_option("#stage", "reserve")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector('#job-status[data-status="done"]', timeout=60_000)
+    imported = page.inner_text("#job-imported")
     assert hidden_at_first and hidden_for_one
     assert options == ["说明", "客户"] and imported == "2"

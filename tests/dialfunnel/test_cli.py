@@ -46,39 +46,45 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
         record = add_contact_record(s, agent, customer.id, content="下午回电", next_callback_at=soon,
                                     remind=True)
         s.commit()
+    ready = start_the_demo_campaign(Session)  # the dialer dials while the rest is checked
 
     run = dialfunnel(db_url, tmp_path, "run", "--demo", "--interval", "0.2", web_port=0)
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = run.stdout.readline()
-        lines.append(line)
-        if line.startswith("started: web on "):
-            url = line.split()[3]
-        if line.startswith("started: reminder worker"):
-            break
-    login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
-    assert "登录" in login_page
-    started = "".join(lines)
-    assert admin_line in started, "every start of the demo prints the demo users' passwords"
-    for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
-                 "screen-pop listener", "recording retention", "simulated incoming faxes"):
-        assert part in started, started
-    agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
-    from agi.pbxsim.agi_driver import run_call
-    call = run_call("127.0.0.1", agi_port, "ping")
-    assert call.variables["DIALFUNNEL_STATUS"] == "OK"
-    for part in ("predictive dialer on AMI", "early-media listener on 127.0.0.1:"):
-        assert part in started, started
-    outbound_call_pops(Session, agent)
-    for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):
-        assert part in started, started
-    sms_goes_out_and_is_answered(Session, agent, customer)
-    time.sleep(1.0)
-    run.send_signal(signal.SIGTERM)
-    out, _ = run.communicate(timeout=30)
-    assert run.returncode == 0, "".join(lines) + out
-    assert "stopped" in out
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = run.stdout.readline()
+            lines.append(line)
+            if line.startswith("started: web on "):
+                url = line.split()[3]
+            if line.startswith("started: reminder worker"):
+                break
+        login_page = urllib.request.urlopen(url + "login", timeout=10).read().decode()
+        assert "登录" in login_page
+        started = "".join(lines)
+        assert admin_line in started, "every start of the demo prints the demo users' passwords"
+        for part in ("FastAGI server on 127.0.0.1:", "ivr", "PBX simulator (AMI)",
+                     "screen-pop listener", "recording retention", "simulated incoming faxes"):
+            assert part in started, started
+        agi_port = int(started.split("FastAGI server on 127.0.0.1:")[1].split()[0])
+        from agi.pbxsim.agi_driver import run_call
+        call = run_call("127.0.0.1", agi_port, "ping")
+        assert call.variables["DIALFUNNEL_STATUS"] == "OK"
+        for part in ("predictive dialer on AMI", "early-media listener on 127.0.0.1:"):
+            assert part in started, started
+        for part in ("SMS gateway simulator (SMPP)", "SMS sender over smpp"):
+            assert part in started, started
+        sms_goes_out_and_is_answered(Session, agent, customer)
+        outbound_call_pops(Session, ready)
+        time.sleep(1.0)
+        run.send_signal(signal.SIGTERM)
+        out, _ = run.communicate(timeout=30)
+        assert run.returncode == 0, "".join(lines) + out
+        assert "stopped" in out
+    finally:
+        if run.poll() is None:  # a check failed: the demo must not outlive the test
+            run.kill()
+            run.communicate()
     everything = "".join(lines) + out
     assert "\x1b[" not in everything and '"GET /login' not in everything, "requests at DEBUG"
     with Session() as s:
@@ -91,33 +97,44 @@ def test_demo_then_run_sends_reminders(db_url, Session, tmp_path):
             assert other.remind_at <= event.created_at and other.user_id == event.user_id
 
 
-def outbound_call_pops(Session, agent) -> Event:
-    """The demo's draft campaign started (all day, for the test's sake) and the agent ready:
-    the dialer calls through the PBX simulator and the answered call pops on the agent's page."""
+def start_the_demo_campaign(Session) -> list[int]:
+    """The demo's draft campaign started (all day, for the test's sake) and its agents ready
+    (the ids): one ready agent gets one line at a time, and the demo's dead and busy numbers
+    hold a line 5 to 15 s each (a minute before a call was answered)."""
     from models.dialer import agent_states, campaigns
-    from models.schema import Campaign, DialAttempt
+    from models.schema import Campaign
     with Session() as s:
         admin = s.scalar(select(User).where(User.username == "admin"))
         campaign = s.scalar(select(Campaign))
         campaigns.update_campaign(s, admin, campaign.id, hours_start="00:00", hours_end="23:59",
                                   skip_holidays=False)
         campaigns.change_status(s, admin, campaign.id, "start")
-        agent_states.set_state(s, s.get(User, agent.id), "ready", campaign_id=campaign.id)
+        team = campaigns.team_ids(s, campaign.id)
+        for user_id in team:
+            agent_states.set_state(s, s.get(User, user_id), "ready", campaign_id=campaign.id)
         s.commit()
+    return team
+
+
+def outbound_call_pops(Session, agent_ids) -> Event:
+    """The dialer calls through the PBX simulator and an answered call pops on the page of the
+    ready agent it was put through to."""
+    from models.schema import DialAttempt
     deadline = time.monotonic() + 90  # AMD and the handler first (a machine gets no agent)
     while time.monotonic() < deadline:
         with Session() as s:
-            pop = s.scalar(select(Event).where(Event.kind == "screen_pop", Event.user_id == agent.id))
-            connected = s.scalar(select(DialAttempt).where(DialAttempt.agent_id == agent.id))
-        if pop is not None:
-            assert connected is not None and connected.connected_at is not None
-            assert pop.payload["campaign"]["attempt_id"] == connected.id
-            return pop
+            pop = s.scalar(select(Event).where(Event.kind == "screen_pop",
+                                               Event.user_id.in_(agent_ids)).order_by(Event.id))
+            if pop is not None:
+                connected = s.get(DialAttempt, pop.payload["campaign"]["attempt_id"])
+                assert connected is not None and connected.agent_id == pop.user_id
+                assert connected.connected_at is not None
+                return pop
         time.sleep(0.25)
-    raise AssertionError("no outbound call reached the ready agent within 90 s")
+    raise AssertionError("no outbound call reached a ready agent within 90 s")
 
 
-def test_bad_config_is_a_clear_error(db_url, tmp_path):
+def test_bad_config_is_a_clear_error(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("web_port = 'x'\n")
     env = {**os.environ, "DIALFUNNEL_CONFIG": str(cfg)}
