@@ -103,7 +103,7 @@ def test_hold_then_resume_and_one_control_at_a_time(session, agent, clock):
     assert "resume" in allowed_actions(call_status(session, agent.id))
     done(session, request_command(session, agent, "resume", clock=clock), clock)
     assert call_status(session, agent.id).held is False
-    kinds = session.scalars(select(Event.payload).where(Event.kind == "call_bar")).all()
+    kinds = session.scalars(select(Event.payload).where(Event.kind == "call_bar").order_by(Event.id)).all()
     assert [p["change"] for p in kinds if "change" in p] == ["answered"]   # the call log's
     assert [(p["action"], p["state"]) for p in kinds if "action" in p] == [
         ("hold", "queued"), ("hold", "done"), ("resume", "queued"), ("resume", "done")]
