@@ -236,8 +236,9 @@ def run_one(agents: int, answer: float, pacer: str, hours: float, seed: int, wor
         ticks()
     dialer.tick = tick
     wrap = functools.partial(world.wrap_time, seed) if world.wrap_sigma > 0 else world.wrap
-    driver = (HearingDriver if hearing else Driver)(dialer, server, ami, clock,
-                                                    SimulatedAgents(maker, clock, campaign_id, wrap))
+    team_sim = SimulatedAgents(maker, clock, campaign_id, wrap)
+    driver = (HearingDriver(dialer, server, ami, clock, team_sim) if hearing
+              else Driver(dialer, server, ami, clock, team_sim, quiet_barriers=True))
     if hearing:
         driver.hearing = hearing
     ami.connect()

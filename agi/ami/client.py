@@ -212,6 +212,7 @@ class AMIClient:
         self._logging_off = False
         self.last_error: Exception | None = None
         self.connects = 0  # successful logins, first one included
+        self.actions_sent = 0  # actions written to a connection (a barrier knows none is in flight)
 
         self._callbacks: dict[str, list[EventCallback]] = {}
         self._cb_lock = threading.Lock()
@@ -416,6 +417,7 @@ class AMIClient:
                         self._pending.pop(action_id, None)
                     continue
                 pending.sent = True  # from here on it is never written again
+                self.actions_sent += 1
                 if on_sent:
                     on_sent(conn)
                 try:

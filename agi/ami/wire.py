@@ -23,11 +23,18 @@ class Message:
     def __init__(self, headers: Iterable[tuple[str, str]] = ()):
         self.headers: list[tuple[str, str]] = [(str(k), "" if v is None else str(v)) for k, v in headers]
 
+    @classmethod
+    def parsed(cls, headers: list[tuple[str, str]]) -> "Message":
+        """A message of headers the parser made (already strings): taken as they are."""
+        msg = cls.__new__(cls)
+        msg.headers = headers
+        return msg
+
     # --- lookup (case-insensitive, like Asterisk's astman_get_header) -----------------
     def get(self, key: str, default: str | None = None) -> str | None:
-        low = key.lower()
+        low, size = key.lower(), len(key)
         for k, v in self.headers:
-            if k.lower() == low:
+            if len(k) == size and k.lower() == low:
                 return v
         return default
 
@@ -123,25 +130,33 @@ class Parser:
         self._lines: list[tuple[str, str]] = []
 
     def feed(self, data: bytes) -> list[Message]:
-        self._buf += data
+        buf = self._buf + data if self._buf else data
+        end = buf.rfind(b"\n")
+        if end < 0:
+            self._buf = buf
+            return []
+        # UTF-8 never puts a newline byte inside a character: the complete lines decode at once.
+        lines = buf[:end].decode("utf-8", "replace").split("\n")
+        self._buf = buf[end + 1:]
         out: list[Message] = []
-        while True:
-            idx = self._buf.find(b"\n")
-            if idx < 0:
-                break
-            raw, self._buf = self._buf[:idx], self._buf[idx + 1:]
-            if raw.endswith(b"\r"):
-                raw = raw[:-1]
-            line = raw.decode("utf-8", "replace")
+        headers = self._lines
+        for line in lines:
+            if line.endswith("\r"):
+                line = line[:-1]
             if self.expect_banner and self.banner is None:
                 self.banner = line
                 continue
-            if line == "":
-                if self._lines:
-                    out.append(Message(self._lines))
-                    self._lines = []
+            if not line:
+                if headers:
+                    out.append(Message.parsed(headers))
+                    headers = []
                 continue
-            self._lines.append(parse_line(line))
+            key, sep, value = line.partition(":")
+            if not sep:
+                headers.append((line, ""))
+            else:   # Asterisk writes "Key: Value"; strip exactly the one space it adds.
+                headers.append((key, value[1:] if value.startswith(" ") else value))
+        self._lines = headers
         return out
 
     @property

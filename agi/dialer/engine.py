@@ -56,6 +56,7 @@ from agi.dialer.live_view import AgentBoard, Lines
 from agi.dialer.servers import PBX, Homes, place
 from agi.handlers.amd import MAX_SECONDS as AMD_SECONDS
 from models.clock import SYSTEM_CLOCK
+from models.db import begin_read
 from models.dialer import agent_states, campaign_stats, campaigns, dialing, preview
 from models.schema import Campaign, DialAttempt
 from models.schema.campaigns import DEAD_OUTCOMES
@@ -250,6 +251,7 @@ class Dialer:
         self._check_handler_lines(now)
         spent, started = 0.0, time.perf_counter()   # the decisions' time, without the dialling
         with self.Session() as s:
+            begin_read(s)    # not queued behind the FastAGI handlers' writes (SQLite)
             self.board.poll(s, now)
             s.commit()
         for run in list(self.campaigns.values()):
@@ -514,6 +516,7 @@ class Dialer:
         if not inside:
             return
         with self.Session() as s:
+            begin_read(s)
             rows = s.execute(select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
                              .where(DialAttempt.channel_id.in_(list(inside)))).all()
             s.commit()

@@ -834,6 +834,7 @@ class AMIServer:
         self.early_media = None         # early_media.EarlyMediaPlayer: EarlyMedia Originates play to it
         self.record_events = False      # test hook: keep what was sent, for replay()
         self.sent_count = 0             # events emitted (benchmarks)
+        self.delivered_count = 0        # events written to every session that wants them
         self.sent_events: list[tuple[str, bytes]] = []
         self._running = False
         self.received: list[Message] = []
@@ -987,6 +988,8 @@ class AMIServer:
                 s.send(data)
                 if self.duplicate_events:
                     s.send(data)
+        with self._lock:
+            self.delivered_count += 1
 
     def replay(self, start: int = 0) -> int:
         """Send the recorded events (``record_events``) from ``start`` again, as a client that

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -96,20 +96,22 @@ def _is(column, value):
     return column.is_(None) if value is None else column == value
 
 
+_OTHER = aliased(AgentState)   # built once: an alias proxies every column of the table
+_NEXT_VERSION = select(func.coalesce(func.max(_OTHER.version), 0) + 1).scalar_subquery()
+
+
 def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, state: str,
           campaign_id: int | None, reason: str | None = None, attempt_id: int | None = None,
           disposition: str | None = None) -> bool:
     """Move the agent from exactly the row we read (state, campaign, reason, attempt) to
     ``state``; False if it changed meanwhile. No legality check: callers own that."""
-    other = aliased(AgentState)
-    next_version = select(func.coalesce(func.max(other.version), 0) + 1).scalar_subquery()
     moved = session.execute(
         update(AgentState)
         .where(AgentState.user_id == user_id, AgentState.state == seen.state,
                _is(AgentState.campaign_id, seen.campaign_id), _is(AgentState.reason, seen.reason),
                _is(AgentState.attempt_id, seen.attempt_id))
         .values(state=state, campaign_id=campaign_id, reason=reason, attempt_id=attempt_id,
-                since=now, version=next_version)
+                since=now, version=_NEXT_VERSION)
         .execution_options(synchronize_session=False)).rowcount
     if moved != 1:
         return False
@@ -117,10 +119,9 @@ def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, st
                     .where(AgentStateLog.user_id == user_id, AgentStateLog.ended_at.is_(None))
                     .values(ended_at=now, disposition=disposition)
                     .execution_options(synchronize_session=False))
-    session.add(AgentStateLog(user_id=user_id, campaign_id=campaign_id, state=state,
-                              reason=reason, started_at=now))
+    session.execute(insert(AgentStateLog), dict(user_id=user_id, campaign_id=campaign_id, state=state,
+                                                reason=reason, started_at=now))   # no unit of work
     expire_loaded(session, AgentState, user_id)
-    session.flush()
     return True
 
 

@@ -1,0 +1,52 @@
+"""What an agent's state change costs in Python: every call of a campaign moves its agent two or
+three times (taken, wrap-up, ready; bench/dialer_sim.py: thousands an hour), so a move is held
+to a budget of Python calls, the way tests/models/dialer/test_dialing_costs.py holds statements."""
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import select
+
+from models.dialer import agent_states
+from models.schema import AgentState, AgentStateLog
+
+BUDGET = 2300   # about 1,800 on SQLite and PostgreSQL; 2,900 when each move built its own alias
+
+
+def _calls(action) -> int:
+    count = [0]
+
+    def profile(frame, event, arg):
+        if event in ("call", "c_call"):
+            count[0] += 1
+    sys.setprofile(profile)
+    try:
+        action()
+    finally:
+        sys.setprofile(None)
+    return count[0]
+
+
+def test_a_move_stays_within_its_python_budget(Session, users, clock):
+    user_id = users["tm"].id
+    with Session() as s:
+        s.add(AgentState(user_id=user_id, state="ready", since=clock.now()))
+        s.commit()
+    costs = []
+    for n in range(6):
+        clock.advance(seconds=5)
+        with Session() as s:
+            seen = agent_states.current(s, user_id)
+            state = "wrap_up" if seen.state == "ready" else "ready"
+            moved = []
+            costs.append(_calls(lambda: moved.append(agent_states._move(
+                s, user_id, seen, clock.now(), state=state, campaign_id=None))))
+            s.commit()
+        assert moved == [True]
+    with Session() as s:
+        spans = s.execute(select(AgentStateLog.state, AgentStateLog.ended_at)
+                          .where(AgentStateLog.user_id == user_id).order_by(AgentStateLog.id)).all()
+        assert s.get(AgentState, user_id).state == "ready"
+    assert [state for state, _ in spans] == ["wrap_up", "ready"] * 3
+    assert [ended is None for _, ended in spans] == [False] * 5 + [True]
+    assert max(costs[2:]) <= BUDGET, costs      # the first moves fill SQLAlchemy's caches
