@@ -362,6 +362,24 @@ def test_an_announcement_heard_hangs_the_call_up_on_its_own_server(world, Sessio
     assert sims["pbx-a"].actions("Hangup") == []
 
 
+def unheard(sim, ami) -> float:
+    """The server's AMI connection dropped and refused until heard_again; returns a deadline
+    for the waits."""
+    sim.refuse_connections = True
+    sim.drop_connections()
+    deadline = time.monotonic() + 10
+    while ami.connected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return deadline
+
+
+def heard_again(sim, ami, deadline: float) -> None:
+    connects = ami.connects
+    sim.refuse_connections = False
+    while ami.connects == connects and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_an_answer_made_while_the_server_was_unheard_is_put_through_not_retried(world, Session, users):
     """Issue 17: pbx-b's AMI connection drops while its call rings and stays down while the
     customer answers (no handler writes anything here: the dialer routes answers itself). Back
@@ -371,16 +389,9 @@ def test_an_answer_made_while_the_server_was_unheard_is_put_through_not_retried(
     driver.run_until(START.timestamp() + 2)     # one line ringing on each server
     with Session() as s:
         [call] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
-    sims["pbx-b"].refuse_connections = True
-    sims["pbx-b"].drop_connections()
-    deadline = time.monotonic() + 10
-    while amis["pbx-b"].connected and time.monotonic() < deadline:
-        time.sleep(0.01)
+    deadline = unheard(sims["pbx-b"], amis["pbx-b"])
     driver.run_until(START.timestamp() + 15)    # answered at 6 s, unheard
-    connects = amis["pbx-b"].connects
-    sims["pbx-b"].refuse_connections = False
-    while amis["pbx-b"].connects == connects and time.monotonic() < deadline:
-        time.sleep(0.01)
+    heard_again(sims["pbx-b"], amis["pbx-b"], deadline)
     driver.run_until(START.timestamp() + 300)
     with Session() as s:
         call = s.get(DialAttempt, call.id)
@@ -403,21 +414,14 @@ def test_a_call_answered_on_a_server_out_of_reach_is_not_closed_under_its_agent(
     driver.run_until(START.timestamp() + 1)      # one line ringing on each server
     with Session() as s:
         [call] = s.scalars(select(DialAttempt).where(DialAttempt.server == "pbx-b")).all()
-    sims["pbx-b"].refuse_connections = True
-    sims["pbx-b"].drop_connections()
-    deadline = time.monotonic() + 10
-    while amis["pbx-b"].connected and time.monotonic() < deadline:
-        time.sleep(0.01)
+    deadline = unheard(sims["pbx-b"], amis["pbx-b"])
     for until in range(2, 71):                   # pbx-b unheard, its scheduler still run
         driver.run_until(START.timestamp() + until)
         sims["pbx-b"].scheduler.settle()
     with Session() as s:                         # past the ring timeout + grace (50 s)
         assert s.get(DialAttempt, call.id).ended_at is None
         assert agent_states.current(s, users["tm2"].id).state == "on_call"
-    connects = amis["pbx-b"].connects
-    sims["pbx-b"].refuse_connections = False
-    while amis["pbx-b"].connects == connects and time.monotonic() < deadline:
-        time.sleep(0.01)
+    heard_again(sims["pbx-b"], amis["pbx-b"], deadline)
     driver.run_until(START.timestamp() + 200)
     with Session() as s:
         call = s.get(DialAttempt, call.id)
