@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agi.ami.client import AMIClient  # noqa: E402
 from agi.dialer.engine import Dialer, Line  # noqa: E402
+from agi.dialer.simulation import start_with_ready_team  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
@@ -55,11 +56,7 @@ def build(maker, agents: int, clock) -> tuple[int, list[int]]:
         s.flush()
         campaign = campaigns.create_campaign(s, admin, clock=clock, name="Bench", mode="predictive",
                                              filter_stage="target", ring_timeout_s=25)
-        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        for user in team:
-            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, team, clock=clock)
         return campaign.id, [u.id for u in team]
 
 

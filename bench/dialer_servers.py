@@ -33,7 +33,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 from agi.ami.client import AMIClient  # noqa: E402
 from agi.dialer.engine import Dialer  # noqa: E402
 from agi.dialer.servers import PBX  # noqa: E402
-from agi.dialer.simulation import Driver, SimulatedAgents  # noqa: E402
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
 from agi.pbxsim.ami_server import AMIServer  # noqa: E402
 from agi.pbxsim.clock import FakeClock  # noqa: E402
@@ -87,11 +87,7 @@ def make_world(url: str, args, clock) -> tuple:
         campaign = campaigns.create_campaign(s, admin, clock=clock, name="Servers", mode="predictive",
                                              filter_stage="target", ring_timeout_s=args.ring_timeout,
                                              abandon_cap_pct=args.abandon_cap)
-        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        for user in team:
-            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, team, clock=clock)
         campaign_id = campaign.id
     return engine, maker, campaign_id, leads
 

@@ -52,7 +52,7 @@ from sqlalchemy import func, insert, select  # noqa: E402
 
 from agi.ami.client import AMIClient  # noqa: E402
 from agi.dialer import engine as dialer_engine  # noqa: E402
-from agi.dialer.simulation import Driver, SimulatedAgents  # noqa: E402
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team  # noqa: E402
 from agi.fastagi.server import FastAGIServer  # noqa: E402
 from agi.handlers import amd, outbound, recording_done, registry  # noqa: E402
 from agi.pbxsim.ami_scenarios import Scenario  # noqa: E402
@@ -63,7 +63,7 @@ from agi.early_media.hook import EarlyMediaHook  # noqa: E402
 from agi.early_media.server import EarlyMediaServer  # noqa: E402
 from agi.pbxsim.early_media import CARRIER_TIMING, EarlyMediaPlayer  # noqa: E402
 from models.db import make_engine, make_sessionmaker  # noqa: E402
-from models.dialer import agent_states, campaigns  # noqa: E402
+from models.dialer import campaigns  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.org import users  # noqa: E402
 from models.schema import AgentStateLog, Customer, DialAttempt  # noqa: E402
@@ -186,11 +186,7 @@ def make_world(url: str, agents: int, leads: int, clock, world: World) -> tuple:
         campaign = campaigns.create_campaign(s, admin, clock=clock, name="Simulation", mode="predictive",
                                              filter_stage="target", ring_timeout_s=world.ring_timeout,
                                              abandon_cap_pct=world.abandon_cap)
-        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        for user in team:
-            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, team, clock=clock)
         ids = (campaign.id, [u.id for u in team])
     return engine, maker, ids
 

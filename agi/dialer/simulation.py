@@ -15,8 +15,18 @@ import uuid
 from sqlalchemy import select
 
 from agi.ami.client import AMIError
-from models.dialer import agent_states
+from models.dialer import agent_states, campaigns
 from models.schema import AgentState, User
+
+
+def start_with_ready_team(session, admin, campaign, team, *, clock) -> None:
+    """A simulated day's start: the campaign's team set, its leads loaded, the campaign started
+    and every agent ready for it (not committed)."""
+    campaigns.set_team(session, admin, campaign.id, [u.id for u in team])
+    campaigns.refresh_leads(session, campaign, clock=clock)
+    campaigns.change_status(session, admin, campaign.id, "start", clock=clock)
+    for user in team:
+        agent_states.set_state(session, user, "ready", campaign_id=campaign.id, clock=clock)
 
 
 class Barrier:

@@ -13,12 +13,12 @@ from agi.ami.client import AMIClient
 from agi.dialer import engine
 from agi.dialer.engine import Dialer
 from agi.dialer.process import start_dialer
-from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from config.settings import Settings
-from models.dialer import agent_states, campaigns
+from models.dialer import campaigns
 from models.dialer.dialing import dead_causes_for
 from models.schema import CampaignLead, Customer, DialAttempt
 from models.schema.campaigns import DIAL_OUTCOMES
@@ -45,11 +45,7 @@ def world(Session, users):
             campaign = campaigns.create_campaign(s, admin, clock=clock, name="原因活动",
                                                  mode="progressive", filter_stage="target")
             team = [s.merge(users["tm"]), s.merge(users["tm2"])]
-            campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-            campaigns.refresh_leads(s, campaign, clock=clock)
-            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-            for user in team:
-                agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+            start_with_ready_team(s, admin, campaign, team, clock=clock)
             campaign_id = campaign.id
             s.commit()
         scenario = Scenario(numbers={f"+861390000{k}": v for k, v in outcomes.items()},

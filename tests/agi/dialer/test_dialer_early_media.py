@@ -8,13 +8,13 @@ from agi.early_media.hook import EarlyMediaHook
 from agi.early_media.server import EarlyMediaServer
 from agi.dialer.engine import Dialer
 from agi.dialer.process import EARLY_MEDIA_CONTEXT
-from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team
 from agi.ami.client import AMIClient
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from agi.pbxsim.early_media import EarlyMediaPlayer
-from models.dialer import agent_states, campaigns
+from models.dialer import campaigns
 from models.schema import Customer
 from tests.agi.dialer.test_dialer_causes import SIP, START, first_attempts, leads
 
@@ -34,13 +34,21 @@ def build(Session, users, clock):
         campaign = campaigns.create_campaign(s, admin, clock=clock, name="早媒体活动",
                                              mode="progressive", filter_stage="target")
         team = [s.merge(users["tm"]), s.merge(users["tm2"]), s.merge(users["admin"])]
-        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        for user in team:
-            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, team, clock=clock)
         s.commit()
         return campaign.id
+
+
+def listening_dialer(Session, server, clock):
+    """The dialer with its early-media listener, the simulator's carrier pointed at it."""
+    ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
+                    events="call,user", reconnect=False)
+    hook = EarlyMediaHook(ami)
+    listener = EarlyMediaServer(hook).start()
+    server.early_media = EarlyMediaPlayer(listener.address)
+    dialer = Dialer(Session, ami, clock=clock, dialer_id="early", trunk=SIP,
+                    pacer_mode="progressive", early_media=hook, context=EARLY_MEDIA_CONTEXT)
+    return ami, listener, dialer
 
 
 def test_announcements_end_the_calls_before_the_carriers_cause(Session, users):
@@ -49,13 +57,7 @@ def test_announcements_end_the_calls_before_the_carriers_cause(Session, users):
     timing = {k: {"setup_time": FALLBACK_AFTER} for k in ("absent", "unallocated")}
     scenario = Scenario(numbers={f"+861390000{k}": v for k, v in NUMBERS.items()}, timing=timing)
     server = AMIServer(scenario=scenario, clock=clock).start()
-    ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
-                    events="call,user", reconnect=False)
-    hook = EarlyMediaHook(ami)
-    listener = EarlyMediaServer(hook).start()
-    server.early_media = EarlyMediaPlayer(listener.address)
-    dialer = Dialer(Session, ami, clock=clock, dialer_id="early", trunk=SIP,
-                    pacer_mode="progressive", early_media=hook, context=EARLY_MEDIA_CONTEXT)
+    ami, listener, dialer = listening_dialer(Session, server, clock)
     try:
         dialer.attach()
         ami.connect()
@@ -102,10 +104,7 @@ def test_an_answered_call_goes_on_from_early_media_to_the_outbound_handler(Sessi
                                              mode="progressive", filter_stage="target")
         tm = s.merge(users["tm"])
         tm.extension = "8100"
-        campaigns.set_team(s, admin, campaign.id, [tm.id])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        agent_states.set_state(s, tm, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, [tm], clock=clock)
         campaign_id = campaign.id
         s.commit()
     spool = tmp_path / "monitor"
@@ -117,13 +116,7 @@ def test_an_answered_call_goes_on_from_early_media_to_the_outbound_handler(Sessi
                        fastagi=("127.0.0.1", agi.port)).start()
     outbound.configure(clock=clock, spool_dir=spool, sleep=server.scheduler.sleep)
     recording_done.configure(RecordingStore(tmp_path / "recordings", spool))
-    ami = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret",
-                    events="call,user", reconnect=False)
-    hook = EarlyMediaHook(ami)
-    listener = EarlyMediaServer(hook).start()
-    server.early_media = EarlyMediaPlayer(listener.address)
-    dialer = Dialer(Session, ami, clock=clock, dialer_id="early", trunk=SIP,
-                    pacer_mode="progressive", early_media=hook, context=EARLY_MEDIA_CONTEXT)
+    ami, listener, dialer = listening_dialer(Session, server, clock)
     try:
         dialer.attach()
         ami.connect()

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer, other_channel_id
-from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
@@ -43,11 +43,7 @@ def world(Session, users):
             team = [s.merge(users["tm"]), s.merge(users["tm2"])]
             for i, user in enumerate(team):
                 user.extension = f"810{i}"
-            campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-            campaigns.refresh_leads(s, campaign, clock=clock)
-            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-            for user in team:
-                agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+            start_with_ready_team(s, admin, campaign, team, clock=clock)
             campaign_id = campaign.id
             s.commit()
         timing = {"answer": answer_timing or {"ring_time": 3.0, "answer_delay": 0.0, "talk_time": 40.0}}

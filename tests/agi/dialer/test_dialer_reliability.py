@@ -14,12 +14,12 @@ from sqlalchemy import func, select
 
 from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer
-from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
 from models.clock import SystemClock
-from models.dialer import agent_states, campaigns
+from models.dialer import campaigns
 from models.schema import CampaignLead, Customer, DialAttempt
 
 from tests.repo_paths import ROOT
@@ -39,11 +39,7 @@ def make_campaign(Session, users, clock, count: int, *, mode="predictive", **fie
         team = [s.merge(users["tm"]), s.merge(users["tm2"])]
         for i, user in enumerate(team):
             user.extension = f"820{i}"
-        campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-        campaigns.refresh_leads(s, campaign, clock=clock)
-        campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-        for user in team:
-            agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+        start_with_ready_team(s, admin, campaign, team, clock=clock)
         s.commit()
         return campaign.id
 

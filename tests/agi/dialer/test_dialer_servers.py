@@ -14,7 +14,7 @@ from sqlalchemy import select
 from agi.ami.client import AMIClient
 from agi.dialer.engine import Dialer
 from agi.dialer.servers import PBX, place
-from agi.dialer.simulation import Driver, SimulatedAgents
+from agi.dialer.simulation import Driver, SimulatedAgents, start_with_ready_team
 from agi.fastagi.server import FastAGIServer
 from agi.handlers import outbound, recording_done, registry
 from agi.pbxsim.ami_scenarios import Scenario
@@ -55,11 +55,7 @@ def world(Session, users, tmp_path):
                 ring_timeout_s=20, retry_rules={"failed": {"delay_min": 1, "max": 3}})
             team = [s.merge(users["tm"]), s.merge(users["tm2"])]
             team[0].extension, team[1].extension = "8100", "8150"
-            campaigns.set_team(s, admin, campaign.id, [u.id for u in team])
-            campaigns.refresh_leads(s, campaign, clock=clock)
-            campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
-            for user in team:
-                agent_states.set_state(s, user, "ready", campaign_id=campaign.id, clock=clock)
+            start_with_ready_team(s, admin, campaign, team, clock=clock)
             campaign_id = campaign.id
             s.commit()
         scenario = Scenario(rates={"answer": 1.0},
