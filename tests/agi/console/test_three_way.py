@@ -110,6 +110,7 @@ def test_conference_with_a_colleague_listed_dropped_and_the_agent_leaves(
     assert sorted(c.rsplit("-", 1)[0] for c in members(pbx, room)) == [
         "PJSIP/8002", "PJSIP/dialfunnel-trunk"]                # the customer and the colleague talk
     call_state(Session, call_id, "up")
+    wait_for(lambda: on_call(Session, tm)[0] is None)   # the listener writes the agent's Hangup
     assert on_call(Session, tm) == (None, [])
     with Session() as s:
         assert call_status(s, tm2.id).call.id == call_id      # the colleague's bar has the call
