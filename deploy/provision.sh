@@ -120,6 +120,8 @@ ami_host = "127.0.0.1"
 ami_port = 5038
 ami_username = "dialfunnel"
 ami_secret = "$ami_secret"
+# the call log's own AMI user: Asterisk filters its events (manager_dialfunnel.conf)
+ami_call_log_username = "dialfunnel-calllog"
 log_level = "INFO"
 # Folders shared with Asterisk: MixMonitor (and AMD's RECORD FILE) write here, the worker and
 # recording_done read here; the IVR prompts are generated where Asterisk plays them.
@@ -147,6 +149,7 @@ install -o root -g dialfunnel -m 0640 "$SRC/deploy/gunicorn.conf.py" "$GUNICORN_
 [ -n "$(toml_value fax_spool)" ] || printf 'fax_spool = "%s"\n' "$FAX_DIR" >> "$CONF"
 [ -n "$(toml_value fax_documents_dir)" ] || printf 'fax_documents_dir = "%s"\n' "$FAX_DIR/out" >> "$CONF"
 [ -n "$(toml_value fax_dir)" ] || printf 'fax_dir = "%s"\n' "$FAX_DIR/store" >> "$CONF"
+[ -n "$(toml_value ami_call_log_username)" ] || printf 'ami_call_log_username = "dialfunnel-calllog"\n' >> "$CONF"
 
 # -- 5. Asterisk configuration -------------------------------------------------------------
 log "Asterisk configuration in $AST_ETC"
@@ -158,8 +161,10 @@ install_conf queues_dialfunnel.conf < "$SRC/dialplan/queues_dialfunnel.conf"
 install_conf confbridge_dialfunnel.conf < "$SRC/dialplan/confbridge_dialfunnel.conf"
 sed "s/^secret = $AMI_PLACEHOLDER\$/secret = $ami_secret/" "$SRC/dialplan/manager_dialfunnel.conf" \
     | install_conf manager_dialfunnel.conf
-grep -q "^secret = $ami_secret\$" "$AST_ETC/manager_dialfunnel.conf" \
-    || die "manager_dialfunnel.conf: the secret placeholder was not replaced"
+if grep -q "^secret = $AMI_PLACEHOLDER" "$AST_ETC/manager_dialfunnel.conf" \
+    || ! grep -q "^secret = $ami_secret\$" "$AST_ETC/manager_dialfunnel.conf"; then
+    die "manager_dialfunnel.conf: the secret placeholder was not replaced"
+fi
 
 # Agent phones: each `password = CHANGE_ME_<ext>` gets a generated password, kept in $PHONES.
 touch "$PHONES"

@@ -265,9 +265,12 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
         yield f"screen-pop listener on AMI {host}:{ami_port}", listener.stop
         if apart:
             from agi.ami.call_log_process import CallLogProcess
-            writer = CallLogProcess(settings.db_url, host=host, port=ami_port, username=username,
-                                    secret=ami_secret, pgbouncer=settings.database_pgbouncer,
-                                    log_level=settings.log_level).start()
+            own_user = settings.ami_call_log_username if not simulate else ""
+            writer = CallLogProcess(settings.db_url, host=host, port=ami_port,
+                                    username=own_user or username, secret=ami_secret,
+                                    pgbouncer=settings.database_pgbouncer,
+                                    log_level=settings.log_level,
+                                    asterisk_filters=bool(own_user)).start()
             yield f"call log writer (a process of its own) on AMI {host}:{ami_port}", writer.stop
     if dialer:
         from agi.dialer.process import start_dialer

@@ -9,7 +9,8 @@ Why a process: in one with the screen pops, the parsing of every AMI event (~3,5
 for 600 calls) and the call log's writes took turns at one interpreter lock, and a Hangup
 waited for them (README, "Call log"). Here the connection logs in with ``Events: call,agent``
 and asks Asterisk for the call log's events only (the ``Filter`` action; refused without the
-``system`` write class, then the login's classes are all it gets), so this process parses
+``system`` write class, then the login's classes are all it gets; or, logged in as the
+manager.conf user whose own eventfilter lines do it, ``asterisk_filters``), so this process parses
 about half the stream and writes, while the listener parses only the pops' events, each on
 its own CPU. Asterisk takes several logins of one user.
 
@@ -34,11 +35,15 @@ class CallLogProcess:
     def __init__(self, db_url: str, *, host: str = "127.0.0.1", port: int = 5038,
                  username: str = "", secret: str = "", pgbouncer: bool = False,
                  reports=None, log_level: str | int = logging.INFO,
-                 client_options: dict | None = None, restart_delay: float = 2.0):
-        """``restart_delay``: seconds before a process that died is started again."""
+                 client_options: dict | None = None, restart_delay: float = 2.0,
+                 asterisk_filters: bool = False):
+        """``restart_delay``: seconds before a process that died is started again.
+        ``asterisk_filters``: the user's own eventfilter lines in manager.conf choose its events
+        (the snippet's ``dialfunnel-calllog``): no Filter action is sent."""
         self.options = dict(db_url=db_url, host=host, port=port, username=username,
                             secret=secret, pgbouncer=pgbouncer, log_level=log_level,
-                            client_options=client_options or {})
+                            client_options=client_options or {},
+                            asterisk_filters=asterisk_filters)
         self.reports = reports
         self._ctx = multiprocessing.get_context("spawn")
         self._process = None
@@ -129,7 +134,9 @@ def run(options: dict, conn, reports) -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     engine = make_engine(options["db_url"], pgbouncer=options["pgbouncer"])
     client = AMIClient(options["host"], options["port"], options["username"], options["secret"],
-                       events=EVENT_CLASSES, event_filter=EVENTS, **options["client_options"])
+                       events=EVENT_CLASSES,
+                       event_filter=None if options["asterisk_filters"] else EVENTS,
+                       **options["client_options"])
     on_commit = None
     if reports is not None:
         def on_commit(events, _committed):
@@ -148,7 +155,8 @@ def run(options: dict, conn, reports) -> None:
                 break                       # the parent is gone
             what = request[0]
             if what == "status":
-                conn.send(dict(connected=client.connected, filtered=client.filtered,
+                conn.send(dict(connected=client.connected,
+                               filtered=client.filtered or options["asterisk_filters"],
                                queued=writer._queue.qsize(), stats=dict(writer.stats),
                                cpu_s=time.process_time()))
             elif what == "sync":

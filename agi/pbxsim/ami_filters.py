@@ -117,6 +117,12 @@ class EventFilters:
         (self.include if action == "include" else self.exclude).append(
             _Filter(name, header, method, expression, pattern))
 
+    def extend(self, filters) -> "EventFilters":
+        """Add ``(criteria, expression)`` pairs (a manager.conf user's ``eventfilter`` lines)."""
+        for criteria, expression in filters:
+            self.add(criteria, expression)
+        return self
+
     def passes(self, data: bytes) -> bool:
         """Whether an encoded event (``Event: <name>\\r\\n...``) goes to the session."""
         if not self:

@@ -13,7 +13,8 @@ when the call is answered or fails), Hangup (``Cause``), ExtensionState (the age
 caller goes to a free unpaused member), Redirect (ExtraChannel) into a three-way room,
 ConfbridgeList / Kick / Mute / Unmute and Originate into ChanSpy (``rooms.py``), the call bar's
 Redirect (to hold), Bridge, MuteAudio, BlindTransfer, Atxfer, CancelAtxfer (``ami_console``),
-Filter (the session's event filters, ``ami_filters``; needs the ``system`` write class).
+Filter (the session's event filters, ``ami_filters``; needs the ``system`` write class;
+a user's manager.conf ``eventfilter`` lines apply from login on: ``manager_conf``).
 Anything else gets
 "Invalid/unknown command"; any action but Login/Logoff before login gets "Permission denied".
 
@@ -785,6 +786,7 @@ class Session:
         self.events = None if events in ("off", "no", "false", "0") else (
             {"all"} if _true(events) else {e.strip() for e in events.split(",")})
         self.respond(aid, "Success", "Authentication accepted")
+        self.filters = EventFilters().extend(server.event_filters.get(user, ()))
         self.authenticated, self.user = True, user
         if self.events is not None:
             now = server.scheduler.now()
@@ -812,14 +814,18 @@ class AMIServer:
                  scenario: Scenario | None = None, clock=None, auth_fail_delay: float = 1.0,
                  channel_seq: int = 1, uniqueid_seq: int = 1, fastagi: tuple[str, int] | None = None,
                  recordings_incoming=None, write_recordings: bool = True,
-                 write_classes: dict[str, set[str]] | None = None, timestamp_events: bool = False):
+                 write_classes: dict[str, set[str]] | None = None, timestamp_events: bool = False,
+                 event_filters: dict[str, list] | None = None):
         """``write_classes``: a user's manager.conf ``write =`` classes; an action outside them is
         refused with "Permission denied" as Asterisk does (users not listed may do anything).
+        ``event_filters``: a user's manager.conf ``eventfilter`` lines as ``(criteria,
+        expression)``, each session's filters from its login on (agi/pbxsim/manager_conf.py).
         ``timestamp_events``: manager.conf's ``timestampevents = yes`` (a ``Timestamp`` header,
         epoch seconds, after Privilege)."""
         self.host, self._port = host, port
         self.users = dict(DEFAULT_USERS if users is None else users)
         self.write_classes = {u: set(c) for u, c in (write_classes or {}).items()}
+        self.event_filters = {u: list(f) for u, f in (event_filters or {}).items()}
         self.scenario = scenario or Scenario()
         self.clock = clock or simclock.SystemClock()
         self.auth_fail_delay = auth_fail_delay

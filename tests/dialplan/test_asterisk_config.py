@@ -141,7 +141,7 @@ def parse_conf(path: Path) -> tuple[list[Section], list[str]]:
             options = [o.strip() for o in match.group(2).split(",")] if match.group(2) else []
             sections.append(Section(match.group(1), options, number))
             continue
-        match = re.fullmatch(r"([A-Za-z0-9_.()-]+)\s*(=>|=)\s*(.*)", text)
+        match = re.fullmatch(r"([A-Za-z0-9_.(),-]+)\s*(=>|=)\s*(.*)", text)
         if not match:
             raise ConfError(f"{where}: not `key = value`: {text!r}")
         if not sections:
@@ -1199,12 +1199,15 @@ def test_transfer_targets(plan, exten, app, first_args):
 def test_manager_snippet_is_loopback_only_with_a_placeholder_secret():
     sections, includes = parse_conf(MANAGER)
     assert not includes
-    assert [s.name for s in sections] == ["dialfunnel"], "only the dialfunnel user, no [general]"
+    assert [s.name for s in sections] == ["dialfunnel", "dialfunnel-calllog"], \
+        "dialfunnel's users only, no [general]"
+    for user in sections:
+        assert user.one("secret") == AMI_SECRET_PLACEHOLDER
+        rules = [(line.key, line.value) for line in user.lines if line.key in ("deny", "permit")]
+        assert rules[0] == ("deny", "0.0.0.0/0.0.0.0"), "deny everything first"
+        assert [v for k, v in rules if k == "permit"] == ["127.0.0.1/255.255.255.255"]
+        assert not set(user.one("write").split(",")) & {"system", "command", "config", "all"}
     user = sections[0]
-    assert user.one("secret") == AMI_SECRET_PLACEHOLDER
-    rules = [(line.key, line.value) for line in user.lines if line.key in ("deny", "permit")]
-    assert rules[0] == ("deny", "0.0.0.0/0.0.0.0"), "deny everything first"
-    assert [v for k, v in rules if k == "permit"] == ["127.0.0.1/255.255.255.255"]
     read = set(user.one("read").replace(" ", "").split(","))
     write = set(user.one("write").replace(" ", "").split(","))
     assert {"call", "agent", "dialplan", "user"} <= read

@@ -1,0 +1,88 @@
+"""The call log's own AMI user of dialplan/manager_dialfunnel.conf (``dialfunnel-calllog``):
+Asterisk filters its events by the user's eventfilter lines, so the writer's process asks for
+nothing with the Filter action (which needs the ``system`` class no user of ours has). The
+simulator is given the shipped snippet's users, write classes and filters
+(agi/pbxsim/manager_conf.py), as Asterisk reads them."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from agi.ami.call_log import EVENTS
+from agi.ami.call_log_process import EVENT_CLASSES, CallLogProcess
+from agi.ami.client import AMIClient
+from agi.pbxsim.ami_filters import FilterError
+from agi.pbxsim.ami_scenarios import Scenario
+from agi.pbxsim.ami_server import AMIServer
+from agi.pbxsim.manager_conf import manager_users, parse
+
+from tests.agi.ami.test_call_log import (SECRET, agents, ended_call, placed, run,  # noqa: F401
+                                         simclock, wait_for)
+from tests.repo_paths import ROOT
+
+SNIPPET = (ROOT / "dialplan" / "manager_dialfunnel.conf").read_text(encoding="utf-8")
+USER = "dialfunnel-calllog"
+
+
+def filtered_names(user: dict) -> set[str]:
+    names = set()
+    for criteria, expression in user["eventfilter"]:
+        m = re.fullmatch(r"action\(include\),name\((\w+)\)", criteria or "")
+        assert m and expression == "", (criteria, expression)
+        names.add(m.group(1))
+    return names
+
+
+def test_the_call_log_users_filters_are_the_call_logs_events():
+    users = parse(SNIPPET)
+    assert set(users) == {"dialfunnel", USER}
+    user = users[USER]
+    # the list answer of CoreShowChannels is never filtered (it is not an event broadcast)
+    assert filtered_names(user) == set(EVENTS) - {"CoreShowChannel", "CoreShowChannelsComplete"}
+    assert set(EVENT_CLASSES.split(",")) <= user["read"]
+    assert user["secret"] == users["dialfunnel"]["secret"] == "__DIALFUNNEL_AMI_SECRET__"
+    assert "system" not in user["write"] | users["dialfunnel"]["write"]
+    server = AMIServer(**manager_users(SNIPPET, secret=SECRET))
+    assert server.may(USER, "coreshowchannels") and not server.may(USER, "filter")
+    assert not server.may(USER, "originate") and not server.may(USER, "hangup")
+
+
+def test_a_malformed_eventfilter_line_is_refused_as_asterisk_refuses_it():
+    with pytest.raises(FilterError):
+        manager_users("[x]\nsecret = s\neventfilter(action(maybe),name(Hangup)) =\n")
+
+
+@pytest.fixture
+def pbx(simclock):
+    scenario = Scenario(seed=5, dial_agent="Local/8001@agents", queue_member="Local/8001@agents/n",
+                        numbers={"13900000001": "answer"})
+    server = AMIServer(scenario=scenario, clock=simclock, auth_fail_delay=0, channel_seq=0,
+                       timestamp_events=True, **manager_users(SNIPPET, secret=SECRET)).start()
+    yield server
+    server.stop()
+
+
+def test_the_writer_logged_in_as_its_own_user_gets_only_its_events(db_url, Session, agents, pbx):
+    seen = AMIClient("127.0.0.1", pbx.port, USER, SECRET, events=EVENT_CLASSES)
+    names = []
+    seen.on("*", lambda msg: names.append(msg.name))
+    seen.connect()
+    writer = CallLogProcess(db_url, port=pbx.port, username=USER, secret=SECRET,
+                            asterisk_filters=True).start()
+    try:
+        wait_for(lambda: writer.status()["stats"].get("reconciles", 0) >= 1, timeout=30)
+        assert writer.status()["connected"] and writer.status()["filtered"]
+        assert pbx.actions("Filter") == []
+        sim_call = placed(pbx, pbx.phone_call("8001", "13900000077"))
+        run(pbx, 7)
+        call = ended_call(Session, sim_call.channel_id)
+        assert (call.direction, call.user_id, call.to_number) == (
+            "manual", agents["tm"].id, "+8613900000077")
+        assert call.talk_seconds == 4.0
+    finally:
+        stats = writer.stop()
+        seen.close()
+    assert stats.get("errors", 0) == 0
+    # Newstate, VarSet, MixMonitor*... of the same classes never reached the user
+    assert "Hangup" in names and set(names) - {"FullyBooted"} <= set(EVENTS)
