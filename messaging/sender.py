@@ -56,20 +56,20 @@ class Sender:
             fail_stalled(session, self.clock.now())
         with self.maker.begin() as session:
             work = [(m.id, m.to_number, self._text(session, m.text), m.attempts,
-                     _template_code(session, m))
+                     _template(session, m))
                     for m in claim(session, self.sender_id, self.clock.now(), self.batch)]
-        for message_id, to_number, text, attempts, code in work:
+        for message_id, to_number, text, attempts, template in work:
             self._pace()
-            self._send(message_id, to_number, text, attempts, code)
+            self._send(message_id, to_number, text, attempts, *template)
         return len(work)
 
     def _text(self, session, text: str) -> str:
         return unsign(session, text) if self.gateway.adds_signature else text
 
     def _send(self, message_id: int, to_number: str, text: str, attempts: int,
-              code: str | None) -> None:
+              code: str | None, params: dict | None) -> None:
         try:
-            ids = self.gateway.submit(to_number, text, template_code=code)
+            ids = self.gateway.submit(to_number, text, template_code=code, params=params)
         except GatewayError as exc:
             self._refused(message_id, exc.reason, exc.retry, attempts)
             return
@@ -110,7 +110,12 @@ class Sender:
                 stop.wait(idle_s)
 
 
-def _template_code(session, message) -> str | None:
-    """The cloud gateway's template the message's SMS template names (None for SMPP's texts)."""
+def _template(session, message) -> tuple[str | None, dict | None]:
+    """The cloud gateway's template the message's SMS template names and the values that fill
+    it, by variable name in the template's order (None, None: the text as it is; SMPP sends
+    the text whatever it is given)."""
     template = session.get(SmsTemplate, message.template_id) if message.template_id else None
-    return template.gateway_code if template else None
+    if template is None or not template.gateway_code:
+        return None, None
+    params = message.template_params
+    return template.gateway_code, dict(params) if params is not None else None

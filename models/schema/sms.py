@@ -39,6 +39,9 @@ class SmsMessage(Base):
     gateway: Mapped[str | None] = mapped_column(String(32))
     template_id: Mapped[int | None] = mapped_column(
         ForeignKey("sms_templates.id", ondelete="SET NULL"))
+    # [[variable, value], ...] of the template's variables, in its order: a cloud gateway's
+    # template is filled with them (messaging/sender.py); None: the text is sent as it is
+    template_params: Mapped[list | None] = mapped_column(JSON)
     bulk_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("sms_bulk_jobs.id", ondelete="CASCADE"), index=True)
     contact_record_id: Mapped[int | None] = mapped_column(

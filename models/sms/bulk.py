@@ -18,7 +18,8 @@ from models.errors import InvalidValue, NotFound, PermissionDenied
 from models.schema import Customer, SmsBulkJob, SmsMessage, User
 from models.sms.optouts import refusal
 from models.sms.sending import is_mobile, log_contact, queue_message
-from models.sms.templates import check_body, get_template, render, variables_for
+from models.sms.templates import (check_body, get_template, render, template_params,
+                                  variables_for)
 from models.values import clean_int, clean_text
 
 HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
@@ -60,8 +61,7 @@ def create_job(session: Session, actor: User, *, name, body, source: dict, sched
         raise InvalidValue("sms.bad_hours")
     if scheduled_at is not None and scheduled_at.tzinfo is None:
         raise InvalidValue(field="at")
-    if template_id:
-        get_template(session, int(template_id))
+    template = get_template(session, int(template_id)) if template_id else None
     now = clock.now()
     job = SmsBulkJob(name=name, body=body, source=source, status="scheduled",
                      template_id=int(template_id) if template_id else None,
@@ -75,9 +75,12 @@ def create_job(session: Session, actor: User, *, name, body, source: dict, sched
         job.total += 1
         if not is_mobile(customer.mobile_e164):
             continue
-        text = render(session, body, variables_for(session, actor, customer))
-        queue_message(session, to_number=customer.mobile_e164, text=text, customer=customer,
+        variables = variables_for(session, actor, customer)
+        queue_message(session, to_number=customer.mobile_e164,
+                      text=render(session, body, variables), customer=customer,
                       contact=None, user=actor, template_id=job.template_id,
+                      template_params=template_params(template.body, variables)
+                      if template else None,
                       bulk_job_id=job.id, status="held", clock=clock)
     if job.total == 0:
         raise InvalidValue("sms.no_recipients")

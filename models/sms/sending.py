@@ -14,7 +14,7 @@ from models.errors import DomainError, InvalidValue, NotFound
 from models.schema import Contact, Customer, Order, SmsMessage, User
 from models.sms.optouts import refusal
 from models.sms.segments import split
-from models.sms.templates import get_template, render, variables_for
+from models.sms.templates import get_template, render, template_params, variables_for
 
 MOBILE_TYPES = (phonenumbers.PhoneNumberType.MOBILE,
                 phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE)
@@ -64,23 +64,28 @@ def compose(session: Session, actor: User, customer_id: int, body: str, *, conta
             order_id=None) -> tuple[Customer, Contact | None, str]:
     """(customer, contact, exact text) of a message `actor` may send; NotFound/NotYours when
     the customer is not one they may open."""
+    customer, contact, variables = _recipient(session, actor, customer_id, contact_id, order_id)
+    return customer, contact, render(session, body, variables)
+
+
+def _recipient(session: Session, actor: User, customer_id: int, contact_id, order_id):
     customer = get_visible_customer(session, actor, customer_id)
     contact = _contact(session, customer, contact_id)
     order = _order(session, customer, order_id)
-    return customer, contact, render(session, body, variables_for(session, actor, customer,
-                                                                   contact, order))
+    return customer, contact, variables_for(session, actor, customer, contact, order)
 
 
 def queue_message(session: Session, *, to_number: str, text: str, customer: Customer | None,
                   contact: Contact | None, user: User | None, template_id: int | None = None,
-                  bulk_job_id: int | None = None, status: str = "queued",
-                  clock=SYSTEM_CLOCK) -> SmsMessage:
+                  template_params: list | None = None, bulk_job_id: int | None = None,
+                  status: str = "queued", clock=SYSTEM_CLOCK) -> SmsMessage:
     encoding, parts = split(text)
     message = SmsMessage(direction="out", customer_id=customer.id if customer else None,
                          contact_id=contact.id if contact else None,
                          user_id=user.id if user else None, to_number=to_number, text=text,
                          segments=len(parts), encoding=encoding, status=status,
-                         template_id=template_id, bulk_job_id=bulk_job_id, attempts=0,
+                         template_id=template_id, template_params=template_params,
+                         bulk_job_id=bulk_job_id, attempts=0,
                          created_at=clock.now())
     session.add(message)
     session.flush()
@@ -100,10 +105,11 @@ def log_contact(session: Session, message: SmsMessage, user: User | None, custom
 def send_sms(session: Session, actor: User, customer_id: int, body: str, *, contact_id=None,
              order_id=None, template_id=None, clock=SYSTEM_CLOCK) -> SmsMessage:
     """Queue one SMS from `actor` to the customer's (or its contact's) mobile."""
-    customer, contact, text = compose(session, actor, customer_id, body, contact_id=contact_id,
-                                      order_id=order_id)
+    customer, contact, variables = _recipient(session, actor, customer_id, contact_id, order_id)
+    text = render(session, body, variables)
+    params = None
     if template_id:
-        get_template(session, int(template_id))
+        params = template_params(get_template(session, int(template_id)).body, variables)
     number = contact.mobile_e164 if contact else customer.mobile_e164
     if not is_mobile(number):
         raise InvalidValue("sms.no_mobile")
@@ -112,7 +118,8 @@ def send_sms(session: Session, actor: User, customer_id: int, body: str, *, cont
         raise SmsRefused(why)
     message = queue_message(session, to_number=number, text=text, customer=customer,
                             contact=contact, user=actor,
-                            template_id=int(template_id) if template_id else None, clock=clock)
+                            template_id=int(template_id) if template_id else None,
+                            template_params=params, clock=clock)
     log_contact(session, message, actor, customer, clock=clock)
     return message
 

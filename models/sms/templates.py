@@ -71,6 +71,14 @@ def render(session: Session, body: str, variables: dict[str, str]) -> str:
     return sign(session, filled)
 
 
+def template_params(body: str, variables: dict[str, str]) -> list[list[str]]:
+    """The values of the variables ``body`` names, in the order they first appear, as
+    ``[name, value]`` pairs: what a cloud gateway's template is filled with (Alibaba Cloud by
+    name, ``${customer_name}``; Tencent Cloud by position, ``{1}``)."""
+    names = dict.fromkeys(_VARIABLE.findall(body))
+    return [[name, variables.get(name, "")] for name in names if name in VARIABLES]
+
+
 def preview(session: Session, body: str, variables: dict[str, str]) -> dict:
     text = render(session, body, variables)
     return {"text": text, **count(text)}

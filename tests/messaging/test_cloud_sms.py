@@ -22,7 +22,9 @@ from models.clock import SYSTEM_CLOCK
 from models.schema import ContactRecord, SmsMessage, SmsPart
 from models.sms.config import update_sms_settings
 from models.sms.optouts import is_opted_out
+from models.sms.bulk import create_job
 from models.sms.sending import send_sms
+from models.sms.templates import save_template
 from tests.messaging.sms_http_servers import AliyunSmsServer, TencentSmsServer
 
 TOKEN = "cb-token-for-tests"
@@ -52,6 +54,13 @@ class Aliyun:
         return json.loads(received["TemplateParam"])["content"]
 
     @staticmethod
+    def filled(received: dict) -> tuple[str, list[str], list[str] | None]:
+        """The template code, the values in order and their names (``${name}`` in the
+        provider's template)."""
+        params = json.loads(received["TemplateParam"])
+        return received["TemplateCode"], list(params.values()), list(params)
+
+    @staticmethod
     def status(message_id: str, ok: bool) -> bytes:
         return json.dumps([{"phone_number": "13800138000", "send_time": "2026-11-26 10:00:01",
                             "report_time": "2026-11-26 10:00:09", "success": ok,
@@ -78,6 +87,11 @@ class Tencent:
         assert body["SmsSdkAppId"] == "1400006666"
         [text] = body["TemplateParamSet"]
         return text
+
+    @staticmethod
+    def filled(received: dict) -> tuple[str, list[str], list[str] | None]:
+        body = received["body"]       # Tencent's template takes {1}, {2}...: values by position
+        return body["TemplateId"], body["TemplateParamSet"], None
 
     @staticmethod
     def status(message_id: str, ok: bool) -> bytes:
@@ -184,6 +198,35 @@ def test_sent_delivered_replied_and_opted_out(Session, session, users, make_cust
         assert is_opted_out(s, "+8613800138000")
         assert s.scalar(select(func.count()).select_from(ContactRecord)
                         .where(ContactRecord.method == "sms")) == 3
+
+
+def test_a_cloud_template_is_filled_with_the_variables_its_body_names(
+        Session, session, users, make_customer, provider, api, sender, signed, clock):
+    """The provider sends its own approved text: it gets the values of our template's
+    variables (by name for Alibaba Cloud, in order for Tencent Cloud), not our whole text."""
+    users["tm"].extension = "8001"
+    update_sms_settings(session, {"phone": "020-88886666"})
+    body = "{customer_name}您好，我是{salesperson_name}（{salesperson_phone}），{customer_name}的资料已发送"
+    template = save_template(session, users["admin"], {"name": "资料已发送", "body": body,
+                                                       "gateway_code": "SMS_777"}, clock=clock)
+    one = make_customer("华东机械", mobile="13800138000")
+    two = make_customer("３Ｄ打印工坊", mobile="13800138001", owner="mgr")
+    send_sms(session, users["tm"], one.id, body, template_id=template.id, clock=clock)
+    create_job(session, users["mgr"], name="通知", body=body, rate_per_minute=6000,
+               source={"ids": [two.id]}, template_id=template.id, clock=clock)
+    plain = send_sms(session, users["tm"], one.id, "您好", clock=clock)
+    session.commit()
+    assert sender.run_once() == 3
+    assert [provider.filled(r) for r in api.received[:2]] == [
+        ("SMS_777", ["华东机械", "李红光", "020-88886666转8001"],
+         ["customer_name", "salesperson_name", "salesperson_phone"]
+         if provider is Aliyun else None),
+        ("SMS_777", ["３Ｄ打印工坊", "王经理", "020-88886666"],
+         ["customer_name", "salesperson_name", "salesperson_phone"]
+         if provider is Aliyun else None)]
+    # a message from no template still goes as the default template's one text
+    assert provider.sent_text(api.received[2]) == _message(Session, plain.id).text.removeprefix(
+        "【达盟科技】")
 
 
 def test_a_failed_receipt_keeps_the_providers_reason(Session, session, users, make_customer,
