@@ -125,6 +125,11 @@ class Settings:
         return [Server("default", self.ami_host, self.ami_port, self.ami_username, self.ami_secret,
                        self.dialer_trunk_lines, ())]
 
+    def serves_extension(self, extension: str) -> bool:
+        """Whether the phone of ``extension`` registers on one of the servers (always with
+        no ``servers`` set, or with one that holds every extension)."""
+        return any(server.has_extension(extension) for server in self.ami_servers)
+
     @property
     def queue_names(self) -> list[str]:
         return [q.strip() for q in self.queues.split(",") if q.strip()]

@@ -67,6 +67,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "admin.bad_extension": ("分机号只能包含数字、*、# 或 +（最多 32 个）",
                             "An extension is up to 32 digits, *, # or +"),
     "admin.duplicate_extension": ("分机号已被使用：{value}", "The extension {value} is taken"),
+    "admin.extension_on_no_server": (
+        "分机号 {value} 不在任何 Asterisk 服务器的分机范围内（配置 servers 的 extensions）",
+        "No Asterisk server takes extension {value} (the extensions of the servers setting)"),
     "admin.duplicate": ("{field}已存在：{value}", "{field} {value} already exists"),
     "admin.self_deactivate": ("不能停用自己的账号", "You cannot deactivate your own account"),
     "admin.self_demote": ("不能取消自己的管理员角色", "You cannot remove your own administrator role"),

@@ -1,7 +1,7 @@
 """Users: list, create, edit, deactivate / reactivate, reset password."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
 from models.errors import DomainError
@@ -25,6 +25,10 @@ def _form_page(user=None, values=None, error=None, status=200):
                            min_password=org_users.MIN_PASSWORD), status
 
 
+def _served():
+    return current_app.config["DIALFUNNEL_SETTINGS"].serves_extension
+
+
 @bp.route("/users")
 def users():
     return render_template("manage/users.html", users=org_users.list_users(db()),
@@ -38,6 +42,7 @@ def users_new():
     form = request.form
     try:
         user = org_users.add_user(db(), password=form.get("password"), clock=clock(),
+                                  extension_served=_served(),
                                   **{f: form.get(f) for f in USER_FIELDS})
         db().commit()
     except DomainError as exc:
@@ -53,7 +58,7 @@ def users_edit(user_id):
         return _form_page(user)
     form = request.form
     try:
-        org_users.update_user(db(), current_user(), user_id,
+        org_users.update_user(db(), current_user(), user_id, extension_served=_served(),
                               **{f: form.get(f) for f in USER_FIELDS if f != "username"})
         db().commit()
     except DomainError as exc:

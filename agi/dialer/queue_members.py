@@ -39,9 +39,14 @@ class Actual(NamedTuple):
 
 class QueueMembers:
     def __init__(self, sessionmaker, ami, *, queues: list[str], interval: float = INTERVAL,
-                 has_extension: Callable[[str], bool] | None = None):
+                 has_extension: Callable[[str], bool] | None = None,
+                 served: Callable[[str], bool] | None = None):
+        """``served``: whether any server takes a phone; given to one reconciler of several, it
+        logs each agent in a queue whose phone no server takes (they ring nowhere)."""
         self.maker, self.ami = sessionmaker, ami
         self.has_extension = has_extension     # whose phones are on this server (None: all)
+        self.served = served
+        self.unserved: set[str] = set()        # interfaces already logged
         self.queues = list(queues)
         self.interval = interval
         self._wake = threading.Event()
@@ -80,6 +85,14 @@ class QueueMembers:
         with self.maker() as session:
             desired = desired_members(session)
             session.rollback()
+        if self.served is not None:
+            for member in desired:
+                if member.interface not in self.unserved \
+                        and not self.served(member.interface.partition("/")[2]):
+                    self.unserved.add(member.interface)
+                    log.warning("queue members: %s (%s) is in queue %s but no Asterisk server "
+                                "takes that phone (the servers' extensions): it rings nowhere",
+                                member.name, member.interface, member.queue)
         if self.has_extension is not None:
             desired = [m for m in desired if self.has_extension(m.interface.partition("/")[2])]
         sent = 0
@@ -148,9 +161,14 @@ class QueueMembers:
 
 def for_servers(sessionmaker, servers: list[PBX], settings) -> list[QueueMembers]:
     """One reconciler of the ``queues`` setting's queues per server (agi.dialer.servers)."""
+    several = len(servers) > 1
+
+    def served(extension: str) -> bool:
+        return any(pbx.has_extension(extension) for pbx in servers)
     return [QueueMembers(sessionmaker, pbx.ami, queues=settings.queue_names,
-                         has_extension=pbx.has_extension if len(servers) > 1 else None)
-            for pbx in servers]
+                         has_extension=pbx.has_extension if several else None,
+                         served=served if several and i == 0 else None)
+            for i, pbx in enumerate(servers)]
 
 
 def start(sessionmaker, servers: list[PBX], settings) -> list[QueueMembers]:

@@ -3,7 +3,7 @@ each role's daily claim quota and flags. Every function checks all its input fir
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -59,12 +59,15 @@ def _language(value: Any) -> str:
     return value
 
 
-def _extension(session: Session, value: Any, except_id: int | None) -> str | None:
+def _extension(session: Session, value: Any, except_id: int | None,
+               served: Callable[[str], bool] | None) -> str | None:
     text = clean_text(value, "extension", 32)
     if text is None:
         return None
     if not _EXTENSION.fullmatch(text):
         raise Invalid("admin.bad_extension")
+    if served is not None and not served(text):
+        raise Invalid("admin.extension_on_no_server", value=text)
     stmt = select(User.id).where(User.extension == text)
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
@@ -89,25 +92,31 @@ def get_user(session: Session, user_id: Any) -> User:
 
 
 def add_user(session: Session, *, username: Any, full_name: Any, password: Any, role: Any,
-             extension: Any = None, language: Any = "zh_CN", clock=SYSTEM_CLOCK) -> User:
+             extension: Any = None, language: Any = "zh_CN",
+             extension_served: Callable[[str], bool] | None = None,
+             clock=SYSTEM_CLOCK) -> User:
+    """``extension_served``: whether an Asterisk server takes a phone of that extension
+    (config.settings.Settings.serves_extension); a phone no server takes rings nowhere."""
     name = "" if username is None else str(username).strip()
     if not _USERNAME.fullmatch(name):
         raise Invalid("admin.bad_username")
     full = clean_text(full_name, "full_name", 64, required=True)
     secret = _password(password)
     role_row = _role(session, role)
-    ext = _extension(session, extension, None)
+    ext = _extension(session, extension, None, extension_served)
     lang = _language(language)
     return create_user(session, name, full, secret, role_row.code, extension=ext, language=lang,
                        clock=clock)
 
 
 def update_user(session: Session, actor: User, user_id: Any, *, full_name: Any, role: Any,
-                extension: Any, language: Any) -> User:
+                extension: Any, language: Any,
+                extension_served: Callable[[str], bool] | None = None) -> User:
     user = get_user(session, user_id)
     full = clean_text(full_name, "full_name", 64, required=True)
     role_row = _role(session, role)
-    ext = _extension(session, extension, user.id)
+    unchanged = str(extension or "").strip() == (user.extension or "")   # kept as it was
+    ext = _extension(session, extension, user.id, None if unchanged else extension_served)
     lang = _language(language)
     if user.id == actor.id and user.role.is_admin and not role_row.is_admin:
         raise Forbidden("admin.self_demote")

@@ -1,10 +1,12 @@
 """Administration pages (C11): admins only, each form CSRF-protected, refusals change nothing."""
+import dataclasses
 import io
 import re
 
 import pytest
 from sqlalchemy import func, select
 
+from config.settings import Server
 from models.company import get_setting
 from models.crm.ownership import claim
 from models.crm.query import enabled_fields
@@ -170,6 +172,31 @@ def test_edit_user(as_user, session, users):
                                               role="sales_manager", extension="", language="en"))
     session.expire_all()
     assert fresh(session, User, uid).username == "tm"
+
+
+def test_an_extension_no_asterisk_server_takes_is_refused(as_user, app, session, users):
+    """With several servers, each with its extensions, a phone outside them rings nowhere."""
+    settings = app.config["DIALFUNNEL_SETTINGS"]
+    app.config["DIALFUNNEL_SETTINGS"] = dataclasses.replace(settings, servers=[
+        Server("pbx1", extensions=((8000, 8099),)), Server("pbx2", extensions=((8100, 8199),))])
+    client = as_user("admin")
+    before = count(session, User)
+    response = post(client, "/manage/users/new", new_user(extension="8250"))
+    assert response.status_code == 400
+    assert "分机号 8250 不在任何 Asterisk 服务器的分机范围内" in text(response)
+    assert count(session, User) == before
+    assert post(client, "/manage/users/new", new_user(extension="8150")).status_code == 302
+    uid = users["tm"].id
+    users["tm"].extension = "9001"       # from before the servers were set: kept on other edits
+    session.commit()
+    edit = dict(full_name="李红光", role="telemarketer", language="zh_CN")
+    assert post(client, f"/manage/users/{uid}", dict(edit, extension="9001")).status_code == 302
+    response = post(client, f"/manage/users/{uid}", dict(edit, extension="9002"))
+    assert response.status_code == 400 and "9002" in text(response)
+    app.config["DIALFUNNEL_SETTINGS"] = settings          # one server, every extension
+    assert post(client, f"/manage/users/{uid}", dict(edit, extension="9002")).status_code == 302
+    session.expire_all()
+    assert fresh(session, User, uid).extension == "9002"
 
 
 def test_admin_cannot_demote_self(as_user, session, users):

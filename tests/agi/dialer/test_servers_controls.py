@@ -93,6 +93,22 @@ def test_each_server_has_the_queue_members_whose_phones_are_on_it(Session, sessi
     assert [r.reconcile() for r in reconcilers] == [1, 1]
     assert [m["Interface"] for m in sims["pbx-a"].actions("QueueRemove")] == ["PJSIP/8100"]
     assert (members(sims["pbx-a"]), members(sims["pbx-b"])) == ([], ["PJSIP/8150", "PJSIP/8151"])
+    assert reconcilers[0].unserved == set()
+
+
+def test_an_agent_whose_phone_no_server_takes_is_logged_once(Session, session, two, floor, clock,
+                                                             caplog):
+    sims, _, servers = two
+    floor["tm2"].extension = "8400"
+    set_queues(session, floor["tm2"], ["sales"], allowed=("sales",), clock=clock)
+    session.commit()
+    reconcilers = queue_members.for_servers(Session, servers, Settings())
+    with caplog.at_level("WARNING", logger="agi.dialer.queue_members"):
+        for _ in range(2):
+            assert [r.reconcile() for r in reconcilers] == [0, 0]
+    assert (members(sims["pbx-a"]), members(sims["pbx-b"])) == ([], [])
+    said = [r.getMessage() for r in caplog.records if "rings nowhere" in r.getMessage()]
+    assert len(said) == 1 and "PJSIP/8400" in said[0] and "张军" in said[0]
 
 
 def test_a_spy_rings_the_manager_on_the_server_of_the_spied_agent(
