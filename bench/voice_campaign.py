@@ -58,7 +58,7 @@ from models.dialer import campaigns  # noqa: E402
 from models.dialer.campaigns import RETRYABLE_OUTCOMES  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.org.users import create_user  # noqa: E402
-from models.schema import Campaign, Customer, DialAttempt  # noqa: E402
+from models.schema import Campaign, Customer, DialAttempt, DoNotCall  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
@@ -81,6 +81,7 @@ class World:
     machine_action: str = "message"
     retries: int = 0
     hours: float = 12.0
+    opt_out: float = 0.0
 
 
 def scenario(world: World, seed: int) -> Scenario:
@@ -92,7 +93,8 @@ def scenario(world: World, seed: int) -> Scenario:
     timing = {"answer": answered, "machine": answered,
               "unallocated": {"setup_time": (1.0, 3.0)}, "busy": {"setup_time": (2.0, 5.0)},
               "noanswer": {"setup_time": 0.0, "noanswer_wait": 120.0}}
-    return Scenario(seed=seed, rates=rates, timing=timing)
+    keys = [(world.opt_out, ["9"]), (1.0 - world.opt_out, [])] if world.opt_out > 0 else []
+    return Scenario(seed=seed, rates=rates, timing=timing, outbound_key_choices=keys)
 
 
 def make_world(url: str, lines: int, clock, world: World) -> tuple:
@@ -126,6 +128,7 @@ def flows_dir(tmp: Path) -> Path:
     folder.mkdir()
     shutil.copy(DEFAULT_DIR / "prompts.yaml", folder / "prompts.yaml")
     (folder / f"{FLOW}.yaml").write_text(
+        "outbound: true\nopt_out: {key: 9, prompt: optout-confirmed}\n"
         "start: say\nsteps:\n  say:\n    prompt: closed\n    next: done\n"
         "  done:\n    end: COMPLETED\n", encoding="utf-8")
     return folder
@@ -202,6 +205,7 @@ def measure(maker, campaign_id: int, lines: int) -> dict:
         by_outcome = dict(s.execute(select(DialAttempt.outcome, func.count())
                                     .where(DialAttempt.campaign_id == campaign_id)
                                     .group_by(DialAttempt.outcome)).all())
+        opted_out = s.scalar(select(func.count()).select_from(DoNotCall))
     t0 = START.timestamp()
     first_dial: dict[int, float] = {}
     for lead_id, started, *_ in rows:
@@ -221,7 +225,8 @@ def measure(maker, campaign_id: int, lines: int) -> dict:
                 first_pass_min=span / 60.0, occupancy=100.0 * busy / (lines * span),
                 flows=talking / span,     # people in the flow at once (AMD, then the notice)
                 line_minutes=line_seconds / 60.0, answered=by_outcome.get("answered", 0),
-                machine=by_outcome.get("machine", 0), open=by_outcome.get(None, 0))
+                machine=by_outcome.get("machine", 0), open=by_outcome.get(None, 0),
+                opted_out=opted_out)
 
 
 def main() -> None:
@@ -242,7 +247,8 @@ def main() -> None:
              "talk": "the notice's length (s)", "message_time": "the machine message's length (s)",
              "machine_action": "message | hangup | retry",
              "retries": "retries per outcome (busy, no answer...)",
-             "hours": "the longest simulated time"}
+             "hours": "the longest simulated time",
+             "opt_out": "share of the people answering who key 9 (do-not-call)"}
     for name, text in flags.items():
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
@@ -253,14 +259,15 @@ def main() -> None:
     print(f"voice campaign simulation: seed {args.seed}, load {os.getloadavg()[0]:.1f}, {world}")
     print(f"{'lines':>5} {'trunk':>5} {'numbers':>7} {'calls':>6} {'first pass':>10} {'done':>7} "
           f"{'occupancy':>9} {'most':>4} {'flows':>5} {'answered':>8} {'machine':>7} {'line-min':>8} "
-          f"{'agi p50':>7} {'p99':>6} {'max':>7} {'ivr p99':>7} {'cmds':>7} {'wall s':>6}", flush=True)
+          f"{'agi p50':>7} {'p99':>6} {'max':>7} {'ivr p99':>7} {'cmds':>7} {'opt-out':>7} {'wall s':>6}",
+          flush=True)
     for lines in (int(v) for v in args.lines.split(",")):
         r = run_one(lines, args.trunk_lines, world, args.seed, args.db_url)
         print(f"{r['lines']:>5} {r['trunk_lines'] or '-':>5} {r['numbers']:>7} {r['attempts']:>6} "
               f"{r['first_pass_min']:>8.1f} m {r['completion_min']:>5.1f} m {r['occupancy']:>8.1f}% "
               f"{r['most_lines']:>4} {r['flows']:>5.1f} {r['answered']:>8} {r['machine']:>7} {r['line_minutes']:>8.0f} "
               f"{r['agi_p50']:>7.2f} {r['agi_p99']:>6.2f} {r['agi_max']:>7.1f} {r['ivr_p99']:>7.2f} "
-              f"{r['agi_commands']:>7} {r['wall']:>6.0f}", flush=True)
+              f"{r['agi_commands']:>7} {r['opted_out']:>7} {r['wall']:>6.0f}", flush=True)
 
 
 if __name__ == "__main__":

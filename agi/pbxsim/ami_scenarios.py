@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Union
+from typing import Any, Callable, Sequence, Union
 
 # --- Q.850 causes as Asterisk names them (Cause-txt) -------------------------------------
 CAUSE_TEXT = {
@@ -134,6 +134,12 @@ class Scenario:
     # is put through to one of these extensions' phones (PJSIP/<ext>), as the outbound
     # handler's TRANSFER agent:<ext> does; empty: the customer talks alone and hangs up.
     outbound_agents: list[str] = field(default_factory=list)
+    # What the callee keys in an outbound flow (a voice campaign's IVR, ivr_flows/*.yaml with
+    # ``outbound: true``): the dialled number's entry in outbound_keys, else one drawn per call
+    # from outbound_key_choices [(weight, keys)]; each keys as agi_driver.Scenario's (an entry
+    # per command that listens for digits, "" or None: none). Neither: the callee keys nothing.
+    outbound_keys: dict[str, Sequence[str | None]] = field(default_factory=dict)
+    outbound_key_choices: list[tuple[float, Sequence[str | None]]] = field(default_factory=list)
     carrier_context: str = "cap-carrier"         # where a click-to-call's Dial reaches the customer
     # Click-to-call as the project does it (agi/dialer/click_to_call.py): an Originate of an
     # agent's phone PJSIP/<ext> into this context plays a CLICK_* script by the phone's state:
@@ -172,6 +178,15 @@ class Scenario:
                 return self.prefixes[prefix]
         names = [k for k, v in self.rates.items() if v > 0]
         return rng.choices(names, weights=[self.rates[k] for k in names])[0] if names else "answer"
+
+    def keys_for(self, number: str, rng: random.Random) -> tuple[str | None, ...]:
+        """The callee's keys in an outbound flow (see outbound_keys)."""
+        if number in self.outbound_keys:
+            return tuple(self.outbound_keys[number])
+        choices = [(w, keys) for w, keys in self.outbound_key_choices if w > 0]
+        if not choices:
+            return ()
+        return tuple(rng.choices([keys for _, keys in choices], [w for w, _ in choices])[0])
 
     def click_outcome(self, extension: str, number: str) -> str:
         """The script an Originate of this agent's phone into ``click_context`` plays: the
@@ -843,9 +858,10 @@ def script_for(outcome: str, durations: dict[str, float], *,
 
 def demo_scenario(seed: int = 0) -> Scenario:
     """Calls that look like a cold-calling day for the demo: rings of a few seconds, talks of a
-    minute or so, dead numbers that fail at once (the default timing replays the transcripts)."""
+    minute or so, dead numbers that fail at once (the default timing replays the transcripts);
+    in a voice campaign's flow one person in twenty keys 9 (do-not-call)."""
     quick = {"setup_time": (1.0, 3.0)}
-    return Scenario(seed=seed, timing={
+    return Scenario(seed=seed, outbound_key_choices=[(0.05, ["9"]), (0.95, [])], timing={
         "answer": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (30.0, 120.0)},
         "machine": {"setup_time": 0.0, "ring_time": (3.0, 12.0), "answer_delay": 0.0, "talk_time": (15.0, 25.0)},
         "busy": quick, "congestion": quick, "unallocated": quick, "absent": quick, "invalid": quick,

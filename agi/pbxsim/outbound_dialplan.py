@@ -233,7 +233,8 @@ class OutboundCall:
         self.app("ivr", 7, "AGI", f"agi://{self.host}:{self.port}/ivr?flow={name}")
         sound = round(self.timing("prompt_time") * RATE) if "prompt_time" in self.call.durations \
             else agi_driver.DEFAULT_SOUND
-        result = self.agi(f"ivr?flow={name}", media_realtime=True, default_sound=sound)
+        keys = self.server.scenario.keys_for(self.call.exten, self.call.rng)
+        result = self.agi(f"ivr?flow={name}", media_realtime=True, default_sound=sound, keys=keys)
         self.setvar("AGISTATUS", result.agistatus)
         self.app("ivr", 8, "Goto", "dialfunnel-route,s,1")
         status = self.variables.get("DIALFUNNEL_STATUS") or ""

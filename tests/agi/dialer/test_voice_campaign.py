@@ -43,13 +43,14 @@ def world(Session, users, tmp_path):
     spool.mkdir()
     flows = tmp_path / "flows"
     flows.mkdir()
-    shutil.copy(DEFAULT_DIR / "prompts.yaml", flows / "prompts.yaml")
+    for name in ("prompts.yaml", "press1_talk.yaml"):
+        shutil.copy(DEFAULT_DIR / name, flows / name)
     (flows / f"{FLOW}.yaml").write_text(
         "start: say\nsteps:\n  say:\n    prompt: closed\n    next: bye\n"
         "  bye:\n    hangup: goodbye\n", encoding="utf-8")
     built: list = []
 
-    def build(specs, *, trunk_lines=0, zones=None, blocked=()):
+    def build(specs, *, trunk_lines=0, zones=None, blocked=(), keys=None):
         ids, numbers, n = [], {}, 0
         with Session() as s:
             admin = s.merge(users["admin"])
@@ -67,8 +68,8 @@ def world(Session, users, tmp_path):
                 for number in blocked:
                     dnc.add_number(s, admin, number, reason="test", clock=clock)
                 campaign = campaigns.create_campaign(
-                    s, admin, clock=clock, name=f"通知{index}", mode="voice", ivr_flow=FLOW,
-                    filter_stage=stage, ring_timeout_s=25, **fields)
+                    s, admin, clock=clock, name=f"通知{index}", mode="voice",
+                    filter_stage=stage, ring_timeout_s=25, **{"ivr_flow": FLOW, **fields})
                 campaigns.change_status(s, admin, campaign.id, "start", clock=clock)
                 ids.append(campaign.id)
             s.commit()
@@ -77,7 +78,7 @@ def world(Session, users, tmp_path):
         registry.register("recording_done", recording_done.recording_done)
         registry.register("ivr", make_ivr_handler(flows_dir=flows, clock=clock))
         agi = FastAGIServer(registry, Session, port=0).start()
-        scenario = Scenario(numbers=numbers, timing={
+        scenario = Scenario(numbers=numbers, outbound_keys=keys or {}, timing={
             "answer": {"ring_time": RING, "answer_delay": 0.0, "prompt_time": PROMPT},
             "machine": {"ring_time": RING, "answer_delay": 0.0, "message_time": 5.0},
             "busy": {"ring_time": 2.0}, "noanswer": {"ring_time": 25.0}})
@@ -224,3 +225,20 @@ def test_compliance_still_applies(world, Session):
     assert any("原因码 1" in content for _, _, content in records)
     assert leads["+8613900000001"] == "dnc" and leads["+8613900000003"] == "dead"
     assert leads["+8613900000000"] == "exhausted" and leads["+8613900000002"] == "queued"
+
+
+def test_the_callee_keys_1_or_9_in_the_press1_flow(world, Session):
+    """The simulator keys in an outbound flow as the scenario says: 9 puts the number on the
+    do-not-call list, 1 asks for an agent (none free: a callback is booked), none plays on."""
+    keys = {"+8613900000000": ["1"], "+8613900000001": ["9"]}
+    (cid,), driver, seen = world([(["answer"] * 3, {"max_lines": 3, "ivr_flow": "press1_talk"})],
+                                 keys=keys)
+    driver.run_until(T0 + 4 * CALL)
+    number_of = {a.channel_id: a.number for a in attempts(Session, cid)}
+    with Session() as s:
+        paths = {number_of[row.uniqueid]: row.path for row in s.scalars(select(IVRCall))}
+        blocked = dnc.is_blocked(s, "+8613900000001")
+        kept = dnc.is_blocked(s, "+8613900000000") or dnc.is_blocked(s, "+8613900000002")
+    assert "opt_out" in paths["+8613900000001"] and blocked and not kept
+    assert paths["+8613900000000"][:3] == ["offer", "to_agent", "callback"]
+    assert "to_agent" not in paths["+8613900000002"] and "opt_out" not in paths["+8613900000002"]
