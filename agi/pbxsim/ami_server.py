@@ -1080,7 +1080,9 @@ class AMIServer:
         self.emit("UserEvent", [("UserEvent", name)] + extra)
 
     def core_show_channels(self, session: Session, msg: Message) -> None:
-        """A CoreShowChannel event per live channel, then CoreShowChannelsComplete."""
+        """A CoreShowChannel event per live channel, then CoreShowChannelsComplete; BridgeId is
+        the call's bridge for the channels in it, empty for the others (a real Asterisk 22's
+        list: captures-2026-12/ami-coreshowchannels.txt)."""
         aid = msg.get("ActionID")
         head = [("ActionID", aid)] if aid is not None else []
         session.respond(aid, "Success", extra=[("EventList", "start"), ("Message", "Channels will follow")])
@@ -1097,7 +1099,7 @@ class AMIServer:
                 session.send(encode([("Event", "CoreShowChannel")] + head + call.chan(key) + [
                     ("Application", "AppDial" if key.endswith("2") else "Wait"), ("ApplicationData", ""),
                     ("Duration", "%02d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)),
-                    ("BridgeId", "")]))
+                    ("BridgeId", call.bridge_id if key in call.bridge_members else "")]))
         session.send(encode([("Event", "CoreShowChannelsComplete")] + head
                             + [("EventList", "Complete"), ("ListItems", str(count))]))
 

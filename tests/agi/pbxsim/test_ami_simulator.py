@@ -197,6 +197,32 @@ def test_answer_after_ringing_and_sync_originate():
         c.logoff()
 
 
+def test_core_show_channels_names_the_bridge_of_the_bridged_channels_only():
+    clock = FakeClock()
+    scenario = Scenario(timing={"manual": {"ring_time": 2.0, "talk_time": 60.0}})
+    with AMIServer(clock=clock, scenario=scenario, auth_fail_delay=0) as server:
+        events: list[Message] = []
+        c = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", reconnect=False)
+        c.on("*", events.append)
+        c.connect()
+
+        def listed():
+            before = len(events)
+            c.send_action("CoreShowChannels", check=True)
+            _wait_for(lambda: any(e.name == "CoreShowChannelsComplete" for e in events[before:]))
+            return {e["Channel"]: e["BridgeId"] for e in events[before:] if e.name == "CoreShowChannel"}
+
+        server.phone_call("8001", "13900000077")
+        _wait_for(lambda: any(e.name == "DialBegin" for e in events))
+        assert set(listed().values()) == {""}                   # ringing: no bridge yet
+        clock.advance(seconds=3)
+        _wait_for(lambda: len([e for e in events if e.name == "BridgeEnter"]) == 2)
+        [bridge] = {e["BridgeUniqueid"] for e in events if e.name == "BridgeEnter"}
+        channels = listed()
+        assert len(channels) == 2 and set(channels.values()) == {bridge}
+        c.logoff()
+
+
 def test_outcome_choice_is_data_and_reproducible():
     scenario = Scenario(seed=42, numbers={"13900000000": "absent"}, prefixes={"170": "invalid", "1709": "busy"})
     rng = random.Random(0)
