@@ -35,6 +35,8 @@ from agi.pbxsim.agi_driver import silence_end  # noqa: E402
 from recordings.amd import LABELS, classify, read_wav  # noqa: E402
 from recordings.amd_corpus import generate, read_manifest  # noqa: E402
 
+from bench.world_flags import COUNT, check  # noqa: E402
+
 TUNING_SEED = 1
 REPORT_SEED = 2
 STEP_MS = 250
@@ -108,6 +110,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", help="generate into this folder and keep it")
     parser.add_argument("--no-live", action="store_true", help="skip the calls over FastAGI")
     args = parser.parse_args(argv)
+    check(parser, args, {"count": COUNT})
 
     with tempfile.TemporaryDirectory(prefix="amd-bench-") as scratch:
         folder = Path(args.keep) if args.keep else Path(scratch) / "corpus"

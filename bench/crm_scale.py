@@ -43,7 +43,9 @@ import math
 import os
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import DateTime, and_, event, func, select, text, update
@@ -61,6 +63,9 @@ from models.migrate import upgrade
 from models.org.users import create_user
 from models.schema import AppSetting, ContactRecord, Customer, CustomerOperator, Role, User
 from models.setup import install_defaults
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))    # run as a script: bench/ is not installed
+from bench.world_flags import COUNT, NATURAL, check  # noqa: E402
 
 DEFAULT_PG_URL = "postgresql+psycopg:///dialfunnel_bench?host=/var/run/postgresql"
 GOAL_MS = 150.0
@@ -635,7 +640,10 @@ def parse_args(argv=None):
     parser.add_argument("--only", choices=("pg", "sqlite"))
     parser.add_argument("--explain", action="store_true",
                         help="print EXPLAIN ANALYZE of the dashboard and list queries (PG)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    check(parser, args, {"customers_pg": COUNT, "records_pg": NATURAL, "customers_sqlite": COUNT,
+                         "records_sqlite": NATURAL, "repeat": COUNT})
+    return args
 
 
 def main(argv=None) -> None:

@@ -40,6 +40,8 @@ from models.org.users import create_user  # noqa: E402
 from models.schema import Customer, User  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 
+from bench.world_flags import COUNT, NATURAL, check  # noqa: E402
+
 START = dt.datetime(2026, 11, 26, 2, 0, tzinfo=dt.timezone.utc)  # 10:00 in Shanghai
 
 
@@ -76,6 +78,7 @@ def main() -> None:
                         "its tables are created if missing, so give an empty database")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    check(parser, args, {"agents": COUNT, "lines": NATURAL, "ticks": COUNT, "moves": NATURAL})
     logging.basicConfig(level=logging.ERROR)
     rng = random.Random(args.seed)
     clock = FakeClock(START)

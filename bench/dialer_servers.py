@@ -44,6 +44,9 @@ from models.org.users import create_user  # noqa: E402
 from models.schema import AgentState, CampaignLead, Customer, DialAttempt, User  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 
+from bench.world_flags import (COUNT, NATURAL, NON_NEGATIVE, PERCENT, POSITIVE,  # noqa: E402
+                               SHARE, check)
+
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 EXTENSIONS_PER_SERVER = 1000     # pbx1: 10000-10999, pbx2: 11000-11999, ...
 
@@ -178,10 +181,20 @@ def main() -> None:
     for name, (value, text) in flags.items():
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
                             help=f"{text} (default {value})")
-    parser.add_argument("--pacer", default="predictive", help="predictive, progressive, adapt_tapered, naive")
+    parser.add_argument("--pacer", default="predictive",
+                        choices=("predictive", "progressive", "adapt_tapered", "naive"))
     parser.add_argument("--kill", default="", help="a server (pbx1, pbx2...) to stop at --kill-at")
     parser.add_argument("--db-url", default="", help="a database URL (default: a new SQLite file)")
     args = parser.parse_args()
+    check(parser, args, {"servers": COUNT, "agents": COUNT, "trunk_lines": NATURAL,
+                         "hours": POSITIVE, "answer": SHARE, "dead": SHARE,
+                         "talk_mean": POSITIVE, "wrap": NON_NEGATIVE, "ring_min": NON_NEGATIVE,
+                         "ring_max": NON_NEGATIVE, "ring_timeout": COUNT, "abandon_cap": PERCENT,
+                         "kill_at": NON_NEGATIVE},
+          ordered=[("ring_min", "ring_max")], one_in_all=["answer", "dead"])
+    names = [f"pbx{n + 1}" for n in range(args.servers)]
+    if args.kill and args.kill not in names:
+        parser.error(f"--kill: {args.kill!r} is not one of the servers ({', '.join(names)})")
     logging.basicConfig(level=logging.ERROR)
     r = run(args)
     print(f"{args.servers} servers x {args.agents} agents, {args.hours:g} h, answer {args.answer:.0%}, "

@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recordings.early_media import corpus, references  # noqa: E402
 from recordings.early_media.classifier import ANNOUNCEMENTS, LIVE, Classifier  # noqa: E402
 
+from bench.world_flags import COUNT, POSITIVE, SHARE, check  # noqa: E402
+
 PACKET = 320    # bytes: 20 ms at 8 kHz
 
 
@@ -77,7 +79,8 @@ def main(argv=None) -> int:
                         help="espeak-ng voice:words-a-minute of the announcements")
     parser.add_argument("--tempo-jitter", type=float, default=0.02,
                         help="announcements stretched by up to this share")
-    parser.add_argument("--leads", nargs="+", default=["silence", "ringback", "sit"])
+    parser.add_argument("--leads", nargs="+", default=["silence", "ringback", "sit"],
+                        choices=("silence", "ringback", "sit"))
     parser.add_argument("--seconds", type=float, default=12.0, help="audio of each call")
     parser.add_argument("--noise-db", nargs=2, type=float, default=(-60.0, -38.0))
     parser.add_argument("--level-db", nargs=2, type=float, default=(-24.0, -10.0))
@@ -88,6 +91,8 @@ def main(argv=None) -> int:
                         "(8 kHz 16-bit mono; labels as the classes, e.g. switched_off/, ringback/)")
     parser.add_argument("--max-decide-ms", type=int, default=3000)
     args = parser.parse_args(argv)
+    check(parser, args, {"per_class": COUNT, "tempo_jitter": SHARE, "seconds": POSITIVE,
+                         "ulaw_share": SHARE, "max_decide_ms": COUNT}, pairs=["noise_db", "level_db"])
 
     refs = references.load(args.references) if args.references else references.load()
     if args.recordings:

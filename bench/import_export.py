@@ -63,6 +63,8 @@ from models.db import make_engine, make_sessionmaker  # noqa: E402
 from models.migrate import upgrade  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 
+from bench.world_flags import COUNT, check  # noqa: E402
+
 SEED = 20261126
 COLUMNS = ["name", "contact_person", "title", "phone", "mobile", "fax", "email", "website",
            "address", "province", "city", "industry", "category", "source"]
@@ -457,6 +459,7 @@ def main() -> None:
     parser.add_argument("--child-import", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-web", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    check(parser, args, {"rows": COUNT})
     if args.child_import:
         child_import(*args.child_import)
         return

@@ -35,6 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agi.dialer.pacing import make_pacer  # noqa: E402
 from agi.dialer.pacing_sim import World, parse_profile, simulate  # noqa: E402
 
+from bench.world_flags import (COUNT, NATURAL, NON_NEGATIVE, POSITIVE, SHARE,  # noqa: E402
+                               check, ints)
+
 PACERS = ("predictive", "progressive", "adapt_tapered", "naive")
 COMMON = dict(amd=2.0, start_hour=9.0, hours=8.0)
 WORLDS = {
@@ -80,14 +83,24 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", default=",".join(WORLDS), help=f"of {', '.join(WORLDS)}")
     parser.add_argument("--pacers", default=",".join(PACERS))
-    parser.add_argument("--seeds", default="1", help="comma-separated; figures are summed/averaged")
+    parser.add_argument("--seeds", type=ints, default="1",
+                        help="comma-separated; figures are summed/averaged")
     for field, text in FLAGS.items():
         kind = type(getattr(World(), field))
         parser.add_argument("--" + field.replace("_", "-"), type=kind, default=None, help=text)
     parser.add_argument("--answer-profile", default=None,
                         help="answer rate over the day, local hour:rate, e.g. 9:0.3,12:0.1,13.5:0.3")
     args = parser.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    check(parser, args, {"seeds": NATURAL, "agents": COUNT, "answer": SHARE, "dead": SHARE,
+                         "hours": POSITIVE, "talk_mean": POSITIVE, "talk_sigma": NON_NEGATIVE,
+                         "wrap": NON_NEGATIVE, "ring_timeout": POSITIVE, "hold": NON_NEGATIVE,
+                         "amd": NON_NEGATIVE, "abandon_cap": SHARE, "start_hour": NON_NEGATIVE})
+    if args.answer is not None and args.dead is not None and args.answer + args.dead > 1:
+        parser.error("--answer and --dead add up to more than the whole (1)")
+    unknown = [p for p in args.pacers.split(",") if p not in PACERS]
+    if unknown:
+        parser.error(f"--pacers: unknown {', '.join(unknown)} (of {', '.join(PACERS)})")
+    seeds = args.seeds
     names = args.worlds.split(",")
     unknown = [n for n in names if n not in WORLDS]
     if unknown:
@@ -103,7 +116,7 @@ def main(argv=None) -> None:
         world = next(iter(table.values()))[0]
         print(f"\n== {name}: {world.agents} agents, answer "
               f"{'profile ' + str(world.answer_profile) if world.answer_profile else world.answer}, "
-              f"talk {world.talk_mean:.0f} s, AMD {world.amd} s, hold {world.hold} s, seeds {args.seeds}")
+              f"talk {world.talk_mean:.0f} s, AMD {world.amd} s, hold {world.hold} s, seeds {','.join(map(str, seeds))}")
         hours = [row[0] for row in hourly(table[next(iter(table))][1], world.agents)]
         print(f"{'pacer':<14}{'':>10}" + "".join(f"{h:>8.1f}" for h in hours) + f"{'day':>8}"
               f"{'dials/h':>9}{'idle %':>8}{'us/dec':>8}{'worst':>8}")

@@ -31,6 +31,8 @@ from models.quality.talk import AGENT_DOMINANT_SHARE, LONG_SILENCE_MS  # noqa: E
 from recordings.talk import analyse_wavs, figures, read_wav, speech_frames  # noqa: E402
 from recordings.talk_corpus import generate  # noqa: E402
 
+from bench.world_flags import COUNT, check  # noqa: E402
+
 
 def flags(f) -> tuple[bool, bool]:
     return f.longest_silence_ms > LONG_SILENCE_MS, f.agent_share > AGENT_DOMINANT_SHARE
@@ -43,6 +45,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", help="folder to keep the generated calls in")
     args = parser.parse_args(argv)
+    check(parser, args, {"count": COUNT, "rounds": COUNT})
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="talk-"))
     started = time.perf_counter()
     calls = generate(folder, seed=args.seed, count=args.count)

@@ -62,8 +62,12 @@ from models.schema import Campaign, Customer, DialAttempt, DoNotCall  # noqa: E4
 from models.setup import install_defaults  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
+from bench.world_flags import (COUNT, NATURAL, NON_NEGATIVE, POSITIVE, SHARE,  # noqa: E402
+                               check, ints)
+
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 FLOW = "bench_notice"
+MACHINE_ACTIONS = ("message", "hangup", "retry")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +236,8 @@ def measure(maker, campaign_id: int, lines: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--lines", default="60", help="the campaign's line limits, one run each")
+    parser.add_argument("--lines", type=ints, default="60",
+                        help="the campaign's line limits, one run each (comma-separated)")
     parser.add_argument("--trunk-lines", type=int, default=0,
                         help="the trunk's limit (dialer_trunk_lines; 0: none)")
     parser.add_argument("--seed", type=int, default=1)
@@ -252,8 +257,15 @@ def main() -> None:
     for name, text in flags.items():
         value = getattr(defaults, name)
         parser.add_argument("--" + name.replace("_", "-"), type=type(value), default=value,
-                            help=f"{text} (default {value})")
+                            help=f"{text} (default {value})",
+                            choices=MACHINE_ACTIONS if name == "machine_action" else None)
     args = parser.parse_args()
+    check(parser, args, {"lines": COUNT, "trunk_lines": NATURAL, "numbers": COUNT,
+                         "answer": SHARE, "machine": SHARE, "dead": SHARE, "busy": SHARE,
+                         "opt_out": SHARE, "ring_min": NON_NEGATIVE, "ring_max": NON_NEGATIVE,
+                         "ring_timeout": COUNT, "talk": POSITIVE, "message_time": NON_NEGATIVE,
+                         "retries": NATURAL, "hours": POSITIVE},
+          ordered=[("ring_min", "ring_max")], one_in_all=["answer", "machine", "dead", "busy"])
     logging.basicConfig(level=logging.ERROR)
     world = World(**{name: getattr(args, name) for name in flags})
     print(f"voice campaign simulation: seed {args.seed}, load {os.getloadavg()[0]:.1f}, {world}")
@@ -261,7 +273,7 @@ def main() -> None:
           f"{'occupancy':>9} {'most':>4} {'flows':>5} {'answered':>8} {'machine':>7} {'line-min':>8} "
           f"{'agi p50':>7} {'p99':>6} {'max':>7} {'ivr p99':>7} {'cmds':>7} {'opt-out':>7} {'wall s':>6}",
           flush=True)
-    for lines in (int(v) for v in args.lines.split(",")):
+    for lines in args.lines:
         r = run_one(lines, args.trunk_lines, world, args.seed, args.db_url)
         print(f"{r['lines']:>5} {r['trunk_lines'] or '-':>5} {r['numbers']:>7} {r['attempts']:>6} "
               f"{r['first_pass_min']:>8.1f} m {r['completion_min']:>5.1f} m {r['occupancy']:>8.1f}% "

@@ -51,6 +51,8 @@ from models.schema import AgentState, Campaign, CampaignAgent, User  # noqa: E40
 from models.telephony import calls  # noqa: E402
 from models.telephony.calls import Chan  # noqa: E402
 
+from bench.world_flags import COUNT, NATURAL, NON_NEGATIVE, POSITIVE, check  # noqa: E402
+
 
 def prepare(env: dict, agents: int) -> tuple[dict, list[tuple[int, str]]]:
     """The demo's manager (his login) and `agents` new agents on his running campaign."""
@@ -309,7 +311,11 @@ def main(argv=None) -> int:
     parser.add_argument("--database-url", default=None,
                         help="an empty database (default: SQLite in the temporary folder)")
     parser.add_argument("--seed", type=int, default=1)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    check(parser, args, {"agents": COUNT, "calls_per_agent_hour": POSITIVE, "viewers": NATURAL,
+                         "tick_ms": COUNT, "duration": POSITIVE, "ring": NON_NEGATIVE,
+                         "talk": POSITIVE, "workers": COUNT}, pairs=["ring", "talk"])
+    return run(args)
 
 
 if __name__ == "__main__":

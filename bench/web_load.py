@@ -452,6 +452,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data-dir", help="kept after the run (default: a temporary folder)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from bench.world_flags import COUNT, NATURAL, NON_NEGATIVE, POSITIVE, check
+    check(parser, args, {"workers": COUNT, "streams": NATURAL, "clients": COUNT,
+                         "duration": POSITIVE, "think": NON_NEGATIVE, "customers": NATURAL,
+                         "import_rows": NATURAL})
     result = run(args)
     if args.json:
         print(json.dumps(result))
