@@ -341,7 +341,8 @@ def _pg_write_statement():
     (``UPDATE ... FROM unnest``; the first-written columns as ``COALESCE(row, ours)``, so what
     the dialer or an IVR wrote stays), the new calls inserted, then the new legs, whose
     ``call_id`` is their call's id, or the new call's by its linkedid; it returns the new
-    rows' ids by key. Always the same text (empty arrays: nothing to do)."""
+    rows' ids by key; the batch's events for the call bars (``_tell_agent``) are inserted too.
+    Always the same text (empty arrays: nothing to do)."""
     ctes, params = [], []
     for model, name in ((Call, "uc"), (CallLeg, "ul")):
         columns = _update_columns(model)
@@ -365,15 +366,20 @@ def _pg_write_statement():
                 f" AS v({', '.join(columns)}, _linkedid) LEFT JOIN ic ON ic.linkedid = v._linkedid"
                 f" RETURNING uniqueid, id)")
     params += [*typed, bindparam("il__linkedid", type_=postgresql.ARRAY(String(64)))]
+    columns = _insert_columns(Event)
+    casts, typed = _typed_arrays(Event, columns, "ie_")
+    ctes.append(f"ie AS (INSERT INTO events ({', '.join(columns)}) SELECT * FROM unnest({casts}))")
+    params += typed
     return text(f"WITH {', '.join(ctes)} SELECT 'call' AS kind, linkedid AS key, id FROM ic"
                 f" UNION ALL SELECT 'leg', uniqueid, id FROM il").bindparams(*params)
 
 
 def _pg_write(session: Session, changed: dict) -> None:
     """Write the batch's changed rows (``changed``: ``_changed_rows`` by model) and its new
-    calls and legs in one statement, then make the new objects persistent as if loaded (the
-    commit's flush has nothing left to send for them)."""
-    new = {Call: [], CallLeg: []}
+    calls and legs and its events in one statement, then make the new calls and legs
+    persistent as if loaded (the commit's flush has nothing left to send for them); the events,
+    never read again, leave the session."""
+    new = {Call: [], CallLeg: [], Event: []}
     for obj in session.new:
         if type(obj) in new:
             new[type(obj)].append(obj)
@@ -383,7 +389,7 @@ def _pg_write(session: Session, changed: dict) -> None:
     for model, name in ((Call, "uc"), (CallLeg, "ul")):
         for c in _update_columns(model):
             params[f"{name}_{c}"] = [p[c] for p in changed[model]]
-    for model, name in ((Call, "ic"), (CallLeg, "il")):
+    for model, name in ((Call, "ic"), (CallLeg, "il"), (Event, "ie")):
         table = model.__table__
         dicts = [instance_state(obj).dict for obj in new[model]]
         for c in _insert_columns(model):
@@ -397,7 +403,7 @@ def _pg_write(session: Session, changed: dict) -> None:
         obj.id = ids["call", obj.linkedid]
     for leg in new[CallLeg]:
         leg.id, leg.call_id = ids["leg", leg.uniqueid], leg.call.id
-    for obj in new[CallLeg] + new[Call]:
+    for obj in new[CallLeg] + new[Call] + new[Event]:
         session.expunge(obj)
     for obj in new[Call] + new[CallLeg]:
         make_transient_to_detached(obj)
