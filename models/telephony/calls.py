@@ -36,6 +36,7 @@ import collections
 import dataclasses
 import datetime as dt
 import functools
+import json
 import re
 from typing import NamedTuple
 
@@ -46,7 +47,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from models.crm.customers import by_phones_query, ids_by_phones, phone_owners
-from models.db import among, key_chunks, read_pipelined
+from models.db import UTCDateTime, among, key_chunks, read_pipelined
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
 from models.schema import DialAttempt, Event, User
@@ -316,15 +317,24 @@ def _changed_rows(session: Session, model) -> list[dict]:
     return out
 
 
-def _typed_arrays(model, columns, prefix: str) -> tuple[str, list]:
-    """``unnest(CAST(:a AS type[]), ...)``'s argument list and its typed parameters (named
-    ``prefix`` + column)."""
+def _recordset(model, columns, name: str, extra: str = "") -> str:
+    """``json_to_recordset(CAST(:name AS JSON)) AS v(column type, ...)``: the rows given as one
+    JSON array of objects (a parameter psycopg sends as one string: cheaper than an array per
+    column, each dumped in Python, and a statement of few parameters)."""
     dialect = postgresql.dialect()
     table = model.__table__
-    casts = ", ".join(f"CAST(:{prefix}{c} AS {table.c[c].type.compile(dialect=dialect)}[])"
-                      for c in columns)
-    return casts, [bindparam(prefix + c, type_=postgresql.ARRAY(table.c[c].type))
-                   for c in columns]
+    defs = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    return f"json_to_recordset(CAST(:{name} AS JSON)) AS v({defs}{extra})"
+
+
+def _json_rows(rows: list[dict]) -> str:
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value):
+    if isinstance(value, dt.datetime):       # as UTCDateTime stores it: naive UTC
+        return UTCDateTime().process_bind_param(value, None).isoformat()
+    raise TypeError(f"not a column value: {value!r}")
 
 
 def _update_columns(model) -> tuple[str, ...]:
@@ -337,41 +347,35 @@ def _insert_columns(model) -> tuple[str, ...]:
 
 @functools.cache
 def _pg_write_statement():
-    """One statement for a batch: the changed calls and legs updated from arrays
-    (``UPDATE ... FROM unnest``; the first-written columns as ``COALESCE(row, ours)``, so what
-    the dialer or an IVR wrote stays), the new calls inserted, then the new legs, whose
-    ``call_id`` is their call's id, or the new call's by its linkedid; it returns the new
-    rows' ids by key; the batch's events for the call bars (``_tell_agent``) are inserted too.
-    Always the same text (empty arrays: nothing to do)."""
-    ctes, params = [], []
+    """One statement for a batch: the changed calls and legs updated from JSON rows
+    (``UPDATE ... FROM json_to_recordset``; the first-written columns as ``COALESCE(row,
+    ours)``, so what the dialer or an IVR wrote stays), the new calls inserted, then the new
+    legs, whose ``call_id`` is their call's id, or the new call's by its linkedid; it returns
+    the new rows' ids by key; the batch's events for the call bars (``_tell_agent``) are
+    inserted too. Always the same text (empty arrays: nothing to do)."""
+    ctes = []
     for model, name in ((Call, "uc"), (CallLeg, "ul")):
         columns = _update_columns(model)
-        casts, typed = _typed_arrays(model, columns, name + "_")
         sets = ", ".join(f"{c} = COALESCE(t.{c}, v.{c})" if c in _FIRST_WINS[model]
                          else f"{c} = v.{c}" for c in columns[1:])
-        ctes.append(f"{name} AS (UPDATE {model.__tablename__} AS t SET {sets} FROM unnest({casts})"
-                    f" AS v({', '.join(columns)}) WHERE t.id = v.id)")
-        params += typed
+        ctes.append(f"{name} AS (UPDATE {model.__tablename__} AS t SET {sets}"
+                    f" FROM {_recordset(model, columns, name)} WHERE t.id = v.id)")
     columns = _insert_columns(Call)
-    casts, typed = _typed_arrays(Call, columns, "ic_")
-    ctes.append(f"ic AS (INSERT INTO calls ({', '.join(columns)}) SELECT * FROM unnest({casts})"
-                f" RETURNING linkedid, id)")
-    params += typed
+    ctes.append(f"ic AS (INSERT INTO calls ({', '.join(columns)})"
+                f" SELECT {', '.join('v.' + c for c in columns)}"
+                f" FROM {_recordset(Call, columns, 'ic')} RETURNING linkedid, id)")
     columns = _insert_columns(CallLeg)
-    casts, typed = _typed_arrays(CallLeg, columns, "il_")
     values = ", ".join("COALESCE(v.call_id, ic.id)" if c == "call_id" else f"v.{c}"
                        for c in columns)
-    ctes.append(f"il AS (INSERT INTO call_legs ({', '.join(columns)}) SELECT {values} FROM"
-                f" unnest({casts}, CAST(:il__linkedid AS VARCHAR(64)[]))"
-                f" AS v({', '.join(columns)}, _linkedid) LEFT JOIN ic ON ic.linkedid = v._linkedid"
-                f" RETURNING uniqueid, id)")
-    params += [*typed, bindparam("il__linkedid", type_=postgresql.ARRAY(String(64)))]
+    ctes.append(f"il AS (INSERT INTO call_legs ({', '.join(columns)}) SELECT {values}"
+                f" FROM {_recordset(CallLeg, columns, 'il', ', _linkedid VARCHAR(64)')}"
+                f" LEFT JOIN ic ON ic.linkedid = v._linkedid RETURNING uniqueid, id)")
     columns = _insert_columns(Event)
-    casts, typed = _typed_arrays(Event, columns, "ie_")
-    ctes.append(f"ie AS (INSERT INTO events ({', '.join(columns)}) SELECT * FROM unnest({casts}))")
-    params += typed
+    ctes.append(f"ie AS (INSERT INTO events ({', '.join(columns)})"
+                f" SELECT {', '.join('v.' + c for c in columns)}"
+                f" FROM {_recordset(Event, columns, 'ie')})")
     return text(f"WITH {', '.join(ctes)} SELECT 'call' AS kind, linkedid AS key, id FROM ic"
-                f" UNION ALL SELECT 'leg', uniqueid, id FROM il").bindparams(*params)
+                f" UNION ALL SELECT 'leg', uniqueid, id FROM il")
 
 
 def _pg_write(session: Session, changed: dict) -> None:
@@ -385,19 +389,16 @@ def _pg_write(session: Session, changed: dict) -> None:
             new[type(obj)].append(obj)
     if not any(changed.values()) and not any(new.values()):
         return
-    params = {}
-    for model, name in ((Call, "uc"), (CallLeg, "ul")):
-        for c in _update_columns(model):
-            params[f"{name}_{c}"] = [p[c] for p in changed[model]]
+    rows = {"uc": changed[Call], "ul": changed[CallLeg]}
     for model, name in ((Call, "ic"), (CallLeg, "il"), (Event, "ie")):
         table = model.__table__
-        dicts = [instance_state(obj).dict for obj in new[model]]
-        for c in _insert_columns(model):
-            default = (table.c[c].default.arg if table.c[c].default is not None
-                       and table.c[c].default.is_scalar else None)
-            params[f"{name}_{c}"] = [d.get(c, default) for d in dicts]
-    params["il_call_id"] = [leg.call.id for leg in new[CallLeg]]
-    params["il__linkedid"] = [leg.call.linkedid for leg in new[CallLeg]]
+        defaults = {c: table.c[c].default.arg if table.c[c].default is not None
+                    and table.c[c].default.is_scalar else None for c in _insert_columns(model)}
+        rows[name] = [{c: state.get(c, default) for c, default in defaults.items()}
+                      for state in (instance_state(obj).dict for obj in new[model])]
+    for leg, row in zip(new[CallLeg], rows["il"]):
+        row["call_id"], row["_linkedid"] = leg.call.id, leg.call.linkedid
+    params = {name: _json_rows(value) for name, value in rows.items()}
     ids = {(kind, key): id_ for kind, key, id_ in session.execute(_pg_write_statement(), params)}
     for obj in new[Call]:
         obj.id = ids["call", obj.linkedid]
