@@ -299,6 +299,19 @@ def write_batch(session: Session) -> None:
                 session.execute(_UPDATES[model], [dict(p, _id=p["id"]) for p in params])
 
 
+def one_write(session: Session) -> bool:
+    """Whether all the batch left to write is ``write_batch``'s one statement on PostgreSQL:
+    new calls, legs and events, and changes of the columns it sends; nothing deleted, no other
+    row, no other column (the flush would send those apart)."""
+    if session.deleted or any(type(obj) not in (Call, CallLeg, Event) for obj in session.new):
+        return False
+    for obj in session.dirty:
+        allowed = _EVENT_COLUMNS.get(type(obj), ()) + _FIRST_WINS.get(type(obj), ())
+        if not set(instance_state(obj).committed_state) <= set(allowed):
+            return False
+    return True
+
+
 def _changed_rows(session: Session, model) -> list[dict]:
     """The values of the changed rows of ``model`` (the objects are then clean)."""
     out = []
