@@ -223,8 +223,9 @@ class CallLog:
         """Apply and commit a batch. ``alone`` (PostgreSQL): the batch's reads and its one
         write statement run without a transaction (autocommit: no BEGIN and COMMIT round trips;
         the reads see what each sees in a transaction at READ COMMITTED, the one write is atomic
-        by itself); False, touching nothing, when applying the batch left more to write than
-        that statement (models.telephony.calls.one_write)."""
+        by itself); False, having written nothing, when applying the batch left more to write
+        than that statement (models.telephony.calls.one_write). Applying never writes: the
+        events whose functions flush on their own (``_MANY_WRITES``) always get a transaction."""
         started = time.perf_counter()
         if sqlite:
             begin_read(session)
