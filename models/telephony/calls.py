@@ -28,7 +28,8 @@ bar asks for the call again); written once, as the times are. The call's agent a
 when a party joins its three-way room or leaves the call.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
-few reads, one UPDATE per table and the flush's INSERTs (SQLite), or one write (PostgreSQL).
+few reads, one UPDATE per table and the flush's INSERTs (SQLite), or on PostgreSQL its reads
+in one round trip and one write statement (``one_write`` tells whether that is all it writes).
 """
 from __future__ import annotations
 
