@@ -203,3 +203,29 @@ def lock_key(session: Session, key: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                         {"key": key})
+
+
+def read_pipelined(session: Session, statements: list[tuple[str, dict]]) -> list[list[tuple]]:
+    """Several reads sent together in the session's transaction and answered in one round
+    trip (PostgreSQL with psycopg: its pipeline mode), each given as (SQL in the driver's
+    paramstyle, parameters); their rows, as the driver returns them (no SQLAlchemy type
+    processing: for plain columns). A driver error comes out as SQLAlchemy's, a lost connection
+    invalidated, as ``session.execute`` does."""
+    connection = session.connection()
+    dbapi_conn = connection.connection.driver_connection
+    sql = params = None
+    try:
+        cursors = []
+        with dbapi_conn.pipeline():
+            for sql, params in statements:
+                cursor = dbapi_conn.cursor()
+                cursor.execute(sql, params)
+                cursors.append(cursor)
+        return [cursor.fetchall() for cursor in cursors]
+    except connection.dialect.loaded_dbapi.Error as exc:
+        lost = connection.dialect.is_disconnect(exc, dbapi_conn, None)
+        if lost:
+            connection.invalidate(exc)
+        raise exc_mod.DBAPIError.instance(sql, params, exc, connection.dialect.loaded_dbapi.Error,
+                                          connection_invalidated=lost,
+                                          dialect=connection.dialect) from exc

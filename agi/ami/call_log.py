@@ -42,7 +42,7 @@ from agi.ami.client import AMIClient, AMIError
 from agi.ami.wire import Message
 from models.clock import SYSTEM_CLOCK
 from models.crm.recordings import kind_for_context
-from models.db import begin_read
+from models.db import begin_one_statement, begin_read
 from models.telephony import calls
 from models.telephony.calls import Chan
 
@@ -53,6 +53,9 @@ EVENTS = ("Newchannel", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave", "H
           "MusicOnHoldStart", "MusicOnHoldStop", "CoreShowChannel", "CoreShowChannelsComplete",
           "ConfbridgeJoin")
 _SNAPSHOT = "snapshot"
+# The events whose writes are more than the batch's one write statement (a three-way call's
+# legs moved, a reconcile): a batch with one runs in a transaction on PostgreSQL (``_write``).
+_MANY_WRITES = {"ConfbridgeJoin", "CoreShowChannel", "CoreShowChannelsComplete"}
 # The events whose numbers may name the call's customer (a new call's first channel, a Dial);
 # a number another event brings is looked up when needed (models.telephony.calls._customer).
 _NUMBERED = {"Newchannel", "DialBegin", "CoreShowChannel"}
@@ -196,40 +199,12 @@ class CallLog:
     def _commit(self, session, events: list) -> None:
         if not events:
             return
-        started = time.perf_counter()
         sqlite = session.get_bind().dialect.name == "sqlite"
         try:
             heads = [headers(msg) for msg, _, _ in events]
-            if sqlite:
-                begin_read(session)
-            calls.prefetch(session, {h.get(p + "linkedid") for h in heads for p in ("", "dest")},
-                           {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
-                           {h.get(p + k) for (msg, _, _), h in zip(events, heads)
-                            if msg.name in _NUMBERED for p in ("", "dest")
-                            for k in ("calleridnum", "exten")},
-                           {h.get(k) for (msg, _, _), h in zip(events, heads)
-                            if msg.name in _AGENT_NAMED for k in _AGENT_NAMED[msg.name]})
-            read = locked = time.perf_counter()
-            if sqlite:
-                session.commit()
-                session.connection()        # BEGIN IMMEDIATE: the write lock, only to write
-                locked = time.perf_counter()
-                calls.reread_outcomes(session)
-            with session.no_autoflush:
-                for (msg, now, _), h in zip(events, heads):
-                    self._apply(session, msg, now, h)
-            applied = time.perf_counter()
-            calls.write_batch(session)
-            session.flush()
-            written = time.perf_counter()
-            session.commit()
-            # where a batch's time goes: reads, waiting for the write lock (SQLite), applying
-            # the events, writing, the commit
-            for key, ms in (("prefetch_ms", read - started), ("lock_ms", locked - read),
-                            ("apply_ms", applied - locked),
-                            ("write_ms", written - applied),
-                            ("commit_ms", time.perf_counter() - written)):
-                self.stats[key] = round(self.stats[key] + ms * 1000, 1)
+            alone = not sqlite and not any(msg.name in _MANY_WRITES for msg, _, _ in events)
+            if not (alone and self._write(session, events, heads, sqlite, alone=True)):
+                self._write(session, events, heads, sqlite, alone=False)
         except SQLAlchemyError:
             session.rollback()
             calls.forget(session)
@@ -243,6 +218,53 @@ class CallLog:
         self.stats["batches"] += 1
         if self.on_commit:
             self.on_commit([(msg, arrived) for msg, _, arrived in events], committed)
+
+    def _write(self, session, events: list, heads: list, sqlite: bool, *, alone: bool) -> bool:
+        """Apply and commit a batch. ``alone`` (PostgreSQL): the batch's reads and its one
+        write statement run without a transaction (autocommit: no BEGIN and COMMIT round trips;
+        the reads see what each sees in a transaction at READ COMMITTED, the one write is atomic
+        by itself); False, having written nothing, when applying the batch left more to write
+        than that statement (models.telephony.calls.one_write). Applying never writes: the
+        events whose functions flush on their own (``_MANY_WRITES``) always get a transaction."""
+        started = time.perf_counter()
+        if sqlite:
+            begin_read(session)
+        elif alone:
+            begin_one_statement(session)
+        calls.prefetch(session, {h.get(p + "linkedid") for h in heads for p in ("", "dest")},
+                       {h.get(p + "uniqueid") for h in heads for p in ("", "dest")},
+                       {h.get(p + k) for (msg, _, _), h in zip(events, heads)
+                        if msg.name in _NUMBERED for p in ("", "dest")
+                        for k in ("calleridnum", "exten")},
+                       {h.get(k) for (msg, _, _), h in zip(events, heads)
+                        if msg.name in _AGENT_NAMED for k in _AGENT_NAMED[msg.name]})
+        read = locked = time.perf_counter()
+        if sqlite:
+            session.commit()
+            session.connection()        # BEGIN IMMEDIATE: the write lock, only to write
+            locked = time.perf_counter()
+            calls.reread_outcomes(session)
+        with session.no_autoflush:
+            for (msg, now, _), h in zip(events, heads):
+                self._apply(session, msg, now, h)
+        applied = time.perf_counter()
+        if alone and not calls.one_write(session):
+            session.rollback()
+            calls.forget(session)
+            self.stats["batches_in_transaction"] += 1
+            return False
+        calls.write_batch(session)
+        session.flush()
+        written = time.perf_counter()
+        session.commit()
+        # where a batch's time goes: reads, waiting for the write lock (SQLite), applying
+        # the events, writing, the commit
+        for key, ms in (("prefetch_ms", read - started), ("lock_ms", locked - read),
+                        ("apply_ms", applied - locked),
+                        ("write_ms", written - applied),
+                        ("commit_ms", time.perf_counter() - written)):
+            self.stats[key] = round(self.stats[key] + ms * 1000, 1)
+        return True
 
     def _apply_alone(self, session, msg: Message, now: dt.datetime, tries: int = 3) -> None:
         """One event in its own transaction. Another writer may be inserting the same call at

@@ -29,6 +29,7 @@ import time
 log = logging.getLogger(__name__)
 
 EVENT_CLASSES = "call,agent"   # the classes of every event the call log reads
+PING_IDLE_S = 10.0             # a database connection idle this long is pinged before use
 
 
 class CallLogProcess:
@@ -128,11 +129,11 @@ def run(options: dict, conn, reports) -> None:
     from agi.ami.call_log import EVENTS, CallLog
     from agi.ami.client import AMIClient, AMIError
     from agi.ami.collector import calm_collector
-    from models.db import make_engine, make_sessionmaker
+    from models.db import make_sessionmaker
 
     logging.basicConfig(level=options["log_level"],
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    engine = make_engine(options["db_url"], pgbouncer=options["pgbouncer"])
+    engine = writer_engine(options["db_url"], pgbouncer=options["pgbouncer"])
     client = AMIClient(options["host"], options["port"], options["username"], options["secret"],
                        events=EVENT_CLASSES,
                        event_filter=None if options["asterisk_filters"] else EVENTS,
@@ -174,6 +175,20 @@ def run(options: dict, conn, reports) -> None:
         except OSError:
             pass
         engine.dispose()
+
+
+def writer_engine(db_url: str, *, pgbouncer: bool = False):
+    """The writer's engine. Its session gives the connection back at every commit: a
+    connection is pinged only after ``PING_IDLE_S`` idle (models.db.ping_when_idle), not at
+    every batch (a round trip each)."""
+    from models.clock import SYSTEM_CLOCK
+    from models.db import make_engine, ping_when_idle
+
+    if db_url.startswith("sqlite"):
+        return make_engine(db_url)
+    engine = make_engine(db_url, pgbouncer=pgbouncer, pool_pre_ping=False)
+    ping_when_idle(engine, PING_IDLE_S, SYSTEM_CLOCK)
+    return engine
 
 
 def _connect(client) -> None:

@@ -210,16 +210,28 @@ def ids_with_number(e164):
 def ids_by_phones(session: Session, e164s) -> dict[str, list[int]]:
     """find_by_phone for many E.164 numbers at once: number → its customers' ids (ascending)."""
     numbers = sorted({n for n in e164s if n})
-    found: dict[str, set[int]] = {n: set() for n in numbers}
+    found = []
     for chunk in key_chunks(session, numbers):
-        rows = union(*(select(column, owner).where(among(session, column, chunk))
-                       for column, owner in ((Customer.phone_e164, Customer.id),
-                                             (Customer.mobile_e164, Customer.id),
-                                             (Customer.fax_e164, Customer.id),
-                                             (Contact.phone_e164, Contact.customer_id),
-                                             (Contact.mobile_e164, Contact.customer_id))))
-        for number, customer_id in session.execute(rows):
-            found[number].add(customer_id)
+        found += session.execute(by_phones_query(lambda column: among(session, column, chunk)))
+    return phone_owners(numbers, found)
+
+
+def by_phones_query(matching):
+    """ids_by_phones' query: (number, customer id) of every customer and contact number that
+    ``matching(column)`` selects."""
+    return union(*(select(column, owner).where(matching(column))
+                   for column, owner in ((Customer.phone_e164, Customer.id),
+                                         (Customer.mobile_e164, Customer.id),
+                                         (Customer.fax_e164, Customer.id),
+                                         (Contact.phone_e164, Contact.customer_id),
+                                         (Contact.mobile_e164, Contact.customer_id))))
+
+
+def phone_owners(numbers, rows) -> dict[str, list[int]]:
+    """ids_by_phones' answer from its query's rows."""
+    found: dict[str, set[int]] = {n: set() for n in numbers}
+    for number, customer_id in rows:
+        found[number].add(customer_id)
     return {n: sorted(ids) for n, ids in found.items()}
 
 

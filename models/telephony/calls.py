@@ -28,7 +28,8 @@ bar asks for the call again); written once, as the times are. The call's agent a
 when a party joins its three-way room or leaves the call.
 A writer applying events in batches calls ``prefetch`` first, applies them under
 ``session.no_autoflush`` and calls ``write_batch`` before committing: the batch then costs a
-few reads, one UPDATE per table and the flush's INSERTs (SQLite), or one write (PostgreSQL).
+few reads, one UPDATE per table and the flush's INSERTs (SQLite), or on PostgreSQL its reads
+in one round trip and one write statement (``one_write`` tells whether that is all it writes).
 """
 from __future__ import annotations
 
@@ -36,21 +37,25 @@ import collections
 import dataclasses
 import datetime as dt
 import functools
+import json
 import re
+from typing import NamedTuple
 
-from sqlalchemy import String, bindparam, func, select, text, update
+from sqlalchemy import String, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from models.crm.customers import ids_by_phones
-from models.db import among, key_chunks
+from models.crm.customers import by_phones_query, ids_by_phones, phone_owners
+from models.db import UTCDateTime, among, key_chunks, read_pipelined
 from models.crm.recordings import attempt_for_call, customer_for_number
 from models.phones import normalize_phone
-from models.schema import DialAttempt, Event
+from models.schema import DialAttempt, Event, User
 from models.schema.calls import Call, CallLeg
 from models.telephony.channels import agent_endpoint
-from models.telephony.popups import agent_extensions, clean_number, user_for_extension
+from models.telephony.popups import (agent_extensions, agent_extensions_query, clean_number,
+                                     user_for_extension)
 
 DOWN, RING = 0, 4          # Asterisk channel states (ChannelState)
 MAX_CACHED = 4000          # rows of each kind kept in session.info (the live calls, and some)
@@ -100,26 +105,28 @@ def _cache(session: Session) -> dict:
 
 
 def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) -> None:
-    """Load what a batch of events is about in a few queries (its calls and legs, the dial
-    attempts of its new calls and the outcomes of its dialer calls, the customers of the
-    numbers it names, the agents among its channels and caller numbers (``channels``: channel
-    names and extensions), every ``AGENTS_EVERY`` batches all agents' extensions), and note which
-    keys are not in the database, so that applying the batch asks nothing more (group commit).
+    """Load what a batch of events is about (its calls and legs, the dial attempts of its new
+    calls and the outcomes of its dialer calls, the customers of the numbers it names, the
+    agents among its channels and caller numbers (``channels``: channel names and extensions),
+    every ``AGENTS_EVERY`` batches all agents' extensions), and note which keys are not in the
+    database, so that applying the batch asks nothing more (group commit). On PostgreSQL the
+    reads go in one round trip (``_pg_prefetch``); elsewhere a few queries.
     (One statement for them all, CTEs side by side, cost more on PostgreSQL: planning it and
     loading its wide rows took more than the round trips it saved.)"""
     cache = _cache(session)
     cache["attempts"], cache["customers"], cache["outcomes"] = {}, {}, {}
-    for model, column, keys, store, absent in (
-            (Call, Call.linkedid, linkedids, cache["calls"], "absent_calls"),
-            (CallLeg, CallLeg.uniqueid, uniqueids, cache["legs"], "absent_legs")):
-        missing = sorted({k for k in keys if k and k not in store})
-        found = set()
-        for chunk in key_chunks(session, missing):
-            for row in session.scalars(select(model).where(among(session, column, chunk))):
-                key = row.linkedid if model is Call else row.uniqueid
-                _remember(store, key, row)
-                found.add(key)
-        cache[absent] = set(missing) - found
+    missing = {store: sorted({k for k in keys if k and k not in cache[store]})
+               for store, keys in (("calls", linkedids), ("legs", uniqueids))}
+    reload_agents = cache["agents_batches"] % AGENTS_EVERY == 0
+    cache["agents_batches"] += 1
+    e164s = sorted({n for raw in numbers if (n := number(raw)) and n.startswith("+")})
+    if session.get_bind().dialect.name == "postgresql":
+        _pg_prefetch(session, cache, missing, set(linkedids), channels, reload_agents, e164s)
+        return
+    for model, column, store, absent in ((Call, Call.linkedid, "calls", "absent_calls"),
+                                         (CallLeg, CallLeg.uniqueid, "legs", "absent_legs")):
+        _load_rows(session, model, column, missing[store])
+        cache[absent] = set(missing[store]) - set(cache[store])
     new_calls = sorted(cache["absent_calls"])
     cache["attempts"] = dict.fromkeys(new_calls)
     for chunk in key_chunks(session, new_calls):
@@ -127,22 +134,104 @@ def prefetch(session: Session, linkedids, uniqueids, numbers=(), channels=()) ->
                 among(session, DialAttempt.channel_id, chunk))):
             cache["attempts"][attempt.channel_id] = attempt
             cache["outcomes"][attempt.id] = attempt.outcome
-    calls = cache["calls"]
-    open_attempts = sorted({call.attempt_id for key in linkedids if (call := calls.get(key))
-                            is not None and call.attempt_id and call.dial_status is None})
-    for chunk in key_chunks(session, open_attempts):
-        cache["outcomes"].update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
-                                                 .where(among(session, DialAttempt.id, chunk))).all())
-    if cache["agents_batches"] % AGENTS_EVERY == 0:
+    _read_outcomes(session, _open_attempts(cache, linkedids))
+    if reload_agents:
         cache["agents"] = agent_extensions(session)
-    cache["agents_batches"] += 1
     agents = cache["agents"]
     asked = sorted({ext for name in channels if (ext := _extension(name)) and ext not in agents})
     for chunk in key_chunks(session, asked):
         agents.update(agent_extensions(session, chunk))
     cache["not_agents"] = set(asked) - set(agents)
-    e164s = {number(raw) for raw in numbers}
-    cache["customers"] = ids_by_phones(session, {n for n in e164s if n and n.startswith("+")})
+    cache["customers"] = ids_by_phones(session, e164s)
+
+
+class _Attempt(NamedTuple):
+    """What a new call takes from its dial attempt (``_classify``)."""
+    id: int
+    campaign_id: int | None
+    customer_id: int | None
+    number: str
+
+
+def _pg_prefetch(session: Session, cache: dict, missing: dict, linkedids: set, channels,
+                 reload_agents: bool, e164s: list) -> None:
+    """prefetch's reads on PostgreSQL, sent together (one round trip, models.db.read_pipelined):
+    which of the missing keys have a call or a leg, the dial attempts by the missing linkedids,
+    the outcomes of the cached calls' open attempts, the agents, the customers. The rows of
+    calls and legs found (only those this writer no longer caches, or another wrote) are then
+    loaded as rows of the session, with their calls' open outcomes: a second round trip, rare."""
+    agents = cache["agents"]
+    asked = sorted({ext for name in channels if (ext := _extension(name)) and ext not in agents})
+    sql = _pg_reads(session.get_bind().dialect)
+    wanted = {name: keys for name, keys in (
+        ("calls", missing["calls"]), ("legs", missing["legs"]), ("attempts", missing["calls"]),
+        ("outcomes", _open_attempts(cache, linkedids)), ("agents", asked), ("customers", e164s))
+        if keys}
+    if reload_agents:
+        wanted["all_agents"] = []
+    rows = dict(zip(wanted, read_pipelined(session, [(sql[name], {"keys": keys})
+                                                      for name, keys in wanted.items()])))
+    for model, column, store, absent in ((Call, Call.linkedid, "calls", "absent_calls"),
+                                         (CallLeg, CallLeg.uniqueid, "legs", "absent_legs")):
+        found = sorted(key for key, in rows.get(store, ()))
+        _load_rows(session, model, column, found)
+        cache[absent] = set(missing[store]) - set(found)
+    absent = cache["absent_calls"]
+    cache["attempts"] = dict.fromkeys(sorted(absent))
+    for channel_id, id_, campaign_id, customer_id, number_, outcome in rows.get("attempts", ()):
+        if channel_id in absent:
+            cache["attempts"][channel_id] = _Attempt(id_, campaign_id, customer_id, number_)
+            cache["outcomes"][id_] = outcome
+    cache["outcomes"].update(rows.get("outcomes", ()))
+    if missing["calls"] and len(absent) < len(missing["calls"]):
+        _read_outcomes(session, _open_attempts(cache, set(missing["calls"]) - absent))
+    if reload_agents:
+        agents = cache["agents"] = dict(rows["all_agents"])
+    agents.update(rows.get("agents", ()))
+    cache["not_agents"] = set(asked) - set(agents)
+    cache["customers"] = phone_owners(e164s, rows.get("customers", ()))
+
+
+@functools.cache
+def _pg_reads(dialect) -> dict[str, str]:
+    """The SQL of ``_pg_prefetch``'s reads, each of one array parameter ``keys`` (always the
+    same text: psycopg prepares them)."""
+    def among_keys(column):
+        return column == any_(bindparam("keys", type_=ARRAY(column.type)))
+
+    attempt = DialAttempt
+    statements = dict(
+        calls=select(Call.linkedid).where(among_keys(Call.linkedid)),
+        legs=select(CallLeg.uniqueid).where(among_keys(CallLeg.uniqueid)),
+        attempts=select(attempt.channel_id, attempt.id, attempt.campaign_id, attempt.customer_id,
+                        attempt.number, attempt.outcome).where(among_keys(attempt.channel_id)),
+        outcomes=select(attempt.id, attempt.outcome).where(among_keys(attempt.id)),
+        agents=agent_extensions_query().where(among_keys(User.extension)),
+        all_agents=agent_extensions_query(),
+        customers=by_phones_query(among_keys))
+    return {name: str(statement.compile(dialect=dialect)) for name, statement in statements.items()}
+
+
+def _load_rows(session: Session, model, column, keys: list) -> None:
+    """The rows of ``model`` with these keys, loaded and cached."""
+    store = _cache(session)["calls" if model is Call else "legs"]
+    for chunk in key_chunks(session, keys):
+        for row in session.scalars(select(model).where(among(session, column, chunk))):
+            _remember(store, row.linkedid if model is Call else row.uniqueid, row)
+
+
+def _open_attempts(cache: dict, linkedids) -> list[int]:
+    """The dial attempts of these cached calls whose status the call has not got yet."""
+    calls = cache["calls"]
+    return sorted({call.attempt_id for key in linkedids if (call := calls.get(key)) is not None
+                   and call.attempt_id and call.dial_status is None})
+
+
+def _read_outcomes(session: Session, attempt_ids: list[int]) -> None:
+    outcomes = _cache(session)["outcomes"]
+    for chunk in key_chunks(session, attempt_ids):
+        outcomes.update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
+                                        .where(among(session, DialAttempt.id, chunk))).all())
 
 
 def reread_outcomes(session: Session) -> None:
@@ -150,10 +239,7 @@ def reread_outcomes(session: Session) -> None:
     after a read made outside the write lock, the dialer may have closed those attempts since
     (its ``attempt_closed`` finds no row for a call this batch adds)."""
     outcomes = _cache(session)["outcomes"]
-    still_open = sorted(key for key, outcome in outcomes.items() if outcome is None)
-    for chunk in key_chunks(session, still_open):
-        outcomes.update(session.execute(select(DialAttempt.id, DialAttempt.outcome)
-                                        .where(among(session, DialAttempt.id, chunk))).all())
+    _read_outcomes(session, sorted(key for key, outcome in outcomes.items() if outcome is None))
 
 
 def _attempt(session: Session, uniqueid: str) -> DialAttempt | None:
@@ -214,6 +300,19 @@ def write_batch(session: Session) -> None:
                 session.execute(_UPDATES[model], [dict(p, _id=p["id"]) for p in params])
 
 
+def one_write(session: Session) -> bool:
+    """Whether all the batch left to write is ``write_batch``'s one statement on PostgreSQL:
+    new calls, legs and events, and changes of the columns it sends; nothing deleted, no other
+    row, no other column (the flush would send those apart)."""
+    if session.deleted or any(type(obj) not in (Call, CallLeg, Event) for obj in session.new):
+        return False
+    for obj in session.dirty:
+        allowed = _EVENT_COLUMNS.get(type(obj), ()) + _FIRST_WINS.get(type(obj), ())
+        if not set(instance_state(obj).committed_state) <= set(allowed):
+            return False
+    return True
+
+
 def _changed_rows(session: Session, model) -> list[dict]:
     """The values of the changed rows of ``model`` (the objects are then clean)."""
     out = []
@@ -232,15 +331,24 @@ def _changed_rows(session: Session, model) -> list[dict]:
     return out
 
 
-def _typed_arrays(model, columns, prefix: str) -> tuple[str, list]:
-    """``unnest(CAST(:a AS type[]), ...)``'s argument list and its typed parameters (named
-    ``prefix`` + column)."""
+def _recordset(model, columns, name: str, extra: str = "") -> str:
+    """``json_to_recordset(CAST(:name AS JSON)) AS v(column type, ...)``: the rows given as one
+    JSON array of objects (a parameter psycopg sends as one string: cheaper than an array per
+    column, each dumped in Python, and a statement of few parameters)."""
     dialect = postgresql.dialect()
     table = model.__table__
-    casts = ", ".join(f"CAST(:{prefix}{c} AS {table.c[c].type.compile(dialect=dialect)}[])"
-                      for c in columns)
-    return casts, [bindparam(prefix + c, type_=postgresql.ARRAY(table.c[c].type))
-                   for c in columns]
+    defs = ", ".join(f"{c} {table.c[c].type.compile(dialect=dialect)}" for c in columns)
+    return f"json_to_recordset(CAST(:{name} AS JSON)) AS v({defs}{extra})"
+
+
+def _json_rows(rows: list[dict]) -> str:
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _json_value(value):
+    if isinstance(value, dt.datetime):       # as UTCDateTime stores it: naive UTC
+        return UTCDateTime().process_bind_param(value, None).isoformat()
+    raise TypeError(f"not a column value: {value!r}")
 
 
 def _update_columns(model) -> tuple[str, ...]:
@@ -253,67 +361,64 @@ def _insert_columns(model) -> tuple[str, ...]:
 
 @functools.cache
 def _pg_write_statement():
-    """One statement for a batch: the changed calls and legs updated from arrays
-    (``UPDATE ... FROM unnest``; the first-written columns as ``COALESCE(row, ours)``, so what
-    the dialer or an IVR wrote stays), the new calls inserted, then the new legs, whose
-    ``call_id`` is their call's id, or the new call's by its linkedid; it returns the new
-    rows' ids by key. Always the same text (empty arrays: nothing to do)."""
-    ctes, params = [], []
+    """One statement for a batch: the changed calls and legs updated from JSON rows
+    (``UPDATE ... FROM json_to_recordset``; the first-written columns as ``COALESCE(row,
+    ours)``, so what the dialer or an IVR wrote stays), the new calls inserted, then the new
+    legs, whose ``call_id`` is their call's id, or the new call's by its linkedid; it returns
+    the new rows' ids by key; the batch's events for the call bars (``_tell_agent``) are
+    inserted too. Always the same text (empty arrays: nothing to do)."""
+    ctes = []
     for model, name in ((Call, "uc"), (CallLeg, "ul")):
         columns = _update_columns(model)
-        casts, typed = _typed_arrays(model, columns, name + "_")
         sets = ", ".join(f"{c} = COALESCE(t.{c}, v.{c})" if c in _FIRST_WINS[model]
                          else f"{c} = v.{c}" for c in columns[1:])
-        ctes.append(f"{name} AS (UPDATE {model.__tablename__} AS t SET {sets} FROM unnest({casts})"
-                    f" AS v({', '.join(columns)}) WHERE t.id = v.id)")
-        params += typed
+        ctes.append(f"{name} AS (UPDATE {model.__tablename__} AS t SET {sets}"
+                    f" FROM {_recordset(model, columns, name)} WHERE t.id = v.id)")
     columns = _insert_columns(Call)
-    casts, typed = _typed_arrays(Call, columns, "ic_")
-    ctes.append(f"ic AS (INSERT INTO calls ({', '.join(columns)}) SELECT * FROM unnest({casts})"
-                f" RETURNING linkedid, id)")
-    params += typed
+    ctes.append(f"ic AS (INSERT INTO calls ({', '.join(columns)})"
+                f" SELECT {', '.join('v.' + c for c in columns)}"
+                f" FROM {_recordset(Call, columns, 'ic')} RETURNING linkedid, id)")
     columns = _insert_columns(CallLeg)
-    casts, typed = _typed_arrays(CallLeg, columns, "il_")
     values = ", ".join("COALESCE(v.call_id, ic.id)" if c == "call_id" else f"v.{c}"
                        for c in columns)
-    ctes.append(f"il AS (INSERT INTO call_legs ({', '.join(columns)}) SELECT {values} FROM"
-                f" unnest({casts}, CAST(:il__linkedid AS VARCHAR(64)[]))"
-                f" AS v({', '.join(columns)}, _linkedid) LEFT JOIN ic ON ic.linkedid = v._linkedid"
-                f" RETURNING uniqueid, id)")
-    params += [*typed, bindparam("il__linkedid", type_=postgresql.ARRAY(String(64)))]
+    ctes.append(f"il AS (INSERT INTO call_legs ({', '.join(columns)}) SELECT {values}"
+                f" FROM {_recordset(CallLeg, columns, 'il', ', _linkedid VARCHAR(64)')}"
+                f" LEFT JOIN ic ON ic.linkedid = v._linkedid RETURNING uniqueid, id)")
+    columns = _insert_columns(Event)
+    ctes.append(f"ie AS (INSERT INTO events ({', '.join(columns)})"
+                f" SELECT {', '.join('v.' + c for c in columns)}"
+                f" FROM {_recordset(Event, columns, 'ie')})")
     return text(f"WITH {', '.join(ctes)} SELECT 'call' AS kind, linkedid AS key, id FROM ic"
-                f" UNION ALL SELECT 'leg', uniqueid, id FROM il").bindparams(*params)
+                f" UNION ALL SELECT 'leg', uniqueid, id FROM il")
 
 
 def _pg_write(session: Session, changed: dict) -> None:
     """Write the batch's changed rows (``changed``: ``_changed_rows`` by model) and its new
-    calls and legs in one statement, then make the new objects persistent as if loaded (the
-    commit's flush has nothing left to send for them)."""
-    new = {Call: [], CallLeg: []}
+    calls and legs and its events in one statement, then make the new calls and legs
+    persistent as if loaded (the commit's flush has nothing left to send for them); the events,
+    never read again, leave the session."""
+    new = {Call: [], CallLeg: [], Event: []}
     for obj in session.new:
         if type(obj) in new:
             new[type(obj)].append(obj)
     if not any(changed.values()) and not any(new.values()):
         return
-    params = {}
-    for model, name in ((Call, "uc"), (CallLeg, "ul")):
-        for c in _update_columns(model):
-            params[f"{name}_{c}"] = [p[c] for p in changed[model]]
-    for model, name in ((Call, "ic"), (CallLeg, "il")):
+    rows = {"uc": changed[Call], "ul": changed[CallLeg]}
+    for model, name in ((Call, "ic"), (CallLeg, "il"), (Event, "ie")):
         table = model.__table__
-        dicts = [instance_state(obj).dict for obj in new[model]]
-        for c in _insert_columns(model):
-            default = (table.c[c].default.arg if table.c[c].default is not None
-                       and table.c[c].default.is_scalar else None)
-            params[f"{name}_{c}"] = [d.get(c, default) for d in dicts]
-    params["il_call_id"] = [leg.call.id for leg in new[CallLeg]]
-    params["il__linkedid"] = [leg.call.linkedid for leg in new[CallLeg]]
+        defaults = {c: table.c[c].default.arg if table.c[c].default is not None
+                    and table.c[c].default.is_scalar else None for c in _insert_columns(model)}
+        rows[name] = [{c: state.get(c, default) for c, default in defaults.items()}
+                      for state in (instance_state(obj).dict for obj in new[model])]
+    for leg, row in zip(new[CallLeg], rows["il"]):
+        row["call_id"], row["_linkedid"] = leg.call.id, leg.call.linkedid
+    params = {name: _json_rows(value) for name, value in rows.items()}
     ids = {(kind, key): id_ for kind, key, id_ in session.execute(_pg_write_statement(), params)}
     for obj in new[Call]:
         obj.id = ids["call", obj.linkedid]
     for leg in new[CallLeg]:
         leg.id, leg.call_id = ids["leg", leg.uniqueid], leg.call.id
-    for obj in new[CallLeg] + new[Call]:
+    for obj in new[CallLeg] + new[Call] + new[Event]:
         session.expunge(obj)
     for obj in new[Call] + new[CallLeg]:
         make_transient_to_detached(obj)

@@ -70,13 +70,17 @@ def agent_extensions(session: Session, among_extensions=None) -> dict[str, int]:
     """Every active user's extension (or those of ``among_extensions``) → user id:
     user_for_extension for many at once (the user form keeps extensions unique; were two to
     share one, the lower id wins)."""
-    found: dict[str, int] = {}
-    query = select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
+    query = agent_extensions_query()
     if among_extensions is not None:
         query = query.where(User.extension.in_(list(among_extensions)))
-    for extension, user_id in session.execute(query.order_by(User.id.desc())):
-        found[extension] = user_id
-    return found
+    return dict(session.execute(query).all())
+
+
+def agent_extensions_query():
+    """agent_extensions' query: (extension, user id) rows, the lower id last (it wins in a
+    dict); narrow it with ``.where``."""
+    return (select(User.extension, User.id).where(User.active.is_(True), User.extension.is_not(None))
+            .order_by(User.id.desc()))
 
 
 def _iso(value: dt.datetime | None) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import tempfile
 import threading
 import time
 
@@ -482,6 +483,74 @@ def test_an_event_alone_waits_for_the_other_writers_row_and_finds_it(engine, Ses
     assert not alone.is_alive()
     assert log.stats["errors"] == 0
     assert (_count(Session, Call), _count(Session, CallLeg)) == (1, 1)
+
+
+@contextlib.contextmanager
+def wire_trace(connection):
+    """What a PostgreSQL connection says to the server (libpq's trace of every protocol
+    message): ``trace["round_trips"]``, each time the client waited for the server's answer
+    (a server message after client messages), and ``trace["statements"]`` it ran."""
+    from psycopg import pq
+
+    pgconn = connection.connection.driver_connection.pgconn
+    trace = {}
+    with tempfile.TemporaryFile() as out:
+        pgconn.trace(out.fileno())
+        pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+        try:
+            yield trace
+        finally:
+            pgconn.untrace()
+        out.seek(0)
+        lines = [line.split("\t") for line in out.read().decode(errors="replace").splitlines()]
+    sides = [fields[0] for fields in lines if fields[0] in ("F", "B")]
+    trace["round_trips"] = sum(1 for a, b in zip(sides, sides[1:]) if (a, b) == ("F", "B"))
+    trace["statements"] = sum(1 for fields in lines if fields[0] == "F" and len(fields) > 2
+                              and fields[2] in ("Execute", "Query"))
+
+
+def test_a_batch_costs_the_postgresql_writer_two_round_trips(engine, Session, agents, pbx,
+                                                               phone, session, clock,
+                                                               make_customer):
+    """PostgreSQL: a batch of events (here a queue call, a dialer call, a manual call, their
+    ~40 events from the simulator's socket) is read in one round trip (a pipeline of its
+    reads) and written in one statement, outside a transaction (no BEGIN, no COMMIT: one
+    statement is atomic by itself). It was eleven (BEGIN, six reads, the write, the call bars'
+    events flushed apart, COMMIT, and a ping at every checkout)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("round trips to a PostgreSQL server")
+    from agi.ami.call_log import EVENTS, CallLog, _timestamp
+
+    make_customer("上海浦东物流有限公司", owner="tm2", mobile="13800138000")
+    attempt = make_attempt(session, clock, "13900000001")
+    seen = []
+    events = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET)
+    events.on("*", lambda msg: seen.append(msg) if msg.name in EVENTS else None)
+    events.connect()
+    try:
+        queued = queue_call(phone, "13800138000", pbx=pbx)
+        dialled = placed(pbx, phone.originate("Local/13900000001@tx-outcomes",
+                                              context="dialfunnel-outbound", exten="s",
+                                              channel_id=attempt.channel_id))
+        manual = placed(pbx, pbx.phone_call("8002", "13800138000"))
+        run(pbx, 10)
+        wait_for(lambda: sum(msg.name == "Hangup" for msg in seen) >= 9)
+    finally:
+        events.close()
+    with engine.connect() as connection:
+        writer = Session(bind=connection)
+        log = CallLog(Session, client=None)
+        with wire_trace(connection) as trace:
+            log._commit(writer, [(msg, _timestamp(msg), 0.0) for msg in seen])
+        writer.close()
+    assert log.stats["batch_retries"] == log.stats["batches_in_transaction"] == 0
+    logged = {h: _row(Session, h)[0] for h in (queued.channel_id, dialled.channel_id,
+                                               manual.channel_id)}
+    assert [(row["direction"], row["state"]) for row in logged.values()] == [
+        ("inbound", "ended"), ("dialer", "ended"), ("manual", "ended")]
+    assert logged[queued.channel_id]["user_id"] == agents["tm"].id
+    assert logged[dialled.channel_id]["attempt_id"] == attempt.id
+    assert (trace["round_trips"], trace["statements"]) == (2, 7), trace
 
 
 # --- the simulator against the captures ------------------------------------------------------

@@ -402,3 +402,25 @@ def test_a_prefetched_batch_asks_no_query_per_unknown_channel(session, users, cl
     session.commit()
     manual = session.scalar(select(Call).where(Call.linkedid == "1902.1"))
     assert (manual.direction, manual.user_id) == ("manual", users["tm2"].id)
+
+
+def test_one_write_is_only_what_the_batch_statement_sends(session, users, clock):
+    """models.telephony.calls.one_write (PostgreSQL's batches outside a transaction): new
+    calls, legs and call-bar events and the event columns of written rows are the one write
+    statement's; a row of another table, a column it does not send, a deleted row are not."""
+    calls.channel_seen(session, CALLER, clock.now())
+    calls.dial_begin(session, CALLER, AGENT, clock.now())
+    assert calls.one_write(session)
+    session.commit()
+    call = calls.find_call(session, CALLER.linkedid)
+    calls.dial_end(session, CALLER, AGENT, "ANSWER", clock.now())     # answered: a call bar event
+    assert calls.one_write(session)
+    call.disposition = "有意向"
+    assert not calls.one_write(session)
+    session.rollback()
+    session.add(Campaign(name="双十二回访", status="draft", mode="predictive",
+                         created_at=clock.now(), retry_rules={}))
+    assert not calls.one_write(session)
+    session.rollback()
+    session.delete(session.scalars(select(CallLeg)).first())
+    assert not calls.one_write(session)
