@@ -519,7 +519,19 @@ def test_a_batch_costs_the_postgresql_writer_two_round_trips(engine, Session, ag
     events flushed apart, COMMIT, and a ping at every checkout)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("round trips to a PostgreSQL server")
-    from agi.ami.call_log import EVENTS, CallLog, _timestamp
+    seen, handles, attempt = three_calls(pbx, phone, session, clock, make_customer)
+    with engine.connect() as connection:
+        with wire_trace(connection) as trace:
+            log = write_one_batch(Session, connection, seen)
+    assert log.stats["batch_retries"] == log.stats["batches_in_transaction"] == 0
+    check_three_calls(Session, handles, agents, attempt)
+    assert (trace["round_trips"], trace["statements"]) == (2, 7), trace
+
+
+def three_calls(pbx, phone, session, clock, make_customer):
+    """A queue call, a dialer call and a manual call from the simulator's socket: (the call
+    log's events, the calls' handles, the dialer call's attempt)."""
+    from agi.ami.call_log import EVENTS
 
     make_customer("上海浦东物流有限公司", owner="tm2", mobile="13800138000")
     attempt = make_attempt(session, clock, "13900000001")
@@ -537,20 +549,29 @@ def test_a_batch_costs_the_postgresql_writer_two_round_trips(engine, Session, ag
         wait_for(lambda: sum(msg.name == "Hangup" for msg in seen) >= 9)
     finally:
         events.close()
-    with engine.connect() as connection:
-        writer = Session(bind=connection)
-        log = CallLog(Session, client=None)
-        with wire_trace(connection) as trace:
-            log._commit(writer, [(msg, _timestamp(msg), 0.0) for msg in seen])
+    return seen, (queued, dialled, manual), attempt
+
+
+def write_one_batch(Session, connection, seen):
+    """The writer's one batch of ``seen`` over ``connection``; the writer (its stats)."""
+    from agi.ami.call_log import CallLog, _timestamp
+
+    writer = Session(bind=connection)
+    log = CallLog(Session, client=None)
+    try:
+        log._commit(writer, [(msg, _timestamp(msg), 0.0) for msg in seen])
+    finally:
         writer.close()
-    assert log.stats["batch_retries"] == log.stats["batches_in_transaction"] == 0
-    logged = {h: _row(Session, h)[0] for h in (queued.channel_id, dialled.channel_id,
-                                               manual.channel_id)}
+    return log
+
+
+def check_three_calls(Session, handles, agents, attempt):
+    queued, dialled, manual = handles
+    logged = {h.channel_id: _row(Session, h.channel_id)[0] for h in handles}
     assert [(row["direction"], row["state"]) for row in logged.values()] == [
         ("inbound", "ended"), ("dialer", "ended"), ("manual", "ended")]
     assert logged[queued.channel_id]["user_id"] == agents["tm"].id
     assert logged[dialled.channel_id]["attempt_id"] == attempt.id
-    assert (trace["round_trips"], trace["statements"]) == (2, 7), trace
 
 
 # --- the simulator against the captures ------------------------------------------------------
