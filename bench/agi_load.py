@@ -43,10 +43,12 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
                       PostgreSQL: pg_stat_activity)
   cmds/call           AGI commands per call (with the closing SET VARIABLE DIALFUNNEL_STATUS)
   server, caller      CPU time (user+sys) per call of the server processes and of the callers
+  db                  the same of the PostgreSQL backends serving the server, and of the
+                      PgBouncer this script started when the row goes through it
   CPU % srv/cli/db/oth  how the machine's CPUs were used meanwhile: the server, the callers,
-                      the PostgreSQL backends serving the server, and processes that are not
-                      part of the benchmark (a shared machine makes the figures worse, never
-                      better)
+                      the PostgreSQL backends serving the server (and PgBouncer), and
+                      processes that are not part of the benchmark (a shared machine makes
+                      the figures worse, never better)
 """
 from __future__ import annotations
 
@@ -268,6 +270,7 @@ def pct(values: list[float], p: float) -> float:
 # -- the server and what we watch of it ------------------------------------------------------
 
 IVR_SCRIPT = [False]  # set by main(): the server processes register ivr_open
+BOUNCER_PID = [0]     # set by main(): the PgBouncer it started (its CPU counts as the database's)
 
 
 def free_port() -> int:
@@ -432,6 +435,8 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
                 "stagger": hold * 1.2 if mode == "paced" else 0.5,
                 "warmup": hold * 1.2 + 0.5 if mode == "paced" else 1.0, "phones": phones}
         cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        bouncer = BOUNCER_PID[0] if via == "pgbouncer" else 0
+        bouncer0 = cpu_seconds(bouncer) if bouncer else 0.0
         busy0, wall0, own0 = busy_seconds(), time.monotonic(), time.process_time()
         clients = start_clients(spec, opts.client_procs, server_env(url, workdir))
         threads = db_peak = 0
@@ -446,7 +451,7 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
         wall = time.monotonic() - wall0
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
         watch.count()
-        db_cpu = watch.backend_cpu()
+        db_cpu = watch.backend_cpu() + (cpu_seconds(bouncer) - bouncer0 if bouncer else 0.0)
         own = time.process_time() - own0
         others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - db_cpu - own
         rss = sum(int(proc_status(pid)["VmHWM"].split()[0]) for pid in pids) / 1024
@@ -464,6 +469,7 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
                   client_pct=100 * result["client_cpu_s"] / (wall * ncpu),
                   rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
                   client_ms_per_call=1000 * result["client_cpu_s"] / max(1, result["all_calls"]),
+                  db_ms_per_call=1000 * db_cpu / max(1, result["all_calls"]),
                   hold_s=hold)
     return result
 
@@ -586,7 +592,7 @@ HEADER = (("mode", "", "<7"), ("via", "", "<10"), ("chans", "", ">6"), ("calls",
           ("held", "max", ">6"), ("srv", "held", ">6"), ("OS", "thr", ">4"),
           ("RSS MB", "peak", ">7"),
           ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
-          ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
+          ("caller", "ms/call", ">8"), ("db", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
 
 
 def print_header() -> None:
@@ -603,6 +609,7 @@ def print_row(r: dict, note: str = "") -> None:
           f"{r['held_max']:>6}{r['server_held']:>6}{r['server_threads']:>4}{r['rss_mb']:>7.0f}"
           f"{r['db_conns']:>6}"
           f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
+          f"{r['db_ms_per_call']:>8.2f}"
           f"{split:>16}  {statuses}", flush=True)
 
 
@@ -689,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             from dialfunnel.local_pgbouncer import LocalPgBouncer
             bouncer = LocalPgBouncer(url, pool_size=opts.pgbouncer_pool).start()
             routes["pgbouncer"] = bouncer.url
+            BOUNCER_PID[0] = bouncer.proc.pid
             print(f"PgBouncer {bouncer.url} (transaction pooling, {opts.pgbouncer_pool} server "
                   f"connections)")
     try:
