@@ -75,9 +75,15 @@ class Server:
         return {int(self.wait_for(r"worker \d+ started pid=(\d+)").group(1)) for _ in range(count)}
 
     def close(self):
+        """SIGTERM, so the supervisor stops its workers too: a SIGKILL left them running,
+        orphaned, after a test that failed before its own SIGTERM."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.proc.stderr.close()
 
 
