@@ -35,6 +35,9 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
   lookup p99          the same for the command right after the database lookup
   log p99             the same for the closing DIALFUNNEL_STATUS, which waits for the call-log
                       row's commit (agi/fastagi/group_commit.py)
+  late p99            the callers' own share of those latencies: from the kernel's receipt of
+                      the server's line (SO_TIMESTAMPNS) to the caller's thread reading it (a
+                      thread waiting for the GIL, say); the rest is the server's
   held                sessions open at once: the callers' max, and the server's (the sum of
                       each worker's peak of calls in progress, from its closing log line)
   OS thr              the server's OS threads, max (its call threads are green: gevent)
@@ -43,10 +46,12 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
                       PostgreSQL: pg_stat_activity)
   cmds/call           AGI commands per call (with the closing SET VARIABLE DIALFUNNEL_STATUS)
   server, caller      CPU time (user+sys) per call of the server processes and of the callers
+  db                  the same of the PostgreSQL backends serving the server, and of the
+                      PgBouncer this script started when the row goes through it
   CPU % srv/cli/db/oth  how the machine's CPUs were used meanwhile: the server, the callers,
-                      the PostgreSQL backends serving the server, and processes that are not
-                      part of the benchmark (a shared machine makes the figures worse, never
-                      better)
+                      the PostgreSQL backends serving the server (and PgBouncer), and
+                      processes that are not part of the benchmark (a shared machine makes
+                      the figures worse, never better)
 """
 from __future__ import annotations
 
@@ -112,8 +117,44 @@ def bench_ivr(agi, session, args):
 
 # -- the callers (run in their own process: `agi_load.py _client <json>`) ----------------------
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python does not name it
+
+
+def _stamped_transport(sock: socket.socket):
+    """The callers' transport, which also keeps when the kernel received the last chunk it
+    read (`arrived`, epoch seconds), to tell the callers' own delay from the server's."""
+    import struct
+
+    from agi.fastagi.protocol import SocketTransport
+
+    class Stamped(SocketTransport):
+        arrived = 0.0
+
+        def _fill(self, timeout):
+            if self.eof:
+                return True
+            self._sock.settimeout(timeout)
+            try:
+                chunk, ancillary, _flags, _addr = self._sock.recvmsg(65536, 64)
+            except socket.timeout:
+                return False
+            except OSError:
+                chunk, ancillary = b"", []
+            for _level, kind, data in ancillary:
+                if kind == SO_TIMESTAMPNS:
+                    seconds, nanoseconds = struct.unpack("qq", data[:16])
+                    self.arrived = seconds + nanoseconds / 1e9
+            if chunk:
+                self._buf += chunk
+            else:
+                self.eof = True
+            return True
+
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    return Stamped(sock, write_timeout=30)
+
+
 def _client_main(spec: dict) -> dict:
-    from agi.fastagi.protocol import Transport
     from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
 
     host, port, script = spec["host"], spec["port"], spec["script"]
@@ -124,7 +165,7 @@ def _client_main(spec: dict) -> dict:
     lock = threading.Lock()
     inflight = [0]
     peak = [0]
-    calls: list[tuple[float, float, str, list[float], int | None, str]] = []
+    calls: list[tuple[float, float, str, list[float], int | None, str, list[float]]] = []
     numbers = iter(range(spec.get("part", 0) * 10**8 + 1, 10**10))
     started = time.monotonic()
     deadline = started + duration
@@ -142,6 +183,7 @@ def _client_main(spec: dict) -> dict:
                         uniqueid="%d.%d" % (time.time(), number))
         sim = SimChannel(scenario, dict(env))
         gaps: list[float] = []
+        late: list[float] = []  # our own part of each gap (see _stamped_transport)
         lookup_at = [None]
         error = ""
         t0 = time.monotonic()
@@ -154,7 +196,7 @@ def _client_main(spec: dict) -> dict:
             error = f"connect: {exc.__class__.__name__}"
         else:
             try:
-                transport = Transport.from_socket(sock, write_timeout=30)
+                transport = _stamped_transport(sock)
                 for key, value in env:
                     transport.write(f"{key}: {value}\n".encode())
                 transport.write(b"\n")
@@ -165,6 +207,7 @@ def _client_main(spec: dict) -> dict:
                     gaps.append(now - sent)  # the server's turn: our reply -> its next line
                     if not raw:
                         break
+                    late.append(max(0.0, time.time() - transport.arrived))
                     if delays.get(index):
                         time.sleep(delays[index])
                     replies, hangs_up = sim.handle(index, raw[:-1].decode())
@@ -186,7 +229,7 @@ def _client_main(spec: dict) -> dict:
         with lock:
             inflight[0] -= 1
             calls.append((t0 - started, t1 - started, sim.variables.get("DIALFUNNEL_STATUS") or "",
-                          gaps, lookup_at[0], error))
+                          gaps, lookup_at[0], error, late))
 
     def worker(seed: int) -> None:
         rng = random.Random(seed)
@@ -224,6 +267,7 @@ def _client_main(spec: dict) -> dict:
         "lookup": [round(c[3][c[4]] * 1000, 3) for c in ok
                    if c[4] is not None and c[4] < len(c[3])],
         "log": [round(c[3][-2] * 1000, 3) for c in ok if len(c[3]) >= 2],
+        "late": [round(g * 1000, 3) for c in ok for g in c[6]],
         "commands": [len(c[3]) - 1 for c in ok],
         "peak": peak[0], "samples": samples[int(window[0] / 0.05):],
         "all_calls": len(calls),
@@ -236,6 +280,7 @@ def merge_clients(parts: list[dict]) -> dict:
     gaps = sorted(g for r in parts for g in r["gaps"])
     lookup = sorted(g for r in parts for g in r["lookup"])
     logged = sorted(g for r in parts for g in r["log"])
+    late = sorted(g for r in parts for g in r["late"])
     commands = [n for r in parts for n in r["commands"]]
     statuses: dict[str, int] = {}
     for r in parts:
@@ -250,6 +295,7 @@ def merge_clients(parts: list[dict]) -> dict:
         "window_s": window, "calls_per_s": ok / window,
         "ms_p50": pct(gaps, 0.50), "ms_p99": pct(gaps, 0.99), "ms_max": gaps[-1] if gaps else 0.0,
         "lookup_p99": pct(lookup, 0.99), "log_p99": pct(logged, 0.99),
+        "late_p99": pct(late, 0.99),
         "commands_per_call": statistics.fmean(commands) if commands else 0,
         "lookups": len(lookup),
         "held_max": max(max(held), sum(r["peak"] for r in parts) if len(parts) == 1 else 0),
@@ -268,6 +314,7 @@ def pct(values: list[float], p: float) -> float:
 # -- the server and what we watch of it ------------------------------------------------------
 
 IVR_SCRIPT = [False]  # set by main(): the server processes register ivr_open
+BOUNCER_PID = [0]     # set by main(): the PgBouncer it started (its CPU counts as the database's)
 
 
 def free_port() -> int:
@@ -432,6 +479,8 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
                 "stagger": hold * 1.2 if mode == "paced" else 0.5,
                 "warmup": hold * 1.2 + 0.5 if mode == "paced" else 1.0, "phones": phones}
         cpu0 = sum(cpu_seconds(pid) for pid in pids)
+        bouncer = BOUNCER_PID[0] if via == "pgbouncer" else 0
+        bouncer0 = cpu_seconds(bouncer) if bouncer else 0.0
         busy0, wall0, own0 = busy_seconds(), time.monotonic(), time.process_time()
         clients = start_clients(spec, opts.client_procs, server_env(url, workdir))
         threads = db_peak = 0
@@ -446,7 +495,7 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
         wall = time.monotonic() - wall0
         cpu = sum(cpu_seconds(pid) for pid in pids) - cpu0
         watch.count()
-        db_cpu = watch.backend_cpu()
+        db_cpu = watch.backend_cpu() + (cpu_seconds(bouncer) - bouncer0 if bouncer else 0.0)
         own = time.process_time() - own0
         others = (busy_seconds() - busy0) - cpu - result["client_cpu_s"] - db_cpu - own
         rss = sum(int(proc_status(pid)["VmHWM"].split()[0]) for pid in pids) / 1024
@@ -464,6 +513,7 @@ def run_level(mode: str, channels: int, opts, url: str, workdir: Path, script: s
                   client_pct=100 * result["client_cpu_s"] / (wall * ncpu),
                   rss_mb=rss, cpu_ms_per_call=1000 * cpu / max(1, result["all_calls"]),
                   client_ms_per_call=1000 * result["client_cpu_s"] / max(1, result["all_calls"]),
+                  db_ms_per_call=1000 * db_cpu / max(1, result["all_calls"]),
                   hold_s=hold)
     return result
 
@@ -582,11 +632,11 @@ def prepare_database(url: str, customers: int, with_orders: bool) -> list[str]:
 # -- report ----------------------------------------------------------------------------------
 
 HEADER = (("mode", "", "<7"), ("via", "", "<10"), ("chans", "", ">6"), ("calls", "", ">7"), ("calls/s", "", ">8"),
-          ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"), ("log", "p99 ms", ">8"),
+          ("p50 ms", "/cmd", ">8"), ("p99 ms", "/cmd", ">8"), ("lookup", "p99 ms", ">8"), ("log", "p99 ms", ">8"), ("late", "p99 ms", ">8"),
           ("held", "max", ">6"), ("srv", "held", ">6"), ("OS", "thr", ">4"),
           ("RSS MB", "peak", ">7"),
           ("DB", "conns", ">6"), ("cmds", "/call", ">6"), ("server", "ms/call", ">8"),
-          ("caller", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
+          ("caller", "ms/call", ">8"), ("db", "ms/call", ">8"), ("CPU %", "srv/cli/db/oth", ">16"))
 
 
 def print_header() -> None:
@@ -600,9 +650,11 @@ def print_row(r: dict, note: str = "") -> None:
     split = f"{r['server_pct']:.0f}/{r['client_pct']:.0f}/{r['db_pct']:.0f}/{r['others_pct']:.0f}"
     print(f"{r['mode']:<7}{r['via']:<10}{r['channels']:>6}{r['calls']:>7}{r['calls_per_s']:>8.1f}"
           f"{r['ms_p50']:>8.2f}{r['ms_p99']:>8.2f}{r['lookup_p99']:>8.2f}{r['log_p99']:>8.2f}"
+          f"{r['late_p99']:>8.2f}"
           f"{r['held_max']:>6}{r['server_held']:>6}{r['server_threads']:>4}{r['rss_mb']:>7.0f}"
           f"{r['db_conns']:>6}"
           f"{r['cmds']:>6.1f}{r['cpu_ms_per_call']:>8.2f}{r['client_ms_per_call']:>8.2f}"
+          f"{r['db_ms_per_call']:>8.2f}"
           f"{split:>16}  {statuses}", flush=True)
 
 
@@ -689,6 +741,7 @@ def main(argv: list[str] | None = None) -> int:
             from dialfunnel.local_pgbouncer import LocalPgBouncer
             bouncer = LocalPgBouncer(url, pool_size=opts.pgbouncer_pool).start()
             routes["pgbouncer"] = bouncer.url
+            BOUNCER_PID[0] = bouncer.proc.pid
             print(f"PgBouncer {bouncer.url} (transaction pooling, {opts.pgbouncer_pool} server "
                   f"connections)")
     try:

@@ -26,7 +26,7 @@ import datetime as dt
 import re
 
 import phonenumbers
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, column, insert, select, text
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
@@ -149,6 +149,12 @@ _CALLER_ORDERS = (select(_CALLERS.c.id, _CALLERS.c.ownership, _CALLERS.c.last_co
                          _LATEST.c.ordered_on, _LATEST.c.order_id)
                   .select_from(_CALLERS.outerjoin(_LATEST, _LATEST.c.customer_id == _CALLERS.c.id)))
 
+# On PostgreSQL the same statement as a function of the database (migration r6n000000001):
+# behind PgBouncer nothing is prepared, and planning the statement for every call cost a
+# backend 0.57-0.77 ms of CPU; the function keeps its plan (0.11-0.17 ms, as prepared).
+_CALLER_ORDERS_PG = text("SELECT * FROM ivr_caller_orders(:e164, :limit)").columns(
+    *(column(c.name, c.type) for c in _CALLER_ORDERS.selected_columns))
+
 
 @dataclasses.dataclass(frozen=True)
 class CallerKey:
@@ -166,7 +172,9 @@ def orders_for_caller(session: Session, caller_id: str | None, *, limit: int = 3
     if not e164:
         return None, []
     customers, orders = {}, []
-    for row in session.execute(_CALLER_ORDERS, {"e164": e164, "limit": limit}):
+    lookup = (_CALLER_ORDERS_PG if session.get_bind().dialect.name == "postgresql"
+              else _CALLER_ORDERS)
+    for row in session.execute(lookup, {"e164": e164, "limit": limit}):
         customers[row.id] = CallerKey(row.id, row.ownership, row.last_contacted_at)
         if row.number is not None:
             orders.append(row)

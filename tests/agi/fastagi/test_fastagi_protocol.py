@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import threading
 import time
@@ -173,6 +174,31 @@ def test_read_env_is_bounded_in_time():
     with pytest.raises(AGITimeout):
         read_env(t, timeout=0.3)
     assert time.monotonic() - started < 1
+
+
+def test_a_socket_transport_reads_in_recv_with_its_bounds_and_no_poll(monkeypatch):
+    """Over a socket a read waits in the socket's recv() (under gevent its one kept watcher),
+    not in a poll() object set up for every wait; bounds, writes and end of stream as before."""
+    def no_poll():
+        raise AssertionError("poll() used")
+
+    monkeypatch.setattr(select, "poll", no_poll)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        t = Transport.from_socket(ours, write_timeout=5)
+        theirs.sendall(b"200 result=0\n200 res")
+        assert t.readline(1) == b"200 result=0\n"
+        started = time.monotonic()
+        with pytest.raises(AGITimeout):
+            t.readline(0.1)
+        assert time.monotonic() - started < 1
+        t.write(b"NOOP\n")
+        assert theirs.recv(100) == b"NOOP\n"
+        theirs.sendall(b"ult=1\n")
+        assert t.readline(1) == b"200 result=1\n"
+        theirs.shutdown(socket.SHUT_WR)
+        assert t.readline(1) == b""
+        assert t.eof
 
 
 def channel_over(replies: bytes, close: bool = True, **kw) -> AGIChannel:

@@ -19,6 +19,7 @@ from tests.agi.fastagi.test_fastagi_process import Pipe
 from tests.repo_paths import ROOT
 
 HANDLERS = '''
+import gc
 import os
 
 from agi.handlers import register
@@ -31,6 +32,7 @@ if os.environ.get("WORKER_TEST_CRASH"):
 def whoami(agi, session, args):
     agi.wait_for_digit(100)
     agi.set_variable("WORKER", os.getpid())
+    agi.set_variable("FULL_GC_AFTER", gc.get_threshold()[2])
 '''
 
 
@@ -73,9 +75,15 @@ class Server:
         return {int(self.wait_for(r"worker \d+ started pid=(\d+)").group(1)) for _ in range(count)}
 
     def close(self):
+        """SIGTERM, so the supervisor stops its workers too: a SIGKILL left them running,
+        orphaned, after a test that failed before its own SIGTERM."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
         self.proc.stderr.close()
 
 
@@ -159,7 +167,8 @@ def os_threads(pid) -> int:
 
 def test_calls_are_green_threads_many_calls_on_one_os_thread_per_worker(server):
     """`python -m agi.fastagi.server` runs under gevent: 60 calls held at once do not start 60 OS
-    threads (with plain threads each worker would run one per call)."""
+    threads (with plain threads each worker would run one per call). A worker's full garbage
+    collections, a pause for all its calls, come every 100 young ones (Python's default: 10)."""
     pids = server.workers(2)
     results = []
     with ThreadPoolExecutor(60) as pool:
@@ -170,6 +179,7 @@ def test_calls_are_green_threads_many_calls_on_one_os_thread_per_worker(server):
         results = [f.result(10) for f in futures]
     assert all(r.status == "OK" for r in results), [r.error for r in results]
     assert {int(r.variables["WORKER"]) for r in results} <= pids
+    assert {r.variables["FULL_GC_AFTER"] for r in results} == {"100"}
     assert all(n <= 2 for n in threads.values()), threads
     server.proc.send_signal(signal.SIGTERM)
     assert server.proc.wait(10) == 0

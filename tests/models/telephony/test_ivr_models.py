@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from sqlalchemy import select
 
 from models.crm.contact_records import add_contact_record, emit_due_reminders
@@ -248,3 +250,36 @@ def test_ivr_lookups_and_call_log_batches_reuse_their_compiled_statements(
         event.remove(engine, "after_execute", spy)
     assert hits == ["CACHE_HIT"] * 4  # one lookup for each of two callers; two batches
     assert sorted(session.scalars(select(IVRCall.uniqueid))) == [f"u{n}" for n in range(1, 8)]
+
+
+def test_postgresqls_caller_orders_function_runs_the_statement(engine, session, make_customer):
+    """On PostgreSQL orders_for_caller runs ivr_caller_orders() (its plan kept by the backend:
+    behind PgBouncer nothing is prepared), whose body is _CALLER_ORDERS: a change to the
+    statement needs a migration that replaces the function (the tests above check the rows)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a function of PostgreSQL only; SQLite runs the statement")
+    from sqlalchemy import event, text
+
+    from models.telephony.ivr import _CALLER_ORDERS
+
+    def words(sql: str) -> str:
+        return " ".join(sql.split())
+
+    body = session.scalar(text("SELECT prosrc FROM pg_proc WHERE proname = 'ivr_caller_orders'"))
+    statement = (str(_CALLER_ORDERS.compile(dialect=engine.dialect))
+                 .replace("%(e164)s", "p_e164").replace("%(limit)s", "p_limit")
+                 .replace("%(state_1)s", "'done'"))
+    assert words("RETURN QUERY " + statement + ";") in words(body)
+    c = make_customer("上海明远贸易", phone="021-6234 5678")
+    session.commit()
+    sent = []
+
+    def seen(conn, cursor, sql, *args):
+        sent.append(sql)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert orders_for_caller(session, "02162345678")[0].id == c.id
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert [words(sql) for sql in sent] == ["SELECT * FROM ivr_caller_orders(%(e164)s, %(limit)s)"]
