@@ -48,7 +48,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from agi.ami.client import AMIActionError, AMIError
 from agi.dialer import pacing
@@ -76,6 +76,9 @@ LOST_SERVER_SECONDS = 120.0  # a server down this long: its answered lines are c
 CHANNEL_UP = "6"            # CoreShowChannel's ChannelState of an answered channel
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
+# What the handler wrote for the answered calls still in it (each tick: built once, run in Core)
+_HANDLER_ROWS = (select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
+                 .where(DialAttempt.channel_id.in_(bindparam("channel_ids", expanding=True))))
 
 # What a finished attempt tells the pacer.
 _PACER_KIND = {"busy": "busy", "rejected": "busy", "noanswer": "noanswer", "absent": "dead",
@@ -517,8 +520,7 @@ class Dialer:
             return
         with self.Session() as s:
             begin_read(s)
-            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
-                             .where(DialAttempt.channel_id.in_(list(inside)))).all()
+            rows = s.connection().execute(_HANDLER_ROWS, {"channel_ids": list(inside)}).all()
             s.commit()
         for channel_id, agent_id, amd in rows:
             line = inside[channel_id]
