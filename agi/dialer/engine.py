@@ -67,6 +67,7 @@ HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then i
                             # (agi/handlers/outbound.py's hold, and route_answers')
 HANDLER_SECONDS = AMD_SECONDS + HOLD_SECONDS + 3.0   # the longest an answer stays in the handler
 TICK_SECONDS = 1.0
+EVENTS = ("Hangup", "OriginateResponse", "UserEvent", "DialBegin")   # the AMI events the dialer hears
 CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this; a campaign
                                  # with nothing left to dial is marked finished at that pace too
 PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
@@ -181,7 +182,7 @@ class Dialer:
         for pbx in self.servers:
             def put(msg, server=pbx.name):
                 self._events.put((server, msg))
-            for name in ("Hangup", "OriginateResponse", "UserEvent", "DialBegin"):
+            for name in EVENTS:
                 pbx.ami.on(name, put)
 
     def stop(self) -> None:
