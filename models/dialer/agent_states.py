@@ -71,10 +71,12 @@ class Current(NamedTuple):
     since: dt.datetime | None
 
 
+_CURRENT = select(AgentState.state, AgentState.campaign_id, AgentState.reason, AgentState.attempt_id,
+                  AgentState.since).where(AgentState.user_id == bindparam("user_id"))   # built once
+
+
 def current(session: Session, user_id: int) -> Current:
-    row = session.execute(select(AgentState.state, AgentState.campaign_id, AgentState.reason,
-                                 AgentState.attempt_id, AgentState.since)
-                          .where(AgentState.user_id == user_id)).first()
+    row = session.execute(_CURRENT, {"user_id": user_id}).first()
     return Current(*row) if row else Current("logged_out", None, None, None, None)
 
 
@@ -83,8 +85,11 @@ def on_team(session: Session, campaign_id: int, user_id: int) -> bool:
         CampaignAgent.campaign_id == campaign_id, CampaignAgent.user_id == user_id)) is not None
 
 
+_HAS_ROW = select(AgentState.user_id).where(AgentState.user_id == bindparam("user_id"))
+
+
 def _ensure_row(session: Session, user_id: int, now: dt.datetime) -> None:
-    if session.scalar(select(AgentState.user_id).where(AgentState.user_id == user_id)):
+    if session.scalar(_HAS_ROW, {"user_id": user_id}):
         return
     try:
         with session.begin_nested():
@@ -254,15 +259,8 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
         return None
     now = clock.now()
     for _ in range(TAKE_TRIES):
-        candidates = session.execute(
-            select(AgentState.user_id, AgentState.since)
-            .join(CampaignAgent, (CampaignAgent.user_id == AgentState.user_id)
-                  & (CampaignAgent.campaign_id == AgentState.campaign_id))
-            .join(User, User.id == AgentState.user_id)
-            .where(AgentState.campaign_id == attempt.campaign_id, AgentState.state == "ready",
-                   User.active.is_(True),
-                   *([AgentState.user_id.in_(among)] if among is not None else []))
-            .order_by(AgentState.since, AgentState.user_id).limit(5)).all()
+        candidates = session.execute(_ready_statement(among is not None), dict(
+            campaign_id=attempt.campaign_id, **({"among": list(among)} if among is not None else {}))).all()
         if not candidates:
             return None
         for user_id, _since in candidates:
@@ -276,6 +274,21 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
                 _pop(session, agent, attempt, clock)
                 return agent
     return None
+
+
+@functools.cache
+def _ready_statement(among: bool):
+    """The campaign's five longest-ready active team members (``among``: only those listed),
+    built once per shape: each answered call looks for one, every 0.1 s while it holds."""
+    stmt = (select(AgentState.user_id, AgentState.since)
+            .join(CampaignAgent, (CampaignAgent.user_id == AgentState.user_id)
+                  & (CampaignAgent.campaign_id == AgentState.campaign_id))
+            .join(User, User.id == AgentState.user_id)
+            .where(AgentState.campaign_id == bindparam("campaign_id"), AgentState.state == "ready",
+                   User.active.is_(True)))
+    if among:
+        stmt = stmt.where(AgentState.user_id.in_(bindparam("among", expanding=True)))
+    return stmt.order_by(AgentState.since, AgentState.user_id).limit(5)
 
 
 def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
