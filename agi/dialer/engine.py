@@ -48,7 +48,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from agi.ami.client import AMIActionError, AMIError
 from agi.dialer import pacing
@@ -67,6 +67,7 @@ HOLD_SECONDS = 2.0          # a live answer waits this long for an agent, then i
                             # (agi/handlers/outbound.py's hold, and route_answers')
 HANDLER_SECONDS = AMD_SECONDS + HOLD_SECONDS + 3.0   # the longest an answer stays in the handler
 TICK_SECONDS = 1.0
+EVENTS = ("Hangup", "OriginateResponse", "UserEvent", "DialBegin")   # the AMI events the dialer hears
 CAMPAIGN_REFRESH_SECONDS = 5.0   # a started or paused campaign is seen within this; a campaign
                                  # with nothing left to dial is marked finished at that pace too
 PREVIEW_SWEEP_SECONDS = 60.0     # how often previews nobody will dial are given back
@@ -76,6 +77,9 @@ LOST_SERVER_SECONDS = 120.0  # a server down this long: its answered lines are c
 CHANNEL_UP = "6"            # CoreShowChannel's ChannelState of an answered channel
 HANGUP_WAIT = 5.0           # after a failed OriginateResponse, the longest wait for the far side's cause
 _OTHER_NS = uuid.UUID("6f1d1f5e-3c59-4a43-9d7e-2b8f0d0c6a11")
+# What the handler wrote for the answered calls still in it (each tick: built once, run in Core)
+_HANDLER_ROWS = (select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
+                 .where(DialAttempt.channel_id.in_(bindparam("channel_ids", expanding=True))))
 
 # What a finished attempt tells the pacer.
 _PACER_KIND = {"busy": "busy", "rejected": "busy", "noanswer": "noanswer", "absent": "dead",
@@ -178,7 +182,7 @@ class Dialer:
         for pbx in self.servers:
             def put(msg, server=pbx.name):
                 self._events.put((server, msg))
-            for name in ("Hangup", "OriginateResponse", "UserEvent", "DialBegin"):
+            for name in EVENTS:
                 pbx.ami.on(name, put)
 
     def stop(self) -> None:
@@ -517,8 +521,7 @@ class Dialer:
             return
         with self.Session() as s:
             begin_read(s)
-            rows = s.execute(select(DialAttempt.channel_id, DialAttempt.agent_id, DialAttempt.amd)
-                             .where(DialAttempt.channel_id.in_(list(inside)))).all()
+            rows = s.connection().execute(_HANDLER_ROWS, {"channel_ids": list(inside)}).all()
             s.commit()
         for channel_id, agent_id, amd in rows:
             line = inside[channel_id]

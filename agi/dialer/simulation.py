@@ -12,11 +12,14 @@ import threading
 import time
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from agi.ami.client import AMIError
 from models.dialer import agent_states, campaigns
 from models.schema import AgentState, User
+
+_WRAPPING = select(AgentState.user_id, AgentState.since).where(   # built once: read every call's end
+    AgentState.campaign_id == bindparam("campaign_id"), AgentState.state == "wrap_up")
 
 
 def start_with_ready_team(session, admin, campaign, team, *, clock) -> None:
@@ -101,8 +104,7 @@ class SimulatedAgents:
         upcoming = []
         self.released = 0
         with self.maker() as s:
-            rows = s.execute(select(AgentState.user_id, AgentState.since).where(
-                AgentState.campaign_id == self.campaign_id, AgentState.state == "wrap_up")).all()
+            rows = s.connection().execute(_WRAPPING, {"campaign_id": self.campaign_id}).all()
             for user_id, since in rows:
                 wrap = self._wrap(user_id, since)
                 if (now - since).total_seconds() >= wrap - 1e-6:

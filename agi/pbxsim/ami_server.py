@@ -133,7 +133,9 @@ class Scheduler:
         self.clock = clock
         self._heap: list[tuple[float, int, Callable[[float], None]]] = []
         self._seq = itertools.count()
-        self._cv = threading.Condition()
+        self._lock = threading.Lock()
+        self._cv = threading.Condition(self._lock)     # the loop waits on it: a new first task
+        self._idle = threading.Condition(self._lock)   # settle() waits on it: a task or activity ended
         self._stopped = False
         self._busy = False
         self._active = 0   # threads working outside the scheduler (see activity())
@@ -147,12 +149,15 @@ class Scheduler:
     def at(self, when: float, fn: Callable[[float], None]) -> None:
         """Run ``fn(when)`` once the clock reaches ``when`` (epoch seconds)."""
         with self._cv:
-            heapq.heappush(self._heap, (when, next(self._seq), fn))
-            self._cv.notify_all()
+            item = (when, next(self._seq), fn)
+            heapq.heappush(self._heap, item)
+            if self._heap[0] is item:   # a later task cannot change how long the loop waits
+                self._cv.notify_all()
 
     def _wake(self) -> None:
         with self._cv:
             self._cv.notify_all()
+            self._idle.notify_all()
 
     def next_due(self) -> float | None:
         """When the earliest pending task is due (epoch seconds), None when nothing is pending."""
@@ -169,7 +174,7 @@ class Scheduler:
     def done(self) -> None:
         with self._cv:
             self._active -= 1
-            self._cv.notify_all()
+            self._idle.notify_all()
 
     def sleep(self, seconds: float) -> bool:
         """Block the calling thread for ``seconds`` of the clock's time (simulated under a
@@ -184,7 +189,7 @@ class Scheduler:
         self.at(self.now() + max(0.0, seconds), wake)  # queued first: settle() sees it pending
         with self._cv:
             self._active -= 1
-            self._cv.notify_all()
+            self._idle.notify_all()
         while not woken.wait(0.2):
             if self._stopped:
                 with self._cv:
@@ -202,13 +207,14 @@ class Scheduler:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stopped:
                     return False
-                self._cv.wait(min(left, 0.05))
+                self._idle.wait(min(left, 0.05))
         return True
 
     def stop(self) -> None:
         with self._cv:
             self._stopped = True
             self._cv.notify_all()
+            self._idle.notify_all()
         self._thread.join(timeout=5)
 
     def _loop(self) -> None:
@@ -233,7 +239,7 @@ class Scheduler:
             finally:
                 with self._cv:
                     self._busy = False
-                    self._cv.notify_all()
+                    self._idle.notify_all()
 
 
 # ---------------------------------------------------------------------------------- calls

@@ -29,9 +29,10 @@ processes taking one agent, cannot both win: the loser sees rowcount 0.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import NamedTuple
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -70,10 +71,12 @@ class Current(NamedTuple):
     since: dt.datetime | None
 
 
+_CURRENT = select(AgentState.state, AgentState.campaign_id, AgentState.reason, AgentState.attempt_id,
+                  AgentState.since).where(AgentState.user_id == bindparam("user_id"))   # built once
+
+
 def current(session: Session, user_id: int) -> Current:
-    row = session.execute(select(AgentState.state, AgentState.campaign_id, AgentState.reason,
-                                 AgentState.attempt_id, AgentState.since)
-                          .where(AgentState.user_id == user_id)).first()
+    row = session.execute(_CURRENT, {"user_id": user_id}).first()
     return Current(*row) if row else Current("logged_out", None, None, None, None)
 
 
@@ -82,8 +85,11 @@ def on_team(session: Session, campaign_id: int, user_id: int) -> bool:
         CampaignAgent.campaign_id == campaign_id, CampaignAgent.user_id == user_id)) is not None
 
 
+_HAS_ROW = select(AgentState.user_id).where(AgentState.user_id == bindparam("user_id"))
+
+
 def _ensure_row(session: Session, user_id: int, now: dt.datetime) -> None:
-    if session.scalar(select(AgentState.user_id).where(AgentState.user_id == user_id)):
+    if session.scalar(_HAS_ROW, {"user_id": user_id}):
         return
     try:
         with session.begin_nested():
@@ -105,24 +111,43 @@ def _move(session: Session, user_id: int, seen: Current, now: dt.datetime, *, st
           disposition: str | None = None) -> bool:
     """Move the agent from exactly the row we read (state, campaign, reason, attempt) to
     ``state``; False if it changed meanwhile. No legality check: callers own that."""
-    moved = session.execute(
-        update(AgentState)
-        .where(AgentState.user_id == user_id, AgentState.state == seen.state,
-               _is(AgentState.campaign_id, seen.campaign_id), _is(AgentState.reason, seen.reason),
-               _is(AgentState.attempt_id, seen.attempt_id))
-        .values(state=state, campaign_id=campaign_id, reason=reason, attempt_id=attempt_id,
-                since=now, version=_NEXT_VERSION)
-        .execution_options(synchronize_session=False)).rowcount
+    move, close_span, open_span = _move_statements(
+        seen.campaign_id is None, seen.reason is None, seen.attempt_id is None)
+    moved = session.execute(move, dict(
+        m_user=user_id, m_seen_state=seen.state, m_seen_campaign=seen.campaign_id,
+        m_seen_reason=seen.reason, m_seen_attempt=seen.attempt_id, m_state=state,
+        m_campaign=campaign_id, m_reason=reason, m_attempt=attempt_id, m_now=now)).rowcount
     if moved != 1:
         return False
-    session.execute(update(AgentStateLog)
-                    .where(AgentStateLog.user_id == user_id, AgentStateLog.ended_at.is_(None))
-                    .values(ended_at=now, disposition=disposition)
-                    .execution_options(synchronize_session=False))
-    session.execute(insert(AgentStateLog), dict(user_id=user_id, campaign_id=campaign_id, state=state,
-                                                reason=reason, started_at=now))   # no unit of work
+    session.execute(close_span, dict(m_user=user_id, m_now=now, m_disposition=disposition))
+    session.execute(open_span, dict(user_id=user_id, campaign_id=campaign_id, state=state,
+                                    reason=reason, started_at=now))   # no unit of work
     expire_loaded(session, AgentState, user_id)
     return True
+
+
+@functools.cache
+def _move_statements(campaign_null: bool, reason_null: bool, attempt_null: bool) -> tuple:
+    """_move's statements, built once per shape of the row read (which of its columns are NULL):
+    building them cost more than running them."""
+    def was(column, null: bool, name: str):
+        return column.is_(None) if null else column == bindparam(name)
+    now = bindparam("m_now", type_=AgentState.since.type)
+    move = (update(AgentState)
+            .where(AgentState.user_id == bindparam("m_user"), AgentState.state == bindparam("m_seen_state"),
+                   was(AgentState.campaign_id, campaign_null, "m_seen_campaign"),
+                   was(AgentState.reason, reason_null, "m_seen_reason"),
+                   was(AgentState.attempt_id, attempt_null, "m_seen_attempt"))
+            .values(state=bindparam("m_state"), campaign_id=bindparam("m_campaign"),
+                    reason=bindparam("m_reason"), attempt_id=bindparam("m_attempt"), since=now,
+                    version=_NEXT_VERSION)
+            .execution_options(synchronize_session=False))
+    close_span = (update(AgentStateLog)
+                  .where(AgentStateLog.user_id == bindparam("m_user"), AgentStateLog.ended_at.is_(None))
+                  .values(ended_at=bindparam("m_now", type_=AgentStateLog.ended_at.type),
+                          disposition=bindparam("m_disposition"))
+                  .execution_options(synchronize_session=False))
+    return move, close_span, insert(AgentStateLog)
 
 
 def set_state(session: Session, user: User, state: str, *, campaign_id: int | None = None,
@@ -234,15 +259,8 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
         return None
     now = clock.now()
     for _ in range(TAKE_TRIES):
-        candidates = session.execute(
-            select(AgentState.user_id, AgentState.since)
-            .join(CampaignAgent, (CampaignAgent.user_id == AgentState.user_id)
-                  & (CampaignAgent.campaign_id == AgentState.campaign_id))
-            .join(User, User.id == AgentState.user_id)
-            .where(AgentState.campaign_id == attempt.campaign_id, AgentState.state == "ready",
-                   User.active.is_(True),
-                   *([AgentState.user_id.in_(among)] if among is not None else []))
-            .order_by(AgentState.since, AgentState.user_id).limit(5)).all()
+        candidates = session.execute(_ready_statement(among is not None), dict(
+            campaign_id=attempt.campaign_id, **({"among": list(among)} if among is not None else {}))).all()
         if not candidates:
             return None
         for user_id, _since in candidates:
@@ -256,6 +274,21 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
                 _pop(session, agent, attempt, clock)
                 return agent
     return None
+
+
+@functools.cache
+def _ready_statement(among: bool):
+    """The campaign's five longest-ready active team members (``among``: only those listed),
+    built once per shape: each answered call looks for one, every 0.1 s while it holds."""
+    stmt = (select(AgentState.user_id, AgentState.since)
+            .join(CampaignAgent, (CampaignAgent.user_id == AgentState.user_id)
+                  & (CampaignAgent.campaign_id == AgentState.campaign_id))
+            .join(User, User.id == AgentState.user_id)
+            .where(AgentState.campaign_id == bindparam("campaign_id"), AgentState.state == "ready",
+                   User.active.is_(True)))
+    if among:
+        stmt = stmt.where(AgentState.user_id.in_(bindparam("among", expanding=True)))
+    return stmt.order_by(AgentState.since, AgentState.user_id).limit(5)
 
 
 def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
@@ -324,11 +357,16 @@ class Change(NamedTuple):
 def changed_since(session: Session, version: int | None) -> list[Change]:
     """Every agent row whose ``version`` is above ``version`` (None: every row), in one query:
     the dialer's live view (agi.dialer.live_view) polls it each tick."""
-    query = select(AgentState.user_id, AgentState.state, AgentState.campaign_id, AgentState.reason,
-                   AgentState.since, AgentState.version)
-    if version is not None:
-        query = query.where(AgentState.version > version)
-    return [Change(*row) for row in session.execute(query)]
+    if version is None:
+        return [Change(*row) for row in session.connection().execute(_CHANGES)]
+    return [Change(*row) for row in session.connection().execute(_CHANGES_SINCE, {"version": version})]
+
+
+# Built once and run on the session's connection: the ORM's per-statement work cost more than
+# the query (the dialer polls every tick).
+_CHANGES = select(AgentState.user_id, AgentState.state, AgentState.campaign_id, AgentState.reason,
+                  AgentState.since, AgentState.version)
+_CHANGES_SINCE = _CHANGES.where(AgentState.version > bindparam("version"))
 
 
 def counts_for_dialer(state: str, reason: str | None) -> bool:
