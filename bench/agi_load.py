@@ -75,6 +75,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from agi.handlers import register  # noqa: E402
+from bench.world_flags import COUNT, NATURAL, PERCENT, POSITIVE, check  # noqa: E402
 
 MENU_PROMPT = "dialfunnel/main-menu"
 
@@ -699,6 +700,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="DTMF the callers press, one entry per listening command (default: 2 for "
                         "ivr: main menu -> order status by caller ID; 1 for bench_ivr)")
     opts = p.parse_args(argv)
+    check(p, opts, {"levels": COUNT, "rate": POSITIVE, "duration": POSITIVE, "workers": COUNT,
+                    "db_pool_size": COUNT, "db_max_overflow": NATURAL, "client_procs": COUNT,
+                    "max_other": PERCENT, "tries": COUNT, "classic_calls": NATURAL,
+                    "classic_concurrency": COUNT, "customers": NATURAL, "pgbouncer_pool": COUNT})
 
     workdir = Path(tempfile.mkdtemp(prefix="agi-load-"))
     url = opts.database_url or f"sqlite:///{workdir / 'bench.db'}"

@@ -45,6 +45,8 @@ from models.schema import Campaign, Customer, DialAttempt, Role, User  # noqa: E
 from models.schema.calls import Call, CallLeg  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 
+from bench.world_flags import COUNT, NON_NEGATIVE, POSITIVE, check  # noqa: E402
+
 SECRET = "dialfunnel-secret"
 
 
@@ -53,11 +55,13 @@ def parse_mix(text_: str) -> dict[str, float]:
     for part in text_.split(","):
         name, _, share = part.partition("=")
         if name not in ("inbound", "dialer", "manual"):
-            raise SystemExit(f"--mix: unknown kind {name!r} (inbound, dialer, manual)")
-        mix[name] = float(share)
+            raise ValueError(f"unknown kind {name!r} (inbound, dialer, manual)")
+        mix[name] = float(share)          # ValueError: not a number
+        if not mix[name] >= 0:
+            raise ValueError(f"{name}={share}: a share is 0 or more")
     total = sum(mix.values())
     if total <= 0:
-        raise SystemExit("--mix: the shares add up to nothing")
+        raise ValueError("the shares add up to nothing")
     return {k: v / total for k, v in mix.items()}
 
 
@@ -216,8 +220,14 @@ def main(argv=None) -> int:
                              "connection, as the worker runs it (agi/ami/call_log_process.py), "
                              "or a thread of the screen-pop listener (before)")
     args = parser.parse_args(argv)
+    check(parser, args, {"agents": COUNT, "calls": COUNT, "duration": POSITIVE,
+                         "warmup": NON_NEGATIVE, "talk": POSITIVE, "customers": COUNT,
+                         "replay": NON_NEGATIVE, "gc_threshold": COUNT}, pairs=["talk"])
+    try:
+        parse_mix(args.mix)
+    except ValueError as exc:
+        parser.error(f"--mix: {exc}")
     logging.basicConfig(level=logging.WARNING)
-    parse_mix(args.mix)
     tmp = tempfile.TemporaryDirectory()
     url = args.db_url or f"sqlite:///{tmp.name}/bench.db"
     engine = fresh_database(url)

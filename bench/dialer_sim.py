@@ -71,6 +71,9 @@ from models.schema.campaigns import DEAD_OUTCOMES  # noqa: E402
 from models.setup import install_defaults  # noqa: E402
 from recordings.store import RecordingStore  # noqa: E402
 
+from bench.world_flags import (COUNT, NATURAL, NON_NEGATIVE, PERCENT, POSITIVE,  # noqa: E402
+                               SHARE, check, floats, ints)
+
 START = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.timezone.utc)  # 09:00 in Shanghai
 LOCAL = ZoneInfo("Asia/Shanghai")
 PACERS = ("predictive", "progressive", "adapt_tapered", "naive")
@@ -443,8 +446,9 @@ def early_media_lines(em: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", default="5,20,50")
-    parser.add_argument("--answer", default="0.15,0.30")
+    parser.add_argument("--agents", type=ints, default="5,20,50", help="one run each (comma-separated)")
+    parser.add_argument("--answer", type=floats, default="0.15,0.30",
+                        help="live answer shares, one run each (comma-separated)")
     parser.add_argument("--pacers", default=",".join(PACERS))
     parser.add_argument("--hours", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
@@ -478,16 +482,28 @@ def main() -> None:
                              "classifier): what ended by announcement, line-seconds saved, the decision's "
                              "delay. Off by default: the classifier costs CPU on every failing call")
     args = parser.parse_args()
+    check(parser, args, {"agents": COUNT, "answer": SHARE, "hours": POSITIVE, "jobs": COUNT,
+                         "talk_mean": POSITIVE, "talk_sigma": NON_NEGATIVE, "wrap": NON_NEGATIVE,
+                         "dead": SHARE, "machine": SHARE, "ring_min": NON_NEGATIVE,
+                         "ring_max": NON_NEGATIVE, "ring_timeout": COUNT, "abandon_cap": PERCENT,
+                         "agent_ring": NON_NEGATIVE, "message_time": NON_NEGATIVE,
+                         "wrap_sigma": NON_NEGATIVE, "amd_time": POSITIVE, "early_media": NATURAL},
+          ordered=[("ring_min", "ring_max")])
+    if max(args.answer) + args.dead + args.machine > 1:
+        parser.error("--answer, --dead and --machine add up to more than the whole (1)")
+    unknown = [p for p in args.pacers.split(",") if p not in PACERS]
+    if unknown:
+        parser.error(f"--pacers: unknown {', '.join(unknown)} (of {', '.join(PACERS)})")
     logging.basicConfig(level=logging.ERROR)
     world = World(**{name: getattr(args, name) for name in [*world_flags, "path"]})
     if world.talk_dist not in ("lognormal", "exponential", "fixed"):
         parser.error(f"--talk-dist: lognormal, exponential or fixed, not {world.talk_dist!r}")
     try:
-        answers = ["0"] if world.profile() else args.answer.split(",")
+        answers = [0.0] if world.profile() else args.answer
     except ValueError:
         parser.error(f"--answer-profile: hour:rate,hour:rate..., not {world.answer_profile!r}")
-    runs = [(int(agents), float(answer), pacer, args.hours, args.seed, world, args.early_media)
-            for agents in args.agents.split(",") for answer in answers
+    runs = [(agents, answer, pacer, args.hours, args.seed, world, args.early_media)
+            for agents in args.agents for answer in answers
             for pacer in args.pacers.split(",")]
     print(f"dialer simulation: {args.hours:g} h campaigns, seed {args.seed}, {args.jobs} job(s), "
           f"load {os.getloadavg()[0]:.1f}, {world}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import subprocess
 import sys
 
 import pytest
@@ -32,16 +33,29 @@ BAD = [   # script, arguments, what the error names
     ("amd_accuracy", ["--count", "0"], "--count: 0"),
     ("import_export", ["--rows", "-1"], "--rows: -1"),
     ("crm_scale", ["--repeat", "0"], "--repeat: 0"),
+    ("dialer_sim", ["--agents", "0,20"], "--agents: 0 is not a whole number of at least 1"),
+    ("dialer_sim", ["--answer", "0.9", "--dead", "0.2"], "more than the whole"),
+    ("dialer_sim", ["--pacers", "greedy"], "--pacers: unknown greedy"),
+    ("agi_load", ["--levels", "100", "0"], "--levels: 0"),
+    ("agi_load", ["--db-pool-size", "0"], "--db-pool-size: 0"),
+    ("call_log", ["--talk", "6", "2"], "--talk: its MIN (6.0) is above its MAX (2.0)"),
+    ("call_log", ["--mix", "inbound=1,fax=1"], "--mix: unknown kind 'fax'"),
 ]
+
+
+LOADED: dict = {}     # a script is loaded once
+OWN_PROCESS = {"agi_load"}   # registers a FastAGI handler of its own when loaded: not in ours
 
 
 def run_main(name: str, argv: list[str], monkeypatch) -> None:
     monkeypatch.setattr(sys, "argv", [f"bench/{name}.py", *argv])
     monkeypatch.setattr(sys, "path", list(sys.path))      # the scripts put their folders first
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)   # its dataclasses look themselves up
-    spec.loader.exec_module(module)
+    module = LOADED.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+        module = LOADED[name] = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module                   # its dataclasses look themselves up
+        spec.loader.exec_module(module)
     main = module.main
     main(argv) if main.__code__.co_argcount else main()
 
@@ -49,10 +63,15 @@ def run_main(name: str, argv: list[str], monkeypatch) -> None:
 @pytest.mark.parametrize("name, argv, says", BAD, ids=[f"{n}{' '.join(a)}" for n, a, _ in BAD])
 def test_a_world_no_centre_can_have_is_refused_naming_the_flag(name, argv, says, monkeypatch,
                                                               capsys):
-    with pytest.raises(SystemExit) as stopped:
-        run_main(name, argv, monkeypatch)
-    assert stopped.value.code == 2
-    err = capsys.readouterr().err
+    if name in OWN_PROCESS:
+        done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *argv],
+                              capture_output=True, text=True, timeout=120)
+        code, err = done.returncode, done.stderr
+    else:
+        with pytest.raises(SystemExit) as stopped:
+            run_main(name, argv, monkeypatch)
+        code, err = stopped.value.code, capsys.readouterr().err
+    assert code == 2
     assert says in err and "Traceback" not in err
 
 
