@@ -67,23 +67,21 @@ def check(parser: argparse.ArgumentParser, args, rules: dict[str, str], *,
                          f"more than the whole (1)")
 
 
-def ints(text: str) -> list[int]:
-    """An argparse type: comma-separated whole numbers ("5,20,50")."""
+def _numbers(text: str, kind, words: str) -> list:
     try:
-        values = [int(part) for part in text.split(",") if part.strip()]
+        values = [kind(part) for part in text.split(",") if part.strip()]
     except ValueError:
         values = []
     if not values:
-        raise argparse.ArgumentTypeError(f"{text!r}: whole numbers separated by commas")
+        raise argparse.ArgumentTypeError(f"{text!r}: {words} separated by commas")
     return values
+
+
+def ints(text: str) -> list[int]:
+    """An argparse type: comma-separated whole numbers ("5,20,50")."""
+    return _numbers(text, int, "whole numbers")
 
 
 def floats(text: str) -> list[float]:
     """An argparse type: comma-separated numbers ("0.15,0.30")."""
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        values = []
-    if not values:
-        raise argparse.ArgumentTypeError(f"{text!r}: numbers separated by commas")
-    return values
+    return _numbers(text, float, "numbers")

@@ -93,11 +93,18 @@ class Transport:
         ms = None if timeout is None else max(0, int(timeout * 1000))
         if not self._poll.poll(ms):
             return False
+        return self._take(self._recv)
+
+    def _take(self, recv) -> bool:
+        """What one read brings into the buffer (nothing: end of stream); a socket's timeout
+        goes to the caller."""
         try:
-            chunk = self._recv(65536)
+            chunk = recv(65536)
         except (BlockingIOError, InterruptedError):
             return True
-        except (ConnectionError, OSError):
+        except socket.timeout:
+            raise
+        except OSError:  # reset, and the like: the connection is gone
             chunk = b""
         if chunk:
             self._buf += chunk
@@ -158,18 +165,9 @@ class SocketTransport(Transport):
             return True
         self._sock.settimeout(timeout)
         try:
-            chunk = self._sock.recv(65536)
+            return self._take(self._sock.recv)
         except socket.timeout:
             return False
-        except (BlockingIOError, InterruptedError):
-            return True
-        except OSError:  # reset, and the like: the connection is gone
-            chunk = b""
-        if chunk:
-            self._buf += chunk
-        else:
-            self.eof = True
-        return True
 
     def write(self, data: bytes) -> None:
         self._sock.settimeout(self._write_timeout)  # bounds sendall()

@@ -3,12 +3,13 @@ SQLite a deferred BEGIN beside the FastAGI handlers' writes, not a queue for the
 on PostgreSQL no BEGIN/COMMIT round trips."""
 from __future__ import annotations
 
-import sys
 
 from sqlalchemy import event
 
 from models.db import SQLITE_BEGIN
 from tests.agi.dialer.test_dialer_engine import START, world  # noqa: F401  (the fixture)
+
+from tests.python_calls import python_calls
 
 
 def test_a_quiet_tick_only_reads(world, engine):  # noqa: F811
@@ -34,20 +35,6 @@ def test_a_quiet_tick_only_reads(world, engine):  # noqa: F811
 QUIET_TICK_BUDGET = {"sqlite": 650, "postgresql": 850}
 
 
-def _python_calls(action) -> int:
-    count = [0]
-
-    def profile(frame, event, arg):
-        if event in ("call", "c_call"):
-            count[0] += 1
-    sys.setprofile(profile)
-    try:
-        action()
-    finally:
-        sys.setprofile(None)
-    return count[0]
-
-
 def test_a_quiet_tick_stays_within_its_python_budget(world, engine):  # noqa: F811
     """A tick runs every second of a dialer's day and after every answer and hangup (50 agents:
     about 7,700 an hour): its reads are statements built once, run without the ORM's
@@ -57,6 +44,6 @@ def test_a_quiet_tick_stays_within_its_python_budget(world, engine):  # noqa: F8
     costs = []
     for _ in range(4):
         dialed = dialer.counts["dialled"]
-        costs.append(_python_calls(dialer.tick))
+        costs.append(python_calls(dialer.tick))
         assert dialer.counts["dialled"] == dialed
     assert max(costs[1:]) <= QUIET_TICK_BUDGET[engine.dialect.name], costs   # the first fills caches

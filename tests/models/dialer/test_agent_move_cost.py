@@ -3,29 +3,16 @@ three times (taken, wrap-up, ready; bench/dialer_sim.py: thousands an hour), so 
 to a budget of Python calls, the way tests/models/dialer/test_dialing_costs.py holds statements."""
 from __future__ import annotations
 
-import sys
 
 from sqlalchemy import select
 
 from models.dialer import agent_states
 from models.schema import AgentState, AgentStateLog
 
+from tests.python_calls import python_calls
+
 BUDGET = 1100   # about 800 on SQLite, 900 on PostgreSQL; 1,800 when each move built its statements,
                # 2,900 when it built its own alias
-
-
-def _calls(action) -> int:
-    count = [0]
-
-    def profile(frame, event, arg):
-        if event in ("call", "c_call"):
-            count[0] += 1
-    sys.setprofile(profile)
-    try:
-        action()
-    finally:
-        sys.setprofile(None)
-    return count[0]
 
 
 def test_a_move_stays_within_its_python_budget(Session, users, clock):
@@ -40,7 +27,7 @@ def test_a_move_stays_within_its_python_budget(Session, users, clock):
             seen = agent_states.current(s, user_id)
             state = "wrap_up" if seen.state == "ready" else "ready"
             moved = []
-            costs.append(_calls(lambda: moved.append(agent_states._move(
+            costs.append(python_calls(lambda: moved.append(agent_states._move(
                 s, user_id, seen, clock.now(), state=state, campaign_id=None))))
             s.commit()
         assert moved == [True]
