@@ -62,7 +62,7 @@ class Barrier:
         marks = self._marks()
         if marks is not None and self._quiet is not None and marks[:2] == self._quiet[:2]:
             # nothing moved; the simulator counts an event written a moment after its bytes left
-            settle = time.monotonic() + 0.05
+            settle = time.monotonic() + 0.5
             while marks[2] < self._quiet[2] and time.monotonic() < settle:
                 time.sleep(0.0005)
                 marks = self._marks()
