@@ -56,12 +56,16 @@ Figures (steady state: the calls that end between the ramp-up and the deadline):
 from __future__ import annotations
 
 import argparse
+import errno
+import heapq
 import json
 import os
 import random
 import re
+import selectors
 import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -119,141 +123,212 @@ def bench_ivr(agi, session, args):
 # -- the callers (run in their own process: `agi_load.py _client <json>`) ----------------------
 
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)  # Linux's value; Python does not name it
+CALL_TIMEOUT = 60.0  # a call that waits this long for the server fails ("timeout")
 
 
-def _stamped_transport(sock: socket.socket):
-    """The callers' transport, which also keeps when the kernel received the last chunk it
-    read (`arrived`, epoch seconds), to tell the callers' own delay from the server's."""
-    import struct
+class _Call:
+    """One simulated channel in a caller process's event loop (``_Callers``)."""
 
-    from agi.fastagi.protocol import SocketTransport
+    def __init__(self, callers: "_Callers", rng: random.Random, number: int):
+        from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
 
-    class Stamped(SocketTransport):
-        arrived = 0.0
+        spec = callers.spec
+        self.callers, self.rng = callers, rng
+        self.delays: dict[int, float] = {}
+        if spec["hold"]:
+            total = spec["hold"] * rng.uniform(0.8, 1.2)
+            self.delays = {1: total * 0.6, 3: total * 0.4}  # the menu and the answer prompts
+        keys = spec["keys"]
+        self.keys = keys
+        self.env = build_env(spec["host"], spec["port"], spec["script"],
+                             callerid=rng.choice(spec["phones"]),
+                             channel="PJSIP/dialfunnel-trunk-%08x" % number,
+                             uniqueid="%d.%d" % (time.time(), number))
+        self.sim = SimChannel(Scenario(keys=list(keys), delays=self.delays, timeout=60.0),
+                              dict(self.env))
+        self.gaps: list[float] = []   # the server's turn: our reply -> its next line arriving
+        self.late: list[float] = []   # its line arriving -> our loop reading it
+        self.lookup_at: int | None = None
+        self.error = ""
+        self.index = 0
+        self.buf = b""
+        self.sent = 0.0
+        self.busy_until = 0.0         # playing a prompt: the next line waits for it
+        self.t0 = time.monotonic()
+        self.last = self.t0
+        self.done = False
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setblocking(False)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        code = self.sock.connect_ex((spec["host"], spec["port"]))
+        if code not in (0, errno.EINPROGRESS):
+            self.finish(f"connect: {os.strerror(code)}")
+            return
+        callers.selector.register(self.sock, selectors.EVENT_WRITE, self.connected)
 
-        def _fill(self, timeout):
-            if self.eof:
-                return True
-            self._sock.settimeout(timeout)
-            try:
-                chunk, ancillary, _flags, _addr = self._sock.recvmsg(65536, 64)
-            except socket.timeout:
-                return False
-            except OSError:
-                chunk, ancillary = b"", []
-            for _level, kind, data in ancillary:
-                if kind == SO_TIMESTAMPNS:
-                    seconds, nanoseconds = struct.unpack("qq", data[:16])
-                    self.arrived = seconds + nanoseconds / 1e9
-            if chunk:
-                self._buf += chunk
+    def connected(self) -> None:
+        code = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self.finish(f"connect: {os.strerror(code)}")
+            return
+        self.callers.selector.modify(self.sock, selectors.EVENT_READ, self.readable)
+        try:
+            for key, value in self.env:  # as Asterisk writes it: a line per write
+                self.sock.send(f"{key}: {value}\n".encode())
+            self.sock.send(b"\n")
+        except OSError as exc:
+            self.finish(f"{exc.__class__.__name__}")
+            return
+        self.sent = time.time()
+
+    def readable(self) -> None:
+        try:
+            chunk, ancillary, _flags, _addr = self.sock.recvmsg(65536, 64)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk, ancillary = b"", []
+        now = time.time()
+        arrived = now
+        for _level, kind, data in ancillary:
+            if kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = struct.unpack("qq", data[:16])
+                arrived = seconds + nanoseconds / 1e9
+        self.last = time.monotonic()
+        if not chunk:  # the server closed: its last turn
+            self.gaps.append(max(0.0, now - self.sent))
+            self.finish("")
+            return
+        self.buf += chunk
+        while b"\n" in self.buf and not self.done:
+            raw, self.buf = self.buf.split(b"\n", 1)
+            self.gaps.append(max(0.0, arrived - self.sent))
+            self.late.append(max(0.0, now - arrived))
+            delay = self.delays.get(self.index)
+            if delay:  # the prompt plays before Asterisk answers
+                self.callers.later(delay, lambda line=raw.decode(): self.reply(line))
             else:
-                self.eof = True
-            return True
+                self.reply(raw.decode())
 
-    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    return Stamped(sock, write_timeout=30)
+    def reply(self, line: str) -> None:
+        if self.done:
+            return
+        index = self.index
+        replies, hangs_up = self.sim.handle(index, line)
+        if self.lookup_at is None and self.keys and self.keys[0] and \
+                replies[0].startswith("200 result=%d " % ord(self.keys[0][0])):
+            self.lookup_at = index + 1  # the key that starts the lookup was pressed
+        out = "".join(r + "\n" for r in replies)
+        if hangs_up and not self.sim.dead:  # the handler hung up: Asterisk says HANGUP
+            self.sim.dead = True
+            out += "HANGUP\n"
+        self.index += 1
+        try:
+            self.sock.sendall(out.encode())
+        except OSError as exc:
+            self.finish(f"{exc.__class__.__name__}")
+            return
+        self.sent = time.time()
+        self.last = time.monotonic()
+        if self.index >= 64:
+            self.finish("")
+
+    def finish(self, error: str) -> None:
+        if self.done:
+            return
+        self.done = True
+        self.error = self.error or error
+        try:
+            self.callers.selector.unregister(self.sock)
+        except (KeyError, ValueError):
+            pass
+        if not error:
+            try:
+                self.sock.send(b"HANGUP\n")
+            except OSError:
+                pass
+        self.sock.close()
+        self.callers.ended(self)
+
+
+class _Callers:
+    """A caller process: every simulated channel on one thread, an event loop over non-blocking
+    sockets (a thread per channel made the callers' GIL and thread switches part of each
+    latency and took CPU the server needed). Each of ``channels`` workers places one call after
+    another until the deadline."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        self.selector = selectors.DefaultSelector()
+        self.timers: list = []
+        self.seq = 0
+        self.inflight = 0
+        self.peak = 0
+        self.live: set[_Call] = set()
+        self.calls: list[tuple] = []
+        self.samples: list[int] = []
+        self.numbers = iter(range(spec.get("part", 0) * 10**8 + 1, 10**10))
+        self.started = time.monotonic()
+        self.deadline = self.started + spec["duration"]
+        self.workers: dict[_Call, random.Random] = {}
+
+    def later(self, delay: float, fn) -> None:
+        self.seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay, self.seq, fn))
+
+    def place(self, rng: random.Random) -> None:
+        if time.monotonic() >= self.deadline:
+            return
+        self.inflight += 1
+        self.peak = max(self.peak, self.inflight)
+        call = _Call(self, rng, next(self.numbers))
+        if not call.done:
+            self.live.add(call)
+            self.workers[call] = rng
+
+    def ended(self, call: _Call) -> None:
+        self.inflight -= 1
+        self.live.discard(call)
+        rng = self.workers.pop(call, None) or call.rng
+        self.calls.append((call.t0 - self.started, time.monotonic() - self.started,
+                           call.sim.variables.get("DIALFUNNEL_STATUS") or "", call.gaps,
+                           call.lookup_at, call.error, call.late))
+        self.place(rng)
+
+    def sample(self) -> None:
+        self.samples.append(self.inflight)
+        if time.monotonic() < self.deadline:
+            self.later(0.05, self.sample)
+
+    def sweep(self) -> None:
+        cutoff = time.monotonic() - CALL_TIMEOUT
+        for call in [c for c in self.live if c.last < cutoff]:
+            call.finish("timeout")
+        self.later(1.0, self.sweep)
+
+    def run(self) -> None:
+        first = self.spec.get("first_seed", 0)
+        for n in range(self.spec["channels"]):
+            rng = random.Random(first + n)
+            self.later(rng.uniform(0, self.spec["stagger"]), lambda rng=rng: self.place(rng))
+        self.sample()
+        self.sweep()
+        end = self.deadline + 120
+        while time.monotonic() < end and (self.live or time.monotonic() < self.deadline):
+            now = time.monotonic()
+            while self.timers and self.timers[0][0] <= now:
+                heapq.heappop(self.timers)[2]()
+            timeout = min(0.05, max(0.0, self.timers[0][0] - now)) if self.timers else 0.05
+            for key, _mask in self.selector.select(timeout):
+                key.data()
 
 
 def _client_main(spec: dict) -> dict:
-    from agi.pbxsim.agi_driver import Scenario, SimChannel, build_env
-
-    host, port, script = spec["host"], spec["port"], spec["script"]
-    channels, duration, hold = spec["channels"], spec["duration"], spec["hold"]
-    warmup = spec["warmup"]
-    phones = spec["phones"]
-    keys = spec["keys"]
-    lock = threading.Lock()
-    inflight = [0]
-    peak = [0]
-    calls: list[tuple[float, float, str, list[float], int | None, str, list[float]]] = []
-    numbers = iter(range(spec.get("part", 0) * 10**8 + 1, 10**10))
-    started = time.monotonic()
-    deadline = started + duration
-
-    def one_call(rng: random.Random) -> None:
-        with lock:
-            number = next(numbers)
-        delays = {}
-        if hold:
-            total = hold * rng.uniform(0.8, 1.2)
-            delays = {1: total * 0.6, 3: total * 0.4}  # the menu and the answer prompts
-        scenario = Scenario(keys=list(keys), delays=delays, timeout=60.0)
-        env = build_env(host, port, script, callerid=rng.choice(phones),
-                        channel="PJSIP/dialfunnel-trunk-%08x" % number,
-                        uniqueid="%d.%d" % (time.time(), number))
-        sim = SimChannel(scenario, dict(env))
-        gaps: list[float] = []
-        late: list[float] = []  # our own part of each gap (see _stamped_transport)
-        lookup_at = [None]
-        error = ""
-        t0 = time.monotonic()
-        with lock:
-            inflight[0] += 1
-            peak[0] = max(peak[0], inflight[0])
-        try:
-            sock = socket.create_connection((host, port), timeout=10)
-        except OSError as exc:
-            error = f"connect: {exc.__class__.__name__}"
-        else:
-            try:
-                transport = _stamped_transport(sock)
-                for key, value in env:
-                    transport.write(f"{key}: {value}\n".encode())
-                transport.write(b"\n")
-                sent = time.perf_counter()
-                for index in range(64):
-                    raw = transport.readline(60.0, limit=8192)
-                    now = time.perf_counter()
-                    gaps.append(now - sent)  # the server's turn: our reply -> its next line
-                    if not raw:
-                        break
-                    late.append(max(0.0, time.time() - transport.arrived))
-                    if delays.get(index):
-                        time.sleep(delays[index])
-                    replies, hangs_up = sim.handle(index, raw[:-1].decode())
-                    if lookup_at[0] is None and keys and keys[0] and \
-                            replies[0].startswith("200 result=%d " % ord(keys[0][0])):
-                        lookup_at[0] = index + 1  # the key that starts the lookup was pressed
-                    out = "".join(r + "\n" for r in replies)
-                    if hangs_up and not sim.dead:  # the handler hung up: Asterisk says HANGUP
-                        sim.dead = True
-                        out += "HANGUP\n"
-                    transport.write(out.encode())
-                    sent = time.perf_counter()
-                transport.write(b"HANGUP\n")
-            except Exception as exc:  # noqa: BLE001 - counted and reported
-                error = f"{exc.__class__.__name__}"
-            finally:
-                sock.close()
-        t1 = time.monotonic()
-        with lock:
-            inflight[0] -= 1
-            calls.append((t0 - started, t1 - started, sim.variables.get("DIALFUNNEL_STATUS") or "",
-                          gaps, lookup_at[0], error, late))
-
-    def worker(seed: int) -> None:
-        rng = random.Random(seed)
-        time.sleep(rng.uniform(0, spec["stagger"]))
-        while time.monotonic() < deadline:
-            one_call(rng)
-
-    samples: list[int] = []
-
-    def sampler() -> None:
-        while time.monotonic() < deadline:
-            with lock:
-                samples.append(inflight[0])
-            time.sleep(0.05)
-
-    first = spec.get("first_seed", 0)
-    threads = [threading.Thread(target=worker, args=(first + n,), daemon=True)
-               for n in range(channels)]
-    threading.Thread(target=sampler, daemon=True).start()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(duration + 120)
+    callers = _Callers(spec)
+    callers.run()
+    calls = callers.calls
+    warmup, duration = spec["warmup"], spec["duration"]
     window = (warmup, duration)
     steady = [c for c in calls if window[0] <= c[1] <= window[1]]  # completed within the window
     ok = [c for c in steady if c[2] in SUCCESS and not c[5]]
@@ -270,7 +345,7 @@ def _client_main(spec: dict) -> dict:
         "log": [round(c[3][-2] * 1000, 3) for c in ok if len(c[3]) >= 2],
         "late": [round(g * 1000, 3) for c in ok for g in c[6]],
         "commands": [len(c[3]) - 1 for c in ok],
-        "peak": peak[0], "samples": samples[int(window[0] / 0.05):],
+        "peak": callers.peak, "samples": callers.samples[int(window[0] / 0.05):],
         "all_calls": len(calls),
         "client_cpu_s": time.process_time(),
     }

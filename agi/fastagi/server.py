@@ -335,6 +335,8 @@ def server_options(settings) -> dict:
         raise ValueError("setting agi_peer_max_calls must be 0 (automatic) or more")
     if settings.agi_db_pool_size < 1 or settings.agi_db_max_overflow < 0:
         raise ValueError("settings agi_db_pool_size must be at least 1, agi_db_max_overflow 0 or more")
+    if not 0 <= settings.agi_db_spin_ms <= 100:
+        raise ValueError("setting agi_db_spin_ms must be between 0 and 100")
     return {"command_timeout": settings.agi_command_timeout,
             "media_timeout": settings.agi_media_timeout,
             "result_timeout": settings.agi_result_timeout,
@@ -448,6 +450,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db-max-overflow", type=int,
                    help="connections beyond the pool size, closed again after use, per worker "
                         "(default: setting agi_db_max_overflow)")
+    p.add_argument("--db-spin-ms", type=float,
+                   help="how long a green worker blocks for a PostgreSQL reply before it serves "
+                        "other calls meanwhile, ms (default: setting agi_db_spin_ms; 0: never)")
     p.add_argument("--db-timeout", type=float, default=3.0,
                    help="pool / connect wait in seconds (default 3)")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -480,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         opts.db_pool_size = settings.agi_db_pool_size
     if opts.db_max_overflow is None:
         opts.db_max_overflow = settings.agi_db_max_overflow
+    if opts.db_spin_ms is None:
+        opts.db_spin_ms = settings.agi_db_spin_ms
     opts.db_pgbouncer = settings.database_pgbouncer
     if opts.stdin is not None:
         engine, maker = _database(opts, url)
@@ -519,6 +526,13 @@ def settle_collector() -> None:
 
 def _database(opts, url: str):
     from models.db import make_sessionmaker
+
+    if url.startswith("postgresql") and "gevent.monkey" in sys.modules:
+        from gevent import monkey
+
+        if monkey.is_module_patched("select"):
+            from agi.fastagi import db_wait
+            db_wait.install(getattr(opts, "db_spin_ms", db_wait.SPIN_S * 1000) / 1000)
 
     engine = make_agi_engine(url, pool_size=opts.db_pool_size, max_overflow=opts.db_max_overflow,
                              pool_timeout=opts.db_timeout,

@@ -1,0 +1,113 @@
+"""psycopg's wait on a green FastAGI worker (agi/fastagi/db_wait.py): a quick reply is taken
+without going round the hub, a slow one lets the other calls run meanwhile."""
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from agi.fastagi import db_wait
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture()
+def pg_url(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("psycopg's wait is PostgreSQL's: the PostgreSQL leg of CI runs it")
+    return db_url
+
+
+def _conninfo(db_url: str) -> str:
+    url = make_url(db_url)
+    parts = {"dbname": url.database, "host": url.query.get("host") or url.host,
+             "user": url.username, "password": url.password, "port": url.port}
+    return " ".join(f"{k}={v}" for k, v in parts.items() if v)
+
+
+class CountingPoll:
+    """select.poll, counting the waits that went to it."""
+    polls = 0
+
+    def __init__(self):
+        self.poll_obj = select.poll()
+
+    def register(self, fd, mask):
+        self.poll_obj.register(fd, mask)
+
+    def modify(self, fd, mask):
+        self.poll_obj.modify(fd, mask)
+
+    def poll(self, timeout):
+        CountingPoll.polls += 1
+        return self.poll_obj.poll(timeout)
+
+
+@pytest.fixture()
+def connection(monkeypatch, pg_url):
+    import psycopg
+    from psycopg import waiting
+
+    CountingPoll.polls = 0
+    monkeypatch.setattr(waiting, "wait", db_wait.make_wait(select.poll, CountingPoll, spin=0.05))
+    with psycopg.connect(_conninfo(pg_url), autocommit=True) as conn:
+        yield conn
+
+
+def test_a_quick_reply_never_waits_cooperatively(connection):
+    for n in range(20):
+        assert connection.execute("SELECT %s::int + 1", (n,)).fetchone() == (n + 1,)
+    assert CountingPoll.polls == 0
+
+
+def test_a_slow_reply_waits_cooperatively_past_the_spin(connection):
+    assert connection.execute("SELECT pg_sleep(0.2), 7").fetchone()[1] == 7
+    assert CountingPoll.polls >= 1
+    # the connection is in a sane state afterwards
+    assert connection.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_errors_and_a_cancelled_statement_come_through(connection):
+    import psycopg
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        connection.execute("SELECT 1 / 0")
+    connection.execute("SET statement_timeout = 50")
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        connection.execute("SELECT pg_sleep(1)")
+    assert connection.execute("SELECT 2").fetchone() == (2,)
+
+
+GREEN = textwrap.dedent("""
+    from gevent import monkey; monkey.patch_all()
+    import sys, time, gevent, psycopg
+    from psycopg import waiting
+    from agi.fastagi import server
+    class Opts: db_pool_size = 2; db_max_overflow = 0; db_timeout = 3.0; db_pgbouncer = False; db_spin_ms = 2.0
+    engine, maker = server._database(Opts, sys.argv[1])
+    print("installed", waiting.wait.__module__ == "agi.fastagi.db_wait")
+    ticks = []
+    def ticker():
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            ticks.append(time.monotonic()); gevent.sleep(0.01)
+    def slow():
+        with psycopg.connect(sys.argv[2], autocommit=True) as c:
+            c.execute("SELECT pg_sleep(0.3)")
+    t = gevent.spawn(ticker); gevent.sleep(0); s = gevent.spawn(slow); gevent.joinall([t, s])
+    print("ticks", len(ticks))
+""")
+
+
+def test_a_green_worker_installs_it_and_serves_others_during_a_slow_query(pg_url):
+    out = subprocess.run([sys.executable, "-c", GREEN, pg_url, _conninfo(pg_url)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
+    assert lines["installed"] == "True"
+    assert int(lines["ticks"]) >= 25   # 10 ms ticks kept going during the 0.3 s query
