@@ -15,10 +15,12 @@ What runs, all on this machine (loopback only; every loop is bounded in time):
            --ivr-keys); otherwise `bench_ivr` below, which does what ivr_flows/main.yaml's
            "order status by caller ID" branch does: 6 AGI commands and one indexed lookup
            (models.crm.customers.find_by_phone); the server adds SET VARIABLE DIALFUNNEL_STATUS (7).
-  callers  --client-procs separate processes (default 2) of simulated Asterisk channels (one
-           thread each; one process would be held to one CPU by the GIL): the env block one
-           line per write, replies from agi.pbxsim.agi_driver.SimChannel (the replies a real
-           Asterisk 22 gives, see tests/fixtures/asterisk), the closing HANGUP.
+  callers  --client-procs separate processes (default 2) of simulated Asterisk channels, each
+           process one event loop over non-blocking sockets (a thread per channel made the
+           callers' GIL and thread switches part of every latency and took CPU the server
+           needed): the env block one line per write, replies from
+           agi.pbxsim.agi_driver.SimChannel (the replies a real Asterisk 22 gives, see
+           tests/fixtures/asterisk), the closing HANGUP.
   classic  the same handler as classic AGI, one `python -m agi.fastagi.server --stdin bench_ivr` process
            per call fed over pipes (what Asterisk does for AGI(script)), for comparison.
 
@@ -31,13 +33,13 @@ Two modes per number of channels:
 Figures (steady state: the calls that end between the ramp-up and the deadline):
   calls/s             completed calls per second
   ms/cmd p50 / p99    added latency per AGI command: from the caller's reply (or the env block)
-                      to the server's next command (or its close), i.e. what the server adds
+                      to the kernel's receipt of the server's next command (SO_TIMESTAMPNS;
+                      its close: when the caller reads it), i.e. what the server adds
   lookup p99          the same for the command right after the database lookup
   log p99             the same for the closing DIALFUNNEL_STATUS, which waits for the call-log
                       row's commit (agi/fastagi/group_commit.py)
-  late p99            the callers' own share of those latencies: from the kernel's receipt of
-                      the server's line (SO_TIMESTAMPNS) to the caller's thread reading it (a
-                      thread waiting for the GIL, say); the rest is the server's
+  late p99            what the callers add on top, not in the figures above: from the kernel's
+                      receipt of the server's line to the caller's loop reading it
   held                sessions open at once: the callers' max, and the server's (the sum of
                       each worker's peak of calls in progress, from its closing log line)
   OS thr              the server's OS threads, max (its call threads are green: gevent)
