@@ -450,7 +450,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db-max-overflow", type=int,
                    help="connections beyond the pool size, closed again after use, per worker "
                         "(default: setting agi_db_max_overflow)")
-    p.add_argument("--db-spin-ms", type=float,
+    p.add_argument("--db-spin-ms", type=int,
                    help="how long a green worker blocks for a PostgreSQL reply before it serves "
                         "other calls meanwhile, ms (default: setting agi_db_spin_ms; 0: never)")
     p.add_argument("--db-timeout", type=float, default=3.0,
