@@ -258,10 +258,12 @@ def start_pbx_and_listener(settings, maker, stop, simulate, dialer=True, shared=
         return
     for host, ami_port, username, ami_secret in targets:
         apart = settings.call_log_process
-        listener = ScreenPopListener(maker, host=host, port=ami_port, username=username, secret=ami_secret,
+        pops_user = settings.ami_listener_username if apart and not simulate else ""
+        listener = ScreenPopListener(maker, host=host, port=ami_port,
+                                     username=pops_user or username, secret=ami_secret,
                                      store=RecordingStore(settings.recordings_path,
                                                           settings.recordings_incoming_path),
-                                     call_log=not apart).start()
+                                     call_log=not apart, asterisk_filters=bool(pops_user)).start()
         yield f"screen-pop listener on AMI {host}:{ami_port}", listener.stop
         if apart:
             from agi.ami.call_log_process import CallLogProcess

@@ -156,11 +156,15 @@ class ScreenPopListener:
                  client_options: dict | None = None,
                  on_pop: Callable[[int, int, dict], None] | None = None,
                  on_recording: Callable[[int], None] | None = None,
-                 call_log: bool = True, call_log_options: dict | None = None):
+                 call_log: bool = True, call_log_options: dict | None = None,
+                 asterisk_filters: bool = False):
         """``agent_contexts``: when set, a Local channel rings an agent only in these contexts
         (PJSIP/SIP channels always count). ``on_pop(event_id, user_id, payload)`` and
         ``on_recording(recording_id)`` are called after each commit (metrics, tests).
-        ``call_log``: also keep the call log (agi/ami/call_log.py) from the same stream."""
+        ``call_log``: also keep the call log (agi/ami/call_log.py) from the same stream.
+        ``asterisk_filters``: the login's user filters its events by its own eventfilter lines
+        in manager.conf (dialplan/manager_dialfunnel.conf: ``dialfunnel-pops``, POP_EVENTS
+        only, so not with ``call_log``): no Filter action is sent."""
         self.maker = sessionmaker
         self.clock = clock
         self.store = store
@@ -176,8 +180,11 @@ class ScreenPopListener:
         self.on_pop, self.on_recording = on_pop, on_recording
         wanted = POP_EVENTS + (tuple(e for e in call_log_events.EVENTS if e not in POP_EVENTS)
                                if call_log else ())
+        if asterisk_filters and call_log:
+            raise ValueError("a login filtered to the pops' events cannot keep the call log")
         self.client = client or AMIClient(host, port, username, secret, events=EVENTS,
-                                          event_filter=wanted, **(client_options or {}))
+                                          event_filter=None if asterisk_filters else wanted,
+                                          **(client_options or {}))
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._calls: collections.OrderedDict[str, CallState] = collections.OrderedDict()

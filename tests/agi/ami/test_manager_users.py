@@ -12,6 +12,8 @@ import pytest
 from agi.ami.call_log import EVENTS
 from agi.ami.call_log_process import EVENT_CLASSES, CallLogProcess
 from agi.ami.client import AMIClient
+from agi.ami.listener import EVENTS as LISTENER_CLASSES
+from agi.ami.listener import POP_EVENTS
 from agi.pbxsim.ami_filters import FilterError
 from agi.pbxsim.ami_scenarios import Scenario
 from agi.pbxsim.ami_server import AMIServer
@@ -23,6 +25,8 @@ from tests.repo_paths import ROOT
 
 SNIPPET = (ROOT / "dialplan" / "manager_dialfunnel.conf").read_text(encoding="utf-8")
 USER = "dialfunnel-calllog"
+POPS = "dialfunnel-pops"
+VARSET_CRITERIA = "action(include),name(VarSet),header(Variable),method(regex)"
 
 
 def filtered_names(user: dict) -> set[str]:
@@ -36,7 +40,7 @@ def filtered_names(user: dict) -> set[str]:
 
 def test_the_call_log_users_filters_are_the_call_logs_events():
     users = parse(SNIPPET)
-    assert set(users) == {"dialfunnel", USER}
+    assert set(users) == {"dialfunnel", USER, POPS}
     user = users[USER]
     # the list answer of CoreShowChannels is never filtered (it is not an event broadcast)
     assert filtered_names(user) == set(EVENTS) - {"CoreShowChannel", "CoreShowChannelsComplete"}
@@ -86,3 +90,61 @@ def test_the_writer_logged_in_as_its_own_user_gets_only_its_events(db_url, Sessi
     assert stats.get("errors", 0) == 0
     # Newstate, VarSet, MixMonitor*... of the same classes never reached the user
     assert "Hangup" in names and set(names) - {"FullyBooted"} <= set(EVENTS)
+
+
+def test_the_listeners_user_filters_are_the_pops_events():
+    user = parse(SNIPPET)[POPS]
+    varset = [(c, e) for c, e in user["eventfilter"] if c == VARSET_CRITERIA]
+    assert varset == [(VARSET_CRITERIA, "^(MIXMONITOR_FILENAME|DIALFUNNEL_AGENT)$")]
+    names = filtered_names({"eventfilter": [f for f in user["eventfilter"] if f not in varset]})
+    assert names | {"VarSet"} == set(POP_EVENTS)
+    assert set(LISTENER_CLASSES.split(",")) <= user["read"] and not user["write"]
+    assert user["secret"] == "__DIALFUNNEL_AMI_SECRET__"
+
+
+def test_the_listener_logged_in_as_its_own_user_pops_and_records(session, Session, agents,
+                                                                 simclock, tmp_path):
+    """A ring pops, MIXMONITOR_FILENAME reaches it, and nothing else of its classes does."""
+    from agi.ami.listener import ScreenPopListener
+    from recordings.store import RecordingStore
+    from tests.agi.ami.test_screen_pop import _mixmonitor
+    from tests.recordings.test_recordings_store import make_wav
+
+    scenario = Scenario(seed=3, dial_agent="Local/8001@agents", queue_member="Local/8001@agents/n")
+    pbx = AMIServer(scenario=scenario, clock=simclock, auth_fail_delay=0,
+                    **manager_users(SNIPPET, secret=SECRET)).start()
+    store = RecordingStore(tmp_path / "recordings").ensure()
+    seen = AMIClient("127.0.0.1", pbx.port, POPS, SECRET, events=LISTENER_CLASSES)
+    heard = []
+    seen.on("*", lambda msg: heard.append((msg.name, msg.get("Variable"))))
+    seen.connect()
+    pops, recs = [], []
+    listener = ScreenPopListener(Session, host="127.0.0.1", port=pbx.port, username=POPS,
+                                 secret=SECRET, store=store, settle_seconds=0.05,
+                                 call_log=False, asterisk_filters=True,
+                                 on_pop=lambda *a: pops.append(a), on_recording=recs.append).start()
+    caller = AMIClient("127.0.0.1", pbx.port, "dialfunnel", SECRET, events=False)
+    caller.connect()
+    try:
+        assert listener.wait_connected(5)
+        handle = caller.originate("Local/s@tx-dial-in", context="tx-caller", exten="s",
+                                  caller_id='"Li Lei" <13800138000>')
+        wait_for(lambda: pops, timeout=5)
+        assert pops[0][1] == agents["tm"].id
+        uid = handle.other_channel_id
+        make_wav(store.incoming / f"{uid}.wav", seconds=1)
+        _mixmonitor(pbx, handle, f"/var/spool/asterisk/monitor/{uid}.wav")
+        pbx.emit("VarSet", pbx.calls[handle.channel_id].chan("o2")
+                 + [("Variable", "BRIDGEPEER"), ("Value", "Local/8001@agents-00000001;1")])
+        simclock.advance(seconds=30)
+        wait_for(lambda: recs, timeout=15)
+    finally:
+        listener.stop()
+        caller.close()
+        seen.close()
+        pbx.stop()
+    assert pbx.actions("Filter") == []
+    names = {name for name, _ in heard} - {"FullyBooted"}
+    assert "DialBegin" in names and "Hangup" in names and names <= set(POP_EVENTS)
+    assert {v for name, v in heard if name == "VarSet"} == {"MIXMONITOR_FILENAME"}
+    assert listener.stats["errors"] == 0
