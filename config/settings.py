@@ -60,6 +60,7 @@ class Settings:
     ami_secret: str = ""
     ami_call_log_username: str = ""  # the call log writer's AMI user, filtered by its manager.conf eventfilter lines (dialplan/manager_dialfunnel.conf: dialfunnel-calllog); empty: ami_username with Filter actions
     ami_listener_username: str = ""  # the screen-pop listener's AMI user while the call log has its own process, filtered by its eventfilter lines (dialfunnel-pops); empty: ami_username with Filter actions
+    ami_dialer_username: str = ""  # the dialer process's AMI user, filtered by its eventfilter lines (dialfunnel-dialer); empty: ami_username, unfiltered
     call_log_process: bool = True   # the call log's writer in a process of its own, with its own AMI login (false: a thread of the screen-pop listener)
     log_level: str = "INFO"
     recordings_dir: str = ""        # empty: <data_dir>/recordings

@@ -124,6 +124,8 @@ ami_secret = "$ami_secret"
 ami_call_log_username = "dialfunnel-calllog"
 # the screen-pop listener's own AMI user, filtered the same way
 ami_listener_username = "dialfunnel-pops"
+# the dialer process's own AMI user, filtered the same way
+ami_dialer_username = "dialfunnel-dialer"
 log_level = "INFO"
 # Folders shared with Asterisk: MixMonitor (and AMD's RECORD FILE) write here, the worker and
 # recording_done read here; the IVR prompts are generated where Asterisk plays them.
@@ -153,6 +155,7 @@ install -o root -g dialfunnel -m 0640 "$SRC/deploy/gunicorn.conf.py" "$GUNICORN_
 [ -n "$(toml_value fax_dir)" ] || printf 'fax_dir = "%s"\n' "$FAX_DIR/store" >> "$CONF"
 [ -n "$(toml_value ami_call_log_username)" ] || printf 'ami_call_log_username = "dialfunnel-calllog"\n' >> "$CONF"
 [ -n "$(toml_value ami_listener_username)" ] || printf 'ami_listener_username = "dialfunnel-pops"\n' >> "$CONF"
+[ -n "$(toml_value ami_dialer_username)" ] || printf 'ami_dialer_username = "dialfunnel-dialer"\n' >> "$CONF"
 
 # -- 5. Asterisk configuration -------------------------------------------------------------
 log "Asterisk configuration in $AST_ETC"

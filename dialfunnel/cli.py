@@ -430,7 +430,8 @@ def cmd_dialer(settings, args):
     _, maker = open_database(settings)
     stop = _wait_for_signal()
     dialer, thread = start_dialer(settings, maker, port=args.ami_port or settings.ami_port,
-                                  secret=settings.ami_secret, route_answers=args.route_answers)
+                                  secret=settings.ami_secret, route_answers=args.route_answers,
+                                  username=settings.ami_dialer_username)
     print(f"dialer {dialer.dialer_id} on AMI {settings.ami_host}:{args.ami_port or settings.ami_port}",
           flush=True)
     if args.sms:

@@ -24,6 +24,13 @@ from models.dialer.dialing import dead_causes_for
 
 log = logging.getLogger(__name__)
 EARLY_MEDIA_CONTEXT = "dialfunnel-early-media"
+EVENT_CLASSES = "call,user"
+# Every broadcast event a part of the dialer process hears (the dialer, click-to-call,
+# listen/whisper/barge, the fax sender): the dialfunnel-dialer user's eventfilter lines
+# (dialplan/manager_dialfunnel.conf; a test keeps them equal). Action answers (CoreShowChannel,
+# QueueMember, ConfbridgeList...) are sent to their session unfiltered.
+HEARD = ("Hangup", "OriginateResponse", "UserEvent", "DialBegin", "Newstate", "DialState",
+         "DialEnd", "ChanSpyStart")
 
 
 def dialer_id(settings) -> str:
@@ -33,7 +40,8 @@ def dialer_id(settings) -> str:
 
 
 def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
-                 route_answers: bool = False, hear=None) -> tuple[Dialer, threading.Thread]:
+                 route_answers: bool = False, hear=None,
+                 username: str = "") -> tuple[Dialer, threading.Thread]:
     """Connect to AMI and run a Dialer in a thread. ``route_answers``: connect answered calls to
     agents here (the PBX simulator runs no dialplan); with a real Asterisk the dialplan's
     ``outbound`` AGI handler does it. ``hear``: the early-media listener runs even with
@@ -48,7 +56,8 @@ def start_dialer(settings, maker, *, port: int, secret: str, clock=None,
     configs = settings.ami_servers
     if not settings.servers:   # the one server: the caller's port and secret (--ami-port, --demo)
         configs = [dataclasses.replace(configs[0], ami_port=port, ami_secret=secret)]
-    servers = [PBX(c.name, AMIClient(c.ami_host, c.ami_port, c.ami_username, c.ami_secret, events="call,user",
+    servers = [PBX(c.name, AMIClient(c.ami_host, c.ami_port, username or c.ami_username, c.ami_secret,
+                                     events=EVENT_CLASSES,
                                      on_connect=lambda _client: holder and holder[0].request_reconcile()),
                    c.trunk_lines, c.extensions) for c in configs]
     ami = servers[0].ami

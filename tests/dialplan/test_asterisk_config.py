@@ -1199,7 +1199,8 @@ def test_transfer_targets(plan, exten, app, first_args):
 def test_manager_snippet_is_loopback_only_with_a_placeholder_secret():
     sections, includes = parse_conf(MANAGER)
     assert not includes
-    assert [s.name for s in sections] == ["dialfunnel", "dialfunnel-calllog", "dialfunnel-pops"], \
+    assert [s.name for s in sections] == ["dialfunnel", "dialfunnel-calllog", "dialfunnel-pops",
+                                          "dialfunnel-dialer"], \
         "dialfunnel's users only, no [general]"
     for user in sections:
         assert user.one("secret") == AMI_SECRET_PLACEHOLDER

@@ -40,7 +40,7 @@ def filtered_names(user: dict) -> set[str]:
 
 def test_the_call_log_users_filters_are_the_call_logs_events():
     users = parse(SNIPPET)
-    assert set(users) == {"dialfunnel", USER, POPS}
+    assert set(users) == {"dialfunnel", USER, POPS, "dialfunnel-dialer"}
     user = users[USER]
     # the list answer of CoreShowChannels is never filtered (it is not an event broadcast)
     assert filtered_names(user) == set(EVENTS) - {"CoreShowChannel", "CoreShowChannelsComplete"}
@@ -148,3 +148,53 @@ def test_the_listener_logged_in_as_its_own_user_pops_and_records(session, Sessio
     assert "DialBegin" in names and "Hangup" in names and names <= set(POP_EVENTS)
     assert {v for name, v in heard if name == "VarSet"} == {"MIXMONITOR_FILENAME"}
     assert listener.stats["errors"] == 0
+
+
+DIALER = "dialfunnel-dialer"
+
+
+def test_the_dialer_users_filters_are_what_the_dialer_process_hears():
+    from agi.dialer.process import EVENT_CLASSES as DIALER_CLASSES
+    from agi.dialer.process import HEARD
+
+    users = parse(SNIPPET)
+    user = users[DIALER]
+    assert filtered_names(user) == set(HEARD)
+    assert user["write"] == users["dialfunnel"]["write"]
+    assert set(DIALER_CLASSES.split(",")) <= user["read"]
+    server = AMIServer(**manager_users(SNIPPET, secret=SECRET))
+    assert server.may(DIALER, "originate") and not server.may(DIALER, "filter")
+
+
+def test_the_dialer_process_logged_in_as_its_own_user_places_a_click_to_call(Session, agents,
+                                                                            make_customer):
+    """What the dialer process hears through its user's filters is enough to follow a
+    click-to-call to its end, and nothing else of its classes reaches it."""
+    import dataclasses
+
+    from agi.dialer.process import HEARD, start_dialer
+    from config.settings import Settings
+    from tests.agi.dialer.test_click_to_call import request, state_of
+
+    customer = make_customer(owner="tm", mobile="13900000005")
+    timing = {"click": {"agent_ring": 0.2, "ring_time": 0.2, "talk_time": 0.3}}
+    with AMIServer(scenario=Scenario(timing=timing), auth_fail_delay=0,
+                   **manager_users(SNIPPET, secret=SECRET)) as server:
+        seen = AMIClient("127.0.0.1", server.port, DIALER, SECRET, events="call,user")
+        names = []
+        seen.on("*", lambda msg: names.append(msg.name))
+        seen.connect()
+        dialer, thread = start_dialer(dataclasses.replace(Settings(), dialer_id="p"), Session,
+                                      port=server.port, secret=SECRET, username=DIALER)
+        try:
+            request_id, _ = request(Session, agents, "tm", customer.id)
+            wait_for(lambda: state_of(Session, request_id)[0] == "ended", timeout=10)
+        finally:
+            dialer.stop()
+            thread.join(10)
+            seen.close()
+    assert server.actions("Originate")[0]["Channel"] == "PJSIP/8001"
+    assert {m.get("Username") for m in server.actions("Login")} == {DIALER}
+    assert server.actions("Filter") == []
+    assert "Newstate" in names and "Hangup" in names
+    assert set(names) - {"FullyBooted"} <= set(HEARD)
