@@ -7,6 +7,11 @@ PostgreSQL 0.1-0.3 ms took 11-18 ms (median) to come back to its call. Here each
 polls the socket with the real, blocking poll for at most `spin` seconds (the whole worker
 waits, as it does for SQLite), and only a reply slower than that (a lock, a busy backend)
 waits cooperatively, so no slow query can hold the other calls for more than `spin`.
+
+When the machine is short of CPU the backend often misses the spin, and every miss is `spin`
+of the whole worker lost: then (more than one wait in MISS_LIMIT ran past it, recently) the
+waits go green at once, and one in PROBE_EVERY still spins to see whether replies come back
+quickly again.
 """
 from __future__ import annotations
 
@@ -16,6 +21,9 @@ from time import monotonic
 from psycopg import errors, waiting
 
 SPIN_S = 0.002   # default; setting agi_db_spin_ms
+MISS_LIMIT = 0.1    # the share of recent spins that ran out, past which spinning stops
+PROBE_EVERY = 20    # while stopped, one wait in this many spins anyway
+_DECAY = 0.05       # weight of the latest spin in the running share
 
 _MASKS = {waiting.WAIT_R: select.POLLIN, waiting.WAIT_W: select.POLLOUT,
           waiting.WAIT_RW: select.POLLIN | select.POLLOUT}
@@ -36,6 +44,18 @@ def make_wait(blocking_poll, green_poll, spin: float = SPIN_S):
     """A psycopg wait function (``psycopg.waiting.wait``'s signature): `blocking_poll` and
     `green_poll` are poll-object factories (the unpatched ``select.poll`` and gevent's)."""
     spin_ms = max(0, int(round(spin * 1000)))
+    stats = {"misses": 0.0, "skipped": 0}   # the running share of spins that ran out
+
+    def spinning() -> bool:
+        if not spin_ms:
+            return False
+        if stats["misses"] <= MISS_LIMIT:
+            return True
+        stats["skipped"] += 1
+        return stats["skipped"] % PROBE_EVERY == 0
+
+    def spun(missed: bool) -> None:
+        stats["misses"] += _DECAY * ((1.0 if missed else 0.0) - stats["misses"])
 
     def wait(gen, fileno: int, interval: float = 0.0, timeout: float | None = None):
         if interval is None:
@@ -47,7 +67,10 @@ def make_wait(blocking_poll, green_poll, spin: float = SPIN_S):
             state = next(gen)
             quick.register(fileno, _MASKS[state])
             while True:
-                events = quick.poll(spin_ms) if spin_ms else []
+                events = []
+                if slow is None and spinning():
+                    events = quick.poll(spin_ms)
+                    spun(not events)
                 if not events:
                     if slow is None:
                         slow = green_poll()
@@ -64,6 +87,7 @@ def make_wait(blocking_poll, green_poll, spin: float = SPIN_S):
         except StopIteration as stop:
             return stop.value
 
+    wait.stats = stats
     return wait
 
 

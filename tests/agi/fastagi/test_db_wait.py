@@ -72,6 +72,28 @@ def test_a_slow_reply_waits_cooperatively_past_the_spin(connection):
     assert connection.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_spinning_stops_while_replies_miss_it_and_probes_resume_it(pg_url, monkeypatch):
+    import psycopg
+    from psycopg import waiting
+
+    wait = db_wait.make_wait(select.poll, CountingPoll, spin=0.001)
+    monkeypatch.setattr(waiting, "wait", wait)
+    with psycopg.connect(_conninfo(pg_url), autocommit=True) as conn:
+        for _ in range(40):   # a backend slower than the spin: every spin runs out
+            conn.execute("SELECT pg_sleep(0.004)")
+        assert wait.stats["misses"] > db_wait.MISS_LIMIT
+        CountingPoll.polls = 0
+        for n in range(40):   # quick replies now wait green at once, but for the probes
+            conn.execute("SELECT %s::int", (n,))
+        assert 40 - 40 // db_wait.PROBE_EVERY <= CountingPoll.polls < 40
+        for n in range(2000):  # the probes find quick replies: spinning resumes
+            conn.execute("SELECT %s::int", (n,))
+        assert wait.stats["misses"] <= db_wait.MISS_LIMIT
+        CountingPoll.polls = 0
+        conn.execute("SELECT 1")
+        assert CountingPoll.polls == 0
+
+
 def test_errors_and_a_cancelled_statement_come_through(connection):
     import psycopg
 
