@@ -170,8 +170,10 @@ class SocketTransport(Transport):
             return False
 
     def write(self, data: bytes) -> None:
-        self._sock.settimeout(self._write_timeout)  # bounds sendall()
-        self._sock.sendall(data)
+        self._sock.settimeout(self._write_timeout)  # bounds send() and sendall()
+        sent = self._sock.send(data)   # a command line fits the socket's buffer: sent whole
+        if sent < len(data):           # (gevent's sendall asks the buffer's size every time)
+            self._sock.sendall(data[sent:])
 
     def close(self) -> None:
         self._sock.close()

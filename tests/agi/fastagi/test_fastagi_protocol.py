@@ -354,3 +354,33 @@ def test_driver_reports_connection_refused_and_silent_servers():
     thread.join()
     accepted[0][0].close()
     listener.close()
+
+
+def test_a_socket_write_larger_than_the_buffer_arrives_whole():
+    """The write sends once and hands what the buffer did not take to sendall()."""
+    import socket
+    import threading
+
+    from agi.fastagi.protocol import SocketTransport
+
+    left, right = socket.socketpair()
+    left.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    data = bytes(range(256)) * 4096            # 1 MiB: far more than one send() takes
+    got = bytearray()
+
+    def read():
+        while len(got) < len(data):
+            chunk = right.recv(65536)
+            if not chunk:
+                break
+            got.extend(chunk)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        SocketTransport(left, write_timeout=10).write(data)
+        reader.join(10)
+    finally:
+        left.close()
+        right.close()
+    assert bytes(got) == data
