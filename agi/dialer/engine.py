@@ -343,9 +343,7 @@ class Dialer:
             return
         with self.Session() as s:
             attempts = dialing.pick_leads(s, run.campaign_id, len(servers), dialer_id=self.dialer_id,
-                                          clock=self.clock)
-            for attempt, server in zip(attempts, servers):
-                attempt.server = server
+                                          clock=self.clock, servers=servers)
             picked = [(a.id, a.channel_id, a.number, a.server) for a in attempts]
             campaign = s.get(Campaign, run.campaign_id)
             caller_id = campaign.caller_id if campaign else None

@@ -192,9 +192,11 @@ def _interleave(first: list, second: list) -> list:
 
 
 def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | None,
-               clock=SYSTEM_CLOCK) -> list[DialAttempt]:
+               clock=SYSTEM_CLOCK, servers: list[str] | None = None) -> list[DialAttempt]:
     """Open up to `n` attempts on due, compliant leads of a running campaign inside its
-    schedule, due retries and fresh leads taken in turn. The caller commits at once."""
+    schedule, due retries and fresh leads taken in turn. The caller commits at once.
+    `servers`: the Asterisk server of each attempt, in the order they are returned (written
+    with the insert, not updated after it)."""
     campaign = session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
         raise NotFound("campaign.not_found")
@@ -222,16 +224,18 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
             elif number not in numbers and len(chosen) < n:
                 numbers.add(number)
                 chosen.append((lead_id, customer_id, number))
+    server_of = {c[0]: server for c, server in zip(chosen, servers or ())}
     by_number = sorted(chosen, key=lambda c: c[2])
-    opened = _open(session, campaign, by_number, dialer_id, now)
+    opened = _open(session, campaign, by_number, dialer_id, now, server_of)
     if opened is None:     # another dialer got a lead or a number first: one at a time
-        opened = [a for c in by_number for a in _open(session, campaign, [c], dialer_id, now) or ()]
+        opened = [a for c in by_number
+                  for a in _open(session, campaign, [c], dialer_id, now, server_of) or ()]
     by_lead = {a.lead_id: a for a in opened}
     return [by_lead[c[0]] for c in chosen if c[0] in by_lead]
 
 
 def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | None,
-          now: dt.datetime) -> list[DialAttempt] | None:
+          now: dt.datetime, server_of: dict[int, str]) -> list[DialAttempt] | None:
     """queued -> dialling plus the open attempts for all of `chosen` in one savepoint, in
     number order; None (nothing done) when another dialer got one of the leads or numbers
     first, or used up a number's cap meanwhile."""
@@ -247,7 +251,8 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
             savepoint.rollback()
             return None
         rows = [dict(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id, number=number,
-                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0)
+                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0,
+                     server=server_of.get(lead_id))
                 for lead_id, customer_id, number in chosen]
         attempts = list(session.scalars(    # one INSERT for the batch, in number order
             insert(DialAttempt).returning(DialAttempt), rows))
