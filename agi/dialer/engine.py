@@ -483,7 +483,7 @@ class Dialer:
         if self.route_answers or line.agent_id is not None:
             self._tell(line, "live")   # no AMD on this call: it is a person
         with self.Session() as s:
-            dialing.mark_answered(s, line.channel_id, clock=self.clock)
+            dialing.note_answered(s, line.channel_id, clock=self.clock)
             s.commit()
         if run and run.mode == "voice":
             return   # the flow answers it: no agent wanted

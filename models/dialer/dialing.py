@@ -300,17 +300,23 @@ def _attempt(session: Session, channel_id: str) -> DialAttempt | None:
                           .execution_options(populate_existing=True))
 
 
+_MARK_ANSWERED = (update(DialAttempt.__table__)
+                  .where(_attempts.channel_id == bindparam("a_channel_id"), _attempts.answered_at.is_(None),
+                         _attempts.ended_at.is_(None))
+                  .values(answered_at=bindparam("now")))
+
+
+def note_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> bool:
+    """The callee picked up (first answer wins, open attempts only): the row's update alone, for
+    a caller that needs nothing back (the dialer, at each answer). True if this call set it."""
+    return session.execute(_MARK_ANSWERED, {"a_channel_id": channel_id, "now": clock.now()}).rowcount == 1
+
+
 def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> DialAttempt | None:
-    """The callee picked up (first answer wins); None when no such open attempt."""
+    """note_answered, then the attempt; None when no such open attempt."""
+    note_answered(session, channel_id, clock=clock)
     attempt = _attempt(session, channel_id)
-    if attempt is None or attempt.ended_at is not None:
-        return None
-    session.execute(update(DialAttempt)
-                    .where(DialAttempt.id == attempt.id, DialAttempt.answered_at.is_(None),
-                           DialAttempt.ended_at.is_(None))
-                    .values(answered_at=clock.now()))
-    session.refresh(attempt)
-    return attempt if attempt.ended_at is None else None
+    return attempt if attempt is not None and attempt.ended_at is None else None
 
 
 @functools.cache

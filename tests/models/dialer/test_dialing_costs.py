@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from models.dialer import campaign_stats
 from models.dialer.campaigns import change_status, create_campaign
-from models.dialer.dialing import finish_attempt, mark_answered, pick_leads
+from models.dialer.dialing import finish_attempt, mark_answered, note_answered, pick_leads
 from models.holidays import set_company_holidays
 from models.schema import Campaign, CampaignLead, DialAttempt
 
@@ -77,6 +77,24 @@ def test_picking_leads_takes_few_statements(Session, engine, campaign, users, cl
     # the campaign, the holidays, due retries, fresh leads, queued -> dialling, the attempts,
     # the caps counted again
     assert len(sql) <= 7, [q[:90] for q in sql]
+
+
+def test_the_dialer_notes_an_answer_in_one_statement(Session, engine, campaign, clock):
+    """Every answer the dialer hears (the outbound handler marks it too): the conditional UPDATE
+    alone, no read of the attempt before or after it; the first answer wins."""
+    with Session() as s:
+        channel = pick_leads(s, campaign.id, 1, dialer_id="d1", clock=clock)[0].channel_id
+        s.commit()
+    first = clock.now()
+    with Session() as s:
+        sql = _statements(engine, lambda: note_answered(s, channel, clock=clock))
+        s.commit()
+    assert len(sql) == 1 and sql[0].startswith("UPDATE dial_attempts"), sql
+    clock.advance(seconds=3)
+    with Session() as s:
+        assert note_answered(s, channel, clock=clock) is False
+        assert mark_answered(s, channel, clock=clock).answered_at == first
+        s.commit()
 
 
 def test_picked_attempts_carry_their_servers_from_the_insert(Session, engine, campaign, clock):
