@@ -234,6 +234,12 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
     return [by_lead[c[0]] for c in chosen if c[0] in by_lead]
 
 
+_leads = CampaignLead.__table__.c
+_TAKE_LEADS = (update(CampaignLead.__table__)        # queued -> dialling; built once, run in Core
+               .where(_leads.id.in_(bindparam("lead_ids", expanding=True)), _leads.status == "queued")
+               .values(status="dialling", attempts=_leads.attempts + 1, last_attempt_at=bindparam("now")))
+
+
 def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | None,
           now: dt.datetime, server_of: dict[int, str]) -> list[DialAttempt] | None:
     """queued -> dialling plus the open attempts for all of `chosen` in one savepoint, in
@@ -243,10 +249,10 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
         return []
     savepoint = session.begin_nested()
     try:
-        taken = session.execute(
-            update(CampaignLead)
-            .where(CampaignLead.id.in_([c[0] for c in chosen]), CampaignLead.status == "queued")
-            .values(status="dialling", attempts=CampaignLead.attempts + 1, last_attempt_at=now))
+        lead_ids = [c[0] for c in chosen]
+        taken = session.execute(_TAKE_LEADS, {"lead_ids": lead_ids, "now": now})
+        for lead_id in lead_ids:
+            expire_loaded(session, CampaignLead, lead_id)
         if taken.rowcount != len(chosen):
             savepoint.rollback()
             return None
