@@ -158,8 +158,10 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
     if state not in AGENT_STATES:
         raise DomainError("agent_state.bad_state", state=state)
     now = clock.now()
-    _ensure_row(session, user.id, now)
     seen = current(session, user.id)
+    if seen.since is None:    # no row yet
+        _ensure_row(session, user.id, now)
+        seen = current(session, user.id)
     if state == seen.state and (state == "logged_out" or (
             state == "ready" and campaign_id in (None, seen.campaign_id))):
         return seen
@@ -191,7 +193,7 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
         release_undialled(session, seen.attempt_id, now)
     if state == "logged_out":
         replace_queues(session, user.id, [], now)
-    return current(session, user.id)
+    return Current(state, target, reason if state == "paused" else None, None, now)   # as _move wrote it
 
 
 def set_queues(session: Session, user: User, queues, *, allowed, clock=SYSTEM_CLOCK) -> Current:
