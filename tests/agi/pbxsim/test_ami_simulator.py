@@ -287,12 +287,17 @@ def test_finished_calls_leave_the_live_index_that_channel_lookups_scan():
         c.connect()
         busy = c.originate("Local/8001@out", context="x", exten="s", timeout_ms=30000)
         ringing = c.originate("Local/8002@out", context="x", exten="s", timeout_ms=30000)
-        _wait_for(lambda: len(server.live) == 2)
-        clock.advance(seconds=10)
-        busy.result(5)
+        _wait_for(lambda: ringing.channel_id in server.live and busy.channel_id in server.calls)
+        for _ in range(20):       # the busy call ends within seconds; the other rings for 30 s
+            if server.calls[busy.channel_id].done:
+                break
+            clock.advance(seconds=1)
+            time.sleep(0.02)
+        assert busy.result(5)["Reason"] == "5"
         _wait_for(lambda: list(server.live) == [ringing.channel_id])
         assert set(server.calls) == {busy.channel_id, ringing.channel_id}   # kept for inspection
         assert [call.channel_id for call in server.live_calls()] == [ringing.channel_id]
         assert server.find_leg(busy.channel_id) is None
+        _wait_for(lambda: server.find_leg(ringing.channel_id) is not None)   # its channel is up
         assert server.find_leg(ringing.channel_id)[1] == "o1"
         c.logoff()
