@@ -42,7 +42,8 @@ def company_holidays(session: Session) -> frozenset[dt.date]:
 
 def holiday_dates(session: Session) -> frozenset[dt.date]:
     """National and company holidays."""
-    return CN_PUBLIC_HOLIDAYS | company_holidays(session)
+    company = company_holidays(session)
+    return CN_PUBLIC_HOLIDAYS | company if company else CN_PUBLIC_HOLIDAYS
 
 
 def set_company_holidays(session: Session, actor: User, days: Iterable[dt.date | str]) -> list[dt.date]:

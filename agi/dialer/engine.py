@@ -343,9 +343,7 @@ class Dialer:
             return
         with self.Session() as s:
             attempts = dialing.pick_leads(s, run.campaign_id, len(servers), dialer_id=self.dialer_id,
-                                          clock=self.clock)
-            for attempt, server in zip(attempts, servers):
-                attempt.server = server
+                                          clock=self.clock, servers=servers)
             picked = [(a.id, a.channel_id, a.number, a.server) for a in attempts]
             campaign = s.get(Campaign, run.campaign_id)
             caller_id = campaign.caller_id if campaign else None
@@ -485,7 +483,7 @@ class Dialer:
         if self.route_answers or line.agent_id is not None:
             self._tell(line, "live")   # no AMD on this call: it is a person
         with self.Session() as s:
-            dialing.mark_answered(s, line.channel_id, clock=self.clock)
+            dialing.note_answered(s, line.channel_id, clock=self.clock)
             s.commit()
         if run and run.mode == "voice":
             return   # the flow answers it: no agent wanted

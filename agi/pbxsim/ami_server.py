@@ -430,6 +430,8 @@ class Call:
 
     def finish(self) -> None:
         self.done = True  # the call stays in server.calls (outcome, durations) for inspection
+        with self.server._lock:
+            self.server.live.pop(self.channel_id, None)
         if self.queue_member is not None:
             self.server.queues.call_done(self.fields["queue"], self.queue_member.interface)
             self.queue_member = None
@@ -852,6 +854,7 @@ class AMIServer:
         self.received: list[Message] = []
         self.handled = 0                  # actions answered (and what they schedule, queued)
         self.calls: dict[str, Call] = {}  # by ChannelId, every call since start
+        self.live: dict[str, Call] = {}   # the calls not done: what a channel lookup scans
         self._lock = threading.RLock()
         self._sessions: list[Session] = []
         self._session_ids = itertools.count(1)
@@ -1056,6 +1059,7 @@ class AMIServer:
         call = Call(self, session, msg, outcome, durations, rng, queue_member=member)
         with self._lock:
             self.calls[call.channel_id] = call
+            self.live[call.channel_id] = call
         if call.async_:
             session.respond(aid, "Success", "Originate successfully queued")
         call.start()
@@ -1071,6 +1075,7 @@ class AMIServer:
         call = Call(self, None, msg, "manual", self.scenario.durations("manual", rng), rng)
         with self._lock:
             self.calls[call.channel_id] = call
+            self.live[call.channel_id] = call
         call.start()
         return call
 
@@ -1092,8 +1097,7 @@ class AMIServer:
         aid = msg.get("ActionID")
         head = [("ActionID", aid)] if aid is not None else []
         session.respond(aid, "Success", extra=[("EventList", "start"), ("Message", "Channels will follow")])
-        with self._lock:
-            calls = [c for c in self.calls.values() if not c.done]
+        calls = self.live_calls()
         now = self.scheduler.now()
         count = 0
         for call in calls:
@@ -1134,17 +1138,20 @@ class AMIServer:
             ("Exten", exten), ("Context", context), ("Hint", f"PJSIP/{exten}" if hinted else ""),
             ("Status", str(status)), ("StatusText", text)])
 
+    def live_calls(self) -> list["Call"]:
+        """The calls in progress, oldest first (not every call since start: a day has thousands)."""
+        with self._lock:
+            return [c for c in self.live.values() if not c.done]
+
     def phone_state(self, exten: str) -> int:
         """0 Idle, 8 Ringing, 1 InUse: the phone PJSIP/<exten>'s live channels."""
-        with self._lock:
-            calls = [c for c in self.calls.values() if not c.done]
+        calls = self.live_calls()
         states = [leg["ChannelState"] for call in calls for leg in call.legs.values()
                   if leg["alive"] and leg["Channel"].startswith(f"PJSIP/{exten}-")]
         return 0 if not states else 1 if "6" in states else 8
 
     def find_leg(self, name_or_uid: str) -> tuple[Call, str] | None:
-        with self._lock:
-            calls = [c for c in self.calls.values() if not c.done]
+        calls = self.live_calls()
         for call in calls:
             for key, leg in call.legs.items():
                 if leg["alive"] and name_or_uid in (leg["Channel"], leg["Uniqueid"]):
@@ -1153,8 +1160,7 @@ class AMIServer:
 
     def extension_in_use(self, extension: str) -> bool:
         """A live channel of the phone ``extension`` (PJSIP/<ext>-N or Local/<ext>@...)."""
-        with self._lock:
-            calls = [c for c in self.calls.values() if not c.done]
+        calls = self.live_calls()
         prefixes = (f"PJSIP/{extension}-", f"Local/{extension}@")
         return any(leg["alive"] and leg["Channel"].startswith(prefixes)
                    for call in calls for leg in call.legs.values())

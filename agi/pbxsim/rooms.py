@@ -277,8 +277,7 @@ class Rooms:
 
     def _start_spy(self, call, prefix: str, options: str) -> None:
         target = None
-        with self.server._lock:
-            calls = [c for c in self.server.calls.values() if not c.done and c is not call]
+        calls = [c for c in self.server.live_calls() if c is not call]
         for other in calls:
             for key, leg in sorted(other.legs.items()):
                 if leg["alive"] and leg["Channel"].startswith(prefix):

@@ -35,6 +35,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models.clock import SYSTEM_CLOCK
 from models.db import expire_loaded
@@ -157,8 +158,10 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
     if state not in AGENT_STATES:
         raise DomainError("agent_state.bad_state", state=state)
     now = clock.now()
-    _ensure_row(session, user.id, now)
     seen = current(session, user.id)
+    if seen.since is None:    # no row yet
+        _ensure_row(session, user.id, now)
+        seen = current(session, user.id)
     if state == seen.state and (state == "logged_out" or (
             state == "ready" and campaign_id in (None, seen.campaign_id))):
         return seen
@@ -190,7 +193,7 @@ def set_state(session: Session, user: User, state: str, *, campaign_id: int | No
         release_undialled(session, seen.attempt_id, now)
     if state == "logged_out":
         replace_queues(session, user.id, [], now)
-    return current(session, user.id)
+    return Current(state, target, reason if state == "paused" else None, None, now)   # as _move wrote it
 
 
 def set_queues(session: Session, user: User, queues, *, allowed, clock=SYSTEM_CLOCK) -> Current:
@@ -268,12 +271,18 @@ def take_ready_agent(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLO
             if _move(session, user_id, seen, now, state="on_call", campaign_id=attempt.campaign_id,
                      attempt_id=attempt.id):
                 agent = session.get(User, user_id)
-                attempt.agent_id = user_id
-                attempt.connected_at = now
-                session.flush()
+                session.execute(_CONNECT, {"a_id": attempt.id, "a_agent": user_id, "a_now": now})
+                set_committed_value(attempt, "agent_id", user_id)
+                set_committed_value(attempt, "connected_at", now)
                 _pop(session, agent, attempt, clock)
                 return agent
     return None
+
+
+_CONNECT = (update(DialAttempt.__table__)     # the attempt put through: built once, run in Core
+            .where(DialAttempt.__table__.c.id == bindparam("a_id"))
+            .values(agent_id=bindparam("a_agent"), connected_at=bindparam("a_now")))
+_CAMPAIGN_NAME = select(Campaign.name).where(Campaign.id == bindparam("campaign_id"))
 
 
 @functools.cache
@@ -297,7 +306,7 @@ def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
     event = create_pop_event(session, agent, attempt.number, clock=clock, call=dict(
         uniqueid=attempt.channel_id, linkedid=attempt.channel_id, direction="outbound",
         source="campaign"))
-    name = session.scalar(select(Campaign.name).where(Campaign.id == attempt.campaign_id))
+    name = session.scalar(_CAMPAIGN_NAME, {"campaign_id": attempt.campaign_id})
     event.payload = with_campaign(dict(event.payload), dict(
         id=attempt.campaign_id, name=name, attempt_id=attempt.id, customer_id=attempt.customer_id))
     session.flush()
@@ -321,17 +330,16 @@ def _connect_preview(session: Session, attempt: DialAttempt, now: dt.datetime) -
     return session.get(User, attempt.agent_id) if attempt.connected_at is not None else None
 
 
-def call_ended(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> User | None:
-    """The call of ``attempt`` hung up: its agent goes on_call -> wrap_up (idempotent)."""
+def call_ended(session: Session, attempt: DialAttempt, *, clock=SYSTEM_CLOCK) -> bool:
+    """The call of ``attempt`` hung up: its agent goes on_call -> wrap_up (idempotent). True if
+    this call moved the agent."""
     if attempt.agent_id is None:
-        return None
+        return False
     seen = current(session, attempt.agent_id)
     if seen.state != "on_call" or seen.attempt_id != attempt.id:
-        return None
-    if not _move(session, attempt.agent_id, seen, clock.now(), state="wrap_up",
-                 campaign_id=seen.campaign_id, attempt_id=attempt.id):
-        return None
-    return session.get(User, attempt.agent_id)
+        return False
+    return _move(session, attempt.agent_id, seen, clock.now(), state="wrap_up",
+                 campaign_id=seen.campaign_id, attempt_id=attempt.id)
 
 
 def agent_snapshot(session: Session, campaign_id: int) -> list[tuple[int, str, dt.datetime]]:

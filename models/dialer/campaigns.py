@@ -7,6 +7,7 @@ the number that was dialled."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     String,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -557,10 +559,11 @@ def _sync_removed(session: Session, campaign: Campaign, matching: ColumnElement[
 
 # ---- the end of a campaign ---------------------------------------------------------------------
 
-def can_still_dial(campaign_id: int) -> ColumnElement[bool]:
+def can_still_dial(campaign_id) -> ColumnElement[bool]:
     """SQL: the campaign has an attempt in flight (or held in preview), a lead being dialled, or
     a queued lead whose number could be dialled some day: not dead, not on the do-not-call
-    list. Hours, caps, cool-downs and retry delays only make a lead wait."""
+    list. Hours, caps, cool-downs and retry delays only make a lead wait. ``campaign_id``: a
+    value or a bind parameter."""
     lead = CampaignLead
     waiting = (select(lead.id).join(Customer, Customer.id == lead.customer_id)
                .where(lead.campaign_id == campaign_id, lead.status == "queued", lead.number != "",
@@ -572,17 +575,22 @@ def can_still_dial(campaign_id: int) -> ColumnElement[bool]:
     return or_(exists(waiting), exists(dialling), exists(in_flight))
 
 
+@functools.cache
+def _finish_statement():
+    """finish_if_done's conditional UPDATE, built once (the dialer runs it every few seconds)."""
+    campaign_id = bindparam("f_campaign")
+    return (update(Campaign.__table__)
+            .where(Campaign.__table__.c.id == campaign_id, Campaign.__table__.c.status == "running",
+                   ~can_still_dial(campaign_id))
+            .values(status="finished"))
+
+
 def finish_if_done(session: Session, campaign_id: int, *, clock=SYSTEM_CLOCK) -> bool:
     """A running campaign with nothing left to dial ever (can_still_dial) becomes "finished";
     its queued leads that can never be dialled are settled as "dnc" / "dead". True when it
     finished now. One conditional UPDATE, so a start, a pause or a dialer picking a lead at the
     same time wins or loses cleanly. A manager may start it again (change_status)."""
-    finished = session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == "running",
-               ~can_still_dial(campaign_id))
-        .values(status="finished")
-        .execution_options(synchronize_session=False)).rowcount
+    finished = session.execute(_finish_statement(), {"f_campaign": campaign_id}).rowcount
     if finished != 1:
         return False
     blocked = select(Customer.id).where(Customer.do_not_call.is_(True))

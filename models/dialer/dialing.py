@@ -192,9 +192,11 @@ def _interleave(first: list, second: list) -> list:
 
 
 def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | None,
-               clock=SYSTEM_CLOCK) -> list[DialAttempt]:
+               clock=SYSTEM_CLOCK, servers: list[str] | None = None) -> list[DialAttempt]:
     """Open up to `n` attempts on due, compliant leads of a running campaign inside its
-    schedule, due retries and fresh leads taken in turn. The caller commits at once."""
+    schedule, due retries and fresh leads taken in turn. The caller commits at once.
+    `servers`: the Asterisk server of each attempt, in the order they are returned (written
+    with the insert, not updated after it)."""
     campaign = session.get(Campaign, campaign_id, populate_existing=True)
     if campaign is None:
         raise NotFound("campaign.not_found")
@@ -222,16 +224,24 @@ def pick_leads(session: Session, campaign_id: int, n: int, *, dialer_id: str | N
             elif number not in numbers and len(chosen) < n:
                 numbers.add(number)
                 chosen.append((lead_id, customer_id, number))
+    server_of = {c[0]: server for c, server in zip(chosen, servers or ())}
     by_number = sorted(chosen, key=lambda c: c[2])
-    opened = _open(session, campaign, by_number, dialer_id, now)
+    opened = _open(session, campaign, by_number, dialer_id, now, server_of)
     if opened is None:     # another dialer got a lead or a number first: one at a time
-        opened = [a for c in by_number for a in _open(session, campaign, [c], dialer_id, now) or ()]
+        opened = [a for c in by_number
+                  for a in _open(session, campaign, [c], dialer_id, now, server_of) or ()]
     by_lead = {a.lead_id: a for a in opened}
     return [by_lead[c[0]] for c in chosen if c[0] in by_lead]
 
 
+_leads = CampaignLead.__table__.c
+_TAKE_LEADS = (update(CampaignLead.__table__)        # queued -> dialling; built once, run in Core
+               .where(_leads.id.in_(bindparam("lead_ids", expanding=True)), _leads.status == "queued")
+               .values(status="dialling", attempts=_leads.attempts + 1, last_attempt_at=bindparam("now")))
+
+
 def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | None,
-          now: dt.datetime) -> list[DialAttempt] | None:
+          now: dt.datetime, server_of: dict[int, str]) -> list[DialAttempt] | None:
     """queued -> dialling plus the open attempts for all of `chosen` in one savepoint, in
     number order; None (nothing done) when another dialer got one of the leads or numbers
     first, or used up a number's cap meanwhile."""
@@ -239,15 +249,16 @@ def _open(session: Session, campaign: Campaign, chosen: list, dialer_id: str | N
         return []
     savepoint = session.begin_nested()
     try:
-        taken = session.execute(
-            update(CampaignLead)
-            .where(CampaignLead.id.in_([c[0] for c in chosen]), CampaignLead.status == "queued")
-            .values(status="dialling", attempts=CampaignLead.attempts + 1, last_attempt_at=now))
+        lead_ids = [c[0] for c in chosen]
+        taken = session.execute(_TAKE_LEADS, {"lead_ids": lead_ids, "now": now})
+        for lead_id in lead_ids:
+            expire_loaded(session, CampaignLead, lead_id)
         if taken.rowcount != len(chosen):
             savepoint.rollback()
             return None
         rows = [dict(campaign_id=campaign.id, lead_id=lead_id, customer_id=customer_id, number=number,
-                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0)
+                     channel_id=str(uuid.uuid4()), dialer_id=dialer_id, started_at=now, talk_seconds=0.0,
+                     server=server_of.get(lead_id))
                 for lead_id, customer_id, number in chosen]
         attempts = list(session.scalars(    # one INSERT for the batch, in number order
             insert(DialAttempt).returning(DialAttempt), rows))
@@ -295,17 +306,23 @@ def _attempt(session: Session, channel_id: str) -> DialAttempt | None:
                           .execution_options(populate_existing=True))
 
 
+_MARK_ANSWERED = (update(DialAttempt.__table__)
+                  .where(_attempts.channel_id == bindparam("a_channel_id"), _attempts.answered_at.is_(None),
+                         _attempts.ended_at.is_(None))
+                  .values(answered_at=bindparam("now")))
+
+
+def note_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> bool:
+    """The callee picked up (first answer wins, open attempts only): the row's update alone, for
+    a caller that needs nothing back (the dialer, at each answer). True if this call set it."""
+    return session.execute(_MARK_ANSWERED, {"a_channel_id": channel_id, "now": clock.now()}).rowcount == 1
+
+
 def mark_answered(session: Session, channel_id: str, *, clock=SYSTEM_CLOCK) -> DialAttempt | None:
-    """The callee picked up (first answer wins); None when no such open attempt."""
+    """note_answered, then the attempt; None when no such open attempt."""
+    note_answered(session, channel_id, clock=clock)
     attempt = _attempt(session, channel_id)
-    if attempt is None or attempt.ended_at is not None:
-        return None
-    session.execute(update(DialAttempt)
-                    .where(DialAttempt.id == attempt.id, DialAttempt.answered_at.is_(None),
-                           DialAttempt.ended_at.is_(None))
-                    .values(answered_at=clock.now()))
-    session.refresh(attempt)
-    return attempt if attempt.ended_at is None else None
+    return attempt if attempt is not None and attempt.ended_at is None else None
 
 
 @functools.cache

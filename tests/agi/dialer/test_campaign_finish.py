@@ -316,3 +316,17 @@ def test_the_pages_show_a_finished_campaign_and_restart_it(session, users, runni
     assert status(session, c) == "running"
     page = mgr.get(f"/campaigns/{c.id}").get_data(as_text=True)
     assert 'id="campaign-status">进行中<' in page
+
+
+def test_the_dialers_look_for_a_finished_campaign_stays_within_its_python_budget(
+        session, running, clock, make_customer):
+    """The dialer asks every few seconds whether each running campaign is done: the question is
+    a statement built once (building its NOT EXISTS each time cost three times the answer)."""
+    from tests.python_calls import python_calls
+    make_customer(mobile="13800138001", stage="target")
+    campaign = running()
+    refresh_leads(session, campaign, clock=clock)
+    session.commit()
+    costs = [python_calls(lambda: finish_if_done(session, campaign.id, clock=clock)) for _ in range(3)]
+    assert status(session, campaign) == "running"
+    assert max(costs[1:]) <= 300, costs   # about 180-210; 1,550-1,600 built each time

@@ -275,3 +275,29 @@ def test_scaled_clock_runs_a_minute_in_a_fraction_of_a_second():
         assert done.wait(5)
         assert time.monotonic() - start < 1.5
         c.logoff()
+
+
+def test_finished_calls_leave_the_live_index_that_channel_lookups_scan():
+    """A day's simulation places thousands of calls; each Originate and Hangup looks its channel
+    up among the calls in progress only (scanning every call since start made each hour slower)."""
+    clock = FakeClock()
+    scenario = Scenario(numbers={"8001": "busy", "8002": "noanswer"})
+    with AMIServer(clock=clock, scenario=scenario, auth_fail_delay=0) as server:
+        c = AMIClient("127.0.0.1", server.port, "dialfunnel", "dialfunnel-secret", reconnect=False)
+        c.connect()
+        busy = c.originate("Local/8001@out", context="x", exten="s", timeout_ms=30000)
+        ringing = c.originate("Local/8002@out", context="x", exten="s", timeout_ms=30000)
+        _wait_for(lambda: ringing.channel_id in server.live and busy.channel_id in server.calls)
+        for _ in range(20):       # the busy call ends within seconds; the other rings for 30 s
+            if server.calls[busy.channel_id].done:
+                break
+            clock.advance(seconds=1)
+            time.sleep(0.02)
+        assert busy.result(5)["Reason"] == "5"
+        _wait_for(lambda: list(server.live) == [ringing.channel_id])
+        assert set(server.calls) == {busy.channel_id, ringing.channel_id}   # kept for inspection
+        assert [call.channel_id for call in server.live_calls()] == [ringing.channel_id]
+        assert server.find_leg(busy.channel_id) is None
+        _wait_for(lambda: server.find_leg(ringing.channel_id) is not None)   # its channel is up
+        assert server.find_leg(ringing.channel_id)[1] == "o1"
+        c.logoff()

@@ -81,7 +81,7 @@ def test_a_shift_writes_one_span_per_state(session, users, campaign, clock, make
     attempt = make_attempt(session, clock, campaign, customer=customer, number="+8613900001111")
     assert take_ready_agent(session, attempt, clock=clock).id == tm.id
     clock.advance(seconds=90)
-    assert call_ended(session, attempt, clock=clock).id == tm.id
+    assert call_ended(session, attempt, clock=clock) is True
     clock.advance(seconds=20)
     set_state(session, tm, "ready", disposition="interested", clock=clock)
     clock.advance(seconds=3)
@@ -129,7 +129,7 @@ def test_wrap_up_needs_a_disposition(session, users, campaign, clock):
         set_state(session, tm, "ready", clock=clock)
     assert err.value.key == "agent_state.illegal"   # still on the call
     call_ended(session, attempt, clock=clock)
-    assert call_ended(session, attempt, clock=clock) is None   # idempotent
+    assert call_ended(session, attempt, clock=clock) is False   # idempotent
     for kw, key in (({}, "agent_state.disposition_required"),
                     (dict(disposition="maybe"), "disposition.unknown")):
         with pytest.raises(DomainError) as err:
