@@ -53,7 +53,7 @@ class Settings:
     agi_peer_max_calls: int = 0     # FastAGI sessions per address and worker; 0: 7/8 of them
     agi_db_pool_size: int = 20      # database connections each FastAGI worker keeps open
     agi_db_max_overflow: int = 0    # connections beyond agi_db_pool_size, opened and closed per use
-    agi_db_spin_ms: int = 2         # ms a green FastAGI worker blocks for a PostgreSQL reply
+    agi_db_spin_ms: int = -1        # ms a green FastAGI worker blocks for a PostgreSQL reply; -1: 2 directly, 0 behind PgBouncer
     ami_host: str = "127.0.0.1"
     ami_port: int = 5038
     ami_username: str = "dialfunnel"

@@ -133,3 +133,17 @@ def test_a_green_worker_installs_it_and_serves_others_during_a_slow_query(pg_url
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines())
     assert lines["installed"] == "True"
     assert int(lines["ticks"]) >= 25   # 10 ms ticks kept going during the 0.3 s query
+
+
+def test_the_spin_is_two_ms_directly_and_none_behind_pgbouncer_unless_set():
+    import dataclasses
+
+    from agi.fastagi.server import db_spin_ms
+    from config.settings import Settings
+
+    settings = Settings()
+    assert settings.agi_db_spin_ms == -1
+    assert db_spin_ms(settings) == 2
+    assert db_spin_ms(dataclasses.replace(settings, database_pgbouncer=True)) == 0
+    assert db_spin_ms(dataclasses.replace(settings, database_pgbouncer=True, agi_db_spin_ms=3)) == 3
+    assert db_spin_ms(settings, given=0) == 0
