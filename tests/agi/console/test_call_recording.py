@@ -76,10 +76,12 @@ def pbx(fastagi, spool, simclock, use_fastagi):
 
 @pytest.fixture
 def storing_listener(Session, pbx, agents, store, simclock):
-    """The AMI listener storing recordings itself (its path when the handler did not)."""
+    """The AMI listener storing recordings itself (its path when the handler did not). It
+    waits for the WAV as in production (MixMonitor closes the file after MixMonitorStop, and
+    so does the simulator): with no wait at all it raced the file under load."""
     found = ScreenPopListener(
         Session, host="127.0.0.1", port=pbx.port, username="dialfunnel", secret=SECRET,
-        clock=simclock, store=store, settle_seconds=0, connect_backoff=(0.05, 2.0, 0.2),
+        clock=simclock, store=store, settle_seconds=0.02, connect_backoff=(0.05, 2.0, 0.2),
         client_options=dict(backoff_initial=0.05, backoff_max=0.2)).start()
     assert found.wait_connected(5)
     wait_for(lambda: found.call_log.stats["reconciles"] >= 1)
