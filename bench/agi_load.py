@@ -296,7 +296,9 @@ class _Callers:
         self.calls.append((call.t0 - self.started, time.monotonic() - self.started,
                            call.sim.variables.get("DIALFUNNEL_STATUS") or "", call.gaps,
                            call.lookup_at, call.error, call.late))
-        self.place(rng)
+        # the next call from the loop, not from here (a refused connect ends a call inside
+        # its own start); after an error a moment later, not in a tight loop
+        self.later(0.01 if call.error else 0.0, lambda: self.place(rng))
 
     def sample(self) -> None:
         self.samples.append(self.inflight)
