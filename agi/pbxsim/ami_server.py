@@ -653,21 +653,30 @@ class Session:
 
     def send(self, data: bytes) -> None:
         with self.lock:
-            if self.closed:
-                return
-            try:
-                self.sock.sendall(data)
-            except OSError:
-                self.closed = True
+            self._write(data)
 
-    def respond(self, action_id: str | None, response: str, message: str | None = None,
-                extra: list[tuple[str, str]] = ()) -> None:
+    def _write(self, data: bytes) -> None:
+        """Under ``lock``."""
+        if self.closed:
+            return
+        try:
+            self.sock.sendall(data)
+        except OSError:
+            self.closed = True
+
+    @staticmethod
+    def response(action_id: str | None, response: str, message: str | None = None,
+                 extra: list[tuple[str, str]] = ()) -> bytes:
         headers = [("Response", response)]
         if action_id is not None:
             headers.append(("ActionID", action_id))
         if message is not None:
             headers.append(("Message", message))
-        self.send(encode(headers + list(extra)))
+        return encode(headers + list(extra))
+
+    def respond(self, action_id: str | None, response: str, message: str | None = None,
+                extra: list[tuple[str, str]] = ()) -> None:
+        self.send(self.response(action_id, response, message, extra))
 
     def wants(self, privilege: str, data: bytes = b"") -> bool:
         """Whether an event of ``privilege`` (encoded as ``data``) goes to this session: the
@@ -793,9 +802,13 @@ class Session:
         events = (msg.get("Events") or "on").strip().lower()
         self.events = None if events in ("off", "no", "false", "0") else (
             {"all"} if _true(events) else {e.strip() for e in events.split(",")})
-        self.respond(aid, "Success", "Authentication accepted")
-        self.filters = EventFilters().extend(server.event_filters.get(user, ()))
-        self.authenticated, self.user = True, user
+        # As manager.c: the session is authenticated before its answer is written. Under the
+        # write lock, so an event of something the client starts once it has the answer is
+        # neither missed (it was, now and then, under load) nor written before the answer.
+        with self.lock:
+            self.filters = EventFilters().extend(server.event_filters.get(user, ()))
+            self.authenticated, self.user = True, user
+            self._write(self.response(aid, "Success", "Authentication accepted"))
         if self.events is not None:
             now = server.scheduler.now()
             up = str(int(now - server.started_at))
