@@ -15,10 +15,13 @@ quickly again.
 """
 from __future__ import annotations
 
+import logging
 import select
 from time import monotonic
 
 from psycopg import errors, waiting
+
+log = logging.getLogger(__name__)
 
 SPIN_S = 0.002   # default; setting agi_db_spin_ms
 MISS_LIMIT = 0.1    # the share of recent spins that ran out, past which spinning stops
@@ -79,9 +82,7 @@ def make_wait(blocking_poll, green_poll, spin: float = SPIN_S):
                         int(max(0.0, min(interval, deadline - monotonic())) * 1000)
                     events = slow.poll(left)
                 state = gen.send(_ready(events))
-                quick.modify(fileno, _MASKS[state])
-                if slow is not None:
-                    slow.modify(fileno, _MASKS[state])
+                (quick if slow is None else slow).modify(fileno, _MASKS[state])
                 if deadline is not None and monotonic() >= deadline:
                     raise errors._WaitTimeout("wait timeout expired")
         except StopIteration as stop:
@@ -97,3 +98,4 @@ def install(spin: float = SPIN_S) -> None:
     from gevent import select as green_select
 
     waiting.wait = make_wait(monkey.get_original("select", "poll"), green_select.poll, spin)
+    log.info("database waits: blocking up to %g ms before going green", spin * 1000)

@@ -3,7 +3,6 @@ SQLite a deferred BEGIN beside the FastAGI handlers' writes, not a queue for the
 on PostgreSQL no BEGIN/COMMIT round trips."""
 from __future__ import annotations
 
-
 from sqlalchemy import event
 
 from models.db import SQLITE_BEGIN

@@ -147,3 +147,62 @@ def test_the_spin_is_two_ms_directly_and_none_behind_pgbouncer_unless_set():
     assert db_spin_ms(dataclasses.replace(settings, database_pgbouncer=True)) == 0
     assert db_spin_ms(dataclasses.replace(settings, database_pgbouncer=True, agi_db_spin_ms=3)) == 3
     assert db_spin_ms(settings, given=0) == 0
+
+
+HANDLERS = """
+from agi.handlers import register
+from agi.handlers.ivr import make_ivr_handler
+from models.clock import FakeClock
+
+register("ivr_open", make_ivr_handler(clock=FakeClock()))   # office hours: the main menu
+"""
+
+
+def test_the_production_server_answers_ivr_calls_through_it(pg_url, Session, make_customer,
+                                                           tmp_path):
+    """`python -m agi.fastagi.server --workers 2` (gevent) on PostgreSQL with the default
+    spin: the main menu's order status by caller ID (a lookup) and a callback request (a
+    write), as the dialplan's AGI(agi://.../ivr?flow=main) runs them, each call logged."""
+    import os
+    import re
+
+    from sqlalchemy import func, select
+
+    from agi.pbxsim.agi_driver import Scenario, run_call
+    from models.schema.ivr import IVRCall
+
+    for n in range(2):
+        make_customer(f"等待客户{n}", mobile=f"1390013900{n}")
+    (tmp_path / "db_wait_handlers.py").write_text(HANDLERS)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]),
+               DIALFUNNEL_DATA_DIR=str(tmp_path / "var"), DIALFUNNEL_DATABASE_URL=pg_url,
+               DIALFUNNEL_LOG_LEVEL="INFO")
+    env.pop("DIALFUNNEL_CONFIG", None)
+    env.pop("DIALFUNNEL_AGI_DB_SPIN_MS", None)
+    proc = subprocess.Popen([sys.executable, "-m", "agi.fastagi.server", "--import",
+                             "db_wait_handlers", "--port", "0", "--workers", "2", "--grace", "5"],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
+    try:
+        port = None
+        while port is None:
+            line = proc.stderr.readline()
+            assert line, f"the server exited: {lines}"
+            lines.append(line)
+            found = re.search(r"listening host=\S+ port=(\d+)", line)
+            port = int(found.group(1)) if found else None
+        results = [run_call("127.0.0.1", port, "ivr_open?flow=main", callerid=f"1390013900{n % 2}",
+                            env={"agi_uniqueid": f"1791.{n}"},
+                            scenario=Scenario(keys=["2" if n % 2 else "3"]))
+                   for n in range(6)]
+    finally:
+        proc.terminate()
+        _, rest = proc.communicate(timeout=30)
+        lines.append(rest)
+    assert [r.error for r in results] == [""] * 6, lines
+    assert {r.status for r in results[1::2]} <= {"COMPLETED", "TRANSFER"}
+    assert {r.status for r in results[0::2]} == {"CALLBACK"}
+    assert "database waits: blocking up to 2 ms" in "".join(lines)
+    with Session() as s:
+        assert s.scalar(select(func.count()).select_from(IVRCall)) == 6

@@ -3,7 +3,6 @@ three times (taken, wrap-up, ready; bench/dialer_sim.py: thousands an hour), so 
 to a budget of Python calls, the way tests/models/dialer/test_dialing_costs.py holds statements."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from models.dialer import agent_states
