@@ -330,31 +330,32 @@ class AMIClient:
         """Several Originates pipelined: every action is written, then the responses are collected
         (Asterisk answers a session's actions in order, an async Originate at once). Each request
         holds ``originate``'s keyword arguments; each slot of the result holds its Originate, or
-        the error ``originate`` would have raised (one refused or lost does not stop the others).
-        After a connection error while writing, the rest are not written (AMIConnectionError,
-        or AMIClosed)."""
+        the error ``originate`` would have raised (one refused or timed out does not stop the
+        others). Once the batch's connection fails (a write failed, or a written one was lost) the
+        rest are not written: AMIConnectionError (AMIClosed if the client was closed)."""
         prepared = [self._originate_action(**request) for request in requests]
         sent: list[_Pending | AMIError] = []
         broken: AMIError | None = None
+        last: _Pending | None = None
         for handle, data, _ in prepared:
+            if broken is None and last is not None and (last.error is not None or not last.conn.alive):
+                broken = last.error or AMIConnectionLost("the connection dropped")
             if broken is not None:
                 kind = AMIClosed if isinstance(broken, AMIClosed) else AMIConnectionError
-                sent.append(kind(f"Originate (ActionID {handle.action_id}) was not sent: an earlier "
-                                 f"one of its batch failed ({broken})"))
+                sent.append(kind(f"Originate (ActionID {handle.action_id}) was not sent: the connection "
+                                 f"of its batch failed ({broken})"))
                 continue
             with self._cv:
                 self._originates[handle.action_id] = handle
             try:
-                pending = self._send("Originate", handle.action_id, data,
-                                     lambda conn, handle=handle: setattr(handle, "_conn", conn))
+                last = self._send("Originate", handle.action_id, data,
+                                  lambda conn, handle=handle: setattr(handle, "_conn", conn))
             except AMIError as exc:
                 sent.append(exc)
                 if isinstance(exc, (AMIConnectionError, AMIClosed)):
                     broken = exc
                 continue
-            if pending.error is not None:   # the write itself failed
-                broken = pending.error
-            sent.append(pending)
+            sent.append(last)
         results: list[Originate | AMIError] = []
         for (handle, _, timeout), slot in zip(prepared, sent):
             try:
