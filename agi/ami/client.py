@@ -330,32 +330,28 @@ class AMIClient:
         """Several Originates pipelined: every action is written, then the responses are collected
         (Asterisk answers a session's actions in order, an async Originate at once). Each request
         holds ``originate``'s keyword arguments; each slot of the result holds its Originate, or
-        the error ``originate`` would have raised (one refused or timed out does not stop the
-        others). Once the batch's connection fails (a write failed, or a written one was lost) the
-        rest are not written: AMIConnectionError (AMIClosed if the client was closed)."""
+        the error ``originate`` would have raised (one refused or lost does not stop the others).
+        Each is written as ``originate`` writes it: after a drop the next one waits for the
+        reconnect; once one could not be sent (AMIConnectionError, AMIClosed), the rest are not
+        tried and hold the same error (one ``reconnect_wait`` per batch, not one per action)."""
         prepared = [self._originate_action(**request) for request in requests]
         sent: list[_Pending | AMIError] = []
         broken: AMIError | None = None
-        last: _Pending | None = None
         for handle, data, _ in prepared:
-            if broken is None and last is not None and (last.error is not None or not last.conn.alive):
-                broken = last.error or AMIConnectionLost("the connection dropped")
             if broken is not None:
                 kind = AMIClosed if isinstance(broken, AMIClosed) else AMIConnectionError
-                sent.append(kind(f"Originate (ActionID {handle.action_id}) was not sent: the connection "
-                                 f"of its batch failed ({broken})"))
+                sent.append(kind(f"Originate (ActionID {handle.action_id}) was not sent: an earlier "
+                                 f"one of its batch could not be sent ({broken})"))
                 continue
             with self._cv:
                 self._originates[handle.action_id] = handle
             try:
-                last = self._send("Originate", handle.action_id, data,
-                                  lambda conn, handle=handle: setattr(handle, "_conn", conn))
+                sent.append(self._send("Originate", handle.action_id, data,
+                                       lambda conn, handle=handle: setattr(handle, "_conn", conn)))
             except AMIError as exc:
                 sent.append(exc)
                 if isinstance(exc, (AMIConnectionError, AMIClosed)):
                     broken = exc
-                continue
-            sent.append(last)
         results: list[Originate | AMIError] = []
         for (handle, _, timeout), slot in zip(prepared, sent):
             try:
