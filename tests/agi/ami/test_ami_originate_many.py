@@ -7,8 +7,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from agi.ami.client import (AMIActionError, AMIClient, AMIConnectionError, AMIConnectionLost,
                             Originate)
 from agi.ami.wire import Message, Parser, encode
