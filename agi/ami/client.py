@@ -109,11 +109,12 @@ class Originate:
 
 
 class _Pending:
-    __slots__ = ("action_id", "action", "conn", "sent", "done", "response", "error")
+    __slots__ = ("action_id", "action", "conn", "sent", "sent_at", "done", "response", "error")
 
     def __init__(self, action_id: str, action: str, conn: "_Connection"):
         self.action_id, self.action, self.conn = action_id, action, conn
         self.sent = False
+        self.sent_at = 0.0   # time.monotonic() once written: the response's timeout runs from it
         self.done = threading.Event()
         self.response: Message | None = None
         self.error: AMIError | None = None
@@ -153,6 +154,13 @@ def backoff_delays(initial: float, factor: float, maximum: float, rng: random.Ra
     for attempt in itertools.count():
         ceiling = min(maximum, initial * (factor ** min(attempt, 64)))
         yield rng.uniform(ceiling / 2, ceiling)
+
+
+def _encode_action(action: str, action_id: str,
+                   headers: Mapping[str, object] | Iterable[tuple[str, object]]) -> bytes:
+    """``Action`` first, ``ActionID`` second, then the headers in order."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return encode([("Action", action), ("ActionID", action_id)] + [(k, str(v)) for k, v in items])
 
 
 DISCONNECTED, CONNECTED, CLOSED = "disconnected", "connected", "closed"
@@ -278,9 +286,8 @@ class AMIClient:
         """Send ``Action: <action>`` with ``ActionID`` second, then ``headers`` in order; wait for
         the response with that ActionID. ``check=True`` raises AMIActionError on ``Response: Error``."""
         action_id = action_id or self._next_id(action)
-        items = headers.items() if isinstance(headers, Mapping) else headers
-        data = encode([("Action", action), ("ActionID", action_id)] + [(k, str(v)) for k, v in items])
-        response = self._request(action, action_id, data, timeout, _on_sent)
+        response = self._request(action, action_id, _encode_action(action, action_id, headers), timeout,
+                                 _on_sent)
         if check and response.response == "Error":
             raise AMIActionError(response)
         return response
@@ -310,6 +317,65 @@ class AMIClient:
         """Async Originate (``Async: true``); returns once Asterisk queued it. The outcome comes as
         the OriginateResponse event (``.result()``) and the Hangup causes of ChannelId /
         OtherChannelId. Raises AMIActionError if Asterisk refuses the action."""
+        [outcome] = self.originate_many([dict(
+            channel=channel, context=context, exten=exten, priority=priority, application=application,
+            data=data, timeout_ms=timeout_ms, caller_id=caller_id, variables=variables, account=account,
+            channel_id=channel_id, other_channel_id=other_channel_id, action_id=action_id,
+            timeout=timeout, early_media=early_media)])
+        if isinstance(outcome, AMIError):
+            raise outcome
+        return outcome
+
+    def originate_many(self, requests: Iterable[Mapping[str, object]]) -> list[Originate | AMIError]:
+        """Several Originates pipelined: every action is written, then the responses are collected
+        (Asterisk answers a session's actions in order, an async Originate at once). Each request
+        holds ``originate``'s keyword arguments; each slot of the result holds its Originate, or
+        the error ``originate`` would have raised (one refused or lost does not stop the others).
+        Each is written as ``originate`` writes it: after a drop the next one waits for the
+        reconnect; once one could not be sent (AMIConnectionError, AMIClosed), the rest are not
+        tried and hold the same error (one ``reconnect_wait`` per batch, not one per action)."""
+        prepared = [self._originate_action(**request) for request in requests]
+        sent: list[_Pending | AMIError] = []
+        broken: AMIError | None = None
+        for handle, data, _ in prepared:
+            if broken is not None:
+                kind = AMIClosed if isinstance(broken, AMIClosed) else AMIConnectionError
+                sent.append(kind(f"Originate (ActionID {handle.action_id}) was not sent: an earlier "
+                                 f"one of its batch could not be sent ({broken})"))
+                continue
+            with self._cv:
+                self._originates[handle.action_id] = handle
+            try:
+                sent.append(self._send("Originate", handle.action_id, data,
+                                       lambda conn, handle=handle: setattr(handle, "_conn", conn)))
+            except AMIError as exc:
+                sent.append(exc)
+                if isinstance(exc, (AMIConnectionError, AMIClosed)):
+                    broken = exc
+        results: list[Originate | AMIError] = []
+        for (handle, _, timeout), slot in zip(prepared, sent):
+            try:
+                if isinstance(slot, AMIError):
+                    raise slot
+                handle.response = self._wait(slot, timeout)
+                if handle.response.response == "Error":
+                    raise AMIActionError(handle.response)
+                results.append(handle)
+            except AMIError as exc:
+                with self._cv:
+                    self._originates.pop(handle.action_id, None)
+                results.append(exc)
+        return results
+
+    def _originate_action(
+        self, channel: str, *, context: str | None = None, exten: str | None = None,
+        priority: int | str | None = 1, application: str | None = None, data: str | None = None,
+        timeout_ms: int | None = None, caller_id: str | None = None,
+        variables: Mapping[str, object] | None = None, account: str | None = None,
+        channel_id: str | None = None, other_channel_id: str | None = None,
+        action_id: str | None = None, timeout: float | None = None, early_media: bool = False,
+    ) -> tuple[Originate, bytes, float | None]:
+        """The handle, the bytes and the response timeout of one ``originate`` call."""
         action_id = action_id or self._next_id("Originate")
         handle = Originate(action_id, channel_id or str(uuid.uuid4()), other_channel_id or str(uuid.uuid4()))
         headers: list[tuple[str, object]] = [("Channel", channel)]
@@ -329,16 +395,7 @@ class AMIClient:
         if early_media:  # the dialplan starts on the far side's early media, before an answer
             headers.append(("EarlyMedia", "true"))
         headers += [("Async", "true"), ("ChannelId", handle.channel_id), ("OtherChannelId", handle.other_channel_id)]
-        with self._cv:
-            self._originates[action_id] = handle
-        try:
-            handle.response = self.send_action("Originate", headers, action_id=action_id, timeout=timeout,
-                                               check=True, _on_sent=lambda conn: setattr(handle, "_conn", conn))
-        except AMIError:
-            with self._cv:
-                self._originates.pop(action_id, None)
-            raise
-        return handle
+        return handle, _encode_action("Originate", action_id, headers), timeout
 
     def hangup(self, channel: str, cause: int | None = None, timeout: float | None = None) -> Message:
         headers = [("Channel", channel)] + ([("Cause", int(cause))] if cause is not None else [])
@@ -388,7 +445,13 @@ class AMIClient:
     # ------------------------------------------------------------------ sending
     def _request(self, action: str, action_id: str, data: bytes, timeout: float | None,
                  on_sent: Callable[[_Connection], None] | None = None) -> Message:
-        timeout = self.action_timeout if timeout is None else timeout
+        return self._wait(self._send(action, action_id, data, on_sent), timeout)
+
+    def _send(self, action: str, action_id: str, data: bytes,
+              on_sent: Callable[[_Connection], None] | None = None) -> _Pending:
+        """Write the action once, waiting up to ``reconnect_wait`` for a connection (else
+        AMIConnectionError / AMIClosed, not written). Its _Pending is registered first; a failed
+        write finishes it with AMIConnectionLost."""
         deadline = time.monotonic() + self.reconnect_wait
         while True:
             with self._cv:
@@ -425,12 +488,18 @@ class AMIClient:
                 except OSError as exc:
                     pending.finish(error=AMIConnectionLost(
                         f"connection lost while sending {action} (ActionID {action_id}): {exc}; not resent"))
-            break
-        finished = pending.done.wait(timeout)
+                pending.sent_at = time.monotonic()
+            return pending
+
+    def _wait(self, pending: _Pending, timeout: float | None) -> Message:
+        """The response of a written action, ``timeout`` (default ``action_timeout``) seconds
+        from its write at most; AMITimeout, or its connection's error."""
+        timeout = self.action_timeout if timeout is None else timeout
+        finished = pending.done.wait(max(0.0, pending.sent_at + timeout - time.monotonic()))
         with self._cv:
-            self._pending.pop(action_id, None)
+            self._pending.pop(pending.action_id, None)
         if not finished:
-            raise AMITimeout(f"no response to {action} (ActionID {action_id}) within {timeout}s")
+            raise AMITimeout(f"no response to {pending.action} (ActionID {pending.action_id}) within {timeout}s")
         if pending.error is not None:
             raise pending.error
         assert pending.response is not None

@@ -349,8 +349,8 @@ class Dialer:
             caller_id = campaign.caller_id if campaign else None
             s.commit()
         run.caller_id = caller_id
-        for attempt_id, channel_id, number, server in picked:
-            self._originate(run, Line(attempt_id, run.campaign_id, channel_id, number, now, server=server))
+        self._originate(run, [Line(attempt_id, run.campaign_id, channel_id, number, now, server=server)
+                              for attempt_id, channel_id, number, server in picked])
 
     def _agents_by_server(self, run: CampaignRun, now: float) -> dict[str, tuple[int, int, int]] | None:
         """Server → (the campaign's ready agents there, all its agents there, its lines there
@@ -369,30 +369,43 @@ class Dialer:
                 counts[line.server][2] += 1
         return {name: tuple(row) for name, row in counts.items() if name is not None}
 
-    def _originate(self, run: CampaignRun, line: Line) -> None:
-        self.lines[line.channel_id] = line
-        self._by_other[other_channel_id(line.channel_id)] = line.channel_id
+    def _originate(self, run: CampaignRun, lines: list[Line]) -> None:
+        """The lines' Originates: one pipelined batch per server (AMIClient.originate_many)."""
+        by_server: dict[str, list[Line]] = {}
+        for line in lines:
+            self.lines[line.channel_id] = line
+            self._by_other[other_channel_id(line.channel_id)] = line.channel_id
+            by_server.setdefault(line.server, []).append(line)
+        for server, batch in by_server.items():
+            outcomes = self.pbx[server].ami.originate_many([self._originate_request(run, line) for line in batch])
+            for line, outcome in zip(batch, outcomes):
+                self._originated(line, outcome)
+
+    def _originate_request(self, run: CampaignRun, line: Line) -> dict:
+        """``AMIClient.originate``'s arguments for the line."""
         variables = {"DIALFUNNEL_CAMPAIGN": run.campaign_id, "DIALFUNNEL_ATTEMPT": line.attempt_id}
         if len(self.servers) > 1:
             variables["DIALFUNNEL_SERVER"] = line.server
-        try:
-            self.pbx[line.server].ami.originate(
-                self.trunk.format(number=line.number), context=self.context, exten="s", priority=1,
-                timeout_ms=int(run.ring_timeout * 1000), caller_id=run.caller_id,
-                variables=variables,
-                channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id),
-                **({"early_media": True} if self.early_media else {}))
-            self.counts["dialled"] += 1
-            self.server_counts[line.server]["dialled"] += 1
-        except AMIActionError as exc:
-            log.warning("dialer: Originate refused for attempt %s: %s", line.attempt_id, exc)
+        return dict(channel=self.trunk.format(number=line.number), context=self.context, exten="s", priority=1,
+                    timeout_ms=int(run.ring_timeout * 1000), caller_id=run.caller_id,
+                    variables=variables,
+                    channel_id=line.channel_id, other_channel_id=other_channel_id(line.channel_id),
+                    **({"early_media": True} if self.early_media else {}))
+
+    def _originated(self, line: Line, outcome) -> None:
+        """What Asterisk said to the line's Originate (an Originate, or the AMIError)."""
+        if isinstance(outcome, AMIActionError):
+            log.warning("dialer: Originate refused for attempt %s: %s", line.attempt_id, outcome)
             line.responded, line.responded_at, line.reason = True, _epoch(self.clock), 0
             self._finish(line)
-        except AMIError as exc:
+        elif isinstance(outcome, AMIError):
             # Asterisk may or may not have the call: the line stays open and reconcile() or
             # the stale sweep settles it; it is never dialled again while open.
             self.counts["ami_errors"] += 1
-            log.warning("dialer: Originate of attempt %s unconfirmed: %s", line.attempt_id, exc)
+            log.warning("dialer: Originate of attempt %s unconfirmed: %s", line.attempt_id, outcome)
+        else:
+            self.counts["dialled"] += 1
+            self.server_counts[line.server]["dialled"] += 1
 
     def _dial_previews(self, run: CampaignRun, now: float) -> None:
         """Preview mode: the agent saw the customer and pressed dial (models.dialer.preview)."""
@@ -404,9 +417,9 @@ class Dialer:
                 s.execute(update(DialAttempt).where(DialAttempt.id.in_(
                     [a for a, h in homes.items() if h == server])).values(server=server))
             s.commit()
-        for req in requests:   # on the server of the agent's phone
-            self._originate(run, Line(req.attempt_id, run.campaign_id, req.channel_id, req.number, now,
-                                      agent_id=req.agent_id, server=homes[req.attempt_id]))
+        # each on the server of the agent's phone
+        self._originate(run, [Line(req.attempt_id, run.campaign_id, req.channel_id, req.number, now,
+                                   agent_id=req.agent_id, server=homes[req.attempt_id]) for req in requests])
 
     # --- AMI events -----------------------------------------------------------------------------
     def _line_for(self, uid: str | None, server: str | None = None) -> tuple[Line | None, bool]:

@@ -219,3 +219,36 @@ def test_agents_on_inbound_queue_calls_are_not_dialled_for(world, Session, users
     dialer.tick_now()
     driver.run_until(START.timestamp() + 71)
     assert len(server.actions("Originate")) >= 1    # a ready agent: the campaign dials again
+
+
+def test_a_tick_sends_its_lines_as_one_batch_and_a_refused_one_ends_alone(world, Session, monkeypatch):
+    """The lines of a tick go out in one pipelined batch (AMIClient.originate_many); Asterisk
+    refusing the first of them (here: its Channel blanked on the way) closes that attempt at
+    once, as a refused Originate always did, and the next one rings and ends as usual."""
+    campaign_id, dialer, driver, server, clock = world({"07": "answer", "08": "answer", "01": "busy"})
+    ami, batches = dialer.ami, []
+    real = ami.originate_many
+
+    def spy(requests):
+        requests = list(requests)
+        batches.append([r["channel_id"] for r in requests])
+        if len(batches) == 1:
+            requests[0] = dict(requests[0], channel="")
+        return real(requests)
+
+    monkeypatch.setattr(ami, "originate_many", spy)
+    monkeypatch.setattr(ami, "originate", lambda *a, **kw: pytest.fail("a line originated alone"))
+    driver.run_until(START.timestamp())   # the first tick: a line per ready agent
+    first = attempts(Session, campaign_id)
+    assert len(first) == 2 and batches == [[a.channel_id for a in first]]
+    assert [m["ChannelId"] for m in server.actions("Originate")] == batches[0]
+    refused, sent = first
+    assert refused.ended_at is not None and refused.outcome == "failed" and sent.ended_at is None
+    assert dialer.counts["dialled"] == 1 and dialer.counts["ami_errors"] == 0
+    assert list(dialer.lines) == [sent.channel_id]
+    driver.run_until(START.timestamp() + 180)
+    rows = attempts(Session, campaign_id)
+    assert all(a.ended_at is not None for a in rows) and not dialer.lines
+    assert {a.outcome for a in rows if a.id != refused.id} <= {"answered", "busy"}
+    assert "answered" in {a.outcome for a in rows}
+    assert dialer.counts["dialled"] == len(rows) - 1 == len(server.actions("Originate")) - 1

@@ -141,12 +141,17 @@ def test_dropped_ami_connection_loses_and_duplicates_nothing(Session, users):
         attempts = {a.channel_id: a for a in s.scalars(select(DialAttempt))}
         leads = s.scalars(select(CampaignLead)).all()
     assert Counter(originated).most_common(1)[0][1] == 1  # never sent twice
-    assert set(originated) == set(attempts)
+    assert set(originated) <= set(attempts)   # every call Asterisk saw is booked
+    # a tick's Originates are pipelined: one written behind the swallowed one may be lost unread
+    # with the session (at most the rest of that tick's batch: a line per agent)
+    unread = set(attempts) - set(originated)
+    assert len(unread) <= 1
     assert all(a.ended_at is not None for a in attempts.values())
-    # the Originate the drop swallowed (and any call whose end we missed while disconnected) is
-    # closed with an unknown outcome, and its lead goes back to the hopper
+    # the Originate the drop swallowed, one lost with it, and any call whose end we missed while
+    # disconnected are closed with an unknown outcome, and their leads go back to the hopper
     swallowed = originated[before]
     assert attempts[swallowed].outcome == "failed"
-    assert 1 <= sum(1 for a in attempts.values() if a.outcome == "failed") <= 2
+    assert all(attempts[channel_id].outcome == "failed" for channel_id in unread)
+    assert 1 <= sum(1 for a in attempts.values() if a.outcome == "failed") <= 2 + len(unread)
     assert all(lead.status != "dialling" for lead in leads)
     no_overlap(Session)
