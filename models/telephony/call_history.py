@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from models.crm.recordings import can_hear
@@ -82,10 +83,15 @@ def customer_calls(session: Session, user: User, customer_id: int,
 def calls_of(session: Session, user: User, customer_id: int, limit: int = 50) -> list[CallEntry]:
     """customer_calls for a caller that checked already that the user may open the customer
     (the screen pop's cards)."""
-    rows = list(session.scalars(
-        select(Call).where(Call.customer_id == customer_id)
-        .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)))
+    rows = list(session.scalars(_customer_calls(limit), {"customer_id": customer_id}))
     return _entries(session, user, rows)
+
+
+@functools.cache
+def _customer_calls(limit: int):
+    """calls_of's statement, built once per limit."""
+    return (select(Call).where(Call.customer_id == bindparam("customer_id"))
+            .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
 
 
 def unanswered_filter(user: User):
