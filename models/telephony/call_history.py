@@ -58,15 +58,19 @@ def _seconds(call: Call) -> float:
     return 0.0
 
 
+_AGENT_NAMES = select(User.id, User.full_name).where(User.id.in_(bindparam("ids", expanding=True)))
+_CALLS_RECORDINGS = (select(Recording)
+                     .where(Recording.linkedid.in_(bindparam("linkedids", expanding=True)))
+                     .order_by(Recording.created_at, Recording.id))
+
+
 def _entries(session: Session, user: User, rows: list[Call]) -> list[CallEntry]:
-    names = dict(session.execute(
-        select(User.id, User.full_name)
-        .where(User.id.in_(sorted({c.user_id for c in rows if c.user_id})))).all()) if rows else {}
+    names = dict(session.execute(_AGENT_NAMES, {
+        "ids": sorted({c.user_id for c in rows if c.user_id})}).all()) if rows else {}
     by_call: dict[str, list[HeardRecording]] = {}
     linkedids = [c.linkedid for c in rows]
     if linkedids:
-        for rec in session.scalars(select(Recording).where(Recording.linkedid.in_(linkedids))
-                                   .order_by(Recording.created_at, Recording.id)):
+        for rec in session.scalars(_CALLS_RECORDINGS, {"linkedids": linkedids}):
             by_call.setdefault(rec.linkedid, []).append(
                 HeardRecording(rec, can_hear(user, rec) and rec.deleted_at is None))
     return [CallEntry(c, names.get(c.user_id), outcome(c), _seconds(c), by_call.get(c.linkedid, []))
