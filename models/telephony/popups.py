@@ -124,7 +124,7 @@ _MATCHES = (select(*(_CUSTOMERS[f] for f in _CARD_FIELDS), _OPERATORS.user_id)
             .order_by(_CUSTOMERS.id, _OPERATORS.user_id))
 
 
-def matching_customers(session: Session, e164: str | None) -> list[CardCustomer]:
+def _matching_customers(session: Session, e164: str | None) -> list[CardCustomer]:
     """find_by_phone's customers (by id) as the cards read them, operator ids ascending."""
     if not e164:
         return []
@@ -201,7 +201,7 @@ def build_pop(session: Session, agent: User, number: str | None, *, caller_name:
     raw = clean_number(number)
     e164 = normalize_phone(raw) if raw else None
     colleague = extension_user(session, raw) if raw and len(raw) <= 32 else None
-    matches = matching_customers(session, e164) if raw and colleague is None else []
+    matches = _matching_customers(session, e164) if raw and colleague is None else []
     cards, hidden = [], 0
     for customer in matches:
         if can_open(agent, customer):

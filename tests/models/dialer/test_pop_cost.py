@@ -36,10 +36,11 @@ def test_a_campaign_calls_pop_stays_within_its_statements_and_python_budget(
         campaign_id = make_campaign(s, clock, [agent], name="弹屏预算").id
         s.commit()
     customer_id = make_customer("弹屏预算客户", owner="tm", mobile=number).id
-    colleagues_id = make_customer("同事的客户", owner="tm2").id   # a contact of it has the number
+    colleagues_id = make_customer("同事的客户", owner="tm2").id   # a contact has the number
     with Session() as s:
         admin, tm = s.get(User, users["admin"].id), s.get(User, users["tm"].id)
-        add_contact(s, admin, customer_id, dict(name="王经理", mobile="13907770002"), clock=clock)
+        add_contact(s, admin, customer_id, dict(name="王经理", mobile="13907770002"),
+                    clock=clock)
         add_contact_record(s, tm, customer_id, content="谈了报价", clock=clock)
         linkedid = answered_call(s, clock, number, "8702")
         record(s, clock, linkedid, s.get(User, users["tm2"].id))
@@ -72,7 +73,8 @@ def test_a_campaign_calls_pop_stays_within_its_statements_and_python_budget(
                 pop = s.scalars(select(Event).order_by(Event.id.desc())).first().payload
             assert (pop["status"], pop["hidden"], [c["id"] for c in pop["customers"]],
                     pop["campaign"]["name"]) == ("known", 1, [customer_id], "弹屏预算")
-            assert [len(pop["customers"][0][k]) for k in ("contacts", "records", "calls")] == [1, 1, 1]
+            card = pop["customers"][0]
+            assert [len(card[k]) for k in ("contacts", "records", "calls")] == [1, 1, 1]
             clock.advance(seconds=60)
             with Session() as s:
                 call_ended(s, finish_attempt(s, f"pop-{i}", reason=4, cause=16, clock=clock),
