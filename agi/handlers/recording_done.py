@@ -32,7 +32,7 @@ from agi.handlers.registry import register
 from models.clock import SYSTEM_CLOCK
 from models.schema.recordings import DIRECTIONS
 from models.telephony.channels import answered_extensions
-from models.telephony.popups import user_for_extension
+from models.telephony.popups import extension_user
 from recordings.analysis import remove_legs
 from recordings.store import RecordingStore, UnsafePath, incoming_name, shown
 
@@ -63,7 +63,7 @@ def _number(value: str | None) -> int | None:
 
 def _user_id(session, extensions: list[str]) -> int | None:
     for extension in extensions:
-        user = user_for_extension(session, extension)
+        user = extension_user(session, extension)
         if user is not None:
             return user.id
     return None

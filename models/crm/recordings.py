@@ -17,8 +17,9 @@ retention job (recordings/retention.py) removes the audio and keeps the row (``d
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, object_session
 
 from models.clock import SYSTEM_CLOCK
@@ -287,12 +288,16 @@ def _calls_with_leg_of(user_id: int):
             .where(CallLeg.user_id == user_id))
 
 
+_HEARD_CALL = (_calls_with_leg_of(bindparam("user_id"))
+               .where(Call.linkedid == bindparam("linkedid")).limit(1))
+
+
 def can_hear(user: User, rec: Recording) -> bool:
     if rec.user_id == user.id or user.role.can_hear_others_recordings:
         return True
     session = object_session(rec)
     return bool(session is not None and rec.linkedid and session.scalar(
-        _calls_with_leg_of(user.id).where(Call.linkedid == rec.linkedid).limit(1)))
+        _HEARD_CALL, {"user_id": user.id, "linkedid": rec.linkedid}))
 
 
 def get_audible(session: Session, user: User, recording_id: int) -> Recording:
@@ -312,18 +317,31 @@ def is_example(session: Session, recording_id: int) -> bool:
 
 
 def audible_filter(user: User):
-    if user.role.can_hear_others_recordings:
+    return _audible(user.role.can_hear_others_recordings, user.id)
+
+
+def _audible(hears_others: bool, user_id):
+    """audible_filter for a user id (a value or a bind parameter)."""
+    if hears_others:
         return Recording.id.is_not(None)
-    return (Recording.user_id == user.id) | Recording.linkedid.in_(_calls_with_leg_of(user.id))
+    return (Recording.user_id == user_id) | Recording.linkedid.in_(_calls_with_leg_of(user_id))
+
+
+@functools.cache
+def _customer_recordings(hears_others: bool, limit: int):
+    """recordings_of_customer's statement, built once per shape."""
+    return (select(Recording)
+            .where(Recording.customer_id == bindparam("customer_id"),
+                   _audible(hears_others, bindparam("user_id")))
+            .order_by(Recording.created_at.desc(), Recording.id.desc()).limit(limit))
 
 
 def recordings_of_customer(session: Session, user: User, customer_id: int,
                            limit: int = 10) -> list[Recording]:
     """The customer's recordings ``user`` may hear, newest first (open the customer first:
     this does not check that the user may see the customer)."""
-    return list(session.scalars(
-        select(Recording).where(Recording.customer_id == customer_id, audible_filter(user))
-        .order_by(Recording.created_at.desc(), Recording.id.desc()).limit(limit)))
+    return list(session.scalars(_customer_recordings(user.role.can_hear_others_recordings, limit),
+                                {"customer_id": customer_id, "user_id": user.id}))
 
 
 def recording_summary(rec: Recording, user: User | None = None) -> dict:

@@ -46,7 +46,7 @@ from models.errors import DomainError, InvalidValue, NotFound, PermissionDenied
 from models.schema import AgentState, AgentStateLog, Campaign, CampaignAgent, DialAttempt, User
 from models.schema.campaigns import AGENT_STATES
 from models.telephony.dispositions import get_active
-from models.telephony.popups import create_pop_event, with_campaign
+from models.telephony.popups import create_pop_event
 
 INBOUND = "inbound"      # the reason of on_call / wrap_up for a queue call
 CLOSED_CAMPAIGN = ("stopped", "finished")
@@ -303,13 +303,11 @@ def _ready_statement(among: bool):
 def _pop(session: Session, agent: User, attempt: DialAttempt, clock) -> None:
     """The screen pop of an outbound campaign call: the usual pop of the number (visibility
     applied), the attempt's customer first, plus which campaign and attempt it is."""
-    event = create_pop_event(session, agent, attempt.number, clock=clock, call=dict(
-        uniqueid=attempt.channel_id, linkedid=attempt.channel_id, direction="outbound",
-        source="campaign"))
     name = session.scalar(_CAMPAIGN_NAME, {"campaign_id": attempt.campaign_id})
-    event.payload = with_campaign(dict(event.payload), dict(
+    create_pop_event(session, agent, attempt.number, clock=clock, call=dict(
+        uniqueid=attempt.channel_id, linkedid=attempt.channel_id, direction="outbound",
+        source="campaign"), campaign=dict(
         id=attempt.campaign_id, name=name, attempt_id=attempt.id, customer_id=attempt.customer_id))
-    session.flush()
 
 
 def _connect_preview(session: Session, attempt: DialAttempt, now: dt.datetime) -> User | None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from models.crm.recordings import can_hear
@@ -57,15 +58,19 @@ def _seconds(call: Call) -> float:
     return 0.0
 
 
+_AGENT_NAMES = select(User.id, User.full_name).where(User.id.in_(bindparam("ids", expanding=True)))
+_CALLS_RECORDINGS = (select(Recording)
+                     .where(Recording.linkedid.in_(bindparam("linkedids", expanding=True)))
+                     .order_by(Recording.created_at, Recording.id))
+
+
 def _entries(session: Session, user: User, rows: list[Call]) -> list[CallEntry]:
-    names = dict(session.execute(
-        select(User.id, User.full_name)
-        .where(User.id.in_(sorted({c.user_id for c in rows if c.user_id})))).all()) if rows else {}
+    names = dict(session.execute(_AGENT_NAMES, {
+        "ids": sorted({c.user_id for c in rows if c.user_id})}).all()) if rows else {}
     by_call: dict[str, list[HeardRecording]] = {}
     linkedids = [c.linkedid for c in rows]
     if linkedids:
-        for rec in session.scalars(select(Recording).where(Recording.linkedid.in_(linkedids))
-                                   .order_by(Recording.created_at, Recording.id)):
+        for rec in session.scalars(_CALLS_RECORDINGS, {"linkedids": linkedids}):
             by_call.setdefault(rec.linkedid, []).append(
                 HeardRecording(rec, can_hear(user, rec) and rec.deleted_at is None))
     return [CallEntry(c, names.get(c.user_id), outcome(c), _seconds(c), by_call.get(c.linkedid, []))
@@ -82,10 +87,15 @@ def customer_calls(session: Session, user: User, customer_id: int,
 def calls_of(session: Session, user: User, customer_id: int, limit: int = 50) -> list[CallEntry]:
     """customer_calls for a caller that checked already that the user may open the customer
     (the screen pop's cards)."""
-    rows = list(session.scalars(
-        select(Call).where(Call.customer_id == customer_id)
-        .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit)))
+    rows = list(session.scalars(_customer_calls(limit), {"customer_id": customer_id}))
     return _entries(session, user, rows)
+
+
+@functools.cache
+def _customer_calls(limit: int):
+    """calls_of's statement, built once per limit."""
+    return (select(Call).where(Call.customer_id == bindparam("customer_id"))
+            .order_by(Call.started_at.desc(), Call.id.desc()).limit(limit))
 
 
 def unanswered_filter(user: User):

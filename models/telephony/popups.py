@@ -22,20 +22,21 @@ mask on the way to the browser (``masked_pop``).
 """
 from __future__ import annotations
 
+import collections
 import copy
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from models.clock import SYSTEM_CLOCK
-from models.crm.customers import find_by_phone
+from models.crm.customers import ids_with_number
 from models.crm.recordings import recording_summary, recordings_of_customer
 from models.crm.visibility import can_open, is_operator
 from models.errors import NotFound
 from models.org.masking import mask, masks, shown
 from models.phones import normalize_phone
-from models.schema import Contact, ContactRecord, Customer, Event, User
+from models.schema import Contact, ContactRecord, Customer, CustomerOperator, Event, User
 from models.telephony.call_history import calls_of
 
 KIND = "screen_pop"
@@ -66,6 +67,18 @@ def user_for_extension(session: Session, extension: str | None) -> User | None:
     return session.scalar(select(User).where(User.extension == extension, User.active.is_(True)))
 
 
+_USERS = User.__table__.c
+_EXTENSION_USER = select(_USERS.id, _USERS.full_name, _USERS.extension).where(
+    _USERS.extension == bindparam("extension"), _USERS.active.is_(True))
+
+
+def extension_user(session: Session, extension: str | None):
+    """user_for_extension's id, full_name and extension, without loading the user."""
+    if not extension:
+        return None
+    return session.execute(_EXTENSION_USER, {"extension": extension}).first()
+
+
 def agent_extensions(session: Session, among_extensions=None) -> dict[str, int]:
     """Every active user's extension (or those of ``among_extensions``) → user id:
     user_for_extension for many at once (the user form keeps extensions unique; were two to
@@ -87,11 +100,53 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+_NAMES = select(_USERS.id, _USERS.full_name).where(_USERS.id.in_(bindparam("ids", expanding=True)))
+
+
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     ids = {i for i in ids if i}
     if not ids:
         return {}
-    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+    return dict(session.execute(_NAMES, {"ids": sorted(ids)}).all())
+
+
+# What a card shows of a customer, and what can_open / is_operator read (operator_ids).
+_CARD_FIELDS = ("id", "name", "stage", "ownership", "contact_person", "phone", "mobile", "city",
+                "industry", "contact_mark", "tracking_mark", "do_not_call", "next_callback_at",
+                "last_contacted_at")
+CardCustomer = collections.namedtuple("CardCustomer", (*_CARD_FIELDS, "operator_ids"))
+_CUSTOMERS, _OPERATORS = Customer.__table__.c, CustomerOperator.__table__.c
+# find_by_phone's customers with their operators, in one statement: a row per operator.
+_MATCHES = (select(*(_CUSTOMERS[f] for f in _CARD_FIELDS), _OPERATORS.user_id)
+            .outerjoin_from(Customer.__table__, CustomerOperator.__table__,
+                            _OPERATORS.customer_id == _CUSTOMERS.id)
+            .where(_CUSTOMERS.id.in_(ids_with_number(bindparam("e164"))))
+            .order_by(_CUSTOMERS.id, _OPERATORS.user_id))
+
+
+def _matching_customers(session: Session, e164: str | None) -> list[CardCustomer]:
+    """find_by_phone's customers (by id) as the cards read them, operator ids ascending."""
+    if not e164:
+        return []
+    found: dict[int, CardCustomer] = {}
+    for *fields, operator_id in session.execute(_MATCHES, {"e164": e164}):
+        customer = found.get(fields[0])
+        if customer is None:
+            customer = found[fields[0]] = CardCustomer(*fields, [])
+        if operator_id is not None:
+            customer.operator_ids.append(operator_id)
+    return list(found.values())
+
+
+_CONTACTS, _RECORDS = Contact.__table__.c, ContactRecord.__table__.c
+_CARD_CONTACTS = (select(_CONTACTS.id, _CONTACTS.name, _CONTACTS.title, _CONTACTS.phone,
+                         _CONTACTS.mobile)
+                  .where(_CONTACTS.customer_id == bindparam("customer_id"))
+                  .order_by(_CONTACTS.id).limit(MAX_CONTACTS))
+_CARD_RECORDS = (select(_RECORDS.id, _RECORDS.contacted_at, _RECORDS.method, _RECORDS.progress,
+                        _RECORDS.content, _RECORDS.user_id, _RECORDS.next_callback_at)
+                 .where(_RECORDS.customer_id == bindparam("customer_id"))
+                 .order_by(_RECORDS.contacted_at.desc(), _RECORDS.id.desc()).limit(MAX_RECORDS))
 
 
 def call_item(entry) -> dict:
@@ -106,13 +161,10 @@ def call_item(entry) -> dict:
                             for h in entry.recordings])
 
 
-def customer_card(session: Session, agent: User, customer: Customer) -> dict:
+def customer_card(session: Session, agent: User, customer: Customer | CardCustomer) -> dict:
     """The details of a customer the agent may open (callers check can_open first)."""
-    contacts = list(session.scalars(select(Contact).where(Contact.customer_id == customer.id)
-                                    .order_by(Contact.id).limit(MAX_CONTACTS)))
-    records = list(session.scalars(
-        select(ContactRecord).where(ContactRecord.customer_id == customer.id)
-        .order_by(ContactRecord.contacted_at.desc(), ContactRecord.id.desc()).limit(MAX_RECORDS)))
+    contacts = session.execute(_CARD_CONTACTS, {"customer_id": customer.id}).all()
+    records = session.execute(_CARD_RECORDS, {"customer_id": customer.id}).all()
     recordings = recordings_of_customer(session, agent, customer.id, limit=MAX_RECORDINGS)
     names = _names(session, {r.user_id for r in records} | set(customer.operator_ids)
                    | {r.user_id for r in recordings})
@@ -148,8 +200,8 @@ def build_pop(session: Session, agent: User, number: str | None, *, caller_name:
     ``colleague`` names them). ``hidden`` counts matches the agent may not open."""
     raw = clean_number(number)
     e164 = normalize_phone(raw) if raw else None
-    colleague = user_for_extension(session, raw) if raw and len(raw) <= 32 else None
-    matches = find_by_phone(session, raw) if raw and colleague is None else []
+    colleague = extension_user(session, raw) if raw and len(raw) <= 32 else None
+    matches = _matching_customers(session, e164) if raw and colleague is None else []
     cards, hidden = [], 0
     for customer in matches:
         if can_open(agent, customer):
@@ -222,6 +274,11 @@ def with_campaign(payload: dict, campaign: dict) -> dict:
 
 
 POP_ONCE_WINDOW = dt.timedelta(minutes=10)
+_EVENTS = Event.__table__.c
+_RECENT_POPS = (select(_EVENTS.id, _EVENTS.payload)
+                .where(_EVENTS.kind == KIND, _EVENTS.user_id == bindparam("user_id"),
+                       _EVENTS.created_at >= bindparam("since"))
+                .order_by(_EVENTS.id.desc()).limit(50))
 
 
 def pop_for_call(session: Session, agent: User, linkedid: str | None, *,
@@ -229,28 +286,34 @@ def pop_for_call(session: Session, agent: User, linkedid: str | None, *,
     """The pop ``agent`` already got for the call ``linkedid`` in the last few minutes."""
     if not linkedid:
         return None
-    recent = session.scalars(
-        select(Event).where(Event.kind == KIND, Event.user_id == agent.id,
-                            Event.created_at >= clock.now() - POP_ONCE_WINDOW)
-        .order_by(Event.id.desc()).limit(50))
-    return next((e for e in recent if (e.payload.get("call") or {}).get("linkedid") == linkedid),
-                None)
+    recent = session.execute(_RECENT_POPS, {"user_id": agent.id,
+                                            "since": clock.now() - POP_ONCE_WINDOW})
+    event_id = next((i for i, payload in recent
+                     if (payload.get("call") or {}).get("linkedid") == linkedid), None)
+    return session.get(Event, event_id) if event_id is not None else None
 
 
 def create_pop_event(session: Session, agent: User, number: str | None, *,
                      caller_name: str | None = None, call: dict | None = None,
-                     clock=SYSTEM_CLOCK, payload: dict | None = None) -> Event:
+                     clock=SYSTEM_CLOCK, payload: dict | None = None,
+                     campaign: dict | None = None) -> Event:
     """Write the pop for ``agent`` (the web streams it to their open pages). One pop per call
     and agent: the dialer pops a campaign call when it picks the agent, and the AMI listener
     then sees the same call ring the agent's phone; the second returns the first pop.
     ``payload``: build_pop's, read before this transaction (the AMI listener reads it beside
-    SQLite's write lock and holds the lock only for this check and the insert)."""
+    SQLite's write lock and holds the lock only for this check and the insert).
+    ``campaign``: a campaign call's (with_campaign), given to the first pop if there is one."""
     earlier = pop_for_call(session, agent, (call or {}).get("linkedid"), clock=clock)
     if earlier is not None:
+        if campaign is not None:
+            earlier.payload = with_campaign(dict(earlier.payload), campaign)
+            session.flush()
         return earlier
     if payload is None:
         payload = build_pop(session, agent, number, caller_name=caller_name, call=call,
                             clock=clock)
+    if campaign is not None:
+        payload = with_campaign(payload, campaign)
     event = Event(kind=KIND, user_id=agent.id, payload=payload, created_at=clock.now())
     session.add(event)
     session.flush()
