@@ -12,10 +12,9 @@ from tests.models.dialer.test_agent_states import make_campaign
 from tests.python_calls import python_calls
 
 
-# a call's take plus its end: about 8,250 on SQLite, 11,300 on PostgreSQL (12,050 after the other
-# dialer tests); 8,880 / 12,150 (12,920) with the ORM's flush of the connected attempt and a User
-# loaded at the end for nobody
-BUDGET = {"sqlite": 8500, "postgresql": 12400}
+# a call's take plus its end: about 4,900 on SQLite, 7,350 on PostgreSQL (8,150 after the other
+# dialer tests); was 8,250 / 11,300 (12,050) before the pop read its card in statements built once
+BUDGET = {"sqlite": 5700, "postgresql": 9400}
 
 
 def test_taking_an_agent_and_ending_the_call_stay_within_their_python_budget(Session, engine, users,
