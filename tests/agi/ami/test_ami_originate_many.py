@@ -8,7 +8,7 @@ import threading
 import time
 
 from agi.ami.client import (AMIActionError, AMIClient, AMIConnectionError, AMIConnectionLost,
-                            Originate)
+                            AMITimeout, Originate)
 from agi.ami.wire import Message, Parser, encode
 from agi.pbxsim.ami_server import AMIServer
 from agi.pbxsim.clock import FakeClock
@@ -102,6 +102,24 @@ def test_every_originate_is_written_before_any_response_and_answers_find_their_s
                 assert slot.response.action_id == f"o-{i}" and slot.channel_id == f"chan-{i}"
                 assert slot.result(timeout=5)["Uniqueid"] == f"chan-{i}"
         assert client._originates == {} and client._pending == {}
+    finally:
+        client.close()
+        server.close()
+
+
+def test_a_pbx_that_never_answers_costs_the_batch_one_timeout_not_one_per_originate():
+    server = HeldServer(99, lambda sock, actions: None)   # reads every action, answers none
+    client = AMIClient("127.0.0.1", server.port, "u", "s", reconnect=False, action_timeout=5)
+    try:
+        client.connect()
+        started = time.monotonic()
+        got = client.originate_many([dict(r, timeout=0.4) for r in requests(6)])
+        took = time.monotonic() - started
+        assert [m.action_id for m in server.originates] == [f"o-{i}" for i in range(6)]
+        assert [type(slot) for slot in got] == [AMITimeout] * 6
+        assert 0.4 <= took < 1.2, took    # each timed from its write: 6 in turn would take 2.4 s
+        assert client._originates == {} and client._pending == {}
+        assert client.connected           # a slow PBX is not a dropped one
     finally:
         client.close()
         server.close()
