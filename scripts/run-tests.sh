@@ -30,14 +30,12 @@ fi
 third=""
 if [ -n "${DIALFUNNEL_TEST_DATABASE_URL3:-}" ]; then
     # a third database: the web half in two (PostgreSQL's web tests were the longest part),
-    # the lighter one also taking the recordings, IVR and dialer tests from the other half (the
-    # other half was then the longest: 12 min 45 s against 6 min 18 s)
+    # the lighter one also taking the recordings and IVR tests from the other half
     DIALFUNNEL_TEST_DATABASE_URL=$DIALFUNNEL_TEST_DATABASE_URL3 DIALFUNNEL_DATA_DIR="$base/tests-c" \
         "$python" -m pytest -q "$@" tests/admin > "$logs/c.log" 2>&1 &
     third=$!
-    web="tests/browser tests/dialfunnel tests/messaging tests/faxdocs tests/recordings/ tests/ivr_flows/ tests/agi/dialer/"
+    web="tests/browser tests/dialfunnel tests/messaging tests/faxdocs tests/recordings/ tests/ivr_flows/"
     other=$(printf '%s\n' $other | grep -v -e '^tests/recordings/$' -e '^tests/ivr_flows/$' | tr '\n' ' ')
-    other="$other --ignore=tests/agi/dialer"
 fi
 DIALFUNNEL_DATA_DIR="$base/tests-a" "$python" -m pytest -q "$@" $web > "$logs/a.log" 2>&1 &
 first=$!
